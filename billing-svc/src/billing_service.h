@@ -1,0 +1,14 @@
+/*  billing_service.h — billing-svc's operation table and handlers.
+*/
+#ifndef BILLING_SERVICE_H_INCLUDED
+#define BILLING_SERVICE_H_INCLUDED
+
+#include "sb/sb.h"
+
+extern const sb_service_t billing_service;
+
+//  Embedded migrations, generated from billing-svc/sql/*.sql at build time.
+extern const sb_migration_t billing_migrations [];
+extern const size_t billing_migration_count;
+
+#endif

@@ -1,0 +1,71 @@
+/*  broker.h — the Majordomo broker the gateway hosts.
+
+    The broker is an actor (its own thread) owning a ROUTER socket bound on
+    the bus endpoint. Workers register with READY and are handed requests
+    least recently used first; heartbeats flow both ways and a worker that
+    misses SWITCHBOARD_HEARTBEAT_LIVENESS intervals is forgotten. Requests
+    come from two kinds of clients:
+
+    - external MDP clients on the ROUTER (internal programs, other
+      services), whose envelope deadline the broker reads;
+    - the gateway's own HTTP threads, in process, through sb_broker_submit:
+      a job is a request plus a completion callback, so an HTTP thread never
+      waits for the bus (its connection is suspended meanwhile).
+
+    A request for a service with no live worker is answered 503 at once; a
+    request still unanswered at its deadline is answered 504; a request whose
+    worker vanishes (DISCONNECT, expiry, or the connection dropping) is
+    answered 503. Late replies are dropped.
+*/
+#ifndef SB_BROKER_H_INCLUDED
+#define SB_BROKER_H_INCLUDED
+
+#include <czmq.h>
+#include <stdint.h>
+#include "sb/config.h"
+#include "sb/mdp.h"
+
+typedef struct _sb_broker_t sb_broker_t;
+typedef struct _sb_job_t sb_job_t;
+
+//  Called on the broker's thread when a job is finished: it must be quick
+//  and must only hand the job back to its owner (e.g. resume a connection).
+typedef void (sb_job_done_fn) (sb_job_t *job);
+
+struct _sb_job_t {
+    //  Set by the submitter:
+    char service [SB_SERVICE_NAME_MAX + 1];
+    zframe_t *request;              //  the envelope; the broker takes it
+    int64_t deadline;               //  sb_mono_ms () time after which 504
+    sb_job_done_fn *done;
+    void *arg;                      //  for the submitter
+    //  Set by the broker before done () is called:
+    int status;                     //  0 = reply present, else 503 or 504
+    zframe_t *reply;                //  reply envelope; the job's owner frees it
+    //  Private to the broker:
+    uint64_t seq;
+};
+
+//  Starts the broker, bound on endpoint (e.g. tcp://127.0.0.1:5555).
+//  Returns NULL (logged) when the endpoint cannot be bound.
+sb_broker_t *sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness);
+
+//  Stops the broker: pending jobs complete with 503, workers are told to
+//  DISCONNECT. Nullifies *self_p.
+void sb_broker_destroy (sb_broker_t **self_p);
+
+//  Completes every pending job with 503 now, and every job submitted from
+//  now on at once: the first step of a graceful stop, so that no HTTP
+//  connection stays suspended while the HTTP server shuts down.
+void sb_broker_drain (sb_broker_t *self);
+
+//  Hands a job to the broker; callable from any thread. The job must stay
+//  valid until its done callback has run.
+void sb_broker_submit (sb_broker_t *self, sb_job_t *job);
+
+//  Number of live workers registered for service, from any thread.
+size_t sb_broker_worker_count (sb_broker_t *self, const char *service);
+
+void sb_broker_test (bool verbose);
+
+#endif

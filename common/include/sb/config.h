@@ -1,0 +1,67 @@
+/*  config.h — configuration from SWITCHBOARD_* environment variables.
+
+    Names and defaults follow ARCHITECTURE.md; every binary loads the same
+    structure and uses what concerns it. Loading validates every value and
+    names the variable at fault, so a typo stops the process at start with a
+    clear message instead of a surprise later.
+*/
+#ifndef SB_CONFIG_H_INCLUDED
+#define SB_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define SB_CONFIG_MAX_ENDPOINTS 16
+
+typedef struct {
+    //  Gateway
+    int http_port;                  //  SWITCHBOARD_HTTP_PORT, 8080
+    char *http_bind;                //  SWITCHBOARD_HTTP_BIND, 0.0.0.0
+    int http_threads;               //  SWITCHBOARD_HTTP_THREADS, 0 = one per core
+    char *public_url;               //  SWITCHBOARD_PUBLIC_URL
+    //  Bus
+    char *broker;                   //  SWITCHBOARD_BROKER, comma-separated
+    char *brokers [SB_CONFIG_MAX_ENDPOINTS];
+    size_t broker_count;
+    char *events_pub;               //  SWITCHBOARD_EVENTS_PUB: where publishers connect (XSUB)
+    char *events_pubs [SB_CONFIG_MAX_ENDPOINTS];
+    size_t events_pub_count;
+    char *events_sub;               //  SWITCHBOARD_EVENTS_SUB: where subscribers connect (XPUB)
+    char *events_subs [SB_CONFIG_MAX_ENDPOINTS];
+    size_t events_sub_count;
+    int heartbeat_ms;               //  SWITCHBOARD_HEARTBEAT_MS, 2500
+    int heartbeat_liveness;         //  SWITCHBOARD_HEARTBEAT_LIVENESS, 3
+    int request_timeout_ms;         //  SWITCHBOARD_REQUEST_TIMEOUT_MS, 5000
+    //  Database: the shared URL and this component's override
+    char *database_url;             //  SWITCHBOARD_DATABASE_URL
+    char *service_database_url;     //  SWITCHBOARD_<SVC>_DATABASE_URL, or the above
+    //  Mail, billing, plans
+    char *smtp_url;                 //  SWITCHBOARD_SMTP_URL, unset
+    char *smtp_from;                //  SWITCHBOARD_SMTP_FROM, no-reply@localhost
+    char *stripe_secret_key;        //  SWITCHBOARD_STRIPE_SECRET_KEY, unset
+    char *stripe_api_base;          //  SWITCHBOARD_STRIPE_API_BASE
+    char *stripe_webhook_secret;    //  SWITCHBOARD_STRIPE_WEBHOOK_SECRET, unset
+    char *plans_file;               //  SWITCHBOARD_PLANS_FILE, unset = shipped default
+    int auth_rate_per_minute;       //  SWITCHBOARD_AUTH_RATE_PER_MINUTE, 30
+    char *data_dir;                 //  SWITCHBOARD_DATA_DIR, var
+    char *log_level;                //  SWITCHBOARD_LOG_LEVEL, info
+} sb_config_t;
+
+//  Loads the configuration of `component` ("gateway", "auth", "tenant",
+//  "billing", "usage") from envp (a NULL-terminated "NAME=value" array; NULL
+//  means the process environment). On an invalid value, writes the reason
+//  naming the variable into why and returns -1; the structure must still be
+//  released. Returns 0 on success.
+int sb_config_load (sb_config_t *self, const char *component, char *const *envp,
+                    char *why, size_t why_size);
+
+//  Frees what sb_config_load allocated. Safe on a zeroed structure.
+void sb_config_release (sb_config_t *self);
+
+//  Writes the variables, their meaning and their defaults, for --help.
+void sb_config_print_help (FILE *out);
+
+void sb_config_test (bool verbose);
+
+#endif

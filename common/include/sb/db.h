@@ -1,0 +1,60 @@
+/*  db.h — PostgreSQL access on libpq.
+
+    One sb_db_t is one connection, used by one thread. Statements are always
+    parameterized (PQexecParams / prepared statements): SQL text never
+    contains a value. When the server restarts, the next statement outside a
+    transaction reconnects and retries once; inside a transaction the
+    failure is reported (the transaction is lost anyway) and the connection
+    is re-established before the next one.
+
+    Every connection sets search_path to its service's schema, so that
+    statements name tables without a schema prefix.
+*/
+#ifndef SB_DB_H_INCLUDED
+#define SB_DB_H_INCLUDED
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _sb_db_t sb_db_t;
+
+//  Creates a handle for url whose search_path will be schema (may be NULL
+//  for the server default). Does not connect yet. Caller owns.
+sb_db_t *sb_db_new (const char *url, const char *schema);
+void sb_db_destroy (sb_db_t **self_p);
+
+//  Connects (or reconnects), retrying for up to wait_ms milliseconds while
+//  the server is not accepting connections. Returns 0 or -1 (logged; the
+//  password in the URL is never logged).
+int sb_db_connect (sb_db_t *self, int wait_ms);
+
+//  Runs one parameterized statement. params are NUL-terminated text values
+//  (NULL entries are SQL NULL). Returns the result (caller PQclear's) when
+//  it succeeded, else NULL with the error logged and its SQLSTATE available
+//  from sb_db_sqlstate.
+PGresult *sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params);
+
+//  Like sb_db_exec for statements whose rows are not needed: 0 or -1.
+int sb_db_run (sb_db_t *self, const char *sql, int nparams, const char *const *params);
+
+//  SQLSTATE of the last failure ("" when the last statement succeeded,
+//  "08006" style codes when the connection was lost).
+const char *sb_db_sqlstate (sb_db_t *self);
+
+//  Transactions. begin/commit return 0 or -1; rollback never fails from the
+//  caller's point of view (a lost connection has rolled back already).
+int sb_db_begin (sb_db_t *self);
+int sb_db_commit (sb_db_t *self);
+void sb_db_rollback (sb_db_t *self);
+bool sb_db_in_transaction (sb_db_t *self);
+
+//  Sets the organization for row-level security for the current
+//  transaction (set_config('switchboard.org', org, true)). Returns 0 or -1.
+int sb_db_set_org (sb_db_t *self, const char *org);
+
+//  The underlying connection, for the rare caller that needs libpq itself
+//  (COPY, pipelining). Borrowed; may change after a reconnect.
+PGconn *sb_db_conn (sb_db_t *self);
+
+#endif

@@ -1,0 +1,24 @@
+/*  err.h — the stable error codes clients see, defined once.
+
+    Handlers and the gateway use these constants, never string literals, so
+    a code cannot drift between two places that mean the same thing.
+*/
+#ifndef SB_ERR_H_INCLUDED
+#define SB_ERR_H_INCLUDED
+
+#define SB_E_INVALID_REQUEST      "invalid_request"
+#define SB_E_VALIDATION_FAILED    "validation_failed"
+#define SB_E_NOT_FOUND            "not_found"
+#define SB_E_METHOD_NOT_ALLOWED   "method_not_allowed"
+#define SB_E_PAYLOAD_TOO_LARGE    "payload_too_large"
+#define SB_E_UNSUPPORTED_MEDIA    "unsupported_media_type"
+#define SB_E_UNAUTHENTICATED      "unauthenticated"
+#define SB_E_FORBIDDEN            "forbidden"
+#define SB_E_CONFLICT             "conflict"
+#define SB_E_RATE_LIMITED         "rate_limited"
+#define SB_E_SERVICE_UNAVAILABLE  "service_unavailable"
+#define SB_E_TIMEOUT              "timeout"
+#define SB_E_INTERNAL             "internal_error"
+#define SB_E_UNKNOWN_OPERATION    "unknown_operation"
+
+#endif

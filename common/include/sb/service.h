@@ -1,0 +1,79 @@
+/*  service.h — the skeleton every service binary runs.
+
+    A service is a table of operations:
+
+        static const sb_op_t s_ops [] = {
+            { "businesses.list", tenant_businesses_list, SB_ROLE_USER, SB_OP_TX },
+            { NULL }
+        };
+
+    and main.c is `return sb_service_main (argc, argv, &tenant_service);`.
+    The skeleton does the command line (--help, --version), configuration,
+    logging, the database connection and migrations, the worker, envelope
+    decoding, deadline and role checks, transactions (with the organization
+    set for row-level security), reply encoding and the graceful stop on
+    SIGTERM/SIGINT (the request in hand is finished first). Every service
+    also answers `sys.ping`.
+
+    A handler never sees a socket, a frame or a PGconn directly: it reads
+    the request through ctx and writes the answer through reply.
+*/
+#ifndef SB_SERVICE_H_INCLUDED
+#define SB_SERVICE_H_INCLUDED
+
+#include <msgpack.h>
+#include "sb/config.h"
+#include "sb/db.h"
+#include "sb/envelope.h"
+#include "sb/migrate.h"
+
+typedef struct _sb_ctx_t sb_ctx_t;
+typedef struct _sb_reply_t sb_reply_t;
+
+//  A handler returns 0 when it wrote a reply (success or error), -1 on an
+//  unexpected failure (the skeleton answers 500 internal_error and rolls
+//  back).
+typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+#define SB_OP_TX 1                  //  run inside a transaction with the org set
+
+typedef struct {
+    const char *op;
+    sb_handler_fn *handler;
+    sb_role_t min_role;             //  SB_ROLE_NONE: no authentication needed
+    unsigned flags;
+} sb_op_t;
+
+typedef struct {
+    const char *name;               //  bus service and schema: "tenant"
+    const char *binary;             //  "tenant-svc"
+    const char *summary;            //  one line for --help
+    const sb_op_t *ops;             //  terminated by { NULL }
+    const sb_migration_t *migrations;
+    const size_t *migration_count;  //  a pointer: a const size_t is no constant expression
+} sb_service_t;
+
+//  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
+int sb_service_main (int argc, char **argv, const sb_service_t *service);
+
+//  Request context accessors (borrowed, valid during the handler).
+const sb_envelope_head_t *sb_ctx_head (sb_ctx_t *ctx);
+const sb_config_t *sb_ctx_config (sb_ctx_t *ctx);
+sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
+
+//  Starts a success reply with status and returns the packer for its body:
+//  the handler packs exactly one object.
+msgpack_packer *sb_reply_body (sb_reply_t *reply, int status);
+
+//  Writes an error reply. Always returns 0 so handlers can
+//  `return sb_reply_error (...)`.
+int sb_reply_error (sb_reply_t *reply, int status, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+//  Like sb_reply_error, with extra entries for the error object: returns a
+//  packer positioned inside the error map after code and message, expecting
+//  exactly extra_pairs key/value pairs.
+msgpack_packer *sb_reply_error_extra (sb_reply_t *reply, int status, const char *code,
+                                      const char *message, size_t extra_pairs);
+
+#endif

@@ -1,0 +1,36 @@
+/*  util.h — small helpers with no better home: allocation that never returns
+    NULL, monotonic and wall clocks in milliseconds, random identifiers.
+*/
+#ifndef SB_UTIL_H_INCLUDED
+#define SB_UTIL_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+//  Allocation: out of memory aborts the process, so callers never check.
+void *sb_malloc (size_t size);
+void *sb_calloc (size_t count, size_t size);
+void *sb_realloc (void *ptr, size_t size);
+char *sb_strdup (const char *s);
+char *sb_strndup (const char *s, size_t n);
+
+//  Milliseconds since the Unix epoch (wall clock) and since an arbitrary
+//  point (monotonic clock, for timers and deadlines within one process).
+int64_t sb_now_ms (void);
+int64_t sb_mono_ms (void);
+
+//  Writes a random identifier of 32 lower-case hex characters plus NUL into
+//  buf (at least 33 bytes).
+void sb_random_hex (char *buf, size_t bytes_of_randomness);
+
+//  Writes a random RFC 4122 version-4 UUID (36 characters plus NUL) into buf.
+void sb_uuid_v4 (char buf [37]);
+
+//  True when s is a canonical lower- or upper-case UUID string.
+bool sb_is_uuid (const char *s);
+
+//  Self test.
+void sb_util_test (bool verbose);
+
+#endif

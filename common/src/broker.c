@@ -1,0 +1,735 @@
+/*  broker.c — the Majordomo (MDP/0.1) broker hosted by the gateway.
+
+    The broker runs as a czmq actor. Its state lives entirely on the actor's
+    thread: services, each with a queue of requests and a list of waiting
+    workers (least recently used first), and a table of workers by identity.
+    Other threads reach it only through two doors:
+
+    - sb_broker_submit pushes a job pointer over an inproc PUSH/PULL pair
+      (the PUSH end is shared by the gateway's HTTP threads under a mutex:
+      holding it costs one inproc send);
+    - sb_broker_worker_count reads a small table of live workers per
+      service, guarded by its own mutex, which the actor refreshes whenever
+      a worker comes or goes.
+
+    The ROUTER is ROUTER_MANDATORY: sending to a worker whose connection is
+    gone fails at once, so a killed worker is noticed on the next dispatch
+    instead of after its heartbeats expire, and the request goes to another
+    worker or is answered 503 immediately.
+
+    Every request, from an HTTP thread or an external MDP client, carries a
+    monotonic deadline; a periodic sweep answers 504 for those that pass it.
+    A request handed to a worker that then dies is answered 503 (it might or
+    might not have been carried out, so it is not retried behind the
+    client's back).
+*/
+#include "sb/sb.h"
+#include <pthread.h>
+
+#define S_MAX_SERVICES      64
+#define S_SWEEP_MS          25      //  deadline resolution
+#define S_MAX_DEADLINE_MS   (10 * 60 * 1000)
+
+typedef struct _s_service_t s_service_t;
+typedef struct _s_worker_t s_worker_t;
+
+//  A request in the broker: from an HTTP thread (job) or an external
+//  client (client address).
+typedef struct {
+    uint64_t seq;
+    sb_job_t *job;                  //  internal request, or NULL
+    zframe_t *client;               //  external client's address, or NULL
+    zframe_t *body;                 //  envelope, until it is sent to a worker
+    char id [SB_ID_MAX + 1];        //  request id, for external error replies
+    int64_t deadline;               //  monotonic ms
+    s_service_t *service;
+    s_worker_t *worker;             //  set once dispatched
+    void *queue_handle;             //  in service->requests while queued
+} s_request_t;
+
+struct _s_service_t {
+    char name [SB_SERVICE_NAME_MAX + 1];
+    zlistx_t *requests;             //  s_request_t *, waiting for a worker
+    zlistx_t *waiting;              //  s_worker_t *, idle, LRU first
+    size_t workers;                 //  registered workers (idle or busy)
+};
+
+struct _s_worker_t {
+    char *key;                      //  identity as hex, the table key
+    zframe_t *address;              //  identity frame
+    s_service_t *service;
+    int64_t expiry;                 //  monotonic ms
+    bool busy;
+    s_request_t *current;           //  the request in hand (NULL if it timed out)
+    void *waiting_handle;           //  in service->waiting while idle
+};
+
+typedef struct {
+    sb_broker_t *owner;
+    zsock_t *pipe;                  //  actor pipe
+    zsock_t *router;                //  the bus
+    zsock_t *jobs;                  //  PULL: jobs from HTTP threads
+    zhashx_t *services;             //  name -> s_service_t
+    zhashx_t *workers;              //  key -> s_worker_t
+    zhashx_t *pending;              //  every live s_request_t, by pointer
+    int heartbeat_ms;
+    int liveness;
+    int64_t heartbeat_at;
+    int64_t sweep_at;
+    uint64_t next_seq;
+    bool terminated;
+    bool draining;                  //  stopping: answer everything 503 at once
+} s_broker_t;
+
+struct _sb_broker_t {
+    zactor_t *actor;
+    zsock_t *router;                //  bound here, then handed to the actor
+    zsock_t *jobs;
+    zsock_t *submit;                //  PUSH to the actor, under submit_lock
+    pthread_mutex_t submit_lock;
+    char jobs_endpoint [64];
+    char endpoint [256];
+    int heartbeat_ms;
+    int liveness;
+    //  Live workers per service, for any thread.
+    pthread_mutex_t count_lock;
+    struct {
+        char name [SB_SERVICE_NAME_MAX + 1];
+        size_t workers;
+    } counts [S_MAX_SERVICES];
+    size_t count_size;
+};
+
+static bool
+s_service_name_valid (const char *name, size_t len)
+{
+    if (len == 0 || len > SB_SERVICE_NAME_MAX || !islower ((unsigned char) name [0]))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name [i];
+        if (!(islower ((unsigned char) c) || isdigit ((unsigned char) c) || c == '_' || c == '-'
+              || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+//  Publishes a service's live worker count for other threads.
+static void
+s_publish_count (s_broker_t *self, s_service_t *service)
+{
+    sb_broker_t *owner = self->owner;
+    pthread_mutex_lock (&owner->count_lock);
+    size_t i;
+    for (i = 0; i < owner->count_size; i++)
+        if (streq (owner->counts [i].name, service->name))
+            break;
+    if (i == owner->count_size && i < S_MAX_SERVICES) {
+        snprintf (owner->counts [i].name, sizeof (owner->counts [i].name), "%s", service->name);
+        owner->count_size++;
+    }
+    if (i < S_MAX_SERVICES)
+        owner->counts [i].workers = service->workers;
+    pthread_mutex_unlock (&owner->count_lock);
+}
+
+static void
+s_service_destroy (void **item_p)
+{
+    s_service_t *service = (s_service_t *) *item_p;
+    if (service) {
+        zlistx_destroy (&service->requests);
+        zlistx_destroy (&service->waiting);
+        free (service);
+        *item_p = NULL;
+    }
+}
+
+static s_service_t *
+s_service_require (s_broker_t *self, const char *name, size_t len)
+{
+    char key [SB_SERVICE_NAME_MAX + 1];
+    snprintf (key, sizeof (key), "%.*s", (int) len, name);
+    s_service_t *service = (s_service_t *) zhashx_lookup (self->services, key);
+    if (!service) {
+        if (zhashx_size (self->services) >= S_MAX_SERVICES)
+            return NULL;
+        service = (s_service_t *) sb_calloc (1, sizeof (s_service_t));
+        snprintf (service->name, sizeof (service->name), "%s", key);
+        service->requests = zlistx_new ();
+        service->waiting = zlistx_new ();
+        zhashx_insert (self->services, key, service);
+    }
+    return service;
+}
+
+//  Sends frames on the ROUTER: the address, then the given parts. Returns 0,
+//  or -1 when the peer is gone (ROUTER_MANDATORY) or its queue is full.
+static int
+s_send (s_broker_t *self, zframe_t *address, const char *const *parts, const size_t *sizes,
+        size_t count, zframe_t *body)
+{
+    void *handle = zsock_resolve (self->router);
+    if (zmq_send (handle, zframe_data (address), zframe_size (address), ZMQ_SNDMORE) == -1)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        bool last = i + 1 == count && !body;
+        if (zmq_send (handle, parts [i], sizes [i], last ? 0 : ZMQ_SNDMORE) == -1)
+            return -1;
+    }
+    if (body && zmq_send (handle, zframe_data (body), zframe_size (body), 0) == -1)
+        return -1;
+    return 0;
+}
+
+static void
+s_send_to_worker (s_broker_t *self, s_worker_t *worker, const char *command)
+{
+    const char *parts [] = { "", SB_MDPW, command };
+    size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
+    s_send (self, worker->address, parts, sizes, 3, NULL);
+}
+
+//  Finishes a request: hands the reply (or the failure status) to its
+//  client and frees it. reply may be NULL with status 503/504/400.
+static void
+s_request_finish (s_broker_t *self, s_request_t *request, zframe_t **reply_p, int status,
+                  const char *code, const char *message)
+{
+    zframe_t *reply = reply_p ? *reply_p : NULL;
+    if (reply_p)
+        *reply_p = NULL;
+
+    if (request->job) {
+        sb_job_t *job = request->job;
+        job->status = reply ? 0 : status;
+        job->reply = reply;
+        job->done (job);
+    }
+    else {
+        if (!reply) {
+            msgpack_sbuffer buf;
+            msgpack_sbuffer_init (&buf);
+            sb_envelope_encode_error (&buf, request->id, status, code, message, NULL, 0);
+            reply = zframe_new (buf.data, buf.size);
+            msgpack_sbuffer_destroy (&buf);
+        }
+        const char *name = request->service ? request->service->name : "";
+        const char *parts [] = { "", SB_MDPC, name };
+        size_t sizes [] = { 0, strlen (SB_MDPC), strlen (name) };
+        if (s_send (self, request->client, parts, sizes, 3, reply))
+            sb_debug ("broker: client gone before its reply");
+        zframe_destroy (&reply);
+        zframe_destroy (&request->client);
+    }
+    if (request->queue_handle)
+        zlistx_delete (request->service->requests, request->queue_handle);
+    if (request->worker)
+        request->worker->current = NULL;
+    zframe_destroy (&request->body);
+    zhashx_delete (self->pending, &request->seq);
+    free (request);
+}
+
+static void
+s_worker_delete (s_broker_t *self, s_worker_t *worker, bool disconnect)
+{
+    if (disconnect)
+        s_send_to_worker (self, worker, SB_MDPW_DISCONNECT);
+    if (worker->current)
+        s_request_finish (self, worker->current, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                          "the worker handling this request went away");
+    if (worker->waiting_handle)
+        zlistx_delete (worker->service->waiting, worker->waiting_handle);
+    if (worker->service) {
+        worker->service->workers--;
+        s_publish_count (self, worker->service);
+        sb_info ("broker: worker %s of '%s' removed (%zu left)", worker->key,
+                 worker->service->name, worker->service->workers);
+    }
+    char *key = worker->key;
+    zhashx_delete (self->workers, key);
+    zframe_destroy (&worker->address);
+    free (key);
+    free (worker);
+}
+
+//  Sends queued requests to idle workers, oldest request to the least
+//  recently used worker. A worker whose connection is gone is dropped and
+//  the next one tried.
+static void
+s_dispatch (s_broker_t *self, s_service_t *service)
+{
+    while (zlistx_size (service->requests) && zlistx_size (service->waiting)) {
+        s_worker_t *worker = (s_worker_t *) zlistx_first (service->waiting);
+        s_request_t *request = (s_request_t *) zlistx_first (service->requests);
+        zlistx_delete (service->waiting, worker->waiting_handle);
+        worker->waiting_handle = NULL;
+
+        char address [9];
+        address [0] = '@';
+        memcpy (address + 1, &request->seq, 8);
+        const char *parts [] = { "", SB_MDPW, SB_MDPW_REQUEST, address, "" };
+        size_t sizes [] = { 0, strlen (SB_MDPW), 1, 9, 0 };
+        if (request->client) {
+            parts [3] = (const char *) zframe_data (request->client);
+            sizes [3] = zframe_size (request->client);
+        }
+        if (s_send (self, worker->address, parts, sizes, 5, request->body) == -1) {
+            sb_warn ("broker: worker %s of '%s' unreachable (%s), dropping it", worker->key,
+                     service->name, zmq_strerror (zmq_errno ()));
+            s_worker_delete (self, worker, false);
+            continue;
+        }
+        zlistx_delete (service->requests, request->queue_handle);
+        request->queue_handle = NULL;
+        zframe_destroy (&request->body);
+        request->worker = worker;
+        worker->busy = true;
+        worker->current = request;
+        //  A busy worker cannot heartbeat: give it until the request's
+        //  deadline, plus the usual grace, before declaring it dead.
+        int64_t until = request->deadline + self->heartbeat_ms;
+        if (worker->expiry < until)
+            worker->expiry = until;
+    }
+    if (service->workers == 0) {
+        //  Nobody can serve what is queued: answer now rather than at the deadline.
+        while (zlistx_size (service->requests)) {
+            s_request_t *request = (s_request_t *) zlistx_first (service->requests);
+            s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                              "no worker is available for this service");
+        }
+    }
+}
+
+//  Accepts a request for service: answers 503 at once when the service has
+//  no worker, otherwise queues it and dispatches.
+static void
+s_request_accept (s_broker_t *self, s_request_t *request, const char *name, size_t len)
+{
+    request->seq = ++self->next_seq;
+    zhashx_insert (self->pending, &request->seq, request);
+    s_service_t *service = s_service_name_valid (name, len) ? s_service_require (self, name, len)
+                                                             : NULL;
+    request->service = service;
+    if (self->draining) {
+        s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                          "the gateway is stopping");
+        return;
+    }
+    if (!service || service->workers == 0) {
+        s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                          "no worker is available for this service");
+        return;
+    }
+    request->queue_handle = zlistx_add_end (service->requests, request);
+    s_dispatch (self, service);
+}
+
+static void
+s_handle_job (s_broker_t *self)
+{
+    zframe_t *frame = zframe_recv (self->jobs);
+    if (!frame)
+        return;
+    sb_job_t *job = NULL;
+    if (zframe_size (frame) == sizeof (job))
+        memcpy (&job, zframe_data (frame), sizeof (job));
+    zframe_destroy (&frame);
+    if (!job)
+        return;
+    s_request_t *request = (s_request_t *) sb_calloc (1, sizeof (s_request_t));
+    request->job = job;
+    request->body = job->request;
+    job->request = NULL;
+    request->deadline = job->deadline;
+    s_request_accept (self, request, job->service, strlen (job->service));
+}
+
+//  A request from an external MDP client: [address][""][MDPC01][service][body].
+static void
+s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
+{
+    zframe_t *service_frame = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    if (!service_frame || !body || zmsg_size (msg) != 0) {
+        sb_warn ("broker: malformed client request dropped");
+        zframe_destroy (&service_frame);
+        zframe_destroy (&body);
+        return;
+    }
+    s_request_t *request = (s_request_t *) sb_calloc (1, sizeof (s_request_t));
+    request->client = zframe_dup (sender);
+    int64_t deadline_wall;
+    if (zframe_size (body) > SB_ENVELOPE_MAX_SIZE
+        || sb_envelope_peek (zframe_data (body), zframe_size (body), request->id, &deadline_wall)) {
+        snprintf (request->id, sizeof (request->id), "-");
+        request->seq = ++self->next_seq;
+        zhashx_insert (self->pending, &request->seq, request);
+        s_request_finish (self, request, NULL, 400, SB_E_INVALID_REQUEST,
+                          "the request is not a valid envelope");
+        zframe_destroy (&service_frame);
+        zframe_destroy (&body);
+        return;
+    }
+    int64_t left = deadline_wall - sb_now_ms ();
+    if (left > S_MAX_DEADLINE_MS)
+        left = S_MAX_DEADLINE_MS;
+    request->deadline = sb_mono_ms () + left;
+    request->body = body;
+    s_request_accept (self, request, (const char *) zframe_data (service_frame),
+                      zframe_size (service_frame));
+    zframe_destroy (&service_frame);
+}
+
+//  A message from a worker: [address][""][MDPW01][command]...
+static void
+s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
+{
+    zframe_t *command = zmsg_pop (msg);
+    char *key = zframe_strhex (sender);
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, key);
+    char cmd = command && zframe_size (command) == 1 ? (char) *zframe_data (command) : 0;
+    zframe_destroy (&command);
+
+    if (worker)
+        worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+
+    if (cmd == SB_MDPW_READY [0]) {
+        zframe_t *name = zmsg_pop (msg);
+        s_service_t *service = NULL;
+        if (name && s_service_name_valid ((const char *) zframe_data (name), zframe_size (name)))
+            service = s_service_require (self, (const char *) zframe_data (name),
+                                         zframe_size (name));
+        if (worker || !service) {
+            //  READY twice, or for an impossible service: a protocol error.
+            sb_warn ("broker: bad READY from %s", key);
+            if (worker)
+                s_worker_delete (self, worker, true);
+            else {
+                const char *parts [] = { "", SB_MDPW, SB_MDPW_DISCONNECT };
+                size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
+                s_send (self, sender, parts, sizes, 3, NULL);
+            }
+        }
+        else {
+            worker = (s_worker_t *) sb_calloc (1, sizeof (s_worker_t));
+            worker->key = key;
+            key = NULL;
+            worker->address = zframe_dup (sender);
+            worker->service = service;
+            worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+            zhashx_insert (self->workers, worker->key, worker);
+            service->workers++;
+            worker->waiting_handle = zlistx_add_end (service->waiting, worker);
+            s_publish_count (self, service);
+            sb_info ("broker: worker %s ready for '%s' (%zu live)", worker->key, service->name,
+                     service->workers);
+            s_dispatch (self, service);
+        }
+        zframe_destroy (&name);
+    }
+    else
+    if (cmd == SB_MDPW_REPLY [0] && worker && worker->busy) {
+        zframe_t *address = zmsg_pop (msg);
+        zframe_t *empty = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        if (worker->current && body && zmsg_size (msg) == 0)
+            s_request_finish (self, worker->current, &body, 0, NULL, NULL);
+        else
+        if (worker->current)
+            s_request_finish (self, worker->current, NULL, 502, SB_E_INTERNAL,
+                              "the service sent a malformed reply");
+        zframe_destroy (&address);
+        zframe_destroy (&empty);
+        zframe_destroy (&body);
+        worker->busy = false;
+        worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
+        s_dispatch (self, worker->service);
+    }
+    else
+    if (cmd == SB_MDPW_HEARTBEAT [0] && worker) {
+        //  expiry already refreshed
+    }
+    else
+    if (cmd == SB_MDPW_DISCONNECT [0]) {
+        if (worker)
+            s_worker_delete (self, worker, false);
+    }
+    else {
+        //  Unknown worker (we restarted, or it expired) or unknown command:
+        //  tell it to reconnect so that it registers afresh.
+        if (worker)
+            s_worker_delete (self, worker, true);
+        else {
+            const char *parts [] = { "", SB_MDPW, SB_MDPW_DISCONNECT };
+            size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
+            s_send (self, sender, parts, sizes, 3, NULL);
+        }
+    }
+    free (key);
+}
+
+static void
+s_handle_router (s_broker_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *sender = zmsg_pop (msg);
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *header = zmsg_pop (msg);
+    if (sender && empty && zframe_size (empty) == 0 && header) {
+        if (zframe_streq (header, SB_MDPC))
+            s_handle_client (self, sender, msg);
+        else
+        if (zframe_streq (header, SB_MDPW))
+            s_handle_worker (self, sender, msg);
+        else
+            sb_warn ("broker: message with an unknown protocol header dropped");
+    }
+    else
+        sb_warn ("broker: malformed message dropped");
+    zframe_destroy (&sender);
+    zframe_destroy (&empty);
+    zframe_destroy (&header);
+    zmsg_destroy (&msg);
+}
+
+//  Heartbeats every worker and forgets those that stayed silent too long.
+static void
+s_heartbeat (s_broker_t *self)
+{
+    int64_t now = sb_mono_ms ();
+    zlistx_t *dead = zlistx_new ();
+    s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
+    while (worker) {
+        if (worker->expiry < now)
+            zlistx_add_end (dead, worker);
+        else
+            s_send_to_worker (self, worker, SB_MDPW_HEARTBEAT);
+        worker = (s_worker_t *) zhashx_next (self->workers);
+    }
+    worker = (s_worker_t *) zlistx_first (dead);
+    while (worker) {
+        sb_warn ("broker: worker %s of '%s' expired", worker->key, worker->service->name);
+        s_worker_delete (self, worker, true);
+        worker = (s_worker_t *) zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+}
+
+//  Answers 504 for every request past its deadline.
+static void
+s_sweep (s_broker_t *self)
+{
+    int64_t now = sb_mono_ms ();
+    zlistx_t *late = NULL;
+    s_request_t *request = (s_request_t *) zhashx_first (self->pending);
+    while (request) {
+        if (request->deadline <= now) {
+            if (!late)
+                late = zlistx_new ();
+            zlistx_add_end (late, request);
+        }
+        request = (s_request_t *) zhashx_next (self->pending);
+    }
+    if (!late)
+        return;
+    request = (s_request_t *) zlistx_first (late);
+    while (request) {
+        s_request_finish (self, request, NULL, 504, SB_E_TIMEOUT,
+                          "the service did not answer in time");
+        request = (s_request_t *) zlistx_next (late);
+    }
+    zlistx_destroy (&late);
+}
+
+static size_t
+s_seq_hash (const void *key)
+{
+    uint64_t seq;
+    memcpy (&seq, key, sizeof (seq));
+    return (size_t) (seq * 0x9E3779B97F4A7C15ULL);
+}
+
+static int
+s_seq_compare (const void *a, const void *b)
+{
+    uint64_t x, y;
+    memcpy (&x, a, sizeof (x));
+    memcpy (&y, b, sizeof (y));
+    return x < y ? -1 : x > y;
+}
+
+static void
+s_actor (zsock_t *pipe, void *args)
+{
+    sb_broker_t *owner = (sb_broker_t *) args;
+    s_broker_t self_s = { 0 };
+    s_broker_t *self = &self_s;
+    self->owner = owner;
+    self->pipe = pipe;
+    self->heartbeat_ms = owner->heartbeat_ms;
+    self->liveness = owner->liveness;
+    self->router = owner->router;
+    owner->router = NULL;
+    self->jobs = owner->jobs;
+    owner->jobs = NULL;
+    self->services = zhashx_new ();
+    zhashx_set_destructor (self->services, s_service_destroy);
+    self->workers = zhashx_new ();
+    self->pending = zhashx_new ();
+    zhashx_set_key_hasher (self->pending, s_seq_hash);
+    zhashx_set_key_comparator (self->pending, s_seq_compare);
+    zhashx_set_key_duplicator (self->pending, NULL);
+    zhashx_set_key_destructor (self->pending, NULL);
+
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, self->router, self->jobs, NULL);
+    zpoller_set_nonstop (poller, true);
+    self->heartbeat_at = sb_mono_ms () + self->heartbeat_ms;
+    self->sweep_at = sb_mono_ms () + S_SWEEP_MS;
+    while (!self->terminated) {
+        int64_t now = sb_mono_ms ();
+        int64_t next = self->heartbeat_at < self->sweep_at ? self->heartbeat_at : self->sweep_at;
+        int timeout = next > now ? (int) (next - now) : 0;
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, timeout);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            else
+            if (streq (command, "DRAIN")) {
+                self->draining = true;
+                s_request_t *request;
+                while ((request = (s_request_t *) zhashx_first (self->pending)))
+                    s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                                      "the gateway is stopping");
+                zsock_signal (pipe, 0);
+            }
+            zstr_free (&command);
+        }
+        else
+        if (which == self->router)
+            s_handle_router (self);
+        else
+        if (which == self->jobs)
+            s_handle_job (self);
+        now = sb_mono_ms ();
+        if (now >= self->sweep_at) {
+            s_sweep (self);
+            self->sweep_at = now + S_SWEEP_MS;
+        }
+        if (now >= self->heartbeat_at) {
+            s_heartbeat (self);
+            self->heartbeat_at = now + self->heartbeat_ms;
+        }
+    }
+    //  Jobs still in the pipe, then everything pending, complete with 503;
+    //  workers are told to disconnect so that they re-register with the
+    //  next broker to come up.
+    while (zsock_events (self->jobs) & ZMQ_POLLIN)
+        s_handle_job (self);
+    s_request_t *request;
+    while ((request = (s_request_t *) zhashx_first (self->pending)))
+        s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                          "the gateway is stopping");
+    s_worker_t *worker;
+    while ((worker = (s_worker_t *) zhashx_first (self->workers)))
+        s_worker_delete (self, worker, true);
+    zpoller_destroy (&poller);
+    zhashx_destroy (&self->pending);
+    zhashx_destroy (&self->workers);
+    zhashx_destroy (&self->services);
+    zsock_destroy (&self->jobs);
+    zsock_destroy (&self->router);
+}
+
+sb_broker_t *
+sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness)
+{
+    sb_broker_t *self = (sb_broker_t *) sb_calloc (1, sizeof (sb_broker_t));
+    snprintf (self->endpoint, sizeof (self->endpoint), "%s", endpoint);
+    snprintf (self->jobs_endpoint, sizeof (self->jobs_endpoint), "inproc://sb-broker-jobs-%p",
+              (void *) self);
+    self->heartbeat_ms = heartbeat_ms;
+    self->liveness = liveness;
+    pthread_mutex_init (&self->submit_lock, NULL);
+    pthread_mutex_init (&self->count_lock, NULL);
+    //  The sockets are created and bound here, so that a bad endpoint is
+    //  reported to the caller, then handed to the actor (thread creation is
+    //  the memory barrier zmq asks for when a socket changes threads).
+    self->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndtimeo (self->router, 0);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    self->jobs = zsock_new (ZMQ_PULL);
+    zsock_set_rcvhwm (self->jobs, 0);
+    if (zsock_bind (self->router, "%s", endpoint) == -1
+        || zsock_bind (self->jobs, "%s", self->jobs_endpoint) == -1) {
+        sb_error ("broker: cannot bind '%s': %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->router);
+        zsock_destroy (&self->jobs);
+        pthread_mutex_destroy (&self->submit_lock);
+        pthread_mutex_destroy (&self->count_lock);
+        free (self);
+        return NULL;
+    }
+    self->actor = zactor_new (s_actor, self);
+    self->submit = zsock_new (ZMQ_PUSH);
+    zsock_set_sndhwm (self->submit, 0);
+    zsock_connect (self->submit, "%s", self->jobs_endpoint);
+    sb_info ("broker: bound on %s", endpoint);
+    return self;
+}
+
+void
+sb_broker_destroy (sb_broker_t **self_p)
+{
+    sb_broker_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->submit);
+    zactor_destroy (&self->actor);
+    pthread_mutex_destroy (&self->submit_lock);
+    pthread_mutex_destroy (&self->count_lock);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+sb_broker_drain (sb_broker_t *self)
+{
+    zstr_send (self->actor, "DRAIN");
+    zsock_wait (self->actor);
+}
+
+void
+sb_broker_submit (sb_broker_t *self, sb_job_t *job)
+{
+    pthread_mutex_lock (&self->submit_lock);
+    int rc = zmq_send (zsock_resolve (self->submit), &job, sizeof (job), 0);
+    pthread_mutex_unlock (&self->submit_lock);
+    if (rc == -1) {
+        //  Only possible while the broker is being destroyed.
+        job->status = 503;
+        job->reply = NULL;
+        zframe_destroy (&job->request);
+        job->done (job);
+    }
+}
+
+size_t
+sb_broker_worker_count (sb_broker_t *self, const char *service)
+{
+    size_t workers = 0;
+    pthread_mutex_lock (&self->count_lock);
+    for (size_t i = 0; i < self->count_size; i++)
+        if (streq (self->counts [i].name, service))
+            workers = self->counts [i].workers;
+    pthread_mutex_unlock (&self->count_lock);
+    return workers;
+}

@@ -1,0 +1,111 @@
+/*  client.c — the Majordomo client: calling a service over the bus.
+
+    A DEALER connected to every broker; zmq spreads requests over the
+    connected brokers and each reply returns on the same socket. A call
+    waits for the reply whose request id matches its own, so a reply to an
+    earlier call that timed out is recognised and dropped, never mistaken
+    for the current one.
+*/
+#include "sb/sb.h"
+
+struct _sb_client_t {
+    zsock_t *sock;
+};
+
+sb_client_t *
+sb_client_new (const char *brokers)
+{
+    sb_client_t *self = (sb_client_t *) sb_calloc (1, sizeof (sb_client_t));
+    self->sock = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (self->sock, 0);
+    //  Queue only to brokers we are connected to, so that a down gateway
+    //  does not swallow requests meant for a live one.
+    zsock_set_immediate (self->sock, 1);
+    size_t connected = 0;
+    char *list = sb_strdup (brokers);
+    char *saveptr = NULL;
+    for (char *item = strtok_r (list, ",", &saveptr); item; item = strtok_r (NULL, ",", &saveptr)) {
+        while (*item == ' ')
+            item++;
+        if (*item && zsock_connect (self->sock, "%s", item) == 0)
+            connected++;
+        else
+            sb_warn ("client: cannot connect to '%s'", item);
+    }
+    free (list);
+    if (connected == 0) {
+        sb_client_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+sb_client_destroy (sb_client_t **self_p)
+{
+    sb_client_t *self = *self_p;
+    if (self) {
+        zsock_destroy (&self->sock);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+sb_client_call (sb_client_t *self, const char *service, const void *request, size_t size,
+                int timeout_ms, sb_reply_msg_t *reply)
+{
+    char id [SB_ID_MAX + 1];
+    int64_t deadline;
+    msgpack_unpacked_init (&reply->unpacked);
+    if (sb_envelope_peek (request, size, id, &deadline))
+        return sb_error ("client: refusing to send an invalid request envelope");
+
+    void *handle = zsock_resolve (self->sock);
+    zsock_set_sndtimeo (self->sock, timeout_ms);
+    if (zmq_send (handle, "", 0, ZMQ_SNDMORE) == -1
+        || zmq_send (handle, SB_MDPC, strlen (SB_MDPC), ZMQ_SNDMORE) == -1
+        || zmq_send (handle, service, strlen (service), ZMQ_SNDMORE) == -1
+        || zmq_send (handle, request, size, 0) == -1)
+        return sb_error ("client: cannot send to '%s': no broker reachable", service);
+
+    int64_t until = sb_mono_ms () + timeout_ms;
+    while (!zsys_interrupted) {
+        int64_t left = until - sb_mono_ms ();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t item = { handle, 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, (long) left);
+        if (rc <= 0)
+            continue;
+        zmsg_t *msg = zmsg_recv (self->sock);
+        if (!msg)
+            continue;
+        zframe_t *empty = zmsg_pop (msg);
+        zframe_t *header = zmsg_pop (msg);
+        zframe_t *name = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        char why [128];
+        int matched = -1;
+        if (header && zframe_streq (header, SB_MDPC) && body) {
+            sb_reply_msg_release (reply);
+            if (sb_reply_decode (reply, zframe_data (body), zframe_size (body), why, sizeof (why)))
+                sb_warn ("client: malformed reply from '%s': %s", service, why);
+            else
+            if (streq (reply->id, id) || streq (reply->id, "-"))
+                matched = 0;
+            else
+                sb_debug ("client: late reply %s dropped", reply->id);
+        }
+        zframe_destroy (&empty);
+        zframe_destroy (&header);
+        zframe_destroy (&name);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+        if (matched == 0)
+            return 0;
+    }
+    sb_reply_msg_release (reply);
+    msgpack_unpacked_init (&reply->unpacked);
+    return sb_error ("client: no reply from '%s' within %d ms", service, timeout_ms);
+}

@@ -1,0 +1,323 @@
+/*  config.c — configuration from SWITCHBOARD_* environment variables.
+
+    One table lists every variable once: its name, default, meaning and how
+    to parse it. Loading walks the table, so --help, defaults and validation
+    cannot disagree. Lists (broker and event endpoints) are comma-separated
+    and split into arrays here, once.
+*/
+#include "sb/sb.h"
+
+extern char **environ;
+
+typedef enum { S_STR, S_INT, S_LIST } s_kind_t;
+
+typedef struct {
+    const char *name;               //  without the SWITCHBOARD_ prefix
+    s_kind_t kind;
+    const char *fallback;           //  default as text; NULL = unset
+    int min, max;                   //  for S_INT
+    const char *prefixes;           //  for S_STR/S_LIST: allowed schemes, '|'-separated
+    const char *help;
+    size_t offset;                  //  of the char * or int field
+    size_t list_offset, count_offset;
+} s_var_t;
+
+#define S_FIELD(f) offsetof (sb_config_t, f)
+
+static const s_var_t s_vars [] = {
+    { "HTTP_PORT", S_INT, "8080", 1, 65535, NULL, "gateway HTTP port", S_FIELD (http_port), 0, 0 },
+    { "HTTP_BIND", S_STR, "0.0.0.0", 0, 0, NULL, "gateway HTTP listen address", S_FIELD (http_bind), 0, 0 },
+    { "HTTP_THREADS", S_INT, "0", 0, 256, NULL, "gateway HTTP threads (0 = one per core)",
+      S_FIELD (http_threads), 0, 0 },
+    { "PUBLIC_URL", S_STR, "http://localhost:8080", 0, 0, "http://|https://",
+      "base URL used in emails and redirects", S_FIELD (public_url), 0, 0 },
+    { "BROKER", S_LIST, "tcp://127.0.0.1:5555", 0, 0, "tcp://|ipc://|inproc://",
+      "broker endpoint(s); workers connect to each, the gateway binds the first",
+      S_FIELD (broker), S_FIELD (brokers), S_FIELD (broker_count) },
+    { "EVENTS_PUB", S_LIST, "tcp://127.0.0.1:5556", 0, 0, "tcp://|ipc://|inproc://",
+      "event proxy input(s): publishers connect to each, the gateway binds the first",
+      S_FIELD (events_pub), S_FIELD (events_pubs), S_FIELD (events_pub_count) },
+    { "EVENTS_SUB", S_LIST, "tcp://127.0.0.1:5557", 0, 0, "tcp://|ipc://|inproc://",
+      "event proxy output(s): subscribers connect to each, the gateway binds the first",
+      S_FIELD (events_sub), S_FIELD (events_subs), S_FIELD (events_sub_count) },
+    { "HEARTBEAT_MS", S_INT, "2500", 10, 60000, NULL, "bus heartbeat interval (ms)",
+      S_FIELD (heartbeat_ms), 0, 0 },
+    { "HEARTBEAT_LIVENESS", S_INT, "3", 1, 100, NULL,
+      "missed heartbeats before a peer is considered dead", S_FIELD (heartbeat_liveness), 0, 0 },
+    { "REQUEST_TIMEOUT_MS", S_INT, "5000", 1, 600000, NULL, "default per-request deadline (ms)",
+      S_FIELD (request_timeout_ms), 0, 0 },
+    { "DATABASE_URL", S_STR, NULL, 0, 0, "postgres://|postgresql://|host=|dbname=|user=",
+      "PostgreSQL URL for all services", S_FIELD (database_url), 0, 0 },
+    { "SMTP_URL", S_STR, NULL, 0, 0, "smtp://|smtps://",
+      "outgoing mail server (unset: mail is written under the data directory)", S_FIELD (smtp_url), 0, 0 },
+    { "SMTP_FROM", S_STR, "no-reply@localhost", 0, 0, NULL, "sender address", S_FIELD (smtp_from), 0, 0 },
+    { "STRIPE_SECRET_KEY", S_STR, NULL, 0, 0, NULL, "Stripe API key (unset: checkout answers 503)",
+      S_FIELD (stripe_secret_key), 0, 0 },
+    { "STRIPE_API_BASE", S_STR, "https://api.stripe.com", 0, 0, "http://|https://", "Stripe API base URL",
+      S_FIELD (stripe_api_base), 0, 0 },
+    { "STRIPE_WEBHOOK_SECRET", S_STR, NULL, 0, 0, NULL, "webhook signing secret(s), comma-separated",
+      S_FIELD (stripe_webhook_secret), 0, 0 },
+    { "PLANS_FILE", S_STR, NULL, 0, 0, NULL, "plan catalogue (unset: the shipped default)",
+      S_FIELD (plans_file), 0, 0 },
+    { "AUTH_RATE_PER_MINUTE", S_INT, "30", 0, 1000000, NULL,
+      "signup/login/reset requests per client address per minute (0 = off)",
+      S_FIELD (auth_rate_per_minute), 0, 0 },
+    { "DATA_DIR", S_STR, "var", 0, 0, NULL, "where keys, mail and the local cluster live",
+      S_FIELD (data_dir), 0, 0 },
+    { "LOG_LEVEL", S_STR, "info", 0, 0, "debug|info|warn|error", "debug, info, warn or error",
+      S_FIELD (log_level), 0, 0 },
+    { NULL }
+};
+
+//  Finds NAME=value in envp; NULL when absent.
+static const char *
+s_lookup (char *const *envp, const char *name)
+{
+    size_t len = strlen (name);
+    for (; envp && *envp; envp++)
+        if (strncmp (*envp, name, len) == 0 && (*envp) [len] == '=')
+            return *envp + len + 1;
+    return NULL;
+}
+
+static bool
+s_has_prefix (const char *value, const char *prefixes, bool exact)
+{
+    if (!prefixes)
+        return true;
+    const char *p = prefixes;
+    while (*p) {
+        size_t n = strcspn (p, "|");
+        if (exact ? (strlen (value) == n && strncmp (value, p, n) == 0)
+                  : strncmp (value, p, n) == 0)
+            return true;
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+    return false;
+}
+
+//  Splits a comma-separated list, trimming spaces; every item must carry an
+//  allowed scheme.
+static int
+s_split_list (const s_var_t *var, const char *value, char **items, size_t *count,
+              char *why, size_t why_size)
+{
+    *count = 0;
+    const char *p = value;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn (p, ",");
+        size_t end = n;
+        while (end > 0 && p [end - 1] == ' ')
+            end--;
+        if (end == 0) {
+            snprintf (why, why_size, "SWITCHBOARD_%s has an empty entry", var->name);
+            return -1;
+        }
+        if (*count == SB_CONFIG_MAX_ENDPOINTS) {
+            snprintf (why, why_size, "SWITCHBOARD_%s lists more than %d endpoints", var->name,
+                      SB_CONFIG_MAX_ENDPOINTS);
+            return -1;
+        }
+        char *item = sb_strndup (p, end);
+        items [(*count)++] = item;
+        if (!s_has_prefix (item, var->prefixes, false)) {
+            snprintf (why, why_size, "SWITCHBOARD_%s: '%.100s' is not a %s endpoint", var->name,
+                      item, var->prefixes);
+            return -1;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (*count == 0) {
+        snprintf (why, why_size, "SWITCHBOARD_%s is empty", var->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_parse_int (const s_var_t *var, const char *value, int *out, char *why, size_t why_size)
+{
+    char *end;
+    errno = 0;
+    long n = strtol (value, &end, 10);
+    if (errno || end == value || *end || n < var->min || n > var->max) {
+        snprintf (why, why_size, "SWITCHBOARD_%s must be an integer from %d to %d, not '%.40s'",
+                  var->name, var->min, var->max, value);
+        return -1;
+    }
+    *out = (int) n;
+    return 0;
+}
+
+int
+sb_config_load (sb_config_t *self, const char *component, char *const *envp, char *why,
+                size_t why_size)
+{
+    memset (self, 0, sizeof (*self));
+    if (!envp)
+        envp = environ;
+    snprintf (why, why_size, "no error");
+
+    for (const s_var_t *var = s_vars; var->name; var++) {
+        char name [64];
+        snprintf (name, sizeof (name), "SWITCHBOARD_%s", var->name);
+        const char *value = s_lookup (envp, name);
+        if (value && !*value)
+            value = NULL;           //  set but empty means the default
+        if (!value)
+            value = var->fallback;
+        char *base = (char *) self;
+        if (var->kind == S_INT) {
+            if (s_parse_int (var, value, (int *) (base + var->offset), why, why_size))
+                return -1;
+            continue;
+        }
+        if (!value)
+            continue;
+        char *copy = sb_strdup (value);
+        *(char **) (base + var->offset) = copy;
+        if (var->kind == S_LIST) {
+            if (s_split_list (var, copy, (char **) (base + var->list_offset),
+                              (size_t *) (base + var->count_offset), why, why_size))
+                return -1;
+        }
+        else
+        if (!s_has_prefix (copy, var->prefixes, streq (var->name, "LOG_LEVEL"))) {
+            snprintf (why, why_size, "SWITCHBOARD_%s must be one of %s", var->name, var->prefixes);
+            return -1;
+        }
+    }
+    //  The service's own database URL overrides the shared one.
+    if (component && !streq (component, "gateway")) {
+        char name [64];
+        snprintf (name, sizeof (name), "SWITCHBOARD_%s_DATABASE_URL", component);
+        for (char *c = name; *c; c++)
+            *c = (char) toupper ((unsigned char) *c);
+        const char *value = s_lookup (envp, name);
+        if (value && *value)
+            self->service_database_url = sb_strdup (value);
+        else
+        if (self->database_url)
+            self->service_database_url = sb_strdup (self->database_url);
+    }
+    return 0;
+}
+
+void
+sb_config_release (sb_config_t *self)
+{
+    for (const s_var_t *var = s_vars; var->name; var++) {
+        char *base = (char *) self;
+        if (var->kind == S_INT)
+            continue;
+        char **field = (char **) (base + var->offset);
+        free (*field);
+        *field = NULL;
+        if (var->kind == S_LIST) {
+            char **items = (char **) (base + var->list_offset);
+            size_t *count = (size_t *) (base + var->count_offset);
+            for (size_t i = 0; i < *count; i++) {
+                free (items [i]);
+                items [i] = NULL;
+            }
+            *count = 0;
+        }
+    }
+    free (self->service_database_url);
+    self->service_database_url = NULL;
+}
+
+void
+sb_config_print_help (FILE *out)
+{
+    fprintf (out, "Environment:\n");
+    for (const s_var_t *var = s_vars; var->name; var++) {
+        char name [64];
+        snprintf (name, sizeof (name), "SWITCHBOARD_%s", var->name);
+        fprintf (out, "  %-34s %s", name, var->help);
+        if (var->fallback)
+            fprintf (out, " [%s]", var->fallback);
+        fprintf (out, "\n");
+    }
+    fprintf (out, "  %-34s %s\n", "SWITCHBOARD_<SERVICE>_DATABASE_URL",
+             "per-service database URL (AUTH_, TENANT_, BILLING_, USAGE_)");
+}
+
+void
+sb_config_test (bool verbose)
+{
+    (void) verbose;
+    char why [256];
+    sb_config_t config;
+
+    //  Defaults
+    const char *empty [] = { NULL };
+    SB_CHECK (sb_config_load (&config, "tenant", (char *const *) empty, why, sizeof (why)) == 0);
+    SB_CHECK (config.http_port == 8080);
+    SB_CHECK (config.broker_count == 1);
+    SB_CHECK (streq (config.brokers [0], "tcp://127.0.0.1:5555"));
+    SB_CHECK (config.heartbeat_ms == 2500);
+    SB_CHECK (config.heartbeat_liveness == 3);
+    SB_CHECK (config.auth_rate_per_minute == 30);
+    SB_CHECK (streq (config.public_url, "http://localhost:8080"));
+    SB_CHECK (streq (config.smtp_from, "no-reply@localhost"));
+    SB_CHECK (config.database_url == NULL);
+    SB_CHECK (config.service_database_url == NULL);
+    SB_CHECK (config.smtp_url == NULL);
+    SB_CHECK (streq (config.data_dir, "var"));
+    sb_config_release (&config);
+
+    //  Values, lists, per-service override
+    const char *env1 [] = { "SWITCHBOARD_HTTP_PORT=9090",
+                      "SWITCHBOARD_BROKER= tcp://10.0.0.1:5555 ,tcp://10.0.0.2:5555",
+                      "SWITCHBOARD_DATABASE_URL=postgresql://all@h/db",
+                      "SWITCHBOARD_TENANT_DATABASE_URL=postgresql://tenant@h/db",
+                      "SWITCHBOARD_AUTH_RATE_PER_MINUTE=0",
+                      "SWITCHBOARD_SMTP_URL=",
+                      "OTHER=1", NULL };
+    SB_CHECK (sb_config_load (&config, "tenant", (char *const *) env1, why, sizeof (why)) == 0);
+    SB_CHECK (config.http_port == 9090);
+    SB_CHECK (config.broker_count == 2);
+    SB_CHECK (config.broker_count == 2 && streq (config.brokers [1], "tcp://10.0.0.2:5555"));
+    SB_CHECK (streq (config.service_database_url, "postgresql://tenant@h/db"));
+    SB_CHECK (config.auth_rate_per_minute == 0);
+    SB_CHECK (config.smtp_url == NULL);
+    sb_config_release (&config);
+    SB_CHECK (sb_config_load (&config, "usage", (char *const *) env1, why, sizeof (why)) == 0);
+    SB_CHECK (streq (config.service_database_url, "postgresql://all@h/db"));
+    sb_config_release (&config);
+
+    //  Every kind of bad value is refused, naming the variable.
+    const char *bad [] = {
+        "SWITCHBOARD_HTTP_PORT=0",       "SWITCHBOARD_HTTP_PORT=65536",
+        "SWITCHBOARD_HTTP_PORT=80x",     "SWITCHBOARD_HTTP_PORT=99999999999999999999",
+        "SWITCHBOARD_BROKER=http://x",   "SWITCHBOARD_BROKER=tcp://a,,tcp://b",
+        "SWITCHBOARD_PUBLIC_URL=ftp://x", "SWITCHBOARD_LOG_LEVEL=loud",
+        "SWITCHBOARD_LOG_LEVEL=infos",   "SWITCHBOARD_HEARTBEAT_MS=5",
+        "SWITCHBOARD_SMTP_URL=mail.example.com", "SWITCHBOARD_AUTH_RATE_PER_MINUTE=-1",
+        NULL };
+    for (int i = 0; bad [i]; i++) {
+        char *env [] = { (char *) bad [i], NULL };
+        int rc = sb_config_load (&config, "auth", env, why, sizeof (why));
+        SB_CHECK (rc == -1);
+        char name [64];
+        snprintf (name, sizeof (name), "%.*s", (int) strcspn (bad [i], "="), bad [i]);
+        SB_CHECK (strstr (why, name) != NULL);
+        if (verbose)
+            printf ("  %s -> %s\n", bad [i], why);
+        sb_config_release (&config);
+    }
+    //  Too many endpoints
+    char many [2048] = "SWITCHBOARD_BROKER=";
+    for (int i = 0; i < SB_CONFIG_MAX_ENDPOINTS + 1; i++)
+        strcat (many, i ? ",tcp://h:1" : "tcp://h:1");
+    char *env2 [] = { many, NULL };
+    SB_CHECK (sb_config_load (&config, "auth", env2, why, sizeof (why)) == -1);
+    sb_config_release (&config);
+}

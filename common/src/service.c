@@ -1,0 +1,281 @@
+/*  service.c — the skeleton every service binary runs.
+
+    sb_service_main turns a table of operations into a process: it parses
+    the command line, loads the configuration, connects to PostgreSQL and
+    migrates the service's schema, registers with every broker, and then
+    serves requests one at a time until SIGTERM or SIGINT. For each request
+    it decodes and validates the envelope, drops work whose deadline has
+    passed, checks the caller's role against the operation's, opens a
+    transaction with the organization set for row-level security when the
+    operation asks for one, calls the handler and sends the encoded reply.
+
+    A reply is written once, straight into its final buffer: the envelope
+    head first, then the handler packs the body (or the error) as the last
+    value of the map, so nothing is copied afterwards.
+*/
+#include "sb/sb.h"
+#include <unistd.h>
+
+struct _sb_ctx_t {
+    const sb_service_t *service;
+    const sb_config_t *config;
+    sb_db_t *db;
+    const sb_request_t *request;
+};
+
+struct _sb_reply_t {
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    const char *id;
+    bool written;
+    int status;
+};
+
+static char s_worker_id [17];
+
+const sb_envelope_head_t *
+sb_ctx_head (sb_ctx_t *ctx)
+{
+    return &ctx->request->head;
+}
+
+const sb_config_t *
+sb_ctx_config (sb_ctx_t *ctx)
+{
+    return ctx->config;
+}
+
+sb_db_t *
+sb_ctx_db (sb_ctx_t *ctx)
+{
+    return ctx->db;
+}
+
+//  Starts the reply map: v, id, status, then the key of the last value.
+static msgpack_packer *
+s_reply_start (sb_reply_t *reply, int status, const char *last_key)
+{
+    msgpack_sbuffer_clear (&reply->buf);
+    msgpack_packer *pk = &reply->pk;
+    msgpack_pack_map (pk, 4);
+    sb_mpk_pack_kv_int (pk, "v", SB_ENVELOPE_VERSION);
+    sb_mpk_pack_kv_str (pk, "id", reply->id);
+    sb_mpk_pack_kv_int (pk, "status", status);
+    sb_mpk_pack_str (pk, last_key);
+    reply->written = true;
+    reply->status = status;
+    return pk;
+}
+
+msgpack_packer *
+sb_reply_body (sb_reply_t *reply, int status)
+{
+    return s_reply_start (reply, status, "body");
+}
+
+msgpack_packer *
+sb_reply_error_extra (sb_reply_t *reply, int status, const char *code, const char *message,
+                      size_t extra_pairs)
+{
+    msgpack_packer *pk = s_reply_start (reply, status, "error");
+    msgpack_pack_map (pk, 2 + extra_pairs);
+    sb_mpk_pack_kv_str (pk, "code", code);
+    sb_mpk_pack_kv_str (pk, "message", message);
+    return pk;
+}
+
+int
+sb_reply_error (sb_reply_t *reply, int status, const char *code, const char *format, ...)
+{
+    char message [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof (message), format, args);
+    va_end (args);
+    sb_reply_error_extra (reply, status, code, message, 0);
+    return 0;
+}
+
+//  The built-in operation every service answers: who and what is serving,
+//  and the arguments as the service decoded them (so that a round trip
+//  through gateway, broker and worker can be checked end to end).
+static int
+s_sys_ping (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 4);
+    sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
+    sb_mpk_pack_kv_str (pk, "worker", s_worker_id);
+    sb_mpk_pack_kv_str (pk, "version", SB_VERSION);
+    sb_mpk_pack_str (pk, "echo");
+    msgpack_pack_object (pk, *args);
+    return 0;
+}
+
+static const sb_op_t s_builtin_ops [] = {
+    { "sys.ping", s_sys_ping, SB_ROLE_NONE, 0 },
+    { NULL, NULL, SB_ROLE_NONE, 0 }
+};
+
+static const sb_op_t *
+s_find_op (const sb_service_t *service, const char *name)
+{
+    for (const sb_op_t *op = s_builtin_ops; op->op; op++)
+        if (streq (op->op, name))
+            return op;
+    for (const sb_op_t *op = service->ops; op && op->op; op++)
+        if (streq (op->op, name))
+            return op;
+    return NULL;
+}
+
+//  Runs the operation of a decoded request and leaves the answer in reply.
+static void
+s_dispatch (sb_ctx_t *ctx, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = &ctx->request->head;
+    const sb_op_t *op = s_find_op (ctx->service, head->op);
+    if (!op) {
+        sb_reply_error (reply, 404, SB_E_UNKNOWN_OPERATION, "unknown operation '%s'", head->op);
+        return;
+    }
+    if (op->min_role != SB_ROLE_NONE && head->role < op->min_role) {
+        if (head->role == SB_ROLE_NONE)
+            sb_reply_error (reply, 401, SB_E_UNAUTHENTICATED, "authentication is required");
+        else
+            sb_reply_error (reply, 403, SB_E_FORBIDDEN, "your role may not do this");
+        return;
+    }
+    bool tx = (op->flags & SB_OP_TX) != 0;
+    if (tx) {
+        if (sb_db_begin (ctx->db)
+            || (*head->org && sb_db_set_org (ctx->db, head->org))) {
+            sb_db_rollback (ctx->db);
+            sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE, "the database is unavailable");
+            return;
+        }
+    }
+    int rc = op->handler (ctx, ctx->request->args, reply);
+    if (rc != 0 || !reply->written) {
+        if (rc == 0)
+            sb_error ("handler for '%s' wrote no reply", head->op);
+        sb_reply_error (reply, 500, SB_E_INTERNAL, "the service failed to handle the request");
+    }
+    if (tx) {
+        if (reply->status < 400) {
+            if (sb_db_commit (ctx->db))
+                sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
+                                "the change could not be committed");
+        }
+        else
+            sb_db_rollback (ctx->db);
+    }
+}
+
+//  Handles one request frame and returns the reply frame.
+static zframe_t *
+s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, zframe_t *body)
+{
+    sb_request_t request;
+    sb_reply_t reply = { .written = false };
+    msgpack_sbuffer_init (&reply.buf);
+    msgpack_packer_init (&reply.pk, &reply.buf, msgpack_sbuffer_write);
+    char why [128];
+    if (sb_request_decode (&request, zframe_data (body), zframe_size (body), why, sizeof (why))) {
+        sb_warn ("refused a malformed request: %s", why);
+        reply.id = "-";
+        sb_reply_error (&reply, 400, SB_E_INVALID_REQUEST, "malformed request: %s", why);
+    }
+    else {
+        sb_log_set_request_id (request.head.id);
+        reply.id = request.head.id;
+        if (sb_now_ms () > request.head.deadline) {
+            //  The caller has already been answered 504: doing the work now
+            //  would only waste it, or worse, do it behind the caller's back.
+            sb_warn ("dropped '%s': its deadline passed before it was handled", request.head.op);
+            sb_reply_error (&reply, 504, SB_E_TIMEOUT, "the deadline passed");
+        }
+        else {
+            sb_ctx_t ctx = { service, config, db, &request };
+            int64_t started = sb_mono_ms ();
+            s_dispatch (&ctx, &reply);
+            sb_debug ("%s -> %d in %lld ms", request.head.op, reply.status,
+                      (long long) (sb_mono_ms () - started));
+        }
+    }
+    zframe_t *frame = zframe_new (reply.buf.data, reply.buf.size);
+    msgpack_sbuffer_destroy (&reply.buf);
+    sb_request_release (&request);
+    sb_log_set_request_id (NULL);
+    return frame;
+}
+
+static void
+s_usage (const sb_service_t *service, FILE *out)
+{
+    fprintf (out, "Usage: %s [--help] [--version]\n\n%s\n\n", service->binary, service->summary);
+    fprintf (out, "Connects to PostgreSQL, migrates the '%s' schema, registers with every\n"
+                  "broker in SWITCHBOARD_BROKER as service '%s' and serves until SIGTERM.\n\n",
+             service->name, service->name);
+    sb_config_print_help (out);
+}
+
+int
+sb_service_main (int argc, char **argv, const sb_service_t *service)
+{
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
+            s_usage (service, stdout);
+            return 0;
+        }
+        if (streq (argv [i], "--version")) {
+            printf ("%s %s\n", service->binary, SB_VERSION);
+            return 0;
+        }
+        fprintf (stderr, "%s: unknown argument '%s' (try --help)\n", service->binary, argv [i]);
+        return 2;
+    }
+    sb_log_init (service->binary);
+    sb_config_t config;
+    char why [256];
+    if (sb_config_load (&config, service->name, NULL, why, sizeof (why))) {
+        sb_error ("bad configuration: %s", why);
+        sb_config_release (&config);
+        return 2;
+    }
+    sb_log_set_level (config.log_level);
+    if (!config.service_database_url) {
+        char upper [16];
+        snprintf (upper, sizeof (upper), "%s", service->name);
+        for (char *c = upper; *c; c++)
+            *c = (char) toupper ((unsigned char) *c);
+        sb_error ("no database: set SWITCHBOARD_%s_DATABASE_URL or SWITCHBOARD_DATABASE_URL",
+                  upper);
+        sb_config_release (&config);
+        return 2;
+    }
+    sb_random_hex (s_worker_id, 8);
+
+    int status = 1;
+    sb_db_t *db = sb_db_new (config.service_database_url, service->name);
+    if (sb_db_connect (db, 30000) == 0
+        && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0) {
+        sb_worker_t *worker = sb_worker_new (&config, service->name);
+        sb_info ("worker %s of '%s' started (version %s)", s_worker_id, service->name, SB_VERSION);
+        while (true) {
+            sb_worker_ticket_t ticket;
+            zframe_t *body = sb_worker_recv (worker, &ticket);
+            if (!body)
+                break;
+            zframe_t *reply = s_handle (service, &config, db, body);
+            zframe_destroy (&body);
+            sb_worker_reply (worker, &ticket, &reply);
+        }
+        sb_info ("worker %s of '%s' stopping", s_worker_id, service->name);
+        sb_worker_destroy (&worker);
+        status = 0;
+    }
+    sb_db_destroy (&db);
+    sb_config_release (&config);
+    return status;
+}

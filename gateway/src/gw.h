@@ -1,0 +1,65 @@
+/*  gw.h — the gateway's private declarations.
+
+    The gateway is three parts: the route table (gw_routes.c), which maps a
+    method and path to an operation on a service or to a local handler; the
+    HTTP server (gw_http.c), which turns requests into envelopes, hands
+    them to the broker and turns replies back into JSON; and main.c, which
+    wires the broker, the event proxy and the HTTP server together.
+*/
+#ifndef GW_H_INCLUDED
+#define GW_H_INCLUDED
+
+#include "sb/sb.h"
+
+#define GW_MAX_BODY        (1024 * 1024)    //  request bodies above this get 413
+#define GW_MAX_DEPTH       16                //  JSON nesting a request body may have
+#define GW_MAX_PARAMS      4
+#define GW_PARAM_MAX       128
+
+typedef struct _gw_t gw_t;
+typedef struct _gw_conn_t gw_conn_t;
+
+//  A local handler answers without the bus (health, readiness).
+typedef void (gw_local_fn) (gw_conn_t *conn);
+
+typedef struct {
+    const char *method;             //  "GET", "POST", ...
+    const char *path;               //  "/v1/businesses/{id}"
+    const char *service;            //  bus service, or NULL for a local route
+    const char *op;                 //  operation on that service
+    sb_role_t role;                 //  SB_ROLE_NONE: no authentication
+    int deadline_ms;                //  0: SWITCHBOARD_REQUEST_TIMEOUT_MS
+    gw_local_fn *local;
+} gw_route_t;
+
+typedef struct {
+    const gw_route_t *route;        //  NULL when status is 404 or 405
+    int status;                     //  0 matched, 404 or 405
+    char allow [64];                //  for 405: the methods the path takes
+    size_t param_count;
+    struct {
+        char name [32];
+        char value [GW_PARAM_MAX + 1];
+    } params [GW_MAX_PARAMS];
+} gw_match_t;
+
+//  Finds the route for method and path (the path without its query).
+//  Always fills match; match->status says 0, 404 or 405.
+void gw_routes_match (const char *method, const char *path, gw_match_t *match);
+
+//  The services that must have live workers for /readyz to answer 200.
+extern const char *const gw_services [];
+
+//  Local handlers (gw_http.c).
+void gw_http_healthz (gw_conn_t *conn);
+void gw_http_readyz (gw_conn_t *conn);
+
+//  Starts the HTTP server. Returns NULL when the port cannot be bound.
+gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);
+//  Stops answering new work: requests from now on get 503.
+void gw_http_quiesce (gw_t *self);
+void gw_http_destroy (gw_t **self_p);
+
+void gw_routes_test (bool verbose);
+
+#endif

@@ -1,0 +1,536 @@
+/*  gw_http.c — the gateway's HTTP side, on libmicrohttpd.
+
+    libmicrohttpd runs one event loop (epoll) per thread in a small pool,
+    one thread per core. No thread ever waits for the bus: a request for a
+    service is turned into an envelope, handed to the broker as a job, and
+    its connection is suspended; when the reply (or a 503/504) comes back,
+    the broker's thread resumes the connection and libmicrohttpd calls our
+    handler again on its own thread, which turns the reply into JSON.
+
+    Each request owns a gw_conn_t, created on the first call of the access
+    handler and freed in the completed callback: the body, the match, the
+    request id and the job all live there.
+
+    Every answer carries X-Request-Id (the client's when it sent a sane
+    one); every error has the API's envelope
+    {"error":{"code","message","request_id"}}.
+*/
+#include "gw.h"
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+struct _gw_t {
+    struct MHD_Daemon *daemon;
+    sb_broker_t *broker;
+    int default_deadline_ms;
+    atomic_bool stopping;
+};
+
+typedef enum { S_RECEIVING, S_WAITING, S_DONE } s_state_t;
+
+struct _gw_conn_t {
+    gw_t *gw;
+    struct MHD_Connection *connection;
+    const char *method;
+    gw_match_t match;
+    char request_id [SB_ID_MAX + 1];
+    char *body;
+    size_t body_size;
+    bool too_large;
+    s_state_t state;
+    sb_job_t job;
+};
+
+//  ---------------------------------------------------------------------
+//  Responses
+
+//  Queues a response whose body is buf's content (taken: buf is left
+//  empty) with the headers every answer carries, plus one optional extra.
+static enum MHD_Result
+s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header,
+           const char *value)
+{
+    struct MHD_Response *response;
+    if (buf && buf->size) {
+        size_t size = buf->size;
+        char *data = msgpack_sbuffer_release (buf);
+        response = MHD_create_response_from_buffer (size, data, MHD_RESPMEM_MUST_FREE);
+    }
+    else
+        response = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return MHD_NO;
+    if (status != 204)
+        MHD_add_response_header (response, "Content-Type", "application/json");
+    MHD_add_response_header (response, "X-Request-Id", conn->request_id);
+    MHD_add_response_header (response, "Cache-Control", "no-store");
+    if (header)
+        MHD_add_response_header (response, header, value);
+    enum MHD_Result rc = MHD_queue_response (conn->connection, (unsigned int) status, response);
+    MHD_destroy_response (response);
+    conn->state = S_DONE;
+    return rc;
+}
+
+static void
+s_write (msgpack_sbuffer *buf, const char *text)
+{
+    msgpack_sbuffer_write (buf, text, strlen (text));
+}
+
+//  Writes {"error":{"code":..,"message":..,"request_id":.. — without the
+//  closing braces, so that callers may add fields.
+static void
+s_error_open (msgpack_sbuffer *buf, const char *code, const char *message, const char *request_id)
+{
+    s_write (buf, "{\"error\":{\"code\":");
+    sb_json_write_string (buf, code, strlen (code));
+    s_write (buf, ",\"message\":");
+    sb_json_write_string (buf, message, strlen (message));
+    s_write (buf, ",\"request_id\":");
+    sb_json_write_string (buf, request_id, strlen (request_id));
+}
+
+static enum MHD_Result
+s_respond_error (gw_conn_t *conn, int status, const char *code, const char *message,
+                 const char *header, const char *value)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_error_open (&buf, code, message, conn->request_id);
+    s_write (&buf, "}}");
+    enum MHD_Result rc = s_respond (conn, status, &buf, header, value);
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+//  Turns the broker's answer into the HTTP response.
+static enum MHD_Result
+s_respond_reply (gw_conn_t *conn)
+{
+    sb_job_t *job = &conn->job;
+    if (job->status == 504)
+        return s_respond_error (conn, 504, SB_E_TIMEOUT, "the service did not answer in time",
+                                NULL, NULL);
+    if (job->status != 0 || !job->reply)
+        return s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE,
+                                "the service is unavailable, try again shortly", "Retry-After",
+                                "1");
+    sb_reply_msg_t reply;
+    char why [128];
+    if (sb_reply_decode (&reply, zframe_data (job->reply), zframe_size (job->reply), why,
+                         sizeof (why))) {
+        sb_error ("malformed reply from '%s': %s", job->service, why);
+        sb_reply_msg_release (&reply);
+        return s_respond_error (conn, 502, SB_E_INTERNAL, "the service answered badly", NULL,
+                                NULL);
+    }
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    if (reply.error) {
+        const msgpack_object_map *map = &reply.error->via.map;
+        char code [64] = SB_E_INTERNAL, message [512] = "";
+        sb_mpk_copy_str (sb_mpk_get (reply.error, "code"), code, sizeof (code));
+        sb_mpk_copy_str (sb_mpk_get (reply.error, "message"), message, sizeof (message));
+        s_error_open (&buf, code, message, conn->request_id);
+        for (uint32_t i = 0; i < map->size; i++) {
+            const msgpack_object *key = &map->ptr [i].key;
+            if (sb_mpk_str_eq (key, "code") || sb_mpk_str_eq (key, "message")
+                || sb_mpk_str_eq (key, "request_id"))
+                continue;
+            s_write (&buf, ",");
+            sb_json_write (&buf, key);
+            s_write (&buf, ":");
+            sb_json_write (&buf, &map->ptr [i].val);
+        }
+        s_write (&buf, "}}");
+    }
+    else
+    if (reply.status != 204)
+        sb_json_write (&buf, reply.body);
+    int status = reply.status;
+    sb_reply_msg_release (&reply);
+    enum MHD_Result rc = s_respond (conn, status, &buf, NULL, NULL);
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Local handlers
+
+void
+gw_http_healthz (gw_conn_t *conn)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_write (&buf, "{\"status\":\"ok\"}");
+    s_respond (conn, 200, &buf, NULL, NULL);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+void
+gw_http_readyz (gw_conn_t *conn)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    char missing [256] = "";
+    char services [512] = "";
+    size_t missing_count = 0;
+    for (size_t i = 0; gw_services [i]; i++) {
+        size_t workers = sb_broker_worker_count (conn->gw->broker, gw_services [i]);
+        size_t len = strlen (services);
+        snprintf (services + len, sizeof (services) - len, "%s\"%s\":%zu", i ? "," : "",
+                  gw_services [i], workers);
+        if (workers == 0) {
+            len = strlen (missing);
+            snprintf (missing + len, sizeof (missing) - len, "%s%s", missing_count++ ? ", " : "",
+                      gw_services [i]);
+        }
+    }
+    if (atomic_load (&conn->gw->stopping)) {
+        s_error_open (&buf, SB_E_SERVICE_UNAVAILABLE, "the gateway is stopping", conn->request_id);
+        s_write (&buf, "}}");
+        s_respond (conn, 503, &buf, "Retry-After", "1");
+    }
+    else
+    if (missing_count) {
+        char message [320];
+        snprintf (message, sizeof (message), "no live worker for: %s", missing);
+        s_error_open (&buf, SB_E_SERVICE_UNAVAILABLE, message, conn->request_id);
+        s_write (&buf, ",\"missing\":[");
+        char *save = NULL;
+        bool first = true;
+        for (char *name = strtok_r (missing, ", ", &save); name; name = strtok_r (NULL, ", ", &save)) {
+            s_write (&buf, first ? "" : ",");
+            sb_json_write_string (&buf, name, strlen (name));
+            first = false;
+        }
+        s_write (&buf, "],\"services\":{");
+        s_write (&buf, services);
+        s_write (&buf, "}}}");
+        s_respond (conn, 503, &buf, "Retry-After", "1");
+    }
+    else {
+        s_write (&buf, "{\"status\":\"ready\",\"services\":{");
+        s_write (&buf, services);
+        s_write (&buf, "}}");
+        s_respond (conn, 200, &buf, NULL, NULL);
+    }
+    msgpack_sbuffer_destroy (&buf);
+}
+
+//  ---------------------------------------------------------------------
+//  Requests for a service
+
+static void
+s_job_done (sb_job_t *job)
+{
+    //  On the broker's thread: only wake the connection up.
+    gw_conn_t *conn = (gw_conn_t *) job->arg;
+    MHD_resume_connection (conn->connection);
+}
+
+typedef struct {
+    json_t *args;
+    bool bad;
+} s_query_t;
+
+static enum MHD_Result
+s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_query_t *query = (s_query_t *) cls;
+    json_t *string = json_string (value ? value : "");
+    if (!string || !*key) {
+        query->bad = true;
+        json_decref (string);
+        return MHD_NO;
+    }
+    json_object_set_new (query->args, key, string);
+    return MHD_YES;
+}
+
+//  How deep a JSON value nests (a scalar is 0). The envelope adds levels of
+//  its own and the bus refuses frames nested deeper than SB_MPK_MAX_DEPTH,
+//  so bodies are held to a depth no real request needs.
+static int
+s_depth (json_t *value, int depth)
+{
+    if (depth > GW_MAX_DEPTH)
+        return depth;
+    int deepest = depth;
+    if (json_is_object (value)) {
+        const char *key;
+        json_t *item;
+        json_object_foreach (value, key, item) {
+            int d = s_depth (item, depth + 1);
+            if (d > deepest)
+                deepest = d;
+        }
+    }
+    else
+    if (json_is_array (value)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach (value, index, item) {
+            int d = s_depth (item, depth + 1);
+            if (d > deepest)
+                deepest = d;
+        }
+    }
+    return deepest;
+}
+
+static enum MHD_Result
+s_forward (gw_conn_t *conn)
+{
+    const gw_route_t *route = conn->match.route;
+    char why [256];
+    json_t *args;
+    if (conn->body_size) {
+        args = sb_json_parse (conn->body, conn->body_size, why, sizeof (why));
+        if (!args)
+            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST, why, NULL, NULL);
+        if (!json_is_object (args)) {
+            json_decref (args);
+            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
+                                    "the request body must be a JSON object", NULL, NULL);
+        }
+    }
+    else
+        args = json_object ();
+    if (s_depth (args, 0) > GW_MAX_DEPTH) {
+        json_decref (args);
+        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
+                                "the request body nests deeper than 16 levels", NULL, NULL);
+    }
+
+    //  Query parameters, then path parameters: what the URL says wins over
+    //  the body.
+    s_query_t query = { args, false };
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_collect_query, &query);
+    for (size_t i = 0; i < conn->match.param_count; i++) {
+        json_t *value = json_string (conn->match.params [i].value);
+        if (!value) {
+            query.bad = true;
+            break;
+        }
+        json_object_set_new (args, conn->match.params [i].name, value);
+    }
+    if (query.bad) {
+        json_decref (args);
+        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
+                                "the URL has a parameter that is not valid UTF-8", NULL, NULL);
+    }
+
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
+    sb_json_pack (&pk, args);
+    json_decref (args);
+
+    int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
+    sb_envelope_head_t head = { .role = SB_ROLE_NONE };
+    snprintf (head.id, sizeof (head.id), "%s", conn->request_id);
+    snprintf (head.op, sizeof (head.op), "%s", route->op);
+    head.deadline = sb_now_ms () + deadline_ms;
+    msgpack_sbuffer envelope;
+    msgpack_sbuffer_init (&envelope);
+    sb_envelope_encode_request (&envelope, &head, packed.data, packed.size);
+    msgpack_sbuffer_destroy (&packed);
+
+    sb_job_t *job = &conn->job;
+    snprintf (job->service, sizeof (job->service), "%s", route->service);
+    job->request = zframe_new (envelope.data, envelope.size);
+    msgpack_sbuffer_destroy (&envelope);
+    job->deadline = sb_mono_ms () + deadline_ms;
+    job->done = s_job_done;
+    job->arg = conn;
+    conn->state = S_WAITING;
+    //  Suspend before submitting: the broker may answer before
+    //  sb_broker_submit even returns.
+    MHD_suspend_connection (conn->connection);
+    sb_broker_submit (conn->gw->broker, job);
+    return MHD_YES;
+}
+
+//  A sane client request id: kept as ours so that logs line up.
+static void
+s_request_id (gw_conn_t *conn)
+{
+    const char *theirs = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                      "X-Request-Id");
+    if (theirs && sb_envelope_id_valid (theirs))
+        snprintf (conn->request_id, sizeof (conn->request_id), "%s", theirs);
+    else
+        sb_random_hex (conn->request_id, 16);
+}
+
+static enum MHD_Result
+s_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void) version;
+    gw_t *self = (gw_t *) cls;
+    gw_conn_t *conn = (gw_conn_t *) *con_cls;
+
+    if (!conn) {
+        conn = (gw_conn_t *) sb_calloc (1, sizeof (gw_conn_t));
+        conn->gw = self;
+        conn->connection = connection;
+        conn->method = method;
+        *con_cls = conn;
+        s_request_id (conn);
+        gw_routes_match (method, url, &conn->match);
+        const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                          "Content-Length");
+        if (length && strtoull (length, NULL, 10) > GW_MAX_BODY) {
+            //  Answer before the body is read: libmicrohttpd takes a
+            //  response only now or once the upload is complete.
+            conn->too_large = true;
+            return s_respond_error (conn, 413, SB_E_PAYLOAD_TOO_LARGE,
+                                    "the request body is larger than 1 MiB", "Connection", "close");
+        }
+        return MHD_YES;
+    }
+    if (conn->state == S_WAITING)
+        return s_respond_reply (conn);
+    if (conn->state == S_DONE) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    if (*upload_data_size) {
+        size_t size = *upload_data_size;
+        *upload_data_size = 0;
+        if (!conn->too_large && conn->body_size + size > GW_MAX_BODY) {
+            //  A chunked body with no announced length: drop the rest as it
+            //  comes and answer 413 once it is all in.
+            conn->too_large = true;
+            free (conn->body);
+            conn->body = NULL;
+            conn->body_size = 0;
+        }
+        if (conn->too_large)
+            return MHD_YES;
+        conn->body = (char *) sb_realloc (conn->body, conn->body_size + size);
+        memcpy (conn->body + conn->body_size, upload_data, size);
+        conn->body_size += size;
+        return MHD_YES;
+    }
+
+    //  The whole request is in.
+    sb_log_set_request_id (conn->request_id);
+    enum MHD_Result rc = MHD_YES;
+    if (conn->too_large)
+        rc = s_respond_error (conn, 413, SB_E_PAYLOAD_TOO_LARGE,
+                              "the request body is larger than 1 MiB", "Connection", "close");
+    else
+    if (conn->match.status == 404)
+        rc = s_respond_error (conn, 404, SB_E_NOT_FOUND, "no such path", NULL, NULL);
+    else
+    if (conn->match.status == 405)
+        rc = s_respond_error (conn, 405, SB_E_METHOD_NOT_ALLOWED,
+                              "this path does not take that method", "Allow", conn->match.allow);
+    else
+    if (conn->match.route->local)
+        conn->match.route->local (conn);
+    else
+    if (atomic_load (&self->stopping))
+        rc = s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE, "the gateway is stopping",
+                              "Retry-After", "1");
+    else
+        rc = s_forward (conn);
+    sb_log_set_request_id (NULL);
+    return rc;
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    (void) cls;
+    (void) connection;
+    (void) toe;
+    gw_conn_t *conn = (gw_conn_t *) *con_cls;
+    if (conn) {
+        zframe_destroy (&conn->job.request);
+        zframe_destroy (&conn->job.reply);
+        free (conn->body);
+        free (conn);
+        *con_cls = NULL;
+    }
+}
+
+static void
+s_mhd_log (void *cls, const char *format, va_list args)
+{
+    (void) cls;
+    char message [512];
+    vsnprintf (message, sizeof (message), format, args);
+    size_t len = strlen (message);
+    while (len && message [len - 1] == '\n')
+        message [--len] = 0;
+    sb_warn ("http: %s", message);
+}
+
+gw_t *
+gw_http_new (const sb_config_t *config, sb_broker_t *broker)
+{
+    gw_t *self = (gw_t *) sb_calloc (1, sizeof (gw_t));
+    self->broker = broker;
+    self->default_deadline_ms = config->request_timeout_ms;
+    atomic_init (&self->stopping, false);
+
+    struct sockaddr_in addr = { 0 };
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons ((uint16_t) config->http_port);
+    if (inet_pton (AF_INET, config->http_bind, &addr.sin_addr) != 1) {
+        sb_error ("SWITCHBOARD_HTTP_BIND '%s' is not an IPv4 address", config->http_bind);
+        free (self);
+        return NULL;
+    }
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    unsigned int threads = config->http_threads > 0 ? (unsigned int) config->http_threads
+                                                    : (unsigned int) (cores > 0 ? cores : 1);
+    self->daemon = MHD_start_daemon (
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        (uint16_t) config->http_port, NULL, NULL, s_access, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        sb_error ("cannot listen on %s:%d", config->http_bind, config->http_port);
+        free (self);
+        return NULL;
+    }
+    sb_info ("http: listening on %s:%d with %u threads", config->http_bind, config->http_port,
+             threads);
+    return self;
+}
+
+void
+gw_http_quiesce (gw_t *self)
+{
+    atomic_store (&self->stopping, true);
+}
+
+void
+gw_http_destroy (gw_t **self_p)
+{
+    gw_t *self = *self_p;
+    if (self) {
+        MHD_stop_daemon (self->daemon);
+        free (self);
+        *self_p = NULL;
+    }
+}

@@ -1,0 +1,121 @@
+/*  gw_routes.c — the gateway's route table.
+
+    Every public path is listed once, with the service and operation that
+    answer it, the role it needs and its deadline. Matching walks the table
+    segment by segment; `{name}` captures one path segment. A path that
+    exists with another method answers 405 with the methods it takes.
+*/
+#include "gw.h"
+
+const char *const gw_services [] = { "auth", "tenant", "billing", "usage", NULL };
+
+static const gw_route_t s_routes [] = {
+    { "GET", "/healthz", NULL, NULL, SB_ROLE_NONE, 0, gw_http_healthz },
+    { "GET", "/readyz", NULL, NULL, SB_ROLE_NONE, 0, gw_http_readyz },
+    //  Operators' probe of one service through the bus: which worker
+    //  answered and its version.
+    { "GET", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "GET", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "GET", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "GET", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    //  The same with a JSON body, which the service echoes back.
+    { "POST", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { NULL }
+};
+
+//  Compares one template against a path; captures {params}. Returns true
+//  on a match.
+static bool
+s_path_matches (const char *template, const char *path, gw_match_t *match)
+{
+    match->param_count = 0;
+    const char *t = template, *p = path;
+    while (*t && *p) {
+        if (*t != '/' || *p != '/')
+            return false;
+        t++;
+        p++;
+        size_t tlen = strcspn (t, "/");
+        size_t plen = strcspn (p, "/");
+        if (tlen > 2 && t [0] == '{' && t [tlen - 1] == '}') {
+            if (plen == 0 || plen > GW_PARAM_MAX || match->param_count == GW_MAX_PARAMS)
+                return false;
+            size_t i = match->param_count++;
+            snprintf (match->params [i].name, sizeof (match->params [i].name), "%.*s",
+                      (int) (tlen - 2), t + 1);
+            memcpy (match->params [i].value, p, plen);
+            match->params [i].value [plen] = 0;
+        }
+        else
+        if (tlen != plen || memcmp (t, p, tlen) != 0)
+            return false;
+        t += tlen;
+        p += plen;
+    }
+    return *t == 0 && *p == 0;
+}
+
+void
+gw_routes_match (const char *method, const char *path, gw_match_t *match)
+{
+    memset (match, 0, sizeof (*match));
+    match->status = 404;
+    //  HEAD is GET without a body; libmicrohttpd drops the body for us.
+    const char *wanted = streq (method, "HEAD") ? "GET" : method;
+    gw_match_t candidate;
+    for (const gw_route_t *route = s_routes; route->method; route++) {
+        if (!s_path_matches (route->path, path, &candidate))
+            continue;
+        if (streq (route->method, wanted)) {
+            *match = candidate;
+            match->route = route;
+            match->status = 0;
+            return;
+        }
+        match->status = 405;
+        size_t len = strlen (match->allow);
+        if (!strstr (match->allow, route->method) && len + strlen (route->method) + 3 < sizeof (match->allow))
+            snprintf (match->allow + len, sizeof (match->allow) - len, "%s%s", len ? ", " : "",
+                      route->method);
+    }
+}
+
+void
+gw_routes_test (bool verbose)
+{
+    (void) verbose;
+    gw_match_t m;
+    gw_routes_match ("GET", "/healthz", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->local == gw_http_healthz);
+    gw_routes_match ("HEAD", "/healthz", &m);
+    SB_CHECK (m.status == 0);
+    gw_routes_match ("POST", "/healthz", &m);
+    SB_CHECK (m.status == 405 && streq (m.allow, "GET") && !m.route);
+    gw_routes_match ("GET", "/healthz/", &m);
+    SB_CHECK (m.status == 404);
+    gw_routes_match ("GET", "/nope", &m);
+    SB_CHECK (m.status == 404);
+    gw_routes_match ("GET", "", &m);
+    SB_CHECK (m.status == 404);
+    gw_routes_match ("GET", "/v1/sys/ping/tenant", &m);
+    SB_CHECK (m.status == 0 && m.route && streq (m.route->service, "tenant")
+              && streq (m.route->op, "sys.ping"));
+    gw_routes_match ("DELETE", "/v1/sys/ping/usage", &m);
+    SB_CHECK (m.status == 405 && streq (m.allow, "GET, POST"));
+
+    //  Parameter capture, on a template of our own.
+    SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", &m));
+    SB_CHECK (m.param_count == 2 && streq (m.params [0].name, "id")
+              && streq (m.params [0].value, "abc") && streq (m.params [1].name, "part")
+              && streq (m.params [1].value, "7"));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/", &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things", &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/a/b", &m));
+    char longseg [300] = "/v1/things/";
+    memset (longseg + 11, 'x', 200);
+    longseg [211] = 0;
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", longseg, &m));
+}

@@ -1,0 +1,10 @@
+/*  main.c — tenant-svc: the tenants' data: businesses, calls, orders, analytics.
+    Everything but the operations is the skeleton's (sb/service.h).
+*/
+#include "tenant_service.h"
+
+int
+main (int argc, char **argv)
+{
+    return sb_service_main (argc, argv, &tenant_service);
+}
