@@ -51,7 +51,8 @@ LIBGW      := $(BUILD)/libgw.a
 
 EMBED      := $(BUILD)/tools/sb-embed-sql
 
-BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-selftest
+BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
+              $(BIN)/sb-selftest
 
 .PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench
 all: check-pkgs $(BINARIES)
@@ -113,7 +114,7 @@ endef
 $(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
 
 # ---- tools and tests -----------------------------------------------------
-$(BIN)/sb-call: $(BUILD)/tools/sb-call.o $(LIBSB)
+$(BIN)/sb-%: $(BUILD)/tools/sb-%.o $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -182,12 +182,12 @@ s_send (s_broker_t *self, zframe_t *address, const char *const *parts, const siz
     return 0;
 }
 
-static void
+static int
 s_send_to_worker (s_broker_t *self, s_worker_t *worker, const char *command)
 {
     const char *parts [] = { "", SB_MDPW, command };
     size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
-    s_send (self, worker->address, parts, sizes, 3, NULL);
+    return s_send (self, worker->address, parts, sizes, 3, NULL);
 }
 
 //  Finishes a request: hands the reply (or the failure status) to its
@@ -505,15 +505,16 @@ s_heartbeat (s_broker_t *self)
     zlistx_t *dead = zlistx_new ();
     s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
     while (worker) {
-        if (worker->expiry < now)
+        //  A heartbeat that cannot be sent means the connection is gone
+        //  (ROUTER_MANDATORY): no need to wait for the expiry.
+        if (worker->expiry < now || s_send_to_worker (self, worker, SB_MDPW_HEARTBEAT))
             zlistx_add_end (dead, worker);
-        else
-            s_send_to_worker (self, worker, SB_MDPW_HEARTBEAT);
         worker = (s_worker_t *) zhashx_next (self->workers);
     }
     worker = (s_worker_t *) zlistx_first (dead);
     while (worker) {
-        sb_warn ("broker: worker %s of '%s' expired", worker->key, worker->service->name);
+        sb_warn ("broker: worker %s of '%s' is gone (no heartbeat or connection)", worker->key,
+                 worker->service->name);
         s_worker_delete (self, worker, true);
         worker = (s_worker_t *) zlistx_next (dead);
     }

@@ -182,7 +182,9 @@ sb_worker_recv (sb_worker_t *self, sb_worker_ticket_t *ticket)
         now = sb_mono_ms ();
         for (size_t i = 0; i < self->link_count; i++) {
             s_link_t *link = &self->links [i];
-            if (now > link->expiry) {
+            //  Messages still unread prove the broker alive (we were
+            //  busy, or stopped, not it): read them before judging.
+            if (now > link->expiry && !(zsock_events (link->sock) & ZMQ_POLLIN)) {
                 sb_warn ("worker: broker %s silent, reconnecting", link->endpoint);
                 s_link_connect (self, link);
             }

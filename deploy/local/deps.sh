@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# deploy/local/deps.sh [run|test] — install the Debian 12 packages Switchboard
+# needs, and only those that are missing.
+#
+#   run   what building and `make run` need (the default)
+#   test  the above plus what `make test` needs (prove, python3, ps, ss, killall)
+#
+# When everything is installed it prints nothing and exits 0, so `make run`
+# and `make test` can call it every time. When something is missing it runs
+# apt-get as root, or, as a normal user, prints the exact command to run and
+# exits 1 (we never call sudo ourselves).
+#
+# Installing postgresql-15 makes Debian create and maybe start a cluster
+# "15/main" on port 5432. Nothing here uses it: `make run` and the tests run
+# their own cluster through deploy/local/pg.sh.
+set -euo pipefail
+
+mode=${1:-run}
+
+# Libraries and tools for building and running. ca-certificates because libcurl
+# talks HTTPS to Stripe and SMTPS, and --no-install-recommends would skip it.
+run_pkgs=(
+    build-essential pkg-config
+    libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev
+    libcurl4-openssl-dev libmicrohttpd-dev libsodium-dev libjansson-dev
+    postgresql-15 postgresql-client-15 curl ca-certificates
+)
+# Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers),
+# procps (ps, pgrep), iproute2 (ss, for debugging), psmisc (killall, fuser).
+test_pkgs=(perl python3 procps iproute2 psmisc)
+
+case $mode in
+    run)  want=("${run_pkgs[@]}") ;;
+    test) want=("${run_pkgs[@]}" "${test_pkgs[@]}") ;;
+    -h|--help)
+        awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+        exit 0 ;;
+    *)    echo "deps.sh: unknown mode '$mode' (expected run or test)" >&2; exit 2 ;;
+esac
+
+# One dpkg-query call for all packages; names dpkg has never heard of are
+# simply absent from its output, which counts as missing.
+declare -A installed=()
+while IFS=$'\t' read -r name status; do
+    if [[ $status == installed ]]; then installed[$name]=1; fi
+done < <(dpkg-query -W -f='${Package}\t${db:Status-Status}\n' "${want[@]}" 2>/dev/null || true)
+
+missing=()
+for p in "${want[@]}"; do
+    [[ -n ${installed[$p]:-} ]] || missing+=("$p")
+done
+if (( ${#missing[@]} == 0 )); then exit 0; fi
+
+if (( EUID != 0 )); then
+    echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+    echo "install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+quiet=()
+if [[ ${CI:-} == true ]]; then quiet=(-q); fi
+apt-get "${quiet[@]}" update
+apt-get "${quiet[@]}" install -y --no-install-recommends "${missing[@]}"

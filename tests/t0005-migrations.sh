@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Migrations run once when three workers of a service start together, never
+# again on restart; each service's role has rights on its own schema only.
+. "$(dirname "$0")/lib/suite.sh"
+suite_init
+suite_pg_start
+suite_start_gateway
+suite_start_service tenant 1
+suite_start_service tenant 2
+suite_start_service tenant 3
+for i in $(seq 1 100); do
+    http GET /readyz
+    [[ $(json_get "$HTTP_BODY" .error.services.tenant) == 3 ]] && break
+    sleep 0.1
+done
+t_is "three tenant workers are up (readyz still 503: the others are missing)" "$(json_get "$HTTP_BODY" .error.services.tenant)" 3
+applied=$(cat "$SUITE_TMP"/log/tenant-*.log | grep -c '"applied migration 0001_init"')
+t_is "the migration was applied by exactly one of the three" "$applied" 1
+t_is "schema_migrations records it once" "$(suite_psql -c 'select count(*) from tenant.schema_migrations')" 1
+
+suite_stop tenant-1
+suite_start_service tenant 4
+for i in $(seq 1 50); do
+    grep -q 'started' "$SUITE_TMP/log/tenant-4.log" && break
+    sleep 0.1
+done
+t_unlike "a restarted worker applies nothing" "$(cat "$SUITE_TMP/log/tenant-4.log")" "applied migration"
+
+# Rights: sb_tenant works in schema tenant, not in auth or public.
+tenant_psql () { psql -XAtq -v ON_ERROR_STOP=1 "$SWITCHBOARD_TENANT_DATABASE_URL" -c "$1" 2>&1; }
+t_ok "sb_tenant may create a table in schema tenant" tenant_psql 'create table tenant.t_probe (x int)'
+out=$(tenant_psql 'create table auth.t_probe (x int)')
+t_like "sb_tenant may not create in schema auth" "$out" "permission denied"
+out=$(tenant_psql 'select * from auth.service_info')
+t_like "sb_tenant may not read schema auth" "$out" "permission denied"
+out=$(tenant_psql 'create table public.t_probe (x int)')
+t_like "sb_tenant may not create in schema public" "$out" "permission denied"
+t_done
