@@ -75,6 +75,7 @@ static void
 s_excerpt (const char *sql, char *buf, size_t size)
 {
     assert (size >= S_EXCERPT_CHARS + 4);
+    (void) size;                    //  only checked by the assert
     size_t len = 0;
     bool space = false;
     const char *p;

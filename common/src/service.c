@@ -96,17 +96,33 @@ sb_reply_error (sb_reply_t *reply, int status, const char *code, const char *for
     return 0;
 }
 
-//  The built-in operation every service answers: who and what is serving,
-//  and the arguments as the service decoded them (so that a round trip
-//  through gateway, broker and worker can be checked end to end).
+//  The built-in operation every service answers: who is serving, whether
+//  its database answers, and the arguments as the service decoded them (so
+//  that a round trip through gateway, broker and worker can be checked end
+//  to end). Internal callers (role service) may ask it to hold the worker
+//  for sleep_ms, to exercise deadlines and graceful stops; the gateway
+//  never sends that role.
 static int
 s_sys_ping (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
+    int64_t sleep_ms = 0;
+    if (ctx->request->head.role == SB_ROLE_SERVICE
+        && sb_mpk_int (sb_mpk_get (args, "sleep_ms"), &sleep_ms) == 0 && sleep_ms > 0)
+        zclock_sleep ((int) (sleep_ms < 10000 ? sleep_ms : 10000));
+    PGresult *result = sb_db_exec (ctx->db, "SELECT 1", 0, NULL);
+    bool database = result != NULL;
+    PQclear (result);
+
     msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 4);
+    msgpack_pack_map (pk, 5);
     sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
     sb_mpk_pack_kv_str (pk, "worker", s_worker_id);
     sb_mpk_pack_kv_str (pk, "version", SB_VERSION);
+    sb_mpk_pack_str (pk, "database");
+    if (database)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
     sb_mpk_pack_str (pk, "echo");
     msgpack_pack_object (pk, *args);
     return 0;
