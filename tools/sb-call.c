@@ -71,9 +71,7 @@ main (int argc, char **argv)
     msgpack_sbuffer packed, envelope;
     msgpack_sbuffer_init (&packed);
     msgpack_sbuffer_init (&envelope);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    sb_json_pack (&pk, args);
+    sb_json_pack_into (&packed, args);
     json_decref (args);
     sb_random_hex (head.id, 16);
     head.deadline = sb_now_ms () + timeout;

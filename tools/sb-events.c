@@ -30,9 +30,7 @@ s_publish (const sb_config_t *config, const char *topic, const char *json)
     }
     msgpack_sbuffer body;
     msgpack_sbuffer_init (&body);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &body, msgpack_sbuffer_write);
-    sb_json_pack (&pk, value);
+    sb_json_pack_into (&body, value);
     json_decref (value);
     zsock_t *pub = sb_events_publisher_new (config);
     //  Subscriptions travel back through the proxy after we connect.

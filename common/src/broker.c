@@ -182,12 +182,13 @@ s_send (s_broker_t *self, zframe_t *address, const char *const *parts, const siz
     return 0;
 }
 
+//  Sends a one-byte MDP worker command (HEARTBEAT, DISCONNECT) to address.
 static int
-s_send_to_worker (s_broker_t *self, s_worker_t *worker, const char *command)
+s_send_command (s_broker_t *self, zframe_t *address, const char *command)
 {
     const char *parts [] = { "", SB_MDPW, command };
     size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
-    return s_send (self, worker->address, parts, sizes, 3, NULL);
+    return s_send (self, address, parts, sizes, 3, NULL);
 }
 
 //  Finishes a request: hands the reply (or the failure status) to its
@@ -235,7 +236,7 @@ static void
 s_worker_delete (s_broker_t *self, s_worker_t *worker, bool disconnect)
 {
     if (disconnect)
-        s_send_to_worker (self, worker, SB_MDPW_DISCONNECT);
+        s_send_command (self, worker->address, SB_MDPW_DISCONNECT);
     if (worker->current)
         s_request_finish (self, worker->current, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
                           "the worker handling this request went away");
@@ -408,9 +409,7 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
             if (worker)
                 s_worker_delete (self, worker, true);
             else {
-                const char *parts [] = { "", SB_MDPW, SB_MDPW_DISCONNECT };
-                size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
-                s_send (self, sender, parts, sizes, 3, NULL);
+                s_send_command (self, sender, SB_MDPW_DISCONNECT);
             }
         }
         else {
@@ -463,9 +462,7 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
         if (worker)
             s_worker_delete (self, worker, true);
         else {
-            const char *parts [] = { "", SB_MDPW, SB_MDPW_DISCONNECT };
-            size_t sizes [] = { 0, strlen (SB_MDPW), 1 };
-            s_send (self, sender, parts, sizes, 3, NULL);
+            s_send_command (self, sender, SB_MDPW_DISCONNECT);
         }
     }
     free (key);
@@ -507,7 +504,7 @@ s_heartbeat (s_broker_t *self)
     while (worker) {
         //  A heartbeat that cannot be sent means the connection is gone
         //  (ROUTER_MANDATORY): no need to wait for the expiry.
-        if (worker->expiry < now || s_send_to_worker (self, worker, SB_MDPW_HEARTBEAT))
+        if (worker->expiry < now || s_send_command (self, worker->address, SB_MDPW_HEARTBEAT))
             zlistx_add_end (dead, worker);
         worker = (s_worker_t *) zhashx_next (self->workers);
     }

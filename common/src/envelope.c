@@ -708,18 +708,6 @@ s_prefixes_refused (const char *data, size_t size)
     return true;
 }
 
-static uint64_t
-s_rand (uint64_t *state)
-{
-    //  xorshift64*: deterministic, good enough to shake a decoder
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ULL;
-}
-
 //  Feeds mutated and random frames to both decoders and peek; returns the
 //  number of results that broke an invariant.
 static int
@@ -728,30 +716,30 @@ s_fuzz (const msgpack_sbuffer *const *seeds, size_t seed_count, int rounds, int 
     uint64_t state = 0x5b0a4d5eedULL;
     int broken = 0;
     for (int round = 0; round < rounds; round++) {
-        const msgpack_sbuffer *seed = seeds[s_rand (&state) % seed_count];
+        const msgpack_sbuffer *seed = seeds[sb_test_rand (&state) % seed_count];
         size_t size = seed->size;
         size_t cap = size + 64;
         uint8_t *data = sb_malloc (cap);
         memcpy (data, seed->data, size);
-        unsigned mode = (unsigned)(s_rand (&state) % 8);
+        unsigned mode = (unsigned)(sb_test_rand (&state) % 8);
         if (mode == 0) {
             //  pure noise, often starting with a map header
-            size = (size_t)(s_rand (&state) % 64);
+            size = (size_t)(sb_test_rand (&state) % 64);
             for (size_t i = 0; i < size; i++)
-                data[i] = (uint8_t)s_rand (&state);
-            if (size > 0 && s_rand (&state) % 2)
-                data[0] = (uint8_t)(0x80 | (s_rand (&state) % 16));
+                data[i] = (uint8_t)sb_test_rand (&state);
+            if (size > 0 && sb_test_rand (&state) % 2)
+                data[0] = (uint8_t)(0x80 | (sb_test_rand (&state) % 16));
         }
         else {
-            int edits = 1 + (int)(s_rand (&state) % 4);
+            int edits = 1 + (int)(sb_test_rand (&state) % 4);
             for (int e = 0; e < edits && size > 0; e++) {
-                size_t at = (size_t)(s_rand (&state) % size);
-                switch (s_rand (&state) % 5) {
+                size_t at = (size_t)(sb_test_rand (&state) % size);
+                switch (sb_test_rand (&state) % 5) {
                 case 0:
-                    data[at] = (uint8_t)s_rand (&state);
+                    data[at] = (uint8_t)sb_test_rand (&state);
                     break;
                 case 1:
-                    data[at] ^= (uint8_t)(1u << (s_rand (&state) % 8));
+                    data[at] ^= (uint8_t)(1u << (sb_test_rand (&state) % 8));
                     break;
                 case 2:
                     size = at; //  truncate
@@ -759,7 +747,7 @@ s_fuzz (const msgpack_sbuffer *const *seeds, size_t seed_count, int rounds, int 
                 case 3:
                     if (size < cap) { //  insert a byte
                         memmove (data + at + 1, data + at, size - at);
-                        data[at] = (uint8_t)s_rand (&state);
+                        data[at] = (uint8_t)sb_test_rand (&state);
                         size++;
                     }
                     break;
@@ -767,7 +755,7 @@ s_fuzz (const msgpack_sbuffer *const *seeds, size_t seed_count, int rounds, int 
                     //  plant a length byte that lies
                     static const uint8_t liars[] = {0xdc, 0xdd, 0xde, 0xdf, 0xdb,
                                                     0xc6, 0xc9, 0x9f, 0x8f, 0xbf};
-                    data[at] = liars[s_rand (&state) % sizeof (liars)];
+                    data[at] = liars[sb_test_rand (&state) % sizeof (liars)];
                     break;
                 }
                 }

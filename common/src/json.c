@@ -38,19 +38,6 @@
 //  from a validated frame) and writes null instead of recursing further.
 #define S_WRITE_MAX_DEPTH 128
 
-static void s_why (char *why, size_t why_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (!why || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
 
 //  True when value nests deeper than limit levels (a scalar is level 0).
 static bool
@@ -79,7 +66,7 @@ json_t *
 sb_json_parse (const char *text, size_t len, char *why, size_t why_size)
 {
     if (!text) {
-        s_why (why, why_size, "invalid JSON: no text");
+        sb_why (why, why_size, "invalid JSON: no text");
         return NULL;
     }
     //  Not JSON_DISABLE_EOF_CHECK: trailing garbage is an error. Not
@@ -88,13 +75,13 @@ sb_json_parse (const char *text, size_t len, char *why, size_t why_size)
     json_error_t error;
     json_t *value = json_loadb (text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
     if (!value) {
-        s_why (why, why_size, "invalid JSON at line %d column %d: %s", error.line, error.column,
+        sb_why (why, why_size, "invalid JSON at line %d column %d: %s", error.line, error.column,
                error.text);
         return NULL;
     }
     if (s_too_deep (value, S_MAX_DEPTH)) {
         json_decref (value);
-        s_why (why, why_size, "invalid JSON: nested deeper than %d levels", S_MAX_DEPTH);
+        sb_why (why, why_size, "invalid JSON: nested deeper than %d levels", S_MAX_DEPTH);
         return NULL;
     }
     return value;
@@ -401,6 +388,14 @@ s_write (msgpack_sbuffer *buf, const msgpack_object *obj, int depth)
 }
 
 void
+sb_json_pack_into (msgpack_sbuffer *buf, const json_t *value)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    sb_json_pack (&pk, value);
+}
+
+void
 sb_json_write (msgpack_sbuffer *buf, const msgpack_object *obj)
 {
     if (!obj)
@@ -437,9 +432,7 @@ s_round_trip (const char *text, const char *expect)
     }
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    sb_json_pack (&pk, value);
+    sb_json_pack_into (&packed, value);
     json_decref (value);
 
     bool ok = sb_mpk_validate (packed.data, packed.size, SB_MPK_MAX_DEPTH, why, sizeof (why)) == 0;
@@ -520,17 +513,6 @@ s_packed_is (const msgpack_sbuffer *packed, const char *expect)
         s_object_is (&u.data, expect);
     msgpack_unpacked_destroy (&u);
     return ok;
-}
-
-static uint64_t
-s_rand (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ULL;
 }
 
 void
@@ -794,9 +776,9 @@ sb_json_test (bool verbose)
         size_t size = packed.size;
         char *data = sb_malloc (size);
         memcpy (data, packed.data, size);
-        int edits = 1 + (int)(s_rand (&state) % 3);
+        int edits = 1 + (int)(sb_test_rand (&state) % 3);
         for (int e = 0; e < edits; e++)
-            data[s_rand (&state) % size] = (char)s_rand (&state);
+            data[sb_test_rand (&state) % size] = (char)sb_test_rand (&state);
         if (sb_mpk_validate (data, size, SB_MPK_MAX_DEPTH, NULL, 0) == 0) {
             msgpack_unpacked u;
             msgpack_unpacked_init (&u);

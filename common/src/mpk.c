@@ -35,19 +35,6 @@ typedef struct {
     bool is_map;        //  keys and values alternate, keys first
 } s_level_t;
 
-static void s_why (char *why, size_t why_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (!why || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
 
 //  Reads a big-endian unsigned integer of width bytes (1, 2, 4 or 8).
 static uint64_t
@@ -168,7 +155,7 @@ int
 sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t why_size)
 {
     if (!data || size == 0) {
-        s_why (why, why_size, "empty msgpack data");
+        sb_why (why, why_size, "empty msgpack data");
         return -1;
     }
     if (max_depth < 0)
@@ -190,20 +177,20 @@ sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t
 
     while (owed > 0) {
         if (pos >= size) {
-            s_why (why, why_size, "truncated msgpack at byte %zu", pos);
+            sb_why (why, why_size, "truncated msgpack at byte %zu", pos);
             goto done;
         }
         size_t start = pos;
         uint8_t b = p[pos++];
         s_head_t h = s_classify (b);
         if (h.kind == S_INVALID) {
-            s_why (why, why_size, "invalid msgpack byte 0x%02x at byte %zu", b, start);
+            sb_why (why, why_size, "invalid msgpack byte 0x%02x at byte %zu", b, start);
             goto done;
         }
         //  In a map, an even number of remaining items means a key is next
         bool is_key = depth > 0 && stack[depth - 1].is_map && stack[depth - 1].remaining % 2 == 0;
         if (is_key && h.kind != S_STRING) {
-            s_why (why, why_size, "msgpack map key at byte %zu is not a string", start);
+            sb_why (why, why_size, "msgpack map key at byte %zu is not a string", start);
             goto done;
         }
         owed--;
@@ -214,7 +201,7 @@ sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t
         uint64_t n = h.kind == S_ARRAY || h.kind == S_MAP ? h.count : h.fixed_len;
         if (h.len_width) {
             if (size - pos < h.len_width) {
-                s_why (why, why_size, "truncated msgpack at byte %zu", start);
+                sb_why (why, why_size, "truncated msgpack at byte %zu", start);
                 goto done;
             }
             n = s_load (p + pos, h.len_width);
@@ -225,13 +212,13 @@ sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t
             uint64_t items = h.kind == S_MAP ? n * 2 : n;
             if (items > 0) {
                 if (depth >= max_depth) {
-                    s_why (why, why_size, "msgpack nested deeper than %d levels", max_depth);
+                    sb_why (why, why_size, "msgpack nested deeper than %d levels", max_depth);
                     goto done;
                 }
                 //  Every owed item takes at least one byte, so a count that
                 //  exceeds what is left is a lie, whatever follows
                 if (items > left || owed + items > left) {
-                    s_why (why, why_size,
+                    sb_why (why, why_size,
                            "msgpack %s at byte %zu claims %llu %s, more than the bytes left",
                            h.kind == S_MAP ? "map" : "array", start, (unsigned long long)n,
                            h.kind == S_MAP ? "entries" : "elements");
@@ -244,13 +231,13 @@ sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t
             }
             else if (depth + 1 > max_depth) {
                 //  An empty container still counts as a level
-                s_why (why, why_size, "msgpack nested deeper than %d levels", max_depth);
+                sb_why (why, why_size, "msgpack nested deeper than %d levels", max_depth);
                 goto done;
             }
         }
         else {
             if (n + h.extra > left) {
-                s_why (why, why_size, "msgpack %s at byte %zu is truncated (%llu bytes claimed)",
+                sb_why (why, why_size, "msgpack %s at byte %zu is truncated (%llu bytes claimed)",
                        h.kind == S_STRING ? "string"
                        : h.kind == S_BLOB ? "bin/ext"
                                           : "value",
@@ -264,7 +251,7 @@ sb_mpk_validate (const void *data, size_t size, int max_depth, char *why, size_t
             depth--;
     }
     if (pos != size) {
-        s_why (why, why_size, "%zu trailing bytes after the msgpack object", size - pos);
+        sb_why (why, why_size, "%zu trailing bytes after the msgpack object", size - pos);
         goto done;
     }
     rc = 0;

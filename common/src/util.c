@@ -145,6 +145,28 @@ sb_is_uuid (const char *s)
 }
 
 void
+sb_why (char *why, size_t why_size, const char *format, ...)
+{
+    if (!why || why_size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, why_size, format, args);
+    va_end (args);
+}
+
+uint64_t
+sb_test_rand (uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ULL;
+}
+
+void
 sb_util_test (bool verbose)
 {
     (void) verbose;

@@ -328,9 +328,7 @@ s_forward (gw_conn_t *conn)
 
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    sb_json_pack (&pk, args);
+    sb_json_pack_into (&packed, args);
     json_decref (args);
 
     int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;

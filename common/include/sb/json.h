@@ -21,6 +21,10 @@ json_t *sb_json_parse (const char *text, size_t len, char *why, size_t why_size)
 //  doubles, strings stay strings.
 void sb_json_pack (msgpack_packer *pk, const json_t *value);
 
+//  Appends value to buf packed as msgpack (sb_json_pack with a packer of
+//  its own), for the common case of packing a whole document.
+void sb_json_pack_into (msgpack_sbuffer *buf, const json_t *value);
+
 //  Appends obj as JSON text to buf (msgpack_sbuffer used as a byte
 //  buffer). Strings are escaped per RFC 8259 (invalid UTF-8 is replaced by
 //  U+FFFD); NaN and infinities become null; bin becomes a string of its

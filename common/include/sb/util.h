@@ -30,6 +30,15 @@ void sb_uuid_v4 (char buf [37]);
 //  True when s is a canonical lower- or upper-case UUID string.
 bool sb_is_uuid (const char *s);
 
+//  Writes a formatted reason into why (when why is not NULL and why_size is
+//  not 0): the shared helper of every function that explains a refusal.
+void sb_why (char *why, size_t why_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  A deterministic pseudo-random sequence (xorshift64*) for selftests that
+//  shake decoders with mutated input; *state must start non-zero.
+uint64_t sb_test_rand (uint64_t *state);
+
 //  Self test.
 void sb_util_test (bool verbose);
 
