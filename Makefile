@@ -15,7 +15,7 @@ VERSION  := 0.1.0
 
 BUILD    := build/$(MODE)$(if $(SANITIZE),-san)
 BIN      := $(BUILD)/bin
-PKGS     := libczmq libzmq libpq msgpack libmicrohttpd libsodium jansson
+PKGS     := libczmq libzmq libpq msgpack libmicrohttpd libsodium jansson libcurl libjwt libcrypto
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -52,7 +52,7 @@ LIBGW      := $(BUILD)/libgw.a
 EMBED      := $(BUILD)/tools/sb-embed-sql
 
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
-              $(BIN)/sb-selftest
+              $(BIN)/sb-mail $(BIN)/sb-selftest
 
 .PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench
 all: check-pkgs $(BINARIES)

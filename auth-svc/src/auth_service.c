@@ -1,19 +1,110 @@
-/*  auth_service.c — auth-svc's operations, listed once.
+/*  auth_service.c — auth-svc's operations, listed once, and its start-up:
+    the JWT signing keys (generated under the data directory on first
+    start) and the `rotate-keys` command.
 
-    The skeleton answers sys.ping for every service; the operations of
-    auth-svc's resources join this table as they are built.
+    Public operations carry the role they need; the gateway's own
+    operations (resolving API keys, recording their use, fetching revoked
+    sessions and organization subdomains) need the `service` role, which
+    only internal callers on the bus have.
 */
-#include "auth_service.h"
+#include "auth.h"
+
+static sb_jwt_keys_t *s_keys;
+
+sb_jwt_keys_t *
+auth_keys (void)
+{
+    //  Another worker may have rotated the keys: pick that up (a stat).
+    sb_jwt_keys_refresh (s_keys);
+    return s_keys;
+}
+
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    if (sodium_init () < 0)
+        return sb_error ("libsodium cannot initialise");
+    char *dir = sb_config_keys_dir (config);
+    char why [256];
+    s_keys = sb_jwt_keys_load_dir (dir, config->access_token_ttl + 300, why, sizeof (why));
+    if (!s_keys)
+        sb_error ("cannot load the signing keys in '%s': %s", dir, why);
+    else
+        sb_info ("signing with key %s (%zu keys in %s)", sb_jwt_keys_signer_kid (s_keys),
+                 sb_jwt_keys_size (s_keys), dir);
+    free (dir);
+    return s_keys ? 0 : -1;
+}
+
+static void
+s_stop (void)
+{
+    sb_jwt_keys_destroy (&s_keys);
+}
+
+static int
+s_command (int argc, char **argv, const sb_config_t *config)
+{
+    if (!streq (argv [0], "rotate-keys"))
+        return -1;
+    if (argc != 1) {
+        fprintf (stderr, "auth-svc rotate-keys takes no arguments\n");
+        return 2;
+    }
+    char *dir = sb_config_keys_dir (config);
+    char why [256];
+    int rc = sb_jwt_keys_rotate (dir, why, sizeof (why));
+    if (rc)
+        fprintf (stderr, "auth-svc: cannot rotate the keys in '%s': %s\n", dir, why);
+    else
+        printf ("a new signing key is in %s; running workers sign with it from now on\n", dir);
+    free (dir);
+    return rc ? 1 : 0;
+}
 
 static const sb_op_t s_ops [] = {
+    { "auth.signup", auth_signup, SB_ROLE_NONE, SB_OP_TX },
+    { "auth.login", auth_login, SB_ROLE_NONE, SB_OP_TX },
+    { "auth.refresh", auth_refresh, SB_ROLE_NONE, SB_OP_TX },
+    { "auth.logout", auth_logout, SB_ROLE_USER, SB_OP_TX },
+    { "auth.me", auth_me, SB_ROLE_USER, SB_OP_TX },
+    { "auth.jwks", auth_jwks, SB_ROLE_NONE, 0 },
+    { "auth.password_forgot", auth_password_forgot, SB_ROLE_NONE, SB_OP_TX },
+    { "auth.password_reset", auth_password_reset, SB_ROLE_NONE, SB_OP_TX },
+    { "auth.password_change", auth_password_change, SB_ROLE_USER, SB_OP_TX },
+    { "sessions.revoked", auth_sessions_revoked, SB_ROLE_SERVICE, SB_OP_TX },
+    { "org.get", auth_org_get, SB_ROLE_USER, SB_OP_TX },
+    { "org.update", auth_org_update, SB_ROLE_ADMIN, SB_OP_TX },
+    { "org.delete", auth_org_delete, SB_ROLE_ADMIN, SB_OP_TX },
+    { "org.lookup", auth_org_lookup, SB_ROLE_SERVICE, SB_OP_TX },
+    { "users.list", auth_users_list, SB_ROLE_USER, SB_OP_TX },
+    { "users.update", auth_users_update, SB_ROLE_ADMIN, SB_OP_TX },
+    { "users.delete", auth_users_delete, SB_ROLE_ADMIN, SB_OP_TX },
+    { "invitations.create", auth_invitations_create, SB_ROLE_ADMIN, SB_OP_TX },
+    { "invitations.list", auth_invitations_list, SB_ROLE_ADMIN, SB_OP_TX },
+    { "invitations.delete", auth_invitations_delete, SB_ROLE_ADMIN, SB_OP_TX },
+    { "invitations.accept", auth_invitations_accept, SB_ROLE_NONE, SB_OP_TX },
+    { "apikeys.create", auth_apikeys_create, SB_ROLE_ADMIN, SB_OP_TX },
+    { "apikeys.list", auth_apikeys_list, SB_ROLE_ADMIN, SB_OP_TX },
+    { "apikeys.delete", auth_apikeys_delete, SB_ROLE_ADMIN, SB_OP_TX },
+    { "apikeys.resolve", auth_apikeys_resolve, SB_ROLE_SERVICE, SB_OP_TX },
+    { "apikeys.touch", auth_apikeys_touch, SB_ROLE_SERVICE, SB_OP_TX },
+    { "audit.list", auth_audit_list, SB_ROLE_ADMIN, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 
 const sb_service_t auth_service = {
     .name = "auth",
     .binary = "auth-svc",
-    .summary = "Switchboard auth-svc: identity and access: organizations, users, sessions, API keys.",
+    .summary = "Switchboard auth-svc: identity and access: organizations, users, sessions, "
+               "API keys.",
     .ops = s_ops,
     .migrations = auth_migrations,
     .migration_count = &auth_migration_count,
+    .start = s_start,
+    .stop = s_stop,
+    .command = s_command,
+    .commands_help = "  rotate-keys   write a new signing key (the newest signs; older keys keep\n"
+                     "                verifying until their tokens have expired)\n",
 };

@@ -1,7 +1,7 @@
 /*  main.c — auth-svc: identity and access: organizations, users, sessions, API keys.
     Everything but the operations is the skeleton's (sb/service.h).
 */
-#include "auth_service.h"
+#include "auth.h"
 
 int
 main (int argc, char **argv)

@@ -66,6 +66,22 @@ static const s_var_t s_vars [] = {
       S_FIELD (data_dir), 0, 0 },
     { "LOG_LEVEL", S_STR, "info", 0, 0, "debug|info|warn|error", "debug, info, warn or error",
       S_FIELD (log_level), 0, 0 },
+    { "JWT_ISSUER", S_STR, NULL, 0, 0, NULL, "issuer (iss) of access tokens (unset: PUBLIC_URL)",
+      S_FIELD (jwt_issuer), 0, 0 },
+    { "KEYS_DIR", S_STR, NULL, 0, 0, NULL, "JWT signing keys (unset: <DATA_DIR>/keys)",
+      S_FIELD (keys_dir), 0, 0 },
+    { "ACCESS_TOKEN_TTL", S_INT, "900", 60, 900, NULL, "access token lifetime (seconds)",
+      S_FIELD (access_token_ttl), 0, 0 },
+    { "REFRESH_TOKEN_DAYS", S_INT, "30", 1, 365, NULL, "refresh token lifetime (days)",
+      S_FIELD (refresh_token_days), 0, 0 },
+    { "LOGIN_MAX_FAILURES", S_INT, "5", 1, 1000, NULL,
+      "failed logins per account before a lockout", S_FIELD (login_max_failures), 0, 0 },
+    { "LOGIN_MAX_CLIENT_FAILURES", S_INT, "20", 1, 100000, NULL,
+      "failed logins per client address before a lockout", S_FIELD (login_max_client_failures), 0, 0 },
+    { "LOGIN_LOCKOUT_SECONDS", S_INT, "900", 1, 86400, NULL,
+      "window of counted failures and length of a lockout", S_FIELD (login_lockout_seconds), 0, 0 },
+    { "DEFAULT_SEATS", S_INT, "2", 1, 1000000, NULL, "seat limit until billing sets one",
+      S_FIELD (default_seats), 0, 0 },
     { NULL }
 };
 
@@ -231,6 +247,23 @@ sb_config_release (sb_config_t *self)
     }
     free (self->service_database_url);
     self->service_database_url = NULL;
+}
+
+const char *
+sb_config_issuer (const sb_config_t *self)
+{
+    return self->jwt_issuer ? self->jwt_issuer : self->public_url;
+}
+
+char *
+sb_config_keys_dir (const sb_config_t *self)
+{
+    if (self->keys_dir)
+        return sb_strdup (self->keys_dir);
+    char *dir = NULL;
+    if (asprintf (&dir, "%s/keys", self->data_dir) < 0)
+        abort ();
+    return dir;
 }
 
 void

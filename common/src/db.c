@@ -30,6 +30,8 @@
 
 #include "sb/db.h"
 #include "sb/log.h"
+#include "sb/mpk.h"
+#include "sb/json.h"
 #include "sb/util.h"
 
 //  How long a statement outside a transaction waits for the server to come
@@ -609,4 +611,68 @@ sb_db_conn (sb_db_t *self)
 {
     assert (self);
     return self->conn;
+}
+
+//  --------------------------------------------------------------------------
+//  Rows to msgpack
+
+#define S_OID_BOOL  16
+#define S_OID_INT8  20
+#define S_OID_INT2  21
+#define S_OID_INT4  23
+#define S_OID_JSON  114
+#define S_OID_JSONB 3802
+
+void
+sb_db_pack_row (msgpack_packer *pk, const PGresult *result, int row)
+{
+    int columns = PQnfields (result);
+    size_t shown = 0;
+    for (int c = 0; c < columns; c++)
+        if (PQfname (result, c) [0] != '_')
+            shown++;
+    msgpack_pack_map (pk, shown);
+    for (int c = 0; c < columns; c++) {
+        const char *name = PQfname (result, c);
+        if (name [0] == '_')
+            continue;
+        sb_mpk_pack_str (pk, name);
+        if (PQgetisnull (result, row, c)) {
+            msgpack_pack_nil (pk);
+            continue;
+        }
+        const char *value = PQgetvalue (result, row, c);
+        Oid type = PQftype (result, c);
+        if (type == S_OID_BOOL) {
+            if (value [0] == 't')
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+        }
+        else
+        if (type == S_OID_INT2 || type == S_OID_INT4 || type == S_OID_INT8)
+            msgpack_pack_int64 (pk, strtoll (value, NULL, 10));
+        else
+        if (type == S_OID_JSON || type == S_OID_JSONB) {
+            //  The server made it: it parses; if it ever did not, say nil.
+            json_t *json = json_loadb (value, (size_t) PQgetlength (result, row, c),
+                                       JSON_DECODE_ANY, NULL);
+            if (json)
+                sb_json_pack (pk, json);
+            else
+                msgpack_pack_nil (pk);
+            json_decref (json);
+        }
+        else
+            sb_mpk_pack_strn (pk, value, (size_t) PQgetlength (result, row, c));
+    }
+}
+
+void
+sb_db_pack_rows (msgpack_packer *pk, const PGresult *result)
+{
+    int rows = PQntuples (result);
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++)
+        sb_db_pack_row (pk, result, r);
 }

@@ -141,7 +141,7 @@ sb_envelope_encode_request (msgpack_sbuffer *buf, const sb_envelope_head_t *head
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 9);
+    msgpack_pack_map (&pk, 11);
     sb_mpk_pack_kv_int (&pk, "v", SB_ENVELOPE_VERSION);
     s_pack_field (&pk, "id", head->id, sizeof (head->id));
     s_pack_field (&pk, "op", head->op, sizeof (head->op));
@@ -149,6 +149,8 @@ sb_envelope_encode_request (msgpack_sbuffer *buf, const sb_envelope_head_t *head
     s_pack_field (&pk, "sub", head->sub, sizeof (head->sub));
     sb_mpk_pack_kv_str (&pk, "role", sb_role_name (head->role));
     s_pack_field (&pk, "key", head->key, sizeof (head->key));
+    s_pack_field (&pk, "sid", head->sid, sizeof (head->sid));
+    s_pack_field (&pk, "ip", head->ip, sizeof (head->ip));
     sb_mpk_pack_kv_int (&pk, "deadline", head->deadline);
     //  args is the last key: its value is the caller's bytes, appended as is
     sb_mpk_pack_str (&pk, "args");
@@ -397,8 +399,8 @@ s_check_deadline (const msgpack_object *map, int64_t *deadline, char *why, size_
     return 0;
 }
 
-static const char *const s_request_fields[] = {"v",    "id",  "op",       "org",  "sub",
-                                               "role", "key", "deadline", "args", NULL};
+static const char *const s_request_fields[] = {"v",   "id", "op",       "org",  "sub", "role",
+                                               "key", "sid", "ip", "deadline", "args", NULL};
 
 //  Checks every field of a request map and fills head and args.
 static int
@@ -411,6 +413,8 @@ s_check_request (const msgpack_object *map, sb_envelope_head_t *head, const msgp
         s_check_optional (map, "org", head->org, why, why_size) ||
         s_check_optional (map, "sub", head->sub, why, why_size) ||
         s_check_optional (map, "key", head->key, why, why_size) ||
+        s_check_optional (map, "sid", head->sid, why, why_size) ||
+        s_check_optional (map, "ip", head->ip, why, why_size) ||
         s_check_role (map, &head->role, why, why_size) ||
         s_check_deadline (map, &head->deadline, why, why_size))
         return -1;
@@ -906,11 +910,11 @@ sb_envelope_test (bool verbose)
     SB_CHECK (list && list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size == 2 &&
               sb_mpk_str_eq (&list->via.array.ptr[1], "two"));
     //  Keys in the documented order, args last
-    static const char *const request_order[] = {"v",    "id",  "op",       "org", "sub",
-                                                "role", "key", "deadline", "args"};
+    static const char *const request_order[] = {"v",   "id",  "op", "org",      "sub", "role",
+                                                "key", "sid", "ip", "deadline", "args"};
     const msgpack_object *top = &request.unpacked.data;
-    bool in_order = top->via.map.size == 9;
-    for (uint32_t i = 0; in_order && i < 9; i++)
+    bool in_order = top->via.map.size == 11;
+    for (uint32_t i = 0; in_order && i < 11; i++)
         in_order = sb_mpk_str_eq (&top->via.map.ptr[i].key, request_order[i]);
     SB_CHECK (in_order);
     sb_request_release (&request);

@@ -16,12 +16,32 @@
 #include "sb/sb.h"
 #include <unistd.h>
 
+//  One block of request-scoped memory; blocks are chained and freed when
+//  the request is answered.
+typedef struct _s_block_t {
+    struct _s_block_t *next;
+    max_align_t data [];
+} s_block_t;
+
+//  An event waiting for its transaction to commit.
+typedef struct _s_event_t {
+    struct _s_event_t *next;
+    char *topic;
+    size_t size;
+    char body [];
+} s_event_t;
+
 struct _sb_ctx_t {
     const sb_service_t *service;
     const sb_config_t *config;
     sb_db_t *db;
     const sb_request_t *request;
+    s_block_t *blocks;
+    s_event_t *events;              //  in reverse order of publication
+    bool commit_on_error;
 };
+
+static zsock_t *s_publisher;       //  the worker's PUB socket for events
 
 struct _sb_reply_t {
     msgpack_sbuffer buf;
@@ -49,6 +69,198 @@ sb_db_t *
 sb_ctx_db (sb_ctx_t *ctx)
 {
     return ctx->db;
+}
+
+void *
+sb_ctx_alloc (sb_ctx_t *ctx, size_t size)
+{
+    s_block_t *block = (s_block_t *) sb_malloc (sizeof (s_block_t) + size);
+    block->next = ctx->blocks;
+    ctx->blocks = block;
+    return block->data;
+}
+
+char *
+sb_ctx_strndup (sb_ctx_t *ctx, const char *s, size_t len)
+{
+    char *copy = (char *) sb_ctx_alloc (ctx, len + 1);
+    memcpy (copy, s, len);
+    copy [len] = 0;
+    return copy;
+}
+
+void
+sb_ctx_commit_on_error (sb_ctx_t *ctx)
+{
+    ctx->commit_on_error = true;
+}
+
+void
+sb_ctx_publish (sb_ctx_t *ctx, const char *topic, const void *body, size_t size)
+{
+    s_event_t *event = (s_event_t *) sb_malloc (sizeof (s_event_t) + size);
+    event->topic = sb_strdup (topic);
+    event->size = size;
+    if (size)
+        memcpy (event->body, body, size);
+    event->next = ctx->events;
+    ctx->events = event;
+}
+
+//  Publishes (when send is true) then frees the queued events, oldest first.
+static void
+s_ctx_flush_events (sb_ctx_t *ctx, bool send)
+{
+    s_event_t *reversed = NULL;
+    while (ctx->events) {
+        s_event_t *event = ctx->events;
+        ctx->events = event->next;
+        event->next = reversed;
+        reversed = event;
+    }
+    while (reversed) {
+        s_event_t *event = reversed;
+        reversed = event->next;
+        if (send && s_publisher)
+            sb_events_publish (s_publisher, event->topic, event->body, event->size);
+        free (event->topic);
+        free (event);
+    }
+}
+
+static void
+s_ctx_release (sb_ctx_t *ctx)
+{
+    s_ctx_flush_events (ctx, false);
+    while (ctx->blocks) {
+        s_block_t *block = ctx->blocks;
+        ctx->blocks = block->next;
+        free (block);
+    }
+}
+
+void
+sb_fields_add (sb_fields_t *fields, const char *field, const char *format, ...)
+{
+    if (fields->count == SB_FIELDS_MAX || sb_fields_has (fields, field))
+        return;
+    fields->items [fields->count].field = field;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (fields->items [fields->count].message,
+               sizeof (fields->items [fields->count].message), format, args);
+    va_end (args);
+    fields->count++;
+}
+
+bool
+sb_fields_has (const sb_fields_t *fields, const char *field)
+{
+    for (size_t i = 0; i < fields->count; i++)
+        if (streq (fields->items [i].field, field))
+            return true;
+    return false;
+}
+
+int
+sb_reply_fields (sb_reply_t *reply, const sb_fields_t *fields)
+{
+    msgpack_packer *pk = sb_reply_error_extra (reply, 400, SB_E_VALIDATION_FAILED,
+                                               "some fields are invalid", 1);
+    sb_mpk_pack_str (pk, "fields");
+    msgpack_pack_map (pk, fields->count);
+    for (size_t i = 0; i < fields->count; i++)
+        sb_mpk_pack_kv_str (pk, fields->items [i].field, fields->items [i].message);
+    return 0;
+}
+
+//  Counts UTF-8 code points; -1 when s holds a control character or is not
+//  valid UTF-8 (the gateway checks UTF-8 already; internal callers may not).
+static long
+s_utf8_chars (const char *s, size_t len)
+{
+    long chars = 0;
+    for (size_t i = 0; i < len; chars++) {
+        unsigned char c = (unsigned char) s [i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > len || (n == 1 && (c < 0x20 || c == 0x7f)))
+            return -1;
+        for (size_t k = 1; k < n; k++)
+            if (((unsigned char) s [i + k] >> 6) != 2)
+                return -1;
+        i += n;
+    }
+    return chars;
+}
+
+const char *
+sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+               size_t min, size_t max, sb_fields_t *fields)
+{
+    const msgpack_object *obj = sb_mpk_get (args, name);
+    if (!obj || obj->type == MSGPACK_OBJECT_NIL) {
+        if (required)
+            sb_fields_add (fields, name, "is required");
+        return NULL;
+    }
+    if (obj->type != MSGPACK_OBJECT_STR) {
+        sb_fields_add (fields, name, "must be a string");
+        return NULL;
+    }
+    long chars = s_utf8_chars (obj->via.str.ptr, obj->via.str.size);
+    if (chars < 0) {
+        sb_fields_add (fields, name, "must not contain control characters");
+        return NULL;
+    }
+    if ((size_t) chars < min || (size_t) chars > max) {
+        if (min == max)
+            sb_fields_add (fields, name, "must be %zu characters long", min);
+        else
+            sb_fields_add (fields, name, "must be %zu to %zu characters long", min, max);
+        return NULL;
+    }
+    return sb_ctx_strndup (ctx, obj->via.str.ptr, obj->via.str.size);
+}
+
+bool
+sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_fields_t *fields)
+{
+    const msgpack_object *obj = sb_mpk_get (args, name);
+    if (!obj || obj->type == MSGPACK_OBJECT_NIL)
+        return false;
+    if (obj->type != MSGPACK_OBJECT_BOOLEAN) {
+        sb_fields_add (fields, name, "must be true or false");
+        return false;
+    }
+    *value = obj->via.boolean;
+    return true;
+}
+
+bool
+sb_arg_int (const msgpack_object *args, const char *name, int64_t min, int64_t max,
+            int64_t *value, sb_fields_t *fields)
+{
+    const msgpack_object *obj = sb_mpk_get (args, name);
+    if (!obj || obj->type == MSGPACK_OBJECT_NIL)
+        return false;
+    int64_t n = 0;
+    bool ok = sb_mpk_int (obj, &n) == 0;
+    if (!ok && obj->type == MSGPACK_OBJECT_STR && obj->via.str.size > 0 && obj->via.str.size < 20) {
+        char text [24];
+        memcpy (text, obj->via.str.ptr, obj->via.str.size);
+        text [obj->via.str.size] = 0;
+        char *end;
+        errno = 0;
+        n = strtoll (text, &end, 10);
+        ok = errno == 0 && *end == 0 && (isdigit ((unsigned char) text [0]) || text [0] == '-');
+    }
+    if (!ok || n < min || n > max) {
+        sb_fields_add (fields, name, "must be an integer from %lld to %lld", (long long) min,
+                       (long long) max);
+        return false;
+    }
+    *value = n;
+    return true;
 }
 
 //  Starts the reply map: v, id, status, then the key of the last value.
@@ -177,15 +389,22 @@ s_dispatch (sb_ctx_t *ctx, sb_reply_t *reply)
             sb_error ("handler for '%s' wrote no reply", head->op);
         sb_reply_error (reply, 500, SB_E_INTERNAL, "the service failed to handle the request");
     }
+    bool committed = true;
     if (tx) {
-        if (reply->status < 400) {
-            if (sb_db_commit (ctx->db))
+        if (reply->status < 400 || (ctx->commit_on_error && reply->status < 500)) {
+            if (sb_db_commit (ctx->db)) {
+                committed = false;
                 sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
                                 "the change could not be committed");
+            }
         }
-        else
+        else {
+            committed = false;
             sb_db_rollback (ctx->db);
+        }
     }
+    //  Events describe what happened: only once it has.
+    s_ctx_flush_events (ctx, committed);
 }
 
 //  Handles one request frame and returns the reply frame.
@@ -212,9 +431,10 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, z
             sb_reply_error (&reply, 504, SB_E_TIMEOUT, "the deadline passed");
         }
         else {
-            sb_ctx_t ctx = { service, config, db, &request };
+            sb_ctx_t ctx = { service, config, db, &request, NULL, NULL, false };
             int64_t started = sb_mono_ms ();
             s_dispatch (&ctx, &reply);
+            s_ctx_release (&ctx);
             sb_debug ("%s -> %d in %lld ms", request.head.op, reply.status,
                       (long long) (sb_mono_ms () - started));
         }
@@ -229,7 +449,10 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, z
 static void
 s_usage (const sb_service_t *service, FILE *out)
 {
-    fprintf (out, "Usage: %s [--help] [--version]\n\n%s\n\n", service->binary, service->summary);
+    fprintf (out, "Usage: %s [--help] [--version]%s\n\n%s\n\n", service->binary,
+             service->command ? " [COMMAND ...]" : "", service->summary);
+    if (service->commands_help)
+        fprintf (out, "Commands:\n%s\n", service->commands_help);
     fprintf (out, "Connects to PostgreSQL, migrates the '%s' schema, registers with every\n"
                   "broker in SWITCHBOARD_BROKER as service '%s' and serves until SIGTERM.\n\n",
              service->name, service->name);
@@ -239,7 +462,8 @@ s_usage (const sb_service_t *service, FILE *out)
 int
 sb_service_main (int argc, char **argv, const sb_service_t *service)
 {
-    for (int i = 1; i < argc; i++) {
+    int first_command = 0;
+    for (int i = 1; i < argc && !first_command; i++) {
         if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
             s_usage (service, stdout);
             return 0;
@@ -247,6 +471,10 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         if (streq (argv [i], "--version")) {
             printf ("%s %s\n", service->binary, SB_VERSION);
             return 0;
+        }
+        if (argv [i][0] != '-' && service->command) {
+            first_command = i;
+            break;
         }
         fprintf (stderr, "%s: unknown argument '%s' (try --help)\n", service->binary, argv [i]);
         return 2;
@@ -260,6 +488,16 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         return 2;
     }
     sb_log_set_level (config.log_level);
+    if (first_command) {
+        int status = service->command (argc - first_command, argv + first_command, &config);
+        if (status == -1) {
+            fprintf (stderr, "%s: unknown command '%s' (try --help)\n", service->binary,
+                     argv [first_command]);
+            status = 2;
+        }
+        sb_config_release (&config);
+        return status;
+    }
     if (!config.service_database_url) {
         char upper [16];
         snprintf (upper, sizeof (upper), "%s", service->name);
@@ -275,7 +513,9 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
     int status = 1;
     sb_db_t *db = sb_db_new (config.service_database_url, service->name);
     if (sb_db_connect (db, 30000) == 0
-        && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0) {
+        && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0
+        && (!service->start || service->start (&config, db) == 0)) {
+        s_publisher = sb_events_publisher_new (&config);
         sb_worker_t *worker = sb_worker_new (&config, service->name);
         sb_info ("worker %s of '%s' started (version %s)", s_worker_id, service->name, SB_VERSION);
         while (true) {
@@ -289,6 +529,9 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         }
         sb_info ("worker %s of '%s' stopping", s_worker_id, service->name);
         sb_worker_destroy (&worker);
+        zsock_destroy (&s_publisher);
+        if (service->stop)
+            service->stop ();
         status = 0;
     }
     sb_db_destroy (&db);

@@ -22,12 +22,14 @@ mode=${1:-run}
 run_pkgs=(
     build-essential pkg-config
     libczmq-dev libzmq3-dev libpq-dev libmsgpack-dev libjwt-dev
-    libcurl4-openssl-dev libmicrohttpd-dev libsodium-dev libjansson-dev
+    libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libsodium-dev libjansson-dev
     postgresql-15 postgresql-client-15 curl ca-certificates
 )
-# Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers),
-# procps (ps, pgrep), iproute2 (ss, for debugging), psmisc (killall, fuser).
-test_pkgs=(perl python3 procps iproute2 psmisc)
+# Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers,
+# tests/fakes), python3-jwt and python3-cryptography (tests that make and
+# check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
+# (killall, fuser). `test` installs run_pkgs too, so libssl-dev is in both.
+test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;

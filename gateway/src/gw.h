@@ -50,6 +50,50 @@ void gw_routes_match (const char *method, const char *path, gw_match_t *match);
 //  The services that must have live workers for /readyz to answer 200.
 extern const char *const gw_services [];
 
+//  ---- authentication (gw_auth.c) ----------------------------------------
+
+typedef struct _gw_auth_t gw_auth_t;
+
+//  Who a request acts for, as the envelope will say.
+typedef struct {
+    char org [65];
+    char sub [65];                  //  the user, "" for an API key
+    char key [65];                  //  the API key's id, "" for a user
+    char sid [65];                  //  the session of an access token
+    char subdomain [64];            //  the organization's, when known
+    sb_role_t role;
+} gw_ident_t;
+
+typedef struct {
+    int status;                     //  401 or 403
+    const char *code;
+    const char *message;
+} gw_denial_t;
+
+//  A lookup the gateway must make over the bus before it can decide.
+typedef struct {
+    char op [32];                   //  on service auth, as role service
+    msgpack_sbuffer args;           //  the arguments map
+    char key_hash [65];             //  for apikeys.resolve: the cache key
+} gw_need_t;
+
+typedef enum { GW_AUTH_OK, GW_AUTH_DENIED, GW_AUTH_NEED } gw_auth_result_t;
+
+//  Starts the authentication state and its event actor. NULL on failure.
+gw_auth_t *gw_auth_new (const sb_config_t *config);
+void gw_auth_destroy (gw_auth_t **self_p);
+
+//  Decides a request from its Authorization / X-API-Key / Host headers
+//  (any may be NULL) and the role the route needs: OK fills ident; DENIED
+//  fills denial; NEED fills need (release it with gw_need_release) — run
+//  it, give the reply to gw_auth_apply, then check again.
+gw_auth_result_t gw_auth_check (gw_auth_t *self, const char *authorization, const char *api_key,
+                                const char *host, sb_role_t required, gw_ident_t *ident,
+                                gw_denial_t *denial, gw_need_t *need);
+//  Stores what a lookup answered (reply may be NULL when it failed).
+void gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *reply);
+void gw_need_release (gw_need_t *need);
+
 //  Local handlers (gw_http.c).
 void gw_http_healthz (gw_conn_t *conn);
 void gw_http_readyz (gw_conn_t *conn);

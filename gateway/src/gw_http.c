@@ -25,11 +25,14 @@
 struct _gw_t {
     struct MHD_Daemon *daemon;
     sb_broker_t *broker;
+    gw_auth_t *auth;
     int default_deadline_ms;
     atomic_bool stopping;
 };
 
-typedef enum { S_RECEIVING, S_WAITING, S_DONE } s_state_t;
+//  RECEIVING the body; in PRESTEP while a lookup for authentication is on
+//  the bus; WAITING for the service's reply; DONE once answered.
+typedef enum { S_RECEIVING, S_PRESTEP, S_WAITING, S_DONE } s_state_t;
 
 struct _gw_conn_t {
     gw_t *gw;
@@ -41,7 +44,11 @@ struct _gw_conn_t {
     size_t body_size;
     bool too_large;
     s_state_t state;
-    sb_job_t job;
+    sb_job_t job;                   //  the lookup, then the request itself
+    gw_ident_t ident;
+    gw_need_t need;                 //  the lookup in flight, in PRESTEP
+    int presteps;
+    char client_ip [64];
 };
 
 //  ---------------------------------------------------------------------
@@ -151,9 +158,16 @@ s_respond_reply (gw_conn_t *conn)
     else
     if (reply.status != 204)
         sb_json_write (&buf, reply.body);
+    //  A service says how long to wait in the error's retry_after; HTTP
+    //  says it in Retry-After.
+    char retry [24] = "";
+    int64_t seconds;
+    if (reply.error && sb_mpk_int (sb_mpk_get (reply.error, "retry_after"), &seconds) == 0
+        && seconds > 0)
+        snprintf (retry, sizeof (retry), "%lld", (long long) seconds);
     int status = reply.status;
     sb_reply_msg_release (&reply);
-    enum MHD_Result rc = s_respond (conn, status, &buf, NULL, NULL);
+    enum MHD_Result rc = s_respond (conn, status, &buf, *retry ? "Retry-After" : NULL, retry);
     msgpack_sbuffer_destroy (&buf);
     return rc;
 }
@@ -253,6 +267,98 @@ s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char
     return MHD_YES;
 }
 
+static enum MHD_Result s_forward (gw_conn_t *conn);
+
+//  Sends op to service as a job and suspends the connection until the
+//  broker answers; head gives the caller's identity (the id, ip and
+//  deadline are filled here).
+static void
+s_submit (gw_conn_t *conn, s_state_t state, const char *service, const char *op,
+          sb_envelope_head_t *head, const msgpack_sbuffer *args, int deadline_ms)
+{
+    snprintf (head->id, sizeof (head->id), "%s", conn->request_id);
+    snprintf (head->op, sizeof (head->op), "%s", op);
+    snprintf (head->ip, sizeof (head->ip), "%s", conn->client_ip);
+    head->deadline = sb_now_ms () + deadline_ms;
+    msgpack_sbuffer envelope;
+    msgpack_sbuffer_init (&envelope);
+    sb_envelope_encode_request (&envelope, head, args->data, args->size);
+
+    sb_job_t *job = &conn->job;
+    snprintf (job->service, sizeof (job->service), "%s", service);
+    job->request = zframe_new (envelope.data, envelope.size);
+    msgpack_sbuffer_destroy (&envelope);
+    job->deadline = sb_mono_ms () + deadline_ms;
+    job->done = s_job_done;
+    job->arg = conn;
+    job->status = 0;
+    conn->state = state;
+    //  Suspend before submitting: the broker may answer before
+    //  sb_broker_submit even returns.
+    MHD_suspend_connection (conn->connection);
+    sb_broker_submit (conn->gw->broker, job);
+}
+
+//  Decides who the request acts for, then forwards it; or answers the
+//  denial; or runs the lookup authentication needs first (PRESTEP), after
+//  which this runs again.
+static enum MHD_Result
+s_authenticate (gw_conn_t *conn)
+{
+    const gw_route_t *route = conn->match.route;
+    if (route->role == SB_ROLE_NONE)
+        return s_forward (conn);
+    struct MHD_Connection *c = conn->connection;
+    gw_denial_t denial;
+    gw_auth_result_t result = gw_auth_check (
+        conn->gw->auth, MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Authorization"),
+        MHD_lookup_connection_value (c, MHD_HEADER_KIND, "X-API-Key"),
+        MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host"), route->role, &conn->ident,
+        &denial, &conn->need);
+    if (result == GW_AUTH_NEED && conn->presteps++ >= 2) {
+        //  A lookup that did not settle it (an unknown key, a kid that
+        //  is not in the fresh key set): the credential is not valid.
+        gw_need_release (&conn->need);
+        result = GW_AUTH_DENIED;
+        denial.status = 401;
+        denial.code = SB_E_UNAUTHENTICATED;
+        denial.message = "the credential is not valid";
+    }
+    if (result == GW_AUTH_DENIED)
+        return s_respond_error (conn, denial.status, denial.code, denial.message,
+                                denial.status == 401 ? "WWW-Authenticate" : NULL, "Bearer");
+    if (result == GW_AUTH_NEED) {
+        sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+        s_submit (conn, S_PRESTEP, "auth", conn->need.op, &head, &conn->need.args, 2000);
+        return MHD_YES;
+    }
+    return s_forward (conn);
+}
+
+//  The lookup is back: store what it says, then decide again.
+static enum MHD_Result
+s_prestep_done (gw_conn_t *conn)
+{
+    sb_job_t *job = &conn->job;
+    bool answered = job->status == 0 && job->reply;
+    if (answered) {
+        sb_reply_msg_t reply;
+        char why [128];
+        if (sb_reply_decode (&reply, zframe_data (job->reply), zframe_size (job->reply), why,
+                             sizeof (why)) == 0)
+            gw_auth_apply (conn->gw->auth, &conn->need, &reply);
+        sb_reply_msg_release (&reply);
+    }
+    zframe_destroy (&job->reply);
+    gw_need_release (&conn->need);
+    conn->state = S_RECEIVING;
+    if (!answered)
+        return s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE,
+                                "authentication is unavailable, try again shortly", "Retry-After",
+                                "1");
+    return s_authenticate (conn);
+}
+
 //  How deep a JSON value nests (a scalar is 0). The envelope adds levels of
 //  its own and the bus refuses frames nested deeper than SB_MPK_MAX_DEPTH,
 //  so bodies are held to a depth no real request needs.
@@ -330,29 +436,14 @@ s_forward (gw_conn_t *conn)
     msgpack_sbuffer_init (&packed);
     sb_json_pack_into (&packed, args);
     json_decref (args);
-
+    sb_envelope_head_t head = { .role = conn->ident.role };
+    snprintf (head.org, sizeof (head.org), "%s", conn->ident.org);
+    snprintf (head.sub, sizeof (head.sub), "%s", conn->ident.sub);
+    snprintf (head.key, sizeof (head.key), "%s", conn->ident.key);
+    snprintf (head.sid, sizeof (head.sid), "%s", conn->ident.sid);
     int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
-    sb_envelope_head_t head = { .role = SB_ROLE_NONE };
-    snprintf (head.id, sizeof (head.id), "%s", conn->request_id);
-    snprintf (head.op, sizeof (head.op), "%s", route->op);
-    head.deadline = sb_now_ms () + deadline_ms;
-    msgpack_sbuffer envelope;
-    msgpack_sbuffer_init (&envelope);
-    sb_envelope_encode_request (&envelope, &head, packed.data, packed.size);
+    s_submit (conn, S_WAITING, route->service, route->op, &head, &packed, deadline_ms);
     msgpack_sbuffer_destroy (&packed);
-
-    sb_job_t *job = &conn->job;
-    snprintf (job->service, sizeof (job->service), "%s", route->service);
-    job->request = zframe_new (envelope.data, envelope.size);
-    msgpack_sbuffer_destroy (&envelope);
-    job->deadline = sb_mono_ms () + deadline_ms;
-    job->done = s_job_done;
-    job->arg = conn;
-    conn->state = S_WAITING;
-    //  Suspend before submitting: the broker may answer before
-    //  sb_broker_submit even returns.
-    MHD_suspend_connection (conn->connection);
-    sb_broker_submit (conn->gw->broker, job);
     return MHD_YES;
 }
 
@@ -366,6 +457,21 @@ s_request_id (gw_conn_t *conn)
         snprintf (conn->request_id, sizeof (conn->request_id), "%s", theirs);
     else
         sb_random_hex (conn->request_id, 16);
+}
+
+static void
+s_client_ip (gw_conn_t *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+        conn->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *addr = info ? info->client_addr : NULL;
+    if (addr && addr->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) addr)->sin_addr, conn->client_ip,
+                   sizeof (conn->client_ip));
+    else
+    if (addr && addr->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) addr)->sin6_addr, conn->client_ip,
+                   sizeof (conn->client_ip));
 }
 
 static enum MHD_Result
@@ -383,6 +489,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         conn->method = method;
         *con_cls = conn;
         s_request_id (conn);
+        s_client_ip (conn);
         gw_routes_match (method, url, &conn->match);
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                           "Content-Length");
@@ -397,6 +504,12 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     }
     if (conn->state == S_WAITING)
         return s_respond_reply (conn);
+    if (conn->state == S_PRESTEP) {
+        sb_log_set_request_id (conn->request_id);
+        enum MHD_Result rc = s_prestep_done (conn);
+        sb_log_set_request_id (NULL);
+        return rc;
+    }
     if (conn->state == S_DONE) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -442,7 +555,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         rc = s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE, "the gateway is stopping",
                               "Retry-After", "1");
     else
-        rc = s_forward (conn);
+        rc = s_authenticate (conn);
     sb_log_set_request_id (NULL);
     return rc;
 }
@@ -458,6 +571,7 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     if (conn) {
         zframe_destroy (&conn->job.request);
         zframe_destroy (&conn->job.reply);
+        gw_need_release (&conn->need);
         free (conn->body);
         free (conn);
         *con_cls = NULL;
@@ -483,12 +597,14 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     self->broker = broker;
     self->default_deadline_ms = config->request_timeout_ms;
     atomic_init (&self->stopping, false);
+    self->auth = gw_auth_new (config);
 
     struct sockaddr_in addr = { 0 };
     addr.sin_family = AF_INET;
     addr.sin_port = htons ((uint16_t) config->http_port);
     if (inet_pton (AF_INET, config->http_bind, &addr.sin_addr) != 1) {
         sb_error ("SWITCHBOARD_HTTP_BIND '%s' is not an IPv4 address", config->http_bind);
+        gw_auth_destroy (&self->auth);
         free (self);
         return NULL;
     }
@@ -508,6 +624,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
         MHD_OPTION_END);
     if (!self->daemon) {
         sb_error ("cannot listen on %s:%d", config->http_bind, config->http_port);
+        gw_auth_destroy (&self->auth);
         free (self);
         return NULL;
     }
@@ -528,6 +645,7 @@ gw_http_destroy (gw_t **self_p)
     gw_t *self = *self_p;
     if (self) {
         MHD_stop_daemon (self->daemon);
+        gw_auth_destroy (&self->auth);
         free (self);
         *self_p = NULL;
     }

@@ -23,6 +23,33 @@ static const gw_route_t s_routes [] = {
     { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL },
     { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
     { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
+
+    //  Auth and identity
+    { "POST", "/v1/auth/signup", "auth", "auth.signup", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/auth/login", "auth", "auth.login", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/auth/refresh", "auth", "auth.refresh", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/auth/logout", "auth", "auth.logout", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/auth/password/forgot", "auth", "auth.password_forgot", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/auth/password/reset", "auth", "auth.password_reset", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/auth/password/change", "auth", "auth.password_change", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/me", "auth", "auth.me", SB_ROLE_USER, 0, NULL },
+    { "GET", "/.well-known/jwks.json", "auth", "auth.jwks", SB_ROLE_NONE, 0, NULL },
+
+    //  Organization, team, API keys
+    { "GET", "/v1/organization", "auth", "org.get", SB_ROLE_USER, 0, NULL },
+    { "PATCH", "/v1/organization", "auth", "org.update", SB_ROLE_ADMIN, 0, NULL },
+    { "DELETE", "/v1/organization", "auth", "org.delete", SB_ROLE_ADMIN, 0, NULL },
+    { "GET", "/v1/users", "auth", "users.list", SB_ROLE_USER, 0, NULL },
+    { "PATCH", "/v1/users/{id}", "auth", "users.update", SB_ROLE_ADMIN, 0, NULL },
+    { "DELETE", "/v1/users/{id}", "auth", "users.delete", SB_ROLE_ADMIN, 0, NULL },
+    { "POST", "/v1/invitations", "auth", "invitations.create", SB_ROLE_ADMIN, 0, NULL },
+    { "GET", "/v1/invitations", "auth", "invitations.list", SB_ROLE_ADMIN, 0, NULL },
+    { "POST", "/v1/invitations/accept", "auth", "invitations.accept", SB_ROLE_NONE, 0, NULL },
+    { "DELETE", "/v1/invitations/{id}", "auth", "invitations.delete", SB_ROLE_ADMIN, 0, NULL },
+    { "POST", "/v1/api-keys", "auth", "apikeys.create", SB_ROLE_ADMIN, 0, NULL },
+    { "GET", "/v1/api-keys", "auth", "apikeys.list", SB_ROLE_ADMIN, 0, NULL },
+    { "DELETE", "/v1/api-keys/{id}", "auth", "apikeys.delete", SB_ROLE_ADMIN, 0, NULL },
+    { "GET", "/v1/audit-log", "auth", "audit.list", SB_ROLE_ADMIN, 0, NULL },
     { NULL }
 };
 
@@ -118,4 +145,17 @@ gw_routes_test (bool verbose)
     memset (longseg + 11, 'x', 200);
     longseg [211] = 0;
     SB_CHECK (!s_path_matches ("/v1/things/{id}", longseg, &m));
+
+    //  Authenticated routes carry their role; a literal path wins over a
+    //  template only by order, so accept must come before {id}.
+    gw_routes_match ("POST", "/v1/invitations/accept", &m);
+    SB_CHECK (m.status == 0 && m.route && streq (m.route->op, "invitations.accept")
+              && m.route->role == SB_ROLE_NONE);
+    gw_routes_match ("DELETE", "/v1/invitations/abc", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->role == SB_ROLE_ADMIN && m.param_count == 1
+              && streq (m.params [0].value, "abc"));
+    gw_routes_match ("GET", "/v1/me", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->role == SB_ROLE_USER);
+    gw_routes_match ("PUT", "/v1/organization", &m);
+    SB_CHECK (m.status == 405 && streq (m.allow, "GET, PATCH, DELETE"));
 }

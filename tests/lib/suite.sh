@@ -63,6 +63,22 @@
 #                                    status 1 if absent
 #           json_len JSON PATH       length of the array/object/string at PATH
 #
+# Mail:     suite_smtp_start         SMTP sink (tests/fakes/smtp_sink.py) as
+#                                    process "smtp-sink"; exports
+#                                    SWITCHBOARD_SMTP_URL and SUITE_MAIL_DIR.
+#                                    Call it before starting the services
+#                                    (they read the URL at start); after a
+#                                    suite_stop smtp-sink it restarts on the
+#                                    same port and keeps the mail received
+#           mail_wait TO [SECS]      wait (10 s) for a message to TO (any case)
+#                                    not returned by an earlier mail_wait;
+#                                    prints its path; status 1 on timeout
+#           mail_count TO            messages to TO received so far
+#           mail_header PATH NAME    a header, RFC 2047 words decoded
+#           mail_body PATH           the text, transfer encoding undone, LF
+#           mail_link PATH PREFIX    the first URL in the text starting with
+#                                    PREFIX; status 1 if none
+#
 # suite_init exports: SWITCHBOARD_HTTP_PORT, SWITCHBOARD_BROKER,
 # SWITCHBOARD_EVENTS_PUB, SWITCHBOARD_EVENTS_SUB (tcp://127.0.0.1:<free port>),
 # SWITCHBOARD_DATA_DIR ($SUITE_TMP/data, with mail/), SWITCHBOARD_PUBLIC_URL
@@ -85,6 +101,8 @@ SUITE_TMP=
 SUITE_PID=
 SUITE_PG_STARTED=0
 SUITE_PG_URL=
+SUITE_MAIL_DIR=
+_SUITE_SMTP_PORT=
 declare -gA SUITE_PIDS=()
 _SUITE_PORT_FDS=()
 declare -gA _SUITE_PORTS_TAKEN=()
@@ -538,6 +556,118 @@ json_get () {
 
 json_len () {
     printf '%s' "$1" | "$SUITE_PYTHON" -c "$_SUITE_JSON_PY" len "${2-.}"
+}
+
+# ---- mail -------------------------------------------------------------------
+
+# Start the SMTP sink and point every process started later at it. Its port
+# is a suite port (see suite_free_port), kept for restarts, so that services
+# started before a suite_stop smtp-sink find it again on the same URL.
+suite_smtp_start () {
+    local key=smtp-sink log=$SUITE_TMP/log/smtp-sink.log port='' deadline
+    [[ -n $SUITE_TMP ]] || { t_diag "suite_smtp_start: call suite_init first"; return 1; }
+    if [[ -z $_SUITE_SMTP_PORT ]]; then
+        suite_free_port _SUITE_SMTP_PORT || return 1
+    fi
+    SUITE_MAIL_DIR=$SUITE_TMP/mail-sink
+    mkdir -p "$SUITE_MAIL_DIR" || return 1
+    _suite_start "$key" "$SUITE_PYTHON" "$SUITE_ROOT/tests/fakes/smtp_sink.py" \
+                 "$_SUITE_SMTP_PORT" "$SUITE_MAIL_DIR" || return 1
+    # The sink prints its port once it listens: the first number after the
+    # latest "starting" line of its log.
+    deadline=$((SECONDS + 10))
+    while :; do
+        port=$(awk '/^==== / { p = "" } /^[0-9]+$/ && p == "" { p = $0 } END { print p }' "$log")
+        [[ -n $port ]] && break
+        if ! suite_running "$key" || (( SECONDS >= deadline )); then
+            t_diag "suite_smtp_start: the sink did not start:" "$(tail -n 20 "$log")"
+            return 1
+        fi
+        sleep 0.05
+    done
+    export SWITCHBOARD_SMTP_URL=smtp://127.0.0.1:$port
+    export SUITE_MAIL_DIR
+    return 0
+}
+
+# The sink's messages to $1 (lower-case), oldest first, one path a line.
+# Files are numbered 1, 2, 3 ...; the recipients are the X-Sink-Rcpt lines
+# on top.
+_suite_mail_files () {
+    local to=$1 n f line
+    for ((n = 1; ; n++)); do
+        f=$SUITE_MAIL_DIR/$n.eml
+        [[ -f $f ]] || break
+        while IFS= read -r line; do
+            line=${line%$'\r'}
+            [[ $line == X-Sink-Rcpt:* ]] || break
+            line=${line#X-Sink-Rcpt:}
+            line=${line# }
+            if [[ ${line,,} == "$to" ]]; then printf '%s\n' "$f"; break; fi
+        done < "$f"
+    done
+}
+
+# mail_wait TO [SECS]: usually path=$(mail_wait ...), a subshell, so the
+# paths already returned are remembered in a file, not a variable.
+mail_wait () {
+    local to=${1,,} secs=${2:-10} seen=$SUITE_TMP/mail-seen deadline f
+    [[ -n $SUITE_MAIL_DIR ]] || { t_diag "mail_wait: call suite_smtp_start first"; return 2; }
+    deadline=$((SECONDS + secs))
+    while :; do
+        while IFS= read -r f; do
+            if ! grep -Fxq -- "$f" "$seen" 2>/dev/null; then
+                printf '%s\n' "$f" >> "$seen"
+                printf '%s\n' "$f"
+                return 0
+            fi
+        done < <(_suite_mail_files "$to")
+        if (( SECONDS >= deadline )); then
+            t_diag "mail_wait: no new mail to $1 within ${secs}s"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+mail_count () {
+    [[ -n $SUITE_MAIL_DIR ]] || { echo 0; return 0; }
+    _suite_mail_files "${1,,}" | wc -l
+}
+
+_SUITE_MAIL_PY='
+import email, email.policy, re, sys
+mode, path = sys.argv[1], sys.argv[2]
+with open(path, "rb") as f:
+    msg = email.message_from_binary_file(f, policy=email.policy.default)
+if mode == "header":
+    value = msg.get(sys.argv[3])
+    if value is None:
+        sys.exit(1)
+    print(str(value))
+    sys.exit(0)
+body = msg.get_content().replace("\r\n", "\n")
+if mode == "body":
+    sys.stdout.write(body)
+    sys.exit(0)
+prefix = sys.argv[3]
+i = body.find(prefix)
+if i < 0:
+    sys.exit(1)
+url = re.match(r"[^\s<>\"\x27]*", body[i:]).group(0)
+print(url.rstrip(".,;:!?)]"))
+'
+
+mail_header () {
+    "$SUITE_PYTHON" -c "$_SUITE_MAIL_PY" header "$1" "$2"
+}
+
+mail_body () {
+    "$SUITE_PYTHON" -c "$_SUITE_MAIL_PY" body "$1"
+}
+
+mail_link () {
+    "$SUITE_PYTHON" -c "$_SUITE_MAIL_PY" link "$1" "$2"
 }
 
 # ---- the end ----------------------------------------------------------------

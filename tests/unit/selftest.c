@@ -17,6 +17,8 @@ static const s_test_t s_tests [] = {
     { "mpk", sb_mpk_test },
     { "envelope", sb_envelope_test },
     { "json", sb_json_test },
+    { "jwt", sb_jwt_test },
+    { "mail", sb_mail_test },
     { "routes", gw_routes_test },
     { NULL, NULL }
 };

@@ -46,7 +46,23 @@ typedef struct {
     int auth_rate_per_minute;       //  SWITCHBOARD_AUTH_RATE_PER_MINUTE, 30
     char *data_dir;                 //  SWITCHBOARD_DATA_DIR, var
     char *log_level;                //  SWITCHBOARD_LOG_LEVEL, info
+    //  Identity (auth-svc and the gateway)
+    char *jwt_issuer;               //  SWITCHBOARD_JWT_ISSUER, unset = public_url
+    char *keys_dir;                 //  SWITCHBOARD_KEYS_DIR, unset = <data_dir>/keys
+    int access_token_ttl;           //  SWITCHBOARD_ACCESS_TOKEN_TTL, 900 (seconds, at most 900)
+    int refresh_token_days;         //  SWITCHBOARD_REFRESH_TOKEN_DAYS, 30
+    int login_max_failures;         //  SWITCHBOARD_LOGIN_MAX_FAILURES, 5 per account
+    int login_max_client_failures;  //  SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES, 20 per address
+    int login_lockout_seconds;      //  SWITCHBOARD_LOGIN_LOCKOUT_SECONDS, 900
+    int default_seats;              //  SWITCHBOARD_DEFAULT_SEATS, 2 (until billing decides)
 } sb_config_t;
+
+//  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.
+const char *sb_config_issuer (const sb_config_t *self);
+
+//  The directory of JWT signing keys (keys_dir, else <data_dir>/keys).
+//  Caller frees.
+char *sb_config_keys_dir (const sb_config_t *self);
 
 //  Loads the configuration of `component` ("gateway", "auth", "tenant",
 //  "billing", "usage") from envp (a NULL-terminated "NAME=value" array; NULL

@@ -14,6 +14,7 @@
 #define SB_DB_H_INCLUDED
 
 #include <libpq-fe.h>
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -52,6 +53,20 @@ bool sb_db_in_transaction (sb_db_t *self);
 //  Sets the organization for row-level security for the current
 //  transaction (set_config('switchboard.org', org, true)). Returns 0 or -1.
 int sb_db_set_org (sb_db_t *self, const char *org);
+
+//  SQL that renders a timestamptz column as an RFC 3339 UTC string with
+//  milliseconds, the API's timestamp format: SB_SQL_TS ("created_at").
+#define SB_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+//  Packs row `row` of result as a msgpack map keyed by column name: NULL
+//  as nil, boolean columns as booleans, int2/int4/int8 as integers, json
+//  and jsonb as the values they hold, everything else as strings. A column named
+//  with a leading '_' is skipped (for values a caller reads but does not
+//  return).
+void sb_db_pack_row (msgpack_packer *pk, const PGresult *result, int row);
+
+//  Packs every row of result as an array of such maps.
+void sb_db_pack_rows (msgpack_packer *pk, const PGresult *result);
 
 //  The underlying connection, for the rare caller that needs libpq itself
 //  (COPY, pipelining). Borrowed; may change after a reconnect.

@@ -2,7 +2,8 @@
 
     A request is one msgpack map:
         {"v":1, "id":"<request id>", "op":"businesses.list", "org":<str|nil>,
-         "sub":<str|nil>, "role":<str|nil>, "key":<str|nil>,
+         "sub":<str|nil>, "role":<str|nil>, "key":<str|nil>, "sid":<str|nil>,
+         "ip":<str|nil>,
          "deadline":<unix ms>, "args":{...}}
     and a reply is
         {"v":1, "id":"<request id>", "status":<int>, "body":<any>}
@@ -42,6 +43,8 @@ typedef struct {
     char org [SB_FIELD_MAX + 1];
     char sub [SB_FIELD_MAX + 1];
     char key [SB_FIELD_MAX + 1];
+    char sid [SB_FIELD_MAX + 1];    //  the session of the caller's access token
+    char ip [SB_FIELD_MAX + 1];     //  the HTTP client's address, when from the gateway
     sb_role_t role;
     int64_t deadline;               //  unix milliseconds
 } sb_envelope_head_t;

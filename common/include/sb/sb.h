@@ -33,6 +33,8 @@
 #include "sb/client.h"
 #include "sb/worker.h"
 #include "sb/events.h"
+#include "sb/jwt.h"
+#include "sb/mail.h"
 #include "sb/service.h"
 
 #endif

@@ -51,6 +51,15 @@ typedef struct {
     const sb_op_t *ops;             //  terminated by { NULL }
     const sb_migration_t *migrations;
     const size_t *migration_count;  //  a pointer: a const size_t is no constant expression
+    //  Optional: called once after migrations, before serving; returns 0 or
+    //  -1 to stop the process (logged by the hook).
+    int (*start) (const sb_config_t *config, sb_db_t *db);
+    //  Optional: called at exit for what start set up.
+    void (*stop) (void);
+    //  Optional: runs a subcommand (`auth-svc rotate-keys`): returns the
+    //  exit status, or -1 when argv [0] is not one of its commands.
+    int (*command) (int argc, char **argv, const sb_config_t *config);
+    const char *commands_help;      //  lines for --help describing them
 } sb_service_t;
 
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
@@ -60,6 +69,53 @@ int sb_service_main (int argc, char **argv, const sb_service_t *service);
 const sb_envelope_head_t *sb_ctx_head (sb_ctx_t *ctx);
 const sb_config_t *sb_ctx_config (sb_ctx_t *ctx);
 sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
+
+//  Request-scoped memory: freed when the request is answered.
+void *sb_ctx_alloc (sb_ctx_t *ctx, size_t size);
+char *sb_ctx_strndup (sb_ctx_t *ctx, const char *s, size_t len);
+
+//  Queues an event (topic, msgpack body copied) to publish once the
+//  request's transaction has committed; dropped if it rolls back.
+void sb_ctx_publish (sb_ctx_t *ctx, const char *topic, const void *body, size_t size);
+
+//  Field errors for 400 validation_failed: {"fields":{"email":"..."}}.
+#define SB_FIELDS_MAX 16
+typedef struct {
+    size_t count;
+    struct {
+        const char *field;          //  a string literal or arena string
+        char message [96];
+    } items [SB_FIELDS_MAX];
+} sb_fields_t;
+
+void sb_fields_add (sb_fields_t *fields, const char *field, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+bool sb_fields_has (const sb_fields_t *fields, const char *field);
+
+//  Answers 400 validation_failed with the fields collected. Returns 0.
+int sb_reply_fields (sb_reply_t *reply, const sb_fields_t *fields);
+
+//  Reads a string argument: returns an arena copy, or NULL when it is
+//  absent or nil (then, if required, adds a field error). A value that is
+//  not a string, holds control characters, or has fewer than min or more
+//  than max characters (UTF-8 code points) adds a field error and returns
+//  NULL.
+const char *sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                           bool required, size_t min, size_t max, sb_fields_t *fields);
+//  Reads a boolean argument into *value when present; a non-boolean adds a
+//  field error. Returns true when the argument was present and valid.
+bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_fields_t *fields);
+
+//  Commits the request's transaction even though the reply is an error
+//  (a failed login must still record the failure that throttles the next).
+void sb_ctx_commit_on_error (sb_ctx_t *ctx);
+
+//  Reads an integer argument given as a number or as a decimal string (query
+//  parameters are strings): *value keeps its default when absent; out of
+//  [min, max] or not an integer adds a field error. Returns true when
+//  present and valid.
+bool sb_arg_int (const msgpack_object *args, const char *name, int64_t min, int64_t max,
+                 int64_t *value, sb_fields_t *fields);
 
 //  Starts a success reply with status and returns the packer for its body:
 //  the handler packs exactly one object.

@@ -1,0 +1,125 @@
+/*  auth.h — auth-svc's private declarations: the operation handlers and
+    the helpers they share (tokens, passwords, sessions, audit, packing).
+
+    auth-svc owns identity and access: organizations, users and roles,
+    passwords (argon2id), sessions with their rotating refresh tokens, the
+    ES256 keys that sign access tokens, password resets, invitations, API
+    keys, login throttling and the audit log. Every handler runs inside a
+    transaction (SB_OP_TX), so a request either happens whole or not at all,
+    and its events (sessions.revoked, apikey.revoked, org.updated,
+    org.deleted) leave only once it has committed.
+*/
+#ifndef AUTH_H_INCLUDED
+#define AUTH_H_INCLUDED
+
+#include "sb/sb.h"
+#include "sb/jwt.h"
+#include "sb/mail.h"
+#include <sodium.h>
+
+extern const sb_service_t auth_service;
+extern const sb_migration_t auth_migrations [];
+extern const size_t auth_migration_count;
+
+#define AUTH_E_EMAIL_TAKEN          "email_taken"
+#define AUTH_E_SUBDOMAIN_TAKEN      "subdomain_taken"
+#define AUTH_E_INVALID_CREDENTIALS  "invalid_credentials"
+#define AUTH_E_INVALID_TOKEN        "invalid_token"
+#define AUTH_E_TOO_MANY_ATTEMPTS    "too_many_attempts"
+#define AUTH_E_LAST_ADMIN           "last_admin"
+#define AUTH_E_PLAN_LIMIT           "plan_limit_reached"
+
+#define AUTH_PASSWORD_MIN 10
+#define AUTH_PASSWORD_MAX 256
+#define AUTH_RESET_MINUTES 30
+#define AUTH_INVITATION_DAYS 7
+
+//  The signing keys, loaded at start (auth_service.c).
+sb_jwt_keys_t *auth_keys (void);
+
+//  ---- helpers (auth_common.c) ----------------------------------------------
+
+//  A new random token: prefix followed by 43 base64url characters (256
+//  bits). Arena string.
+char *auth_token_new (sb_ctx_t *ctx, const char *prefix);
+//  The SHA-256 of a token as PostgreSQL bytea text ("\\x..."), arena string.
+char *auth_token_hash (sb_ctx_t *ctx, const char *token);
+
+//  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
+int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
+//  Constant-time verification; with hash NULL it verifies against a dummy
+//  hash so that an unknown account costs the same time. False then.
+bool auth_password_verify (const char *hash, const char *password);
+
+//  Reads and checks email (normalised to lower case), password fields.
+const char *auth_arg_email (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                            sb_fields_t *fields);
+const char *auth_arg_password (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                               sb_fields_t *fields);
+//  Checks a subdomain's shape and that it is not reserved.
+bool auth_subdomain_valid (const char *subdomain);
+
+//  Appends an audit entry in the request's transaction. details_json may be
+//  NULL ({}); target may be NULL.
+void auth_audit (sb_ctx_t *ctx, const char *org, const char *actor, const char *action,
+                 const char *target, const char *details_json);
+
+//  Creates a session for the user and packs, into an open map, the four
+//  token pairs: access_token, refresh_token, token_type, expires_in.
+//  Returns 0 or -1 (database or signing failure).
+int auth_session_start (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user,
+                        const char *role);
+//  Answers status with {user, organization, access_token, refresh_token,
+//  token_type, expires_in} for a new session of the user.
+int auth_reply_session (sb_ctx_t *ctx, sb_reply_t *reply, int status, const char *org,
+                        const char *user, const char *role);
+//  Signs an access token for an existing session.
+char *auth_access_token (sb_ctx_t *ctx, const char *org, const char *user, const char *role,
+                         const char *sid);
+//  Revokes sessions chosen by a WHERE clause over sessions (our own SQL,
+//  with $1.. parameters) and publishes their ids as sessions.revoked.
+//  Returns the number revoked, or -1.
+int auth_sessions_revoke (sb_ctx_t *ctx, const char *where, int nparams,
+                          const char *const *params, const char *reason);
+
+//  Packs the public view of a user / organization by id (a map), or nil
+//  when absent. Return 0, or -1 on a database failure.
+int auth_pack_user (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user);
+int auth_pack_org (sb_ctx_t *ctx, msgpack_packer *pk, const char *org);
+
+//  ---- handlers ---------------------------------------------------------
+
+int auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_login (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_refresh (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_logout (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_password_reset (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_password_change (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int auth_org_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_lookup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_users_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_accept (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+#endif

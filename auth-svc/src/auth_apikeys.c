@@ -1,0 +1,254 @@
+/*  auth_apikeys.c — API keys, and the audit log.
+
+    A key reads `sbk_<8 characters>_<43 characters>`: the first part is its
+    public prefix (unique, shown in lists, used to find the key), the whole
+    key's SHA-256 is what is stored; the key itself is shown once, at
+    creation. Resolving a key (for the gateway, role service) finds it by
+    prefix and compares hashes in constant time. The gateway reports the
+    keys it has seen used in batches (apikeys.touch), so last_used_at costs
+    one UPDATE per batch, not one per request.
+*/
+#include "auth.h"
+
+#define S_KEY_PREFIX_LEN 12         //  "sbk_" and 8 characters
+
+static void
+s_publish_revoked (sb_ctx_t *ctx, const char *id, const char *org)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    sb_mpk_pack_kv_str (&pk, "id", id);
+    sb_mpk_pack_kv_str (&pk, "org", org);
+    sb_ctx_publish (ctx, "apikey.revoked", buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+int
+auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    sb_fields_t fields = { 0 };
+    const char *name = sb_arg_string (ctx, args, "name", true, 1, 100, &fields);
+    const char *role = sb_arg_string (ctx, args, "role", false, 1, 16, &fields);
+    const char *expires_at = sb_arg_string (ctx, args, "expires_at", false, 1, 64, &fields);
+    if (role && !streq (role, "admin") && !streq (role, "user"))
+        sb_fields_add (&fields, "role", "must be admin or user");
+    if (expires_at) {
+        //  PostgreSQL parses the timestamp; a server error here is a bad value.
+        PGresult *check = sb_db_exec (sb_ctx_db (ctx),
+                                      "SELECT $1::timestamptz > now () + interval '1 second'", 1,
+                                      &expires_at);
+        if (!check) {
+            if (strncmp (sb_db_sqlstate (sb_ctx_db (ctx)), "22", 2) != 0)
+                return -1;
+            //  The failed statement aborted the transaction: start afresh.
+            sb_db_rollback (sb_ctx_db (ctx));
+            if (sb_db_begin (sb_ctx_db (ctx)))
+                return -1;
+            sb_fields_add (&fields, "expires_at", "must be an RFC 3339 timestamp");
+        }
+        else {
+            if (PQgetvalue (check, 0, 0) [0] != 't')
+                sb_fields_add (&fields, "expires_at", "must be in the future");
+            PQclear (check);
+        }
+    }
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+
+    char id [37], prefix [S_KEY_PREFIX_LEN + 1];
+    sb_uuid_v4 (id);
+    char random [9];
+    sb_random_hex (random, 4);
+    snprintf (prefix, sizeof (prefix), "sbk_%s", random);
+    char stem [S_KEY_PREFIX_LEN + 2];
+    snprintf (stem, sizeof (stem), "%s_", prefix);
+    char *key = auth_token_new (ctx, stem);
+    const char *params [] = { head->org, id, name, prefix, auth_token_hash (ctx, key),
+                              role ? role : "user", *head->sub ? head->sub : NULL, expires_at };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "INSERT INTO api_keys (organization_id, id, name, prefix, secret_hash, role, created_by, "
+        "expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, $7, $8::timestamptz) "
+        "RETURNING id, name, prefix, role, " SB_SQL_TS ("created_at") " AS created_at, "
+        SB_SQL_TS ("expires_at") " AS expires_at",
+        8, params);
+    if (!result)
+        return -1;
+    auth_audit (ctx, head->org, head->sub, "apikey.created", id, NULL);
+    msgpack_packer *pk = sb_reply_body (reply, 201);
+    msgpack_pack_map (pk, 7);
+    for (int c = 0; c < PQnfields (result); c++) {
+        sb_mpk_pack_str (pk, PQfname (result, c));
+        if (PQgetisnull (result, 0, c))
+            msgpack_pack_nil (pk);
+        else
+            sb_mpk_pack_str (pk, PQgetvalue (result, 0, c));
+    }
+    sb_mpk_pack_kv_str (pk, "key", key);
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    (void) args;
+    const char *org = sb_ctx_head (ctx)->org;
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT id, name, prefix, role, " SB_SQL_TS ("created_at")
+                                   " AS created_at, " SB_SQL_TS ("last_used_at") " AS last_used_at, "
+                                   SB_SQL_TS ("expires_at") " AS expires_at, "
+                                   SB_SQL_TS ("revoked_at") " AS revoked_at "
+                                   "FROM api_keys WHERE organization_id = $1 "
+                                   "ORDER BY created_at DESC, id",
+                                   1, &org);
+    if (!result)
+        return -1;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_str (pk, "data");
+    sb_db_pack_rows (pk, result);
+    sb_mpk_pack_str (pk, "next_cursor");
+    msgpack_pack_nil (pk);
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    sb_fields_t fields = { 0 };
+    const char *id = sb_arg_string (ctx, args, "id", true, 1, 64, &fields);
+    if (!id || !sb_is_uuid (id))
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
+    const char *params [] = { head->org, id };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "UPDATE api_keys SET revoked_at = now () WHERE organization_id = $1 "
+                                   "AND id = $2 AND revoked_at IS NULL RETURNING id",
+                                   2, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    PQclear (result);
+    if (rows != 1)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
+    s_publish_revoked (ctx, id, head->org);
+    auth_audit (ctx, head->org, head->sub, "apikey.revoked", id, NULL);
+    msgpack_pack_nil (sb_reply_body (reply, 204));
+    return 0;
+}
+
+int
+auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *key = sb_arg_string (ctx, args, "key", true, 1, 128, &fields);
+    if (!key || strlen (key) <= S_KEY_PREFIX_LEN + 1 || strncmp (key, "sbk_", 4) != 0
+        || key [S_KEY_PREFIX_LEN] != '_')
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
+    char *prefix = sb_ctx_strndup (ctx, key, S_KEY_PREFIX_LEN);
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "SELECT k.id, k.organization_id AS org, k.role, o.subdomain, "
+        "  extract (epoch FROM k.expires_at)::bigint AS expires_at, k.secret_hash AS _hash "
+        "FROM api_keys k JOIN organizations o ON o.id = k.organization_id "
+        "WHERE k.prefix = $1 AND k.revoked_at IS NULL "
+        "AND (k.expires_at IS NULL OR k.expires_at > now ())",
+        1, (const char *const *) &prefix);
+    if (!result)
+        return -1;
+    //  The stored hash comes back as bytea text: compare it, in constant
+    //  time, with the hash of what was presented.
+    bool valid = PQntuples (result) == 1
+                 && sodium_memcmp (PQgetvalue (result, 0, 5), auth_token_hash (ctx, key),
+                                   2 + 2 * crypto_hash_sha256_BYTES) == 0
+                 && (size_t) PQgetlength (result, 0, 5) == 2 + 2 * crypto_hash_sha256_BYTES;
+    if (valid)
+        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
+    else
+        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const msgpack_object *ids = sb_mpk_get (args, "ids");
+    if (!ids || ids->type != MSGPACK_OBJECT_ARRAY || ids->via.array.size > 10000)
+        return sb_reply_error (reply, 400, SB_E_INVALID_REQUEST, "ids must be an array");
+    //  One UPDATE for the whole batch, the ids as one array parameter.
+    size_t count = ids->via.array.size;
+    char *list = (char *) sb_ctx_alloc (ctx, 3 + count * 37);
+    size_t n = 0;
+    list [n++] = '{';
+    for (size_t i = 0; i < count; i++) {
+        char id [37];
+        if (sb_mpk_copy_str (&ids->via.array.ptr [i], id, sizeof (id)) || !sb_is_uuid (id))
+            return sb_reply_error (reply, 400, SB_E_INVALID_REQUEST, "ids must be UUIDs");
+        if (i)
+            list [n++] = ',';
+        memcpy (list + n, id, 36);
+        n += 36;
+    }
+    list [n++] = '}';
+    list [n] = 0;
+    const char *params [] = { list };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "UPDATE api_keys SET last_used_at = now () "
+                                   "WHERE id = ANY ($1::uuid[])",
+                                   1, params);
+    if (!result)
+        return -1;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 1);
+    sb_mpk_pack_kv_int (pk, "updated", atoi (PQcmdTuples (result)));
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    int64_t limit = 20, cursor = 0;
+    sb_arg_int (args, "limit", 1, 100, &limit, &fields);
+    sb_arg_int (args, "cursor", 1, INT64_MAX, &cursor, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    char limit_text [24], cursor_text [24];
+    snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit + 1);
+    snprintf (cursor_text, sizeof (cursor_text), "%lld", (long long) cursor);
+    const char *params [] = { sb_ctx_head (ctx)->org, cursor ? cursor_text : NULL, limit_text };
+    //  Newest first by id (ids grow with time); one row more than asked
+    //  says whether there is a next page.
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT id, " SB_SQL_TS ("at") " AS at, actor_id, action, target, "
+                                   "ip, details FROM audit_log WHERE organization_id = $1 "
+                                   "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+                                   3, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    bool more = rows > limit;
+    if (more)
+        rows = (int) limit;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_str (pk, "data");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++)
+        sb_db_pack_row (pk, result, r);
+    sb_mpk_pack_str (pk, "next_cursor");
+    if (more)
+        sb_mpk_pack_str (pk, PQgetvalue (result, rows - 1, 0));
+    else
+        msgpack_pack_nil (pk);
+    PQclear (result);
+    return 0;
+}

@@ -1,0 +1,187 @@
+/*  auth_invitations.c — inviting people into an organization.
+
+    An invitation is an email, a role and a single-use token mailed as a
+    link. Pending invitations hold seats: users plus pending invitations
+    may not exceed the plan's seats (a configured default until billing
+    decides). The organization's row is locked while counting, so two
+    admins inviting at once cannot both take the last seat.
+*/
+#include "auth.h"
+
+#define S_PENDING "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now ()"
+
+int
+auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    sb_fields_t fields = { 0 };
+    const char *email = auth_arg_email (ctx, args, "email", &fields);
+    const char *role = sb_arg_string (ctx, args, "role", false, 1, 16, &fields);
+    if (role && !streq (role, "admin") && !streq (role, "user"))
+        sb_fields_add (&fields, "role", "must be admin or user");
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    if (!role)
+        role = "user";
+
+    char seats [16];
+    snprintf (seats, sizeof (seats), "%d", sb_ctx_config (ctx)->default_seats);
+    const char *params [] = { head->org, email };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "SELECT o.name,"
+        "  (SELECT count (*) FROM users WHERE organization_id = o.id)"
+        "  + (SELECT count (*) FROM invitations WHERE organization_id = o.id AND " S_PENDING "),"
+        "  EXISTS (SELECT 1 FROM users WHERE lower (email) = $2),"
+        "  EXISTS (SELECT 1 FROM invitations WHERE organization_id = o.id"
+        "          AND lower (email) = $2 AND " S_PENDING ")"
+        " FROM organizations o WHERE o.id = $1 FOR UPDATE",
+        2, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) != 1) {
+        PQclear (result);
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
+    }
+    char *org_name = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 0), strlen (PQgetvalue (result, 0, 0)));
+    int used = atoi (PQgetvalue (result, 0, 1));
+    bool user_exists = PQgetvalue (result, 0, 2) [0] == 't';
+    bool pending = PQgetvalue (result, 0, 3) [0] == 't';
+    PQclear (result);
+    if (user_exists)
+        return sb_reply_error (reply, 409, AUTH_E_EMAIL_TAKEN, "an account with this email exists");
+    if (pending)
+        return sb_reply_error (reply, 409, SB_E_CONFLICT,
+                               "this email already has a pending invitation");
+    int limit = sb_ctx_config (ctx)->default_seats;
+    if (used >= limit) {
+        msgpack_packer *pk = sb_reply_error_extra (reply, 402, AUTH_E_PLAN_LIMIT,
+                                                   "the plan's seats are all taken", 2);
+        sb_mpk_pack_kv_int (pk, "limit", limit);
+        sb_mpk_pack_kv_int (pk, "used", used);
+        return 0;
+    }
+
+    char id [37], days [8];
+    sb_uuid_v4 (id);
+    snprintf (days, sizeof (days), "%d", AUTH_INVITATION_DAYS);
+    char *token = auth_token_new (ctx, "");
+    const char *insert [] = { head->org, id, email, role, auth_token_hash (ctx, token),
+                              *head->sub ? head->sub : NULL, days };
+    result = sb_db_exec (sb_ctx_db (ctx),
+                         "INSERT INTO invitations (organization_id, id, email, role, token_hash, "
+                         "invited_by, expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, "
+                         "now () + make_interval (days => $7::int)) "
+                         "RETURNING id, email, role, " SB_SQL_TS ("created_at") " AS created_at, "
+                         SB_SQL_TS ("expires_at") " AS expires_at",
+                         7, insert);
+    if (!result)
+        return -1;
+    char text [1024], why [256];
+    snprintf (text, sizeof (text),
+              "You are invited to join %s on Switchboard as %s.\r\n\r\n"
+              "To accept, open this link within %d days:\r\n\r\n"
+              "%s/accept-invitation?token=%s\r\n",
+              org_name, role, AUTH_INVITATION_DAYS, sb_ctx_config (ctx)->public_url, token);
+    if (sb_mail_send (sb_ctx_config (ctx), email, "You are invited to Switchboard", text, why,
+                      sizeof (why)))
+        sb_error ("cannot send the invitation mail: %s", why);
+    auth_audit (ctx, head->org, head->sub, "invitation.created", email, NULL);
+    sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    (void) args;
+    const char *org = sb_ctx_head (ctx)->org;
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT id, email, role, " SB_SQL_TS ("created_at")
+                                   " AS created_at, " SB_SQL_TS ("expires_at") " AS expires_at "
+                                   "FROM invitations WHERE organization_id = $1 AND " S_PENDING
+                                   " ORDER BY created_at DESC, id",
+                                   1, &org);
+    if (!result)
+        return -1;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_str (pk, "data");
+    sb_db_pack_rows (pk, result);
+    sb_mpk_pack_str (pk, "next_cursor");
+    msgpack_pack_nil (pk);
+    PQclear (result);
+    return 0;
+}
+
+int
+auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    sb_fields_t fields = { 0 };
+    const char *id = sb_arg_string (ctx, args, "id", true, 1, 64, &fields);
+    if (!id || !sb_is_uuid (id))
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such invitation");
+    const char *params [] = { head->org, id };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "UPDATE invitations SET revoked_at = now () "
+                                   "WHERE organization_id = $1 AND id = $2 AND " S_PENDING
+                                   " RETURNING email",
+                                   2, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    PQclear (result);
+    if (rows != 1)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such invitation");
+    auth_audit (ctx, head->org, head->sub, "invitation.revoked", id, NULL);
+    msgpack_pack_nil (sb_reply_body (reply, 204));
+    return 0;
+}
+
+int
+auth_invitations_accept (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *token = sb_arg_string (ctx, args, "token", true, 1, 8192, &fields);
+    const char *name = sb_arg_string (ctx, args, "name", true, 1, 100, &fields);
+    const char *password = auth_arg_password (ctx, args, "password", &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    const char *hash = auth_token_hash (ctx, token);
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "UPDATE invitations SET accepted_at = now () "
+                                   "WHERE token_hash = $1::bytea AND " S_PENDING
+                                   " RETURNING organization_id, id, lower (email), role",
+                                   1, &hash);
+    if (!result)
+        return -1;
+    if (PQntuples (result) != 1) {
+        PQclear (result);
+        return sb_reply_error (reply, 400, AUTH_E_INVALID_TOKEN,
+                               "this invitation is invalid, used, revoked or expired");
+    }
+    char org [37], invitation [37], role [16];
+    snprintf (org, sizeof (org), "%s", PQgetvalue (result, 0, 0));
+    snprintf (invitation, sizeof (invitation), "%s", PQgetvalue (result, 0, 1));
+    snprintf (role, sizeof (role), "%s", PQgetvalue (result, 0, 3));
+    char *email = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 2), strlen (PQgetvalue (result, 0, 2)));
+    PQclear (result);
+
+    char hashed [crypto_pwhash_STRBYTES], user [37];
+    if (auth_password_hash (password, hashed))
+        return -1;
+    sb_uuid_v4 (user);
+    const char *params [] = { org, user, email, name, role, hashed };
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "INSERT INTO users (organization_id, id, email, name, role, password_hash) "
+                   "VALUES ($1, $2, $3, $4, $5, $6)", 6, params)) {
+        if (streq (sb_db_sqlstate (sb_ctx_db (ctx)), "23505"))
+            return sb_reply_error (reply, 409, AUTH_E_EMAIL_TAKEN,
+                                   "an account with this email exists");
+        return -1;
+    }
+    auth_audit (ctx, org, user, "invitation.accepted", invitation, NULL);
+    return auth_reply_session (ctx, reply, 201, org, user, role);
+}
