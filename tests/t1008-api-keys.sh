@@ -40,6 +40,7 @@ http_as "$A_AT" POST /v1/api-keys "$(jobj name="Admin robot" role=admin)"
 t_status "create an admin key: 201" 201
 t_field "  role admin" .role admin
 k2_id=$(json_get "$HTTP_BODY" .id)
+t_isnt "  another id" "$k2_id" "$k1_id"
 k2=$(json_get "$HTTP_BODY" .key)
 k2_prefix=$(json_get "$HTTP_BODY" .prefix)
 t_isnt "  another key" "$k2" "$k1"

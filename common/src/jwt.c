@@ -1316,6 +1316,12 @@ s_test_remove_tree (const char *dir)
 }
 
 void
+sb_jwt_thread_stop (void)
+{
+    OPENSSL_thread_stop ();
+}
+
+void
 sb_jwt_test (bool verbose)
 {
     char top [] = "/tmp/sb-jwt-test-XXXXXX";

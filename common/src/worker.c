@@ -26,6 +26,7 @@ struct _sb_worker_t {
     int heartbeat_ms;
     int liveness;
     bool stopping;
+    int64_t returned_at;            //  when recv last handed out a request
 };
 
 static void
@@ -155,6 +156,13 @@ zframe_t *
 sb_worker_recv (sb_worker_t *self, sb_worker_ticket_t *ticket)
 {
     ticket->address = NULL;
+    //  Back from a long request: the brokers were not heard meanwhile
+    //  because we did not listen; judge them from now on.
+    int64_t back = sb_mono_ms ();
+    if (self->returned_at && back - self->returned_at > self->heartbeat_ms)
+        for (size_t i = 0; i < self->link_count; i++)
+            if (self->links [i].expiry < back + self->heartbeat_ms)
+                self->links [i].expiry = back + self->heartbeat_ms;
     while (!self->stopping && !zsys_interrupted) {
         zmq_pollitem_t items [SB_CONFIG_MAX_ENDPOINTS];
         int64_t now = sb_mono_ms ();
@@ -173,11 +181,21 @@ sb_worker_recv (sb_worker_t *self, sb_worker_ticket_t *ticket)
             sb_error ("worker: poll failed: %s", zmq_strerror (zmq_errno ()));
             return NULL;
         }
+        //  Woken much later than asked (the process was stopped, or the
+        //  machine starved us): the silence was ours, not the brokers'.
+        //  Give them a fresh window; what they sent meanwhile may still be
+        //  on its way from the kernel into zmq.
+        int64_t woke = sb_mono_ms ();
+        if (woke - now > timeout + self->heartbeat_ms)
+            for (size_t i = 0; i < self->link_count; i++)
+                self->links [i].expiry = woke + (int64_t) self->heartbeat_ms * self->liveness;
         for (size_t i = 0; rc > 0 && i < self->link_count; i++)
             if (items [i].revents & ZMQ_POLLIN) {
                 zframe_t *body = s_link_receive (self, i, ticket);
-                if (body)
+                if (body) {
+                    self->returned_at = sb_mono_ms ();
                     return body;
+                }
             }
         now = sb_mono_ms ();
         for (size_t i = 0; i < self->link_count; i++) {

@@ -325,6 +325,7 @@ s_actor (zsock_t *pipe, void *arg)
     zpoller_destroy (&poller);
     sb_client_destroy (&client);
     zsock_destroy (&sub);
+    sb_jwt_thread_stop ();
 }
 
 //  ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
 # tests/lib/auth.sh — helpers for the identity and access tests (t1xxx).
+# shellcheck shell=bash
 # Source it after suite.sh:
 #
 #   . "$(dirname "$0")/lib/suite.sh"

@@ -117,6 +117,11 @@ int sb_jwt_verify (sb_jwt_keys_t *keys, const char *token, const char *issuer, i
                    sb_jwt_claims_t *claims, char *why, size_t why_size);
 
 //  Self test.
+//  Frees what OpenSSL keeps for the calling thread (its error queue). A
+//  thread that verified or loaded keys calls it before it ends, so that
+//  a thread detached at exit (a czmq actor) leaves nothing behind.
+void sb_jwt_thread_stop (void);
+
 void sb_jwt_test (bool verbose);
 
 #endif
