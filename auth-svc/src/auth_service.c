@@ -2,7 +2,9 @@
     the JWT signing keys (generated under the data directory on first
     start) and the `rotate-keys` command.
 
-    Public operations carry the role they need; the gateway's own
+    Operations that write run in a transaction (SB_OP_TX); reads do not
+    need one and save its round trips. Public operations carry the role
+    they need; the gateway's own
     operations (resolving API keys, recording their use, fetching revoked
     sessions and organization subdomains) need the `service` role, which
     only internal callers on the bus have.
@@ -68,29 +70,29 @@ static const sb_op_t s_ops [] = {
     { "auth.login", auth_login, SB_ROLE_NONE, SB_OP_TX },
     { "auth.refresh", auth_refresh, SB_ROLE_NONE, SB_OP_TX },
     { "auth.logout", auth_logout, SB_ROLE_USER, SB_OP_TX },
-    { "auth.me", auth_me, SB_ROLE_USER, SB_OP_TX },
+    { "auth.me", auth_me, SB_ROLE_USER, 0 },
     { "auth.jwks", auth_jwks, SB_ROLE_NONE, 0 },
     { "auth.password_forgot", auth_password_forgot, SB_ROLE_NONE, SB_OP_TX },
     { "auth.password_reset", auth_password_reset, SB_ROLE_NONE, SB_OP_TX },
     { "auth.password_change", auth_password_change, SB_ROLE_USER, SB_OP_TX },
     { "sessions.revoked", auth_sessions_revoked, SB_ROLE_SERVICE, SB_OP_TX },
-    { "org.get", auth_org_get, SB_ROLE_USER, SB_OP_TX },
+    { "org.get", auth_org_get, SB_ROLE_USER, 0 },
     { "org.update", auth_org_update, SB_ROLE_ADMIN, SB_OP_TX },
     { "org.delete", auth_org_delete, SB_ROLE_ADMIN, SB_OP_TX },
-    { "org.lookup", auth_org_lookup, SB_ROLE_SERVICE, SB_OP_TX },
-    { "users.list", auth_users_list, SB_ROLE_USER, SB_OP_TX },
+    { "org.lookup", auth_org_lookup, SB_ROLE_SERVICE, 0 },
+    { "users.list", auth_users_list, SB_ROLE_USER, 0 },
     { "users.update", auth_users_update, SB_ROLE_ADMIN, SB_OP_TX },
     { "users.delete", auth_users_delete, SB_ROLE_ADMIN, SB_OP_TX },
     { "invitations.create", auth_invitations_create, SB_ROLE_ADMIN, SB_OP_TX },
-    { "invitations.list", auth_invitations_list, SB_ROLE_ADMIN, SB_OP_TX },
+    { "invitations.list", auth_invitations_list, SB_ROLE_ADMIN, 0 },
     { "invitations.delete", auth_invitations_delete, SB_ROLE_ADMIN, SB_OP_TX },
     { "invitations.accept", auth_invitations_accept, SB_ROLE_NONE, SB_OP_TX },
     { "apikeys.create", auth_apikeys_create, SB_ROLE_ADMIN, SB_OP_TX },
-    { "apikeys.list", auth_apikeys_list, SB_ROLE_ADMIN, SB_OP_TX },
+    { "apikeys.list", auth_apikeys_list, SB_ROLE_ADMIN, 0 },
     { "apikeys.delete", auth_apikeys_delete, SB_ROLE_ADMIN, SB_OP_TX },
     { "apikeys.resolve", auth_apikeys_resolve, SB_ROLE_SERVICE, SB_OP_TX },
     { "apikeys.touch", auth_apikeys_touch, SB_ROLE_SERVICE, SB_OP_TX },
-    { "audit.list", auth_audit_list, SB_ROLE_ADMIN, SB_OP_TX },
+    { "audit.list", auth_audit_list, SB_ROLE_ADMIN, 0 },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 

@@ -234,20 +234,39 @@ auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     (void) args;
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    //  One round trip: the organization, and the user when a person (not
+    //  an API key) is asking.
+    const char *params [] = { head->org, *head->sub ? head->sub : NULL };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "SELECT o.id, o.name, o.subdomain, " SB_SQL_TS ("o.created_at") " AS created_at, "
+        "  o.referral_code, u.id AS _uid, u.email AS _email, u.name AS _name, u.role AS _role, "
+        "  " SB_SQL_TS ("u.created_at") " AS _ucreated "
+        "FROM organizations o LEFT JOIN users u ON u.organization_id = o.id AND u.id = $2 "
+        "WHERE o.id = $1",
+        2, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) != 1) {
+        PQclear (result);
+        return sb_reply_error (reply, 401, SB_E_UNAUTHENTICATED, "this organization is gone");
+    }
     msgpack_packer *pk = sb_reply_body (reply, 200);
     msgpack_pack_map (pk, 4);
     sb_mpk_pack_str (pk, "user");
-    if (*head->sub) {
-        if (auth_pack_user (ctx, pk, head->org, head->sub))
-            return -1;
-    }
-    else
+    if (PQgetisnull (result, 0, 5))
         msgpack_pack_nil (pk);      //  an API key acts for the organization, not a person
+    else {
+        msgpack_pack_map (pk, 5);
+        const char *names [] = { "id", "email", "name", "role", "created_at" };
+        for (int i = 0; i < 5; i++)
+            sb_mpk_pack_kv_str (pk, names [i], PQgetvalue (result, 0, 5 + i));
+    }
     sb_mpk_pack_str (pk, "organization");
-    if (auth_pack_org (ctx, pk, head->org))
-        return -1;
+    sb_db_pack_row (pk, result, 0);
     sb_mpk_pack_kv_str (pk, "role", sb_role_name (head->role));
     sb_mpk_pack_kv_str (pk, "plan", "free");
+    PQclear (result);
     return 0;
 }
 
