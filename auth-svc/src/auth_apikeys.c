@@ -108,12 +108,7 @@ auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
                                    1, &org);
     if (!result)
         return -1;
-    msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 2);
-    sb_mpk_pack_str (pk, "data");
-    sb_db_pack_rows (pk, result);
-    sb_mpk_pack_str (pk, "next_cursor");
-    msgpack_pack_nil (pk);
+    sb_reply_rows (reply, result, PQntuples (result), NULL);
     PQclear (result);
     return 0;
 }
@@ -122,9 +117,8 @@ int
 auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
-    sb_fields_t fields = { 0 };
-    const char *id = sb_arg_string (ctx, args, "id", true, 1, 64, &fields);
-    if (!id || !sb_is_uuid (id))
+    const char *id = sb_arg_id (ctx, args);
+    if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
     const char *params [] = { head->org, id };
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),
@@ -238,17 +232,7 @@ auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     bool more = rows > limit;
     if (more)
         rows = (int) limit;
-    msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 2);
-    sb_mpk_pack_str (pk, "data");
-    msgpack_pack_array (pk, (size_t) rows);
-    for (int r = 0; r < rows; r++)
-        sb_db_pack_row (pk, result, r);
-    sb_mpk_pack_str (pk, "next_cursor");
-    if (more)
-        sb_mpk_pack_str (pk, PQgetvalue (result, rows - 1, 0));
-    else
-        msgpack_pack_nil (pk);
+    sb_reply_rows (reply, result, rows, more ? PQgetvalue (result, rows - 1, 0) : NULL);
     PQclear (result);
     return 0;
 }

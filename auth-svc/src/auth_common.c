@@ -232,36 +232,20 @@ int
 auth_pack_user (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user)
 {
     const char *params [] = { org, user };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, email, name, role, " SB_SQL_TS ("created_at")
-                                   " AS created_at FROM users WHERE organization_id = $1 AND id = $2",
-                                   2, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (pk, result, 0);
-    else
-        msgpack_pack_nil (pk);
-    PQclear (result);
-    return 0;
+    return sb_db_pack_query_row (sb_ctx_db (ctx), pk,
+                                 "SELECT id, email, name, role, " SB_SQL_TS ("created_at")
+                                 " AS created_at FROM users WHERE organization_id = $1 AND id = $2",
+                                 2, params);
 }
 
 int
 auth_pack_org (sb_ctx_t *ctx, msgpack_packer *pk, const char *org)
 {
     const char *params [] = { org };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, name, subdomain, " SB_SQL_TS ("created_at")
-                                   " AS created_at, referral_code FROM organizations WHERE id = $1",
-                                   1, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (pk, result, 0);
-    else
-        msgpack_pack_nil (pk);
-    PQclear (result);
-    return 0;
+    return sb_db_pack_query_row (sb_ctx_db (ctx), pk,
+                                 "SELECT id, name, subdomain, " SB_SQL_TS ("created_at")
+                                 " AS created_at, referral_code FROM organizations WHERE id = $1",
+                                 1, params);
 }
 
 //  Packs {user, organization} then the token pairs into a new 6-entry map

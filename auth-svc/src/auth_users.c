@@ -423,12 +423,7 @@ auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
                                    1, &org);
     if (!result)
         return -1;
-    msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 2);
-    sb_mpk_pack_str (pk, "data");
-    sb_db_pack_rows (pk, result);
-    sb_mpk_pack_str (pk, "next_cursor");
-    msgpack_pack_nil (pk);
+    sb_reply_rows (reply, result, PQntuples (result), NULL);
     PQclear (result);
     return 0;
 }
@@ -467,13 +462,13 @@ auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
     sb_fields_t fields = { 0 };
-    const char *user = sb_arg_string (ctx, args, "id", true, 1, 64, &fields);
+    const char *user = sb_arg_id (ctx, args);
+    if (!user)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such user");
     const char *role = sb_arg_string (ctx, args, "role", false, 1, 16, &fields);
     const char *name = sb_arg_string (ctx, args, "name", false, 1, 100, &fields);
     if (role && !streq (role, "admin") && !streq (role, "user"))
         sb_fields_add (&fields, "role", "must be admin or user");
-    if (sb_fields_has (&fields, "id") || (user && !sb_is_uuid (user)))
-        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such user");
     if (fields.count)
         return sb_reply_fields (reply, &fields);
     int admins, rc;
@@ -509,9 +504,8 @@ int
 auth_users_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
-    sb_fields_t fields = { 0 };
-    const char *user = sb_arg_string (ctx, args, "id", true, 1, 64, &fields);
-    if (!user || !sb_is_uuid (user))
+    const char *user = sb_arg_id (ctx, args);
+    if (!user)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such user");
     int admins, rc;
     const char *current = s_lock_user (ctx, user, &admins, &rc);

@@ -668,6 +668,21 @@ sb_db_pack_row (msgpack_packer *pk, const PGresult *result, int row)
     }
 }
 
+int
+sb_db_pack_query_row (sb_db_t *self, msgpack_packer *pk, const char *sql, int nparams,
+                      const char *const *params)
+{
+    PGresult *result = sb_db_exec (self, sql, nparams, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) > 0)
+        sb_db_pack_row (pk, result, 0);
+    else
+        msgpack_pack_nil (pk);
+    PQclear (result);
+    return 0;
+}
+
 void
 sb_db_pack_rows (msgpack_packer *pk, const PGresult *result)
 {

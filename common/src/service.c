@@ -236,6 +236,31 @@ sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_field
     return true;
 }
 
+const char *
+sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args)
+{
+    char id [37];
+    if (sb_mpk_copy_str (sb_mpk_get (args, "id"), id, sizeof (id)) || !sb_is_uuid (id))
+        return NULL;
+    for (char *c = id; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+    return sb_ctx_strndup (ctx, id, 36);
+}
+
+int
+sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor)
+{
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_str (pk, "data");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++)
+        sb_db_pack_row (pk, result, r);
+    sb_mpk_pack_str (pk, "next_cursor");
+    sb_mpk_pack_str (pk, next_cursor);
+    return 0;
+}
+
 bool
 sb_arg_int (const msgpack_object *args, const char *name, int64_t min, int64_t max,
             int64_t *value, sb_fields_t *fields)

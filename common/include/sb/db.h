@@ -65,6 +65,11 @@ int sb_db_set_org (sb_db_t *self, const char *org);
 //  return).
 void sb_db_pack_row (msgpack_packer *pk, const PGresult *result, int row);
 
+//  Runs a query and packs its first row as such a map, or nil when it has
+//  none. Returns 0, or -1 when the query failed (nothing packed).
+int sb_db_pack_query_row (sb_db_t *self, msgpack_packer *pk, const char *sql, int nparams,
+                          const char *const *params);
+
 //  Packs every row of result as an array of such maps.
 void sb_db_pack_rows (msgpack_packer *pk, const PGresult *result);
 

@@ -110,6 +110,13 @@ bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_
 //  (a failed login must still record the failure that throttles the next).
 void sb_ctx_commit_on_error (sb_ctx_t *ctx);
 
+//  The path's {id}: a UUID string (arena), or NULL when absent or not a
+//  UUID — which a handler answers 404, since no such object can exist.
+const char *sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args);
+
+//  Answers 200 {"data": [rows of result], "next_cursor": next_cursor|nil}.
+int sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor);
+
 //  Reads an integer argument given as a number or as a decimal string (query
 //  parameters are strings): *value keeps its default when absent; out of
 //  [min, max] or not an integer adds a field error. Returns true when
