@@ -30,6 +30,7 @@
 #define S_SYNC_MS         60000     //  re-read revoked sessions and keys
 #define S_TOUCH_MS        2000      //  report used API keys
 #define S_JWKS_MIN_MS     1000      //  at most one key-set fetch per second on kid misses
+#define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this
 
 typedef struct {
     sb_jwt_claims_t claims;
@@ -41,6 +42,7 @@ typedef struct {
     char subdomain [64];
     sb_role_t role;
     int64_t expires_at;             //  unix seconds, 0 = never
+    int64_t cached_at;              //  unix seconds
 } s_key_t;
 
 struct _gw_auth_t {
@@ -453,7 +455,10 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     bool found = false;
     pthread_mutex_lock (&self->lock);
     s_key_t *entry = (s_key_t *) zhashx_lookup (self->api_keys, hash);
-    if (entry && entry->expires_at && entry->expires_at <= now) {
+    //  Expired keys go; so do entries older than a minute, which bounds how
+    //  long a revocation whose event was lost can go unnoticed.
+    if (entry && ((entry->expires_at && entry->expires_at <= now)
+                  || entry->cached_at + S_KEY_FRESH_S <= now)) {
         zhashx_delete (self->api_keys, hash);
         entry = NULL;
     }
@@ -555,6 +560,7 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
                          sizeof (key->subdomain));
         if (sb_mpk_int (sb_mpk_get (reply->body, "expires_at"), &expires_at) == 0)
             key->expires_at = expires_at;
+        key->cached_at = sb_now_ms () / 1000;
         pthread_mutex_lock (&self->lock);
         s_cache_put (self->api_keys, need->key_hash, key);
         pthread_mutex_unlock (&self->lock);
