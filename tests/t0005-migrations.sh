@@ -26,9 +26,13 @@ for i in $(seq 1 50); do
 done
 t_unlike "a restarted worker applies nothing" "$(cat "$SUITE_TMP/log/tenant-4.log")" "applied migration"
 
-# Rights: sb_tenant works in schema tenant, not in auth or public.
+# Rights: sb_tenant works in schema tenant, not in auth or public; the
+# tables belong to the owner role the migrations ran as, not to sb_tenant.
 tenant_psql () { psql -XAtq -v ON_ERROR_STOP=1 "$SWITCHBOARD_TENANT_DATABASE_URL" -c "$1" 2>&1; }
-t_ok "sb_tenant may create a table in schema tenant" tenant_psql 'create table tenant.t_probe (x int)'
+t_ok "sb_tenant may write its schema's tables" tenant_psql "insert into tenant.service_info values ('probe', 'x')"
+t_is "which belong to sb_tenant_owner" "$(suite_psql -c "select tableowner from pg_tables where schemaname = 'tenant' and tablename = 'service_info'")" sb_tenant_owner
+out=$(tenant_psql 'create table tenant.t_probe (x int)')
+t_like "sb_tenant itself may not create tables" "$out" "permission denied"
 out=$(tenant_psql 'create table auth.t_probe (x int)')
 t_like "sb_tenant may not create in schema auth" "$out" "permission denied"
 out=$(tenant_psql 'select * from auth.service_info')

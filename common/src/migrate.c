@@ -159,6 +159,10 @@ s_apply (sb_db_t *db, const char *ident, const char *backend_pid, const sb_migra
 }
 
 
+static int s_migrate_as_owner (sb_db_t *db, const char *schema, const char *ident,
+                               const char *backend_pid, const sb_migration_t *migrations,
+                               size_t count);
+
 //  --------------------------------------------------------------------------
 //  Steps 2 to 4 of the file header, with the lock held. Returns the number
 //  of migrations applied or -1.
@@ -182,7 +186,43 @@ s_migrate_locked (sb_db_t *db, const char *schema, const char *ident, const char
         PQclear (result);
     }
 
-    result = s_exec_with_ident (db, "CREATE TABLE IF NOT EXISTS ", ident,
+    //  When the schema belongs to an owner role the service's role is a
+    //  member of (deploy/sql/provision.sql: sb_<svc>_owner), migrate as that
+    //  owner, so that the tables belong to it and not to the role the
+    //  service runs as: a role that owns no table cannot bypass row-level
+    //  security nor alter what it stores. The role name comes from the
+    //  catalogue and is quoted before it is spliced into SET ROLE.
+    bool owner_role = false;
+    result = sb_db_exec (db,
+                         "SELECT quote_ident (r.rolname) FROM pg_namespace n "
+                         "JOIN pg_roles r ON r.oid = n.nspowner WHERE n.nspname = $1 "
+                         "AND r.rolname <> current_user AND pg_has_role (current_user, r.oid, 'MEMBER')",
+                         1, params);
+    if (!result)
+        return sb_error ("cannot read the owner of schema %s", schema);
+    if (PQntuples (result) == 1) {
+        char sql [160];
+        snprintf (sql, sizeof (sql), "SET ROLE %s", PQgetvalue (result, 0, 0));
+        PGresult *set = sb_db_exec (db, sql, 0, NULL);
+        if (!set) {
+            PQclear (result);
+            return sb_error ("cannot act as the owner of schema %s", schema);
+        }
+        PQclear (set);
+        owner_role = true;
+    }
+    PQclear (result);
+    int done = s_migrate_as_owner (db, schema, ident, backend_pid, migrations, count);
+    if (owner_role)
+        sb_db_run (db, "RESET ROLE", 0, NULL);
+    return done;
+}
+
+static int
+s_migrate_as_owner (sb_db_t *db, const char *schema, const char *ident, const char *backend_pid,
+                    const sb_migration_t *migrations, size_t count)
+{
+    PGresult *result = s_exec_with_ident (db, "CREATE TABLE IF NOT EXISTS ", ident,
                                 ".schema_migrations ("
                                 "version integer PRIMARY KEY, "
                                 "name text NOT NULL, "

@@ -13,7 +13,12 @@
 --              false: use the database we are connected to (an existing
 --              server, see `pg.sh provision-url`).
 --
--- Result: role sb_<svc> (LOGIN, no other attribute) owns schema <svc>, may
+-- Result: role sb_<svc>_owner (NOLOGIN) owns schema <svc> and, through the
+-- migrations, every table in it; role sb_<svc> (LOGIN, NOINHERIT) is the
+-- role the service runs as: a member of the owner role only so that its
+-- migrations can SET ROLE to it, and otherwise holding nothing but USAGE on
+-- the schema and SELECT/INSERT/UPDATE/DELETE on its tables (default
+-- privileges). Owning no table, it cannot bypass row-level security. It may
 -- connect to the database and use temporary tables, and has no right on any
 -- other schema, including public. Its search_path in the database is its own
 -- schema. On an existing server the connected user needs CREATEROLE; if it
@@ -30,12 +35,15 @@ SELECT format('CREATE DATABASE %I', :'db')
 \endif
 
 SET client_min_messages = warning;
-SELECT current_database() AS db, 'sb_' || :'svc' AS role \gset
+SELECT current_database() AS db, 'sb_' || :'svc' AS role, 'sb_' || :'svc' || '_owner' AS owner \gset
 
 -- The role: created once, password (re)set every time.
 SELECT format('CREATE ROLE %I LOGIN', :'role')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
-ALTER ROLE :"role" WITH LOGIN PASSWORD :'pw';
+ALTER ROLE :"role" WITH LOGIN NOINHERIT PASSWORD :'pw';
+SELECT format('CREATE ROLE %I NOLOGIN', :'owner')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') \gexec
+GRANT :"owner" TO :"role";
 ALTER ROLE :"role" IN DATABASE :"db" SET search_path = :"svc";
 
 -- A non-superuser can only give a schema to a role it is a member of.
@@ -43,10 +51,20 @@ SELECT format('GRANT %I TO %I', :'role', current_user)
  WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
    AND NOT pg_has_role(current_user, :'role', 'MEMBER') \gexec
 
--- The schema, owned by the service's role; nobody else gets anything on it.
-CREATE SCHEMA IF NOT EXISTS :"svc" AUTHORIZATION :"role";
-ALTER SCHEMA :"svc" OWNER TO :"role";
+SELECT format('GRANT %I TO %I', :'owner', current_user)
+ WHERE NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+   AND NOT pg_has_role(current_user, :'owner', 'MEMBER') \gexec
+
+-- The schema, owned by the owner role; the service's role may use it and
+-- what the owner creates in it; nobody else gets anything.
+CREATE SCHEMA IF NOT EXISTS :"svc" AUTHORIZATION :"owner";
+ALTER SCHEMA :"svc" OWNER TO :"owner";
 REVOKE ALL ON SCHEMA :"svc" FROM PUBLIC;
+GRANT USAGE ON SCHEMA :"svc" TO :"role";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
+  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"role";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA :"svc"
+  GRANT USAGE, SELECT ON SEQUENCES TO :"role";
 
 -- Database-level rights need the database's owner (or a superuser).
 SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
