@@ -132,6 +132,7 @@ test:
 
 unit: all
 	ASAN_OPTIONS=detect_leaks=1 $(BIN)/sb-selftest $(if $(T),-t $(T))
+	$(if $(T),,$(BIN)/tenant-svc --selftest)
 
 integration: all
 	SB_BIN=$(abspath $(BIN)) prove -j2 --timer $(if $(T),tests/$(T)*.sh,tests/t*.sh)

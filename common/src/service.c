@@ -177,13 +177,16 @@ sb_reply_fields (sb_reply_t *reply, const sb_fields_t *fields)
 //  Counts UTF-8 code points; -1 when s holds a control character or is not
 //  valid UTF-8 (the gateway checks UTF-8 already; internal callers may not).
 static long
-s_utf8_chars (const char *s, size_t len)
+s_utf8_chars (const char *s, size_t len, bool multiline)
 {
     long chars = 0;
     for (size_t i = 0; i < len; chars++) {
         unsigned char c = (unsigned char) s [i];
         size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > len || (n == 1 && (c < 0x20 || c == 0x7f)))
+        bool control = c < 0x20 || c == 0x7f;
+        if (multiline && (c == '\n' || c == '\r' || c == '\t'))
+            control = false;
+        if (n == 0 || i + n > len || (n == 1 && control))
             return -1;
         for (size_t k = 1; k < n; k++)
             if (((unsigned char) s [i + k] >> 6) != 2)
@@ -193,9 +196,9 @@ s_utf8_chars (const char *s, size_t len)
     return chars;
 }
 
-const char *
-sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
-               size_t min, size_t max, sb_fields_t *fields)
+static const char *
+s_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+              size_t min, size_t max, sb_fields_t *fields, bool multiline)
 {
     const msgpack_object *obj = sb_mpk_get (args, name);
     if (!obj || obj->type == MSGPACK_OBJECT_NIL) {
@@ -207,7 +210,7 @@ sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool
         sb_fields_add (fields, name, "must be a string");
         return NULL;
     }
-    long chars = s_utf8_chars (obj->via.str.ptr, obj->via.str.size);
+    long chars = s_utf8_chars (obj->via.str.ptr, obj->via.str.size, multiline);
     if (chars < 0) {
         sb_fields_add (fields, name, "must not contain control characters");
         return NULL;
@@ -220,6 +223,20 @@ sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool
         return NULL;
     }
     return sb_ctx_strndup (ctx, obj->via.str.ptr, obj->via.str.size);
+}
+
+const char *
+sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+               size_t min, size_t max, sb_fields_t *fields)
+{
+    return s_arg_string (ctx, args, name, required, min, max, fields, false);
+}
+
+const char *
+sb_arg_text (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+             size_t min, size_t max, sb_fields_t *fields)
+{
+    return s_arg_string (ctx, args, name, required, min, max, fields, true);
 }
 
 bool
@@ -496,6 +513,14 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         if (streq (argv [i], "--version")) {
             printf ("%s %s\n", service->binary, SB_VERSION);
             return 0;
+        }
+        if (streq (argv [i], "--selftest")) {
+            sb_log_init (service->binary);
+            sb_log_set_level ("error");
+            if (service->selftest)
+                service->selftest (i + 1 < argc && streq (argv [i + 1], "-v"));
+            printf ("%s: %d passed, %d failed\n", service->binary, sb_test_passed, sb_test_failed);
+            return sb_test_failed ? 1 : 0;
         }
         if (argv [i][0] != '-' && service->command) {
             first_command = i;

@@ -50,6 +50,21 @@ static const gw_route_t s_routes [] = {
     { "GET", "/v1/api-keys", "auth", "apikeys.list", SB_ROLE_ADMIN, 0, NULL },
     { "DELETE", "/v1/api-keys/{id}", "auth", "apikeys.delete", SB_ROLE_ADMIN, 0, NULL },
     { "GET", "/v1/audit-log", "auth", "audit.list", SB_ROLE_ADMIN, 0, NULL },
+
+    //  Tenant data
+    { "GET", "/v1/businesses", "tenant", "businesses.list", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/businesses", "tenant", "businesses.create", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/businesses/{id}", "tenant", "businesses.get", SB_ROLE_USER, 0, NULL },
+    { "PATCH", "/v1/businesses/{id}", "tenant", "businesses.update", SB_ROLE_USER, 0, NULL },
+    { "DELETE", "/v1/businesses/{id}", "tenant", "businesses.delete", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/calls", "tenant", "calls.list", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/calls", "tenant", "calls.create", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/calls/{id}", "tenant", "calls.get", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/orders", "tenant", "orders.list", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/orders", "tenant", "orders.create", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/orders/{id}", "tenant", "orders.get", SB_ROLE_USER, 0, NULL },
+    { "PATCH", "/v1/orders/{id}", "tenant", "orders.update", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/analytics/overview", "tenant", "analytics.overview", SB_ROLE_USER, 0, NULL },
     { NULL }
 };
 

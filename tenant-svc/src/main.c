@@ -1,7 +1,7 @@
 /*  main.c — tenant-svc: the tenants' data: businesses, calls, orders, analytics.
     Everything but the operations is the skeleton's (sb/service.h).
 */
-#include "tenant_service.h"
+#include "tenant.h"
 
 int
 main (int argc, char **argv)

@@ -1,11 +1,53 @@
-/*  tenant_service.c — tenant-svc's operations, listed once.
+/*  tenant_service.c — tenant-svc's operations, listed once; its start (the
+    outbox relay) and its commands (import-legacy).
 
-    The skeleton answers sys.ping for every service; the operations of
-    tenant-svc's resources join this table as they are built.
+    Every operation runs in a transaction with the organization set for
+    row-level security (SB_OP_TX), reads included: the policies hide other
+    organizations' rows only inside such a transaction.
 */
-#include "tenant_service.h"
+#include "tenant.h"
+#include "tenant_analytics.h"
+
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return tenant_relay_start (config);
+}
+
+static void
+s_stop (void)
+{
+    tenant_relay_stop ();
+}
+
+static void
+s_selftest (bool verbose)
+{
+    tenant_common_test (verbose);
+    tenant_import_test (verbose);
+}
+
+static int
+s_command (int argc, char **argv, const sb_config_t *config)
+{
+    return tenant_import_command (argc, argv, config);
+}
 
 static const sb_op_t s_ops [] = {
+    { "businesses.list", tenant_businesses_list, SB_ROLE_USER, SB_OP_TX },
+    { "businesses.get", tenant_businesses_get, SB_ROLE_USER, SB_OP_TX },
+    { "businesses.create", tenant_businesses_create, SB_ROLE_USER, SB_OP_TX },
+    { "businesses.update", tenant_businesses_update, SB_ROLE_USER, SB_OP_TX },
+    { "businesses.delete", tenant_businesses_delete, SB_ROLE_USER, SB_OP_TX },
+    { "calls.list", tenant_calls_list, SB_ROLE_USER, SB_OP_TX },
+    { "calls.get", tenant_calls_get, SB_ROLE_USER, SB_OP_TX },
+    { "calls.create", tenant_calls_create, SB_ROLE_USER, SB_OP_TX },
+    { "orders.list", tenant_orders_list, SB_ROLE_USER, SB_OP_TX },
+    { "orders.get", tenant_orders_get, SB_ROLE_USER, SB_OP_TX },
+    { "orders.create", tenant_orders_create, SB_ROLE_USER, SB_OP_TX },
+    { "orders.update", tenant_orders_update, SB_ROLE_USER, SB_OP_TX },
+    { "analytics.overview", tenant_analytics_overview, SB_ROLE_USER, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 
@@ -16,4 +58,11 @@ const sb_service_t tenant_service = {
     .ops = s_ops,
     .migrations = tenant_migrations,
     .migration_count = &tenant_migration_count,
+    .start = s_start,
+    .stop = s_stop,
+    .command = s_command,
+    .commands_help = "  import-legacy --source URL --organization UUID [--currency ID=CODE]...\n"
+                     "                [--dry-run] [--batch-size N] [--limit N]\n"
+                     "                moves a legacy single-tenant database into an organization\n",
+    .selftest = s_selftest,
 };

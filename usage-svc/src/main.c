@@ -1,7 +1,7 @@
 /*  main.c — usage-svc: usage events, counters, quotas and reservations.
     Everything but the operations is the skeleton's (sb/service.h).
 */
-#include "usage_service.h"
+#include "usage.h"
 
 int
 main (int argc, char **argv)

@@ -1,11 +1,13 @@
 /*  usage_service.c — usage-svc's operations, listed once.
 
-    The skeleton answers sys.ping for every service; the operations of
-    usage-svc's resources join this table as they are built.
+    So far: usage.record, the batch ingestion the tenant outbox relay
+    delivers to. Quotas, reservations and the public routes come with the
+    usage issue.
 */
-#include "usage_service.h"
+#include "usage.h"
 
 static const sb_op_t s_ops [] = {
+    { "usage.record", usage_record, SB_ROLE_SERVICE, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 

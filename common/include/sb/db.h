@@ -55,8 +55,8 @@ bool sb_db_in_transaction (sb_db_t *self);
 int sb_db_set_org (sb_db_t *self, const char *org);
 
 //  SQL that renders a timestamptz column as an RFC 3339 UTC string with
-//  milliseconds, the API's timestamp format: SB_SQL_TS ("created_at").
-#define SB_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+//  microseconds (PostgreSQL's precision, so nothing is lost), the API's timestamp format: SB_SQL_TS ("created_at").
+#define SB_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 //  Packs row `row` of result as a msgpack map keyed by column name: NULL
 //  as nil, boolean columns as booleans, int2/int4/int8 as integers, json

@@ -60,6 +60,8 @@ typedef struct {
     //  exit status, or -1 when argv [0] is not one of its commands.
     int (*command) (int argc, char **argv, const sb_config_t *config);
     const char *commands_help;      //  lines for --help describing them
+    //  Optional: the service's own selftests (`<binary> --selftest`).
+    void (*selftest) (bool verbose);
 } sb_service_t;
 
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
@@ -102,6 +104,10 @@ int sb_reply_fields (sb_reply_t *reply, const sb_fields_t *fields);
 //  NULL.
 const char *sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
                            bool required, size_t min, size_t max, sb_fields_t *fields);
+//  Like sb_arg_string for multi-line text: tabs and line breaks allowed.
+const char *sb_arg_text (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                         bool required, size_t min, size_t max, sb_fields_t *fields);
+
 //  Reads a boolean argument into *value when present; a non-boolean adds a
 //  field error. Returns true when the argument was present and valid.
 bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_fields_t *fields);

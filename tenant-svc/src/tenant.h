@@ -1,0 +1,85 @@
+/*  tenant.h — tenant-svc's private declarations.
+
+    tenant-svc owns the tenants' own data — businesses, calls, orders — in
+    schema `tenant`, isolated per organization twice: every statement
+    filters on organization_id, and row-level security (set per
+    transaction by the skeleton) hides other organizations' rows from a
+    statement that forgot to. Storing a call also writes its usage into an
+    outbox in the same transaction; a relay thread delivers the outbox to
+    usage-svc. It also answers the analytics overview and imports legacy
+    single-tenant databases (`tenant-svc import-legacy`).
+*/
+#ifndef TENANT_H_INCLUDED
+#define TENANT_H_INCLUDED
+
+#include "sb/sb.h"
+
+extern const sb_service_t tenant_service;
+extern const sb_migration_t tenant_migrations [];
+extern const size_t tenant_migration_count;
+
+#define TENANT_E_INVALID_TRANSITION "invalid_transition"
+
+//  ---- shared helpers (tenant_common.c) -------------------------------------
+
+//  True for an E.164 number: '+', a non-zero digit, then 6 to 14 digits.
+bool tenant_e164 (const char *s);
+//  True for an RFC 3339 timestamp with a valid calendar date and time and
+//  a Z or ±HH:MM offset (so that PostgreSQL's cast cannot fail on it).
+bool tenant_rfc3339 (const char *s);
+
+//  Reads an optional RFC 3339 timestamp argument (field error when bad).
+const char *tenant_arg_time (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                             bool required, sb_fields_t *fields);
+//  Reads an optional UUID argument (field error when not a UUID).
+const char *tenant_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                             bool required, sb_fields_t *fields);
+
+//  Pagination. A list reads limit (1–100, default 20) and cursor; the
+//  cursor is opaque to clients: base64url of "<timestamp>|<uuid>" of the
+//  last row of the previous page (keyset pagination, stable under inserts).
+typedef struct {
+    int64_t limit;
+    const char *after_time;         //  NULL on the first page
+    const char *after_id;
+} tenant_page_t;
+
+void tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *page,
+                      sb_fields_t *fields);
+//  Answers a list from result, which holds up to limit + 1 rows ordered
+//  newest first, with the sort key in a column named "_cursor_time" (text)
+//  and "id": the extra row only says there is a next page.
+int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int64_t limit);
+
+//  ---- handlers -----------------------------------------------------------
+
+int tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+int tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_orders_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- the relay (tenant_relay.c) -------------------------------------------
+
+//  Starts the thread that delivers the usage outbox to usage-svc and
+//  deletes an organization's data when org.deleted is heard. 0 or -1.
+int tenant_relay_start (const sb_config_t *config);
+void tenant_relay_stop (void);
+
+//  ---- commands (tenant_import.c) -------------------------------------------
+
+int tenant_import_command (int argc, char **argv, const sb_config_t *config);
+
+void tenant_common_test (bool verbose);
+void tenant_import_test (bool verbose);
+
+#endif

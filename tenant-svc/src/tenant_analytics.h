@@ -1,0 +1,17 @@
+/*  tenant_analytics.h — the analytics overview of an organization's calls
+    and orders (tenant_analytics.c).
+*/
+#ifndef TENANT_ANALYTICS_H_INCLUDED
+#define TENANT_ANALYTICS_H_INCLUDED
+
+#include "sb/sb.h"
+
+//  analytics.overview (GET /v1/analytics/overview): from, to (RFC 3339;
+//  default the last 30 days), business_id and timezone (IANA), all
+//  optional. Answers 200 with totals, per-day and per-hour figures in the
+//  time zone, 400 validation_failed for bad arguments, 404 for a business
+//  that is not the organization's. Runs in the request's transaction
+//  (SB_OP_TX). Returns 0, or -1 when the database failed.
+int tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+#endif

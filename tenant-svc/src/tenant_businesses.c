@@ -1,0 +1,256 @@
+/*  tenant_businesses.c — the businesses of an organization: the places
+    whose phones the AI receptionist answers.
+
+    Every statement filters on organization_id = the caller's organization
+    (and row-level security would hide other rows anyway). Fields are
+    checked here so that PostgreSQL never has to refuse a value: phone
+    numbers are E.164, time zones are names PostgreSQL knows, opening hours
+    are {"mon": [{"open": "09:00", "close": "17:00"}], ...}.
+*/
+#include "tenant.h"
+
+#define S_COLUMNS                                                                          \
+    "id, name, phone_number, timezone, greeting, hours, " SB_SQL_TS ("created_at")         \
+    " AS created_at, " SB_SQL_TS ("updated_at") " AS updated_at"
+
+//  "HH:MM" → minutes, or -1.
+static int
+s_clock (const msgpack_object *obj)
+{
+    char text [8];
+    if (sb_mpk_copy_str (obj, text, sizeof (text)) || strlen (text) != 5 || text [2] != ':'
+        || !isdigit ((unsigned char) text [0]) || !isdigit ((unsigned char) text [1])
+        || !isdigit ((unsigned char) text [3]) || !isdigit ((unsigned char) text [4]))
+        return -1;
+    int hour = (text [0] - '0') * 10 + text [1] - '0';
+    int minute = (text [3] - '0') * 10 + text [4] - '0';
+    return hour < 24 && minute < 60 ? hour * 60 + minute : -1;
+}
+
+//  Checks opening hours; returns their JSON text (arena) or NULL with a
+//  field error.
+static const char *
+s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
+{
+    static const char *const days [] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL };
+    if (hours->type != MSGPACK_OBJECT_MAP || hours->via.map.size > 7) {
+        sb_fields_add (fields, "hours", "must be an object with keys mon..sun");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < hours->via.map.size; i++) {
+        const msgpack_object *key = &hours->via.map.ptr [i].key;
+        const msgpack_object *intervals = &hours->via.map.ptr [i].val;
+        bool known = false;
+        for (int d = 0; days [d] && !known; d++)
+            known = sb_mpk_str_eq (key, days [d]);
+        if (!known) {
+            sb_fields_add (fields, "hours", "has a key that is not a day (mon..sun)");
+            return NULL;
+        }
+        if (intervals->type != MSGPACK_OBJECT_ARRAY || intervals->via.array.size > 4) {
+            sb_fields_add (fields, "hours", "must give each day a list of at most 4 intervals");
+            return NULL;
+        }
+        for (uint32_t k = 0; k < intervals->via.array.size; k++) {
+            const msgpack_object *interval = &intervals->via.array.ptr [k];
+            int open = s_clock (sb_mpk_get (interval, "open"));
+            int close = s_clock (sb_mpk_get (interval, "close"));
+            if (interval->type != MSGPACK_OBJECT_MAP || interval->via.map.size != 2 || open < 0
+                || close < 0 || open >= close) {
+                sb_fields_add (fields, "hours",
+                               "intervals must be {\"open\":\"HH:MM\",\"close\":\"HH:MM\"} with open "
+                               "before close");
+                return NULL;
+            }
+        }
+    }
+    msgpack_sbuffer json;
+    msgpack_sbuffer_init (&json);
+    sb_json_write (&json, hours);
+    char *text = sb_ctx_strndup (ctx, json.data, json.size);
+    msgpack_sbuffer_destroy (&json);
+    return text;
+}
+
+static bool
+s_timezone_known (sb_ctx_t *ctx, const char *timezone, bool *known)
+{
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT 1 FROM pg_timezone_names WHERE name = $1", 1, &timezone);
+    if (!result)
+        return false;
+    *known = PQntuples (result) > 0;
+    PQclear (result);
+    return true;
+}
+
+//  The fields a create or an update may carry; `clear_*` for nullable
+//  fields given as null. Returns 0, or -1 on a database failure.
+typedef struct {
+    const char *name, *phone, *timezone, *greeting, *hours;
+    bool greeting_given, hours_given;
+} s_fields_t;
+
+static int
+s_read (sb_ctx_t *ctx, const msgpack_object *args, bool create, s_fields_t *out,
+        sb_fields_t *fields)
+{
+    memset (out, 0, sizeof (*out));
+    //  Clearing is for optional fields; these three a business always has.
+    static const char *const required [] = { "name", "phone_number", "timezone", NULL };
+    for (int i = 0; required [i]; i++) {
+        const msgpack_object *given = sb_mpk_get (args, required [i]);
+        if (given && given->type == MSGPACK_OBJECT_NIL)
+            sb_fields_add (fields, required [i], "may not be null");
+    }
+    out->name = sb_arg_string (ctx, args, "name", create, 1, 200, fields);
+    out->phone = sb_arg_string (ctx, args, "phone_number", create, 1, 16, fields);
+    if (out->phone && !tenant_e164 (out->phone)) {
+        sb_fields_add (fields, "phone_number", "must be an E.164 number such as +14155550100");
+        out->phone = NULL;
+    }
+    out->timezone = sb_arg_string (ctx, args, "timezone", create, 1, 64, fields);
+    if (out->timezone) {
+        bool known;
+        if (!s_timezone_known (ctx, out->timezone, &known))
+            return -1;
+        if (!known)
+            sb_fields_add (fields, "timezone", "must be an IANA time zone such as Europe/Paris");
+    }
+    const msgpack_object *greeting = sb_mpk_get (args, "greeting");
+    out->greeting_given = greeting != NULL;
+    out->greeting = sb_arg_text (ctx, args, "greeting", false, 0, 2000, fields);
+    const msgpack_object *hours = sb_mpk_get (args, "hours");
+    out->hours_given = hours != NULL;
+    if (hours && hours->type != MSGPACK_OBJECT_NIL)
+        out->hours = s_hours (ctx, hours, fields);
+    return 0;
+}
+
+int
+tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    s_fields_t in;
+    if (s_read (ctx, args, true, &in, &fields))
+        return -1;
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    char id [37];
+    sb_uuid_v4 (id);
+    const char *params [] = { sb_ctx_head (ctx)->org, id, in.name, in.phone, in.timezone,
+                              in.greeting, in.hours };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "INSERT INTO businesses (organization_id, id, name, phone_number, "
+                                   "timezone, greeting, hours) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) "
+                                   "RETURNING " S_COLUMNS,
+                                   7, params);
+    if (!result)
+        return -1;
+    sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const char *id = sb_arg_id (ctx, args);
+    if (!id)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    const char *params [] = { sb_ctx_head (ctx)->org, id };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT " S_COLUMNS " FROM businesses "
+                                   "WHERE organization_id = $1 AND id = $2",
+                                   2, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 1)
+        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
+    else
+        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    tenant_page_t page;
+    tenant_arg_page (ctx, args, &page, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    char limit [24];
+    snprintf (limit, sizeof (limit), "%lld", (long long) page.limit + 1);
+    const char *params [] = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "SELECT " S_COLUMNS ", to_char (created_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM businesses "
+        "WHERE organization_id = $1 "
+        "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
+        "ORDER BY created_at DESC, id DESC LIMIT $4::int",
+        4, params);
+    if (!result)
+        return -1;
+    tenant_reply_page (ctx, reply, result, page.limit);
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const char *id = sb_arg_id (ctx, args);
+    if (!id)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    sb_fields_t fields = { 0 };
+    s_fields_t in;
+    if (s_read (ctx, args, false, &in, &fields))
+        return -1;
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    const char *params [] = { sb_ctx_head (ctx)->org, id, in.name, in.phone, in.timezone,
+                              in.greeting_given ? "true" : "false", in.greeting,
+                              in.hours_given ? "true" : "false", in.hours };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "UPDATE businesses SET name = coalesce ($3, name), "
+        "phone_number = coalesce ($4, phone_number), timezone = coalesce ($5, timezone), "
+        "greeting = CASE WHEN $6::boolean THEN $7 ELSE greeting END, "
+        "hours = CASE WHEN $8::boolean THEN $9::jsonb ELSE hours END, "
+        "updated_at = clock_timestamp () "
+        "WHERE organization_id = $1 AND id = $2 RETURNING " S_COLUMNS,
+        9, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 1)
+        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
+    else
+        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const char *id = sb_arg_id (ctx, args);
+    if (!id)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    //  Its calls and orders go with it (foreign keys cascade); usage already
+    //  reported stays reported.
+    const char *params [] = { sb_ctx_head (ctx)->org, id };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "DELETE FROM businesses WHERE organization_id = $1 AND id = $2",
+                                   2, params);
+    if (!result)
+        return -1;
+    bool deleted = atoi (PQcmdTuples (result)) == 1;
+    PQclear (result);
+    if (!deleted)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
+    msgpack_pack_nil (sb_reply_body (reply, 204));
+    return 0;
+}

@@ -1,0 +1,162 @@
+/*  tenant_calls.c — the calls the AI receptionist answered.
+
+    Storing a call is one statement: the call, and in the same transaction
+    its usage — 1 `calls` and ⌈duration/60⌉ `call_minutes` — into the usage
+    outbox, with a NOTIFY that wakes the relay once the transaction commits
+    (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
+    records: created and read, never edited.
+*/
+#include "tenant.h"
+
+#define S_COLUMNS                                                                          \
+    "id, business_id, caller_number, " SB_SQL_TS ("started_at") " AS started_at, "         \
+    "duration_seconds, status, transcript, summary, " SB_SQL_TS ("created_at") " AS created_at"
+
+static bool
+s_status_valid (const char *status)
+{
+    return streq (status, "completed") || streq (status, "missed") || streq (status, "voicemail")
+           || streq (status, "transferred");
+}
+
+int
+tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *business = tenant_arg_uuid (ctx, args, "business_id", true, &fields);
+    const char *caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, &fields);
+    if (caller && !streq (caller, "anonymous") && !tenant_e164 (caller))
+        sb_fields_add (&fields, "caller_number", "must be an E.164 number or \"anonymous\"");
+    const char *started = tenant_arg_time (ctx, args, "started_at", true, &fields);
+    int64_t duration = -1;
+    if (!sb_mpk_get (args, "duration_seconds"))
+        sb_fields_add (&fields, "duration_seconds", "is required");
+    else
+    if (sb_mpk_int (sb_mpk_get (args, "duration_seconds"), &duration) || duration < 0
+        || duration > 86400)
+        sb_fields_add (&fields, "duration_seconds", "must be an integer from 0 to 86400");
+    const char *status = sb_arg_string (ctx, args, "status", true, 1, 16, &fields);
+    if (status && !s_status_valid (status))
+        sb_fields_add (&fields, "status", "must be completed, missed, voicemail or transferred");
+    const char *transcript = sb_arg_text (ctx, args, "transcript", false, 0, 100000, &fields);
+    const char *summary = sb_arg_text (ctx, args, "summary", false, 0, 5000, &fields);
+    if (fields.count) {
+        //  Report an unknown business with the other faults, not after them.
+        if (business) {
+            const char *check [] = { sb_ctx_head (ctx)->org, business };
+            PGresult *found = sb_db_exec (sb_ctx_db (ctx),
+                                          "SELECT 1 FROM businesses WHERE organization_id = $1 "
+                                          "AND id = $2", 2, check);
+            if (!found)
+                return -1;
+            if (PQntuples (found) == 0)
+                sb_fields_add (&fields, "business_id", "is not a business of this organization");
+            PQclear (found);
+        }
+        return sb_reply_fields (reply, &fields);
+    }
+
+    //  started_at is a valid RFC 3339 time (checked above), so the cast
+    //  cannot fail; a call from the future is refused.
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT $1::timestamptz <= now () + interval '5 minutes'", 1,
+                                   &started);
+    if (!result)
+        return -1;
+    bool plausible = PQgetvalue (result, 0, 0) [0] == 't';
+    PQclear (result);
+    if (!plausible) {
+        sb_fields_add (&fields, "started_at", "must not be in the future");
+        return sb_reply_fields (reply, &fields);
+    }
+
+    char id [37], seconds [24];
+    sb_uuid_v4 (id);
+    snprintf (seconds, sizeof (seconds), "%lld", (long long) duration);
+    const char *params [] = { sb_ctx_head (ctx)->org, id, business, caller, started, seconds,
+                              status, transcript, summary };
+    result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "WITH c AS ("
+        "  INSERT INTO calls (organization_id, id, business_id, caller_number, started_at,"
+        "    duration_seconds, status, transcript, summary)"
+        "  VALUES ($1, $2, $3, $4, $5::timestamptz, $6::int, $7, $8, $9) RETURNING *),"
+        " u AS ("
+        "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity, occurred_at,"
+        "    business_id)"
+        "  SELECT c.organization_id, gen_random_uuid (), m.metric, m.quantity, c.started_at,"
+        "    c.business_id FROM c, LATERAL (VALUES ('calls', 1::bigint),"
+        "    ('call_minutes', ceil (c.duration_seconds / 60.0)::bigint)) AS m (metric, quantity)"
+        "  WHERE m.quantity > 0 RETURNING 1)"
+        " SELECT " S_COLUMNS ", pg_notify ('sb_usage_outbox', '') AS _notified,"
+        "  (SELECT count (*) FROM u) AS _events FROM c",
+        9, params);
+    if (!result) {
+        //  The business is not one of this organization's (foreign key).
+        if (streq (sb_db_sqlstate (sb_ctx_db (ctx)), "23503")) {
+            sb_fields_add (&fields, "business_id", "is not a business of this organization");
+            return sb_reply_fields (reply, &fields);
+        }
+        return -1;
+    }
+    sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const char *id = sb_arg_id (ctx, args);
+    if (!id)
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such call");
+    const char *params [] = { sb_ctx_head (ctx)->org, id };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT " S_COLUMNS " FROM calls "
+                                   "WHERE organization_id = $1 AND id = $2",
+                                   2, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 1)
+        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
+    else
+        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such call");
+    PQclear (result);
+    return 0;
+}
+
+int
+tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    tenant_page_t page;
+    tenant_arg_page (ctx, args, &page, &fields);
+    const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
+    const char *status = sb_arg_string (ctx, args, "status", false, 1, 16, &fields);
+    if (status && !s_status_valid (status))
+        sb_fields_add (&fields, "status", "must be completed, missed, voicemail or transferred");
+    const char *from = tenant_arg_time (ctx, args, "from", false, &fields);
+    const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    char limit [24];
+    snprintf (limit, sizeof (limit), "%lld", (long long) page.limit + 1);
+    const char *params [] = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit,
+                              business, status, from, to };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "SELECT " S_COLUMNS ", to_char (started_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM calls "
+        "WHERE organization_id = $1 "
+        "AND ($2::timestamptz IS NULL OR (started_at, id) < ($2::timestamptz, $3::uuid)) "
+        "AND ($5::uuid IS NULL OR business_id = $5::uuid) AND ($6::text IS NULL OR status = $6) "
+        "AND ($7::timestamptz IS NULL OR started_at >= $7::timestamptz) "
+        "AND ($8::timestamptz IS NULL OR started_at < $8::timestamptz) "
+        "ORDER BY started_at DESC, id DESC LIMIT $4::int",
+        8, params);
+    if (!result)
+        return -1;
+    tenant_reply_page (ctx, reply, result, page.limit);
+    PQclear (result);
+    return 0;
+}
