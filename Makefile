@@ -122,11 +122,13 @@ $(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(LIBGW) $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# `make test`: packages, sanitizer build, unit tests, then integration tests.
+# `make test`: packages, a release build (what `make run` uses must compile
+# too), the sanitizer build, unit tests, then integration tests.
 # The sanitizer build lives in its own directory so it never mixes objects
 # with the debug build.
 test:
 	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration
 

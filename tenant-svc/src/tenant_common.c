@@ -53,8 +53,9 @@ tenant_rfc3339 (const char *s)
     if ((*p == 'Z' || *p == 'z') && p [1] == 0)
         return true;
     if ((*p == '+' || *p == '-') && strlen (p) == 6 && p [3] == ':') {
+        //  PostgreSQL takes offsets up to ±15:59; so do we.
         int oh = s_number (p + 1, 2), om = s_number (p + 4, 2);
-        return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+        return oh >= 0 && oh <= 15 && om >= 0 && om <= 59;
     }
     return false;
 }
@@ -157,6 +158,8 @@ tenant_common_test (bool verbose)
     SB_CHECK (!tenant_rfc3339 ("2026-11-25T24:00:00Z"));
     SB_CHECK (!tenant_rfc3339 ("2026-11-25T10:00:00"));
     SB_CHECK (!tenant_rfc3339 ("2026-11-25T10:00:00+5:30"));
+    SB_CHECK (!tenant_rfc3339 ("2026-11-25T10:00:00+16:00"));
+    SB_CHECK (tenant_rfc3339 ("2026-11-25T10:00:00-15:59"));
     SB_CHECK (!tenant_rfc3339 ("2026-11-25T10:00:00.Z"));
     SB_CHECK (!tenant_rfc3339 ("tomorrow"));
     SB_CHECK (!tenant_rfc3339 ("2026-11-25T10:00:00Zjunk"));

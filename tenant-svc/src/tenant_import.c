@@ -203,6 +203,7 @@ static const char *
 s_quote (const char *value, char *buf, size_t size)
 {
     assert (size >= 8 + S_QUOTE_CHARS * 4);
+    (void) size;                    //  only checked by the assert
     size_t n = 0, chars = 0;
     buf [n++] = '\'';
     const unsigned char *p = (const unsigned char *) value;
