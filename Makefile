@@ -52,7 +52,7 @@ LIBGW      := $(BUILD)/libgw.a
 EMBED      := $(BUILD)/tools/sb-embed-sql
 
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
-              $(BIN)/sb-mail $(BIN)/sb-selftest
+              $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
 .PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench
 all: check-pkgs $(BINARIES)
@@ -80,7 +80,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(LIBSB): $(COMMON_OBJ)
+# The shipped plan catalogue, linked in as data (symbols
+# _binary_deploy_plans_json_start/_end, named after the path given to ld).
+$(BUILD)/deploy/plans.o: deploy/plans.json
+	@mkdir -p $(dir $@)
+	$(LD) -r -b binary -z noexecstack -o $@ deploy/plans.json
+
+$(LIBSB): $(COMMON_OBJ) $(BUILD)/deploy/plans.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 

@@ -2,7 +2,7 @@
 
     An invitation is an email, a role and a single-use token mailed as a
     link. Pending invitations hold seats: users plus pending invitations
-    may not exceed the plan's seats (a configured default until billing
+    may not exceed the plan's seats (the free plan's until billing
     decides). The organization's row is locked while counting, so two
     admins inviting at once cannot both take the last seat.
 */
@@ -24,8 +24,6 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     if (!role)
         role = "user";
 
-    char seats [16];
-    snprintf (seats, sizeof (seats), "%d", sb_ctx_config (ctx)->default_seats);
     const char *params [] = { head->org, email };
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
@@ -53,8 +51,8 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     if (pending)
         return sb_reply_error (reply, 409, SB_E_CONFLICT,
                                "this email already has a pending invitation");
-    int limit = sb_ctx_config (ctx)->default_seats;
-    if (used >= limit) {
+    int64_t limit = auth_plan (head->org)->seats;
+    if (limit >= 0 && used >= limit) {
         msgpack_packer *pk = sb_reply_error_extra (reply, 402, AUTH_E_PLAN_LIMIT,
                                                    "the plan's seats are all taken", 2);
         sb_mpk_pack_kv_int (pk, "limit", limit);

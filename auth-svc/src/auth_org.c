@@ -95,14 +95,7 @@ auth_org_lookup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     const char *org = sb_arg_string (ctx, args, "org", true, 36, 36, &fields);
     if (!org || !sb_is_uuid (org))
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, subdomain FROM organizations WHERE id = $1", 1, &org);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
-    else
-        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
-    PQclear (result);
-    return 0;
+    return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT id, subdomain FROM organizations WHERE id = $1", 1, &org),
+                         200, "no such organization");
 }

@@ -12,6 +12,13 @@
 #include "auth.h"
 
 static sb_jwt_keys_t *s_keys;
+static sb_plans_t *s_plans;
+
+const sb_plan_t *
+auth_plan (const char *org)
+{
+    return sb_plans_for_org (s_plans, org);
+}
 
 sb_jwt_keys_t *
 auth_keys (void)
@@ -27,8 +34,11 @@ s_start (const sb_config_t *config, sb_db_t *db)
     (void) db;
     if (sodium_init () < 0)
         return sb_error ("libsodium cannot initialise");
-    char *dir = sb_config_keys_dir (config);
     char why [256];
+    s_plans = sb_plans_load (config->plans_file, why, sizeof (why));
+    if (!s_plans)
+        return sb_error ("bad plan catalogue: %s", why);
+    char *dir = sb_config_keys_dir (config);
     s_keys = sb_jwt_keys_load_dir (dir, config->access_token_ttl + 300, why, sizeof (why));
     if (!s_keys)
         sb_error ("cannot load the signing keys in '%s': %s", dir, why);
@@ -43,6 +53,7 @@ static void
 s_stop (void)
 {
     sb_jwt_keys_destroy (&s_keys);
+    sb_plans_destroy (&s_plans);
 }
 
 static int

@@ -66,6 +66,9 @@ static const s_var_t s_vars [] = {
       S_FIELD (data_dir), 0, 0 },
     { "LOG_LEVEL", S_STR, "info", 0, 0, "debug|info|warn|error", "debug, info, warn or error",
       S_FIELD (log_level), 0, 0 },
+    { "RATE_SHARE", S_INT, "1", 1, 1000, NULL,
+      "gateways sharing the rate limits: each enforces 1/N of every limit",
+      S_FIELD (rate_share), 0, 0 },
     { "JWT_ISSUER", S_STR, NULL, 0, 0, NULL, "issuer (iss) of access tokens (unset: PUBLIC_URL)",
       S_FIELD (jwt_issuer), 0, 0 },
     { "KEYS_DIR", S_STR, NULL, 0, 0, NULL, "JWT signing keys (unset: <DATA_DIR>/keys)",
@@ -80,8 +83,7 @@ static const s_var_t s_vars [] = {
       "failed logins per client address before a lockout", S_FIELD (login_max_client_failures), 0, 0 },
     { "LOGIN_LOCKOUT_SECONDS", S_INT, "900", 1, 86400, NULL,
       "window of counted failures and length of a lockout", S_FIELD (login_lockout_seconds), 0, 0 },
-    { "DEFAULT_SEATS", S_INT, "2", 1, 1000000, NULL, "seat limit until billing sets one",
-      S_FIELD (default_seats), 0, 0 },
+
     { NULL }
 };
 

@@ -24,6 +24,10 @@ sb_log_init (const char *component)
 int
 sb_log_set_level (const char *name)
 {
+    if (name && streq (name, "off")) {
+        s_threshold = (sb_log_level_t) (SB_LOG_ERROR + 1);
+        return 0;
+    }
     for (int i = 0; i < 4; i++)
         if (name && streq (name, s_level_names [i])) {
             s_threshold = (sb_log_level_t) i;

@@ -265,6 +265,19 @@ sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args)
 }
 
 int
+sb_reply_one (sb_reply_t *reply, PGresult *result, int status, const char *not_found)
+{
+    if (!result)
+        return -1;
+    if (PQntuples (result) > 0)
+        sb_db_pack_row (sb_reply_body (reply, status), result, 0);
+    else
+        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "%s", not_found);
+    PQclear (result);
+    return 0;
+}
+
+int
 sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor)
 {
     msgpack_packer *pk = sb_reply_body (reply, 200);

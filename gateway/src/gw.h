@@ -4,7 +4,9 @@
     method and path to an operation on a service or to a local handler; the
     HTTP server (gw_http.c), which turns requests into envelopes, hands
     them to the broker and turns replies back into JSON; and main.c, which
-    wires the broker, the event proxy and the HTTP server together.
+    wires the broker, the event proxy and the HTTP server together. The
+    HTTP server asks gw_auth.c who a request acts for and gw_ratelimit.c
+    whether it may go on.
 */
 #ifndef GW_H_INCLUDED
 #define GW_H_INCLUDED
@@ -94,13 +96,54 @@ gw_auth_result_t gw_auth_check (gw_auth_t *self, const char *authorization, cons
 void gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *reply);
 void gw_need_release (gw_need_t *need);
 
-//  Local handlers (gw_http.c).
+//  ---- rate limits and request counting (gw_ratelimit.c) ----------------
+
+typedef struct _gw_ratelimit_t gw_ratelimit_t;
+
+//  What a limit says about one request, for the RateLimit headers.
+typedef struct {
+    bool shown;                     //  false: no limit applies, no headers
+    int64_t limit;                  //  requests per minute at this gateway
+    int64_t remaining;              //  after this request
+    int64_t reset;                  //  seconds until the window resets
+    int64_t retry_after;            //  seconds, when refused
+} gw_rate_t;
+
+//  Starts the limiter and its actor, which sends the requests counted to
+//  usage-svc every second through broker. Broker and plans are borrowed and
+//  must outlive it. NULL (logged) when SWITCHBOARD_RATE_SHARE is not valid.
+gw_ratelimit_t *gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker,
+                                  const sb_plans_t *plans);
+//  Stops the actor, which tries once to send what is left.
+void gw_ratelimit_destroy (gw_ratelimit_t **self_p);
+
+//  Counts one authenticated request of org against its plan's requests per
+//  minute: true when admitted (and counted for usage), false when over the
+//  limit. Fills rate either way.
+bool gw_ratelimit_org (gw_ratelimit_t *self, const char *org, gw_rate_t *rate);
+
+//  For signup, login and password forgot/reset (by op), counts one request
+//  from client_ip: 0 when admitted (and for any other op), else the
+//  seconds to wait.
+int64_t gw_ratelimit_client (gw_ratelimit_t *self, const char *op, const char *client_ip);
+
+//  Sends every count held now to usage-svc (one attempt) and returns when
+//  done: for a gateway about to stop.
+void gw_ratelimit_flush (gw_ratelimit_t *self);
+
+void gw_ratelimit_test (bool verbose);
+
+//  ---- the HTTP server (gw_http.c) ---------------------------------------
+
+//  Local handlers.
 void gw_http_healthz (gw_conn_t *conn);
 void gw_http_readyz (gw_conn_t *conn);
 
-//  Starts the HTTP server. Returns NULL when the port cannot be bound.
-gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);
-//  Stops answering new work: requests from now on get 503.
+//  Starts the HTTP server with the plan catalogue (borrowed). Returns NULL
+//  when the port cannot be bound.
+gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans);
+//  Stops answering new work: requests from now on get 503; the requests
+//  counted so far go to usage-svc.
 void gw_http_quiesce (gw_t *self);
 void gw_http_destroy (gw_t **self_p);
 

@@ -13,7 +13,9 @@
 
     Every answer carries X-Request-Id (the client's when it sent a sane
     one); every error has the API's envelope
-    {"error":{"code","message","request_id"}}.
+    {"error":{"code","message","request_id"}}. Once a request is
+    authenticated, gw_ratelimit decides whether it goes on (else 429), and
+    every answer to it but a 401 carries the RateLimit headers.
 */
 #include "gw.h"
 #include <arpa/inet.h>
@@ -26,6 +28,7 @@ struct _gw_t {
     struct MHD_Daemon *daemon;
     sb_broker_t *broker;
     gw_auth_t *auth;
+    gw_ratelimit_t *rates;
     int default_deadline_ms;
     atomic_bool stopping;
 };
@@ -49,10 +52,30 @@ struct _gw_conn_t {
     gw_need_t need;                 //  the lookup in flight, in PRESTEP
     int presteps;
     char client_ip [64];
+    gw_rate_t rate;                 //  the organization's limit, once counted
 };
 
 //  ---------------------------------------------------------------------
 //  Responses
+
+//  The rate limit of an authenticated request: the older draft's three
+//  headers and draft-11's two (a "minute" policy).
+static void
+s_add_rate_headers (struct MHD_Response *response, const gw_rate_t *rate)
+{
+    char value [96];
+    snprintf (value, sizeof (value), "%lld", (long long) rate->limit);
+    MHD_add_response_header (response, "RateLimit-Limit", value);
+    snprintf (value, sizeof (value), "%lld", (long long) rate->remaining);
+    MHD_add_response_header (response, "RateLimit-Remaining", value);
+    snprintf (value, sizeof (value), "%lld", (long long) rate->reset);
+    MHD_add_response_header (response, "RateLimit-Reset", value);
+    snprintf (value, sizeof (value), "\"minute\";q=%lld;w=60", (long long) rate->limit);
+    MHD_add_response_header (response, "RateLimit-Policy", value);
+    snprintf (value, sizeof (value), "\"minute\";r=%lld;t=%lld", (long long) rate->remaining,
+              (long long) rate->reset);
+    MHD_add_response_header (response, "RateLimit", value);
+}
 
 //  Queues a response whose body is buf's content (taken: buf is left
 //  empty) with the headers every answer carries, plus one optional extra.
@@ -76,6 +99,8 @@ s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header
     MHD_add_response_header (response, "Cache-Control", "no-store");
     if (header)
         MHD_add_response_header (response, header, value);
+    if (conn->rate.shown && status != 401)
+        s_add_rate_headers (response, &conn->rate);
     enum MHD_Result rc = MHD_queue_response (conn->connection, (unsigned int) status, response);
     MHD_destroy_response (response);
     conn->state = S_DONE;
@@ -269,6 +294,22 @@ s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char
 
 static enum MHD_Result s_forward (gw_conn_t *conn);
 
+//  Counts an authenticated request against its organization's limit:
+//  false when it may go on; true when over the limit, answered 429 (rc).
+static bool
+s_over_limit (gw_conn_t *conn, enum MHD_Result *rc)
+{
+    if (gw_ratelimit_org (conn->gw->rates, conn->ident.org, &conn->rate))
+        return false;
+    char retry [24], message [128];
+    snprintf (retry, sizeof (retry), "%lld", (long long) conn->rate.retry_after);
+    snprintf (message, sizeof (message),
+              "this organization has used its %lld requests per minute, retry in %s s",
+              (long long) conn->rate.limit, retry);
+    *rc = s_respond_error (conn, 429, SB_E_RATE_LIMITED, message, "Retry-After", retry);
+    return true;
+}
+
 //  Sends op to service as a job and suspends the connection until the
 //  broker answers; head gives the caller's identity (the id, ip and
 //  deadline are filled here).
@@ -306,8 +347,18 @@ static enum MHD_Result
 s_authenticate (gw_conn_t *conn)
 {
     const gw_route_t *route = conn->match.route;
-    if (route->role == SB_ROLE_NONE)
+    enum MHD_Result rc;
+    if (route->role == SB_ROLE_NONE) {
+        int64_t wait = gw_ratelimit_client (conn->gw->rates, route->op, conn->client_ip);
+        if (wait) {
+            char retry [24];
+            snprintf (retry, sizeof (retry), "%lld", (long long) wait);
+            return s_respond_error (conn, 429, SB_E_RATE_LIMITED,
+                                    "too many requests from this address, try again later",
+                                    "Retry-After", retry);
+        }
         return s_forward (conn);
+    }
     struct MHD_Connection *c = conn->connection;
     gw_denial_t denial;
     gw_auth_result_t result = gw_auth_check (
@@ -324,6 +375,10 @@ s_authenticate (gw_conn_t *conn)
         denial.code = SB_E_UNAUTHENTICATED;
         denial.message = "the credential is not valid";
     }
+    //  A credential that is valid but may not do this (403) counts too.
+    if ((result == GW_AUTH_OK || (result == GW_AUTH_DENIED && denial.status == 403))
+        && *conn->ident.org && s_over_limit (conn, &rc))
+        return rc;
     if (result == GW_AUTH_DENIED)
         return s_respond_error (conn, denial.status, denial.code, denial.message,
                                 denial.status == 401 ? "WWW-Authenticate" : NULL, "Bearer");
@@ -591,13 +646,17 @@ s_mhd_log (void *cls, const char *format, va_list args)
 }
 
 gw_t *
-gw_http_new (const sb_config_t *config, sb_broker_t *broker)
+gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans)
 {
+    gw_ratelimit_t *rates = gw_ratelimit_new (config, broker, plans);
+    if (!rates)
+        return NULL;
     gw_t *self = (gw_t *) sb_calloc (1, sizeof (gw_t));
     self->broker = broker;
     self->default_deadline_ms = config->request_timeout_ms;
     atomic_init (&self->stopping, false);
     self->auth = gw_auth_new (config);
+    self->rates = rates;
 
     struct sockaddr_in addr = { 0 };
     addr.sin_family = AF_INET;
@@ -605,6 +664,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     if (inet_pton (AF_INET, config->http_bind, &addr.sin_addr) != 1) {
         sb_error ("SWITCHBOARD_HTTP_BIND '%s' is not an IPv4 address", config->http_bind);
         gw_auth_destroy (&self->auth);
+        gw_ratelimit_destroy (&self->rates);
         free (self);
         return NULL;
     }
@@ -625,6 +685,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     if (!self->daemon) {
         sb_error ("cannot listen on %s:%d", config->http_bind, config->http_port);
         gw_auth_destroy (&self->auth);
+        gw_ratelimit_destroy (&self->rates);
         free (self);
         return NULL;
     }
@@ -637,6 +698,7 @@ void
 gw_http_quiesce (gw_t *self)
 {
     atomic_store (&self->stopping, true);
+    gw_ratelimit_flush (self->rates);
 }
 
 void
@@ -646,6 +708,7 @@ gw_http_destroy (gw_t **self_p)
     if (self) {
         MHD_stop_daemon (self->daemon);
         gw_auth_destroy (&self->auth);
+        gw_ratelimit_destroy (&self->rates);
         free (self);
         *self_p = NULL;
     }

@@ -65,6 +65,16 @@ static const gw_route_t s_routes [] = {
     { "GET", "/v1/orders/{id}", "tenant", "orders.get", SB_ROLE_USER, 0, NULL },
     { "PATCH", "/v1/orders/{id}", "tenant", "orders.update", SB_ROLE_USER, 0, NULL },
     { "GET", "/v1/analytics/overview", "tenant", "analytics.overview", SB_ROLE_USER, 0, NULL },
+
+    //  Usage
+    { "POST", "/v1/usage/events", "usage", "usage.ingest", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/usage/reservations", "usage", "usage.reserve", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/usage/reservations/{id}/commit", "usage", "usage.commit", SB_ROLE_USER, 0,
+      NULL },
+    { "POST", "/v1/usage/reservations/{id}/release", "usage", "usage.release", SB_ROLE_USER, 0,
+      NULL },
+    { "GET", "/v1/usage/summary", "usage", "usage.summary", SB_ROLE_USER, 0, NULL },
+    { "GET", "/v1/usage", "usage", "usage.series", SB_ROLE_USER, 0, NULL },
     { NULL }
 };
 

@@ -51,6 +51,25 @@ void tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *
 //  and "id": the extra row only says there is a next page.
 int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int64_t limit);
 
+//  ---- plans and quotas (tenant_common.c) -----------------------------------
+
+#define TENANT_E_PLAN_LIMIT         "plan_limit_reached"
+#define TENANT_E_FEATURE            "feature_not_in_plan"
+
+//  Loads the plan catalogue (at start). 0 or -1 (logged, naming the field).
+int tenant_plans_load (const sb_config_t *config);
+void tenant_plans_unload (void);
+//  The plan of the request's organization.
+const sb_plan_t *tenant_plan (sb_ctx_t *ctx);
+
+//  Enforces a quota exactly, even under concurrent requests: takes a
+//  transaction-scoped advisory lock on (what, organization), then counts
+//  with count_sql ($1 = organization). Returns 0 when one more fits, 1 when
+//  the quota is reached (the reply is 402 plan_limit_reached with limit and
+//  used), -1 on a database failure. A limit of -1 is unlimited (no query).
+int tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
+                  const char *count_sql);
+
 //  ---- handlers -----------------------------------------------------------
 
 int tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

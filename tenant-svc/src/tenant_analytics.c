@@ -158,6 +158,9 @@ s_timezone_known (sb_ctx_t *ctx, const char *name, bool *known)
 int
 tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
+    if (!(tenant_plan (ctx)->features & SB_FEATURE_ANALYTICS))
+        return sb_reply_error (reply, 403, TENANT_E_FEATURE,
+                               "analytics is not in this organization's plan");
     const char *org = sb_ctx_head (ctx)->org;
     sb_fields_t fields = { 0 };
     const char *from = tenant_arg_time (ctx, args, "from", false, &fields);

@@ -136,6 +136,10 @@ tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
         return -1;
     if (fields.count)
         return sb_reply_fields (reply, &fields);
+    int quota = tenant_quota (ctx, reply, "businesses", tenant_plan (ctx)->businesses,
+                              "SELECT count (*) FROM businesses WHERE organization_id = $1");
+    if (quota)
+        return quota < 0 ? -1 : 0;
     char id [37];
     sb_uuid_v4 (id);
     const char *params [] = { sb_ctx_head (ctx)->org, id, in.name, in.phone, in.timezone,
@@ -159,18 +163,11 @@ tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
     if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
     const char *params [] = { sb_ctx_head (ctx)->org, id };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT " S_COLUMNS " FROM businesses "
                                    "WHERE organization_id = $1 AND id = $2",
-                                   2, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
-    else
-        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
-    PQclear (result);
-    return 0;
+                                   2, params),
+                         200, "no such business");
 }
 
 int
@@ -214,7 +211,7 @@ tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
     const char *params [] = { sb_ctx_head (ctx)->org, id, in.name, in.phone, in.timezone,
                               in.greeting_given ? "true" : "false", in.greeting,
                               in.hours_given ? "true" : "false", in.hours };
-    PGresult *result = sb_db_exec (
+    return sb_reply_one (reply, sb_db_exec (
         sb_ctx_db (ctx),
         "UPDATE businesses SET name = coalesce ($3, name), "
         "phone_number = coalesce ($4, phone_number), timezone = coalesce ($5, timezone), "
@@ -222,15 +219,8 @@ tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
         "hours = CASE WHEN $8::boolean THEN $9::jsonb ELSE hours END, "
         "updated_at = clock_timestamp () "
         "WHERE organization_id = $1 AND id = $2 RETURNING " S_COLUMNS,
-        9, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
-    else
-        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
-    PQclear (result);
-    return 0;
+        9, params),
+                         200, "no such business");
 }
 
 int

@@ -70,6 +70,14 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         return sb_reply_fields (reply, &fields);
     }
 
+    //  The month's calls, counted by when they were stored (UTC months
+    //  until billing defines periods).
+    int quota = tenant_quota (ctx, reply, "calls this month", tenant_plan (ctx)->calls_per_month,
+                              "SELECT count (*) FROM calls WHERE organization_id = $1 "
+                              "AND created_at >= date_trunc ('month', now () AT TIME ZONE 'UTC') "
+                              "AT TIME ZONE 'UTC'");
+    if (quota)
+        return quota < 0 ? -1 : 0;
     char id [37], seconds [24];
     sb_uuid_v4 (id);
     snprintf (seconds, sizeof (seconds), "%lld", (long long) duration);
@@ -111,18 +119,11 @@ tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such call");
     const char *params [] = { sb_ctx_head (ctx)->org, id };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT " S_COLUMNS " FROM calls "
                                    "WHERE organization_id = $1 AND id = $2",
-                                   2, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
-    else
-        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such call");
-    PQclear (result);
-    return 0;
+                                   2, params),
+                         200, "no such call");
 }
 
 int

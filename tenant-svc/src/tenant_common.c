@@ -136,6 +136,60 @@ tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int
     return sb_reply_rows (reply, result, rows, next);
 }
 
+static sb_plans_t *s_plans;
+
+int
+tenant_plans_load (const sb_config_t *config)
+{
+    char why [256];
+    s_plans = sb_plans_load (config->plans_file, why, sizeof (why));
+    if (!s_plans)
+        return sb_error ("bad plan catalogue: %s", why);
+    return 0;
+}
+
+void
+tenant_plans_unload (void)
+{
+    sb_plans_destroy (&s_plans);
+}
+
+const sb_plan_t *
+tenant_plan (sb_ctx_t *ctx)
+{
+    return sb_plans_for_org (s_plans, sb_ctx_head (ctx)->org);
+}
+
+int
+tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
+              const char *count_sql)
+{
+    if (limit < 0)
+        return 0;
+    const char *org = sb_ctx_head (ctx)->org;
+    //  The lock serializes this organization's creations of this kind until
+    //  the transaction ends, so the count below cannot go stale before the
+    //  insert: the 100th passes, the 101st waits, then sees 100 and stops.
+    //  (Read Committed: the count's snapshot is taken after the lock.)
+    const char *lock [] = { what, org };
+    if (sb_db_run (sb_ctx_db (ctx), "SELECT pg_advisory_xact_lock (hashtext ($1), hashtext ($2))",
+                   2, lock))
+        return -1;
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), count_sql, 1, &org);
+    if (!result)
+        return -1;
+    int64_t used = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    PQclear (result);
+    if (used < limit)
+        return 0;
+    char message [128];
+    snprintf (message, sizeof (message), "the plan allows %lld %s", (long long) limit, what);
+    msgpack_packer *pk = sb_reply_error_extra (reply, 402, TENANT_E_PLAN_LIMIT, message, 2);
+    sb_mpk_pack_kv_int (pk, "limit", limit);
+    sb_mpk_pack_kv_int (pk, "used", used);
+    return 1;
+}
+
 void
 tenant_common_test (bool verbose)
 {

@@ -150,18 +150,11 @@ tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such order");
     const char *params [] = { sb_ctx_head (ctx)->org, id };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT " S_COLUMNS " FROM orders "
                                    "WHERE organization_id = $1 AND id = $2",
-                                   2, params);
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1)
-        sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
-    else
-        sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such order");
-    PQclear (result);
-    return 0;
+                                   2, params),
+                         200, "no such order");
 }
 
 int

@@ -12,6 +12,8 @@ static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
+    if (tenant_plans_load (config))
+        return -1;
     return tenant_relay_start (config);
 }
 
@@ -19,6 +21,7 @@ static void
 s_stop (void)
 {
     tenant_relay_stop ();
+    tenant_plans_unload ();
 }
 
 static void

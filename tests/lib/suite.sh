@@ -325,6 +325,10 @@ suite_init () {
     export SWITCHBOARD_PUBLIC_URL=http://127.0.0.1:$http
     export SWITCHBOARD_HEARTBEAT_MS=250
     export SWITCHBOARD_LOG_LEVEL=debug
+    # Generous plan limits (no rate limit, many calls and businesses, the
+    # default 2 seats), so that tests about something else are not cut off
+    # by the free plan; tests of the limits point this at their own file.
+    export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-test.json
 }
 
 # Run pg.sh without our lock descriptors; its messages go to log/pg.sh.log.

@@ -1,14 +1,152 @@
 /*  usage.h — usage-svc's private declarations.
+
+    usage-svc owns schema `usage`: the usage events (each client or
+    producer event id counted once, ever, per organization), the counters
+    per organization, metric and period that always equal the events' sum,
+    reservations (holds on quota for long-running work), and the quota
+    answers other services ask for. Files:
+
+        usage_service.c       the op table, start (plan catalogue), selftest
+        usage_common.c        argument checks shared by the handlers
+        usage_events.c        usage.record, usage.ingest, usage.verify
+        usage_quota.c         the in-process counter cache, usage.check,
+                              usage.summary
+        usage_reservations.c  usage.reserve, usage.commit, usage.release
+        usage_series.c        usage.series
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
 
 #include "sb/sb.h"
+#include "sb/plans.h"
 
 extern const sb_service_t usage_service;
 extern const sb_migration_t usage_migrations [];
 extern const size_t usage_migration_count;
 
+#ifdef SB_E_PLAN_LIMIT_REACHED
+#define USAGE_E_PLAN_LIMIT_REACHED SB_E_PLAN_LIMIT_REACHED
+#else
+#define USAGE_E_PLAN_LIMIT_REACHED "plan_limit_reached"
+#endif
+
+#define USAGE_MAX_EVENTS     1000           //  events per request
+#define USAGE_MAX_QUANTITY   INT64_C (1000000000000)    //  per event or hold: 10^12
+#define USAGE_MAX_PROPERTIES 8192           //  bytes of an event's properties as JSON
+
+//  Advisory lock class of reservations (two-key form, 'USAG'): serializes
+//  the holds on one (organization, metric, period).
+#define USAGE_LOCK_CLASS "1431519559"
+
+//  The current billing period, in SQL: the calendar month in UTC.
+#define USAGE_SQL_PERIOD "date_trunc ('month', now () AT TIME ZONE 'UTC')::date"
+
+//  ---- shared helpers (usage_common.c) --------------------------------------
+
+//  a + b for non-negative counts, saturated at INT64_MAX (a counter near
+//  the top plus holds must not overflow).
+static inline int64_t
+usage_add (int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+//  True for a metric name: ^[a-z][a-z0-9_]{0,62}$.
+bool usage_metric_valid (const char *metric);
+
+//  Parses an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM),
+//  a real calendar date, year 0001 or later, offsets up to ±15:59, what
+//  PostgreSQL accepts too) into microseconds since the Unix epoch (the
+//  fraction truncated to microseconds). usec may be NULL. False when s is
+//  not one.
+bool usage_rfc3339 (const char *s, int64_t *usec);
+
+//  Days since 1970-01-01 of a proleptic Gregorian date, and back.
+int64_t usage_days_from_civil (int64_t year, int month, int day);
+void usage_civil_from_days (int64_t days, int64_t *year, int *month, int *day);
+
+//  The organization a request acts for: the caller's (envelope) for users
+//  and API keys; for internal callers (role service) the `org` argument,
+//  else the envelope's. A missing or malformed one adds a field error and
+//  returns NULL. Returns an arena string.
+const char *usage_org (sb_ctx_t *ctx, const msgpack_object *args, sb_fields_t *fields);
+
+//  Sets org for row-level security in the request's transaction when the
+//  caller is internal (role service): the skeleton set only the
+//  envelope's. 0 or -1.
+int usage_act_as (sb_ctx_t *ctx, const char *org);
+
+//  Reads an integer argument that must be a msgpack integer (not a string)
+//  in [min, max]; absent leaves *value alone (a field error if required).
+bool usage_arg_count (const msgpack_object *args, const char *name, bool required, int64_t min,
+                      int64_t max, int64_t *value, sb_fields_t *fields);
+
+//  Answers a failed statement: values PostgreSQL refuses (class 22, 23) are
+//  the client's (400), lost connections and lock conflicts are worth a
+//  retry (503); anything else returns -1 for the skeleton's 500.
+int usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply);
+
+//  Sets switchboard.all_orgs for the current transaction: the statements
+//  that follow may touch every organization's rows. 0 or -1.
+int usage_all_orgs (sb_ctx_t *ctx);
+
+//  The plan limit of metric for org for one period (-1 = unlimited):
+//  calls_per_month for "calls"; no other metric has a quota in the
+//  catalogue yet (api_requests_per_minute is a rate, enforced by the
+//  gateway, not a quota).
+int64_t usage_limit (const char *org, const char *metric);
+//  The plan's id (for answers), borrowed.
+const char *usage_plan_id (const char *org);
+
+//  ---- storing events (usage_events.c) ----------------------------------------
+
+//  A batch of checked events, as the columns of one INSERT: each column a
+//  PostgreSQL array literal being built. Owned by the caller: _init, _add,
+//  then usage_store, then _release.
+typedef struct {
+    msgpack_sbuffer columns [8];
+    size_t count;
+} usage_batch_t;
+
+void usage_batch_init (usage_batch_t *self);
+void usage_batch_release (usage_batch_t *self);
+//  Adds one event (strings borrowed for the call; business, properties and
+//  reservation may be NULL; properties is JSON text).
+void usage_batch_add (usage_batch_t *self, const char *org, const char *id, const char *metric,
+                      int64_t quantity, const char *occurred_at, const char *business,
+                      const char *properties, const char *reservation);
+
+//  Stores the batch with one statement: the events whose (organization, id)
+//  is new are inserted and added to their counters, the others are
+//  dropped. Sets *accepted to the number inserted. Returns 0, or -1 when
+//  the statement failed (answer it with usage_reply_db_error). Forgets the
+//  cache entries of the counters it changed.
+int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted);
+
+//  ---- the counter cache (usage_quota.c) --------------------------------------
+
+//  Forgets the cached (org, metric, period) counter: the next check reads
+//  PostgreSQL. period is "YYYY-MM-DD".
+void usage_cache_forget (const char *org, const char *metric, const char *period);
+void usage_cache_destroy (void);
+
+//  ---- handlers -----------------------------------------------------------------
+
 int usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_release (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- start, selftests ---------------------------------------------------------
+
+int usage_plans_start (const sb_config_t *config);
+void usage_plans_stop (void);
+void usage_common_test (bool verbose);
+void usage_series_test (bool verbose);
 
 #endif

@@ -1,13 +1,56 @@
-/*  usage_service.c — usage-svc's operations, listed once.
+/*  usage_service.c — usage-svc's operations, listed once; its start (the
+    plan catalogue) and selftest.
 
-    So far: usage.record, the batch ingestion the tenant outbox relay
-    delivers to. Quotas, reservations and the public routes come with the
-    usage issue.
+    Public (through the gateway, role user, the organization the caller's):
+        usage.ingest    POST /v1/usage/events
+        usage.reserve   POST /v1/usage/reservations
+        usage.commit    POST /v1/usage/reservations/{id}/commit
+        usage.release   POST /v1/usage/reservations/{id}/release
+        usage.summary   GET  /v1/usage/summary
+        usage.series    GET  /v1/usage
+    Internal (role service, `org` in the arguments where one is meant):
+        usage.record    batches from producers (the tenant outbox relay)
+        usage.check     may this organization use N more? (cached)
+        usage.verify    counters recomputed from the events: {mismatches}
+    and the public ones too, for the call engine (reserve, commit, release).
+
+    Every operation but usage.check runs in a transaction (SB_OP_TX);
+    usage.check answers from memory when it can and opens one only to
+    refresh its cache.
 */
 #include "usage.h"
 
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return usage_plans_start (config);
+}
+
+static void
+s_stop (void)
+{
+    usage_cache_destroy ();
+    usage_plans_stop ();
+}
+
+static void
+s_selftest (bool verbose)
+{
+    usage_common_test (verbose);
+    usage_series_test (verbose);
+}
+
 static const sb_op_t s_ops [] = {
     { "usage.record", usage_record, SB_ROLE_SERVICE, SB_OP_TX },
+    { "usage.ingest", usage_ingest, SB_ROLE_USER, SB_OP_TX },
+    { "usage.verify", usage_verify, SB_ROLE_SERVICE, SB_OP_TX },
+    { "usage.check", usage_check, SB_ROLE_SERVICE, 0 },
+    { "usage.summary", usage_summary, SB_ROLE_USER, SB_OP_TX },
+    { "usage.series", usage_series, SB_ROLE_USER, SB_OP_TX },
+    { "usage.reserve", usage_reserve, SB_ROLE_USER, SB_OP_TX },
+    { "usage.commit", usage_commit, SB_ROLE_USER, SB_OP_TX },
+    { "usage.release", usage_release, SB_ROLE_USER, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 
@@ -18,4 +61,7 @@ const sb_service_t usage_service = {
     .ops = s_ops,
     .migrations = usage_migrations,
     .migration_count = &usage_migration_count,
+    .start = s_start,
+    .stop = s_stop,
+    .selftest = s_selftest,
 };

@@ -44,6 +44,7 @@ typedef struct {
     char *stripe_webhook_secret;    //  SWITCHBOARD_STRIPE_WEBHOOK_SECRET, unset
     char *plans_file;               //  SWITCHBOARD_PLANS_FILE, unset = shipped default
     int auth_rate_per_minute;       //  SWITCHBOARD_AUTH_RATE_PER_MINUTE, 30
+    int rate_share;                 //  SWITCHBOARD_RATE_SHARE, 1 (gateways sharing limits)
     char *data_dir;                 //  SWITCHBOARD_DATA_DIR, var
     char *log_level;                //  SWITCHBOARD_LOG_LEVEL, info
     //  Identity (auth-svc and the gateway)
@@ -54,7 +55,6 @@ typedef struct {
     int login_max_failures;         //  SWITCHBOARD_LOGIN_MAX_FAILURES, 5 per account
     int login_max_client_failures;  //  SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES, 20 per address
     int login_lockout_seconds;      //  SWITCHBOARD_LOGIN_LOCKOUT_SECONDS, 900
-    int default_seats;              //  SWITCHBOARD_DEFAULT_SEATS, 2 (until billing decides)
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.

@@ -17,7 +17,9 @@ typedef enum { SB_LOG_DEBUG = 0, SB_LOG_INFO, SB_LOG_WARN, SB_LOG_ERROR } sb_log
 //  Names the component ("gateway", "tenant-svc", ...) for every later line.
 void sb_log_init (const char *component);
 
-//  Sets the threshold; returns -1 (and keeps the old one) for an unknown name.
+//  Sets the threshold ("debug", "info", "warn", "error", or "off" for
+//  selftests that provoke errors on purpose); returns -1 (and keeps the old
+//  one) for an unknown name.
 int sb_log_set_level (const char *name);
 
 //  Sets (or with NULL clears) the request id of the calling thread. The

@@ -36,5 +36,6 @@
 #include "sb/jwt.h"
 #include "sb/mail.h"
 #include "sb/service.h"
+#include "sb/plans.h"
 
 #endif

@@ -120,6 +120,11 @@ void sb_ctx_commit_on_error (sb_ctx_t *ctx);
 //  UUID — which a handler answers 404, since no such object can exist.
 const char *sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args);
 
+//  Answers the first row of result with status, or 404 not_found with the
+//  message when it has none; frees result. Returns 0, or -1 when result is
+//  NULL (the statement failed), for `return sb_reply_one (...)`.
+int sb_reply_one (sb_reply_t *reply, PGresult *result, int status, const char *not_found);
+
 //  Answers 200 {"data": [rows of result], "next_cursor": next_cursor|nil}.
 int sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor);
 

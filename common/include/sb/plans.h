@@ -1,0 +1,66 @@
+/*  plans.h — the plan catalogue: what each plan costs, allows and limits.
+
+    The catalogue is data an operator edits: a JSON file named by
+    SWITCHBOARD_PLANS_FILE, in the shape of API.md ("Billing"), or the
+    shipped default (deploy/plans.json, compiled into every binary) when
+    the variable is unset. Loading validates every field and names the
+    first bad one; a catalogue without a `free` plan is refused. A limit of
+    -1 means unlimited.
+
+    Until billing-svc decides each organization's plan, every organization
+    is on `free` (sb_plans_for_org).
+*/
+#ifndef SB_PLANS_H_INCLUDED
+#define SB_PLANS_H_INCLUDED
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_PLANS_MAX 16
+
+#define SB_FEATURE_ANALYTICS        (1u << 0)
+#define SB_FEATURE_WEBHOOKS         (1u << 1)
+#define SB_FEATURE_PRIORITY_SUPPORT (1u << 2)
+#define SB_FEATURE_AUDIT_LOG_EXPORT (1u << 3)
+#define SB_FEATURE_SSO              (1u << 4)
+
+typedef struct {
+    char id [32];
+    char name [64];
+    int64_t price_cents;
+    char currency [4];
+    char interval [8];              //  "month" or "year"
+    char stripe_price_id [128];     //  "" when none
+    int64_t calls_per_month;        //  -1 = unlimited
+    int64_t businesses;
+    int64_t seats;
+    int64_t api_requests_per_minute;
+    unsigned features;              //  SB_FEATURE_* bits
+} sb_plan_t;
+
+typedef struct _sb_plans_t sb_plans_t;
+
+//  Loads the catalogue from path, or the shipped default when path is NULL.
+//  Returns NULL with the reason (naming the field) in why.
+sb_plans_t *sb_plans_load (const char *path, char *why, size_t why_size);
+void sb_plans_destroy (sb_plans_t **self_p);
+
+//  The plan with this id, or NULL. Borrowed.
+const sb_plan_t *sb_plans_get (const sb_plans_t *self, const char *id);
+
+//  The plan an organization is on. Until billing-svc exists: free.
+const sb_plan_t *sb_plans_for_org (const sb_plans_t *self, const char *org);
+
+//  The feature bit for a name ("analytics" ...), 0 when unknown.
+unsigned sb_plans_feature (const char *name);
+
+//  Number of plans and the i-th, in catalogue order (for listings).
+size_t sb_plans_size (const sb_plans_t *self);
+const sb_plan_t *sb_plans_at (const sb_plans_t *self, size_t index);
+int64_t sb_plans_referral_credit_cents (const sb_plans_t *self);
+
+void sb_plans_test (bool verbose);
+
+#endif

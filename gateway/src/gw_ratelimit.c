@@ -1,0 +1,904 @@
+/*  gw_ratelimit.c — rate limits and request counting at the gateway.
+
+    Two limits are enforced here, both decided on the HTTP thread before a
+    request is forwarded, both exact at this gateway (the count is taken
+    under a lock as the request is admitted, so a burst cannot slip through
+    while counters catch up):
+
+    - per organization, over all its users and keys, at its plan's
+      api_requests_per_minute (-1: unlimited), on every authenticated
+      request;
+    - per client address (the TCP peer), on signup, login and password
+      forgot/reset, at SWITCHBOARD_AUTH_RATE_PER_MINUTE (0: off).
+
+    The window is a sliding one approximated by two fixed 60 s windows: the
+    count of the current window plus the previous window's count weighted
+    by how much of it the sliding minute still covers, rounded up. A
+    window starts at the first request after a quiet spell (not at the top
+    of the clock's minute), so organizations do not all reset together.
+    Requests refused do not count. An organization or address idle for two
+    windows has no state left worth keeping and is dropped, which bounds
+    memory to what was active in the last two minutes (and a hard cap per
+    shard beyond that, evicting the least recently seen).
+
+    With N gateways behind a balancer, SWITCHBOARD_RATE_SHARE=N makes each
+    enforce 1/N of every limit (rounded up): no coordination between
+    gateways, exact when the balancer spreads an organization evenly.
+
+    Each admitted authenticated request is also counted for usage: per
+    organization and unix second. An actor sends, every second, the
+    seconds that have ended to usage-svc in one usage.record call (metric
+    api_requests, event id <instance>:<org>:<second>); what usage-svc does
+    not acknowledge is kept and sent again with the same ids (usage-svc
+    drops ids it has seen), for at most five minutes.
+
+    The tables are sharded by a hash of the key, each shard a mutex and a
+    chained hash table with a fixed number of buckets.
+*/
+#include "gw.h"
+#include <pthread.h>
+#include <unistd.h>
+
+#define S_WINDOW_MS       60000     //  one fixed window
+#define S_SHARDS          16
+#define S_BUCKETS         2048      //  per shard
+#define S_SHARD_MAX       16384     //  entries per shard before eviction
+#define S_BATCH_MAX       1000      //  events per usage.record (usage-svc's cap)
+#define S_OUTBOX_MAX      200000    //  counts waiting for usage-svc, at most
+#define S_KEEP_SECONDS    300       //  unacknowledged counts are dropped after this
+#define S_CALL_MS         2000      //  usage.record timeout
+
+//  Two fixed windows: start of the current one (monotonic ms), requests
+//  admitted in it and in the one before.
+typedef struct {
+    int64_t start;
+    int64_t cur;
+    int64_t prev;
+} s_window_t;
+
+typedef struct _s_entry_t s_entry_t;
+struct _s_entry_t {
+    s_entry_t *next;
+    uint32_t hash;
+    s_window_t window;
+    int64_t last_ms;                //  last admitted or refused request
+    int64_t usage_second;           //  unix second of usage_count
+    int64_t usage_count;
+    char key [65];                  //  organization id or client address
+};
+
+//  A count for usage-svc: org made count requests during second.
+typedef struct {
+    char org [37];
+    int64_t second;
+    int64_t count;
+} s_usage_t;
+
+typedef struct {
+    s_usage_t *items;
+    size_t size, max;
+} s_usages_t;
+
+typedef struct {
+    pthread_mutex_t lock;
+    s_entry_t *buckets [S_BUCKETS];
+    size_t size;
+    int64_t last_second;            //  usage seconds never go back within a shard
+    s_usages_t ready;               //  ended seconds, for the actor to take
+} s_shard_t;
+
+typedef struct {
+    s_shard_t shards [S_SHARDS];
+    bool count_usage;
+} s_table_t;
+
+struct _gw_ratelimit_t {
+    s_table_t orgs;
+    s_table_t clients;
+    const sb_plans_t *plans;
+    int share;                      //  SWITCHBOARD_RATE_SHARE
+    int auth_rate;                  //  per client address per minute, 0 = off
+    int64_t (*mono) (void);         //  clocks, replaced in the selftest
+    int64_t (*wall) (void);
+    char instance [40];             //  this gateway in usage event ids
+    s_usages_t outbox;              //  the actor's: not yet acknowledged
+    size_t dropped;                 //  counts dropped since the last warning
+    sb_broker_t *broker;            //  NULL in the selftest: nothing is sent
+    zactor_t *actor;
+};
+
+//  ---------------------------------------------------------------------
+//  The window arithmetic (pure)
+
+//  Moves the windows forward to now.
+static void
+s_window_roll (s_window_t *w, int64_t now)
+{
+    int64_t elapsed = now - w->start;
+    if (elapsed < S_WINDOW_MS)
+        return;
+    if (elapsed < 2 * S_WINDOW_MS) {
+        w->prev = w->cur;
+        w->start += S_WINDOW_MS;
+    }
+    else {
+        //  Quiet for a whole window: nothing left to remember, and the
+        //  next window starts now.
+        w->prev = 0;
+        w->start = now;
+    }
+    w->cur = 0;
+}
+
+//  Requests the sliding minute ending now holds (windows rolled to now):
+//  the current window's plus the part of the previous one still covered,
+//  rounded up so that the estimate never lets more through.
+static int64_t
+s_window_used (const s_window_t *w, int64_t now)
+{
+    int64_t left = S_WINDOW_MS - (now - w->start);
+    return w->cur + (w->prev * left + S_WINDOW_MS - 1) / S_WINDOW_MS;
+}
+
+//  Milliseconds from now until one more request fits under limit (0: now),
+//  assuming nothing else is admitted meanwhile.
+static int64_t
+s_window_wait (const s_window_t *w, int64_t limit, int64_t now)
+{
+    if (limit <= 0)
+        return S_WINDOW_MS;
+    int64_t at;
+    if (w->cur < limit) {
+        //  Room in this window once the previous one's share has decayed
+        //  enough: ceil (prev * (W - e) / W) <= room, i.e. e >= W - floor
+        //  (room * W / prev), e being the time into this window.
+        int64_t room = limit - w->cur - 1;
+        if (w->prev <= room)
+            return 0;
+        at = w->start + S_WINDOW_MS - room * S_WINDOW_MS / w->prev;
+    }
+    else
+        //  Only in the next window, where this one's count becomes the
+        //  previous and must decay to limit - 1.
+        at = w->start + 2 * S_WINDOW_MS - (limit - 1) * S_WINDOW_MS / w->cur;
+    return at > now ? at - now : 0;
+}
+
+static int64_t
+s_ms_to_seconds (int64_t ms)
+{
+    int64_t seconds = (ms + 999) / 1000;
+    return seconds > 0 ? seconds : 1;
+}
+
+//  Admits or refuses one request at now against limit (>= 0), filling rate.
+static bool
+s_window_admit (s_window_t *w, int64_t limit, int64_t now, gw_rate_t *rate)
+{
+    s_window_roll (w, now);
+    int64_t used = s_window_used (w, now);
+    rate->shown = true;
+    rate->limit = limit;
+    if (used + 1 > limit) {
+        rate->remaining = 0;
+        rate->retry_after = s_ms_to_seconds (s_window_wait (w, limit, now));
+        rate->reset = rate->retry_after;
+        return false;
+    }
+    w->cur++;
+    rate->remaining = limit - used - 1;
+    rate->retry_after = 0;
+    //  Reset: when this window ends; with nothing left, when there is
+    //  room again (which is later).
+    rate->reset = rate->remaining > 0 ? s_ms_to_seconds (w->start + S_WINDOW_MS - now)
+                                      : s_ms_to_seconds (s_window_wait (w, limit, now));
+    return true;
+}
+
+//  ---------------------------------------------------------------------
+//  Tables
+
+static uint32_t
+s_hash (const char *key)
+{
+    //  FNV-1a
+    uint32_t hash = 2166136261u;
+    for (; *key; key++)
+        hash = (hash ^ (unsigned char) *key) * 16777619u;
+    return hash;
+}
+
+static void
+s_usages_push (s_usages_t *list, const char *org, int64_t second, int64_t count)
+{
+    if (list->size == list->max) {
+        list->max = list->max ? list->max * 2 : 64;
+        list->items = (s_usage_t *) sb_realloc (list->items, list->max * sizeof (s_usage_t));
+    }
+    s_usage_t *item = &list->items [list->size++];
+    snprintf (item->org, sizeof (item->org), "%s", org);
+    item->second = second;
+    item->count = count;
+}
+
+static void
+s_usages_release (s_usages_t *list)
+{
+    free (list->items);
+    memset (list, 0, sizeof (*list));
+}
+
+static void
+s_table_init (s_table_t *table, bool count_usage)
+{
+    memset (table, 0, sizeof (*table));
+    table->count_usage = count_usage;
+    for (size_t i = 0; i < S_SHARDS; i++)
+        pthread_mutex_init (&table->shards [i].lock, NULL);
+}
+
+static void
+s_table_release (s_table_t *table)
+{
+    for (size_t i = 0; i < S_SHARDS; i++) {
+        s_shard_t *shard = &table->shards [i];
+        for (size_t b = 0; b < S_BUCKETS; b++) {
+            while (shard->buckets [b]) {
+                s_entry_t *entry = shard->buckets [b];
+                shard->buckets [b] = entry->next;
+                free (entry);
+            }
+        }
+        s_usages_release (&shard->ready);
+        pthread_mutex_destroy (&shard->lock);
+    }
+}
+
+//  The unix second to count a request in: the wall clock, never earlier
+//  than a second already used in this shard, so that an event id is never
+//  reused after its count has been taken (caller holds the lock).
+static int64_t
+s_shard_second (s_shard_t *shard, int64_t wall_ms)
+{
+    int64_t second = wall_ms / 1000;
+    if (second < shard->last_second)
+        second = shard->last_second;
+    shard->last_second = second;
+    return second;
+}
+
+//  Hands an entry's count for an ended second to the actor (lock held).
+static void
+s_entry_release_usage (s_shard_t *shard, s_entry_t *entry)
+{
+    if (entry->usage_count)
+        s_usages_push (&shard->ready, entry->key, entry->usage_second, entry->usage_count);
+    entry->usage_count = 0;
+}
+
+//  Unlinks and frees entries idle for two windows (their state is all
+//  zero), or, when force is set, the least recently seen one. Lock held.
+static void
+s_shard_evict (s_shard_t *shard, int64_t now, bool force)
+{
+    s_entry_t **oldest = NULL;
+    for (size_t b = 0; b < S_BUCKETS; b++) {
+        s_entry_t **link = &shard->buckets [b];
+        while (*link) {
+            s_entry_t *entry = *link;
+            if (now - entry->last_ms >= 2 * S_WINDOW_MS && !entry->usage_count) {
+                *link = entry->next;
+                free (entry);
+                shard->size--;
+                continue;
+            }
+            if (!oldest || entry->last_ms < (*oldest)->last_ms)
+                oldest = link;
+            link = &entry->next;
+        }
+    }
+    if (force && shard->size >= S_SHARD_MAX && oldest) {
+        s_entry_t *entry = *oldest;
+        s_entry_release_usage (shard, entry);
+        *oldest = entry->next;
+        free (entry);
+        shard->size--;
+    }
+}
+
+//  The entry for key, created when absent (lock held).
+static s_entry_t *
+s_shard_entry (s_shard_t *shard, const char *key, uint32_t hash, int64_t now)
+{
+    s_entry_t **bucket = &shard->buckets [(hash / S_SHARDS) % S_BUCKETS];
+    for (s_entry_t *entry = *bucket; entry; entry = entry->next)
+        if (entry->hash == hash && streq (entry->key, key))
+            return entry;
+    if (shard->size >= S_SHARD_MAX)
+        s_shard_evict (shard, now, true);
+    s_entry_t *entry = (s_entry_t *) sb_calloc (1, sizeof (s_entry_t));
+    snprintf (entry->key, sizeof (entry->key), "%s", key);
+    entry->hash = hash;
+    entry->window.start = now;
+    entry->next = *bucket;
+    *bucket = entry;
+    shard->size++;
+    return entry;
+}
+
+//  Counts one request of key against limit (-1: unlimited); counts it for
+//  usage too when the table does and the request is admitted.
+static bool
+s_table_admit (s_table_t *table, const char *key, int64_t limit, int64_t now, int64_t wall_ms,
+               gw_rate_t *rate)
+{
+    uint32_t hash = s_hash (key);
+    s_shard_t *shard = &table->shards [hash % S_SHARDS];
+    pthread_mutex_lock (&shard->lock);
+    s_entry_t *entry = s_shard_entry (shard, key, hash, now);
+    entry->last_ms = now;
+    bool admitted = true;
+    if (limit >= 0)
+        admitted = s_window_admit (&entry->window, limit, now, rate);
+    if (admitted && table->count_usage) {
+        int64_t second = s_shard_second (shard, wall_ms);
+        if (entry->usage_second != second)
+            s_entry_release_usage (shard, entry);
+        entry->usage_second = second;
+        entry->usage_count++;
+    }
+    pthread_mutex_unlock (&shard->lock);
+    return admitted;
+}
+
+//  Moves every count of an ended second (every count at all when `all`)
+//  into out and drops idle entries.
+static void
+s_table_harvest (s_table_t *table, int64_t now, int64_t wall_ms, bool all, s_usages_t *out)
+{
+    for (size_t i = 0; i < S_SHARDS; i++) {
+        s_shard_t *shard = &table->shards [i];
+        pthread_mutex_lock (&shard->lock);
+        int64_t second = s_shard_second (shard, wall_ms);
+        for (size_t b = 0; b < S_BUCKETS; b++)
+            for (s_entry_t *entry = shard->buckets [b]; entry; entry = entry->next)
+                if (entry->usage_count && (all || entry->usage_second < second))
+                    s_entry_release_usage (shard, entry);
+        if (all)
+            //  Later requests count in a later second: the ids just taken
+            //  must not come back with other counts.
+            shard->last_second = second + 1;
+        s_shard_evict (shard, now, false);
+        for (size_t k = 0; k < shard->ready.size; k++) {
+            const s_usage_t *item = &shard->ready.items [k];
+            s_usages_push (out, item->org, item->second, item->count);
+        }
+        shard->ready.size = 0;
+        pthread_mutex_unlock (&shard->lock);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Sending counts to usage-svc (the actor)
+
+static void
+s_rfc3339 (int64_t second, char out [32])
+{
+    time_t t = (time_t) second;
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    strftime (out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+//  The arguments of usage.record for count items.
+static void
+s_encode_batch (gw_ratelimit_t *self, const s_usage_t *items, size_t count, msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    sb_mpk_pack_str (&pk, "events");
+    msgpack_pack_array (&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        char id [128], at [32];
+        snprintf (id, sizeof (id), "%s:%s:%lld", self->instance, items [i].org,
+                  (long long) items [i].second);
+        s_rfc3339 (items [i].second, at);
+        msgpack_pack_map (&pk, 5);
+        sb_mpk_pack_kv_str (&pk, "id", id);
+        sb_mpk_pack_kv_str (&pk, "org", items [i].org);
+        sb_mpk_pack_kv_str (&pk, "metric", "api_requests");
+        sb_mpk_pack_kv_int (&pk, "quantity", items [i].count);
+        sb_mpk_pack_kv_str (&pk, "occurred_at", at);
+    }
+}
+
+//  Appends what the tables hold for usage-svc to the outbox.
+static void
+s_collect (gw_ratelimit_t *self, bool all)
+{
+    s_usages_t taken = { 0 };
+    s_table_harvest (&self->orgs, self->mono (), self->wall (), all, &taken);
+    for (size_t i = 0; i < taken.size; i++) {
+        if (self->outbox.size >= S_OUTBOX_MAX) {
+            self->dropped += taken.size - i;
+            break;
+        }
+        s_usages_push (&self->outbox, taken.items [i].org, taken.items [i].second,
+                       taken.items [i].count);
+    }
+    s_usages_release (&taken);
+}
+
+//  A call through our own broker, as the HTTP threads make them (an
+//  sb_client would stop at SIGTERM, when the last counts must still go).
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+} s_wait_t;
+
+static void
+s_call_done (sb_job_t *job)
+{
+    //  On the broker's thread: only wake the caller.
+    s_wait_t *wait = (s_wait_t *) job->arg;
+    pthread_mutex_lock (&wait->lock);
+    wait->done = true;
+    pthread_cond_signal (&wait->cond);
+    pthread_mutex_unlock (&wait->lock);
+}
+
+//  Calls usage.record with args; returns the reply's status, or 0 when
+//  there was none.
+static int
+s_record (gw_ratelimit_t *self, const msgpack_sbuffer *args)
+{
+    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+    sb_random_hex (head.id, 16);
+    snprintf (head.op, sizeof (head.op), "usage.record");
+    head.deadline = sb_now_ms () + S_CALL_MS;
+    msgpack_sbuffer envelope;
+    msgpack_sbuffer_init (&envelope);
+    sb_envelope_encode_request (&envelope, &head, args->data, args->size);
+    s_wait_t wait = { .done = false };
+    pthread_mutex_init (&wait.lock, NULL);
+    pthread_cond_init (&wait.cond, NULL);
+    sb_job_t job = { .service = "usage" };
+    job.request = zframe_new (envelope.data, envelope.size);
+    msgpack_sbuffer_destroy (&envelope);
+    job.deadline = sb_mono_ms () + S_CALL_MS;
+    job.done = s_call_done;
+    job.arg = &wait;
+    sb_broker_submit (self->broker, &job);
+    //  The broker always finishes a job: a reply, 504 at the deadline, or
+    //  503 when it stops.
+    pthread_mutex_lock (&wait.lock);
+    while (!wait.done)
+        pthread_cond_wait (&wait.cond, &wait.lock);
+    pthread_mutex_unlock (&wait.lock);
+    pthread_cond_destroy (&wait.cond);
+    pthread_mutex_destroy (&wait.lock);
+    zframe_destroy (&job.request);
+    int status = 0;
+    if (job.status == 0 && job.reply) {
+        sb_reply_msg_t reply;
+        char why [128];
+        if (sb_reply_decode (&reply, zframe_data (job.reply), zframe_size (job.reply), why,
+                             sizeof (why)) == 0)
+            status = reply.status;
+        else
+            sb_warn ("usage: malformed reply from usage-svc: %s", why);
+        sb_reply_msg_release (&reply);
+    }
+    zframe_destroy (&job.reply);
+    return status;
+}
+
+//  Sends the outbox in batches until one is not acknowledged; drops what
+//  has waited longer than S_KEEP_SECONDS.
+static void
+s_send (gw_ratelimit_t *self)
+{
+    size_t sent = 0;
+    while (self->broker && sent < self->outbox.size) {
+        size_t count = self->outbox.size - sent;
+        if (count > S_BATCH_MAX)
+            count = S_BATCH_MAX;
+        msgpack_sbuffer args;
+        msgpack_sbuffer_init (&args);
+        s_encode_batch (self, self->outbox.items + sent, count, &args);
+        int status = s_record (self, &args);
+        msgpack_sbuffer_destroy (&args);
+        if (status >= 400 && status < 500) {
+            //  Refused as invalid: sending it again would not help.
+            sb_error ("usage: usage-svc refused %zu api_requests counts (%d); dropped", count,
+                      status);
+        }
+        else
+        if (status < 200 || status >= 300) {
+            sb_debug ("usage: usage-svc did not acknowledge %zu counts (%d); will retry", count,
+                      status);
+            break;
+        }
+        sent += count;
+    }
+    //  Keep what was not sent, less what is too old.
+    int64_t oldest = self->wall () / 1000 - S_KEEP_SECONDS;
+    size_t kept = 0;
+    for (size_t i = sent; i < self->outbox.size; i++) {
+        if (self->outbox.items [i].second < oldest)
+            self->dropped++;
+        else
+            self->outbox.items [kept++] = self->outbox.items [i];
+    }
+    self->outbox.size = kept;
+    if (self->dropped) {
+        sb_warn ("usage: dropped %zu api_requests counts that usage-svc did not take",
+                 self->dropped);
+        self->dropped = 0;
+    }
+}
+
+static void
+s_actor (zsock_t *pipe, void *arg)
+{
+    gw_ratelimit_t *self = (gw_ratelimit_t *) arg;
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    zsock_signal (pipe, 0);
+    while (true) {
+        //  Shortly after each second ends, so that its counts go at once.
+        int wait_ms = (int) (1000 - self->wall () % 1000) + 20;
+        if (zpoller_wait (poller, wait_ms) == pipe) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            if (command && streq (command, "FLUSH")) {
+                s_collect (self, true);
+                s_send (self);
+                zsock_signal (pipe, 0);
+            }
+            zstr_free (&command);
+            if (term)
+                break;
+            continue;
+        }
+        if (zpoller_terminated (poller))
+            break;
+        s_collect (self, false);
+        if (self->outbox.size)
+            s_send (self);
+    }
+    s_collect (self, true);
+    if (self->outbox.size) {
+        s_send (self);
+        if (self->outbox.size)
+            sb_warn ("usage: stopping with %zu api_requests counts not delivered",
+                     self->outbox.size);
+    }
+    zpoller_destroy (&poller);
+}
+
+//  ---------------------------------------------------------------------
+//  Public
+
+//  A limit divided among share gateways, rounded up; -1 stays unlimited.
+static int64_t
+s_share (int64_t limit, int share)
+{
+    if (limit <= 0 || share <= 1)
+        return limit;
+    return (limit + share - 1) / share;
+}
+
+static int64_t
+s_sb_mono (void)
+{
+    return sb_mono_ms ();
+}
+
+static int64_t
+s_sb_wall (void)
+{
+    return sb_now_ms ();
+}
+
+static gw_ratelimit_t *
+s_new (const sb_config_t *config, const sb_plans_t *plans, int share)
+{
+    gw_ratelimit_t *self = (gw_ratelimit_t *) sb_calloc (1, sizeof (gw_ratelimit_t));
+    s_table_init (&self->orgs, true);
+    s_table_init (&self->clients, false);
+    self->plans = plans;
+    self->share = share;
+    self->auth_rate = config->auth_rate_per_minute;
+    self->mono = s_sb_mono;
+    self->wall = s_sb_wall;
+    char hex [33];
+    sb_random_hex (hex, 8);
+    snprintf (self->instance, sizeof (self->instance), "gw-%s", hex);
+    return self;
+}
+
+gw_ratelimit_t *
+gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans)
+{
+    int share = config->rate_share;
+    gw_ratelimit_t *self = s_new (config, plans, share);
+    self->broker = broker;
+    self->actor = zactor_new (s_actor, self);
+    sb_info ("rate limits: per organization by plan%s, auth %d per minute per address; "
+             "usage counted as %s", share > 1 ? " (shared among gateways)" : "",
+             config->auth_rate_per_minute, self->instance);
+    return self;
+}
+
+void
+gw_ratelimit_destroy (gw_ratelimit_t **self_p)
+{
+    gw_ratelimit_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy (&self->actor);
+    s_table_release (&self->orgs);
+    s_table_release (&self->clients);
+    s_usages_release (&self->outbox);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+gw_ratelimit_org (gw_ratelimit_t *self, const char *org, gw_rate_t *rate)
+{
+    memset (rate, 0, sizeof (*rate));
+    const sb_plan_t *plan = sb_plans_for_org (self->plans, org);
+    int64_t limit = plan ? s_share (plan->api_requests_per_minute, self->share) : -1;
+    return s_table_admit (&self->orgs, org, limit, self->mono (), self->wall (), rate);
+}
+
+int64_t
+gw_ratelimit_client (gw_ratelimit_t *self, const char *op, const char *client_ip)
+{
+    if (self->auth_rate <= 0 || !op
+        || !(streq (op, "auth.signup") || streq (op, "auth.login")
+             || streq (op, "auth.password_forgot") || streq (op, "auth.password_reset")))
+        return 0;
+    gw_rate_t rate;
+    bool admitted = s_table_admit (&self->clients, client_ip, s_share (self->auth_rate, self->share),
+                                   self->mono (), self->wall (), &rate);
+    return admitted ? 0 : rate.retry_after;
+}
+
+void
+gw_ratelimit_flush (gw_ratelimit_t *self)
+{
+    if (self && self->actor) {
+        zstr_send (self->actor, "FLUSH");
+        zsock_wait (self->actor);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Selftest
+
+static int64_t s_test_mono;
+static int64_t s_test_wall;
+
+static int64_t
+s_test_mono_clock (void)
+{
+    return s_test_mono;
+}
+
+static int64_t
+s_test_wall_clock (void)
+{
+    return s_test_wall;
+}
+
+void
+gw_ratelimit_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gw_ratelimit: ");
+
+    //  The window on its own: 20 a minute.
+    s_window_t w = { .start = 1000 };
+    gw_rate_t rate;
+    int64_t now = 1000;
+    bool all_in = true, countdown = true;
+    for (int i = 0; i < 20; i++) {
+        all_in &= s_window_admit (&w, 20, now, &rate);
+        countdown &= rate.remaining == 19 - i && rate.limit == 20;
+        now += 100;
+    }
+    SB_CHECK (all_in && countdown);
+    SB_CHECK (rate.reset >= 1);
+    //  The 21st is refused and not counted; there is room again only once
+    //  the next window has let 1/20 of this one decay (3 s into it).
+    SB_CHECK (!s_window_admit (&w, 20, now, &rate));
+    SB_CHECK (w.cur == 20 && rate.remaining == 0);
+    SB_CHECK (rate.retry_after == (1000 + 60000 + 3000 - now + 999) / 1000);
+    SB_CHECK (s_window_wait (&w, 20, now) == 1000 + 63000 - now);
+    SB_CHECK (!s_window_admit (&w, 20, 1000 + 63000 - 1, &rate));
+    SB_CHECK (rate.retry_after == 1);
+    SB_CHECK (s_window_admit (&w, 20, 1000 + 63000, &rate));
+    SB_CHECK (w.prev == 20 && w.cur == 1 && rate.remaining == 0);
+    //  Halfway into that window half of the previous still counts.
+    SB_CHECK (s_window_used (&w, 1000 + 90000) == 1 + 10);
+    SB_CHECK (s_window_admit (&w, 20, 1000 + 90000, &rate) && rate.remaining == 20 - 12);
+    SB_CHECK (rate.reset == 30);
+    //  A quiet window: all forgotten, the next window starts at the request.
+    SB_CHECK (s_window_admit (&w, 20, 1000 + 200000, &rate));
+    SB_CHECK (w.start == 201000 && w.prev == 0 && w.cur == 1 && rate.remaining == 19);
+    SB_CHECK (rate.reset == 60);
+
+    //  Room appears as the previous window decays: prev 10, cur 9, limit 20.
+    s_window_t d = { .start = 0, .cur = 9, .prev = 10 };
+    //  used at e: 9 + ceil (10 * (60000 - e) / 60000); room for one more
+    //  when that is <= 19, i.e. from e = 0.
+    SB_CHECK (s_window_wait (&d, 20, 0) == 0);
+    d.cur = 10;                     //  used 20 until e >= 6000
+    SB_CHECK (s_window_wait (&d, 20, 0) == 6000);
+    SB_CHECK (s_window_wait (&d, 20, 5000) == 1000);
+    SB_CHECK (s_window_used (&d, 5999) == 20 && s_window_used (&d, 6000) == 19);
+    SB_CHECK (!s_window_admit (&d, 20, 5999, &rate) && rate.retry_after == 1);
+    SB_CHECK (s_window_admit (&d, 20, 6000, &rate) && rate.remaining == 0);
+    //  A limit of 0 lets nothing in; a limit of 1 waits two windows.
+    s_window_t z = { .start = 0 };
+    SB_CHECK (!s_window_admit (&z, 0, 10, &rate) && rate.retry_after == 60);
+    SB_CHECK (s_window_admit (&z, 1, 10, &rate) && rate.remaining == 0);
+    SB_CHECK (rate.reset == 120);
+    SB_CHECK (!s_window_admit (&z, 1, 60000, &rate) && rate.retry_after == 60);
+    SB_CHECK (s_window_admit (&z, 1, 120000, &rate));
+
+    //  Sharing among gateways.
+    SB_CHECK (s_share (60, 1) == 60 && s_share (60, 4) == 15 && s_share (20, 3) == 7);
+    SB_CHECK (s_share (-1, 4) == -1 && s_share (1, 4) == 1);
+
+    //  The whole object with its clocks injected, no actor.
+    char why [256];
+    sb_plans_t *plans = sb_plans_load (NULL, why, sizeof (why));
+    SB_CHECK (plans);
+    const sb_plan_t *free_plan = plans ? sb_plans_for_org (plans, "x") : NULL;
+    int64_t limit = free_plan ? free_plan->api_requests_per_minute : 0;
+    sb_config_t config = { .auth_rate_per_minute = 3 };
+    gw_ratelimit_t *self = s_new (&config, plans, 1);
+    self->mono = s_test_mono_clock;
+    self->wall = s_test_wall_clock;
+    s_test_mono = 500000;
+    s_test_wall = 1700000000000;
+    const char *org_a = "0b6a3c52-4d1e-4f0a-9a53-6f0e5b7c1d2e";
+    const char *org_b = "7c1d2e0b-6a3c-424d-8e4f-0a9a536f0e5b";
+    bool a_in = true;
+    for (int64_t i = 0; i < limit; i++) {
+        a_in &= gw_ratelimit_org (self, org_a, &rate) && rate.remaining == limit - 1 - i;
+        s_test_wall += 10;
+    }
+    SB_CHECK (limit > 0 && a_in);
+    SB_CHECK (!gw_ratelimit_org (self, org_a, &rate) && rate.retry_after > 0 && rate.shown);
+    SB_CHECK (gw_ratelimit_org (self, org_b, &rate) && rate.remaining == limit - 1);
+
+    //  Usage: the counts of ended seconds, refusals not counted.
+    s_test_wall += 1000;
+    s_collect (self, false);
+    int64_t total_a = 0, total_b = 0;
+    for (size_t i = 0; i < self->outbox.size; i++) {
+        if (streq (self->outbox.items [i].org, org_a))
+            total_a += self->outbox.items [i].count;
+        else
+        if (streq (self->outbox.items [i].org, org_b))
+            total_b += self->outbox.items [i].count;
+    }
+    SB_CHECK (total_a == limit && total_b == 1);
+    //  One per organization and second, ids unique.
+    bool unique = true;
+    for (size_t i = 0; i < self->outbox.size; i++)
+        for (size_t j = i + 1; j < self->outbox.size; j++)
+            if (streq (self->outbox.items [i].org, self->outbox.items [j].org)
+                && self->outbox.items [i].second == self->outbox.items [j].second)
+                unique = false;
+    SB_CHECK (unique);
+    //  The current second waits for its end, unless everything is taken;
+    //  after that, a request lands in a later second even if the clock
+    //  goes back.
+    self->outbox.size = 0;
+    gw_ratelimit_org (self, org_b, &rate);
+    s_collect (self, false);
+    SB_CHECK (self->outbox.size == 0);
+    s_collect (self, true);
+    SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1);
+    int64_t taken_second = self->outbox.size ? self->outbox.items [0].second : 0;
+    s_test_wall -= 5000;
+    gw_ratelimit_org (self, org_b, &rate);
+    s_collect (self, true);
+    SB_CHECK (self->outbox.size == 2 && self->outbox.items [1].second > taken_second);
+
+    //  The batch encodes as usage.record wants it.
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_encode_batch (self, self->outbox.items, self->outbox.size, &buf);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    SB_CHECK (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *events = sb_mpk_get (&unpacked.data, "events");
+    SB_CHECK (events && events->type == MSGPACK_OBJECT_ARRAY && events->via.array.size == 2);
+    if (events && events->type == MSGPACK_OBJECT_ARRAY && events->via.array.size == 2) {
+        const msgpack_object *event = &events->via.array.ptr [0];
+        char id [128], expected [128], at [40], metric [32];
+        int64_t quantity = 0;
+        snprintf (expected, sizeof (expected), "%s:%s:%lld", self->instance, org_b,
+                  (long long) taken_second);
+        SB_CHECK (sb_mpk_copy_str (sb_mpk_get (event, "id"), id, sizeof (id)) == 0
+                  && streq (id, expected));
+        SB_CHECK (sb_mpk_copy_str (sb_mpk_get (event, "metric"), metric, sizeof (metric)) == 0
+                  && streq (metric, "api_requests"));
+        SB_CHECK (sb_mpk_int (sb_mpk_get (event, "quantity"), &quantity) == 0 && quantity == 1);
+        SB_CHECK (sb_mpk_copy_str (sb_mpk_get (event, "occurred_at"), at, sizeof (at)) == 0
+                  && strlen (at) == 20 && at [10] == 'T' && at [19] == 'Z');
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buf);
+
+    //  Counts usage-svc never takes go after five minutes (no client: no
+    //  sending at all).
+    s_send (self);
+    SB_CHECK (self->outbox.size == 2);
+    s_test_wall += (S_KEEP_SECONDS + 10) * 1000;
+    s_send (self);
+    SB_CHECK (self->outbox.size == 0);
+
+    //  Idle organizations leave the table after two windows.
+    s_test_mono += 2 * S_WINDOW_MS;
+    s_collect (self, false);
+    size_t entries = 0;
+    for (size_t i = 0; i < S_SHARDS; i++)
+        entries += self->orgs.shards [i].size;
+    SB_CHECK (entries == 0);
+
+    //  Client addresses on the auth routes only, 3 a minute here.
+    SB_CHECK (gw_ratelimit_client (self, "auth.me", "192.0.2.1") == 0);
+    bool auth_in = true;
+    for (int i = 0; i < 3; i++)
+        auth_in &= gw_ratelimit_client (self, i % 2 ? "auth.login" : "auth.signup",
+                                        "192.0.2.1") == 0;
+    SB_CHECK (auth_in);
+    SB_CHECK (gw_ratelimit_client (self, "auth.password_forgot", "192.0.2.1") > 0);
+    SB_CHECK (gw_ratelimit_client (self, "auth.password_reset", "192.0.2.1") > 0);
+    SB_CHECK (gw_ratelimit_client (self, "auth.refresh", "192.0.2.1") == 0);
+    SB_CHECK (gw_ratelimit_client (self, "auth.login", "192.0.2.2") == 0);
+    self->auth_rate = 0;
+    SB_CHECK (gw_ratelimit_client (self, "auth.login", "192.0.2.1") == 0);
+
+    //  Unlimited: admitted, no headers, still counted for usage.
+    sb_plans_t *unlimited_plans = NULL;
+    char path [] = "/tmp/gw_ratelimit_test_XXXXXX";
+    int fd = mkstemp (path);
+    if (fd >= 0) {
+        const char *text
+            = "{\"plans\":[{\"id\":\"free\",\"name\":\"Free\",\"price_cents\":0,"
+              "\"currency\":\"USD\",\"interval\":\"month\",\"stripe_price_id\":null,"
+              "\"limits\":{\"calls_per_month\":100,\"businesses\":1,\"seats\":2,"
+              "\"api_requests_per_minute\":-1},\"features\":[]}],\"referral_credit_cents\":0}";
+        SB_CHECK (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
+        close (fd);
+        unlimited_plans = sb_plans_load (path, why, sizeof (why));
+        unlink (path);
+    }
+    SB_CHECK (unlimited_plans);
+    if (unlimited_plans) {
+        self->plans = unlimited_plans;
+        bool unlimited = true;
+        for (int i = 0; i < 1000; i++)
+            unlimited &= gw_ratelimit_org (self, org_a, &rate) && !rate.shown;
+        SB_CHECK (unlimited);
+        self->outbox.size = 0;
+        s_collect (self, true);
+        SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1000);
+    }
+    gw_ratelimit_destroy (&self);
+    SB_CHECK (self == NULL);
+    sb_plans_destroy (&unlimited_plans);
+    sb_plans_destroy (&plans);
+    if (verbose)
+        printf ("OK\n");
+}

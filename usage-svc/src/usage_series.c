@@ -1,0 +1,209 @@
+/*  usage_series.c — usage.series, GET /v1/usage: one metric's usage over
+    time, for charts.
+
+    ?metric&from&to&granularity=hour|day|month answers {metric,
+    granularity, from, to, points: [{t, value}]}: one point per UTC bucket
+    from the bucket holding `from` up to the last one starting before `to`,
+    zeros included (generate_series), each the sum of the quantities of the
+    events with occurred_at in that bucket and in [from, to). So the points
+    add up to exactly the usage of [from, to).
+
+    Defaults: granularity day; to now; from 24 hours, 30 days or 12 months
+    before `to`. A range holds at most 744 hour, 400 day or 120 month
+    buckets (a month of hours, a year and a month of days, ten years of
+    months); more is 400 with the field named. The bucket count is computed
+    here, before PostgreSQL is asked anything.
+*/
+#include "usage.h"
+
+#define S_HOUR_US (INT64_C (3600) * 1000000)
+#define S_DAY_US  (INT64_C (86400) * 1000000)
+
+//  floor (a / b) for b > 0.
+static int64_t
+s_floor_div (int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && a < 0);
+}
+
+//  Writes t (microseconds since the epoch) as RFC 3339 UTC.
+static void
+s_format (int64_t t, char *buf, size_t size)
+{
+    int64_t days = s_floor_div (t, S_DAY_US), rest = t - days * S_DAY_US;
+    int64_t year;
+    int month, day;
+    usage_civil_from_days (days, &year, &month, &day);
+    int64_t seconds = rest / 1000000;
+    snprintf (buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", (long long) year, month, day,
+              (int) (seconds / 3600), (int) (seconds / 60 % 60), (int) (seconds % 60),
+              (int) (rest % 1000000));
+}
+
+//  The month index (year * 12 + month - 1) of t, and whether t is the
+//  first instant of its month.
+static int64_t
+s_month (int64_t t, bool *at_start)
+{
+    int64_t days = s_floor_div (t, S_DAY_US);
+    int64_t year;
+    int month, day;
+    usage_civil_from_days (days, &year, &month, &day);
+    *at_start = day == 1 && t == days * S_DAY_US;
+    return year * 12 + month - 1;
+}
+
+//  Buckets of granularity in [from, to), counting the one holding from.
+static int64_t
+s_buckets (const char *granularity, int64_t from, int64_t to)
+{
+    if (streq (granularity, "month")) {
+        bool from_start, to_start;
+        int64_t first = s_month (from, &from_start), last = s_month (to, &to_start);
+        return last - first + (to_start ? 0 : 1);
+    }
+    int64_t step = streq (granularity, "hour") ? S_HOUR_US : S_DAY_US;
+    int64_t start = s_floor_div (from, step) * step;
+    return s_floor_div (to - start + step - 1, step);
+}
+
+int
+usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *org = usage_org (ctx, args, &fields);
+    const char *metric = sb_arg_string (ctx, args, "metric", true, 1, 63, &fields);
+    if (metric && !usage_metric_valid (metric))
+        sb_fields_add (&fields, "metric", "must match ^[a-z][a-z0-9_]{0,62}$");
+    const char *granularity = sb_arg_string (ctx, args, "granularity", false, 1, 8, &fields);
+    if (!granularity && !sb_fields_has (&fields, "granularity"))
+        granularity = "day";
+    if (granularity && !streq (granularity, "hour") && !streq (granularity, "day")
+        && !streq (granularity, "month")) {
+        sb_fields_add (&fields, "granularity", "must be hour, day or month");
+        granularity = NULL;
+    }
+    int64_t from = 0, to = sb_now_ms () * 1000;
+    const char *from_text = sb_arg_string (ctx, args, "from", false, 1, 40, &fields);
+    const char *to_text = sb_arg_string (ctx, args, "to", false, 1, 40, &fields);
+    if (from_text && !usage_rfc3339 (from_text, &from)) {
+        sb_fields_add (&fields, "from", "must be an RFC 3339 timestamp");
+        from_text = NULL;
+    }
+    if (to_text && !usage_rfc3339 (to_text, &to)) {
+        sb_fields_add (&fields, "to", "must be an RFC 3339 timestamp");
+        to_text = NULL;
+    }
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+
+    char from_buf [40], to_buf [40];
+    if (!to_text) {
+        s_format (to, to_buf, sizeof (to_buf));
+        to_text = to_buf;
+    }
+    if (!from_text) {
+        if (streq (granularity, "month")) {
+            //  Twelve months back, same day and time (the day clamped to
+            //  the earlier month's length).
+            int64_t days = s_floor_div (to, S_DAY_US), year;
+            int month, day;
+            usage_civil_from_days (days, &year, &month, &day);
+            static const int month_days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+            bool leap = ((year - 1) % 4 == 0 && (year - 1) % 100 != 0) || (year - 1) % 400 == 0;
+            int last = month_days [month - 1] + (month == 2 && leap);
+            from = usage_days_from_civil (year - 1, month, day < last ? day : last) * S_DAY_US
+                   + (to - days * S_DAY_US);
+        }
+        else
+            from = to - (streq (granularity, "hour") ? S_DAY_US : 30 * S_DAY_US);
+        s_format (from, from_buf, sizeof (from_buf));
+        from_text = from_buf;
+    }
+    if (from >= to)
+        sb_fields_add (&fields, "to", "must be after from");
+    else {
+        int64_t most = streq (granularity, "hour") ? 744 : streq (granularity, "day") ? 400 : 120;
+        int64_t buckets = s_buckets (granularity, from, to);
+        if (buckets > most)
+            sb_fields_add (&fields, "to",
+                           "the range holds %lld %s buckets; at most %lld are allowed",
+                           (long long) buckets, granularity, (long long) most);
+    }
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    if (usage_act_as (ctx, org))
+        return usage_reply_db_error (ctx, reply);
+
+    //  Sum per bucket over the index (organization, metric, occurred_at),
+    //  then every bucket, zeros included.
+    const char *params [] = { org, metric, from_text, to_text, granularity };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "WITH e AS ("
+        "  SELECT date_trunc ($5::text, occurred_at AT TIME ZONE 'UTC') AS t,"
+        "         sum (quantity) AS value"
+        "    FROM events"
+        "   WHERE organization_id = $1::uuid AND metric = $2::text"
+        "     AND occurred_at >= $3::timestamptz AND occurred_at < $4::timestamptz"
+        "   GROUP BY 1"
+        ")"
+        "SELECT to_char (s.t, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t,"
+        "       coalesce (e.value, 0)::bigint AS value"
+        "  FROM generate_series (date_trunc ($5::text, $3::timestamptz AT TIME ZONE 'UTC'),"
+        "                        $4::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
+        "                        ('1 ' || $5::text)::interval) AS s (t)"
+        "  LEFT JOIN e ON e.t = s.t"
+        " ORDER BY s.t",
+        5, params);
+    if (!result)
+        return usage_reply_db_error (ctx, reply);
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 5);
+    sb_mpk_pack_kv_str (pk, "metric", metric);
+    sb_mpk_pack_kv_str (pk, "granularity", granularity);
+    sb_mpk_pack_kv_str (pk, "from", from_text);
+    sb_mpk_pack_kv_str (pk, "to", to_text);
+    sb_mpk_pack_str (pk, "points");
+    sb_db_pack_rows (pk, result);
+    PQclear (result);
+    return 0;
+}
+
+void
+usage_series_test (bool verbose)
+{
+    (void) verbose;
+    int64_t from = 0, to = 0;
+    //  10:30 to 13:15: the hours 10, 11, 12 and 13.
+    SB_CHECK (usage_rfc3339 ("2026-03-01T10:30:00Z", &from)
+              && usage_rfc3339 ("2026-03-01T13:15:00Z", &to));
+    SB_CHECK (s_buckets ("hour", from, to) == 4);
+    SB_CHECK (s_buckets ("day", from, to) == 1);
+    SB_CHECK (s_buckets ("month", from, to) == 1);
+    //  Exactly on boundaries: to is excluded.
+    SB_CHECK (usage_rfc3339 ("2026-01-15T00:00:00Z", &from)
+              && usage_rfc3339 ("2026-03-01T00:00:00Z", &to));
+    SB_CHECK (s_buckets ("month", from, to) == 2);
+    SB_CHECK (s_buckets ("month", from, to + 1) == 3);
+    SB_CHECK (s_buckets ("day", from, to) == 45);
+    SB_CHECK (s_buckets ("hour", from, to) == 45 * 24);
+    //  An offset moves the instant, and so the UTC bucket.
+    SB_CHECK (usage_rfc3339 ("2026-01-01T00:30:00+01:00", &from)
+              && usage_rfc3339 ("2026-01-01T00:00:00Z", &to));
+    SB_CHECK (s_buckets ("month", from, to) == 1);      //  December 2025
+    SB_CHECK (s_buckets ("hour", from, to) == 1);
+    //  Before 1970 and across it.
+    SB_CHECK (usage_rfc3339 ("1969-12-31T23:59:59.5Z", &from)
+              && usage_rfc3339 ("1970-01-01T01:00:00Z", &to));
+    SB_CHECK (s_buckets ("hour", from, to) == 2);
+    SB_CHECK (s_buckets ("day", from, to) == 2);
+    SB_CHECK (s_buckets ("month", from, to) == 2);
+    SB_CHECK (s_floor_div (-1, 10) == -1 && s_floor_div (-10, 10) == -1 && s_floor_div (9, 10) == 0);
+    char text [40];
+    s_format (from, text, sizeof (text));
+    SB_CHECK (streq (text, "1969-12-31T23:59:59.500000Z"));
+    SB_CHECK (usage_rfc3339 ("2024-02-29T12:00:00.000001Z", &to));
+    s_format (to, text, sizeof (text));
+    SB_CHECK (streq (text, "2024-02-29T12:00:00.000001Z"));
+}
