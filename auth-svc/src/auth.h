@@ -27,7 +27,6 @@ extern const size_t auth_migration_count;
 #define AUTH_E_INVALID_TOKEN        "invalid_token"
 #define AUTH_E_TOO_MANY_ATTEMPTS    "too_many_attempts"
 #define AUTH_E_LAST_ADMIN           "last_admin"
-#define AUTH_E_PLAN_LIMIT           "plan_limit_reached"
 
 #define AUTH_PASSWORD_MIN 10
 #define AUTH_PASSWORD_MAX 256

@@ -53,7 +53,7 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
                                "this email already has a pending invitation");
     int64_t limit = auth_plan (head->org)->seats;
     if (limit >= 0 && used >= limit) {
-        msgpack_packer *pk = sb_reply_error_extra (reply, 402, AUTH_E_PLAN_LIMIT,
+        msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED,
                                                    "the plan's seats are all taken", 2);
         sb_mpk_pack_kv_int (pk, "limit", limit);
         sb_mpk_pack_kv_int (pk, "used", used);

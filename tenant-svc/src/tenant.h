@@ -53,8 +53,6 @@ int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result,
 
 //  ---- plans and quotas (tenant_common.c) -----------------------------------
 
-#define TENANT_E_PLAN_LIMIT         "plan_limit_reached"
-#define TENANT_E_FEATURE            "feature_not_in_plan"
 
 //  Loads the plan catalogue (at start). 0 or -1 (logged, naming the field).
 int tenant_plans_load (const sb_config_t *config);

@@ -184,7 +184,7 @@ tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
         return 0;
     char message [128];
     snprintf (message, sizeof (message), "the plan allows %lld %s", (long long) limit, what);
-    msgpack_packer *pk = sb_reply_error_extra (reply, 402, TENANT_E_PLAN_LIMIT, message, 2);
+    msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED, message, 2);
     sb_mpk_pack_kv_int (pk, "limit", limit);
     sb_mpk_pack_kv_int (pk, "used", used);
     return 1;

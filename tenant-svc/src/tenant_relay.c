@@ -20,6 +20,7 @@
     legacy import records.
 */
 #include "tenant.h"
+#include "sb/jwt.h"
 #include <poll.h>
 
 #define S_BATCH         500
@@ -234,6 +235,9 @@ s_actor (zsock_t *pipe, void *arg)
     zsock_destroy (&sub);
     sb_client_destroy (&self.client);
     sb_db_destroy (&self.db);
+    //  libpq's connection (SCRAM, the SSL attempt) left OpenSSL state on
+    //  this thread; an actor's thread may outlive main's cleanup, so free it.
+    sb_jwt_thread_stop ();
 }
 
 int

@@ -24,11 +24,6 @@ extern const sb_service_t usage_service;
 extern const sb_migration_t usage_migrations [];
 extern const size_t usage_migration_count;
 
-#ifdef SB_E_PLAN_LIMIT_REACHED
-#define USAGE_E_PLAN_LIMIT_REACHED SB_E_PLAN_LIMIT_REACHED
-#else
-#define USAGE_E_PLAN_LIMIT_REACHED "plan_limit_reached"
-#endif
 
 #define USAGE_MAX_EVENTS     1000           //  events per request
 #define USAGE_MAX_QUANTITY   INT64_C (1000000000000)    //  per event or hold: 10^12

@@ -108,7 +108,7 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         snprintf (message, sizeof (message),
                   "the plan allows %lld %s per period; %lld are used or held", (long long) limit,
                   metric, (long long) usage_add (used, reserved));
-        msgpack_packer *pk = sb_reply_error_extra (reply, 402, USAGE_E_PLAN_LIMIT_REACHED,
+        msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED,
                                                    message, 5);
         sb_mpk_pack_kv_int (pk, "limit", limit);
         sb_mpk_pack_kv_int (pk, "used", usage_add (used, reserved));

@@ -20,5 +20,7 @@
 #define SB_E_TIMEOUT              "timeout"
 #define SB_E_INTERNAL             "internal_error"
 #define SB_E_UNKNOWN_OPERATION    "unknown_operation"
+#define SB_E_PLAN_LIMIT_REACHED   "plan_limit_reached"
+#define SB_E_FEATURE_NOT_IN_PLAN  "feature_not_in_plan"
 
 #endif

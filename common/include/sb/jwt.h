@@ -118,8 +118,10 @@ int sb_jwt_verify (sb_jwt_keys_t *keys, const char *token, const char *issuer, i
 
 //  Self test.
 //  Frees what OpenSSL keeps for the calling thread (its error queue). A
-//  thread that verified or loaded keys calls it before it ends, so that
-//  a thread detached at exit (a czmq actor) leaves nothing behind.
+//  thread that used OpenSSL — verified or loaded keys, or connected to
+//  PostgreSQL, whose SCRAM and SSL attempt use it — calls it before it
+//  ends, so that a thread detached at exit (a czmq actor) leaves nothing
+//  behind.
 void sb_jwt_thread_stop (void);
 
 void sb_jwt_test (bool verbose);
