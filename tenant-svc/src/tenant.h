@@ -51,6 +51,13 @@ void tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *
 //  and "id": the extra row only says there is a next page.
 int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int64_t limit);
 
+//  Answers a filtered list: reads the page and the filters business_id,
+//  status (one of the NULL-terminated statuses), from and to, then runs sql
+//  with $1 organization, $2/$3 the cursor's time and id, $4 limit + 1,
+//  $5 business_id, $6 status, $7 from, $8 to (NULL when not given).
+int tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                 const char *const *statuses, const char *sql);
+
 //  ---- plans and quotas (tenant_common.c) -----------------------------------
 
 

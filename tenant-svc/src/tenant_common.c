@@ -136,6 +136,41 @@ tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int
     return sb_reply_rows (reply, result, rows, next);
 }
 
+int
+tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+             const char *const *statuses, const char *sql)
+{
+    sb_fields_t fields = { 0 };
+    tenant_page_t page;
+    tenant_arg_page (ctx, args, &page, &fields);
+    const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
+    const char *status = sb_arg_string (ctx, args, "status", false, 1, 16, &fields);
+    bool known = false;
+    for (size_t i = 0; status && statuses [i] && !known; i++)
+        known = streq (status, statuses [i]);
+    if (status && !known) {
+        char allowed [128] = "";
+        for (size_t i = 0; statuses [i]; i++)
+            snprintf (allowed + strlen (allowed), sizeof (allowed) - strlen (allowed), "%s%s",
+                      i ? ", " : "", statuses [i]);
+        sb_fields_add (&fields, "status", "must be one of %s", allowed);
+    }
+    const char *from = tenant_arg_time (ctx, args, "from", false, &fields);
+    const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    char limit [24];
+    snprintf (limit, sizeof (limit), "%lld", (long long) page.limit + 1);
+    const char *params [] = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit,
+                              business, status, from, to };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), sql, 8, params);
+    if (!result)
+        return -1;
+    tenant_reply_page (ctx, reply, result, page.limit);
+    PQclear (result);
+    return 0;
+}
+
 static sb_plans_t *s_plans;
 
 int

@@ -160,23 +160,8 @@ tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 int
 tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
-    sb_fields_t fields = { 0 };
-    tenant_page_t page;
-    tenant_arg_page (ctx, args, &page, &fields);
-    const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
-    const char *status = sb_arg_string (ctx, args, "status", false, 1, 16, &fields);
-    if (status && !s_status_valid (status))
-        sb_fields_add (&fields, "status", "must be pending, confirmed, fulfilled or cancelled");
-    const char *from = tenant_arg_time (ctx, args, "from", false, &fields);
-    const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
-    if (fields.count)
-        return sb_reply_fields (reply, &fields);
-    char limit [24];
-    snprintf (limit, sizeof (limit), "%lld", (long long) page.limit + 1);
-    const char *params [] = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit,
-                              business, status, from, to };
-    PGresult *result = sb_db_exec (
-        sb_ctx_db (ctx),
+    static const char *const statuses [] = { "pending", "confirmed", "fulfilled", "cancelled", NULL };
+    return tenant_list (ctx, args, reply, statuses,
         "SELECT " S_COLUMNS ", to_char (created_at AT TIME ZONE 'UTC', "
         "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM orders "
         "WHERE organization_id = $1 "
@@ -184,13 +169,7 @@ tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
         "AND ($5::uuid IS NULL OR business_id = $5::uuid) AND ($6::text IS NULL OR status = $6) "
         "AND ($7::timestamptz IS NULL OR created_at >= $7::timestamptz) "
         "AND ($8::timestamptz IS NULL OR created_at < $8::timestamptz) "
-        "ORDER BY created_at DESC, id DESC LIMIT $4::int",
-        8, params);
-    if (!result)
-        return -1;
-    tenant_reply_page (ctx, reply, result, page.limit);
-    PQclear (result);
-    return 0;
+        "ORDER BY created_at DESC, id DESC LIMIT $4::int");
 }
 
 int
