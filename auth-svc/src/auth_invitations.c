@@ -95,17 +95,12 @@ auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 {
     (void) args;
     const char *org = sb_ctx_head (ctx)->org;
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    return sb_reply_all (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT id, email, role, " SB_SQL_TS ("created_at")
                                    " AS created_at, " SB_SQL_TS ("expires_at") " AS expires_at "
                                    "FROM invitations WHERE organization_id = $1 AND " S_PENDING
                                    " ORDER BY created_at DESC, id",
-                                   1, &org);
-    if (!result)
-        return -1;
-    sb_reply_rows (reply, result, PQntuples (result), NULL);
-    PQclear (result);
-    return 0;
+                                   1, &org));
 }
 
 int

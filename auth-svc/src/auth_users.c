@@ -416,16 +416,11 @@ auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     (void) args;
     const char *org = sb_ctx_head (ctx)->org;
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    return sb_reply_all (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT id, email, name, role, " SB_SQL_TS ("created_at")
                                    " AS created_at FROM users WHERE organization_id = $1 "
                                    "ORDER BY created_at, id",
-                                   1, &org);
-    if (!result)
-        return -1;
-    sb_reply_rows (reply, result, PQntuples (result), NULL);
-    PQclear (result);
-    return 0;
+                                   1, &org));
 }
 
 //  Locks the organization's admins and the target user. Returns the

@@ -278,6 +278,16 @@ sb_reply_one (sb_reply_t *reply, PGresult *result, int status, const char *not_f
 }
 
 int
+sb_reply_all (sb_reply_t *reply, PGresult *result)
+{
+    if (!result)
+        return -1;
+    sb_reply_rows (reply, result, PQntuples (result), NULL);
+    PQclear (result);
+    return 0;
+}
+
+int
 sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor)
 {
     msgpack_packer *pk = sb_reply_body (reply, 200);

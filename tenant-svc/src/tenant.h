@@ -55,6 +55,16 @@ int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result,
 //  status (one of the NULL-terminated statuses), from and to, then runs sql
 //  with $1 organization, $2/$3 the cursor's time and id, $4 limit + 1,
 //  $5 business_id, $6 status, $7 from, $8 to (NULL when not given).
+//  The SELECT of such a list over table, newest first by time_column.
+#define TENANT_LIST_SQL(columns, table, time_column)                                       \
+    "SELECT " columns ", to_char (" time_column " AT TIME ZONE 'UTC', "                     \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM " table                     \
+    " WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (" time_column             \
+    ", id) < ($2::timestamptz, $3::uuid)) AND ($5::uuid IS NULL OR business_id = $5::uuid) " \
+    "AND ($6::text IS NULL OR status = $6) AND ($7::timestamptz IS NULL OR " time_column     \
+    " >= $7::timestamptz) AND ($8::timestamptz IS NULL OR " time_column                     \
+    " < $8::timestamptz) ORDER BY " time_column " DESC, id DESC LIMIT $4::int"
+
 int tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                  const char *const *statuses, const char *sql);
 

@@ -131,12 +131,5 @@ tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     static const char *const statuses [] = { "completed", "missed", "voicemail", "transferred", NULL };
     return tenant_list (ctx, args, reply, statuses,
-        "SELECT " S_COLUMNS ", to_char (started_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM calls "
-        "WHERE organization_id = $1 "
-        "AND ($2::timestamptz IS NULL OR (started_at, id) < ($2::timestamptz, $3::uuid)) "
-        "AND ($5::uuid IS NULL OR business_id = $5::uuid) AND ($6::text IS NULL OR status = $6) "
-        "AND ($7::timestamptz IS NULL OR started_at >= $7::timestamptz) "
-        "AND ($8::timestamptz IS NULL OR started_at < $8::timestamptz) "
-        "ORDER BY started_at DESC, id DESC LIMIT $4::int");
+                        TENANT_LIST_SQL (S_COLUMNS, "calls", "started_at"));
 }

@@ -162,14 +162,7 @@ tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
 {
     static const char *const statuses [] = { "pending", "confirmed", "fulfilled", "cancelled", NULL };
     return tenant_list (ctx, args, reply, statuses,
-        "SELECT " S_COLUMNS ", to_char (created_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM orders "
-        "WHERE organization_id = $1 "
-        "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
-        "AND ($5::uuid IS NULL OR business_id = $5::uuid) AND ($6::text IS NULL OR status = $6) "
-        "AND ($7::timestamptz IS NULL OR created_at >= $7::timestamptz) "
-        "AND ($8::timestamptz IS NULL OR created_at < $8::timestamptz) "
-        "ORDER BY created_at DESC, id DESC LIMIT $4::int");
+                        TENANT_LIST_SQL (S_COLUMNS, "orders", "created_at"));
 }
 
 int

@@ -125,6 +125,11 @@ const char *sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args);
 //  NULL (the statement failed), for `return sb_reply_one (...)`.
 int sb_reply_one (sb_reply_t *reply, PGresult *result, int status, const char *not_found);
 
+//  Answers every row of result as a one-page list ({"data": [...],
+//  "next_cursor": null}); frees result. Returns 0, or -1 when result is
+//  NULL, for `return sb_reply_all (...)`.
+int sb_reply_all (sb_reply_t *reply, PGresult *result);
+
 //  Answers 200 {"data": [rows of result], "next_cursor": next_cursor|nil}.
 int sb_reply_rows (sb_reply_t *reply, const PGresult *result, int rows, const char *next_cursor);
 
