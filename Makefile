@@ -4,6 +4,7 @@
 #   make run          install missing packages, build, start the suite locally
 #   make test         install missing packages, build with ASan+UBSan, run unit
 #                     and integration tests
+#   make bench        benchmark (release build; see bench/bench.sh)
 #   make help         list every target
 #
 # Modes: MODE=debug (default) or MODE=release; SANITIZE=address,undefined adds
@@ -19,7 +20,7 @@ PKGS     := libczmq libzmq libpq msgpack libmicrohttpd libsodium jansson libcurl
 
 CC       ?= cc
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-            -Wformat=2 -Wvla -Wwrite-strings -fno-common -Werror
+            -Wformat=2 -Wvla -Wno-missing-field-initializers -Wwrite-strings -fno-common -Werror
 CFLAGS   := -std=c11 -D_GNU_SOURCE -DSB_VERSION='"$(VERSION)"' $(WARN) \
             -Icommon/include -MMD -MP -g -pthread
 LDFLAGS  := -pthread
@@ -54,7 +55,7 @@ EMBED      := $(BUILD)/tools/sb-embed-sql
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
-.PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench
+.PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench bench-compare
 all: check-pkgs $(BINARIES)
 
 help:
@@ -64,6 +65,8 @@ help:
 	@echo "make unit         unit tests only (selftests)"
 	@echo "make integration  integration tests only (tests/t*.sh through prove)"
 	@echo "make deps         install missing Debian packages (apt-get as root)"
+	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
+	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
 	@echo "make fmt          clang-format the C sources; make fmt-check verifies"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
@@ -150,8 +153,24 @@ run:
 	@$(MAKE) --no-print-directory MODE=release all
 	@SB_BIN=$(abspath build/release/bin) deploy/local/run.sh
 
+# `make bench`: release build, then bench/bench.sh (its own PostgreSQL,
+# gateway and workers; installs wrk if missing). `make bench-compare`: the
+# same Switchboard against the peers of the shared yardstick in one run
+# (bench/compare.sh; installs the peers' packages if missing). Neither is
+# part of `make test`: no timing is ever asserted there.
+SHARED_BENCH ?= ../shared/bench
+
 bench:
-	@echo "make bench arrives with the performance issue; for now: wrk -t2 -c64 -d10s http://127.0.0.1:8080/healthz"
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
+	@SB_BIN=$(abspath build/release/bin) bench/bench.sh
+
+bench-compare:
+	@test -f $(SHARED_BENCH)/bench.sh || { echo "make bench-compare: no $(SHARED_BENCH)/bench.sh, the peers' yardstick;" \
+	  "set SHARED_BENCH=<its folder> (default ../shared/bench)" >&2; exit 1; }
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
+	@SB_BIN=$(abspath build/release/bin) SHARED_BENCH=$(abspath $(SHARED_BENCH)) bench/compare.sh
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -22,6 +22,18 @@
     A request handed to a worker that then dies is answered 503 (it might or
     might not have been carried out, so it is not retried behind the
     client's back).
+
+    Credit (our extension of MDP/0.1): a worker's READY may carry one more
+    frame, the number of requests it takes at once (1 to SB_WORKER_CREDIT_MAX,
+    decimal). Such a worker stays in its service's waiting list until that
+    many are in its hands, and moves to the end of the list with each
+    request, so requests spread over the workers and each may find several
+    to handle together (one database round trip for many reads, one commit
+    for many usage batches). A worker without the frame takes one at a
+    time, as MDP says. The address frame of a REQUEST is always the
+    broker's own ticket ('@' and the request's sequence number), which the
+    worker echoes in its REPLY, so replies match their requests in any
+    order.
 */
 #include "sb/sb.h"
 #include <pthread.h>
@@ -59,9 +71,10 @@ struct _s_worker_t {
     zframe_t *address;              //  identity frame
     s_service_t *service;
     int64_t expiry;                 //  monotonic ms
-    bool busy;
-    s_request_t *current;           //  the request in hand (NULL if it timed out)
-    void *waiting_handle;           //  in service->waiting while idle
+    int credit;                     //  requests it takes at once
+    int inflight;                   //  sent and not yet answered by it
+    s_request_t *held [SB_WORKER_CREDIT_MAX];   //  those still pending (NULL: timed out)
+    void *waiting_handle;           //  in service->waiting while it has credit left
 };
 
 typedef struct {
@@ -225,8 +238,12 @@ s_request_finish (s_broker_t *self, s_request_t *request, zframe_t **reply_p, in
     }
     if (request->queue_handle)
         zlistx_delete (request->service->requests, request->queue_handle);
-    if (request->worker)
-        request->worker->current = NULL;
+    if (request->worker) {
+        s_worker_t *worker = request->worker;
+        for (int i = 0; i < worker->credit; i++)
+            if (worker->held [i] == request)
+                worker->held [i] = NULL;
+    }
     zframe_destroy (&request->body);
     zhashx_delete (self->pending, &request->seq);
     free (request);
@@ -237,9 +254,10 @@ s_worker_delete (s_broker_t *self, s_worker_t *worker, bool disconnect)
 {
     if (disconnect)
         s_send_command (self, worker->address, SB_MDPW_DISCONNECT);
-    if (worker->current)
-        s_request_finish (self, worker->current, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
-                          "the worker handling this request went away");
+    for (int i = 0; i < worker->credit; i++)
+        if (worker->held [i])
+            s_request_finish (self, worker->held [i], NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                              "the worker handling this request went away");
     if (worker->waiting_handle)
         zlistx_delete (worker->service->waiting, worker->waiting_handle);
     if (worker->service) {
@@ -272,10 +290,6 @@ s_dispatch (s_broker_t *self, s_service_t *service)
         memcpy (address + 1, &request->seq, 8);
         const char *parts [] = { "", SB_MDPW, SB_MDPW_REQUEST, address, "" };
         size_t sizes [] = { 0, strlen (SB_MDPW), 1, 9, 0 };
-        if (request->client) {
-            parts [3] = (const char *) zframe_data (request->client);
-            sizes [3] = zframe_size (request->client);
-        }
         if (s_send (self, worker->address, parts, sizes, 5, request->body) == -1) {
             sb_warn ("broker: worker %s of '%s' unreachable (%s), dropping it", worker->key,
                      service->name, zmq_strerror (zmq_errno ()));
@@ -286,8 +300,13 @@ s_dispatch (s_broker_t *self, s_service_t *service)
         request->queue_handle = NULL;
         zframe_destroy (&request->body);
         request->worker = worker;
-        worker->busy = true;
-        worker->current = request;
+        for (int i = 0; i < worker->credit; i++)
+            if (!worker->held [i]) {
+                worker->held [i] = request;
+                break;
+            }
+        if (++worker->inflight < worker->credit)
+            worker->waiting_handle = zlistx_add_end (service->waiting, worker);
         //  A busy worker cannot heartbeat: give it until the request's
         //  deadline, plus the usual grace, before declaring it dead.
         int64_t until = request->deadline + self->heartbeat_ms;
@@ -399,11 +418,27 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
 
     if (cmd == SB_MDPW_READY [0]) {
         zframe_t *name = zmsg_pop (msg);
+        zframe_t *credit_frame = zmsg_pop (msg);
         s_service_t *service = NULL;
         if (name && s_service_name_valid ((const char *) zframe_data (name), zframe_size (name)))
             service = s_service_require (self, (const char *) zframe_data (name),
                                          zframe_size (name));
-        if (worker || !service) {
+        int credit = 1;
+        if (credit_frame) {
+            char text [8];
+            size_t size = zframe_size (credit_frame);
+            char *end = NULL;
+            if (size > 0 && size < sizeof text) {
+                memcpy (text, zframe_data (credit_frame), size);
+                text [size] = 0;
+                long value = strtol (text, &end, 10);
+                credit = *end || value < 1 || value > SB_WORKER_CREDIT_MAX ? 0 : (int) value;
+            }
+            else
+                credit = 0;
+        }
+        zframe_destroy (&credit_frame);
+        if (worker || !service || !credit || zmsg_size (msg)) {
             //  READY twice, or for an impossible service: a protocol error.
             sb_warn ("broker: bad READY from %s", key);
             if (worker)
@@ -418,33 +453,44 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
             key = NULL;
             worker->address = zframe_dup (sender);
             worker->service = service;
+            worker->credit = credit;
             worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
             zhashx_insert (self->workers, worker->key, worker);
             service->workers++;
             worker->waiting_handle = zlistx_add_end (service->waiting, worker);
             s_publish_count (self, service);
-            sb_info ("broker: worker %s ready for '%s' (%zu live)", worker->key, service->name,
-                     service->workers);
+            sb_info ("broker: worker %s ready for '%s' taking %d at once (%zu live)", worker->key,
+                     service->name, credit, service->workers);
             s_dispatch (self, service);
         }
         zframe_destroy (&name);
     }
     else
-    if (cmd == SB_MDPW_REPLY [0] && worker && worker->busy) {
+    if (cmd == SB_MDPW_REPLY [0] && worker && worker->inflight > 0) {
         zframe_t *address = zmsg_pop (msg);
         zframe_t *empty = zmsg_pop (msg);
         zframe_t *body = zmsg_pop (msg);
-        if (worker->current && body && zmsg_size (msg) == 0)
-            s_request_finish (self, worker->current, &body, 0, NULL, NULL);
+        //  Our ticket names the request; one that timed out meanwhile is
+        //  gone from pending, and its late reply only returns the credit.
+        s_request_t *request = NULL;
+        if (address && zframe_size (address) == 9 && zframe_data (address) [0] == '@') {
+            uint64_t seq;
+            memcpy (&seq, zframe_data (address) + 1, 8);
+            request = (s_request_t *) zhashx_lookup (self->pending, &seq);
+            if (request && request->worker != worker)
+                request = NULL;
+        }
+        if (request && body && zmsg_size (msg) == 0)
+            s_request_finish (self, request, &body, 0, NULL, NULL);
         else
-        if (worker->current)
-            s_request_finish (self, worker->current, NULL, 502, SB_E_INTERNAL,
+        if (request)
+            s_request_finish (self, request, NULL, 502, SB_E_INTERNAL,
                               "the service sent a malformed reply");
         zframe_destroy (&address);
         zframe_destroy (&empty);
         zframe_destroy (&body);
-        worker->busy = false;
-        worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
+        if (worker->inflight-- == worker->credit)
+            worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
         s_dispatch (self, worker->service);
     }
     else

@@ -4,8 +4,12 @@
     restart: the connection string, the schema for search_path, whether the
     caller has a transaction open, and the SQLSTATE of the last failure.
 
-    Every statement goes through PQexecParams with text parameters, so SQL
-    text never carries a value. When a statement fails because the
+    Every statement is a prepared statement with text parameters, so SQL
+    text never carries a value and the server parses each text once per
+    connection. A statement travels in one pipeline with what must come
+    before it — the BEGIN that sb_db_begin deferred, the organization for
+    row-level security — so that a transaction's first statement, or a
+    read under sb_db_read, costs one round trip. When a statement fails because the
     connection died and no transaction was open, we reconnect and run it
     once more: the caller sees nothing but a slower statement. Inside a
     transaction a retry would silently run the rest of the work outside it,
@@ -41,14 +45,54 @@
 //  Statements are logged truncated to this many characters.
 #define S_EXCERPT_CHARS 60
 
+//  Prepared statements per connection: open addressing on a hash of the
+//  SQL text. Statement texts are few and fixed (built from literals), so
+//  the table does not fill in practice; when it does, statements beyond it
+//  simply run unprepared.
+#define S_STATEMENTS 512
+
+typedef enum {
+    S_FREE = 0,
+    S_UNPREPARED,                   //  slot taken, Parse still to send
+    S_PREPARED,                     //  Parse sent (and not known to have failed)
+    S_BROKEN                        //  Parse failed: run it unnamed from now on
+} s_state_t;
+
+typedef struct {
+    s_state_t state;
+    uint64_t hash;
+    char *sql;                      //  owned copy, compared on a hash match
+} s_statement_t;
+
+//  One step of a pipeline: a statement, or a Sync (sql NULL).
+typedef struct {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    int parse;                      //  slot whose Parse precedes it, or -1
+    PGresult *result;               //  its result once read (success or error)
+    bool failed;                    //  error, aborted, or never answered
+} s_step_t;
+
+//  The organization for row-level security travels with the statements
+//  that need it, in the same pipeline: set_config (..., true) is local to
+//  the transaction, explicit or implicit (up to the pipeline's Sync).
+#define S_SET_ORG "SELECT set_config('switchboard.org', $1, true)"
+
 struct _sb_db_t {
     char *url;                      //  conninfo or postgres:// URL (secret)
     char *schema;                   //  search_path schema, or NULL
     PGconn *conn;                   //  NULL until the first connect
     bool in_tx;                     //  the caller's transaction is open
     bool tx_lost;                   //  ... and its connection died
+    bool tx_deferred;               //  ... but BEGIN waits for the first statement
+    bool reading;                   //  sb_db_read: no transaction, org per statement
+    bool has_org;                   //  org below is to be set
+    char org [64];                  //  for the deferred BEGIN or for reading
     char sqlstate [6];              //  of the last failure, "" after success
     char message [256];             //  server's reason for the last failure
+    s_statement_t statements [S_STATEMENTS];
+    size_t statement_count;
 };
 
 
@@ -239,36 +283,236 @@ s_connected (sb_db_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Closes the connection, if any; an open transaction dies with it.
+//  Closes the connection, if any, and forgets what was prepared on it. The
+//  caller's transaction state stays for sb_db_exec to judge (s_disconnect
+//  clears it too: an open transaction dies with its connection).
 
 static void
-s_disconnect (sb_db_t *self)
+s_forget (sb_db_t *self)
 {
     if (self->conn) {
         PQfinish (self->conn);
         self->conn = NULL;
     }
+    //  Prepared statements die with their connection
+    for (size_t i = 0; i < S_STATEMENTS; i++) {
+        free (self->statements [i].sql);
+        self->statements [i] = (s_statement_t) { .state = S_FREE };
+    }
+    self->statement_count = 0;
+}
+
+static void
+s_disconnect (sb_db_t *self)
+{
+    s_forget (self);
     self->in_tx = false;
     self->tx_lost = false;
+    self->tx_deferred = false;
 }
 
 
 //  --------------------------------------------------------------------------
-//  Runs the statement once on the current connection. Returns the result
-//  on success, else NULL with the failure recorded.
+//  The slot of sql's prepared statement (its name is "s<slot>"), taking a
+//  free one the first time; -1 when it is not to be prepared (the table
+//  is three quarters full, or its Parse failed before).
+
+static uint64_t
+s_hash (const char *sql)
+{
+    uint64_t hash = 14695981039346656037ULL;       //  FNV-1a
+    for (const char *c = sql; *c; c++)
+        hash = (hash ^ (unsigned char) *c) * 1099511628211ULL;
+    return hash;
+}
+
+static int
+s_statement (sb_db_t *self, const char *sql)
+{
+    uint64_t hash = s_hash (sql);
+    size_t slot = (size_t) (hash % S_STATEMENTS);
+    for (size_t probe = 0; probe < S_STATEMENTS; probe++) {
+        s_statement_t *entry = &self->statements [slot];
+        if (entry->state == S_FREE) {
+            if (self->statement_count >= S_STATEMENTS * 3 / 4)
+                return -1;
+            entry->state = S_UNPREPARED;
+            entry->hash = hash;
+            entry->sql = sb_strdup (sql);
+            self->statement_count++;
+            return (int) slot;
+        }
+        if (entry->hash == hash && strcmp (entry->sql, sql) == 0)
+            return entry->state == S_BROKEN ? -1 : (int) slot;
+        slot = (slot + 1) % S_STATEMENTS;
+    }
+    return -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sends the steps as one pipeline and reads every answer: one round trip
+//  however many statements, each a prepared statement (Parse only the
+//  first time on this connection). Each step's result (or its failure) is
+//  left in the step; a failure makes the server skip what follows up to
+//  the next Sync (PGRES_PIPELINE_ABORTED). Returns 0 when every answer was
+//  read, -1 when the connection failed (steps not answered are failed).
+
+static int
+s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
+{
+    PGconn *conn = self->conn;
+    for (size_t i = 0; i < count; i++) {
+        steps [i].result = NULL;
+        steps [i].failed = true;
+        steps [i].parse = -1;
+    }
+    if (!PQenterPipelineMode (conn))
+        return -1;
+    bool sent = true;
+    for (size_t i = 0; i < count && sent; i++) {
+        s_step_t *step = &steps [i];
+        if (!step->sql) {
+            sent = PQpipelineSync (conn) == 1;
+            continue;
+        }
+        int slot = s_statement (self, step->sql);
+        if (slot < 0) {
+            sent = PQsendQueryParams (conn, step->sql, step->nparams, NULL, step->params, NULL,
+                                      NULL, 0) == 1;
+            continue;
+        }
+        char name [16];
+        snprintf (name, sizeof name, "s%d", slot);
+        if (self->statements [slot].state == S_UNPREPARED) {
+            sent = PQsendPrepare (conn, name, step->sql, 0, NULL) == 1;
+            self->statements [slot].state = S_PREPARED;
+            step->parse = slot;
+        }
+        sent = sent && PQsendQueryPrepared (conn, name, step->nparams, step->params, NULL, NULL,
+                                            0) == 1;
+    }
+    //  A pipeline that does not end in a Sync is never answered
+    if (sent && (count == 0 || steps [count - 1].sql))
+        sent = PQpipelineSync (conn) == 1;
+
+    //  Read the answers in order: a Parse's, then the statement's, each
+    //  followed by NULL; PGRES_PIPELINE_SYNC for a Sync.
+    bool alive = sent;
+    for (size_t i = 0; i < count && alive; i++) {
+        s_step_t *step = &steps [i];
+        if (step->parse >= 0) {
+            PGresult *parsed = PQgetResult (conn);
+            ExecStatusType status = PQresultStatus (parsed);
+            if (!parsed)
+                alive = false;
+            else
+            if (status == PGRES_PIPELINE_ABORTED)
+                self->statements [step->parse].state = S_UNPREPARED;
+            else
+            if (status != PGRES_COMMAND_OK) {
+                self->statements [step->parse].state = S_BROKEN;
+                step->result = parsed;      //  the reason to report
+                parsed = NULL;
+            }
+            PQclear (parsed);
+            if (alive && PQgetResult (conn))
+                alive = false;              //  out of step with the server
+        }
+        if (!alive)
+            break;
+        PGresult *result = PQgetResult (conn);
+        if (!result) {
+            alive = false;
+            break;
+        }
+        ExecStatusType status = PQresultStatus (result);
+        if (!step->sql) {
+            PQclear (result);
+            alive = status == PGRES_PIPELINE_SYNC;
+            continue;
+        }
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+            if (!step->result) {
+                step->result = result;
+                step->failed = false;
+            }
+            else
+                PQclear (result);
+        }
+        else
+        if (!step->result && status != PGRES_PIPELINE_ABORTED)
+            step->result = result;          //  the error
+        else
+            PQclear (result);
+        if (PQgetResult (conn))
+            alive = false;
+    }
+    if (alive && count && steps [count - 1].sql) {
+        PGresult *sync = PQgetResult (conn);
+        alive = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
+        PQclear (sync);
+    }
+    if (!PQexitPipelineMode (conn) && PQstatus (conn) != CONNECTION_BAD) {
+        //  Answers we did not expect are still coming: the connection's
+        //  state is unknown, so it goes
+        sb_error ("database pipeline out of step, dropping the connection");
+        s_forget (self);
+        alive = false;
+    }
+    if (!alive)
+        for (size_t i = 0; i < count; i++)
+            if (!steps [i].failed && PQstatus (self->conn) == CONNECTION_BAD) {
+                PQclear (steps [i].result);
+                steps [i].result = NULL;
+                steps [i].failed = true;
+            }
+    return alive ? 0 : -1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Runs the statement once on the current connection, in one round trip
+//  with what must precede it: the deferred BEGIN of the caller's
+//  transaction and the organization for row-level security. Outside an
+//  explicit transaction the pipeline up to its Sync is one implicit
+//  transaction, so the organization holds for the statement and ends with
+//  it. Returns the statement's result on success, else NULL with the first
+//  failure recorded.
 
 static PGresult *
 s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *params)
 {
-    PGresult *result = PQexecParams (self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus (result);
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    bool begin = self->tx_deferred;
+    const char *org = (begin || self->reading) && self->has_org ? self->org : NULL;
+    s_step_t steps [3];
+    size_t count = 0;
+    if (begin)
+        steps [count++] = (s_step_t) { .sql = "BEGIN" };
+    if (org)
+        steps [count++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &org };
+    steps [count++] = (s_step_t) { .sql = sql, .nparams = nparams, .params = params };
+    s_pipeline (self, steps, count);
+
+    PGresult *failure = NULL;
+    for (size_t i = 0; i < count; i++)
+        if (steps [i].failed && !failure)
+            failure = steps [i].result;
+        else
+        if (i + 1 < count || steps [i].failed)
+            PQclear (steps [i].result);
+    if (!failure && !steps [count - 1].failed) {
+        self->tx_deferred = false;
         self->sqlstate [0] = 0;
         self->message [0] = 0;
-        return result;
+        return steps [count - 1].result;
     }
-    s_record_failure (self, result);
-    PQclear (result);
+    //  BEGIN went through: the transaction is open (and failed). On a dead
+    //  connection nothing happened that a retry could repeat: still deferred.
+    if (begin && s_connected (self) && PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+        self->tx_deferred = false;
+    s_record_failure (self, failure);
+    PQclear (failure);
     return NULL;
 }
 
@@ -419,13 +663,15 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
 
     //  A transaction is open if the caller began one with sb_db_begin, or
     //  (less tidily) sent BEGIN through us: either way, no retry.
-    bool in_tx = self->in_tx;
+    //  A transaction whose BEGIN still waits for this statement has done
+    //  nothing yet: like no transaction, it may reconnect and retry.
+    bool in_tx = self->in_tx && !self->tx_deferred;
     if (self->conn) {
         PGTransactionStatusType status = PQtransactionStatus (self->conn);
         if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
             in_tx = true;
     }
-    if (self->in_tx && (self->tx_lost || !s_connected (self))) {
+    if (in_tx && self->in_tx && (self->tx_lost || !s_connected (self))) {
         self->tx_lost = true;
         s_set_failure (self, "08006", "connection lost during the transaction");
         sb_error ("statement in a lost transaction not run: %s", excerpt);
@@ -443,7 +689,7 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
         if (in_tx) {
             //  The server rolled the transaction back when the connection
             //  went; the caller must start again after rolling back
-            if (self->in_tx)
+            if (self->in_tx && !self->tx_deferred)
                 self->tx_lost = true;
             sb_error ("connection lost inside a transaction [%s]: %s: %s", self->sqlstate,
                       self->message, excerpt);
@@ -461,6 +707,65 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
     }
     sb_error ("statement failed [%s]: %s: %s", self->sqlstate, self->message, excerpt);
     return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Runs independent statements in one round trip (see db.h).
+
+int
+sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresult **results)
+{
+    assert (self);
+    assert (!self->in_tx);
+    //  Per statement: the organization, the statement, a Sync
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 1, sizeof (s_step_t));
+    size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
+    int rc = -1;
+    for (int attempt = 0; attempt < 2 && rc; attempt++) {
+        if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS))
+            break;
+        size_t n = 0;
+        for (size_t i = 0; i < count; i++) {
+            const sb_db_stmt_t *stmt = &stmts [i];
+            if (stmt->org)
+                steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmt->org };
+            index [i] = n;
+            steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
+                                       .params = stmt->params };
+            steps [n++] = (s_step_t) { .sql = NULL };
+        }
+        rc = s_pipeline (self, steps, n);
+        if (rc && s_connected (self))
+            rc = 0;                 //  statements failed, the connection did not
+        for (size_t k = 0; k < count && rc == 0; k++) {
+            s_step_t *step = &steps [index [k]];
+            results [k] = step->failed ? NULL : step->result;
+            if (!step->failed)
+                step->result = NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (steps [i].failed && steps [i].sql && rc == 0) {
+                s_record_failure (self, steps [i].result);
+                char excerpt [S_EXCERPT_CHARS + 4];
+                s_excerpt (steps [i].sql, excerpt, sizeof excerpt);
+                sb_error ("statement failed [%s]: %s: %s", self->sqlstate, self->message,
+                          excerpt);
+            }
+            PQclear (steps [i].result);
+        }
+        if (rc)
+            sb_warn ("connection lost during a batch of %zu statements%s", count,
+                     attempt ? "" : ", reconnecting to retry");
+    }
+    if (rc) {
+        strcpy (self->sqlstate, "08006");
+        for (size_t i = 0; i < count; i++)
+            results [i] = NULL;
+    }
+    free (steps);
+    free (index);
+    return rc;
 }
 
 
@@ -490,7 +795,9 @@ sb_db_sqlstate (sb_db_t *self)
 
 
 //  --------------------------------------------------------------------------
-//  Begin a transaction: 0 or -1. Nested transactions are refused.
+//  Begin a transaction: 0 or -1. Nested transactions are refused. BEGIN is
+//  not sent yet: it goes with the first statement, in the same round trip
+//  (with the organization, when sb_db_set_org comes before that).
 
 int
 sb_db_begin (sb_db_t *self)
@@ -498,11 +805,10 @@ sb_db_begin (sb_db_t *self)
     assert (self);
     if (self->in_tx)
         return sb_error ("cannot begin: a transaction is already open");
-    //  BEGIN is safe to retry, so it may reconnect after an earlier loss
-    if (sb_db_run (self, "BEGIN", 0, NULL))
-        return -1;
     self->in_tx = true;
     self->tx_lost = false;
+    self->tx_deferred = true;
+    self->has_org = false;
     return 0;
 }
 
@@ -519,6 +825,11 @@ sb_db_commit (sb_db_t *self)
     assert (self);
     if (!self->in_tx)
         return sb_error ("cannot commit: no transaction is open");
+    if (self->tx_deferred) {
+        //  No statement ran: there is nothing to commit
+        self->in_tx = self->tx_deferred = false;
+        return 0;
+    }
     if (self->tx_lost || !s_connected (self)) {
         s_disconnect (self);
         s_set_failure (self, "08006", "connection lost during the transaction");
@@ -561,6 +872,10 @@ sb_db_rollback (sb_db_t *self)
     assert (self);
     if (!self->in_tx)
         return;
+    if (self->tx_deferred) {
+        self->in_tx = self->tx_deferred = false;
+        return;
+    }
     if (!self->tx_lost && s_connected (self)
     &&  PQtransactionStatus (self->conn) != PQTRANS_IDLE) {
         PGresult *result = PQexec (self->conn, "ROLLBACK");
@@ -589,7 +904,8 @@ sb_db_in_transaction (sb_db_t *self)
 
 //  --------------------------------------------------------------------------
 //  Set the organization for row-level security for the open transaction.
-//  NULL sets "", which matches no organization. Returns 0 or -1.
+//  NULL sets "", which matches no organization. Returns 0 or -1. Right
+//  after sb_db_begin it costs no round trip of its own.
 
 int
 sb_db_set_org (sb_db_t *self, const char *org)
@@ -597,19 +913,54 @@ sb_db_set_org (sb_db_t *self, const char *org)
     assert (self);
     if (!self->in_tx)
         return sb_error ("cannot set the organization outside a transaction");
+    if (self->tx_deferred) {
+        snprintf (self->org, sizeof self->org, "%s", org ? org : "");
+        self->has_org = true;
+        return 0;
+    }
     const char *params [] = { org ? org : "" };
-    return sb_db_run (self, "SELECT set_config('switchboard.org', $1, true)", 1, params);
+    return sb_db_run (self, S_SET_ORG, 1, params);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read without a transaction until sb_db_read_end: each statement runs on
+//  its own (an implicit transaction) with the organization set in the same
+//  round trip, when org is not NULL. For operations that read with one
+//  statement, where BEGIN and COMMIT would only add round trips.
+
+void
+sb_db_read (sb_db_t *self, const char *org)
+{
+    assert (self);
+    assert (!self->in_tx);
+    self->reading = true;
+    self->has_org = org != NULL;
+    snprintf (self->org, sizeof self->org, "%s", org ? org : "");
+}
+
+void
+sb_db_read_end (sb_db_t *self)
+{
+    assert (self);
+    self->reading = false;
+    self->has_org = false;
 }
 
 
 //  --------------------------------------------------------------------------
 //  The underlying connection (borrowed; NULL before the first connect; it
-//  changes after a reconnect).
+//  changes after a reconnect). A deferred BEGIN is sent first, so that
+//  what the caller runs on it is inside the transaction.
 
 PGconn *
 sb_db_conn (sb_db_t *self)
 {
     assert (self);
+    if (self->in_tx && self->tx_deferred) {
+        PGresult *result = sb_db_exec (self, "SELECT 1", 0, NULL);
+        PQclear (result);
+    }
     return self->conn;
 }
 

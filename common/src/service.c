@@ -3,7 +3,9 @@
     sb_service_main turns a table of operations into a process: it parses
     the command line, loads the configuration, connects to PostgreSQL and
     migrates the service's schema, registers with every broker, and then
-    serves requests one at a time until SIGTERM or SIGINT. For each request
+    serves requests until SIGTERM or SIGINT: one at a time, or as many as
+    the service's credit lets the broker hand over at once, when reads that
+    are one statement each share a database round trip. For each request
     it decodes and validates the envelope, drops work whose deadline has
     passed, checks the caller's role against the operation's, opens a
     transaction with the organization set for row-level security when the
@@ -422,23 +424,49 @@ s_find_op (const sb_service_t *service, const char *name)
     return NULL;
 }
 
-//  Runs the operation of a decoded request and leaves the answer in reply.
-static void
-s_dispatch (sb_ctx_t *ctx, sb_reply_t *reply)
+//  The operation the caller asks for when the caller may run it, else NULL
+//  with the refusal answered.
+static const sb_op_t *
+s_op_for (sb_ctx_t *ctx, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = &ctx->request->head;
     const sb_op_t *op = s_find_op (ctx->service, head->op);
     if (!op) {
         sb_reply_error (reply, 404, SB_E_UNKNOWN_OPERATION, "unknown operation '%s'", head->op);
-        return;
+        return NULL;
     }
     if (op->min_role != SB_ROLE_NONE && head->role < op->min_role) {
         if (head->role == SB_ROLE_NONE)
             sb_reply_error (reply, 401, SB_E_UNAUTHENTICATED, "authentication is required");
         else
             sb_reply_error (reply, 403, SB_E_FORBIDDEN, "your role may not do this");
-        return;
+        return NULL;
     }
+    return op;
+}
+
+//  An operation written as query and finish, run on its own.
+static int
+s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply)
+{
+    sb_db_stmt_t stmt = { NULL };
+    if (op->query (ctx, ctx->request->args, reply, &stmt))
+        return -1;
+    if (reply->written)
+        return 0;
+    PGresult *result = sb_db_exec (ctx->db, stmt.sql, stmt.nparams, stmt.params);
+    if (!result)
+        return -1;
+    int rc = op->finish (ctx, ctx->request->args, result, reply);
+    PQclear (result);
+    return rc;
+}
+
+//  Runs op for a decoded request and leaves the answer in reply.
+static void
+s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply)
+{
+    const sb_envelope_head_t *head = &ctx->request->head;
     bool tx = (op->flags & SB_OP_TX) != 0;
     if (tx) {
         if (sb_db_begin (ctx->db)
@@ -448,7 +476,13 @@ s_dispatch (sb_ctx_t *ctx, sb_reply_t *reply)
             return;
         }
     }
-    int rc = op->handler (ctx, ctx->request->args, reply);
+    bool read = !tx && (op->flags & SB_OP_READ) != 0;
+    if (read)
+        sb_db_read (ctx->db, *head->org ? head->org : NULL);
+    int rc = op->handler ? op->handler (ctx, ctx->request->args, reply)
+                         : s_query_alone (ctx, op, reply);
+    if (read)
+        sb_db_read_end (ctx->db);
     if (rc != 0 || !reply->written) {
         if (rc == 0)
             sb_error ("handler for '%s' wrote no reply", head->op);
@@ -472,43 +506,132 @@ s_dispatch (sb_ctx_t *ctx, sb_reply_t *reply)
     s_ctx_flush_events (ctx, committed);
 }
 
-//  Handles one request frame and returns the reply frame.
-static zframe_t *
-s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, zframe_t *body)
-{
+//  One request of a batch, from its frame to its reply.
+typedef struct {
     sb_request_t request;
-    sb_reply_t reply = { .written = false };
-    msgpack_sbuffer_init (&reply.buf);
-    msgpack_packer_init (&reply.pk, &reply.buf, msgpack_sbuffer_write);
+    sb_reply_t reply;
+    sb_ctx_t ctx;
+    bool decoded;                   //  request holds memory
+    const sb_op_t *op;              //  its statement is in the batch
+    sb_db_stmt_t stmt;
+    int64_t started;
+} s_slot_t;
+
+//  Decodes a request frame; true when it is to be run (otherwise the
+//  answer is written: malformed, or past its deadline).
+static bool
+s_slot_open (s_slot_t *slot, const sb_service_t *service, const sb_config_t *config,
+             sb_db_t *db, zframe_t *body)
+{
+    sb_reply_t *reply = &slot->reply;
+    msgpack_sbuffer_init (&reply->buf);
+    msgpack_packer_init (&reply->pk, &reply->buf, msgpack_sbuffer_write);
     char why [128];
-    if (sb_request_decode (&request, zframe_data (body), zframe_size (body), why, sizeof (why))) {
+    if (sb_request_decode (&slot->request, zframe_data (body), zframe_size (body), why,
+                           sizeof (why))) {
         sb_warn ("refused a malformed request: %s", why);
-        reply.id = "-";
-        sb_reply_error (&reply, 400, SB_E_INVALID_REQUEST, "malformed request: %s", why);
+        reply->id = "-";
+        sb_reply_error (reply, 400, SB_E_INVALID_REQUEST, "malformed request: %s", why);
+        return false;
     }
-    else {
-        sb_log_set_request_id (request.head.id);
-        reply.id = request.head.id;
-        if (sb_now_ms () > request.head.deadline) {
-            //  The caller has already been answered 504: doing the work now
-            //  would only waste it, or worse, do it behind the caller's back.
-            sb_warn ("dropped '%s': its deadline passed before it was handled", request.head.op);
-            sb_reply_error (&reply, 504, SB_E_TIMEOUT, "the deadline passed");
-        }
-        else {
-            sb_ctx_t ctx = { service, config, db, &request, NULL, NULL, false };
-            int64_t started = sb_mono_ms ();
-            s_dispatch (&ctx, &reply);
-            s_ctx_release (&ctx);
-            sb_debug ("%s -> %d in %lld ms", request.head.op, reply.status,
-                      (long long) (sb_mono_ms () - started));
-        }
+    slot->decoded = true;
+    sb_log_set_request_id (slot->request.head.id);
+    reply->id = slot->request.head.id;
+    slot->ctx = (sb_ctx_t) { service, config, db, &slot->request, NULL, NULL, false };
+    slot->started = sb_mono_ms ();
+    if (sb_now_ms () > slot->request.head.deadline) {
+        //  The caller has already been answered 504: doing the work now
+        //  would only waste it, or worse, do it behind the caller's back.
+        sb_warn ("dropped '%s': its deadline passed before it was handled",
+                 slot->request.head.op);
+        sb_reply_error (reply, 504, SB_E_TIMEOUT, "the deadline passed");
+        return false;
     }
-    zframe_t *frame = zframe_new (reply.buf.data, reply.buf.size);
-    msgpack_sbuffer_destroy (&reply.buf);
-    sb_request_release (&request);
+    return true;
+}
+
+//  The reply frame; frees what the request held.
+static zframe_t *
+s_slot_close (s_slot_t *slot)
+{
+    if (slot->decoded) {
+        sb_log_set_request_id (slot->request.head.id);
+        sb_debug ("%s -> %d in %lld ms", slot->request.head.op, slot->reply.status,
+                  (long long) (sb_mono_ms () - slot->started));
+        s_ctx_release (&slot->ctx);
+        sb_request_release (&slot->request);
+    }
+    zframe_t *frame = zframe_new (slot->reply.buf.data, slot->reply.buf.size);
+    msgpack_sbuffer_destroy (&slot->reply.buf);
     sb_log_set_request_id (NULL);
     return frame;
+}
+
+//  Handles the request frames a worker took at once and fills their reply
+//  frames. Reads written as query/finish (when there are several) go to
+//  the database together, one round trip for all; the rest run one by one.
+static void
+s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
+          zframe_t **bodies, zframe_t **replies, size_t count)
+{
+    s_slot_t *slots = (s_slot_t *) sb_calloc (count, sizeof (s_slot_t));
+    size_t batched = 0;
+    for (size_t i = 0; i < count; i++) {
+        s_slot_t *slot = &slots [i];
+        if (!s_slot_open (slot, service, config, db, bodies [i]))
+            continue;
+        const sb_op_t *op = s_op_for (&slot->ctx, &slot->reply);
+        if (!op)
+            continue;
+        if (!op->query || count == 1) {
+            s_run (&slot->ctx, op, &slot->reply);
+            continue;
+        }
+        if (op->query (&slot->ctx, slot->request.args, &slot->reply, &slot->stmt))
+            sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
+                            "the service failed to handle the request");
+        else
+        if (!slot->reply.written) {
+            const char *org = slot->request.head.org;
+            slot->stmt.org = *org ? org : NULL;
+            slot->op = op;
+            batched++;
+        }
+    }
+    if (batched) {
+        sb_db_stmt_t *stmts = (sb_db_stmt_t *) sb_calloc (batched, sizeof (sb_db_stmt_t));
+        PGresult **results = (PGresult **) sb_calloc (batched, sizeof (PGresult *));
+        size_t n = 0;
+        for (size_t i = 0; i < count; i++)
+            if (slots [i].op)
+                stmts [n++] = slots [i].stmt;
+        sb_db_exec_many (db, stmts, n, results);
+        sb_log_set_request_id (NULL);
+        sb_debug ("%zu reads in one database round trip", n);
+        n = 0;
+        for (size_t i = 0; i < count; i++) {
+            s_slot_t *slot = &slots [i];
+            if (!slot->op)
+                continue;
+            PGresult *result = results [n++];
+            sb_log_set_request_id (slot->request.head.id);
+            if (!result && strncmp (sb_db_sqlstate (db), "08", 2) == 0)
+                sb_reply_error (&slot->reply, 503, SB_E_SERVICE_UNAVAILABLE,
+                                "the database is unavailable");
+            else
+            if (!result
+                || slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
+                || !slot->reply.written)
+                sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
+                                "the service failed to handle the request");
+            PQclear (result);
+        }
+        free (stmts);
+        free (results);
+    }
+    for (size_t i = 0; i < count; i++)
+        replies [i] = s_slot_close (&slots [i]);
+    free (slots);
 }
 
 static void
@@ -589,16 +712,23 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0
         && (!service->start || service->start (&config, db) == 0)) {
         s_publisher = sb_events_publisher_new (&config);
-        sb_worker_t *worker = sb_worker_new (&config, service->name);
+        int credit = service->credit > 1 ? service->credit : 1;
+        if (credit > SB_WORKER_CREDIT_MAX)
+            credit = SB_WORKER_CREDIT_MAX;
+        sb_worker_t *worker = sb_worker_new (&config, service->name, credit);
         sb_info ("worker %s of '%s' started (version %s)", s_worker_id, service->name, SB_VERSION);
+        sb_worker_ticket_t tickets [SB_WORKER_CREDIT_MAX];
+        zframe_t *bodies [SB_WORKER_CREDIT_MAX];
+        zframe_t *replies [SB_WORKER_CREDIT_MAX];
         while (true) {
-            sb_worker_ticket_t ticket;
-            zframe_t *body = sb_worker_recv (worker, &ticket);
-            if (!body)
+            size_t count = sb_worker_recv_many (worker, tickets, bodies, (size_t) credit);
+            if (!count)
                 break;
-            zframe_t *reply = s_handle (service, &config, db, body);
-            zframe_destroy (&body);
-            sb_worker_reply (worker, &ticket, &reply);
+            s_handle (service, &config, db, bodies, replies, count);
+            for (size_t i = 0; i < count; i++) {
+                zframe_destroy (&bodies [i]);
+                sb_worker_reply (worker, &tickets [i], &replies [i]);
+            }
         }
         sb_info ("worker %s of '%s' stopping", s_worker_id, service->name);
         sb_worker_destroy (&worker);

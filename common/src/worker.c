@@ -7,8 +7,9 @@
     fresh socket and announce itself again with READY, which is how a worker
     started before its gateway, or outliving a gateway restart, registers.
 
-    Requests are handled one at a time by the caller between sb_worker_recv
-    and sb_worker_reply; the broker expects no heartbeats meanwhile.
+    Requests are handled by the caller between sb_worker_recv (or
+    sb_worker_recv_many, for a worker with credit) and sb_worker_reply; the
+    broker expects no heartbeats meanwhile.
 */
 #include "sb/sb.h"
 
@@ -25,6 +26,7 @@ struct _sb_worker_t {
     size_t link_count;
     int heartbeat_ms;
     int liveness;
+    char credit [8];                //  READY's credit frame, "" for one at a time
     bool stopping;
     int64_t returned_at;            //  when recv last handed out a request
 };
@@ -52,7 +54,16 @@ s_link_connect (sb_worker_t *self, s_link_t *link)
     zsock_set_linger (link->sock, 0);
     if (zsock_connect (link->sock, "%s", link->endpoint) == -1)
         sb_error ("worker: cannot connect to '%s'", link->endpoint);
-    s_link_send (link, SB_MDPW_READY, self->service);
+    if (*self->credit) {
+        void *handle = zsock_resolve (link->sock);
+        zmq_send (handle, "", 0, ZMQ_SNDMORE);
+        zmq_send (handle, SB_MDPW, strlen (SB_MDPW), ZMQ_SNDMORE);
+        zmq_send (handle, SB_MDPW_READY, 1, ZMQ_SNDMORE);
+        zmq_send (handle, self->service, strlen (self->service), ZMQ_SNDMORE);
+        zmq_send (handle, self->credit, strlen (self->credit), 0);
+    }
+    else
+        s_link_send (link, SB_MDPW_READY, self->service);
     int64_t now = sb_mono_ms ();
     link->expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
     link->heartbeat_at = now + self->heartbeat_ms;
@@ -60,10 +71,14 @@ s_link_connect (sb_worker_t *self, s_link_t *link)
 }
 
 sb_worker_t *
-sb_worker_new (const sb_config_t *config, const char *service)
+sb_worker_new (const sb_config_t *config, const char *service, int credit)
 {
     sb_worker_t *self = (sb_worker_t *) sb_calloc (1, sizeof (sb_worker_t));
     snprintf (self->service, sizeof (self->service), "%s", service);
+    if (credit > SB_WORKER_CREDIT_MAX)
+        credit = SB_WORKER_CREDIT_MAX;
+    if (credit > 1)
+        snprintf (self->credit, sizeof (self->credit), "%d", credit);
     self->heartbeat_ms = config->heartbeat_ms;
     self->liveness = config->heartbeat_liveness;
     for (size_t i = 0; i < config->broker_count; i++) {
@@ -214,6 +229,28 @@ sb_worker_recv (sb_worker_t *self, sb_worker_ticket_t *ticket)
         }
     }
     return NULL;
+}
+
+size_t
+sb_worker_recv_many (sb_worker_t *self, sb_worker_ticket_t *tickets, zframe_t **bodies,
+                     size_t max)
+{
+    if (max == 0 || !(bodies [0] = sb_worker_recv (self, &tickets [0])))
+        return 0;
+    size_t count = 1;
+    bool more = true;
+    while (more && count < max) {
+        more = false;
+        for (size_t i = 0; i < self->link_count && count < max; i++)
+            if (zsock_events (self->links [i].sock) & ZMQ_POLLIN) {
+                more = true;
+                tickets [count].address = NULL;
+                bodies [count] = s_link_receive (self, i, &tickets [count]);
+                if (bodies [count])
+                    count++;
+            }
+    }
+    return count;
 }
 
 void

@@ -65,8 +65,14 @@ int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result,
     " >= $7::timestamptz) AND ($8::timestamptz IS NULL OR " time_column                     \
     " < $8::timestamptz) ORDER BY " time_column " DESC, id DESC LIMIT $4::int"
 
-int tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
-                 const char *const *statuses, const char *sql);
+//  As the query half of a list operation (sb_query_fn) whose finish is
+//  tenant_page_finish.
+int tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                       sb_db_stmt_t *stmt, const char *const *statuses, const char *sql);
+
+//  The finish half of every list: the page of rows and its next cursor.
+int tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
+                        sb_reply_t *reply);
 
 //  ---- plans and quotas (tenant_common.c) -----------------------------------
 
@@ -87,17 +93,17 @@ int tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t li
 
 //  ---- handlers -----------------------------------------------------------
 
-int tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+sb_query_fn tenant_businesses_list;
 int tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
-int tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+sb_query_fn tenant_calls_list;
 int tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
-int tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+sb_query_fn tenant_orders_list;
 int tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_orders_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

@@ -127,9 +127,10 @@ tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 int
-tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                   sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "completed", "missed", "voicemail", "transferred", NULL };
-    return tenant_list (ctx, args, reply, statuses,
-                        TENANT_LIST_SQL (S_COLUMNS, "calls", "started_at"));
+    return tenant_list_query (ctx, args, reply, stmt, statuses,
+                              TENANT_LIST_SQL (S_COLUMNS, "calls", "started_at"));
 }

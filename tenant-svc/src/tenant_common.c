@@ -137,8 +137,18 @@ tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int
 }
 
 int
-tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
-             const char *const *statuses, const char *sql)
+tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
+                    sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    tenant_page_t page;
+    tenant_arg_page (ctx, args, &page, &fields);
+    return tenant_reply_page (ctx, reply, result, page.limit);
+}
+
+int
+tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                   sb_db_stmt_t *stmt, const char *const *statuses, const char *sql)
 {
     sb_fields_t fields = { 0 };
     tenant_page_t page;
@@ -159,15 +169,11 @@ tenant_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
     const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    char limit [24];
-    snprintf (limit, sizeof (limit), "%lld", (long long) page.limit + 1);
-    const char *params [] = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit,
-                              business, status, from, to };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx), sql, 8, params);
-    if (!result)
-        return -1;
-    tenant_reply_page (ctx, reply, result, page.limit);
-    PQclear (result);
+    char *limit = (char *) sb_ctx_alloc (ctx, 24);
+    snprintf (limit, 24, "%lld", (long long) page.limit + 1);
+    *stmt = (sb_db_stmt_t) { .sql = sql, .nparams = 8,
+                             .params = { sb_ctx_head (ctx)->org, page.after_time, page.after_id,
+                                         limit, business, status, from, to } };
     return 0;
 }
 

@@ -158,11 +158,12 @@ tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 int
-tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                    sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "pending", "confirmed", "fulfilled", "cancelled", NULL };
-    return tenant_list (ctx, args, reply, statuses,
-                        TENANT_LIST_SQL (S_COLUMNS, "orders", "created_at"));
+    return tenant_list_query (ctx, args, reply, stmt, statuses,
+                              TENANT_LIST_SQL (S_COLUMNS, "orders", "created_at"));
 }
 
 int

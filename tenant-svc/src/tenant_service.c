@@ -1,9 +1,11 @@
 /*  tenant_service.c — tenant-svc's operations, listed once; its start (the
     outbox relay) and its commands (import-legacy).
 
-    Every operation runs in a transaction with the organization set for
-    row-level security (SB_OP_TX), reads included: the policies hide other
-    organizations' rows only inside such a transaction.
+    Every operation runs with the organization set for row-level security:
+    the policies hide other organizations' rows only where it is set.
+    Changes run in a transaction (SB_OP_TX); one-statement reads
+    (SB_OP_READ) have the organization set in the statement's own round
+    trip, without BEGIN and COMMIT.
 */
 #include "tenant.h"
 #include "tenant_analytics.h"
@@ -38,16 +40,16 @@ s_command (int argc, char **argv, const sb_config_t *config)
 }
 
 static const sb_op_t s_ops [] = {
-    { "businesses.list", tenant_businesses_list, SB_ROLE_USER, SB_OP_TX },
-    { "businesses.get", tenant_businesses_get, SB_ROLE_USER, SB_OP_TX },
+    { "businesses.list", NULL, SB_ROLE_USER, SB_OP_READ, tenant_businesses_list, tenant_page_finish },
+    { "businesses.get", tenant_businesses_get, SB_ROLE_USER, SB_OP_READ },
     { "businesses.create", tenant_businesses_create, SB_ROLE_USER, SB_OP_TX },
     { "businesses.update", tenant_businesses_update, SB_ROLE_USER, SB_OP_TX },
     { "businesses.delete", tenant_businesses_delete, SB_ROLE_USER, SB_OP_TX },
-    { "calls.list", tenant_calls_list, SB_ROLE_USER, SB_OP_TX },
-    { "calls.get", tenant_calls_get, SB_ROLE_USER, SB_OP_TX },
+    { "calls.list", NULL, SB_ROLE_USER, SB_OP_READ, tenant_calls_list, tenant_page_finish },
+    { "calls.get", tenant_calls_get, SB_ROLE_USER, SB_OP_READ },
     { "calls.create", tenant_calls_create, SB_ROLE_USER, SB_OP_TX },
-    { "orders.list", tenant_orders_list, SB_ROLE_USER, SB_OP_TX },
-    { "orders.get", tenant_orders_get, SB_ROLE_USER, SB_OP_TX },
+    { "orders.list", NULL, SB_ROLE_USER, SB_OP_READ, tenant_orders_list, tenant_page_finish },
+    { "orders.get", tenant_orders_get, SB_ROLE_USER, SB_OP_READ },
     { "orders.create", tenant_orders_create, SB_ROLE_USER, SB_OP_TX },
     { "orders.update", tenant_orders_update, SB_ROLE_USER, SB_OP_TX },
     { "analytics.overview", tenant_analytics_overview, SB_ROLE_USER, SB_OP_TX },
@@ -68,4 +70,5 @@ const sb_service_t tenant_service = {
                      "                [--dry-run] [--batch-size N] [--limit N]\n"
                      "                moves a legacy single-tenant database into an organization\n",
     .selftest = s_selftest,
+    .credit = 16,
 };

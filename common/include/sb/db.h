@@ -73,6 +73,31 @@ int sb_db_pack_query_row (sb_db_t *self, msgpack_packer *pk, const char *sql, in
 //  Packs every row of result as an array of such maps.
 void sb_db_pack_rows (msgpack_packer *pk, const PGresult *result);
 
+//  Reads without a transaction until sb_db_read_end: every statement runs
+//  alone (an implicit transaction) with the organization (when not NULL)
+//  set in the same round trip. Not inside a transaction.
+void sb_db_read (sb_db_t *self, const char *org);
+void sb_db_read_end (sb_db_t *self);
+
+//  One statement of a batch: org (NULL: none) is set for row-level
+//  security in the statement's own implicit transaction.
+#define SB_DB_PARAMS_MAX 16
+typedef struct {
+    const char *org;
+    const char *sql;
+    int nparams;
+    const char *params [SB_DB_PARAMS_MAX];
+} sb_db_stmt_t;
+
+//  Runs count independent statements in one round trip, each alone (its
+//  own implicit transaction, so one failing spoils no other). Fills
+//  results [i] (caller PQclear's) or NULL where statement i failed (logged;
+//  SQLSTATE of the last failure in sb_db_sqlstate). Not inside a
+//  transaction. Returns 0, or -1 when the database was unreachable (all
+//  NULL). A lost connection is re-established and the whole batch run once
+//  more: only for reads.
+int sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresult **results);
+
 //  The underlying connection, for the rare caller that needs libpq itself
 //  (COPY, pipelining). Borrowed; may change after a reconnect.
 PGconn *sb_db_conn (sb_db_t *self);

@@ -36,12 +36,27 @@ typedef struct _sb_reply_t sb_reply_t;
 typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 #define SB_OP_TX 1                  //  run inside a transaction with the org set
+#define SB_OP_READ 2                //  no transaction: each statement runs alone with
+                                    //  the org set in its round trip (one-statement reads)
+
+//  A read that is one statement may be written as two halves instead of a
+//  handler, so that the skeleton can send the statements of many requests
+//  to PostgreSQL in one round trip: query checks the arguments and either
+//  answers (an error) or fills stmt (sql and params; org is the skeleton's);
+//  finish turns the statement's result (borrowed) into the answer. Both
+//  return 0, or -1 on an unexpected failure (500).
+typedef int (sb_query_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                           sb_db_stmt_t *stmt);
+typedef int (sb_finish_fn) (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
+                            sb_reply_t *reply);
 
 typedef struct {
     const char *op;
-    sb_handler_fn *handler;
+    sb_handler_fn *handler;         //  NULL: query and finish
     sb_role_t min_role;             //  SB_ROLE_NONE: no authentication needed
     unsigned flags;
+    sb_query_fn *query;
+    sb_finish_fn *finish;
 } sb_op_t;
 
 typedef struct {
@@ -62,6 +77,9 @@ typedef struct {
     const char *commands_help;      //  lines for --help describing them
     //  Optional: the service's own selftests (`<binary> --selftest`).
     void (*selftest) (bool verbose);
+    //  Requests a worker takes at once (0 or 1: one at a time). Those whose
+    //  operations have query/finish halves share one database round trip.
+    int credit;
 } sb_service_t;
 
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Batched reads: a tenant-svc worker takes up to 16 requests at once (its
+# credit, announced in READY) and sends the list reads among them to
+# PostgreSQL in one round trip, each in its own implicit transaction with its
+# own organization set. The worker is stopped (SIGSTOP) while 48 requests of
+# four organizations pile up — whole lists, second pages, bad cursors, call
+# lists — then continued, so that it finds many at once. Every answer must be
+# the one its own request deserves: only its organization's rows, newest
+# first, the right page, 400 with fields.cursor for the bad ones; and the log
+# must show reads that shared a round trip. Then a second round with two
+# workers, and the same checks.
+. "$(dirname "$0")/lib/suite.sh"
+. "$(dirname "$0")/lib/auth.sh"
+. "$(dirname "$0")/lib/tenant.sh"
+suite_init
+export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
+suite_start_all
+suite_wait_ready 60 || t_bail "the suite did not become ready"
+
+ORGS=(A B C D)
+declare -A TOK NAMES
+for o in "${ORGS[@]}"; do
+    new_org "$o" || t_bail "cannot sign up organization $o"
+    tok_var="${o}_AT"
+    TOK[$o]=${!tok_var}
+    for i in 1 2 3; do
+        create_as "${TOK[$o]}" /v1/businesses "$(biz_body)" \
+            || t_bail "cannot create a business for $o"
+        echo "$NEW_ID" >>"$SUITE_TMP/ids-$o"
+    done
+    create_as "${TOK[$o]}" /v1/calls "$(call_body "$NEW_ID")" || t_bail "cannot create a call for $o"
+done
+t_pass "4 organizations with 3 businesses and a call each"
+
+# A cursor to the second page of each organization's businesses (limit 2).
+declare -A CURSOR
+for o in "${ORGS[@]}"; do
+    http_as "${TOK[$o]}" GET "/v1/businesses?limit=2"
+    CURSOR[$o]=$(json_get "$HTTP_BODY" .next_cursor)
+done
+
+# One line per request: index org kind path
+plan=$SUITE_TMP/plan.txt
+: >"$plan"
+n=0
+for round in 1 2 3; do
+    for o in "${ORGS[@]}"; do
+        echo "$n $o all /v1/businesses" >>"$plan"; n=$((n + 1))
+        echo "$n $o page2 /v1/businesses?limit=2&cursor=${CURSOR[$o]}" >>"$plan"; n=$((n + 1))
+        echo "$n $o badcursor /v1/businesses?cursor=garbage$round" >>"$plan"; n=$((n + 1))
+        echo "$n $o calls /v1/calls" >>"$plan"; n=$((n + 1))
+    done
+done
+# Tokens by organization, for the request runner.
+for o in "${ORGS[@]}"; do printf '%s\n' "${TOK[$o]}" >"$SUITE_TMP/tok-$o"; done
+
+fire () {  # fire DIR: every planned request at once, answers in DIR/<index>
+    local dir=$1
+    mkdir -p "$dir"
+    while read -r idx org kind path; do
+        curl -sS --max-time 20 -o "$dir/$idx.body" -w '%{http_code}' \
+             -H "Authorization: Bearer $(cat "$SUITE_TMP/tok-$org")" \
+             "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT$path" >"$dir/$idx.code" 2>/dev/null &
+    done <"$plan"
+}
+
+check () {  # check DIR LABEL
+    "$SUITE_PYTHON" - "$1" "$plan" <<'EOF'
+import json, os, sys
+d, plan = sys.argv[1], sys.argv[2]
+bad = []
+for line in open(plan):
+    idx, org, kind, path = line.split()
+    code = open(os.path.join(d, idx + ".code")).read().strip()
+    try:
+        body = json.load(open(os.path.join(d, idx + ".body")))
+    except Exception as e:
+        bad.append(f"{idx} {org} {kind}: HTTP {code}, body not JSON ({e})"); continue
+    if kind == "badcursor":
+        ok = code == "400" and "cursor" in body.get("error", {}).get("fields", {})
+    elif kind == "calls":
+        ok = code == "200" and len(body["data"]) == 1
+    else:
+        got = [b["id"] for b in body.get("data", [])]
+        ids = open(os.path.join(d, "..", "ids-" + org)).read().split()
+        want = list(reversed(ids)) if kind == "all" else ids[:1]   # newest first
+        ok = code == "200" and got == want
+        if ok and kind == "all":
+            ok = body["next_cursor"] is None
+    if not ok:
+        bad.append(f"{idx} {org} {kind}: HTTP {code} {json.dumps(body)[:200]}")
+print("\n".join(bad))
+EOF
+}
+
+# Round trips that carried two reads or more, over every tenant worker's log.
+shared_trips () {
+    cat "$SUITE_TMP"/log/tenant-*.log | grep -o '"[0-9]* reads in one database round trip' \
+        | grep -vc '"1 reads' || true
+}
+
+round () {  # round LABEL
+    local label=$1 dir=$SUITE_TMP/round-${1// /-} before after worker
+    before=$(shared_trips)
+    for worker in $(ls "$SUITE_TMP/pids" | grep '^tenant-'); do kill -STOP "$(suite_pid "$worker")"; done
+    fire "$dir"
+    # Let the requests reach the broker and the stopped workers' sockets.
+    sleep 1
+    for worker in $(ls "$SUITE_TMP/pids" | grep '^tenant-'); do kill -CONT "$(suite_pid "$worker")"; done
+    # Wait for the curls (not the suite's services: never a bare `wait`).
+    local tries=0
+    while (( $(ls "$dir"/*.code 2>/dev/null | xargs -r cat | grep -c '^[0-9]\{3\}$') < n )) && (( tries++ < 200 )); do
+        sleep 0.1
+    done
+    local problems
+    problems=$(check "$dir")
+    t_is "$label: all $n answers are each request's own" "$problems" ""
+    after=$(shared_trips)
+    t_ok "$label: reads shared a round trip (batches of 2 or more logged)" test "$after" -gt "$before"
+}
+
+round "one worker"
+suite_start_service tenant 2
+sleep 1
+round "two workers"
+
+# The worker said how many it takes at once; the broker heard it.
+t_like "the broker registered the tenant worker's credit" \
+    "$(cat "$SUITE_TMP/log/gateway-1.log")" "taking 16 at once"
+
+# Reads still see only their own organization one by one.
+http_as "${TOK[A]}" GET /v1/businesses
+t_is "single read after the batches: A's 3 businesses" "$(json_len "$HTTP_BODY" .data)" 3
+t_done
