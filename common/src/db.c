@@ -770,6 +770,72 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
 
 
 //  --------------------------------------------------------------------------
+//  Runs statements as one transaction in one round trip (see db.h).
+
+int
+sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresult **results)
+{
+    assert (self);
+    assert (!self->in_tx);
+    for (size_t i = 0; i < count; i++)
+        results [i] = NULL;
+    if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS)) {
+        strcpy (self->sqlstate, "08006");
+        return -1;
+    }
+    //  BEGIN, per statement its organization and itself, COMMIT
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 2 + 2, sizeof (s_step_t));
+    size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
+    size_t n = 0;
+    steps [n++] = (s_step_t) { .sql = "BEGIN" };
+    for (size_t i = 0; i < count; i++) {
+        if (stmts [i].org)
+            steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmts [i].org };
+        index [i] = n;
+        steps [n++] = (s_step_t) { .sql = stmts [i].sql, .nparams = stmts [i].nparams,
+                                   .params = stmts [i].params };
+    }
+    steps [n++] = (s_step_t) { .sql = "COMMIT" };
+    int rc = s_pipeline (self, steps, n);
+    const s_step_t *failed = NULL;
+    for (size_t i = 0; i < n && !failed; i++)
+        if (steps [i].failed)
+            failed = &steps [i];
+    //  A failed statement turns COMMIT into a rollback: it answers
+    //  ROLLBACK, not COMMIT
+    if (!failed && strcmp (PQcmdStatus (steps [n - 1].result), "COMMIT") != 0)
+        failed = &steps [n - 1];
+    if (failed) {
+        if (rc)
+            s_set_failure (self, "08006", "connection lost during a group of changes");
+        else
+            s_record_failure (self, failed->result);
+        char excerpt [S_EXCERPT_CHARS + 4];
+        s_excerpt (failed->sql, excerpt, sizeof excerpt);
+        sb_warn ("group of %zu changes not committed [%s]: %s: %s", count, self->sqlstate,
+                 self->message, excerpt);
+        if (s_connected (self) && PQtransactionStatus (self->conn) != PQTRANS_IDLE) {
+            PGresult *result = PQexec (self->conn, "ROLLBACK");
+            PQclear (result);
+        }
+    }
+    for (size_t k = 0; k < count && !failed; k++) {
+        results [k] = steps [index [k]].result;
+        steps [index [k]].result = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        PQclear (steps [i].result);
+    free (steps);
+    free (index);
+    if (!failed) {
+        self->sqlstate [0] = 0;
+        self->message [0] = 0;
+    }
+    return failed ? -1 : 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Like sb_db_exec for statements whose rows are not needed: 0 or -1.
 
 int

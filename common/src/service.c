@@ -445,26 +445,32 @@ s_op_for (sb_ctx_t *ctx, sb_reply_t *reply)
     return op;
 }
 
-//  An operation written as query and finish, run on its own.
+//  An operation written as query and finish, run on its own (stmt is its
+//  query's, or NULL to run the query first).
 static int
-s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply)
+s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *given)
 {
     sb_db_stmt_t stmt = { NULL };
-    if (op->query (ctx, ctx->request->args, reply, &stmt))
+    if (given)
+        stmt = *given;
+    else {
+        if (op->query (ctx, ctx->request->args, reply, &stmt))
+            return -1;
+        if (reply->written)
+            return 0;
+    }
+    if (stmt.org && sb_db_in_transaction (ctx->db) && sb_db_set_org (ctx->db, stmt.org))
         return -1;
-    if (reply->written)
-        return 0;
     PGresult *result = sb_db_exec (ctx->db, stmt.sql, stmt.nparams, stmt.params);
-    if (!result)
-        return -1;
     int rc = op->finish (ctx, ctx->request->args, result, reply);
     PQclear (result);
     return rc;
 }
 
-//  Runs op for a decoded request and leaves the answer in reply.
+//  Runs op for a decoded request and leaves the answer in reply (stmt:
+//  its query's statement when the query ran already, else NULL).
 static void
-s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply)
+s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *stmt)
 {
     const sb_envelope_head_t *head = &ctx->request->head;
     bool tx = (op->flags & SB_OP_TX) != 0;
@@ -480,7 +486,7 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply)
     if (read)
         sb_db_read (ctx->db, *head->org ? head->org : NULL);
     int rc = op->handler ? op->handler (ctx, ctx->request->args, reply)
-                         : s_query_alone (ctx, op, reply);
+                         : s_query_alone (ctx, op, reply, stmt);
     if (read)
         sb_db_read_end (ctx->db);
     if (rc != 0 || !reply->written) {
@@ -513,6 +519,7 @@ typedef struct {
     sb_ctx_t ctx;
     bool decoded;                   //  request holds memory
     const sb_op_t *op;              //  its statement is in the batch
+    bool group;                     //  ... of changes to commit together
     sb_db_stmt_t stmt;
     int64_t started;
 } s_slot_t;
@@ -567,15 +574,77 @@ s_slot_close (s_slot_t *slot)
     return frame;
 }
 
+//  Finishes a request of a batch from its statement's result (NULL: the
+//  statement failed).
+static void
+s_slot_finish (s_slot_t *slot, sb_db_t *db, PGresult *result)
+{
+    sb_log_set_request_id (slot->request.head.id);
+    if (slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
+        || !slot->reply.written) {
+        if (strncmp (sb_db_sqlstate (db), "08", 2) == 0)
+            sb_reply_error (&slot->reply, 503, SB_E_SERVICE_UNAVAILABLE,
+                            "the database is unavailable");
+        else
+            sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
+                            "the service failed to handle the request");
+    }
+    PQclear (result);
+}
+
+//  Orders the changes of a group by organization, so that concurrent
+//  groups take their locks in one order.
+static int
+s_by_org (const void *a, const void *b)
+{
+    const s_slot_t *x = *(const s_slot_t *const *) a, *y = *(const s_slot_t *const *) b;
+    int order = strcmp (x->stmt.org ? x->stmt.org : "", y->stmt.org ? y->stmt.org : "");
+    return order ? order : (x < y ? -1 : x > y);
+}
+
+//  Commits the changes of several requests in one transaction; when that
+//  fails for another reason than the connection, each runs alone. The
+//  group is in order of organization, with one request per organization:
+//  each statement takes its locks in key order, so concurrent groups (and
+//  single statements) lock in one global order and cannot deadlock; two
+//  requests of one organization could interleave their keys (a client
+//  resending events while the first send is in flight).
+static void
+s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
+{
+    sb_db_stmt_t *stmts = (sb_db_stmt_t *) sb_calloc (count, sizeof (sb_db_stmt_t));
+    PGresult **results = (PGresult **) sb_calloc (count, sizeof (PGresult *));
+    for (size_t i = 0; i < count; i++)
+        stmts [i] = group [i]->stmt;
+    bool alone = count == 1;
+    if (!alone) {
+        int rc = sb_db_exec_group (db, stmts, count, results);
+        sb_log_set_request_id (NULL);
+        sb_debug ("%zu changes in one transaction: %s", count, rc ? "failed" : "committed");
+        alone = rc && strncmp (sb_db_sqlstate (db), "08", 2) != 0;
+        for (size_t i = 0; i < count && !alone; i++) {
+            s_slot_finish (group [i], db, results [i]);
+            s_ctx_flush_events (&group [i]->ctx, rc == 0);
+        }
+    }
+    for (size_t i = 0; i < count && alone; i++) {
+        sb_log_set_request_id (group [i]->request.head.id);
+        s_run (&group [i]->ctx, group [i]->op, &group [i]->reply, &group [i]->stmt);
+    }
+    free (stmts);
+    free (results);
+}
+
 //  Handles the request frames a worker took at once and fills their reply
 //  frames. Reads written as query/finish (when there are several) go to
-//  the database together, one round trip for all; the rest run one by one.
+//  the database together, one round trip for all; changes written so and
+//  marked SB_OP_GROUP commit together; the rest run one by one.
 static void
 s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
           zframe_t **bodies, zframe_t **replies, size_t count)
 {
     s_slot_t *slots = (s_slot_t *) sb_calloc (count, sizeof (s_slot_t));
-    size_t batched = 0;
+    size_t batched = 0, grouped = 0;
     for (size_t i = 0; i < count; i++) {
         s_slot_t *slot = &slots [i];
         if (!s_slot_open (slot, service, config, db, bodies [i]))
@@ -584,7 +653,7 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         if (!op)
             continue;
         if (!op->query || count == 1) {
-            s_run (&slot->ctx, op, &slot->reply);
+            s_run (&slot->ctx, op, &slot->reply, NULL);
             continue;
         }
         if (op->query (&slot->ctx, slot->request.args, &slot->reply, &slot->stmt))
@@ -593,9 +662,14 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         else
         if (!slot->reply.written) {
             const char *org = slot->request.head.org;
-            slot->stmt.org = *org ? org : NULL;
+            if (!slot->stmt.org)
+                slot->stmt.org = *org ? org : NULL;
             slot->op = op;
-            batched++;
+            slot->group = (op->flags & SB_OP_GROUP) != 0;
+            if (slot->group)
+                grouped++;
+            else
+                batched++;
         }
     }
     if (batched) {
@@ -603,31 +677,42 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         PGresult **results = (PGresult **) sb_calloc (batched, sizeof (PGresult *));
         size_t n = 0;
         for (size_t i = 0; i < count; i++)
-            if (slots [i].op)
+            if (slots [i].op && !slots [i].group)
                 stmts [n++] = slots [i].stmt;
         sb_db_exec_many (db, stmts, n, results);
         sb_log_set_request_id (NULL);
         sb_debug ("%zu reads in one database round trip", n);
         n = 0;
-        for (size_t i = 0; i < count; i++) {
-            s_slot_t *slot = &slots [i];
-            if (!slot->op)
-                continue;
-            PGresult *result = results [n++];
-            sb_log_set_request_id (slot->request.head.id);
-            if (!result && strncmp (sb_db_sqlstate (db), "08", 2) == 0)
-                sb_reply_error (&slot->reply, 503, SB_E_SERVICE_UNAVAILABLE,
-                                "the database is unavailable");
-            else
-            if (!result
-                || slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
-                || !slot->reply.written)
-                sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
-                                "the service failed to handle the request");
-            PQclear (result);
-        }
+        for (size_t i = 0; i < count; i++)
+            if (slots [i].op && !slots [i].group)
+                s_slot_finish (&slots [i], db, results [n++]);
         free (stmts);
         free (results);
+    }
+    if (grouped) {
+        //  In rounds: each takes the first request left of each organization
+        s_slot_t **left = (s_slot_t **) sb_calloc (grouped, sizeof (s_slot_t *));
+        s_slot_t **group = (s_slot_t **) sb_calloc (grouped, sizeof (s_slot_t *));
+        size_t remaining = 0;
+        for (size_t i = 0; i < count; i++)
+            if (slots [i].group)
+                left [remaining++] = &slots [i];
+        qsort (left, remaining, sizeof (s_slot_t *), s_by_org);
+        while (remaining) {
+            size_t n = 0, kept = 0;
+            for (size_t i = 0; i < remaining; i++) {
+                const char *org = left [i]->stmt.org ? left [i]->stmt.org : "";
+                const char *last = n && group [n - 1]->stmt.org ? group [n - 1]->stmt.org : "";
+                if (n && streq (org, last))
+                    left [kept++] = left [i];
+                else
+                    group [n++] = left [i];
+            }
+            s_run_group (group, n, db);
+            remaining = kept;
+        }
+        free (left);
+        free (group);
     }
     for (size_t i = 0; i < count; i++)
         replies [i] = s_slot_close (&slots [i]);

@@ -117,6 +117,11 @@ void usage_batch_add (usage_batch_t *self, const char *org, const char *id, cons
 //  the statement failed (answer it with usage_reply_db_error). Forgets the
 //  cache entries of the counters it changed.
 int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted);
+//  The same in two halves: the statement (its parameters copied into the
+//  request's memory; batch not empty), then from its result the number
+//  inserted (forgetting the cache entries of the counters it changed).
+void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt);
+int64_t usage_store_done (const PGresult *result);
 
 //  ---- the counter cache (usage_quota.c) --------------------------------------
 
@@ -128,7 +133,8 @@ void usage_cache_destroy (void);
 //  ---- handlers -----------------------------------------------------------------
 
 int usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+sb_query_fn usage_ingest;
+sb_finish_fn usage_ingest_finish;
 int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

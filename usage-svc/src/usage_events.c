@@ -1,6 +1,6 @@
 /*  usage_events.c — storing usage events, and checking the counters.
 
-    Events arrive two ways, and both end in usage_store:
+    Events arrive two ways, and both end in usage_store's statement:
 
     -   usage.record, from internal producers (the tenant outbox relay, role
         service): each event names its organization; the reply is 200.
@@ -92,19 +92,15 @@ usage_batch_add (usage_batch_t *self, const char *org, const char *id, const cha
     self->count++;
 }
 
-int
-usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted)
+void
+usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
 {
-    *accepted = 0;
-    if (batch->count == 0)
-        return 0;
-    const char *params [S_COLUMNS];
+    stmt->nparams = S_COLUMNS;
     for (int c = 0; c < S_COLUMNS; c++) {
-        msgpack_sbuffer_write (&batch->columns [c], "}", 2);     //  with the NUL
-        params [c] = batch->columns [c].data;
+        msgpack_sbuffer_write (&batch->columns [c], "}", 1);
+        stmt->params [c] = sb_ctx_strndup (ctx, batch->columns [c].data, batch->columns [c].size);
     }
-    PGresult *result = sb_db_exec (
-        sb_ctx_db (ctx),
+    stmt->sql =
         "WITH input AS ("
         "  SELECT * FROM unnest ($1::uuid[], $2::text[], $3::text[], $4::bigint[],"
         "                        $5::timestamptz[], $6::uuid[], $7::jsonb[], $8::uuid[])"
@@ -131,17 +127,32 @@ usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted)
         "  RETURNING organization_id, metric, period_start"
         ")"
         "SELECT (SELECT count(*) FROM ins), b.organization_id, b.metric, b.period_start::text"
-        "  FROM (SELECT 1) AS one LEFT JOIN bump AS b ON true",
-        S_COLUMNS, params);
-    if (!result)
-        return -1;
+        "  FROM (SELECT 1) AS one LEFT JOIN bump AS b ON true";
+}
+
+int64_t
+usage_store_done (const PGresult *result)
+{
     int rows = PQntuples (result);
-    if (rows > 0)
-        *accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
     for (int r = 0; r < rows; r++)
         if (!PQgetisnull (result, r, 1))
             usage_cache_forget (PQgetvalue (result, r, 1), PQgetvalue (result, r, 2),
                                 PQgetvalue (result, r, 3));
+    return rows > 0 ? strtoll (PQgetvalue (result, 0, 0), NULL, 10) : 0;
+}
+
+int
+usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted)
+{
+    *accepted = 0;
+    if (batch->count == 0)
+        return 0;
+    sb_db_stmt_t stmt = { NULL };
+    usage_store_stmt (ctx, batch, &stmt);
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
+    if (!result)
+        return -1;
+    *accepted = usage_store_done (result);
     PQclear (result);
     return 0;
 }
@@ -233,37 +244,53 @@ s_event_read (sb_ctx_t *ctx, const msgpack_object *event, uint32_t index, const 
     }
 }
 
+//  Checks the events of args into batch; answers 400 when they are not
+//  right (then returns false). org as for s_event_read.
+static bool
+s_events_read (sb_ctx_t *ctx, const msgpack_object *args, const char *org, uint32_t min_events,
+               usage_batch_t *batch, sb_reply_t *reply)
+{
+    const msgpack_object *events = sb_mpk_get (args, "events");
+    sb_fields_t fields = { 0 };
+    if (!events || events->type != MSGPACK_OBJECT_ARRAY || events->via.array.size < min_events
+        || events->via.array.size > USAGE_MAX_EVENTS)
+        sb_fields_add (&fields, "events", "must be a list of %u to %d events", min_events,
+                       USAGE_MAX_EVENTS);
+    else
+        for (uint32_t i = 0; i < events->via.array.size && fields.count < SB_FIELDS_MAX; i++)
+            s_event_read (ctx, &events->via.array.ptr [i], i, org, batch, &fields);
+    if (fields.count)
+        sb_reply_fields (reply, &fields);
+    return fields.count == 0;
+}
+
+//  Answers status with {accepted, duplicates} for the events of args.
+static void
+s_reply_stored (const msgpack_object *args, int64_t accepted, int status, sb_reply_t *reply)
+{
+    const msgpack_object *events = sb_mpk_get (args, "events");
+    msgpack_packer *pk = sb_reply_body (reply, status);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_kv_int (pk, "accepted", accepted);
+    sb_mpk_pack_kv_int (pk, "duplicates", (int64_t) events->via.array.size - accepted);
+}
+
 //  Checks and stores the events of args; answers status with {accepted,
 //  duplicates}. org as for s_event_read.
 static int
 s_ingest (sb_ctx_t *ctx, const msgpack_object *args, const char *org, int status,
           uint32_t min_events, sb_reply_t *reply)
 {
-    const msgpack_object *events = sb_mpk_get (args, "events");
-    if (!events || events->type != MSGPACK_OBJECT_ARRAY || events->via.array.size < min_events
-        || events->via.array.size > USAGE_MAX_EVENTS) {
-        sb_fields_t fields = { 0 };
-        sb_fields_add (&fields, "events", "must be a list of %u to %d events", min_events,
-                       USAGE_MAX_EVENTS);
-        return sb_reply_fields (reply, &fields);
-    }
-    uint32_t count = events->via.array.size;
-    sb_fields_t fields = { 0 };
     usage_batch_t batch;
     usage_batch_init (&batch);
-    for (uint32_t i = 0; i < count && fields.count < SB_FIELDS_MAX; i++)
-        s_event_read (ctx, &events->via.array.ptr [i], i, org, &batch, &fields);
     int64_t accepted = 0;
-    int rc = fields.count ? 0 : usage_store (ctx, &batch, &accepted);
+    bool valid = s_events_read (ctx, args, org, min_events, &batch, reply);
+    int rc = valid ? usage_store (ctx, &batch, &accepted) : 0;
     usage_batch_release (&batch);
-    if (fields.count)
-        return sb_reply_fields (reply, &fields);
     if (rc)
         return usage_reply_db_error (ctx, reply);
-    msgpack_packer *pk = sb_reply_body (reply, status);
-    msgpack_pack_map (pk, 2);
-    sb_mpk_pack_kv_int (pk, "accepted", accepted);
-    sb_mpk_pack_kv_int (pk, "duplicates", (int64_t) count - accepted);
+    if (valid)
+        s_reply_stored (args, accepted, status, reply);
     return 0;
 }
 
@@ -292,16 +319,33 @@ usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     return s_ingest (ctx, args, NULL, 200, 0, reply);
 }
 
+//  POST /v1/usage/events, in two halves so that the skeleton commits the
+//  batches of several requests together (SB_OP_GROUP).
 int
-usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply, sb_db_stmt_t *stmt)
 {
     sb_fields_t fields = { 0 };
     const char *org = usage_org (ctx, args, &fields);
     if (!org)
         return sb_reply_fields (reply, &fields);
-    if (usage_act_as (ctx, org))
+    usage_batch_t batch;
+    usage_batch_init (&batch);
+    if (s_events_read (ctx, args, org, 1, &batch, reply))
+        usage_store_stmt (ctx, &batch, stmt);
+    usage_batch_release (&batch);
+    //  The caller's organization, or the one a service acts for
+    stmt->org = org;
+    return 0;
+}
+
+int
+usage_ingest_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
+                     sb_reply_t *reply)
+{
+    if (!result)
         return usage_reply_db_error (ctx, reply);
-    return s_ingest (ctx, args, org, 202, 1, reply);
+    s_reply_stored (args, usage_store_done (result), 202, reply);
+    return 0;
 }
 
 int

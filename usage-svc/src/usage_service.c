@@ -43,7 +43,8 @@ s_selftest (bool verbose)
 
 static const sb_op_t s_ops [] = {
     { "usage.record", usage_record, SB_ROLE_SERVICE, SB_OP_TX },
-    { "usage.ingest", usage_ingest, SB_ROLE_USER, SB_OP_TX },
+    { "usage.ingest", NULL, SB_ROLE_USER, SB_OP_TX | SB_OP_GROUP, usage_ingest,
+      usage_ingest_finish },
     { "usage.verify", usage_verify, SB_ROLE_SERVICE, SB_OP_TX },
     { "usage.check", usage_check, SB_ROLE_SERVICE, 0 },
     { "usage.summary", usage_summary, SB_ROLE_USER, SB_OP_TX },
@@ -64,4 +65,5 @@ const sb_service_t usage_service = {
     .start = s_start,
     .stop = s_stop,
     .selftest = s_selftest,
+    .credit = 32,
 };

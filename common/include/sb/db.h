@@ -98,6 +98,15 @@ typedef struct {
 //  more: only for reads.
 int sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresult **results);
 
+//  Runs count statements as one transaction in one round trip (BEGIN, each
+//  statement after its organization, COMMIT): one commit, one WAL flush, for
+//  many requests' changes. All or nothing: returns 0 with every result
+//  filled (caller PQclear's), or -1 with none (logged), the transaction
+//  rolled back — or, when the connection was lost (SQLSTATE 08...),
+//  possibly committed. Not inside a transaction.
+int sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count,
+                      PGresult **results);
+
 //  The underlying connection, for the rare caller that needs libpq itself
 //  (COPY, pipelining). Borrowed; may change after a reconnect.
 PGconn *sb_db_conn (sb_db_t *self);

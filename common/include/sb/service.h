@@ -38,13 +38,18 @@ typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 #define SB_OP_TX 1                  //  run inside a transaction with the org set
 #define SB_OP_READ 2                //  no transaction: each statement runs alone with
                                     //  the org set in its round trip (one-statement reads)
+#define SB_OP_GROUP 4               //  with query/finish and SB_OP_TX: the changes of the
+                                    //  requests a worker holds commit together in one
+                                    //  transaction (a failure reruns each alone)
 
 //  A read that is one statement may be written as two halves instead of a
 //  handler, so that the skeleton can send the statements of many requests
 //  to PostgreSQL in one round trip: query checks the arguments and either
-//  answers (an error) or fills stmt (sql and params; org is the skeleton's);
-//  finish turns the statement's result (borrowed) into the answer. Both
-//  return 0, or -1 on an unexpected failure (500).
+//  answers (an error) or fills stmt (sql and params; org, when it leaves
+//  it NULL, is the caller's);
+//  finish turns the statement's result (borrowed; NULL when the statement
+//  failed, SQLSTATE in sb_db_sqlstate) into the answer. Both return 0, or
+//  -1 on an unexpected failure (500; 503 when the connection was lost).
 typedef int (sb_query_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                            sb_db_stmt_t *stmt);
 typedef int (sb_finish_fn) (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
