@@ -31,8 +31,11 @@
 # As a normal user everything runs as that user, in <dir>.
 #
 # Environment: SB_PG_FAST=1 at start turns off fsync, synchronous_commit and
-# full_page_writes (tests; data may be lost on a crash). SB_PG_BINDIR picks
-# the PostgreSQL binaries (default /usr/lib/postgresql/15/bin).
+# full_page_writes (tests; data may be lost on a crash). SB_PG_EXTRA_CONF, if
+# set at start, is appended to switchboard.conf as is (postgresql.conf lines,
+# newline-separated; later settings win: the benchmark's shared_buffers and
+# friends). SB_PG_BINDIR picks the PostgreSQL binaries (default
+# /usr/lib/postgresql/15/bin).
 #
 # Existing server: with SWITCHBOARD_DATABASE_URL=postgresql://admin:pw@host:5432/db
 # `pg.sh provision-url <dir>` runs the same provision.sql in database "db"
@@ -153,7 +156,7 @@ choose_root_as_root () {
 }
 
 # Write switchboard.conf, included from postgresql.conf; rewritten on every
-# start so that the port and SB_PG_FAST follow the caller.
+# start so that the port, SB_PG_FAST and SB_PG_EXTRA_CONF follow the caller.
 write_conf () {
     local root=$1 port=$2 conf
     conf="listen_addresses = '127.0.0.1'
@@ -170,6 +173,9 @@ log_min_duration_statement = -1
 synchronous_commit = off
 full_page_writes = off
 "
+    fi
+    if [[ -n ${SB_PG_EXTRA_CONF:-} ]]; then
+        conf+="# SB_PG_EXTRA_CONF"$'\n'"$SB_PG_EXTRA_CONF"$'\n'
     fi
     printf '%s' "$conf" | as_pg tee "$root/pgdata/switchboard.conf" >/dev/null
 }
