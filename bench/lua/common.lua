@@ -66,16 +66,7 @@ end
 function done (summary, latency, requests)
     local e = summary.errors
     local extra = ""
-    -- Send the pre-built requests of a list in turn (called from init: wrk
--- looks for request() after init has run).
-function bench_serve (prepared)
-    local next_request = bench_cycle (prepared)
-    request = function ()
-        return (next_request ())
-    end
-end
-
-if os.getenv ("BENCH_STATUS") == "1" then
+    if os.getenv ("BENCH_STATUS") == "1" then
         local total = {}
         for _, t in ipairs (threads) do
             local s = t:get ("statuses") or {}
