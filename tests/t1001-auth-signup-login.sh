@@ -3,7 +3,8 @@
 # admin role of the founder, email uniqueness across letter case, subdomains
 # (given, taken, invalid, reserved, derived from the organization name),
 # login with any case of the email, one answer for wrong password and unknown
-# email, and GET /v1/me with and without a credential.
+# email, and GET /v1/me with and without a credential. argon2id runs on a
+# thread of auth-svc's own at nice 10, below the threads that serve.
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
@@ -136,5 +137,10 @@ for garbage in "Bearer" "Bearer " "Bearer garbage" "Bearer a.b.c" "Basic YWxpY2U
 done
 http GET /v1/me "" -H "X-API-Key: sbk_nonsense"
 t_error "me with a made-up X-API-Key: 401 unauthenticated" 401 unauthenticated
+
+# The password hashing thread yields the CPU: one thread at nice 10, the
+# others (the worker's) at the process's own 0.
+nices=$(ps -L -o nice= -p "$(suite_pid auth-1)" | tr -d ' ' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+t_like "auth-svc: one thread at nice 10 (argon2id), the rest at 0 [$nices]" "$nices" '^ ?1 10; ?[0-9]+ 0;$|^ ?[0-9]+ 0; ?1 10;$'
 
 t_done

@@ -47,6 +47,10 @@ char *auth_token_new (sb_ctx_t *ctx, const char *prefix);
 char *auth_token_hash (sb_ctx_t *ctx, const char *token);
 
 //  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
+//  The thread that hashes at a lower priority (auth_common.c): started by
+//  the service, stopped at exit; without it hashing runs inline.
+int auth_hasher_start (void);
+void auth_hasher_stop (void);
 int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
 //  Constant-time verification; with hash NULL it verifies against a dummy
 //  hash so that an unknown account costs the same time. False then.
