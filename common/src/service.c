@@ -41,6 +41,7 @@ struct _sb_ctx_t {
     s_block_t *blocks;
     s_event_t *events;              //  in reverse order of publication
     bool commit_on_error;
+    void (*after_commit) (void);
 };
 
 static zsock_t *s_publisher;       //  the worker's PUB socket for events
@@ -98,6 +99,12 @@ sb_ctx_commit_on_error (sb_ctx_t *ctx)
 }
 
 void
+sb_ctx_after_commit (sb_ctx_t *ctx, void (*fn) (void))
+{
+    ctx->after_commit = fn;
+}
+
+void
 sb_ctx_publish (sb_ctx_t *ctx, const char *topic, const void *body, size_t size)
 {
     s_event_t *event = (s_event_t *) sb_malloc (sizeof (s_event_t) + size);
@@ -113,6 +120,9 @@ sb_ctx_publish (sb_ctx_t *ctx, const char *topic, const void *body, size_t size)
 static void
 s_ctx_flush_events (sb_ctx_t *ctx, bool send)
 {
+    if (send && ctx->after_commit)
+        ctx->after_commit ();
+    ctx->after_commit = NULL;
     s_event_t *reversed = NULL;
     while (ctx->events) {
         s_event_t *event = ctx->events;
@@ -544,7 +554,7 @@ s_slot_open (s_slot_t *slot, const sb_service_t *service, const sb_config_t *con
     slot->decoded = true;
     sb_log_set_request_id (slot->request.head.id);
     reply->id = slot->request.head.id;
-    slot->ctx = (sb_ctx_t) { service, config, db, &slot->request, NULL, NULL, false };
+    slot->ctx = (sb_ctx_t) { service, config, db, &slot->request, NULL, NULL, false, NULL };
     slot->started = sb_mono_ms ();
     if (sb_now_ms () > slot->request.head.deadline) {
         //  The caller has already been answered 504: doing the work now

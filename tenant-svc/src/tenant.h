@@ -114,6 +114,9 @@ int tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
 //  deletes an organization's data when org.deleted is heard. 0 or -1.
 int tenant_relay_start (const sb_config_t *config);
 void tenant_relay_stop (void);
+//  Tells this process's relay that a committed transaction wrote usage
+//  (from the worker's thread, which started the relay).
+void tenant_relay_wake (void);
 
 //  ---- commands (tenant_import.c) -------------------------------------------
 

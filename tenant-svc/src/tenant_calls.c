@@ -2,7 +2,7 @@
 
     Storing a call is one statement: the call, and in the same transaction
     its usage — 1 `calls` and ⌈duration/60⌉ `call_minutes` — into the usage
-    outbox, with a NOTIFY that wakes the relay once the transaction commits
+    outbox; once the transaction commits, the process's relay is woken
     (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
     records: created and read, never edited.
 */
@@ -96,8 +96,7 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         "    c.business_id FROM c, LATERAL (VALUES ('calls', 1::bigint),"
         "    ('call_minutes', ceil (c.duration_seconds / 60.0)::bigint)) AS m (metric, quantity)"
         "  WHERE m.quantity > 0 RETURNING 1)"
-        " SELECT " S_COLUMNS ", pg_notify ('sb_usage_outbox', '') AS _notified,"
-        "  (SELECT count (*) FROM u) AS _events FROM c",
+        " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events FROM c",
         9, params);
     if (!result) {
         //  The business is not one of this organization's (foreign key).
@@ -108,6 +107,7 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         return -1;
     }
     sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    sb_ctx_after_commit (ctx, tenant_relay_wake);
     PQclear (result);
     return 0;
 }

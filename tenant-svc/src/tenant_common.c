@@ -140,6 +140,8 @@ int
 tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                     sb_reply_t *reply)
 {
+    if (!result)
+        return -1;
     sb_fields_t fields = { 0 };
     tenant_page_t page;
     tenant_arg_page (ctx, args, &page, &fields);

@@ -3,9 +3,10 @@
 
     The relay is an actor (its own thread) with its own database
     connection and bus client, so that the worker never waits for
-    usage-svc. It sleeps until PostgreSQL notifies it that a transaction
-    wrote usage (pg_notify in tenant_calls.c, delivered at commit) or for at
-    most a few seconds, then sends the undelivered rows in batches of up to
+    usage-svc. It sleeps until its worker tells it that a transaction wrote
+    usage (tenant_relay_wake, after the commit) or for at most a second
+    (rows another process committed and could not deliver: it stopped),
+    then sends the undelivered rows in batches of up to
     500 with one usage.record call per batch. A batch's rows are locked
     (FOR UPDATE SKIP LOCKED, so several workers' relays share the outbox
     without sending a row twice at once) and marked delivered in the same
@@ -14,6 +15,10 @@
     relay backs off (1 s doubling to 30 s). usage-svc deduplicates by event
     id, so a batch sent twice (acknowledged, then the commit lost) counts
     once.
+
+    Not LISTEN/NOTIFY: PostgreSQL serializes the commits of transactions
+    that NOTIFY (one lock on the notification queue, held through the WAL
+    flush), which capped POST /v1/calls at some 700 a second.
 
     It also listens for org.deleted on the event bus and deletes that
     organization's businesses (their calls and orders cascade) and its
@@ -24,7 +29,7 @@
 #include <poll.h>
 
 #define S_BATCH         500
-#define S_IDLE_MS       5000        //  look at the outbox at least this often
+#define S_IDLE_MS       1000        //  look at the outbox at least this often
 #define S_BACKOFF_MAX   30000
 
 static zactor_t *s_relay;
@@ -33,20 +38,7 @@ typedef struct {
     const sb_config_t *config;
     sb_db_t *db;
     sb_client_t *client;
-    int listening_pid;              //  backend that runs our LISTEN
 } s_relay_t;
-
-//  (Re)issues LISTEN when the connection is new.
-static void
-s_listen (s_relay_t *self)
-{
-    PGconn *conn = sb_db_conn (self->db);
-    int pid = conn ? PQbackendPID (conn) : 0;
-    if (pid && pid == self->listening_pid)
-        return;
-    if (sb_db_run (self->db, "LISTEN sb_usage_outbox", 0, NULL) == 0)
-        self->listening_pid = PQbackendPID (sb_db_conn (self->db));
-}
 
 //  Sends one batch. Returns the number of rows delivered (0 when the
 //  outbox is empty), or -1 when they could not be delivered.
@@ -181,45 +173,42 @@ s_actor (zsock_t *pipe, void *arg)
     const char *topics [] = { "org.deleted", NULL };
     zsock_t *sub = sb_events_subscriber_new (self.config, topics);
     zsock_signal (pipe, 0);
-    if (sb_db_connect (self.db, 30000) == 0)
-        s_listen (&self);
+    sb_db_connect (self.db, 30000);
 
     int64_t next = 0;               //  when to look at the outbox (monotonic)
     int backoff = 0;
     while (true) {
-        zmq_pollitem_t items [3] = {
+        zmq_pollitem_t items [2] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 },
-            { NULL, sb_db_conn (self.db) ? PQsocket (sb_db_conn (self.db)) : -1, ZMQ_POLLIN, 0 },
         };
-        int count = items [2].fd >= 0 ? 3 : 2;
         int64_t wait = next - sb_mono_ms ();
-        if (zmq_poll (items, count, wait > 0 ? (long) wait : 0) == -1 && zmq_errno () != EINTR)
+        if (zmq_poll (items, 2, wait > 0 ? (long) wait : 0) == -1 && zmq_errno () != EINTR)
             break;
-        if (items [0].revents & ZMQ_POLLIN)
-            break;                  //  $TERM
+        bool terminated = false, woken = false;
+        while (zsock_events (pipe) & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                terminated = true;
+            else
+                woken = true;       //  WAKE: many coalesce into one look
+            zstr_free (&command);
+            if (terminated)
+                break;
+        }
+        if (terminated)
+            break;
+        //  Woken by a commit: go now, unless backing off from a failure.
+        if (woken && backoff == 0)
+            next = 0;
         if (items [1].revents & ZMQ_POLLIN) {
             zmsg_t *msg = zmsg_recv (sub);
             if (msg)
                 s_delete_org (&self, msg);
             zmsg_destroy (&msg);
         }
-        if (count == 3 && (items [2].revents & ZMQ_POLLIN)) {
-            PGconn *conn = sb_db_conn (self.db);
-            PQconsumeInput (conn);
-            PGnotify *notify;
-            bool woken = false;
-            while ((notify = PQnotifies (conn))) {
-                woken = true;
-                PQfreemem (notify);
-            }
-            //  Woken by a commit: go now, unless backing off from a failure.
-            if (woken && backoff == 0)
-                next = 0;
-        }
         if (sb_mono_ms () < next)
             continue;
-        s_listen (&self);
         int delivered;
         while ((delivered = s_deliver_batch (&self)) == S_BATCH)
             ;
@@ -245,6 +234,13 @@ tenant_relay_start (const sb_config_t *config)
 {
     s_relay = zactor_new (s_actor, (void *) config);
     return s_relay ? 0 : -1;
+}
+
+void
+tenant_relay_wake (void)
+{
+    if (s_relay)
+        zstr_send (s_relay, "WAKE");
 }
 
 void

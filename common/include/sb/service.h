@@ -99,6 +99,10 @@ sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
 void *sb_ctx_alloc (sb_ctx_t *ctx, size_t size);
 char *sb_ctx_strndup (sb_ctx_t *ctx, const char *s, size_t len);
 
+//  Calls fn once the request's transaction has committed (not if it rolls
+//  back): to wake a thread of the process that has work because of it.
+void sb_ctx_after_commit (sb_ctx_t *ctx, void (*fn) (void));
+
 //  Queues an event (topic, msgpack body copied) to publish once the
 //  request's transaction has committed; dropped if it rolls back.
 void sb_ctx_publish (sb_ctx_t *ctx, const char *topic, const void *body, size_t size);
