@@ -74,6 +74,11 @@ int tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 int tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                         sb_reply_t *reply);
 
+//  Sets *known to whether name is one of the database server's time zone
+//  names (exactly, case included), from a list read once per process.
+//  Returns 0, or -1 when the list could not be read.
+int tenant_timezone_known (sb_db_t *db, const char *name, bool *known);
+
 //  ---- plans and quotas (tenant_common.c) -----------------------------------
 
 

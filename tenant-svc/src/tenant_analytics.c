@@ -15,49 +15,10 @@
     not cancelled, and the five busiest local hours.
 
     An explicit timezone must be a name PostgreSQL lists in
-    pg_timezone_names. Listing that view reads every zone file (some 30 ms),
-    so the names are read once per process and looked up in memory after.
+    pg_timezone_names (tenant_timezone_known).
 */
 #include "tenant.h"
 #include "tenant_analytics.h"
-
-//  ---------------------------------------------------------------------------
-//  Time zone names. Handlers run on the worker's one thread, so the list
-//  needs no lock; it lives until the process exits (a tzdata upgrade on the
-//  database server is seen after a restart).
-
-static char **s_zones;
-static size_t s_zone_count;
-
-static int
-s_compare_names (const void *a, const void *b)
-{
-    return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-//  Sets *known to whether name is one of the server's time zone names
-//  (exactly, case included). Returns 0, or -1 when the list could not be
-//  read.
-static int
-s_timezone_known (sb_ctx_t *ctx, const char *name, bool *known)
-{
-    if (!s_zones) {
-        PGresult *result = sb_db_exec (sb_ctx_db (ctx), "SELECT name FROM pg_timezone_names", 0,
-                                       NULL);
-        if (!result)
-            return -1;
-        size_t count = (size_t) PQntuples (result);
-        char **zones = (char **) sb_calloc (count + 1, sizeof (char *));
-        for (size_t i = 0; i < count; i++)
-            zones [i] = sb_strdup (PQgetvalue (result, (int) i, 0));
-        PQclear (result);
-        qsort (zones, count, sizeof (char *), s_compare_names);
-        s_zones = zones;
-        s_zone_count = count;
-    }
-    *known = bsearch (&name, s_zones, s_zone_count, sizeof (char *), s_compare_names) != NULL;
-    return 0;
-}
 
 //  ---------------------------------------------------------------------------
 //  The statements. Parameters of the overview: $1 organization, $2 from,
@@ -169,7 +130,7 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     const char *timezone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
     if (timezone) {
         bool known;
-        if (s_timezone_known (ctx, timezone, &known))
+        if (tenant_timezone_known (sb_ctx_db (ctx), timezone, &known))
             return -1;
         if (!known)
             sb_fields_add (&fields, "timezone", "must be an IANA time zone name");

@@ -72,18 +72,6 @@ s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
     return text;
 }
 
-static bool
-s_timezone_known (sb_ctx_t *ctx, const char *timezone, bool *known)
-{
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT 1 FROM pg_timezone_names WHERE name = $1", 1, &timezone);
-    if (!result)
-        return false;
-    *known = PQntuples (result) > 0;
-    PQclear (result);
-    return true;
-}
-
 //  The fields a create or an update may carry; `clear_*` for nullable
 //  fields given as null. Returns 0, or -1 on a database failure.
 typedef struct {
@@ -112,7 +100,7 @@ s_read (sb_ctx_t *ctx, const msgpack_object *args, bool create, s_fields_t *out,
     out->timezone = sb_arg_string (ctx, args, "timezone", create, 1, 64, fields);
     if (out->timezone) {
         bool known;
-        if (!s_timezone_known (ctx, out->timezone, &known))
+        if (tenant_timezone_known (sb_ctx_db (ctx), out->timezone, &known))
             return -1;
         if (!known)
             sb_fields_add (fields, "timezone", "must be an IANA time zone such as Europe/Paris");

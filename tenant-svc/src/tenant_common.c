@@ -179,6 +179,43 @@ tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
     return 0;
 }
 
+//  ---------------------------------------------------------------------------
+//  Time zone names. Listing pg_timezone_names reads every zone file (some
+//  30 ms; asking for one name costs the same), so the names are read once
+//  per process and looked up in memory after. Handlers run on the worker's
+//  one thread, so the list needs no lock; it lives until the process exits
+//  (a tzdata upgrade on the database server is seen after a restart).
+
+static char **s_zones;
+static size_t s_zone_count;
+
+static int
+s_compare_names (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+int
+tenant_timezone_known (sb_db_t *db, const char *name, bool *known)
+{
+    if (!s_zones) {
+        PGresult *result = sb_db_exec (db, "SELECT name FROM pg_timezone_names", 0,
+                                       NULL);
+        if (!result)
+            return -1;
+        size_t count = (size_t) PQntuples (result);
+        char **zones = (char **) sb_calloc (count + 1, sizeof (char *));
+        for (size_t i = 0; i < count; i++)
+            zones [i] = sb_strdup (PQgetvalue (result, (int) i, 0));
+        PQclear (result);
+        qsort (zones, count, sizeof (char *), s_compare_names);
+        s_zones = zones;
+        s_zone_count = count;
+    }
+    *known = bsearch (&name, s_zones, s_zone_count, sizeof (char *), s_compare_names) != NULL;
+    return 0;
+}
+
 static sb_plans_t *s_plans;
 
 int

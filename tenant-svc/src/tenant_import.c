@@ -1245,12 +1245,8 @@ s_business (s_import_t *self, const PGresult *rows, int row)
     if (s_blank (timezone))
         s_note (&rejects, "timezone is missing");
     else {
-        PGresult *known = sb_db_exec (self->db, "SELECT 1 FROM pg_timezone_names WHERE name = $1",
-                                      1, &timezone);
-        if (!known)
+        if (tenant_timezone_known (self->db, timezone, &zone_known))
             return -1;
-        zone_known = PQntuples (known) > 0;
-        PQclear (known);
         if (!zone_known)
             s_note (&rejects, "timezone %s is not a time zone name PostgreSQL knows",
                     S_QUOTED (timezone));
