@@ -7,6 +7,8 @@
 */
 #include "gw.h"
 
+#define S_HASHING_MS 15000
+
 const char *const gw_services [] = { "auth", "tenant", "billing", "usage", NULL };
 
 static const gw_route_t s_routes [] = {
@@ -24,14 +26,17 @@ static const gw_route_t s_routes [] = {
     { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
     { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
 
-    //  Auth and identity
-    { "POST", "/v1/auth/signup", "auth", "auth.signup", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/auth/login", "auth", "auth.login", SB_ROLE_NONE, 0, NULL },
+    //  Auth and identity. Routes that run argon2id (some 20 ms of a core
+    //  each, one at a time per auth-svc worker) get S_HASHING_MS: under a
+    //  burst of logins they queue behind each other, and a login answered
+    //  after 6 s beats a 504 after 5.
+    { "POST", "/v1/auth/signup", "auth", "auth.signup", SB_ROLE_NONE, S_HASHING_MS, NULL },
+    { "POST", "/v1/auth/login", "auth", "auth.login", SB_ROLE_NONE, S_HASHING_MS, NULL },
     { "POST", "/v1/auth/refresh", "auth", "auth.refresh", SB_ROLE_NONE, 0, NULL },
     { "POST", "/v1/auth/logout", "auth", "auth.logout", SB_ROLE_USER, 0, NULL },
     { "POST", "/v1/auth/password/forgot", "auth", "auth.password_forgot", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/auth/password/reset", "auth", "auth.password_reset", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/auth/password/change", "auth", "auth.password_change", SB_ROLE_USER, 0, NULL },
+    { "POST", "/v1/auth/password/reset", "auth", "auth.password_reset", SB_ROLE_NONE, S_HASHING_MS, NULL },
+    { "POST", "/v1/auth/password/change", "auth", "auth.password_change", SB_ROLE_USER, S_HASHING_MS, NULL },
     { "GET", "/v1/me", "auth", "auth.me", SB_ROLE_USER, 0, NULL },
     { "GET", "/.well-known/jwks.json", "auth", "auth.jwks", SB_ROLE_NONE, 0, NULL },
 
@@ -44,7 +49,7 @@ static const gw_route_t s_routes [] = {
     { "DELETE", "/v1/users/{id}", "auth", "users.delete", SB_ROLE_ADMIN, 0, NULL },
     { "POST", "/v1/invitations", "auth", "invitations.create", SB_ROLE_ADMIN, 0, NULL },
     { "GET", "/v1/invitations", "auth", "invitations.list", SB_ROLE_ADMIN, 0, NULL },
-    { "POST", "/v1/invitations/accept", "auth", "invitations.accept", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/invitations/accept", "auth", "invitations.accept", SB_ROLE_NONE, S_HASHING_MS, NULL },
     { "DELETE", "/v1/invitations/{id}", "auth", "invitations.delete", SB_ROLE_ADMIN, 0, NULL },
     { "POST", "/v1/api-keys", "auth", "apikeys.create", SB_ROLE_ADMIN, 0, NULL },
     { "GET", "/v1/api-keys", "auth", "apikeys.list", SB_ROLE_ADMIN, 0, NULL },
