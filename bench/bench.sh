@@ -32,7 +32,8 @@
 # Environment (defaults): SCENARIOS="healthz businesses apikey calls usage
 # login" THREADS=2 CONNECTIONS=64 WARMUP=3 DURATION=10 WRK_TIMEOUT=10s
 # BENCH_ORGS=100 BENCH_BUSINESSES=10 BENCH_WORKERS, BENCH_PG_CONF and
-# SWITCHBOARD_* (see bench/lib.sh), BENCH_LATEST=1 (0: do not replace
+# SWITCHBOARD_* (see bench/lib.sh), BENCH_PROBE=6 (seconds of the run that
+# tallies statuses after a scenario with errors), BENCH_LATEST=1 (0: do not replace
 # bench/results/latest.md, e.g. for a subset of scenarios), SB_KEEP=1
 # (keep the suite's directory).
 set -u -o pipefail
@@ -52,6 +53,7 @@ BENCH_BUSINESSES=${BENCH_BUSINESSES:-10}
 BENCH_PASSWORD=${BENCH_PASSWORD:-bench-password-123}
 BENCH_USAGE_BATCH=${BENCH_USAGE_BATCH:-100}
 BENCH_LATEST=${BENCH_LATEST:-1}
+BENCH_PROBE=${BENCH_PROBE:-6}
 export BENCH_USAGE_BATCH
 LUA=$ROOT/bench/lua
 PY=$SUITE_PYTHON
@@ -123,8 +125,10 @@ for s in $SCENARIOS; do
     extra=()
     [[ $s == usage ]] && extra+=(--batch "$BENCH_USAGE_BATCH")
     if grep -qE '^ *(Non-2xx|Socket errors)' "$OUT/wrk/$s.txt"; then
-        # Which statuses? A short run that tallies them (too slow to measure with).
-        BENCH_STATUS=1 wrk_run "$s" 2 "$OUT/wrk/$s.probe.txt"
+        # Which statuses? A short run that tallies them (too slow to measure
+        # with), longer than the default request deadline (5 s) so that it
+        # sees the 504s of a backlog.
+        BENCH_STATUS=1 wrk_run "$s" "$BENCH_PROBE" "$OUT/wrk/$s.probe.txt"
         extra+=(--probe "$OUT/wrk/$s.probe.txt")
     fi
     "$PY" "$REPORT" wrk --scenario "$s" --label "${LABEL[$s]}" "${extra[@]}" \

@@ -80,7 +80,8 @@ def cmd_wrk(a):
         with open(a.probe) as f:
             probe = parse_wrk(f.read())
         st = probe.get("statuses") or {}
-        r["probe"] = ", ".join(f"{k} x {v}" for k, v in sorted(st.items())) or "none"
+        r["probe"] = (", ".join(f"{k} x {v}" for k, v in sorted(st.items()))
+                      or f"no response within {probe.get('seconds') or 0:.0f} s")
         if probe.get("socket_errors"):
             r["probe"] += f", {probe['socket_errors']} socket errors"
     print(json.dumps(r))
