@@ -6,7 +6,7 @@
 #
 # In a suite of its own (tests/lib/suite.sh and bench/lib.sh: PostgreSQL on a
 # free port with the peers' settings and durable commits, the gateway, and
-# the workers of BENCH_WORKERS, default auth=2 tenant=2 usage=2 billing=1)
+# the workers of BENCH_WORKERS, default auth=2 tenant=1 usage=2 billing=1)
 # it seeds through the public API only — BENCH_ORGS organizations (100),
 # each signed up (its admin user), with an API key and BENCH_BUSINESSES
 # businesses (10) — then, for each scenario, runs wrk for WARMUP seconds

@@ -16,7 +16,7 @@
 #   bench_keep_logs DIR      copy the logs into DIR/logs
 #
 # Environment:
-#   BENCH_WORKERS   workers per service, default "auth=2 tenant=2 usage=2
+#   BENCH_WORKERS   workers per service, default "auth=2 tenant=1 usage=2
 #                   billing=1" (a service left out gets 1)
 #   BENCH_TMPDIR    where the suite's temporary directory goes (default
 #                   ${TMPDIR:-/tmp}/sb-bench-suites)
@@ -32,7 +32,7 @@
 # maximum, so none expires during a run), default heartbeats.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_WORKERS=${BENCH_WORKERS:-auth=2 tenant=2 usage=2 billing=1}
+BENCH_WORKERS=${BENCH_WORKERS:-auth=2 tenant=1 usage=2 billing=1}
 BENCH_PG_CONF=${BENCH_PG_CONF:-"max_connections = 300
 shared_buffers = 2GB
 effective_cache_size = 12GB

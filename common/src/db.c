@@ -573,15 +573,20 @@ sb_db_connect (sb_db_t *self, int wait_ms)
 
     //  Each attempt may block up to connect_timeout on a host that does not
     //  answer; keep that in proportion to the wait (libpq's minimum is 2 s).
-    //  connect_timeout comes before dbname so that a URL may override it;
+    //  connect_timeout and gssencmode come before dbname so that a URL may
+    //  override them;
     //  fallback_application_name yields to an application_name in the URL.
     char timeout [16];
     int timeout_secs = (wait_ms + 999) / 1000;
     snprintf (timeout, sizeof timeout, "%d",
               timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs);
-    const char *keywords [] = { "connect_timeout", "dbname", "fallback_application_name", NULL };
-    const char *values [] = { timeout, self->url, self->schema ? self->schema : "switchboard",
-                              NULL };
+    //  gssencmode=disable (a URL may say otherwise): libpq's default,
+    //  prefer, initialises Kerberos on every connect to look for a ticket
+    //  we never have, which costs time and ~1 MiB of resident memory.
+    const char *keywords [] = { "connect_timeout", "gssencmode", "dbname",
+                                "fallback_application_name", NULL };
+    const char *values [] = { timeout, "disable", self->url,
+                              self->schema ? self->schema : "switchboard", NULL };
 
     int64_t deadline = sb_mono_ms () + wait_ms;
     int refusals = 0;
@@ -718,10 +723,14 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
 {
     assert (self);
     assert (!self->in_tx);
-    //  Per statement: the organization, the statement, a Sync
+    //  Per statement: the organization, the statement, and (alone) a Sync.
+    //  First all in one implicit transaction with one Sync: a transaction
+    //  per statement costs PostgreSQL more than the statement. A failure
+    //  there spoils the statements after it, so then all again, alone.
     s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 1, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     int rc = -1;
+    bool alone = count == 1;
     for (int attempt = 0; attempt < 2 && rc; attempt++) {
         if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS))
             break;
@@ -733,11 +742,23 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
             index [i] = n;
             steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
                                        .params = stmt->params };
-            steps [n++] = (s_step_t) { .sql = NULL };
+            if (alone)
+                steps [n++] = (s_step_t) { .sql = NULL };
         }
         rc = s_pipeline (self, steps, n);
         if (rc && s_connected (self))
             rc = 0;                 //  statements failed, the connection did not
+        bool failed = false;
+        for (size_t i = 0; i < n; i++)
+            failed |= steps [i].failed && steps [i].sql;
+        if (rc == 0 && failed && !alone) {
+            for (size_t i = 0; i < n; i++)
+                PQclear (steps [i].result);
+            alone = true;
+            attempt--;
+            rc = -1;
+            continue;
+        }
         for (size_t k = 0; k < count && rc == 0; k++) {
             s_step_t *step = &steps [index [k]];
             results [k] = step->failed ? NULL : step->result;

@@ -807,7 +807,8 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0
         && (!service->start || service->start (&config, db) == 0)) {
         s_publisher = sb_events_publisher_new (&config);
-        int credit = service->credit > 1 ? service->credit : 1;
+        int credit = config.worker_credit ? config.worker_credit
+                                          : service->credit > 1 ? service->credit : 1;
         if (credit > SB_WORKER_CREDIT_MAX)
             credit = SB_WORKER_CREDIT_MAX;
         sb_worker_t *worker = sb_worker_new (&config, service->name, credit);

@@ -679,6 +679,12 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
+        //  libmicrohttpd zeroes a connection's memory pool between the
+        //  requests of a keep-alive connection: with its default of 32 KiB
+        //  that memset was 5 % of the gateway's time. 16 KiB still holds
+        //  request headers far above what browsers send (bodies are read
+        //  into our own buffer).
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (16 * 1024),
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
         MHD_OPTION_END);

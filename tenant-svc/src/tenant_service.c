@@ -70,5 +70,5 @@ const sb_service_t tenant_service = {
                      "                [--dry-run] [--batch-size N] [--limit N]\n"
                      "                moves a legacy single-tenant database into an organization\n",
     .selftest = s_selftest,
-    .credit = 16,
+    .credit = 64,
 };

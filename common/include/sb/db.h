@@ -89,8 +89,9 @@ typedef struct {
     const char *params [SB_DB_PARAMS_MAX];
 } sb_db_stmt_t;
 
-//  Runs count independent statements in one round trip, each alone (its
-//  own implicit transaction, so one failing spoils no other). Fills
+//  Runs count independent statements in one round trip, in one implicit
+//  transaction (each with its own organization set before it); when one
+//  fails, all run again each alone, so one failing spoils no other. Fills
 //  results [i] (caller PQclear's) or NULL where statement i failed (logged;
 //  SQLSTATE of the last failure in sb_db_sqlstate). Not inside a
 //  transaction. Returns 0, or -1 when the database was unreachable (all
