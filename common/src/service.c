@@ -468,6 +468,8 @@ s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_
             return -1;
         if (reply->written)
             return 0;
+        if (!stmt.sql)
+            return sb_error ("'%s' declined its query and has no handler", op->op);
     }
     if (stmt.org && sb_db_in_transaction (ctx->db) && sb_db_set_org (ctx->db, stmt.org))
         return -1;
@@ -495,8 +497,8 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
     bool read = !tx && (op->flags & SB_OP_READ) != 0;
     if (read)
         sb_db_read (ctx->db, *head->org ? head->org : NULL);
-    int rc = op->handler ? op->handler (ctx, ctx->request->args, reply)
-                         : s_query_alone (ctx, op, reply, stmt);
+    int rc = stmt || !op->handler ? s_query_alone (ctx, op, reply, stmt)
+                                  : op->handler (ctx, ctx->request->args, reply);
     if (read)
         sb_db_read_end (ctx->db);
     if (rc != 0 || !reply->written) {
@@ -669,6 +671,9 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         if (op->query (&slot->ctx, slot->request.args, &slot->reply, &slot->stmt))
             sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
                             "the service failed to handle the request");
+        else
+        if (!slot->reply.written && !slot->stmt.sql)
+            s_run (&slot->ctx, op, &slot->reply, NULL);     //  declined: alone
         else
         if (!slot->reply.written) {
             const char *org = slot->request.head.org;

@@ -107,6 +107,8 @@ int tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_repl
 sb_query_fn tenant_calls_list;
 int tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+sb_query_fn tenant_calls_create_query;
+sb_finish_fn tenant_calls_create_finish;
 
 sb_query_fn tenant_orders_list;
 int tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

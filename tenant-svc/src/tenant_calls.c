@@ -19,31 +19,119 @@ s_status_valid (const char *status)
            || streq (status, "transferred");
 }
 
+//  A call as its arguments give it, checked.
+typedef struct {
+    const char *business, *caller, *started, *status, *transcript, *summary;
+    int64_t duration;
+} s_call_t;
+
+static void
+s_call_read (sb_ctx_t *ctx, const msgpack_object *args, s_call_t *call, sb_fields_t *fields)
+{
+    call->business = tenant_arg_uuid (ctx, args, "business_id", true, fields);
+    call->caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, fields);
+    if (call->caller && !streq (call->caller, "anonymous") && !tenant_e164 (call->caller))
+        sb_fields_add (fields, "caller_number", "must be an E.164 number or \"anonymous\"");
+    call->started = tenant_arg_time (ctx, args, "started_at", true, fields);
+    call->duration = -1;
+    if (!sb_mpk_get (args, "duration_seconds"))
+        sb_fields_add (fields, "duration_seconds", "is required");
+    else
+    if (sb_mpk_int (sb_mpk_get (args, "duration_seconds"), &call->duration)
+        || call->duration < 0 || call->duration > 86400)
+        sb_fields_add (fields, "duration_seconds", "must be an integer from 0 to 86400");
+    call->status = sb_arg_string (ctx, args, "status", true, 1, 16, fields);
+    if (call->status && !s_status_valid (call->status))
+        sb_fields_add (fields, "status", "must be completed, missed, voicemail or transferred");
+    call->transcript = sb_arg_text (ctx, args, "transcript", false, 0, 100000, fields);
+    call->summary = sb_arg_text (ctx, args, "summary", false, 0, 5000, fields);
+}
+
+//  The one statement that stores a call and its usage rows in the outbox,
+//  unless started_at is in the future (then it stores nothing and returns
+//  no row). started_at is a valid RFC 3339 time (checked), so its cast
+//  cannot fail; a business of another organization fails the foreign key.
+static void
+s_call_insert (sb_ctx_t *ctx, const s_call_t *call, sb_db_stmt_t *stmt)
+{
+    char *id = (char *) sb_ctx_alloc (ctx, 37);
+    sb_uuid_v4 (id);
+    char *seconds = (char *) sb_ctx_alloc (ctx, 24);
+    snprintf (seconds, 24, "%lld", (long long) call->duration);
+    *stmt = (sb_db_stmt_t) {
+        .sql =
+            "WITH c AS ("
+            "  INSERT INTO calls (organization_id, id, business_id, caller_number, started_at,"
+            "    duration_seconds, status, transcript, summary)"
+            "  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::timestamptz, $6::int,"
+            "    $7::text, $8::text, $9::text"
+            "  WHERE $5::timestamptz <= now () + interval '5 minutes' RETURNING *),"
+            " u AS ("
+            "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity,"
+            "    occurred_at, business_id)"
+            "  SELECT c.organization_id, gen_random_uuid (), m.metric, m.quantity, c.started_at,"
+            "    c.business_id FROM c, LATERAL (VALUES ('calls', 1::bigint),"
+            "    ('call_minutes', ceil (c.duration_seconds / 60.0)::bigint)) AS m (metric, quantity)"
+            "  WHERE m.quantity > 0 RETURNING 1)"
+            " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events FROM c",
+        .nparams = 9,
+        .params = { sb_ctx_head (ctx)->org, id, call->business, call->caller, call->started,
+                    seconds, call->status, call->transcript, call->summary } };
+}
+
+//  The answer from the insert's result (NULL when it failed).
+int
+tenant_calls_create_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
+                            sb_reply_t *reply)
+{
+    (void) args;
+    sb_fields_t fields = { 0 };
+    if (!result) {
+        //  The business is not one of this organization's (foreign key).
+        if (!streq (sb_db_sqlstate (sb_ctx_db (ctx)), "23503"))
+            return -1;
+        sb_fields_add (&fields, "business_id", "is not a business of this organization");
+        return sb_reply_fields (reply, &fields);
+    }
+    if (PQntuples (result) == 0) {
+        sb_fields_add (&fields, "started_at", "must not be in the future");
+        return sb_reply_fields (reply, &fields);
+    }
+    sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    sb_ctx_after_commit (ctx, tenant_relay_wake);
+    return 0;
+}
+
+//  Calls of several requests commit together (SB_OP_GROUP) when the plan
+//  leaves calls unlimited and the arguments are right; otherwise this
+//  declines and the handler below runs the request alone: a quota needs
+//  its lock and count before the insert, and bad arguments are reported
+//  together with an unknown business, which takes a lookup.
+int
+tenant_calls_create_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                           sb_db_stmt_t *stmt)
+{
+    (void) reply;
+    if (tenant_plan (ctx)->calls_per_month >= 0)
+        return 0;
+    s_call_t call;
+    sb_fields_t fields = { 0 };
+    s_call_read (ctx, args, &call, &fields);
+    if (fields.count == 0)
+        s_call_insert (ctx, &call, stmt);
+    return 0;
+}
+
 int
 tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
+    s_call_t call;
     sb_fields_t fields = { 0 };
-    const char *business = tenant_arg_uuid (ctx, args, "business_id", true, &fields);
-    const char *caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, &fields);
-    if (caller && !streq (caller, "anonymous") && !tenant_e164 (caller))
-        sb_fields_add (&fields, "caller_number", "must be an E.164 number or \"anonymous\"");
-    const char *started = tenant_arg_time (ctx, args, "started_at", true, &fields);
-    int64_t duration = -1;
-    if (!sb_mpk_get (args, "duration_seconds"))
-        sb_fields_add (&fields, "duration_seconds", "is required");
-    else
-    if (sb_mpk_int (sb_mpk_get (args, "duration_seconds"), &duration) || duration < 0
-        || duration > 86400)
-        sb_fields_add (&fields, "duration_seconds", "must be an integer from 0 to 86400");
-    const char *status = sb_arg_string (ctx, args, "status", true, 1, 16, &fields);
-    if (status && !s_status_valid (status))
-        sb_fields_add (&fields, "status", "must be completed, missed, voicemail or transferred");
-    const char *transcript = sb_arg_text (ctx, args, "transcript", false, 0, 100000, &fields);
-    const char *summary = sb_arg_text (ctx, args, "summary", false, 0, 5000, &fields);
+    s_call_read (ctx, args, &call, &fields);
     if (fields.count) {
         //  Report an unknown business with the other faults, not after them.
-        if (business) {
-            const char *check [] = { sb_ctx_head (ctx)->org, business };
+        if (call.business) {
+            const char *check [] = { sb_ctx_head (ctx)->org, call.business };
             PGresult *found = sb_db_exec (sb_ctx_db (ctx),
                                           "SELECT 1 FROM businesses WHERE organization_id = $1 "
                                           "AND id = $2", 2, check);
@@ -55,21 +143,6 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         }
         return sb_reply_fields (reply, &fields);
     }
-
-    //  started_at is a valid RFC 3339 time (checked above), so the cast
-    //  cannot fail; a call from the future is refused.
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT $1::timestamptz <= now () + interval '5 minutes'", 1,
-                                   &started);
-    if (!result)
-        return -1;
-    bool plausible = PQgetvalue (result, 0, 0) [0] == 't';
-    PQclear (result);
-    if (!plausible) {
-        sb_fields_add (&fields, "started_at", "must not be in the future");
-        return sb_reply_fields (reply, &fields);
-    }
-
     //  The month's calls, counted by when they were stored (UTC months
     //  until billing defines periods).
     int quota = tenant_quota (ctx, reply, "calls this month", tenant_plan (ctx)->calls_per_month,
@@ -78,38 +151,12 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
                               "AT TIME ZONE 'UTC'");
     if (quota)
         return quota < 0 ? -1 : 0;
-    char id [37], seconds [24];
-    sb_uuid_v4 (id);
-    snprintf (seconds, sizeof (seconds), "%lld", (long long) duration);
-    const char *params [] = { sb_ctx_head (ctx)->org, id, business, caller, started, seconds,
-                              status, transcript, summary };
-    result = sb_db_exec (
-        sb_ctx_db (ctx),
-        "WITH c AS ("
-        "  INSERT INTO calls (organization_id, id, business_id, caller_number, started_at,"
-        "    duration_seconds, status, transcript, summary)"
-        "  VALUES ($1, $2, $3, $4, $5::timestamptz, $6::int, $7, $8, $9) RETURNING *),"
-        " u AS ("
-        "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity, occurred_at,"
-        "    business_id)"
-        "  SELECT c.organization_id, gen_random_uuid (), m.metric, m.quantity, c.started_at,"
-        "    c.business_id FROM c, LATERAL (VALUES ('calls', 1::bigint),"
-        "    ('call_minutes', ceil (c.duration_seconds / 60.0)::bigint)) AS m (metric, quantity)"
-        "  WHERE m.quantity > 0 RETURNING 1)"
-        " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events FROM c",
-        9, params);
-    if (!result) {
-        //  The business is not one of this organization's (foreign key).
-        if (streq (sb_db_sqlstate (sb_ctx_db (ctx)), "23503")) {
-            sb_fields_add (&fields, "business_id", "is not a business of this organization");
-            return sb_reply_fields (reply, &fields);
-        }
-        return -1;
-    }
-    sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
-    sb_ctx_after_commit (ctx, tenant_relay_wake);
+    sb_db_stmt_t stmt;
+    s_call_insert (ctx, &call, &stmt);
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
+    int rc = tenant_calls_create_finish (ctx, args, result, reply);
     PQclear (result);
-    return 0;
+    return rc;
 }
 
 int

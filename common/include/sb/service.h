@@ -46,7 +46,8 @@ typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 //  handler, so that the skeleton can send the statements of many requests
 //  to PostgreSQL in one round trip: query checks the arguments and either
 //  answers (an error) or fills stmt (sql and params; org, when it leaves
-//  it NULL, is the caller's);
+//  it NULL, is the caller's), or, when the op also has a handler, may
+//  decline (neither: the handler then runs the request alone);
 //  finish turns the statement's result (borrowed; NULL when the statement
 //  failed, SQLSTATE in sb_db_sqlstate) into the answer. Both return 0, or
 //  -1 on an unexpected failure (500; 503 when the connection was lost).
