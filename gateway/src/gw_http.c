@@ -676,12 +676,14 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     unsigned int threads = config->http_threads > 0 ? (unsigned int) config->http_threads
                                                     : (unsigned int) (cores > 1 ? cores / 2 : 1);
-    //  (A pool of one is no pool: libmicrohttpd warns, so 0 = its own thread.)
+    //  A pool of one is no pool (libmicrohttpd warns about a size below 2):
+    //  then the slot carries the connection timeout, set again below.
     self->daemon = MHD_start_daemon (
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t) config->http_port, NULL, NULL, s_access, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
+        threads > 1 ? threads : (unsigned int) 60,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
