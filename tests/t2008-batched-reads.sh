@@ -104,13 +104,13 @@ shared_trips () {
 }
 
 round () {  # round LABEL [CALLS_STATUS]
-    local label=$1 dir=$SUITE_TMP/round-${1// /-} before after worker
+    local label=$1 dir=$SUITE_TMP/round-${1// /-} before after
     before=$(shared_trips)
-    for worker in $(ls "$SUITE_TMP/pids" | grep '^tenant-'); do kill -STOP "$(suite_pid "$worker")"; done
+    suite_signal_workers tenant STOP
     fire "$dir"
     # Let the requests reach the broker and the stopped workers' sockets.
     sleep 1
-    for worker in $(ls "$SUITE_TMP/pids" | grep '^tenant-'); do kill -CONT "$(suite_pid "$worker")"; done
+    suite_signal_workers tenant CONT
     # Wait for the curls (not the suite's services: never a bare `wait`).
     local tries=0
     while (( $(ls "$dir"/*.code 2>/dev/null | xargs -r cat | grep -c '^[0-9]\{3\}$') < n )) && (( tries++ < 200 )); do

@@ -40,7 +40,7 @@ echo "26 A badstatus $(call_body "$BIZ_A" status=lost)" >>"$plan"
 for i in 27 28 29; do echo "$i B good $(call_body "$BIZ_B" duration_seconds:=0)" >>"$plan"; done
 
 committed_before=$(cat "$SUITE_TMP"/log/tenant-*.log | grep -c 'changes in one transaction: committed' || true)
-kill -STOP "$(suite_pid tenant-1)"
+suite_signal_workers tenant STOP
 while read -r idx org kind body; do
     tok_var="${org}_AT"
     curl -sS --max-time 20 -o "$dir/$idx.body" -w '%{http_code}' -H "Authorization: Bearer ${!tok_var}" \
@@ -48,7 +48,7 @@ while read -r idx org kind body; do
          "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT/v1/calls" >"$dir/$idx.code" 2>/dev/null &
 done <"$plan"
 sleep 1
-kill -CONT "$(suite_pid tenant-1)"
+suite_signal_workers tenant CONT
 tries=0
 while (( $(cat "$dir"/*.code 2>/dev/null | grep -c '^[0-9]\{3\}$') < 30 )) && (( tries++ < 300 )); do
     sleep 0.1

@@ -62,10 +62,10 @@ groups_logged () {  # groups_logged committed|failed: groups of 2+ in the usage 
 }
 
 round () {  # round TAG LABEL
-    local tag=$1 label=$2 dir=$SUITE_TMP/out-$1 before w o b
+    local tag=$1 label=$2 dir=$SUITE_TMP/out-$1 before o b
     mkdir -p "$dir"
     before=$(groups_logged committed)
-    for w in $(ls "$SUITE_TMP/pids" | grep '^usage-'); do kill -STOP "$(suite_pid "$w")"; done
+    suite_signal_workers usage STOP
     for o in "${ORGS[@]}"; do
         for b in $(seq 0 9); do
             usage_post "${TOK[$o]}" "$SUITE_TMP/$tag-$o-$b.json" >"$dir/$o-$b" &
@@ -73,7 +73,7 @@ round () {  # round TAG LABEL
     done
     usage_post "${TOK[A]}" "$SUITE_TMP/$tag-bad.json" >"$dir/bad" &
     sleep 1
-    for w in $(ls "$SUITE_TMP/pids" | grep '^usage-'); do kill -CONT "$(suite_pid "$w")"; done
+    suite_signal_workers usage CONT
     local tries=0
     while (( $(cat "$dir"/* 2>/dev/null | grep -c '^[0-9]\{3\} ') < 41 )) && (( tries++ < 300 )); do
         sleep 0.1

@@ -716,6 +716,22 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
 
 
 //  --------------------------------------------------------------------------
+//  Appends stmt to steps [n], after its organization when it has one.
+//  Returns the new count; *at is the statement's own step.
+
+static size_t
+s_steps_add (s_step_t *steps, size_t n, const sb_db_stmt_t *stmt, size_t *at)
+{
+    if (stmt->org)
+        steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmt->org };
+    *at = n;
+    steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
+                               .params = stmt->params };
+    return n;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Runs independent statements in one round trip (see db.h).
 
 int
@@ -736,12 +752,7 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
             break;
         size_t n = 0;
         for (size_t i = 0; i < count; i++) {
-            const sb_db_stmt_t *stmt = &stmts [i];
-            if (stmt->org)
-                steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmt->org };
-            index [i] = n;
-            steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
-                                       .params = stmt->params };
+            n = s_steps_add (steps, n, &stmts [i], &index [i]);
             if (alone)
                 steps [n++] = (s_step_t) { .sql = NULL };
         }
@@ -809,13 +820,8 @@ sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresu
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     size_t n = 0;
     steps [n++] = (s_step_t) { .sql = "BEGIN" };
-    for (size_t i = 0; i < count; i++) {
-        if (stmts [i].org)
-            steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmts [i].org };
-        index [i] = n;
-        steps [n++] = (s_step_t) { .sql = stmts [i].sql, .nparams = stmts [i].nparams,
-                                   .params = stmts [i].params };
-    }
+    for (size_t i = 0; i < count; i++)
+        n = s_steps_add (steps, n, &stmts [i], &index [i]);
     steps [n++] = (s_step_t) { .sql = "COMMIT" };
     int rc = s_pipeline (self, steps, n);
     const s_step_t *failed = NULL;

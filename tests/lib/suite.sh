@@ -47,6 +47,7 @@
 #           suite_stop KEY [SECS]    SIGTERM, wait (SIGKILL after SECS, 10);
 #                                    returns the process's exit status
 #           suite_kill KEY           SIGKILL and reap
+#           suite_signal_workers NAME SIG   kill -SIG every worker of service NAME
 #           suite_pid KEY            print the pid;  suite_running KEY: alive?
 #           suite_wait_ready [SECS]  /readyz answers 200 (default 30 s)
 #           suite_wait_status PATH CODE SECS   poll until PATH answers CODE
@@ -452,6 +453,16 @@ suite_kill () {
     kill -KILL "$pid" 2>/dev/null
     _suite_wait_gone "$pid" 5
     _suite_reap "$key" "$pid"
+    return 0
+}
+
+# Send SIG (STOP, CONT, ...) to every running worker of service NAME, e.g.
+# to let requests pile up for a worker that then finds them all at once.
+suite_signal_workers () {
+    local name=$1 sig=$2 key
+    for key in $(ls "$SUITE_TMP/pids" 2>/dev/null | grep "^$name-"); do
+        suite_running "$key" && kill -"$sig" "$(suite_pid "$key")"
+    done
     return 0
 }
 
