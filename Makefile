@@ -89,7 +89,15 @@ $(BUILD)/deploy/plans.o: deploy/plans.json
 	@mkdir -p $(dir $@)
 	$(LD) -r -b binary -z noexecstack -o $@ deploy/plans.json
 
-$(LIBSB): $(COMMON_OBJ) $(BUILD)/deploy/plans.o
+# The skeleton's migrations (common/sql: tables every service's schema
+# has, versions 9000 and up), embedded like a service's.
+$(BUILD)/common/migrations.c: $(wildcard common/sql/*.sql) $(EMBED)
+	@mkdir -p $(dir $@)
+	$(EMBED) sb_skeleton $@ $(sort $(wildcard common/sql/*.sql))
+$(BUILD)/common/migrations.o: $(BUILD)/common/migrations.c
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIBSB): $(COMMON_OBJ) $(BUILD)/deploy/plans.o $(BUILD)/common/migrations.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 

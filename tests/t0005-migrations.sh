@@ -17,8 +17,9 @@ t_is "three tenant workers are up (readyz still 503: the others are missing)" "$
 applied=$(cat "$SUITE_TMP"/log/tenant-*.log | grep -c '"applied migration 0001_init"')
 t_is "the first migration was applied by exactly one of the three" "$applied" 1
 # Every migration once: as many "applied" lines in all three logs as there
-# are migration files, each name once, and as many rows recorded.
-files=$(ls "$(dirname "$0")/../tenant-svc/sql/"*.sql | wc -l)
+# are migration files (the service's and the skeleton's, common/sql), each
+# name once, and as many rows recorded.
+files=$(ls "$(dirname "$0")/../tenant-svc/sql/"*.sql "$(dirname "$0")/../common/sql/"*.sql | wc -l)
 lines=$(cat "$SUITE_TMP"/log/tenant-*.log | grep -o '"applied migration [^"]*"' | sort)
 t_is "each of the $files migrations was applied once, by one worker" "$(printf '%s\n' "$lines" | grep -c .)/$(printf '%s\n' "$lines" | sort -u | grep -c .)" "$files/$files"
 t_is "schema_migrations records each once" "$(suite_psql -c 'select count(*) from tenant.schema_migrations')" "$files"

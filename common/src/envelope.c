@@ -141,7 +141,7 @@ sb_envelope_encode_request (msgpack_sbuffer *buf, const sb_envelope_head_t *head
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 11);
+    msgpack_pack_map (&pk, *head->idem ? 12 : 11);
     sb_mpk_pack_kv_int (&pk, "v", SB_ENVELOPE_VERSION);
     s_pack_field (&pk, "id", head->id, sizeof (head->id));
     s_pack_field (&pk, "op", head->op, sizeof (head->op));
@@ -151,6 +151,8 @@ sb_envelope_encode_request (msgpack_sbuffer *buf, const sb_envelope_head_t *head
     s_pack_field (&pk, "key", head->key, sizeof (head->key));
     s_pack_field (&pk, "sid", head->sid, sizeof (head->sid));
     s_pack_field (&pk, "ip", head->ip, sizeof (head->ip));
+    if (*head->idem)
+        s_pack_field (&pk, "idem", head->idem, sizeof (head->idem));
     sb_mpk_pack_kv_int (&pk, "deadline", head->deadline);
     //  args is the last key: its value is the caller's bytes, appended as is
     sb_mpk_pack_str (&pk, "args");
@@ -347,11 +349,11 @@ s_check_op (const msgpack_object *map, char op[SB_OP_MAX + 1], char *why, size_t
     return 0;
 }
 
-//  org, sub and key: absent or nil means empty; otherwise a short string
-//  without control characters, since it ends up in logs and SQL settings.
+//  An optional string field of at most max bytes without control
+//  characters into value (max + 1 bytes); nil or absent leaves it empty.
 static int
-s_check_optional (const msgpack_object *map, const char *name, char value[SB_FIELD_MAX + 1],
-                  char *why, size_t why_size)
+s_check_optional_max (const msgpack_object *map, const char *name, char *value, size_t max,
+                      char *why, size_t why_size)
 {
     value[0] = '\0';
     const msgpack_object *obj = sb_mpk_get (map, name);
@@ -359,8 +361,8 @@ s_check_optional (const msgpack_object *map, const char *name, char value[SB_FIE
         return 0;
     if (obj->type != MSGPACK_OBJECT_STR)
         return s_fail (why, why_size, "field '%s' must be a string or nil", name);
-    if (obj->via.str.size > SB_FIELD_MAX)
-        return s_fail (why, why_size, "field '%s' is longer than %d bytes", name, SB_FIELD_MAX);
+    if (obj->via.str.size > max)
+        return s_fail (why, why_size, "field '%s' is longer than %zu bytes", name, max);
     for (uint32_t i = 0; i < obj->via.str.size; i++) {
         unsigned char c = (unsigned char)obj->via.str.ptr[i];
         if (c < 0x20 || c == 0x7f)
@@ -369,6 +371,15 @@ s_check_optional (const msgpack_object *map, const char *name, char value[SB_FIE
     memcpy (value, obj->via.str.ptr, obj->via.str.size);
     value[obj->via.str.size] = '\0';
     return 0;
+}
+
+//  org, sub and key: absent or nil means empty; otherwise a short string
+//  without control characters, since it ends up in logs and SQL settings.
+static int
+s_check_optional (const msgpack_object *map, const char *name, char value[SB_FIELD_MAX + 1],
+                  char *why, size_t why_size)
+{
+    return s_check_optional_max (map, name, value, SB_FIELD_MAX, why, why_size);
 }
 
 static int
@@ -399,8 +410,9 @@ s_check_deadline (const msgpack_object *map, int64_t *deadline, char *why, size_
     return 0;
 }
 
-static const char *const s_request_fields[] = {"v",   "id", "op",       "org",  "sub", "role",
-                                               "key", "sid", "ip", "deadline", "args", NULL};
+static const char *const s_request_fields[] = {"v",   "id",  "op", "org",  "sub",      "role",
+                                               "key", "sid", "ip", "idem", "deadline", "args",
+                                               NULL};
 
 //  Checks every field of a request map and fills head and args.
 static int
@@ -415,6 +427,7 @@ s_check_request (const msgpack_object *map, sb_envelope_head_t *head, const msgp
         s_check_optional (map, "key", head->key, why, why_size) ||
         s_check_optional (map, "sid", head->sid, why, why_size) ||
         s_check_optional (map, "ip", head->ip, why, why_size) ||
+        s_check_optional_max (map, "idem", head->idem, SB_IDEM_MAX, why, why_size) ||
         s_check_role (map, &head->role, why, why_size) ||
         s_check_deadline (map, &head->deadline, why, why_size))
         return -1;
@@ -487,7 +500,8 @@ sb_envelope_peek (const void *data, size_t size, char id[SB_ID_MAX + 1], int64_t
     return rc;
 }
 
-static const char *const s_reply_fields[] = {"v", "id", "status", "body", "error", NULL};
+static const char *const s_reply_fields[] = {"v",    "id",    "status", "replayed",
+                                             "body", "error", NULL};
 
 static int
 s_check_reply (sb_reply_msg_t *self, char *why, size_t why_size)
@@ -520,6 +534,10 @@ s_check_reply (sb_reply_msg_t *self, char *why, size_t why_size)
         if (!message || message->type != MSGPACK_OBJECT_STR)
             return s_fail (why, why_size, "field 'error.message' must be a string");
     }
+    const msgpack_object *replayed = sb_mpk_get (map, "replayed");
+    if (replayed && replayed->type != MSGPACK_OBJECT_BOOLEAN)
+        return s_fail (why, why_size, "field 'replayed' must be a boolean");
+    self->replayed = replayed && replayed->via.boolean;
     self->status = (int)status->via.u64;
     self->body = body;
     self->error = error;
@@ -531,6 +549,7 @@ sb_reply_decode (sb_reply_msg_t *self, const void *data, size_t size, char *why,
 {
     self->id[0] = '\0';
     self->status = 0;
+    self->replayed = false;
     self->body = NULL;
     self->error = NULL;
     msgpack_unpacked_init (&self->unpacked);
@@ -917,9 +936,21 @@ sb_envelope_test (bool verbose)
     for (uint32_t i = 0; in_order && i < 11; i++)
         in_order = sb_mpk_str_eq (&top->via.map.ptr[i].key, request_order[i]);
     SB_CHECK (in_order);
+    SB_CHECK (request.head.idem[0] == '\0' && !sb_mpk_get (top, "idem"));
     sb_request_release (&request);
     SB_CHECK (request.args == &s_empty_map);
     sb_request_release (&request); //  twice is harmless
+
+    //  An Idempotency-Key travels as "idem" only when set, up to 255 bytes
+    memset (head.idem, 'k', SB_IDEM_MAX);
+    msgpack_sbuffer_init (&frame);
+    sb_envelope_encode_request (&frame, &head, args.data, args.size);
+    SB_CHECK (sb_request_decode (&request, frame.data, frame.size, why, sizeof (why)) == 0);
+    SB_CHECK (strlen (request.head.idem) == SB_IDEM_MAX && request.head.idem[0] == 'k');
+    SB_CHECK (request.unpacked.data.via.map.size == 12);
+    sb_request_release (&request);
+    msgpack_sbuffer_destroy (&frame);
+    memset (head.idem, 0, sizeof (head.idem));
 
     //  Empty fields travel as nil; no args means an empty map
     memset (&head, 0, sizeof (head));
@@ -1387,6 +1418,15 @@ sb_envelope_test (bool verbose)
                                      "\xa0"),
                             true, false, "both"));
     SB_CHECK (s_reply_case ("body", S_BYTES ("\xc0"), true, false, "duplicate field 'body'"));
+    SB_CHECK (s_request_case ("idem", S_BYTES ("\xa2"
+                                               "a\x01"),
+                              true, false, "field 'idem' contains control characters"));
+    SB_CHECK (s_request_case ("idem", S_BYTES ("\xa3"
+                                               "k-1"),
+                              true, true, NULL));
+    SB_CHECK (s_reply_case ("replayed", S_BYTES ("\xc3"), true, true, NULL));
+    SB_CHECK (s_reply_case ("replayed", S_BYTES ("\x01"), true, false,
+                            "field 'replayed' must be a boolean"));
     SB_CHECK (s_reply_case ("status", S_BYTES ("\xcc\xc8"), true, false, "duplicate field"));
     SB_CHECK (s_reply_case ("zz", S_BYTES ("\xcc\xc8"), true, true, NULL));
     SB_CHECK (s_reply_case ("body",

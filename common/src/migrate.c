@@ -38,6 +38,9 @@
     "SELECT pg_advisory_lock(hashtext('switchboard.migrate.' || $1)), pg_backend_pid()::text"
 #define S_UNLOCK_SQL "SELECT pg_advisory_unlock(hashtext('switchboard.migrate.' || $1))"
 
+static int s_migrate_all (sb_db_t *db, const char *schema, const sb_migration_t *migrations,
+                          size_t count);
+
 
 //  --------------------------------------------------------------------------
 //  Returns a fresh string prefix + middle + suffix. Caller frees.
@@ -292,12 +295,29 @@ sb_migrate (sb_db_t *db, const char *schema, const sb_migration_t *migrations, s
         return sb_error ("cannot migrate inside a transaction");
     for (size_t index = 0; index < count; index++) {
         const sb_migration_t *migration = &migrations [index];
-        if (migration->version <= 0 || !migration->name || !migration->sql
+        if (migration->version <= 0 || migration->version >= SB_MIGRATE_SKELETON_FIRST
+        || !migration->name || !migration->sql
         || (index > 0 && migration->version <= migrations [index - 1].version))
             return sb_error ("cannot migrate %s: migration table is not sorted by unique "
-                             "positive version (entry %zu)",
-                             schema, index);
+                             "version from 1 to %d (entry %zu)",
+                             schema, SB_MIGRATE_SKELETON_FIRST - 1, index);
     }
+    //  The skeleton's tables follow the service's own, in the same schema
+    size_t total = count + sb_skeleton_migration_count;
+    sb_migration_t *all = sb_malloc ((total ? total : 1) * sizeof (sb_migration_t));
+    if (count)
+        memcpy (all, migrations, count * sizeof (sb_migration_t));
+    if (sb_skeleton_migration_count)
+        memcpy (all + count, sb_skeleton_migrations,
+                sb_skeleton_migration_count * sizeof (sb_migration_t));
+    int done = s_migrate_all (db, schema, all, total);
+    free (all);
+    return done;
+}
+
+static int
+s_migrate_all (sb_db_t *db, const char *schema, const sb_migration_t *migrations, size_t count)
+{
 
     //  Waits for any other worker migrating the same schema
     const char *params [] = { schema };

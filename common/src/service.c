@@ -16,6 +16,7 @@
     value of the map, so nothing is copied afterwards.
 */
 #include "sb/sb.h"
+#include <sodium.h>
 #include <unistd.h>
 
 //  One block of request-scoped memory; blocks are chained and freed when
@@ -52,6 +53,7 @@ struct _sb_reply_t {
     const char *id;
     bool written;
     int status;
+    size_t body_at;                 //  where the body's (or error's) bytes start in buf
 };
 
 static char s_worker_id [17];
@@ -340,33 +342,39 @@ sb_arg_int (const msgpack_object *args, const char *name, int64_t min, int64_t m
     return true;
 }
 
-//  Starts the reply map: v, id, status, then the key of the last value.
+//  Starts the reply map: v, id, status, replayed when true, then the key
+//  of the last value.
 static msgpack_packer *
-s_reply_start (sb_reply_t *reply, int status, const char *last_key)
+s_reply_start (sb_reply_t *reply, int status, const char *last_key, bool replayed)
 {
     msgpack_sbuffer_clear (&reply->buf);
     msgpack_packer *pk = &reply->pk;
-    msgpack_pack_map (pk, 4);
+    msgpack_pack_map (pk, replayed ? 5 : 4);
     sb_mpk_pack_kv_int (pk, "v", SB_ENVELOPE_VERSION);
     sb_mpk_pack_kv_str (pk, "id", reply->id);
     sb_mpk_pack_kv_int (pk, "status", status);
+    if (replayed) {
+        sb_mpk_pack_str (pk, "replayed");
+        msgpack_pack_true (pk);
+    }
     sb_mpk_pack_str (pk, last_key);
     reply->written = true;
     reply->status = status;
+    reply->body_at = reply->buf.size;
     return pk;
 }
 
 msgpack_packer *
 sb_reply_body (sb_reply_t *reply, int status)
 {
-    return s_reply_start (reply, status, "body");
+    return s_reply_start (reply, status, "body", false);
 }
 
 msgpack_packer *
 sb_reply_error_extra (sb_reply_t *reply, int status, const char *code, const char *message,
                       size_t extra_pairs)
 {
-    msgpack_packer *pk = s_reply_start (reply, status, "error");
+    msgpack_packer *pk = s_reply_start (reply, status, "error", false);
     msgpack_pack_map (pk, 2 + extra_pairs);
     sb_mpk_pack_kv_str (pk, "code", code);
     sb_mpk_pack_kv_str (pk, "message", message);
@@ -479,6 +487,192 @@ s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  Idempotency
+//
+//  An operation flagged SB_OP_IDEMPOTENT, asked with an Idempotency-Key
+//  (head.idem) on behalf of an organization, runs at most once per
+//  organization and key within 24 hours. The record lives in the
+//  service's own schema (table idempotency_keys, a migration the skeleton
+//  adds to every service: common/sql/) and is read and written inside the
+//  request's own transaction:
+//
+//  1.  pg_try_advisory_xact_lock on the key's hash. When another
+//      transaction holds it, the same key is running right now: 409
+//      idempotency_key_in_use at once. Never wait: a worker blocked on
+//      another worker's transaction would stall every request it holds.
+//      (A collision of two keys' 64-bit lock numbers costs a spurious 409.)
+//  2.  Then, so that a transaction that committed the key just before we
+//      got the lock is seen, the stored answer younger than 24 hours: with
+//      the same fingerprint (a hash of the operation and its arguments as
+//      decoded) it is sent again, marked replayed, and nothing runs; with
+//      another fingerprint: 422 idempotency_key_reused.
+//  3.  Otherwise the handler runs, and a success (2xx) is stored with the
+//      key in the same transaction as the change it answers: both commit or
+//      neither. Errors are not stored: the key stays free for a retry (a
+//      402 may succeed after an upgrade, a 503 once the database is back).
+//
+//  The table holds no key and no readable answer: rows are found by a hash
+//  of (organization, key), and the answer (which may carry a secret shown
+//  once, like a new API key) is sealed with XSalsa20-Poly1305 under a key
+//  derived from (organization, key) with another hash context. Expired
+//  rows of the organization are deleted a few at a time when it stores a
+//  new one, so the table stays as large as 24 hours of keys.
+
+#define S_IDEM_LOCK_SQL "SELECT pg_try_advisory_xact_lock (('x' || left ($1, 16))::bit(64)::bigint)"
+#define S_IDEM_FIND_SQL                                                                      \
+    "SELECT fingerprint, status, encode (body, 'hex') FROM idempotency_keys "                \
+    "WHERE organization_id = $1 AND key_hash = $2 "                                          \
+    "AND created_at > now () - interval '24 hours'"
+#define S_IDEM_STORE_SQL                                                                     \
+    "WITH expired AS (DELETE FROM idempotency_keys WHERE organization_id = $1 AND key_hash " \
+    "IN (SELECT key_hash FROM idempotency_keys WHERE organization_id = $1 AND key_hash <> $2 " \
+    "AND created_at <= now () - interval '24 hours' LIMIT 8)) "                              \
+    "INSERT INTO idempotency_keys (organization_id, key_hash, fingerprint, status, body) "   \
+    "VALUES ($1, $2, $3, $4, decode ($5, 'hex')) ON CONFLICT (organization_id, key_hash) "   \
+    "DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, "           \
+    "body = EXCLUDED.body, created_at = now ()"
+
+//  What a request with an Idempotency-Key is known by.
+typedef struct {
+    char key_hash [65];             //  hex: finds the row and names the lock
+    unsigned char seal [crypto_secretbox_KEYBYTES];     //  seals the answer
+    char fingerprint [65];          //  hex: the operation and its arguments
+} s_idem_t;
+
+//  True when the request is to be run under its Idempotency-Key.
+static bool
+s_idem_applies (const sb_ctx_t *ctx, const sb_op_t *op)
+{
+    const sb_envelope_head_t *head = &ctx->request->head;
+    return (op->flags & SB_OP_IDEMPOTENT) && (op->flags & SB_OP_TX) && *head->idem
+           && *head->org;
+}
+
+//  BLAKE2b-256 of context, NUL, a, NUL, b (b may be NULL).
+static void
+s_idem_hash (unsigned char out [32], const char *context, const void *a, size_t a_size,
+             const void *b, size_t b_size)
+{
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, 32);
+    crypto_generichash_update (&state, (const unsigned char *) context, strlen (context) + 1);
+    crypto_generichash_update (&state, (const unsigned char *) a, a_size);
+    crypto_generichash_update (&state, (const unsigned char *) "", 1);
+    if (b)
+        crypto_generichash_update (&state, (const unsigned char *) b, b_size);
+    crypto_generichash_final (&state, out, 32);
+}
+
+static void
+s_idem_init (s_idem_t *self, const sb_ctx_t *ctx)
+{
+    const sb_request_t *request = ctx->request;
+    const char *org = request->head.org, *key = request->head.idem;
+    unsigned char hash [32];
+    s_idem_hash (hash, "switchboard idempotency key", org, strlen (org), key, strlen (key));
+    sodium_bin2hex (self->key_hash, sizeof (self->key_hash), hash, sizeof (hash));
+    s_idem_hash (self->seal, "switchboard idempotency seal", org, strlen (org), key,
+                 strlen (key));
+    //  The arguments packed again: the same arguments pack to the same bytes
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_object (&pk, *request->args);
+    s_idem_hash (hash, request->head.op, buf.data, buf.size, NULL, 0);
+    sodium_bin2hex (self->fingerprint, sizeof (self->fingerprint), hash, sizeof (hash));
+    msgpack_sbuffer_destroy (&buf);
+}
+
+//  Writes the stored answer (hex of nonce and sealed msgpack body) into
+//  reply as a replayed reply with status. Returns 0, or -1 when it does
+//  not open (not ours, or damaged).
+static int
+s_idem_replay (const s_idem_t *self, sb_reply_t *reply, int status, const char *hex,
+               size_t hex_len)
+{
+    size_t size = 0;
+    unsigned char *sealed = (unsigned char *) sb_malloc (hex_len / 2 + 1);
+    int rc = -1;
+    if (sodium_hex2bin (sealed, hex_len / 2 + 1, hex, hex_len, NULL, &size, NULL) == 0
+        && size > crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+        size_t body_size = size - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+        unsigned char *body = (unsigned char *) sb_malloc (body_size);
+        if (crypto_secretbox_open_easy (body, sealed + crypto_secretbox_NONCEBYTES,
+                                        size - crypto_secretbox_NONCEBYTES, sealed,
+                                        self->seal) == 0) {
+            s_reply_start (reply, status, "body", true);
+            msgpack_sbuffer_write (&reply->buf, (const char *) body, body_size);
+            rc = 0;
+        }
+        sodium_memzero (body, body_size);
+        free (body);
+    }
+    free (sealed);
+    return rc;
+}
+
+//  Steps 1 and 2, inside the request's transaction: 0 when the handler is
+//  to run, 1 when reply holds the answer (replayed, 409 or 422), -1 when
+//  the database failed.
+static int
+s_idem_begin (sb_ctx_t *ctx, sb_reply_t *reply, const s_idem_t *self)
+{
+    const char *lock_params [] = { self->key_hash };
+    PGresult *result = sb_db_exec (ctx->db, S_IDEM_LOCK_SQL, 1, lock_params);
+    if (!result)
+        return -1;
+    bool locked = PQntuples (result) == 1 && streq (PQgetvalue (result, 0, 0), "t");
+    PQclear (result);
+    if (!locked) {
+        sb_reply_error (reply, 409, SB_E_IDEMPOTENCY_IN_USE,
+                        "a request with this Idempotency-Key is still running");
+        return 1;
+    }
+    const char *find_params [] = { ctx->request->head.org, self->key_hash };
+    result = sb_db_exec (ctx->db, S_IDEM_FIND_SQL, 2, find_params);
+    if (!result)
+        return -1;
+    int rc = 0;
+    if (PQntuples (result) == 1) {
+        rc = 1;
+        if (!streq (PQgetvalue (result, 0, 0), self->fingerprint))
+            sb_reply_error (reply, 422, SB_E_IDEMPOTENCY_REUSED,
+                            "this Idempotency-Key was used with another request");
+        else
+        if (s_idem_replay (self, reply, atoi (PQgetvalue (result, 0, 1)), PQgetvalue (result, 0, 2),
+                           (size_t) PQgetlength (result, 0, 2)))
+            rc = sb_error ("the stored answer for an Idempotency-Key does not open");
+    }
+    PQclear (result);
+    return rc;
+}
+
+//  Step 3: stores a successful answer with the key, in the transaction
+//  about to commit. Returns 0 or -1.
+static int
+s_idem_store (sb_ctx_t *ctx, const sb_reply_t *reply, const s_idem_t *self)
+{
+    size_t body_size = reply->buf.size - reply->body_at;
+    size_t size = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + body_size;
+    unsigned char *sealed = (unsigned char *) sb_malloc (size);
+    randombytes_buf (sealed, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy (sealed + crypto_secretbox_NONCEBYTES,
+                           (const unsigned char *) reply->buf.data + reply->body_at, body_size,
+                           sealed, self->seal);
+    char *hex = (char *) sb_malloc (size * 2 + 1);
+    sodium_bin2hex (hex, size * 2 + 1, sealed, size);
+    char status [8];
+    snprintf (status, sizeof (status), "%d", reply->status);
+    const char *params [] = { ctx->request->head.org, self->key_hash, self->fingerprint, status,
+                              hex };
+    int rc = sb_db_run (ctx->db, S_IDEM_STORE_SQL, 5, params);
+    free (hex);
+    free (sealed);
+    return rc;
+}
+
 //  Runs op for a decoded request and leaves the answer in reply (stmt:
 //  its query's statement when the query ran already, else NULL).
 static void
@@ -491,6 +685,21 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
             || (*head->org && sb_db_set_org (ctx->db, head->org))) {
             sb_db_rollback (ctx->db);
             sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE, "the database is unavailable");
+            return;
+        }
+    }
+    bool idem = tx && s_idem_applies (ctx, op);
+    s_idem_t idem_key;
+    if (idem) {
+        s_idem_init (&idem_key, ctx);
+        int answered = s_idem_begin (ctx, reply, &idem_key);
+        if (answered) {
+            //  A replay, a refusal or a failure: nothing ran, nothing to keep
+            sb_db_rollback (ctx->db);
+            if (answered < 0)
+                sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
+                                "the database is unavailable");
+            s_ctx_flush_events (ctx, false);
             return;
         }
     }
@@ -509,7 +718,9 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
     bool committed = true;
     if (tx) {
         if (reply->status < 400 || (ctx->commit_on_error && reply->status < 500)) {
-            if (sb_db_commit (ctx->db)) {
+            if ((idem && reply->status < 300 && s_idem_store (ctx, reply, &idem_key))
+                || sb_db_commit (ctx->db)) {
+                sb_db_rollback (ctx->db);
                 committed = false;
                 sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
                                 "the change could not be committed");
@@ -664,7 +875,9 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         const sb_op_t *op = s_op_for (&slot->ctx, &slot->reply);
         if (!op)
             continue;
-        if (!op->query || count == 1) {
+        if (!op->query || count == 1 || s_idem_applies (&slot->ctx, op)) {
+            //  (With an Idempotency-Key, a change runs in a transaction of
+            //  its own, which also holds the key's lock and record.)
             s_run (&slot->ctx, op, &slot->reply, NULL);
             continue;
         }

@@ -53,6 +53,7 @@ struct _gw_conn_t {
     int presteps;
     char client_ip [64];
     gw_rate_t rate;                 //  the organization's limit, once counted
+    bool replayed;                  //  the answer is the stored one of an Idempotency-Key
 };
 
 //  ---------------------------------------------------------------------
@@ -101,6 +102,8 @@ s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header
         MHD_add_response_header (response, header, value);
     if (conn->rate.shown && status != 401)
         s_add_rate_headers (response, &conn->rate);
+    if (conn->replayed)
+        MHD_add_response_header (response, "Idempotent-Replayed", "true");
     enum MHD_Result rc = MHD_queue_response (conn->connection, (unsigned int) status, response);
     MHD_destroy_response (response);
     conn->state = S_DONE;
@@ -191,6 +194,7 @@ s_respond_reply (gw_conn_t *conn)
         && seconds > 0)
         snprintf (retry, sizeof (retry), "%lld", (long long) seconds);
     int status = reply.status;
+    conn->replayed = reply.replayed;
     sb_reply_msg_release (&reply);
     enum MHD_Result rc = s_respond (conn, status, &buf, *retry ? "Retry-After" : NULL, retry);
     msgpack_sbuffer_destroy (&buf);
@@ -445,10 +449,44 @@ s_depth (json_t *value, int depth)
     return deepest;
 }
 
+//  The Idempotency-Key of a POST into idem: 1 to SB_IDEM_MAX printable
+//  ASCII characters. Returns false when the header is there but is not
+//  such a key; idem stays empty without one. Whether it matters is the
+//  operation's business (service.h: SB_OP_IDEMPOTENT).
+static bool
+s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
+{
+    const char *key = streq (conn->method, "POST")
+                    ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                   "Idempotency-Key")
+                    : NULL;
+    if (!key)
+        return true;
+    size_t len = strlen (key);
+    if (len == 0 || len > SB_IDEM_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char) key [i] < 0x20 || (unsigned char) key [i] > 0x7e)
+            return false;
+    memcpy (idem, key, len + 1);
+    return true;
+}
+
 static enum MHD_Result
 s_forward (gw_conn_t *conn)
 {
     const gw_route_t *route = conn->match.route;
+    sb_envelope_head_t head = { .role = conn->ident.role };
+    if (!s_idempotency_key (conn, head.idem)) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        s_error_open (&buf, SB_E_VALIDATION_FAILED, "some fields are invalid", conn->request_id);
+        s_write (&buf, ",\"fields\":{\"Idempotency-Key\":\"must be 1 to 255 printable ASCII "
+                       "characters\"}}}");
+        enum MHD_Result rc = s_respond (conn, 400, &buf, NULL, NULL);
+        msgpack_sbuffer_destroy (&buf);
+        return rc;
+    }
     char why [256];
     json_t *args;
     if (conn->body_size) {
@@ -491,7 +529,6 @@ s_forward (gw_conn_t *conn)
     msgpack_sbuffer_init (&packed);
     sb_json_pack_into (&packed, args);
     json_decref (args);
-    sb_envelope_head_t head = { .role = conn->ident.role };
     snprintf (head.org, sizeof (head.org), "%s", conn->ident.org);
     snprintf (head.sub, sizeof (head.sub), "%s", conn->ident.sub);
     snprintf (head.key, sizeof (head.key), "%s", conn->ident.key);

@@ -49,7 +49,7 @@ static const sb_op_t s_ops [] = {
     { "usage.check", usage_check, SB_ROLE_SERVICE, 0 },
     { "usage.summary", usage_summary, SB_ROLE_USER, SB_OP_TX },
     { "usage.series", usage_series, SB_ROLE_USER, SB_OP_TX },
-    { "usage.reserve", usage_reserve, SB_ROLE_USER, SB_OP_TX },
+    { "usage.reserve", usage_reserve, SB_ROLE_USER, SB_OP_TX | SB_OP_IDEMPOTENT },
     { "usage.commit", usage_commit, SB_ROLE_USER, SB_OP_TX },
     { "usage.release", usage_release, SB_ROLE_USER, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }

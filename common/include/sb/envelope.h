@@ -3,12 +3,14 @@
     A request is one msgpack map:
         {"v":1, "id":"<request id>", "op":"businesses.list", "org":<str|nil>,
          "sub":<str|nil>, "role":<str|nil>, "key":<str|nil>, "sid":<str|nil>,
-         "ip":<str|nil>,
+         "ip":<str|nil>, "idem":<str> (only when the client sent one),
          "deadline":<unix ms>, "args":{...}}
     and a reply is
         {"v":1, "id":"<request id>", "status":<int>, "body":<any>}
     or the same with "error":{"code":"snake_case","message":"...", ...extra}
-    instead of "body".
+    instead of "body". A reply that repeats the stored answer of an earlier
+    request with the same Idempotency-Key says "replayed":true before its
+    body.
 
     Decoding is strict: the bytes are validated before msgpack-c sees them
     (sb_mpk_validate), then every field's type and shape is checked. A frame
@@ -29,6 +31,7 @@
 #define SB_ID_MAX             64                    //  request id characters
 #define SB_OP_MAX             64                    //  operation name characters
 #define SB_FIELD_MAX          64                    //  org, sub, key characters
+#define SB_IDEM_MAX           255                   //  Idempotency-Key characters
 
 typedef enum { SB_ROLE_NONE = 0, SB_ROLE_USER, SB_ROLE_ADMIN, SB_ROLE_SERVICE } sb_role_t;
 
@@ -45,6 +48,7 @@ typedef struct {
     char key [SB_FIELD_MAX + 1];
     char sid [SB_FIELD_MAX + 1];    //  the session of the caller's access token
     char ip [SB_FIELD_MAX + 1];     //  the HTTP client's address, when from the gateway
+    char idem [SB_IDEM_MAX + 1];    //  the client's Idempotency-Key, printable ASCII
     sb_role_t role;
     int64_t deadline;               //  unix milliseconds
 } sb_envelope_head_t;
@@ -99,6 +103,7 @@ void sb_envelope_encode_error (msgpack_sbuffer *buf, const char *id, int status,
 typedef struct {
     char id [SB_ID_MAX + 1];
     int status;                     //  100..599
+    bool replayed;                  //  the stored answer of an idempotent request
     const msgpack_object *body;     //  NULL when error
     const msgpack_object *error;    //  a map with string code and message, or NULL
     msgpack_unpacked unpacked;

@@ -22,5 +22,7 @@
 #define SB_E_UNKNOWN_OPERATION    "unknown_operation"
 #define SB_E_PLAN_LIMIT_REACHED   "plan_limit_reached"
 #define SB_E_FEATURE_NOT_IN_PLAN  "feature_not_in_plan"
+#define SB_E_IDEMPOTENCY_REUSED   "idempotency_key_reused"
+#define SB_E_IDEMPOTENCY_IN_USE   "idempotency_key_in_use"
 
 #endif

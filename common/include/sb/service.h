@@ -41,6 +41,11 @@ typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 #define SB_OP_GROUP 4               //  with query/finish and SB_OP_TX: the changes of the
                                     //  requests a worker holds commit together in one
                                     //  transaction (a failure reruns each alone)
+#define SB_OP_IDEMPOTENT 8          //  with SB_OP_TX, for operations that create: a
+                                    //  request with an Idempotency-Key (envelope "idem")
+                                    //  runs once per organization and key; a repeat with
+                                    //  the same arguments within 24 h gets the stored
+                                    //  answer (see service.c, "Idempotency")
 
 //  A read that is one statement may be written as two halves instead of a
 //  handler, so that the skeleton can send the statements of many requests
