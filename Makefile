@@ -55,7 +55,7 @@ EMBED      := $(BUILD)/tools/sb-embed-sql
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
-.PHONY: all deps run test unit integration clean help fmt fmt-check check-pkgs bench bench-compare
+.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare
 all: check-pkgs $(BINARIES)
 
 help:
@@ -67,7 +67,6 @@ help:
 	@echo "make deps         install missing Debian packages (apt-get as root)"
 	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
-	@echo "make fmt          clang-format the C sources; make fmt-check verifies"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
 
@@ -149,9 +148,12 @@ test:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration
 
+# Every class's selftest: libsb's and the gateway's in sb-selftest (-t NAME
+# for one), then each service's own (`<name>-svc --selftest`).
 unit: all
 	ASAN_OPTIONS=detect_leaks=1 $(BIN)/sb-selftest $(if $(T),-t $(T))
-	$(if $(T),,$(BIN)/tenant-svc --selftest)
+	$(if $(T),,@set -e; for s in $(SERVICES); do echo "$(BIN)/$$s-svc --selftest"; \
+	  ASAN_OPTIONS=detect_leaks=1 $(BIN)/$$s-svc --selftest; done)
 
 integration: all
 	SB_BIN=$(abspath $(BIN)) prove -j2 --timer $(if $(T),tests/$(T)*.sh,tests/t*.sh)
@@ -179,12 +181,6 @@ bench-compare:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=release all
 	@SB_BIN=$(abspath build/release/bin) SHARED_BENCH=$(abspath $(SHARED_BENCH)) bench/compare.sh
-
-fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
-
-fmt-check:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build

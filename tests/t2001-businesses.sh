@@ -12,8 +12,7 @@
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-# (Plan limits: this test creates about 15 businesses in one organization;
-# a plans file for it would be exported here.)
+# (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
 suite_start_all
 suite_wait_ready 60 || t_bail "the suite did not become ready"
 
