@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <sodium.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -95,26 +96,19 @@ s_fail (char *why, size_t why_size, const char *format, ...)
 
 
 //  ---------------------------------------------------------------------
-//  base64url without padding (RFC 7515 §2), strict on decode: only the
-//  alphabet, no '=', and unused trailing bits must be zero, so that every
-//  byte string has exactly one spelling.
+//  base64url without padding (RFC 7515 §2), through libsodium, which is
+//  strict on decode: only the URL-safe alphabet, no '=', no whitespace,
+//  and unused trailing bits must be zero, so that every byte string has
+//  exactly one spelling.
 
-static const char s_b64 [] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#define S_B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-static int
-s_b64_value (char c)
+//  True for a character of the base64url alphabet.
+static bool
+s_b64_char (char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+           || c == '_';
 }
 
 //  Writes the encoding of data into out (room for 4 * size / 3 + 2 bytes)
@@ -122,28 +116,8 @@ s_b64_value (char c)
 static size_t
 s_b64_encode (const unsigned char *data, size_t size, char *out)
 {
-    size_t o = 0, i = 0;
-    for (; i + 2 < size; i += 3) {
-        uint32_t v = (uint32_t) data [i] << 16 | (uint32_t) data [i + 1] << 8 | data [i + 2];
-        out [o++] = s_b64 [v >> 18];
-        out [o++] = s_b64 [(v >> 12) & 63];
-        out [o++] = s_b64 [(v >> 6) & 63];
-        out [o++] = s_b64 [v & 63];
-    }
-    if (size - i == 1) {
-        uint32_t v = (uint32_t) data [i] << 16;
-        out [o++] = s_b64 [v >> 18];
-        out [o++] = s_b64 [(v >> 12) & 63];
-    }
-    else
-    if (size - i == 2) {
-        uint32_t v = (uint32_t) data [i] << 16 | (uint32_t) data [i + 1] << 8;
-        out [o++] = s_b64 [v >> 18];
-        out [o++] = s_b64 [(v >> 12) & 63];
-        out [o++] = s_b64 [(v >> 6) & 63];
-    }
-    out [o] = 0;
-    return o;
+    sodium_bin2base64 (out, sodium_base64_ENCODED_LEN (size, S_B64URL), data, size, S_B64URL);
+    return strlen (out);
 }
 
 //  Decodes len characters of in into out (at most max bytes). Returns the
@@ -152,35 +126,10 @@ s_b64_encode (const unsigned char *data, size_t size, char *out)
 static long
 s_b64_decode (const char *in, size_t len, unsigned char *out, size_t max)
 {
-    if (len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > max)
+    size_t size = 0;
+    if (sodium_base642bin (out, max, in, len, NULL, &size, NULL, S_B64URL) != 0)
         return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = s_b64_value (in [i]);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t) v;
-        if (i % 4 == 3) {
-            out [o++] = (unsigned char) (acc >> 16);
-            out [o++] = (unsigned char) (acc >> 8);
-            out [o++] = (unsigned char) acc;
-            acc = 0;
-        }
-    }
-    if (len % 4 == 2) {
-        if (acc & 0x0f)
-            return -1;
-        out [o++] = (unsigned char) (acc >> 4);
-    }
-    else
-    if (len % 4 == 3) {
-        if (acc & 0x03)
-            return -1;
-        out [o++] = (unsigned char) (acc >> 10);
-        out [o++] = (unsigned char) (acc >> 2);
-    }
-    return (long) o;
+    return (long) size;
 }
 
 
@@ -1140,7 +1089,7 @@ sb_jwt_verify (sb_jwt_keys_t *keys, const char *token, const char *issuer, int64
             dot [dots++] = token + i;
         }
         else
-        if (s_b64_value (token [i]) < 0)
+        if (!s_b64_char (token [i]))
             return s_fail (why, why_size, "token has characters outside base64url");
     }
     if (dots != 2)
@@ -1341,6 +1290,10 @@ sb_jwt_test (bool verbose)
     SB_CHECK (s_b64_decode ("QQ==", 4, bytes, sizeof (bytes)) == -1);
     SB_CHECK (s_b64_decode ("QUJD+", 5, bytes, sizeof (bytes)) == -1);
     SB_CHECK (s_b64_decode ("QUJDRA", 6, bytes, 3) == -1);             //  does not fit
+    SB_CHECK (s_b64_decode ("QUJDR", 5, bytes, sizeof (bytes)) == -1);  //  no such length
+    SB_CHECK (s_b64_decode ("QU JD", 5, bytes, sizeof (bytes)) == -1);  //  no whitespace
+    SB_CHECK (s_b64_decode ("QUJD", 4, bytes, sizeof (bytes)) == 3 && memcmp (bytes, "ABC", 3) == 0);
+    SB_CHECK (s_b64_decode ("", 0, bytes, sizeof (bytes)) == 0);
 
     //  The key directory: the first load creates exactly one key, mode 0600.
     sb_jwt_keys_t *keys = sb_jwt_keys_load_dir (dir, 1200, why, sizeof (why));
@@ -1706,7 +1659,8 @@ sb_jwt_test (bool verbose)
     for (int i = 0; i < 500; i++) {
         snprintf (shaped, sizeof (shaped), "%s", token);
         size_t at = (size_t) (sb_test_rand (&seed) % token_len);
-        char c = s_b64 [sb_test_rand (&seed) % 64];
+        char c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+            [sb_test_rand (&seed) % 64];
         if (shaped [at] == '.' || shaped [at] == c)
             continue;
         shaped [at] = c;
