@@ -584,6 +584,18 @@ s_intervals (const char *text, s_interval_t *list, int *count)
     }
 }
 
+//  Appends the compact text of value to out and releases value.
+static void
+s_write_json (msgpack_sbuffer *out, json_t *value)
+{
+    char *text = json_dumps (value, JSON_COMPACT);
+    if (!text)
+        abort ();                   //  only when out of memory
+    msgpack_sbuffer_write (out, text, strlen (text));
+    free (text);
+    json_decref (value);
+}
+
 //  Legacy opening hours (see the file header) → the API's JSON, written
 //  into out. False when the text is in no form this understands.
 static bool
@@ -618,24 +630,21 @@ s_hours (const char *text, msgpack_sbuffer *out)
     json_decref (root);
     if (!ok)
         return false;
-    msgpack_sbuffer_write (out, "{", 1);
-    bool first = true;
+    json_t *hours = json_object ();
     for (int d = 0; d < 7; d++) {
         if (!(named & (1u << d)))
             continue;
-        char piece [64];
-        snprintf (piece, sizeof piece, "%s\"%s\":[", first ? "" : ",", s_days [d]);
-        msgpack_sbuffer_write (out, piece, strlen (piece));
+        json_t *intervals = json_array ();
         for (int i = 0; i < count [d]; i++) {
-            snprintf (piece, sizeof piece, "%s{\"open\":\"%02d:%02d\",\"close\":\"%02d:%02d\"}",
-                      i ? "," : "", week [d][i].open / 60, week [d][i].open % 60,
-                      week [d][i].close / 60, week [d][i].close % 60);
-            msgpack_sbuffer_write (out, piece, strlen (piece));
+            char open [24], close [24];
+            snprintf (open, sizeof open, "%02d:%02d", week [d][i].open / 60, week [d][i].open % 60);
+            snprintf (close, sizeof close, "%02d:%02d", week [d][i].close / 60,
+                      week [d][i].close % 60);
+            json_array_append_new (intervals, json_pack ("{s:s, s:s}", "open", open, "close", close));
         }
-        msgpack_sbuffer_write (out, "]", 1);
-        first = false;
+        json_object_set_new (hours, s_days [d], intervals);
     }
-    msgpack_sbuffer_write (out, "}", 1);
+    s_write_json (out, hours);
     return true;
 }
 
@@ -793,6 +802,7 @@ s_items (const char *text, msgpack_sbuffer *out, int64_t *sum, char *why, size_t
         ok = s_items_text (copy, items, &count, why, why_size);
     }
     *sum = 0;
+    json_t *list = json_array ();
     for (size_t i = 0; ok && i < count; i++) {
         s_item_t *item = &items [i];
         char name [808];
@@ -820,16 +830,16 @@ s_items (const char *text, msgpack_sbuffer *out, int64_t *sum, char *why, size_t
         else {
             //  At most 100 × 10^4 × 10^8 = 10^14: no overflow
             *sum += item->quantity * item->cents;
-            char numbers [96];
-            msgpack_sbuffer_write (out, i ? ",{\"name\":" : "[{\"name\":", 9);
-            sb_json_write_string (out, name, item->name_len);
-            snprintf (numbers, sizeof numbers, ",\"quantity\":%lld,\"unit_price_cents\":%lld}",
-                      (long long) item->quantity, (long long) item->cents);
-            msgpack_sbuffer_write (out, numbers, strlen (numbers));
+            json_array_append_new (list, json_pack ("{s:s%, s:I, s:I}", "name", name,
+                                                    item->name_len, "quantity",
+                                                    (json_int_t) item->quantity,
+                                                    "unit_price_cents", (json_int_t) item->cents));
         }
     }
     if (ok)
-        msgpack_sbuffer_write (out, "]", 1);
+        s_write_json (out, list);
+    else
+        json_decref (list);
     if (root)
         json_decref (root);
     free (copy);
@@ -951,17 +961,20 @@ s_commit (s_import_t *self)
 static char *
 s_counts_json (s_import_t *self)
 {
-    char *json = sb_malloc (512);
-    size_t len = 0;
+    json_t *counts = json_object ();
     for (int table = 0; table < S_TABLES; table++) {
         const s_tally_t *t = &self->tally [table];
-        len += (size_t) snprintf (json + len, 512 - len,
-                                  "%s\"%s\":{\"imported\":%ld,\"skipped\":%ld,\"rejected\":%ld,"
-                                  "\"warnings\":%ld}",
-                                  table ? "," : "{", s_tables [table], t->imported, t->skipped,
-                                  t->rejected, t->warned);
+        json_object_set_new (counts, s_tables [table],
+                             json_pack ("{s:I, s:I, s:I, s:I}", "imported",
+                                        (json_int_t) t->imported, "skipped",
+                                        (json_int_t) t->skipped, "rejected",
+                                        (json_int_t) t->rejected, "warnings",
+                                        (json_int_t) t->warned));
     }
-    snprintf (json + len, 512 - len, "}");
+    char *json = json_dumps (counts, JSON_COMPACT);
+    json_decref (counts);
+    if (!json)
+        abort ();                   //  only when out of memory
     return json;
 }
 
