@@ -148,70 +148,6 @@ s_puts (msgpack_sbuffer *buf, const char *s)
     s_put (buf, s, strlen (s));
 }
 
-//  Decodes one UTF-8 sequence at p (left > 0 bytes). Returns true with
-//  *used set to its length when it is a valid scalar value in shortest form;
-//  otherwise false with *used set to the length of the maximal invalid
-//  subpart (at least 1), which is what one U+FFFD replaces.
-static bool
-s_utf8_char (const uint8_t *p, size_t left, size_t *used)
-{
-    uint8_t c = p[0];
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xbf; //  range of the second byte
-    if (c < 0x80) {
-        *used = 1;
-        return true;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0; //  shorter forms are overlong
-        else if (c == 0xed)
-            hi = 0x9f; //  U+D800..DFFF are surrogates
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90; //  overlong
-        else if (c == 0xf4)
-            hi = 0x8f; //  above U+10FFFF
-    }
-    else {
-        *used = 1; //  continuation byte, 0xc0, 0xc1, 0xf5..0xff
-        return false;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= left) {
-            *used = i;
-            return false;
-        }
-        uint8_t b = p[i];
-        bool ok = i == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xbf;
-        if (!ok) {
-            *used = i;
-            return false;
-        }
-    }
-    *used = need + 1;
-    return true;
-}
-
-static bool
-s_utf8_valid (const char *s, size_t len)
-{
-    const uint8_t *p = (const uint8_t *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t used;
-        if (!s_utf8_char (p + i, len - i, &used))
-            return false;
-        i += used;
-    }
-    return true;
-}
-
 void
 sb_json_write_string (msgpack_sbuffer *buf, const char *s, size_t len)
 {
@@ -227,7 +163,7 @@ sb_json_write_string (msgpack_sbuffer *buf, const char *s, size_t len)
             continue;
         }
         size_t used = 1;
-        if (c >= 0x80 && s_utf8_char (p + i, len - i, &used)) {
+        if (c >= 0x80 && sb_utf8_char (p + i, len - i, &used)) {
             i += used; //  valid UTF-8 goes out as is
             continue;
         }
@@ -319,7 +255,7 @@ s_write_key (msgpack_sbuffer *buf, const msgpack_object *key, int depth)
 {
     if (key->type == MSGPACK_OBJECT_STR)
         sb_json_write_string (buf, key->via.str.ptr, key->via.str.size);
-    else if (key->type == MSGPACK_OBJECT_BIN && s_utf8_valid (key->via.bin.ptr, key->via.bin.size))
+    else if (key->type == MSGPACK_OBJECT_BIN && sb_utf8_valid (key->via.bin.ptr, key->via.bin.size))
         sb_json_write_string (buf, key->via.bin.ptr, key->via.bin.size);
     else {
         //  JSON keys are strings: use the key's own JSON text
@@ -364,7 +300,7 @@ s_write (msgpack_sbuffer *buf, const msgpack_object *obj, int depth)
         sb_json_write_string (buf, obj->via.str.ptr, obj->via.str.size);
         break;
     case MSGPACK_OBJECT_BIN:
-        if (s_utf8_valid (obj->via.bin.ptr, obj->via.bin.size))
+        if (sb_utf8_valid (obj->via.bin.ptr, obj->via.bin.size))
             sb_json_write_string (buf, obj->via.bin.ptr, obj->via.bin.size);
         else
             s_puts (buf, "null");

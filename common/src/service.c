@@ -188,28 +188,6 @@ sb_reply_fields (sb_reply_t *reply, const sb_fields_t *fields)
     return 0;
 }
 
-//  Counts UTF-8 code points; -1 when s holds a control character or is not
-//  valid UTF-8 (the gateway checks UTF-8 already; internal callers may not).
-static long
-s_utf8_chars (const char *s, size_t len, bool multiline)
-{
-    long chars = 0;
-    for (size_t i = 0; i < len; chars++) {
-        unsigned char c = (unsigned char) s [i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool control = c < 0x20 || c == 0x7f;
-        if (multiline && (c == '\n' || c == '\r' || c == '\t'))
-            control = false;
-        if (n == 0 || i + n > len || (n == 1 && control))
-            return -1;
-        for (size_t k = 1; k < n; k++)
-            if (((unsigned char) s [i + k] >> 6) != 2)
-                return -1;
-        i += n;
-    }
-    return chars;
-}
-
 static const char *
 s_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
               size_t min, size_t max, sb_fields_t *fields, bool multiline)
@@ -224,7 +202,7 @@ s_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool 
         sb_fields_add (fields, name, "must be a string");
         return NULL;
     }
-    long chars = s_utf8_chars (obj->via.str.ptr, obj->via.str.size, multiline);
+    long chars = sb_utf8_chars (obj->via.str.ptr, obj->via.str.size, multiline);
     if (chars < 0) {
         sb_fields_add (fields, name, "must not contain control characters");
         return NULL;

@@ -6,6 +6,7 @@
     so that no caller carries NULL checks for it.
 */
 #include "sb/sb.h"
+#include <jansson.h>
 #include <sodium.h>
 #include <time.h>
 
@@ -166,10 +167,134 @@ sb_test_rand (uint64_t *state)
     return x * 2685821657736338717ULL;
 }
 
+//  --------------------------------------------------------------------------
+//  UTF-8
+
+bool
+sb_utf8_char (const uint8_t *p, size_t left, size_t *used)
+{
+    uint8_t c = p[0];
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xbf; //  range of the second byte
+    if (c < 0x80) {
+        *used = 1;
+        return true;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+        need = 2;
+        if (c == 0xe0)
+            lo = 0xa0; //  shorter forms are overlong
+        else if (c == 0xed)
+            hi = 0x9f; //  U+D800..DFFF are surrogates
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
+        need = 3;
+        if (c == 0xf0)
+            lo = 0x90; //  overlong
+        else if (c == 0xf4)
+            hi = 0x8f; //  above U+10FFFF
+    }
+    else {
+        *used = 1; //  continuation byte, 0xc0, 0xc1, 0xf5..0xff
+        return false;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= left) {
+            *used = i;
+            return false;
+        }
+        uint8_t b = p[i];
+        bool ok = i == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xbf;
+        if (!ok) {
+            *used = i;
+            return false;
+        }
+    }
+    *used = need + 1;
+    return true;
+}
+
+bool
+sb_utf8_valid (const char *s, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t used;
+        if (!sb_utf8_char (p + i, len - i, &used))
+            return false;
+        i += used;
+    }
+    return true;
+}
+
+long
+sb_utf8_chars (const char *s, size_t len, bool multiline)
+{
+    const uint8_t *p = (const uint8_t *) s;
+    long chars = 0;
+    for (size_t i = 0; i < len; chars++) {
+        size_t used;
+        if (!sb_utf8_char (p + i, len - i, &used))
+            return -1;
+        uint8_t c = p [i];
+        if (used == 1 && (c < 0x20 || c == 0x7f)
+            && !(multiline && (c == '\n' || c == '\r' || c == '\t')))
+            return -1;
+        i += used;
+    }
+    return chars;
+}
+
+//  UTF-8 against jansson's validator, an independent implementation: short
+//  strings of bytes drawn from the edges of every range agree.
+static void
+s_utf8_test (void)
+{
+    const char *mixed = "plain, caf\xc3\xa9, \xe2\x9c\x93, \xf0\x9f\x93\xa7";
+    SB_CHECK (sb_utf8_valid (mixed, strlen (mixed)));
+    SB_CHECK (sb_utf8_chars (mixed, strlen (mixed), false) == 17);
+    SB_CHECK (!sb_utf8_valid ("\xc3", 1));                  //  cut short
+    SB_CHECK (!sb_utf8_valid ("\xc0\xaf", 2));              //  overlong '/'
+    SB_CHECK (!sb_utf8_valid ("\xe0\x80\xaf", 3));          //  overlong '/'
+    SB_CHECK (!sb_utf8_valid ("\xed\xa0\x80", 3));          //  a surrogate
+    SB_CHECK (!sb_utf8_valid ("\xf4\x90\x80\x80", 4));      //  above U+10FFFF
+    SB_CHECK (!sb_utf8_valid ("\x80", 1));
+    SB_CHECK (sb_utf8_chars ("caf\xc3\xa9", 5, false) == 4);
+    SB_CHECK (sb_utf8_chars ("a\tb", 3, false) == -1);
+    SB_CHECK (sb_utf8_chars ("a\tb\r\n", 5, true) == 5);
+    SB_CHECK (sb_utf8_chars ("a\x7f", 2, true) == -1);
+    SB_CHECK (sb_utf8_chars ("a\x01", 2, true) == -1);
+    SB_CHECK (sb_utf8_chars ("", 0, false) == 0);
+    size_t used = 0;
+    SB_CHECK (!sb_utf8_char ((const uint8_t *) "\xe2\x9c", 2, &used) && used == 2);
+
+    static const uint8_t edges [] = {
+        0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0,
+        0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff
+    };
+    uint64_t seed = 0x75746638ULL;
+    int disagree = 0;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t bytes [6];
+        size_t len = 1 + sb_test_rand (&seed) % sizeof (bytes);
+        for (size_t i = 0; i < len; i++)
+            bytes [i] = edges [sb_test_rand (&seed) % sizeof (edges)];
+        json_t *oracle = json_stringn ((const char *) bytes, len);
+        if (sb_utf8_valid ((const char *) bytes, len) != (oracle != NULL))
+            disagree++;
+        json_decref (oracle);
+    }
+    SB_CHECK (disagree == 0);
+}
+
 void
 sb_util_test (bool verbose)
 {
     (void) verbose;
+    s_utf8_test ();
     char a [37], b [37];
     sb_uuid_v4 (a);
     sb_uuid_v4 (b);

@@ -189,13 +189,6 @@ s_note (s_notes_t *notes, const char *format, ...)
     notes->text [notes->len] = 0;
 }
 
-//  The length of the UTF-8 sequence that starts with byte c, 0 if none does.
-static size_t
-s_utf8_len (unsigned char c)
-{
-    return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-}
-
 //  Writes value quoted for a reason into buf: 'value', at most
 //  S_QUOTE_CHARS characters (then "…"), control characters and invalid
 //  UTF-8 as '?'. Returns buf.
@@ -207,19 +200,20 @@ s_quote (const char *value, char *buf, size_t size)
     size_t n = 0, chars = 0;
     buf [n++] = '\'';
     const unsigned char *p = (const unsigned char *) value;
+    size_t left = strlen (value);
     while (*p && chars < S_QUOTE_CHARS) {
-        size_t len = s_utf8_len (*p);
-        bool valid = len > 0;
-        for (size_t k = 1; valid && k < len; k++)
-            valid = (p [k] >> 6) == 2;
+        size_t len;
+        bool valid = sb_utf8_char (p, left, &len);
         if (!valid || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
             buf [n++] = '?';
             p++;
+            left--;
         }
         else {
             memcpy (buf + n, p, len);
             n += len;
             p += len;
+            left -= len;
         }
         chars++;
     }
@@ -237,20 +231,7 @@ s_quote (const char *value, char *buf, size_t size)
 static long
 s_chars (const char *s, bool text)
 {
-    long chars = 0;
-    for (const unsigned char *p = (const unsigned char *) s; *p; chars++) {
-        size_t len = s_utf8_len (*p);
-        if (len == 0)
-            return -1;
-        if (len == 1 && (*p < 0x20 || *p == 0x7f)
-            && !(text && (*p == '\n' || *p == '\r' || *p == '\t')))
-            return -1;
-        for (size_t k = 1; k < len; k++)
-            if ((p [k] >> 6) != 2)
-                return -1;
-        p += len;
-    }
-    return chars;
+    return sb_utf8_chars (s, strlen (s), text);
 }
 
 static bool

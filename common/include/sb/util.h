@@ -35,6 +35,20 @@ bool sb_is_uuid (const char *s);
 void sb_why (char *why, size_t why_size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  UTF-8 (RFC 3629), the one validator everything uses. sb_utf8_char
+//  decodes the sequence at p (left > 0 bytes): true with *used set to its
+//  length when it is a scalar value in shortest form; otherwise false with
+//  *used set to the length of the maximal invalid subpart (at least 1),
+//  which is what one U+FFFD replaces. Overlong forms, surrogates, code
+//  points above U+10FFFF and cut sequences are invalid.
+bool sb_utf8_char (const uint8_t *p, size_t left, size_t *used);
+//  True when the len bytes at s are well-formed UTF-8 (NUL included).
+bool sb_utf8_valid (const char *s, size_t len);
+//  The code points of the len bytes at s, or -1 when they are not
+//  well-formed UTF-8 or hold a control character (C0, DEL; with multiline
+//  true, tab, LF and CR are allowed).
+long sb_utf8_chars (const char *s, size_t len, bool multiline);
+
 //  A deterministic pseudo-random sequence (xorshift64*) for selftests that
 //  shake decoders with mutated input; *state must start non-zero.
 uint64_t sb_test_rand (uint64_t *state);
