@@ -348,16 +348,20 @@ auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
             PQclear (result);
             return -1;
         }
-        char text [1024], why [256];
+        char text [1024];
         snprintf (text, sizeof (text),
                   "Someone asked to reset the password of your Switchboard account.\r\n\r\n"
                   "To choose a new password, open this link within %d minutes:\r\n\r\n"
                   "%s/reset-password?token=%s\r\n\r\n"
                   "If it was not you, ignore this message: your password stays as it is.\r\n",
                   AUTH_RESET_MINUTES, sb_ctx_config (ctx)->public_url, token);
-        if (sb_mail_send (sb_ctx_config (ctx), PQgetvalue (result, 0, 2),
-                          "Reset your Switchboard password", text, why, sizeof (why)))
-            sb_error ("cannot send the reset mail: %s", why);
+        //  Queued, not sent: the answer must not wait for a mail server, or
+        //  its time would tell that the account exists.
+        if (auth_mail_queue (ctx, org, "password_reset", PQgetvalue (result, 0, 2),
+                             "Reset your Switchboard password", text)) {
+            PQclear (result);
+            return -1;
+        }
         auth_audit (ctx, org, NULL, "password.reset_requested", user, NULL);
     }
     PQclear (result);

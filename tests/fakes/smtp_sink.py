@@ -11,7 +11,12 @@ the sender's dot-stuffing.
 
 It speaks what libcurl needs and no more: greeting, EHLO (SIZE, 8BITMIME, no
 STARTTLS, no AUTH), HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT; any
-other command is answered 500. It runs until killed; SIGTERM is a clean
+other command is answered 500.
+
+A slow server on demand: while the file DIR/.hold exists, a new session
+gets no greeting (so nothing can be sent through it) until the file is
+removed; "smtp_sink: holding a session" goes to stderr when one starts to
+wait. Tests use it to show that an answer came while the sink was held. It runs until killed; SIGTERM is a clean
 stop (exit status 0, as suite_stop expects of a well-behaved process),
 whatever sessions are open. Python 3 standard
 library only (smtpd and asyncore are gone from 3.12).
@@ -24,6 +29,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 MAX_LINE = 4096                     # commands and text lines (RFC 5321 says 1000)
 MAX_MESSAGE = 10 * 1024 * 1024
@@ -87,9 +93,19 @@ class Session(socketserver.StreamRequestHandler):
         self.sender = None
         self.recipients = []
 
+    def hold(self):
+        """Wait while DIR/.hold exists."""
+        path = os.path.join(self.server.directory, ".hold")
+        if os.path.exists(path):
+            sys.stderr.write("smtp_sink: holding a session\n")
+            sys.stderr.flush()
+        while os.path.exists(path):
+            time.sleep(0.05)
+
     def handle(self):
         self.reset()
         try:
+            self.hold()
             self.reply((220, "127.0.0.1 smtp_sink ESMTP ready"))
             while self.command():
                 pass
