@@ -3,7 +3,9 @@
 
     Login is built to give nothing away: an unknown email and a wrong
     password get the same answer after the same argon2id work, and
-    throttling counts failures per account (since its last success) and per
+    throttling counts failures per account and client address (so that the
+    owner, from their own address, is not locked out by someone else's
+    failures), per account from all addresses (a higher ceiling) and per
     client address over a sliding window, refusing with 429 and the seconds
     to wait before any password is checked.
 */
@@ -122,37 +124,50 @@ auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 //  Seconds to wait when a login is throttled, 0 when it may go ahead.
+//  Three counts of failures over the window, each with its limit: of the
+//  account from this client address (since that address's last success
+//  on it), so that whoever fails from elsewhere cannot lock the owner out;
+//  of the account from every address, a ceiling well above the first that
+//  bounds the guesses a spread-out attacker gets (an owner's success does
+//  not reset it); and of this address over every account (never reset: an
+//  attacker could log into an account of their own). The wait is until the
+//  oldest counted failure leaves the window.
 static int
 s_throttled (sb_ctx_t *ctx, const char *email, const char *ip, int *retry_after)
 {
     const sb_config_t *config = sb_ctx_config (ctx);
-    char window [16], account_max [16], client_max [16];
+    char window [16], pair_max [16], client_max [16], account_max [16];
     snprintf (window, sizeof (window), "%d", config->login_lockout_seconds);
-    snprintf (account_max, sizeof (account_max), "%d", config->login_max_failures);
+    snprintf (pair_max, sizeof (pair_max), "%d", config->login_max_failures);
     snprintf (client_max, sizeof (client_max), "%d", config->login_max_client_failures);
-    const char *params [] = { email, ip, window, account_max, client_max };
-    //  Account failures count since the last success; an address's never
-    //  reset (an attacker could log into an account of their own). The
-    //  wait is until the oldest counted failure leaves the window.
+    snprintf (account_max, sizeof (account_max), "%d", config->login_max_account_failures);
+    const char *params [] = { email, ip, window, pair_max, client_max, account_max };
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
-        "WITH account AS ("
+        "WITH pair AS ("
         "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
-        "  WHERE email_lower = $1 AND NOT succeeded"
+        "  WHERE email_lower = $1 AND ip = $2 AND NOT succeeded"
         "    AND at > now () - make_interval (secs => $3::int)"
         "    AND at > coalesce ((SELECT max (at) FROM login_attempts"
-        "                        WHERE email_lower = $1 AND succeeded), '-infinity')),"
+        "                        WHERE email_lower = $1 AND ip = $2 AND succeeded),"
+        "                       '-infinity')),"
+        " account AS ("
+        "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
+        "  WHERE email_lower = $1 AND NOT succeeded"
+        "    AND at > now () - make_interval (secs => $3::int)),"
         " client AS ("
         "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
         "  WHERE ip = $2 AND NOT succeeded AND at > now () - make_interval (secs => $3::int))"
         " SELECT CASE"
-        "   WHEN account.n >= $4::int THEN ceil (extract (epoch FROM"
+        "   WHEN pair.n >= $4::int THEN ceil (extract (epoch FROM"
+        "        pair.oldest + make_interval (secs => $3::int) - now ()))"
+        "   WHEN account.n >= $6::int THEN ceil (extract (epoch FROM"
         "        account.oldest + make_interval (secs => $3::int) - now ()))"
         "   WHEN client.n >= $5::int THEN ceil (extract (epoch FROM"
         "        client.oldest + make_interval (secs => $3::int) - now ()))"
         "   ELSE 0 END::int"
-        " FROM account, client",
-        5, params);
+        " FROM pair, account, client",
+        6, params);
     if (!result)
         return -1;
     *retry_after = atoi (PQgetvalue (result, 0, 0));
