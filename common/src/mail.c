@@ -1030,6 +1030,48 @@ sb_mail_test (bool verbose)
     SB_CHECK (!strstr (why, "secret"));
     if (verbose)
         printf ("  smtp -> %s\n", why);
+    //  The STARTTLS policy: required on smtp:// unless the host, as written,
+    //  is loopback or plaintext is allowed; smtps:// is TLS throughout.
+    struct {
+        const char *url;
+        bool allow;
+        sb_mail_tls_t want;
+    } policies [] = {
+        { "smtp://mail.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://mail.example.com:587", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://user:pw@mail.example.com:25", false, SB_MAIL_TLS_REQUIRED },
+        { "SMTP://Mail.Example.COM", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://mail.example.com", true, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://127.0.0.1:2525", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://127.1.2.3", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://[::1]:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://[::ffff:127.0.0.1]:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://localhost:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://LocalHost.:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://mail.localhost", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://128.0.0.1", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://10.0.0.5", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://[::2]", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://[::ffff:10.0.0.1]", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://localhost.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://notlocalhost", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://127.0.0.1.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://vm", false, SB_MAIL_TLS_REQUIRED },       //  /etc/hosts may say 127.0.0.1
+        { "smtps://mail.example.com:465", false, SB_MAIL_TLS_IMPLICIT },
+        { "smtps://127.0.0.1", true, SB_MAIL_TLS_IMPLICIT },
+        { "http://mail.example.com", true, SB_MAIL_TLS_INVALID },
+        { "mail.example.com", false, SB_MAIL_TLS_INVALID },
+        { "smtp://", true, SB_MAIL_TLS_INVALID },
+        { "", true, SB_MAIL_TLS_INVALID },
+        { NULL, true, SB_MAIL_TLS_INVALID } };
+    for (size_t i = 0; i < sizeof (policies) / sizeof (policies [0]); i++) {
+        sb_mail_tls_t got = sb_mail_tls_policy (policies [i].url, policies [i].allow);
+        SB_CHECK (got == policies [i].want);
+        if (verbose || got != policies [i].want)
+            printf ("  %s%s -> %s\n", policies [i].url ? policies [i].url : "(null)",
+                    policies [i].allow ? " (plaintext allowed)" : "", sb_mail_tls_describe (got));
+    }
+
     //  And the scrubber itself, with a reason that does quote it.
     char quoted [] = "login s3cret-pw and s3cr%65t-pw failed";
     s_scrub_password (smtp_url, quoted);
