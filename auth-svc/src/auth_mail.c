@@ -11,15 +11,17 @@
     The mail thread is an actor with its own database connection. It looks
     at the outbox when a request's commit wakes it (auth_mail_wake, through
     sb_ctx_after_commit) and at least every second otherwise (a row another
-    process committed, or one whose next attempt has come). It takes one due
-    row at a time, locked FOR UPDATE SKIP LOCKED, so that the threads of
-    several auth-svc processes share the outbox and never send a row at the
-    same time; it sends it and, in the same transaction, marks it sent, or
-    counts the failed attempt and sets the next one (1 s, doubling, at most
-    5 minutes), or, after SWITCHBOARD_MAIL_MAX_ATTEMPTS attempts, marks it
-    failed and logs an error. A sent or failed row loses its text (the
-    single-use link); the row stays as the record. A mail sent whose commit
-    is then lost is sent again: at least once, never silently dropped.
+    process committed, or one whose next attempt has come). It claims one due
+    row at a time (FOR UPDATE SKIP LOCKED in the claiming statement, so that
+    the threads of several auth-svc processes share the outbox without
+    waiting on each other, and a lease of a minute, so that no other thread
+    takes the row while it is being sent and a process that dies hands it
+    back); it sends it and marks it sent, or counts the failed attempt and
+    sets the next one (1 s, doubling, at most 5 minutes), or, after
+    SWITCHBOARD_MAIL_MAX_ATTEMPTS attempts, marks it failed and logs an
+    error. A sent or failed row loses its text (the single-use link); the
+    row stays as the record. A mail sent whose mark is then lost is sent
+    again when the lease ends: at least once, never silently dropped.
 
     Not LISTEN/NOTIFY, for the reason tenant_relay.c gives: NOTIFY
     serializes every commit of the database on one lock.
@@ -30,6 +32,7 @@
 #define S_BACKOFF_MIN   1           //  seconds after the first failed attempt
 #define S_BACKOFF_MAX   300
 #define S_DB_BACKOFF_MAX 30000      //  ms, when the database itself fails
+#define S_LEASE_SECONDS 60          //  a claimed row's; sb_mail_send takes 15 s at most
 
 static zactor_t *s_mailer;
 
@@ -64,21 +67,27 @@ s_backoff (int attempts)
 static int
 s_send_one (const sb_config_t *config, sb_db_t *db)
 {
-    if (sb_db_begin (db))
-        return -1;
+    //  The claim is one statement, so the row is locked only while it is
+    //  taken, not through the SMTP exchange (deleting an organization must
+    //  not wait for a mail server); the lease keeps the other threads off
+    //  it meanwhile, and hands it back if this process dies.
+    char lease [16];
+    snprintf (lease, sizeof (lease), "%d", S_LEASE_SECONDS);
+    const char *claim [] = { lease };
     PGresult *row = sb_db_exec (db,
-                                "SELECT id, kind, recipient, subject, body, attempts "
-                                "FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
-                                "AND next_attempt_at <= now () ORDER BY next_attempt_at, id "
-                                "LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                0, NULL);
-    if (!row) {
-        sb_db_rollback (db);
+                                "UPDATE mail_outbox SET next_attempt_at = now () "
+                                "  + make_interval (secs => $1::int) "
+                                "WHERE id = (SELECT id FROM mail_outbox "
+                                "  WHERE sent_at IS NULL AND failed_at IS NULL "
+                                "  AND next_attempt_at <= now () ORDER BY next_attempt_at, id "
+                                "  LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                                "RETURNING id, kind, recipient, subject, body, attempts",
+                                1, claim);
+    if (!row)
         return -1;
-    }
     if (PQntuples (row) == 0) {
         PQclear (row);
-        return sb_db_commit (db) ? -1 : 0;
+        return 0;
     }
     char why [512] = "";
     int rc = sb_mail_send (config, PQgetvalue (row, 0, 2), PQgetvalue (row, 0, 3),
@@ -91,6 +100,7 @@ s_send_one (const sb_config_t *config, sb_db_t *db)
     snprintf (count, sizeof (count), "%d", attempts);
     snprintf (wait, sizeof (wait), "%d", s_backoff (attempts));
     const char *params [] = { id, count, why, wait };
+    bool give_up = rc != 0 && attempts >= config->mail_max_attempts;
     int updated;
     if (rc == 0)
         updated = sb_db_run (db,
@@ -98,7 +108,7 @@ s_send_one (const sb_config_t *config, sb_db_t *db)
                              "body = NULL, last_error = NULL WHERE id = $1::bigint",
                              2, params);
     else
-    if (attempts >= config->mail_max_attempts)
+    if (give_up)
         updated = sb_db_run (db,
                              "UPDATE mail_outbox SET failed_at = now (), attempts = $2::int, "
                              "body = NULL, last_error = $3 WHERE id = $1::bigint",
@@ -109,16 +119,16 @@ s_send_one (const sb_config_t *config, sb_db_t *db)
                              "next_attempt_at = now () + make_interval (secs => $4::int) "
                              "WHERE id = $1::bigint",
                              4, params);
-    if (updated || sb_db_commit (db)) {
-        sb_db_rollback (db);
-        sb_error ("mail %s (%s): cannot record attempt %d (%s); it will be tried again", id,
-                  kind, attempts, rc == 0 ? "sent" : "failed");
+    if (updated) {
+        sb_error ("mail %s (%s): cannot record attempt %d (%s); it is tried again when its "
+                  "lease of %d s ends", id, kind, attempts, rc == 0 ? "sent" : why,
+                  S_LEASE_SECONDS);
         return -1;
     }
     if (rc == 0)
         sb_info ("mail %s (%s) sent at attempt %d", id, kind, attempts);
     else
-    if (attempts >= config->mail_max_attempts)
+    if (give_up)
         sb_error ("mail %s (%s) failed after %d attempts and is given up (failed_at set in "
                   "auth.mail_outbox): %s", id, kind, attempts, why);
     else
