@@ -11,7 +11,7 @@
 # failed attempts and retries, and the mail arrives once the sink is back.
 # With SWITCHBOARD_MAIL_MAX_ATTEMPTS=2, a mail that cannot be sent is marked
 # failed after 2 attempts and logged, not retried for ever nor dropped
-# silently. Two auth-svc workers share the outbox: each mail arrives once.
+# silently. A row sent more than 30 days ago is deleted when auth-svc starts. Two auth-svc workers share the outbox: each mail arrives once.
 # No timing is asserted: the order of events (answer received while the sink
 # is held or stopped, then the mail) is.
 . "$(dirname "$0")/lib/suite.sh"
@@ -95,10 +95,14 @@ t_isnt "  a new token" "$token2" "$token"
 t_ok "  its row is marked sent" poll_until 10 outbox_is "count (*)" "WHERE sent_at IS NULL" 0
 t_is "  two mails to the owner in all" "$(mail_count owner@example.com)" 2
 
-# ---- a bounded number of attempts -----------------------------------------------------
+# ---- a bounded number of attempts; old sent rows go -----------------------------------
 t_ok "auth-1 stops" suite_stop auth-1
+suite_psql -c "UPDATE auth.mail_outbox SET sent_at = now () - interval '31 days' WHERE id = (SELECT min (id) FROM auth.mail_outbox)"
 SWITCHBOARD_MAIL_MAX_ATTEMPTS=2 suite_start_service auth 1
 suite_wait_ready 60 || t_bail "auth-1 did not come back"
+t_ok "a row sent 31 days ago is deleted at start" poll_until 30 outbox_is "count (*)" \
+     "WHERE sent_at < now () - interval '30 days'" 0
+t_is "  the rows sent since stay" "$(outbox "count (*)" "WHERE sent_at IS NOT NULL")" 2
 t_ok "the sink stops" suite_stop smtp-sink
 t_ok "  forgot (auth-1 ready)" poll_until 30 eval \
      'http POST /v1/auth/password/forgot "$(jobj email=owner@example.com)" && [[ $HTTP_STATUS == 202 ]]'

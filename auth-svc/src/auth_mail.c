@@ -20,8 +20,10 @@
     sets the next one (1 s, doubling, at most 5 minutes), or, after
     SWITCHBOARD_MAIL_MAX_ATTEMPTS attempts, marks it failed and logs an
     error. A sent or failed row loses its text (the single-use link); the
-    row stays as the record. A mail sent whose mark is then lost is sent
-    again when the lease ends: at least once, never silently dropped.
+    row stays as the record, a sent one for 30 days (the thread deletes
+    older ones at start and hourly), a failed one until an operator deletes
+    it. A mail sent whose mark is then lost is sent again when the lease
+    ends: at least once, never silently dropped.
 
     Not LISTEN/NOTIFY, for the reason tenant_relay.c gives: NOTIFY
     serializes every commit of the database on one lock.
@@ -33,6 +35,8 @@
 #define S_BACKOFF_MAX   300
 #define S_DB_BACKOFF_MAX 30000      //  ms, when the database itself fails
 #define S_LEASE_SECONDS 60          //  a claimed row's; sb_mail_send takes 15 s at most
+#define S_KEEP_DAYS     30          //  sent rows are deleted after this
+#define S_PRUNE_MS      (3600 * 1000)
 
 static zactor_t *s_mailer;
 
@@ -137,6 +141,24 @@ s_send_one (const sb_config_t *config, sb_db_t *db)
     return 1;
 }
 
+//  Deletes the rows sent more than S_KEEP_DAYS ago (their recipients are
+//  personal data with no further use); failed rows stay for the operator.
+static void
+s_prune (sb_db_t *db)
+{
+    char days [16];
+    snprintf (days, sizeof (days), "%d", S_KEEP_DAYS);
+    const char *params [] = { days };
+    PGresult *result = sb_db_exec (db,
+                                   "DELETE FROM mail_outbox WHERE sent_at < now () "
+                                   "- make_interval (days => $1::int)",
+                                   1, params);
+    if (result && atoi (PQcmdTuples (result)) > 0)
+        sb_info ("mail: deleted %s rows sent more than %d days ago", PQcmdTuples (result),
+                 S_KEEP_DAYS);
+    PQclear (result);
+}
+
 static void
 s_actor (zsock_t *pipe, void *arg)
 {
@@ -147,6 +169,7 @@ s_actor (zsock_t *pipe, void *arg)
 
     int64_t next = 0;               //  when to look at the outbox (monotonic)
     int backoff = 0;                //  ms, while the database fails
+    int64_t prune = 0;              //  when to delete old rows (monotonic)
     bool terminated = false;
     while (!terminated) {
         int64_t wait = next - sb_mono_ms ();
@@ -170,6 +193,10 @@ s_actor (zsock_t *pipe, void *arg)
             next = 0;
         if (sb_mono_ms () < next)
             continue;
+        if (sb_mono_ms () >= prune) {
+            s_prune (db);
+            prune = sb_mono_ms () + S_PRUNE_MS;
+        }
         //  One mail at a time; a stop request is seen between two mails.
         int handled;
         while ((handled = s_send_one (config, db)) == 1
