@@ -11,7 +11,9 @@
 # failed attempts and retries, and the mail arrives once the sink is back.
 # With SWITCHBOARD_MAIL_MAX_ATTEMPTS=2, a mail that cannot be sent is marked
 # failed after 2 attempts and logged, not retried for ever nor dropped
-# silently. A row sent more than 30 days ago is deleted when auth-svc starts. Two auth-svc workers share the outbox: each mail arrives once.
+# silently. A row sent more than 30 days ago is deleted when auth-svc
+# starts, and so is a forgot request (written by known and unknown emails
+# alike, so that both commit a write) of more than a day ago. Two auth-svc workers share the outbox: each mail arrives once.
 # No timing is asserted: the order of events (answer received while the sink
 # is held or stopped, then the mail) is.
 . "$(dirname "$0")/lib/suite.sh"
@@ -53,6 +55,9 @@ known_body=$HTTP_BODY
 http POST /v1/auth/password/forgot "$(jobj email=nobody@example.com)"
 t_status "held sink: forgot for an unknown email: 202" 202
 t_is "  the same answer for both" "$HTTP_BODY" "$known_body"
+t_is "  both committed a write (their time does not differ by a WAL flush)" \
+     "$(suite_psql -c "SELECT string_agg (email_lower, ' ' ORDER BY id) FROM auth.forgot_requests")" \
+     "owner@example.com nobody@example.com"
 http_as "$O_AT" POST /v1/invitations "$(jobj email=invitee@example.com role=user)"
 t_status "held sink: an invitation: 201" 201
 t_ok "  the sink is still held" test -e "$hold"
@@ -98,11 +103,15 @@ t_is "  two mails to the owner in all" "$(mail_count owner@example.com)" 2
 # ---- a bounded number of attempts; old sent rows go -----------------------------------
 t_ok "auth-1 stops" suite_stop auth-1
 suite_psql -c "UPDATE auth.mail_outbox SET sent_at = now () - interval '31 days' WHERE id = (SELECT min (id) FROM auth.mail_outbox)"
+suite_psql -c "UPDATE auth.forgot_requests SET at = now () - interval '25 hours' WHERE id = (SELECT min (id) FROM auth.forgot_requests)"
+forgot_rows=$(suite_psql -c "SELECT count (*) FROM auth.forgot_requests")
 SWITCHBOARD_MAIL_MAX_ATTEMPTS=2 suite_start_service auth 1
 suite_wait_ready 60 || t_bail "auth-1 did not come back"
 t_ok "a row sent 31 days ago is deleted at start" poll_until 30 outbox_is "count (*)" \
      "WHERE sent_at < now () - interval '30 days'" 0
 t_is "  the rows sent since stay" "$(outbox "count (*)" "WHERE sent_at IS NOT NULL")" 2
+t_is "  and a forgot request of 25 hours ago, not the others" \
+     "$(suite_psql -c "SELECT count (*) FROM auth.forgot_requests")" $((forgot_rows - 1))
 t_ok "the sink stops" suite_stop smtp-sink
 t_ok "  forgot (auth-1 ready)" poll_until 30 eval \
      'http POST /v1/auth/password/forgot "$(jobj email=owner@example.com)" && [[ $HTTP_STATUS == 202 ]]'

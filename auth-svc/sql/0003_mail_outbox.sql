@@ -29,3 +29,15 @@ CREATE TABLE mail_outbox (
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at, id)
     WHERE sent_at IS NULL AND failed_at IS NULL;
 CREATE INDEX mail_outbox_organization ON mail_outbox (organization_id);
+
+-- Every forgotten-password request, for a known email or not, writes a row
+-- here in its transaction: both answers then commit a write (a WAL flush),
+-- so their time does not tell whether the account exists. The mail thread
+-- deletes rows older than a day.
+CREATE TABLE forgot_requests (
+    id          bigserial PRIMARY KEY,
+    email_lower text NOT NULL,
+    ip          text,
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX forgot_requests_at ON forgot_requests (at);

@@ -142,7 +142,9 @@ s_send_one (const sb_config_t *config, sb_db_t *db)
 }
 
 //  Deletes the rows sent more than S_KEEP_DAYS ago (their recipients are
-//  personal data with no further use); failed rows stay for the operator.
+//  personal data with no further use; failed rows stay for the operator),
+//  and the forgotten-password requests older than a day (auth_users.c
+//  writes them only so that every such request commits a write).
 static void
 s_prune (sb_db_t *db)
 {
@@ -157,6 +159,7 @@ s_prune (sb_db_t *db)
         sb_info ("mail: deleted %s rows sent more than %d days ago", PQcmdTuples (result),
                  S_KEEP_DAYS);
     PQclear (result);
+    sb_db_run (db, "DELETE FROM forgot_requests WHERE at < now () - interval '1 day'", 0, NULL);
 }
 
 static void

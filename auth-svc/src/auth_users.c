@@ -338,8 +338,15 @@ auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
     const char *email = auth_arg_email (ctx, args, "email", &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    //  The answer never says whether the account exists; at most five
-    //  mails per account per window keep the feature from mail-bombing.
+    //  The answer never says whether the account exists, nor does its
+    //  time: both kinds commit a write (this one), and the mail is queued,
+    //  not sent. At most five mails per account per window keep the
+    //  feature from mail-bombing.
+    const char *ip = *sb_ctx_head (ctx)->ip ? sb_ctx_head (ctx)->ip : NULL;
+    const char *request [] = { email, ip };
+    if (sb_db_run (sb_ctx_db (ctx), "INSERT INTO forgot_requests (email_lower, ip) VALUES ($1, $2)",
+                   2, request))
+        return -1;
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "SELECT u.organization_id, u.id, u.email, "
