@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Login throttling with SWITCHBOARD_LOGIN_MAX_FAILURES=3 (per account),
+# Login throttling with SWITCHBOARD_LOGIN_MAX_FAILURES=3 (per account and
+# client address: all from 127.0.0.1 here; t1018 tests other addresses),
 # SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES=8 (per client address) and a 900 s
 # lockout: the 4th attempt on an account after 3 failures is 429
 # too_many_attempts with Retry-After even with the right password, other

@@ -92,6 +92,21 @@ int auth_sessions_revoke (sb_ctx_t *ctx, const char *where, int nparams,
 int auth_pack_user (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user);
 int auth_pack_org (sb_ctx_t *ctx, msgpack_packer *pk, const char *org);
 
+//  ---- the mail outbox (auth_mail.c) -------------------------------------
+
+//  Queues a mail (kind 'password_reset' or 'invitation') in the request's
+//  transaction; the mail thread sends it once the transaction has
+//  committed. Refuses (-1, logged) what sb_mail_send would refuse. org may
+//  be NULL.
+int auth_mail_queue (sb_ctx_t *ctx, const char *org, const char *kind, const char *to,
+                     const char *subject, const char *text);
+//  The mail thread: started with the service (refuses a sender address or
+//  mail server URL it could never use), woken after a commit that queued
+//  mail (from the worker's thread), stopped at exit.
+int auth_mail_start (const sb_config_t *config);
+void auth_mail_wake (void);
+void auth_mail_stop (void);
+
 //  ---- handlers ---------------------------------------------------------
 
 int auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

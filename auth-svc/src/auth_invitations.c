@@ -1,7 +1,7 @@
 /*  auth_invitations.c — inviting people into an organization.
 
     An invitation is an email, a role and a single-use token mailed as a
-    link. Pending invitations hold seats: users plus pending invitations
+    link (queued in the mail outbox with the invitation, auth_mail.c). Pending invitations hold seats: users plus pending invitations
     may not exceed the plan's seats (the free plan's until billing
     decides). The organization's row is locked while counting, so two
     admins inviting at once cannot both take the last seat.
@@ -75,15 +75,18 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
                          7, insert);
     if (!result)
         return -1;
-    char text [1024], why [256];
+    char text [1024];
     snprintf (text, sizeof (text),
               "You are invited to join %s on Switchboard as %s.\r\n\r\n"
               "To accept, open this link within %d days:\r\n\r\n"
               "%s/accept-invitation?token=%s\r\n",
               org_name, role, AUTH_INVITATION_DAYS, sb_ctx_config (ctx)->public_url, token);
-    if (sb_mail_send (sb_ctx_config (ctx), email, "You are invited to Switchboard", text, why,
-                      sizeof (why)))
-        sb_error ("cannot send the invitation mail: %s", why);
+    //  Queued with the invitation; sent once it has committed.
+    if (auth_mail_queue (ctx, head->org, "invitation", email, "You are invited to Switchboard",
+                         text)) {
+        PQclear (result);
+        return -1;
+    }
     auth_audit (ctx, head->org, head->sub, "invitation.created", email, NULL);
     sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
     PQclear (result);

@@ -3,7 +3,9 @@
 
     Login is built to give nothing away: an unknown email and a wrong
     password get the same answer after the same argon2id work, and
-    throttling counts failures per account (since its last success) and per
+    throttling counts failures per account and client address (so that the
+    owner, from their own address, is not locked out by someone else's
+    failures), per account from all addresses (a higher ceiling) and per
     client address over a sliding window, refusing with 429 and the seconds
     to wait before any password is checked.
 */
@@ -122,37 +124,50 @@ auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 //  Seconds to wait when a login is throttled, 0 when it may go ahead.
+//  Three counts of failures over the window, each with its limit: of the
+//  account from this client address (since that address's last success
+//  on it), so that whoever fails from elsewhere cannot lock the owner out;
+//  of the account from every address, a ceiling well above the first that
+//  bounds the guesses a spread-out attacker gets (an owner's success does
+//  not reset it); and of this address over every account (never reset: an
+//  attacker could log into an account of their own). The wait is until the
+//  oldest counted failure leaves the window.
 static int
 s_throttled (sb_ctx_t *ctx, const char *email, const char *ip, int *retry_after)
 {
     const sb_config_t *config = sb_ctx_config (ctx);
-    char window [16], account_max [16], client_max [16];
+    char window [16], pair_max [16], client_max [16], account_max [16];
     snprintf (window, sizeof (window), "%d", config->login_lockout_seconds);
-    snprintf (account_max, sizeof (account_max), "%d", config->login_max_failures);
+    snprintf (pair_max, sizeof (pair_max), "%d", config->login_max_failures);
     snprintf (client_max, sizeof (client_max), "%d", config->login_max_client_failures);
-    const char *params [] = { email, ip, window, account_max, client_max };
-    //  Account failures count since the last success; an address's never
-    //  reset (an attacker could log into an account of their own). The
-    //  wait is until the oldest counted failure leaves the window.
+    snprintf (account_max, sizeof (account_max), "%d", config->login_max_account_failures);
+    const char *params [] = { email, ip, window, pair_max, client_max, account_max };
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
-        "WITH account AS ("
+        "WITH pair AS ("
         "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
-        "  WHERE email_lower = $1 AND NOT succeeded"
+        "  WHERE email_lower = $1 AND ip = $2 AND NOT succeeded"
         "    AND at > now () - make_interval (secs => $3::int)"
         "    AND at > coalesce ((SELECT max (at) FROM login_attempts"
-        "                        WHERE email_lower = $1 AND succeeded), '-infinity')),"
+        "                        WHERE email_lower = $1 AND ip = $2 AND succeeded),"
+        "                       '-infinity')),"
+        " account AS ("
+        "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
+        "  WHERE email_lower = $1 AND NOT succeeded"
+        "    AND at > now () - make_interval (secs => $3::int)),"
         " client AS ("
         "  SELECT count (*) AS n, min (at) AS oldest FROM login_attempts"
         "  WHERE ip = $2 AND NOT succeeded AND at > now () - make_interval (secs => $3::int))"
         " SELECT CASE"
-        "   WHEN account.n >= $4::int THEN ceil (extract (epoch FROM"
+        "   WHEN pair.n >= $4::int THEN ceil (extract (epoch FROM"
+        "        pair.oldest + make_interval (secs => $3::int) - now ()))"
+        "   WHEN account.n >= $6::int THEN ceil (extract (epoch FROM"
         "        account.oldest + make_interval (secs => $3::int) - now ()))"
         "   WHEN client.n >= $5::int THEN ceil (extract (epoch FROM"
         "        client.oldest + make_interval (secs => $3::int) - now ()))"
         "   ELSE 0 END::int"
-        " FROM account, client",
-        5, params);
+        " FROM pair, account, client",
+        6, params);
     if (!result)
         return -1;
     *retry_after = atoi (PQgetvalue (result, 0, 0));
@@ -323,8 +338,15 @@ auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
     const char *email = auth_arg_email (ctx, args, "email", &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    //  The answer never says whether the account exists; at most five
-    //  mails per account per window keep the feature from mail-bombing.
+    //  The answer never says whether the account exists, nor does its
+    //  time: both kinds commit a write (this one), and the mail is queued,
+    //  not sent. At most five mails per account per window keep the
+    //  feature from mail-bombing.
+    const char *ip = *sb_ctx_head (ctx)->ip ? sb_ctx_head (ctx)->ip : NULL;
+    const char *request [] = { email, ip };
+    if (sb_db_run (sb_ctx_db (ctx), "INSERT INTO forgot_requests (email_lower, ip) VALUES ($1, $2)",
+                   2, request))
+        return -1;
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "SELECT u.organization_id, u.id, u.email, "
@@ -348,16 +370,20 @@ auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
             PQclear (result);
             return -1;
         }
-        char text [1024], why [256];
+        char text [1024];
         snprintf (text, sizeof (text),
                   "Someone asked to reset the password of your Switchboard account.\r\n\r\n"
                   "To choose a new password, open this link within %d minutes:\r\n\r\n"
                   "%s/reset-password?token=%s\r\n\r\n"
                   "If it was not you, ignore this message: your password stays as it is.\r\n",
                   AUTH_RESET_MINUTES, sb_ctx_config (ctx)->public_url, token);
-        if (sb_mail_send (sb_ctx_config (ctx), PQgetvalue (result, 0, 2),
-                          "Reset your Switchboard password", text, why, sizeof (why)))
-            sb_error ("cannot send the reset mail: %s", why);
+        //  Queued, not sent: the answer must not wait for a mail server, or
+        //  its time would tell that the account exists.
+        if (auth_mail_queue (ctx, org, "password_reset", PQgetvalue (result, 0, 2),
+                             "Reset your Switchboard password", text)) {
+            PQclear (result);
+            return -1;
+        }
         auth_audit (ctx, org, NULL, "password.reset_requested", user, NULL);
     }
     PQclear (result);

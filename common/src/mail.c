@@ -19,11 +19,13 @@
 */
 #include "sb/sb.h"
 #include "sb/mail.h"
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <strings.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -316,10 +318,9 @@ s_message_build (s_buf_t *buf, const char *from, const char *to, const char *sub
     s_each_line (text, qp ? s_line_qp : s_line_8bit, buf);
 }
 
-//  Checks every argument; fills why and returns -1 on the first problem.
-static int
-s_check_all (const sb_config_t *config, const char *to, const char *subject, const char *text,
-             char *why, size_t why_size)
+int
+sb_mail_check (const sb_config_t *config, const char *to, const char *subject, const char *text,
+               char *why, size_t why_size)
 {
     char reason [128];
     if (!config || !config->smtp_from
@@ -511,10 +512,89 @@ s_scrub_password (const char *url, char *why)
     curl_url_cleanup (parsed);
 }
 
+//  True when host (as libcurl's URL parser gives it: IPv6 in brackets)
+//  names this machine's loopback: 127.0.0.0/8, ::1, ::ffff:127.x.y.z,
+//  "localhost" and names under ".localhost" (RFC 6761, and libcurl answers
+//  them itself without asking a resolver). Any other name counts as remote,
+//  even one that happens to resolve to loopback: the policy is decided on
+//  the URL, before any resolver could be lied to.
+static bool
+s_host_loopback (const char *host)
+{
+    char name [256];
+    size_t len = strlen (host);
+    if (len >= sizeof (name))
+        return false;
+    if (host [0] == '[' && len > 2 && host [len - 1] == ']') {
+        memcpy (name, host + 1, len - 2);
+        name [len - 2] = 0;
+        struct in6_addr address;
+        if (inet_pton (AF_INET6, name, &address) != 1)
+            return false;
+        if (IN6_IS_ADDR_LOOPBACK (&address))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED (&address) && address.s6_addr [12] == 127;
+    }
+    struct in_addr address;
+    if (inet_pton (AF_INET, host, &address) == 1)
+        return ((const unsigned char *) &address.s_addr) [0] == 127;
+    for (size_t i = 0; i <= len; i++)
+        name [i] = (char) tolower ((unsigned char) host [i]);
+    if (len && name [len - 1] == '.')
+        name [--len] = 0;           //  the absolute form of the same name
+    const char *suffix = ".localhost";
+    size_t suffix_len = strlen (suffix);
+    return streq (name, "localhost")
+           || (len > suffix_len && streq (name + len - suffix_len, suffix));
+}
+
+sb_mail_tls_t
+sb_mail_tls_policy (const char *url, bool allow_plaintext)
+{
+    sb_mail_tls_t policy = SB_MAIL_TLS_INVALID;
+    CURLU *parsed = curl_url ();
+    char *scheme = NULL, *host = NULL;
+    if (url && parsed && curl_url_set (parsed, CURLUPART_URL, url, 0) == CURLUE_OK
+        && curl_url_get (parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
+        && curl_url_get (parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host) {
+        if (strcasecmp (scheme, "smtps") == 0)
+            policy = SB_MAIL_TLS_IMPLICIT;
+        else
+        if (strcasecmp (scheme, "smtp") == 0)
+            policy = allow_plaintext || s_host_loopback (host) ? SB_MAIL_TLS_OPTIONAL
+                                                               : SB_MAIL_TLS_REQUIRED;
+    }
+    curl_free (scheme);
+    curl_free (host);
+    curl_url_cleanup (parsed);
+    return policy;
+}
+
+const char *
+sb_mail_tls_describe (sb_mail_tls_t policy)
+{
+    switch (policy) {
+        case SB_MAIL_TLS_IMPLICIT:
+            return "TLS from the start (smtps)";
+        case SB_MAIL_TLS_REQUIRED:
+            return "STARTTLS required";
+        case SB_MAIL_TLS_OPTIONAL:
+            return "STARTTLS when offered, else plaintext (loopback or "
+                   "SWITCHBOARD_SMTP_ALLOW_PLAINTEXT=1)";
+        default:
+            return "not an smtp:// or smtps:// URL";
+    }
+}
+
 static int
 s_send_smtp (const sb_config_t *config, const char *to, const s_buf_t *message, char *why,
              size_t why_size)
 {
+    sb_mail_tls_t policy = sb_mail_tls_policy (config->smtp_url, config->smtp_allow_plaintext);
+    if (policy == SB_MAIL_TLS_INVALID) {
+        sb_why (why, why_size, "SWITCHBOARD_SMTP_URL is not an smtp:// or smtps:// URL with a host");
+        return -1;
+    }
     char server [300];
     s_server_name (config->smtp_url, server, sizeof (server));
     pthread_once (&s_curl_once, s_curl_init);
@@ -546,7 +626,10 @@ s_send_smtp (const sb_config_t *config, const char *to, const s_buf_t *message, 
     S_SETOPT (CURLOPT_NOSIGNAL, 1L);             //  threads: no SIGALRM for DNS timeouts
     S_SETOPT (CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     S_SETOPT (CURLOPT_TIMEOUT_MS, 15000L);
-    S_SETOPT (CURLOPT_USE_SSL, (long) CURLUSESSL_TRY);
+    //  STARTTLS is not optional over a network: a man in the middle would
+    //  strip the server's offer and read the mail (a reset link).
+    S_SETOPT (CURLOPT_USE_SSL, (long) (policy == SB_MAIL_TLS_OPTIONAL ? CURLUSESSL_TRY
+                                                                       : CURLUSESSL_ALL));
     S_SETOPT (CURLOPT_MAIL_FROM, from_path);
     S_SETOPT (CURLOPT_MAIL_RCPT, rcpt);
     S_SETOPT (CURLOPT_UPLOAD, 1L);
@@ -558,6 +641,13 @@ s_send_smtp (const sb_config_t *config, const char *to, const s_buf_t *message, 
         rc = curl_easy_perform (curl);
     curl_slist_free_all (rcpt);
     curl_easy_cleanup (curl);
+    if (rc == CURLE_USE_SSL_FAILED) {
+        sb_why (why, why_size,
+                "refused to send mail through %s: it does not offer STARTTLS, and mail to a "
+                "host that is not loopback goes only over TLS (SWITCHBOARD_SMTP_ALLOW_PLAINTEXT=1 "
+                "allows plaintext)", server);
+        return -1;
+    }
     if (rc != CURLE_OK) {
         sb_why (why, why_size, "cannot send mail through %s: %s", server,
                 *error ? error : curl_easy_strerror (rc));
@@ -572,7 +662,7 @@ int
 sb_mail_send (const sb_config_t *config, const char *to, const char *subject, const char *text,
               char *why, size_t why_size)
 {
-    if (s_check_all (config, to, subject, text, why, why_size))
+    if (sb_mail_check (config, to, subject, text, why, why_size))
         return -1;
     s_buf_t message = { 0 };
     s_message_build (&message, config->smtp_from, to, subject, text, sb_now_ms ());
@@ -888,6 +978,48 @@ sb_mail_test (bool verbose)
     SB_CHECK (!strstr (why, "secret"));
     if (verbose)
         printf ("  smtp -> %s\n", why);
+    //  The STARTTLS policy: required on smtp:// unless the host, as written,
+    //  is loopback or plaintext is allowed; smtps:// is TLS throughout.
+    struct {
+        const char *url;
+        bool allow;
+        sb_mail_tls_t want;
+    } policies [] = {
+        { "smtp://mail.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://mail.example.com:587", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://user:pw@mail.example.com:25", false, SB_MAIL_TLS_REQUIRED },
+        { "SMTP://Mail.Example.COM", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://mail.example.com", true, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://127.0.0.1:2525", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://127.1.2.3", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://[::1]:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://[::ffff:127.0.0.1]:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://localhost:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://LocalHost.:25", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://mail.localhost", false, SB_MAIL_TLS_OPTIONAL },
+        { "smtp://128.0.0.1", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://10.0.0.5", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://[::2]", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://[::ffff:10.0.0.1]", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://localhost.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://notlocalhost", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://127.0.0.1.example.com", false, SB_MAIL_TLS_REQUIRED },
+        { "smtp://vm", false, SB_MAIL_TLS_REQUIRED },       //  /etc/hosts may say 127.0.0.1
+        { "smtps://mail.example.com:465", false, SB_MAIL_TLS_IMPLICIT },
+        { "smtps://127.0.0.1", true, SB_MAIL_TLS_IMPLICIT },
+        { "http://mail.example.com", true, SB_MAIL_TLS_INVALID },
+        { "mail.example.com", false, SB_MAIL_TLS_INVALID },
+        { "smtp://", true, SB_MAIL_TLS_INVALID },
+        { "", true, SB_MAIL_TLS_INVALID },
+        { NULL, true, SB_MAIL_TLS_INVALID } };
+    for (size_t i = 0; i < sizeof (policies) / sizeof (policies [0]); i++) {
+        sb_mail_tls_t got = sb_mail_tls_policy (policies [i].url, policies [i].allow);
+        SB_CHECK (got == policies [i].want);
+        if (verbose || got != policies [i].want)
+            printf ("  %s%s -> %s\n", policies [i].url ? policies [i].url : "(null)",
+                    policies [i].allow ? " (plaintext allowed)" : "", sb_mail_tls_describe (got));
+    }
+
     //  And the scrubber itself, with a reason that does quote it.
     char quoted [] = "login s3cret-pw and s3cr%65t-pw failed";
     s_scrub_password (smtp_url, quoted);

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""smtp_sink.py PORT DIR — an SMTP server that keeps every message as a file.
+"""smtp_sink.py PORT DIR [SOCKS_PORT] — an SMTP server that keeps every
+message as a file.
 
 For the integration tests (tests/lib/suite.sh starts it with
 suite_smtp_start): it listens on 127.0.0.1:PORT (0 = any free port), prints
@@ -11,7 +12,20 @@ the sender's dot-stuffing.
 
 It speaks what libcurl needs and no more: greeting, EHLO (SIZE, 8BITMIME, no
 STARTTLS, no AUTH), HELO, MAIL FROM, RCPT TO, DATA, RSET, NOOP, QUIT; any
-other command is answered 500. It runs until killed; SIGTERM is a clean
+other command is answered 500.
+
+With SOCKS_PORT (0 = any free port) it also listens there as a SOCKS5
+proxy (no authentication, CONNECT only) whose every connection, whatever
+host it asks for, is an SMTP session with this sink: a client told to use
+the proxy (ALL_PROXY=socks5h://127.0.0.1:SOCKS_PORT) can then name the mail
+server smtp://mail.example.com and reach the sink without leaving loopback.
+That port is printed as the second line of stdout, and each CONNECT is
+logged to stderr ("smtp_sink: socks connect to HOST:PORT").
+
+A slow server on demand: while the file DIR/.hold exists, a new session
+gets no greeting (so nothing can be sent through it) until the file is
+removed; "smtp_sink: holding a session" goes to stderr when one starts to
+wait. Tests use it to show that an answer came while the sink was held. It runs until killed; SIGTERM is a clean
 stop (exit status 0, as suite_stop expects of a well-behaved process),
 whatever sessions are open. Python 3 standard
 library only (smtpd and asyncore are gone from 3.12).
@@ -24,6 +38,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 MAX_LINE = 4096                     # commands and text lines (RFC 5321 says 1000)
 MAX_MESSAGE = 10 * 1024 * 1024
@@ -36,8 +51,8 @@ class Sink(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port, directory):
-        super().__init__(("127.0.0.1", port), Session)
+    def __init__(self, port, directory, handler=None):
+        super().__init__(("127.0.0.1", port), handler or Session)
         self.directory = directory
         self.lock = threading.Lock()
         # Go on after the highest number there: a restarted sink must not
@@ -87,9 +102,19 @@ class Session(socketserver.StreamRequestHandler):
         self.sender = None
         self.recipients = []
 
+    def hold(self):
+        """Wait while DIR/.hold exists."""
+        path = os.path.join(self.server.directory, ".hold")
+        if os.path.exists(path):
+            sys.stderr.write("smtp_sink: holding a session\n")
+            sys.stderr.flush()
+        while os.path.exists(path):
+            time.sleep(0.05)
+
     def handle(self):
         self.reset()
         try:
+            self.hold()
             self.reply((220, "127.0.0.1 smtp_sink ESMTP ready"))
             while self.command():
                 pass
@@ -184,15 +209,60 @@ class Session(socketserver.StreamRequestHandler):
         return True
 
 
+class SocksSession(Session):
+    """A SOCKS5 handshake (RFC 1928), then an SMTP session on the socket."""
+
+    def read_exactly(self, n):
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise OSError("the SOCKS client went away")
+        return data
+
+    def handle(self):
+        try:
+            version, count = self.read_exactly(2)
+            methods = self.read_exactly(count)
+            if version != 5 or 0 not in methods:
+                self.wfile.write(b"\x05\xff")
+                return
+            self.wfile.write(b"\x05\x00")
+            self.wfile.flush()
+            version, command, _, kind = self.read_exactly(4)
+            if kind == 1:
+                host = socket.inet_ntop(socket.AF_INET, self.read_exactly(4))
+            elif kind == 4:
+                host = socket.inet_ntop(socket.AF_INET6, self.read_exactly(16))
+            elif kind == 3:
+                host = self.read_exactly(self.read_exactly(1)[0]).decode("ascii", "replace")
+            else:
+                raise OSError("bad SOCKS address type")
+            port = int.from_bytes(self.read_exactly(2), "big")
+            if version != 5 or command != 1:
+                self.wfile.write(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
+                return
+            sys.stderr.write("smtp_sink: socks connect to %s:%d\n" % (host, port))
+            sys.stderr.flush()
+            self.wfile.write(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00")
+            self.wfile.flush()
+        except (OSError, socket.timeout, ValueError):
+            return
+        super().handle()
+
+
 def main():
-    if len(sys.argv) != 3 or not sys.argv[1].isdigit():
-        sys.stderr.write("usage: smtp_sink.py PORT DIR   (PORT 0: any free port)\n")
+    if len(sys.argv) not in (3, 4) or not all(a.isdigit() for a in sys.argv[1:2] + sys.argv[3:]):
+        sys.stderr.write("usage: smtp_sink.py PORT DIR [SOCKS_PORT]   (PORT 0: any free port)\n")
         return 2
     directory = sys.argv[2]
     os.makedirs(directory, exist_ok=True)
     server = Sink(int(sys.argv[1]), directory)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     print(server.server_address[1], flush=True)
+    if len(sys.argv) == 4:
+        socks = Sink(int(sys.argv[3]), directory, SocksSession)
+        socks.store = server.store      # one numbering for both doors
+        threading.Thread(target=socks.serve_forever, daemon=True).start()
+        print(socks.server_address[1], flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

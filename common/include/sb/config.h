@@ -40,6 +40,8 @@ typedef struct {
     //  Mail, billing, plans
     char *smtp_url;                 //  SWITCHBOARD_SMTP_URL, unset
     char *smtp_from;                //  SWITCHBOARD_SMTP_FROM, no-reply@localhost
+    int smtp_allow_plaintext;       //  SWITCHBOARD_SMTP_ALLOW_PLAINTEXT, 0
+    int mail_max_attempts;          //  SWITCHBOARD_MAIL_MAX_ATTEMPTS, 12
     char *stripe_secret_key;        //  SWITCHBOARD_STRIPE_SECRET_KEY, unset
     char *stripe_api_base;          //  SWITCHBOARD_STRIPE_API_BASE
     char *stripe_webhook_secret;    //  SWITCHBOARD_STRIPE_WEBHOOK_SECRET, unset
@@ -53,7 +55,8 @@ typedef struct {
     char *keys_dir;                 //  SWITCHBOARD_KEYS_DIR, unset = <data_dir>/keys
     int access_token_ttl;           //  SWITCHBOARD_ACCESS_TOKEN_TTL, 900 (seconds, at most 900)
     int refresh_token_days;         //  SWITCHBOARD_REFRESH_TOKEN_DAYS, 30
-    int login_max_failures;         //  SWITCHBOARD_LOGIN_MAX_FAILURES, 5 per account
+    int login_max_failures;         //  SWITCHBOARD_LOGIN_MAX_FAILURES, 5 per (account, address)
+    int login_max_account_failures; //  SWITCHBOARD_LOGIN_MAX_ACCOUNT_FAILURES, 50 per account
     int login_max_client_failures;  //  SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES, 20 per address
     int login_lockout_seconds;      //  SWITCHBOARD_LOGIN_LOCKOUT_SECONDS, 900
 } sb_config_t;

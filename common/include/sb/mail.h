@@ -19,8 +19,9 @@
 //
 //  With config->smtp_url (smtp:// or smtps://, optionally with
 //  user:password@), delivers through that server: connect timeout 5 s, total
-//  15 s; on smtp:// STARTTLS is used when the server offers it and skipped
-//  when it does not. Without smtp_url, writes the message to
+//  15 s, TLS as sb_mail_tls_policy decides (on smtp:// to a host that is not
+//  loopback, a server that does not offer STARTTLS gets nothing, and the
+//  reason says so). Without smtp_url, writes the message to
 //  <config->data_dir>/mail/<unix-ms>-<random>.eml (the directory is created
 //  0700), under a temporary name first and renamed, so that readers never
 //  see half a message.
@@ -33,6 +34,30 @@
 //  password, never the message). All arguments are borrowed.
 int sb_mail_send (const sb_config_t *config, const char *to, const char *subject,
                   const char *text, char *why, size_t why_size);
+
+//  Checks the arguments of sb_mail_send by its rules (and that there is
+//  somewhere to send to), without sending: for callers that queue a mail
+//  to send later and want a refusal now, not at every attempt. Returns 0,
+//  or -1 with the reason in why.
+int sb_mail_check (const sb_config_t *config, const char *to, const char *subject,
+                   const char *text, char *why, size_t why_size);
+
+//  How a mail server URL is used: smtps:// is TLS from the first byte; on
+//  smtp:// STARTTLS is required (CURLUSESSL_ALL) unless the host is
+//  loopback (127.0.0.0/8, [::1], localhost) or allow_plaintext is set
+//  (SWITCHBOARD_SMTP_ALLOW_PLAINTEXT=1), when it is used if offered. A host
+//  name is judged as written, never by what it resolves to. INVALID: not an
+//  smtp:// or smtps:// URL with a host.
+typedef enum {
+    SB_MAIL_TLS_INVALID,
+    SB_MAIL_TLS_IMPLICIT,
+    SB_MAIL_TLS_REQUIRED,
+    SB_MAIL_TLS_OPTIONAL
+} sb_mail_tls_t;
+
+sb_mail_tls_t sb_mail_tls_policy (const char *url, bool allow_plaintext);
+//  The policy in words, for logs (a static string).
+const char *sb_mail_tls_describe (sb_mail_tls_t policy);
 
 //  Checks one address by the rules above, for callers that validate input
 //  (a signup form) long before they send anything. Returns 0 when it is
