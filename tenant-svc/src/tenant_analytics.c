@@ -124,8 +124,8 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
                                "analytics is not in this organization's plan");
     const char *org = sb_ctx_head (ctx)->org;
     sb_fields_t fields = { 0 };
-    const char *from = tenant_arg_time (ctx, args, "from", false, &fields);
-    const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
+    const char *from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
+    const char *to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
     const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
     const char *timezone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
     if (timezone) {
