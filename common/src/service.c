@@ -246,6 +246,25 @@ sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_field
 }
 
 const char *
+sb_arg_timestamp (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+                  int64_t *usec, sb_fields_t *fields)
+{
+    const char *value = sb_arg_string (ctx, args, name, required, 1, 64, fields);
+    int64_t instant;
+    if (!value)
+        return NULL;
+    if (sb_timestamp_parse (value, &instant)) {
+        sb_fields_add (fields, name, "must be an RFC 3339 timestamp, e.g. 2026-12-02T10:00:00Z");
+        return NULL;
+    }
+    if (usec)
+        *usec = instant;
+    char *normal = (char *) sb_ctx_alloc (ctx, SB_TIMESTAMP_SIZE);
+    sb_timestamp_format (instant, normal);
+    return normal;
+}
+
+const char *
 sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args)
 {
     char id [37];

@@ -14,6 +14,7 @@
 #include "sb/sb.h"
 
 #define GW_MAX_BODY        (1024 * 1024)    //  request bodies above this get 413
+#define GW_MAX_HEADERS     (16 * 1024)      //  request header fields above this get 431
 #define GW_MAX_DEPTH       16                //  JSON nesting a request body may have
 #define GW_MAX_PARAMS      4
 #define GW_PARAM_MAX       128

@@ -13,8 +13,10 @@
 
     The window is a sliding one approximated by two fixed 60 s windows: the
     count of the current window plus the previous window's count weighted
-    by how much of it the sliding minute still covers, rounded up. A
-    window starts at the first request after a quiet spell (not at the top
+    by how much of it the sliding minute still covers, rounded up (none of
+    it once its last request is a minute old: so Retry-After is never more
+    than 60 s, and a client that waits it out is served). A window starts
+    at the first request after a quiet spell (not at the top
     of the clock's minute), so organizations do not all reset together.
     Requests refused do not count. An organization or address idle for two
     windows has no state left worth keeping and is dropped, which bounds
@@ -49,11 +51,15 @@
 #define S_CALL_MS         2000      //  usage.record timeout
 
 //  Two fixed windows: start of the current one (monotonic ms), requests
-//  admitted in it and in the one before.
+//  admitted in it and in the one before, and when the last of each was
+//  admitted (once that is a whole window ago, none of them is in the
+//  sliding minute any more).
 typedef struct {
     int64_t start;
     int64_t cur;
     int64_t prev;
+    int64_t last;                   //  of cur (meaningless while cur is 0)
+    int64_t prev_last;              //  of prev (meaningless while prev is 0)
 } s_window_t;
 
 typedef struct _s_entry_t s_entry_t;
@@ -119,6 +125,7 @@ s_window_roll (s_window_t *w, int64_t now)
         return;
     if (elapsed < 2 * S_WINDOW_MS) {
         w->prev = w->cur;
+        w->prev_last = w->last;
         w->start += S_WINDOW_MS;
     }
     else {
@@ -132,35 +139,50 @@ s_window_roll (s_window_t *w, int64_t now)
 
 //  Requests the sliding minute ending now holds (windows rolled to now):
 //  the current window's plus the part of the previous one still covered,
-//  rounded up so that the estimate never lets more through.
+//  rounded up so that the estimate never lets more through; none of the
+//  previous one's once its last request is a whole window old (exact, and
+//  what bounds every wait below by one window).
 static int64_t
 s_window_used (const s_window_t *w, int64_t now)
 {
+    if (w->prev == 0 || now - w->prev_last >= S_WINDOW_MS)
+        return w->cur;
     int64_t left = S_WINDOW_MS - (now - w->start);
     return w->cur + (w->prev * left + S_WINDOW_MS - 1) / S_WINDOW_MS;
 }
 
 //  Milliseconds from now until one more request fits under limit (0: now),
-//  assuming nothing else is admitted meanwhile.
+//  assuming nothing else is admitted meanwhile: at most one window (60 s),
+//  and a request sent that much later is admitted (the selftest checks
+//  both), so a Retry-After of this rounded up is honest.
 static int64_t
 s_window_wait (const s_window_t *w, int64_t limit, int64_t now)
 {
     if (limit <= 0)
         return S_WINDOW_MS;
+    if (s_window_used (w, now) < limit)
+        return 0;
     int64_t at;
     if (w->cur < limit) {
         //  Room in this window once the previous one's share has decayed
         //  enough: ceil (prev * (W - e) / W) <= room, i.e. e >= W - floor
-        //  (room * W / prev), e being the time into this window.
+        //  (room * W / prev), e being the time into this window; or once
+        //  the previous window's last request is a window old.
         int64_t room = limit - w->cur - 1;
-        if (w->prev <= room)
-            return 0;
         at = w->start + S_WINDOW_MS - room * S_WINDOW_MS / w->prev;
+        if (w->prev_last + S_WINDOW_MS < at)
+            at = w->prev_last + S_WINDOW_MS;
     }
-    else
+    else {
         //  Only in the next window, where this one's count becomes the
-        //  previous and must decay to limit - 1.
+        //  previous and must decay to limit - 1; or once this window's last
+        //  request is a window old, which is at most a window from now and
+        //  often sooner (the decay assumes the requests spread over the
+        //  window; a burst at its start is all gone a window later).
         at = w->start + 2 * S_WINDOW_MS - (limit - 1) * S_WINDOW_MS / w->cur;
+        if (w->last + S_WINDOW_MS < at)
+            at = w->last + S_WINDOW_MS;
+    }
     return at > now ? at - now : 0;
 }
 
@@ -186,6 +208,7 @@ s_window_admit (s_window_t *w, int64_t limit, int64_t now, gw_rate_t *rate)
         return false;
     }
     w->cur++;
+    w->last = now;
     rate->remaining = limit - used - 1;
     rate->retry_after = 0;
     //  Reset: when this window ends; with nothing left, when there is
@@ -701,7 +724,7 @@ gw_ratelimit_test (bool verbose)
     if (verbose)
         printf (" * gw_ratelimit: ");
 
-    //  The window on its own: 20 a minute.
+    //  The window on its own: 20 a minute, spread over the window.
     s_window_t w = { .start = 1000 };
     gw_rate_t rate;
     int64_t now = 1000;
@@ -709,7 +732,7 @@ gw_ratelimit_test (bool verbose)
     for (int i = 0; i < 20; i++) {
         all_in &= s_window_admit (&w, 20, now, &rate);
         countdown &= rate.remaining == 19 - i && rate.limit == 20;
-        now += 100;
+        now += 2900;
     }
     SB_CHECK (all_in && countdown);
     SB_CHECK (rate.reset >= 1);
@@ -733,7 +756,7 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (rate.reset == 60);
 
     //  Room appears as the previous window decays: prev 10, cur 9, limit 20.
-    s_window_t d = { .start = 0, .cur = 9, .prev = 10 };
+    s_window_t d = { .start = 0, .cur = 9, .prev = 10, .last = 0, .prev_last = -1 };
     //  used at e: 9 + ceil (10 * (60000 - e) / 60000); room for one more
     //  when that is <= 19, i.e. from e = 0.
     SB_CHECK (s_window_wait (&d, 20, 0) == 0);
@@ -743,13 +766,57 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (s_window_used (&d, 5999) == 20 && s_window_used (&d, 6000) == 19);
     SB_CHECK (!s_window_admit (&d, 20, 5999, &rate) && rate.retry_after == 1);
     SB_CHECK (s_window_admit (&d, 20, 6000, &rate) && rate.remaining == 0);
-    //  A limit of 0 lets nothing in; a limit of 1 waits two windows.
+    //  A limit of 0 lets nothing in; a limit of 1 waits until its one
+    //  request is a window old, not two windows.
     s_window_t z = { .start = 0 };
     SB_CHECK (!s_window_admit (&z, 0, 10, &rate) && rate.retry_after == 60);
     SB_CHECK (s_window_admit (&z, 1, 10, &rate) && rate.remaining == 0);
-    SB_CHECK (rate.reset == 120);
-    SB_CHECK (!s_window_admit (&z, 1, 60000, &rate) && rate.retry_after == 60);
-    SB_CHECK (s_window_admit (&z, 1, 120000, &rate));
+    SB_CHECK (rate.reset == 60);
+    SB_CHECK (!s_window_admit (&z, 1, 60000, &rate) && rate.retry_after == 1);
+    SB_CHECK (!s_window_admit (&z, 1, 60009, &rate));
+    SB_CHECK (s_window_admit (&z, 1, 60010, &rate));
+
+    //  A burst at a window's start: the decay estimate alone would say
+    //  61 s (it assumes the 60 spread over the window), but all of them
+    //  are a window old 60 s after the last one.
+    s_window_t b = { .start = 5000 };
+    bool burst = true;
+    for (int i = 0; i < 60; i++)
+        burst &= s_window_admit (&b, 60, 5000, &rate);
+    SB_CHECK (burst && !s_window_admit (&b, 60, 5500, &rate));
+    SB_CHECK (rate.retry_after == 60 && rate.reset == 60);
+    SB_CHECK (!s_window_admit (&b, 60, 5000 + 59999, &rate) && rate.retry_after == 1);
+    SB_CHECK (s_window_admit (&b, 60, 5000 + 60000, &rate));
+
+    //  Whatever the traffic, Retry-After and RateLimit-Reset are at most
+    //  60 s, and a request sent Retry-After seconds after a refusal is
+    //  admitted (nothing else admitted meanwhile: the window is copied).
+    static const int64_t limits [] = { 1, 2, 3, 7, 20, 59, 60, 61, 1000 };
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int64_t longest = 0;
+    bool bounded = true, served = true;
+    for (size_t l = 0; l < sizeof (limits) / sizeof (limits [0]); l++) {
+        s_window_t r = { .start = 0 };
+        int64_t at = 0;
+        for (int i = 0; i < 20000; i++) {
+            //  Bursts (same instant), short gaps, and now and then a long one.
+            uint64_t pick = sb_test_rand (&seed) % 100;
+            at += pick < 50 ? 0 : pick < 90 ? (int64_t) (sb_test_rand (&seed) % 2000)
+                                            : (int64_t) (sb_test_rand (&seed) % 150000);
+            bool admitted = s_window_admit (&r, limits [l], at, &rate);
+            bounded &= rate.reset >= 1 && rate.reset <= 60;
+            if (!admitted) {
+                bounded &= rate.retry_after >= 1 && rate.retry_after <= 60;
+                if (rate.retry_after > longest)
+                    longest = rate.retry_after;
+                s_window_t later = r;
+                gw_rate_t again;
+                served &= s_window_admit (&later, limits [l], at + rate.retry_after * 1000,
+                                          &again);
+            }
+        }
+    }
+    SB_CHECK (bounded && served && longest == 60);
 
     //  Sharing among gateways.
     SB_CHECK (s_share (60, 1) == 60 && s_share (60, 4) == 15 && s_share (20, 3) == 7);
@@ -777,6 +844,27 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (limit > 0 && a_in);
     SB_CHECK (!gw_ratelimit_org (self, org_a, &rate) && rate.retry_after > 0 && rate.shown);
     SB_CHECK (gw_ratelimit_org (self, org_b, &rate) && rate.remaining == limit - 1);
+
+    //  The case on its own gateway: the free plan's 60 a minute
+    //  taken in one burst, then a refusal with Retry-After at most the
+    //  window; the client that waits it out (the injected clock) is served.
+    {
+        int64_t saved_mono = s_test_mono;
+        gw_ratelimit_t *waiter = s_new (&config, plans, 1);
+        waiter->mono = s_test_mono_clock;
+        waiter->wall = s_test_wall_clock;
+        const char *org_c = "2e0b6a3c-1d4e-4f0a-9a53-6f0e5b7c1d2e";
+        bool c_in = true;
+        for (int64_t i = 0; i < limit; i++)
+            c_in &= gw_ratelimit_org (waiter, org_c, &rate);
+        s_test_mono += 700;
+        SB_CHECK (c_in && !gw_ratelimit_org (waiter, org_c, &rate));
+        SB_CHECK (rate.retry_after >= 1 && rate.retry_after <= 60 && rate.reset <= 60);
+        s_test_mono += rate.retry_after * 1000;
+        SB_CHECK (gw_ratelimit_org (waiter, org_c, &rate));
+        gw_ratelimit_destroy (&waiter);
+        s_test_mono = saved_mono;
+    }
 
     //  Usage: the counts of ended seconds, refusals not counted.
     s_test_wall += 1000;

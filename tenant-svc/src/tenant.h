@@ -24,13 +24,6 @@ extern const size_t tenant_migration_count;
 
 //  True for an E.164 number: '+', a non-zero digit, then 6 to 14 digits.
 bool tenant_e164 (const char *s);
-//  True for an RFC 3339 timestamp with a valid calendar date and time and
-//  a Z or ±HH:MM offset (so that PostgreSQL's cast cannot fail on it).
-bool tenant_rfc3339 (const char *s);
-
-//  Reads an optional RFC 3339 timestamp argument (field error when bad).
-const char *tenant_arg_time (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
-                             bool required, sb_fields_t *fields);
 //  Reads an optional UUID argument (field error when not a UUID).
 const char *tenant_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
                              bool required, sb_fields_t *fields);

@@ -124,8 +124,8 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
                                "analytics is not in this organization's plan");
     const char *org = sb_ctx_head (ctx)->org;
     sb_fields_t fields = { 0 };
-    const char *from = tenant_arg_time (ctx, args, "from", false, &fields);
-    const char *to = tenant_arg_time (ctx, args, "to", false, &fields);
+    const char *from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
+    const char *to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
     const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
     const char *timezone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
     if (timezone) {
@@ -141,10 +141,11 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     const char *resolve_params [] = { org, from, to, business };
     PGresult *result = sb_db_exec (sb_ctx_db (ctx), S_RESOLVE_SQL, 4, resolve_params);
     if (!result) {
-        //  The casts refused a time that passed the syntax check (an
-        //  offset beyond PostgreSQL's ±15:59): the client's error, though
-        //  which of the two is not known. The transaction it aborted is
-        //  rolled back with the 400.
+        //  A cast refused a time: not expected, since sb_arg_timestamp
+        //  hands over normalized UTC times PostgreSQL takes, but if it
+        //  happens it is the client's value, though which of the two is
+        //  not known. The transaction it aborted is rolled back with the
+        //  400.
         if (strncmp (sb_db_sqlstate (sb_ctx_db (ctx)), "22", 2) != 0)
             return -1;
         if (from)

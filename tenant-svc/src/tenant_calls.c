@@ -32,7 +32,7 @@ s_call_read (sb_ctx_t *ctx, const msgpack_object *args, s_call_t *call, sb_field
     call->caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, fields);
     if (call->caller && !streq (call->caller, "anonymous") && !tenant_e164 (call->caller))
         sb_fields_add (fields, "caller_number", "must be an E.164 number or \"anonymous\"");
-    call->started = tenant_arg_time (ctx, args, "started_at", true, fields);
+    call->started = sb_arg_timestamp (ctx, args, "started_at", true, NULL, fields);
     call->duration = -1;
     if (!sb_mpk_get (args, "duration_seconds"))
         sb_fields_add (fields, "duration_seconds", "is required");

@@ -12,6 +12,7 @@ typedef struct {
 
 static const s_test_t s_tests [] = {
     { "util", sb_util_test },
+    { "timestamp", sb_timestamp_test },
     { "log", sb_log_test },
     { "config", sb_config_test },
     { "mpk", sb_mpk_test },

@@ -49,17 +49,6 @@ usage_add (int64_t a, int64_t b)
 //  True for a metric name: ^[a-z][a-z0-9_]{0,62}$.
 bool usage_metric_valid (const char *metric);
 
-//  Parses an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM),
-//  a real calendar date, year 0001 or later, offsets up to ±15:59, what
-//  PostgreSQL accepts too) into microseconds since the Unix epoch (the
-//  fraction truncated to microseconds). usec may be NULL. False when s is
-//  not one.
-bool usage_rfc3339 (const char *s, int64_t *usec);
-
-//  Days since 1970-01-01 of a proleptic Gregorian date, and back.
-int64_t usage_days_from_civil (int64_t year, int month, int day);
-void usage_civil_from_days (int64_t days, int64_t *year, int *month, int *day);
-
 //  The organization a request acts for: the caller's (envelope) for users
 //  and API keys; for internal callers (role service) the `org` argument,
 //  else the envelope's. A missing or malformed one adds a field error and

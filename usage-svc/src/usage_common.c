@@ -1,8 +1,8 @@
-/*  usage_common.c — what usage-svc's handlers share: metric names and
-    timestamps checked strictly enough that PostgreSQL never refuses what we
-    pass on (an SQL error aborts the request's transaction), calendar
-    arithmetic for the series' buckets, the organization a request acts
-    for, database failures turned into answers, and the plan catalogue.
+/*  usage_common.c — what usage-svc's handlers share: metric names checked
+    strictly enough that PostgreSQL never refuses what we pass on (an SQL
+    error aborts the request's transaction; timestamps are read as strictly
+    by sb_arg_timestamp in common), the organization a request acts for,
+    database failures turned into answers, and the plan catalogue.
 */
 #include "usage.h"
 
@@ -18,95 +18,6 @@ usage_metric_valid (const char *metric)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
             return false;
     return len <= 63;
-}
-
-//  Reads width decimal digits; -1 when one is not a digit.
-static int
-s_digits (const char *s, int width)
-{
-    int n = 0;
-    for (int i = 0; i < width; i++) {
-        if (s [i] < '0' || s [i] > '9')
-            return -1;
-        n = n * 10 + (s [i] - '0');
-    }
-    return n;
-}
-
-int64_t
-usage_days_from_civil (int64_t year, int month, int day)
-{
-    //  Years start in March, so that the leap day is the last of its year;
-    //  400-year eras repeat exactly (146097 days).
-    year -= month <= 2;
-    int64_t era = (year >= 0 ? year : year - 399) / 400;
-    int64_t year_of_era = year - era * 400;
-    int64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;
-}
-
-void
-usage_civil_from_days (int64_t days, int64_t *year, int *month, int *day)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t day_of_era = days - era * 146097;
-    int64_t year_of_era
-        = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-    int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    int64_t shifted_month = (5 * day_of_year + 2) / 153;
-    *day = (int) (day_of_year - (153 * shifted_month + 2) / 5 + 1);
-    *month = (int) (shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
-    *year = year_of_era + era * 400 + (*month <= 2);
-}
-
-bool
-usage_rfc3339 (const char *s, int64_t *usec)
-{
-    if (!s)
-        return false;
-    size_t len = strlen (s);
-    if (len < 20 || len > 40)
-        return false;
-    int year = s_digits (s, 4), month = s_digits (s + 5, 2), day = s_digits (s + 8, 2);
-    int hour = s_digits (s + 11, 2), minute = s_digits (s + 14, 2), second = s_digits (s + 17, 2);
-    if (s [4] != '-' || s [7] != '-' || (s [10] != 'T' && s [10] != 't') || s [13] != ':'
-        || s [16] != ':' || year < 1 || month < 1 || month > 12 || day < 1 || hour < 0
-        || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
-        return false;
-    static const int month_days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > month_days [month - 1] + (month == 2 && leap))
-        return false;
-    const char *p = s + 19;
-    int64_t fraction = 0;
-    if (*p == '.') {
-        size_t digits = strspn (p + 1, "0123456789");
-        if (digits < 1 || digits > 9)
-            return false;
-        for (size_t i = 0; i < 6; i++)
-            fraction = fraction * 10 + (i < digits ? p [1 + i] - '0' : 0);
-        p += 1 + digits;
-    }
-    int offset = 0;                 //  seconds east of UTC
-    if ((*p == 'Z' || *p == 'z') && p [1] == 0)
-        offset = 0;
-    else
-    if ((*p == '+' || *p == '-') && strlen (p) == 6 && p [3] == ':') {
-        int oh = s_digits (p + 1, 2), om = s_digits (p + 4, 2);
-        if (oh < 0 || oh > 15 || om < 0 || om > 59)
-            return false;
-        offset = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    }
-    else
-        return false;
-    if (usec) {
-        int64_t seconds = usage_days_from_civil (year, month, day) * 86400 + hour * 3600
-                          + minute * 60 + second - offset;
-        *usec = seconds * 1000000 + fraction;
-    }
-    return true;
 }
 
 const char *
@@ -241,42 +152,4 @@ usage_common_test (bool verbose)
     name [63] = 'a';
     name [64] = 0;
     SB_CHECK (!usage_metric_valid (name));
-
-    int64_t t = 0;
-    SB_CHECK (usage_rfc3339 ("1970-01-01T00:00:00Z", &t) && t == 0);
-    SB_CHECK (usage_rfc3339 ("1970-01-01T00:00:01.5Z", &t) && t == 1500000);
-    SB_CHECK (usage_rfc3339 ("1970-01-01T01:00:00+01:00", &t) && t == 0);
-    SB_CHECK (usage_rfc3339 ("1969-12-31T23:00:00-01:00", &t) && t == 0);
-    SB_CHECK (usage_rfc3339 ("2026-11-25T10:00:00.123456789Z", &t)
-              && t == INT64_C (1795600800) * 1000000 + 123456);
-    SB_CHECK (usage_rfc3339 ("2024-02-29T23:59:59+05:30", NULL));
-    SB_CHECK (usage_rfc3339 ("0001-01-01T00:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("0000-01-01T00:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2023-02-29T00:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-13-01T00:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25 10:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T24:00:00Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:60Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00+5:30", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00+16:00", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00.Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00.1234567890Z", NULL));
-    SB_CHECK (!usage_rfc3339 ("2026-11-25T10:00:00Zjunk", NULL));
-    SB_CHECK (!usage_rfc3339 ("tomorrow", NULL));
-    SB_CHECK (!usage_rfc3339 (NULL, NULL));
-
-    //  The calendar both ways, over leap years, centuries and before 1970.
-    SB_CHECK (usage_days_from_civil (1970, 1, 1) == 0);
-    SB_CHECK (usage_days_from_civil (2000, 3, 1) == 11017);
-    SB_CHECK (usage_days_from_civil (1969, 12, 31) == -1);
-    bool round_trip = true;
-    for (int64_t d = -800000; d < 800000 && round_trip; d += 37) {
-        int64_t year;
-        int month, day;
-        usage_civil_from_days (d, &year, &month, &day);
-        round_trip = usage_days_from_civil (year, month, day) == d && month >= 1 && month <= 12
-                     && day >= 1 && day <= 31;
-    }
-    SB_CHECK (round_trip);
 }

@@ -206,9 +206,7 @@ s_event_read (sb_ctx_t *ctx, const msgpack_object *event, uint32_t index, const 
             sb_fields_add (&mine, "metric", "must match ^[a-z][a-z0-9_]{0,62}$");
         int64_t quantity = 0;
         usage_arg_count (event, "quantity", true, 0, USAGE_MAX_QUANTITY, &quantity, &mine);
-        const char *at = sb_arg_string (ctx, event, "occurred_at", true, 1, 40, &mine);
-        if (at && !usage_rfc3339 (at, NULL))
-            sb_fields_add (&mine, "occurred_at", "must be an RFC 3339 timestamp");
+        const char *at = sb_arg_timestamp (ctx, event, "occurred_at", true, NULL, &mine);
         const char *business = sb_arg_string (ctx, event, "business_id", false, 1, 64, &mine);
         if (business && !sb_is_uuid (business))
             sb_fields_add (&mine, "business_id", "must be a UUID");

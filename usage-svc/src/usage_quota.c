@@ -75,7 +75,7 @@ s_period_now (char period [16])
 {
     int64_t year;
     int month, day;
-    usage_civil_from_days (sb_now_ms () / 86400000, &year, &month, &day);
+    sb_timestamp_civil_from_days (sb_now_ms () / 86400000, &year, &month, &day);
     snprintf (period, 16, "%04d-%02d-01", (int) year, month);
 }
 

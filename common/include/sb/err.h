@@ -11,6 +11,7 @@
 #define SB_E_NOT_FOUND            "not_found"
 #define SB_E_METHOD_NOT_ALLOWED   "method_not_allowed"
 #define SB_E_PAYLOAD_TOO_LARGE    "payload_too_large"
+#define SB_E_HEADERS_TOO_LARGE    "headers_too_large"
 #define SB_E_UNSUPPORTED_MEDIA    "unsupported_media_type"
 #define SB_E_UNAUTHENTICATED      "unauthenticated"
 #define SB_E_FORBIDDEN            "forbidden"

@@ -19,6 +19,7 @@
 #endif
 
 #include "sb/util.h"
+#include "sb/timestamp.h"
 #include "sb/test.h"
 #include "sb/log.h"
 #include "sb/err.h"

@@ -145,6 +145,14 @@ const char *sb_arg_text (sb_ctx_t *ctx, const msgpack_object *args, const char *
 //  field error. Returns true when the argument was present and valid.
 bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_fields_t *fields);
 
+//  Reads a timestamp argument, RFC 3339 only (sb_timestamp_parse): returns
+//  it normalized to UTC with microseconds (an arena string, the value to
+//  give SQL) and sets *usec (may be NULL) to its instant; NULL when absent
+//  (then, if required, a field error) or when it is not one (a field error
+//  naming the argument).
+const char *sb_arg_timestamp (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                              bool required, int64_t *usec, sb_fields_t *fields);
+
 //  Commits the request's transaction even though the reply is an error
 //  (a failed login must still record the failure that throttles the next).
 void sb_ctx_commit_on_error (sb_ctx_t *ctx);
