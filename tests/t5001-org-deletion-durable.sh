@@ -94,6 +94,18 @@ t_status "A is deleted: 202" 202
 t_like "the deletion is recorded for tenant, usage and billing" \
     "$(suite_psql -c "SELECT string_agg (service, ',' ORDER BY service) FROM auth.org_deletions
                        WHERE organization_id = '$A_OID'" 2>&1)" '^billing,tenant,usage$'
+failing () {
+    [[ $(suite_psql -c "SELECT count(*) FROM auth.org_deletions
+                         WHERE organization_id = '$A_OID' AND service IN ('tenant', 'usage')
+                           AND acknowledged_at IS NULL AND attempts > 0
+                           AND last_error LIKE '503 %'") == 2 ]]
+}
+t_ok "while they are down, the relay retries and records why it failed" poll_until 20 failing
+billing_acked () {
+    [[ $(suite_psql -c "SELECT count(*) FROM auth.org_deletions WHERE organization_id = '$A_OID'
+                         AND service = 'billing' AND acknowledged_at IS NOT NULL") == 1 ]]
+}
+t_ok "billing-svc, up, acknowledged meanwhile" poll_until 20 billing_acked
 # auth-svc stops before the others are back: what it owes them is in its
 # table, not in its memory.
 suite_stop auth-1
