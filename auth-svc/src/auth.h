@@ -107,6 +107,18 @@ int auth_mail_start (const sb_config_t *config);
 void auth_mail_wake (void);
 void auth_mail_stop (void);
 
+//  ---- an organization's deletion reaching every service (auth_deletions.c) --
+
+//  Records, in the request's transaction, that every data-owning service
+//  owes the purge of org, and wakes the deletion relay once it commits.
+//  0 or -1 (database failure).
+int auth_deletions_request (sb_ctx_t *ctx, const char *org);
+//  The relay's thread: started by the service, stopped at exit. 0 or -1.
+int auth_deletions_start (const sb_config_t *config);
+void auth_deletions_stop (void);
+//  Has the relay look at the deletions now (from the worker's thread).
+void auth_deletions_wake (void);
+
 //  ---- handlers ---------------------------------------------------------
 
 int auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

@@ -3,7 +3,11 @@
 
     Deleting an organization ends every session and API key first (so the
     gateways stop accepting them at once), deletes its identity data here,
-    and publishes org.deleted for the other services to delete theirs.
+    and, in the same transaction, records that every other data-owning
+    service owes the purge of its data (auth_deletions.c delivers that
+    until each has acknowledged, also to a service that is down now). It
+    still publishes org.deleted, for the gateways' caches only: no
+    service's data deletion depends on that event.
 */
 #include "auth.h"
 
@@ -79,7 +83,11 @@ auth_org_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         s_publish_pair (ctx, "apikey.revoked", "id", PQgetvalue (keys, r, 0), "org", org);
     PQclear (keys);
     if (sb_db_run (sb_ctx_db (ctx), "DELETE FROM audit_log WHERE organization_id = $1", 1, &org)
+        || sb_db_run (sb_ctx_db (ctx), "DELETE FROM idempotency_keys WHERE organization_id = $1",
+                      1, &org)
         || sb_db_run (sb_ctx_db (ctx), "DELETE FROM organizations WHERE id = $1", 1, &org))
+        return -1;
+    if (auth_deletions_request (ctx, org))
         return -1;
     s_publish_pair (ctx, "org.deleted", "org", org, NULL, NULL);
     msgpack_packer *pk = sb_reply_body (reply, 202);

@@ -46,6 +46,8 @@ s_start (const sb_config_t *config, sb_db_t *db)
         sb_info ("signing with key %s (%zu keys in %s)", sb_jwt_keys_signer_kid (s_keys),
                  sb_jwt_keys_size (s_keys), dir);
     free (dir);
+    if (auth_deletions_start (config))
+        return -1;
     return s_keys && auth_hasher_start () == 0 && auth_mail_start (config) == 0 ? 0 : -1;
 }
 
@@ -53,6 +55,7 @@ static void
 s_stop (void)
 {
     auth_mail_stop ();
+    auth_deletions_stop ();
     auth_hasher_stop ();
     sb_jwt_keys_destroy (&s_keys);
     sb_plans_destroy (&s_plans);

@@ -6,6 +6,7 @@
 #include "billing_service.h"
 
 static const sb_op_t s_ops [] = {
+    { "org.purge", billing_org_purge, SB_ROLE_SERVICE, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 

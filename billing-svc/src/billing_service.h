@@ -11,4 +11,7 @@ extern const sb_service_t billing_service;
 extern const sb_migration_t billing_migrations [];
 extern const size_t billing_migration_count;
 
+//  org.purge: deletes a batch of a deleted organization's rows (billing_org.c).
+int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 #endif

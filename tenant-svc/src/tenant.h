@@ -110,13 +110,17 @@ int tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
 
 //  ---- the relay (tenant_relay.c) -------------------------------------------
 
-//  Starts the thread that delivers the usage outbox to usage-svc and
-//  deletes an organization's data when org.deleted is heard. 0 or -1.
+//  Starts the thread that delivers the usage outbox to usage-svc. 0 or -1.
 int tenant_relay_start (const sb_config_t *config);
 void tenant_relay_stop (void);
 //  Tells this process's relay that a committed transaction wrote usage
 //  (from the worker's thread, which started the relay).
 void tenant_relay_wake (void);
+
+//  ---- an organization's deletion (tenant_org.c) ----------------------------
+
+//  org.purge: deletes a batch of the organization's rows in every table.
+int tenant_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 //  ---- commands (tenant_import.c) -------------------------------------------
 

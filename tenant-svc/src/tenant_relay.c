@@ -1,41 +1,30 @@
-/*  tenant_relay.c — delivers the usage outbox to usage-svc, and deletes an
-    organization's data when it is deleted.
+/*  tenant_relay.c — delivers the usage outbox to usage-svc.
 
-    The relay is an actor (its own thread) with its own database
-    connection and bus client, so that the worker never waits for
-    usage-svc. It sleeps until its worker tells it that a transaction wrote
-    usage (tenant_relay_wake, after the commit) or for at most a second
-    (rows another process committed and could not deliver: it stopped),
-    then sends the undelivered rows in batches of up to
-    500 with one usage.record call per batch. A batch's rows are locked
-    (FOR UPDATE SKIP LOCKED, so several workers' relays share the outbox
-    without sending a row twice at once) and marked delivered in the same
+    The relay is an sb_relay (common/src/relay.c: its own thread,
+    database connection and bus client, woken by tenant_relay_wake after
+    a transaction that wrote usage has committed, looking at least once a
+    second, backing off 1 s doubling to 30 s after a failure). Each step
+    sends the undelivered rows in batches of up to 500 with one
+    usage.record call per batch. A batch's rows are locked (FOR UPDATE
+    SKIP LOCKED, so several workers' relays share the outbox without
+    sending a row twice at once) and marked delivered in the same
     transaction only once usage-svc has acknowledged them. When usage-svc
-    is down or refuses, nothing is marked, the attempt is counted, and the
-    relay backs off (1 s doubling to 30 s). usage-svc deduplicates by event
-    id, so a batch sent twice (acknowledged, then the commit lost) counts
-    once.
+    is down or refuses, nothing is marked and the attempt is counted.
+    usage-svc deduplicates by event id, so a batch sent twice
+    (acknowledged, then the commit lost) counts once.
 
-    Not LISTEN/NOTIFY: PostgreSQL serializes the commits of transactions
-    that NOTIFY (one lock on the notification queue, held through the WAL
-    flush), which capped POST /v1/calls at some 700 a second.
-
-    It also listens for org.deleted on the event bus and deletes that
-    organization's businesses (their calls and orders cascade) and its
-    legacy import records.
+    An organization's deletion reaches tenant-svc as org.purge from
+    auth-svc's deletion relay (tenant_org.c), not as the org.deleted
+    event: an event is lost by a process that is down when it is sent.
 */
 #include "tenant.h"
-#include "sb/jwt.h"
-#include <poll.h>
+#include "sb/relay.h"
 
 #define S_BATCH         500
-#define S_IDLE_MS       1000        //  look at the outbox at least this often
-#define S_BACKOFF_MAX   30000
 
-static zactor_t *s_relay;
+static sb_relay_t *s_relay;
 
 typedef struct {
-    const sb_config_t *config;
     sb_db_t *db;
     sb_client_t *client;
 } s_relay_t;
@@ -128,123 +117,32 @@ s_deliver_batch (s_relay_t *self)
     return acknowledged ? count : -1;
 }
 
-static void
-s_delete_org (s_relay_t *self, zmsg_t *msg)
+//  The relay's step: every full batch says there may be more.
+static int
+s_step (sb_db_t *db, sb_client_t *client, void *arg)
 {
-    zframe_t *topic = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    char why [64], org [37];
-    if (body
-        && sb_mpk_validate (zframe_data (body), zframe_size (body), SB_MPK_MAX_DEPTH, why,
-                            sizeof (why)) == 0
-        && msgpack_unpack_next (&unpacked, (const char *) zframe_data (body), zframe_size (body),
-                                NULL) == MSGPACK_UNPACK_SUCCESS
-        && sb_mpk_copy_str (sb_mpk_get (&unpacked.data, "org"), org, sizeof (org)) == 0
-        && sb_is_uuid (org)) {
-        const char *params [] = { org };
-        //  Every worker hears the event; deleting twice deletes nothing more.
-        if (sb_db_begin (self->db) == 0 && sb_db_set_org (self->db, org) == 0
-            && sb_db_run (self->db, "DELETE FROM businesses WHERE organization_id = $1", 1,
-                          params) == 0
-            && sb_db_run (self->db, "DELETE FROM legacy_id_map WHERE organization_id = $1", 1,
-                          params) == 0
-            && sb_db_run (self->db, "DELETE FROM legacy_import_runs WHERE organization_id = $1",
-                          1, params) == 0
-            && sb_db_commit (self->db) == 0)
-            sb_info ("relay: deleted the data of organization %s", org);
-        else {
-            sb_db_rollback (self->db);
-            sb_error ("relay: could not delete the data of organization %s", org);
-        }
-    }
-    msgpack_unpacked_destroy (&unpacked);
-    zframe_destroy (&topic);
-    zframe_destroy (&body);
-}
-
-static void
-s_actor (zsock_t *pipe, void *arg)
-{
-    s_relay_t self = { .config = (const sb_config_t *) arg };
-    self.db = sb_db_new (self.config->service_database_url, "tenant");
-    self.client = sb_client_new (self.config->broker);
-    const char *topics [] = { "org.deleted", NULL };
-    zsock_t *sub = sb_events_subscriber_new (self.config, topics);
-    zsock_signal (pipe, 0);
-    sb_db_connect (self.db, 30000);
-
-    int64_t next = 0;               //  when to look at the outbox (monotonic)
-    int backoff = 0;
-    while (true) {
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 },
-        };
-        int64_t wait = next - sb_mono_ms ();
-        if (zmq_poll (items, 2, wait > 0 ? (long) wait : 0) == -1 && zmq_errno () != EINTR)
-            break;
-        bool terminated = false, woken = false;
-        while (zsock_events (pipe) & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                terminated = true;
-            else
-                woken = true;       //  WAKE: many coalesce into one look
-            zstr_free (&command);
-            if (terminated)
-                break;
-        }
-        if (terminated)
-            break;
-        //  Woken by a commit: go now, unless backing off from a failure.
-        if (woken && backoff == 0)
-            next = 0;
-        if (items [1].revents & ZMQ_POLLIN) {
-            zmsg_t *msg = zmsg_recv (sub);
-            if (msg)
-                s_delete_org (&self, msg);
-            zmsg_destroy (&msg);
-        }
-        if (sb_mono_ms () < next)
-            continue;
-        int delivered;
-        while ((delivered = s_deliver_batch (&self)) == S_BATCH)
-            ;
-        if (delivered < 0) {
-            backoff = backoff ? (backoff * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX : backoff * 2) : 1000;
-            next = sb_mono_ms () + backoff;
-        }
-        else {
-            backoff = 0;
-            next = sb_mono_ms () + S_IDLE_MS;
-        }
-    }
-    zsock_destroy (&sub);
-    sb_client_destroy (&self.client);
-    sb_db_destroy (&self.db);
-    //  libpq's connection (SCRAM, the SSL attempt) left OpenSSL state on
-    //  this thread; an actor's thread may outlive main's cleanup, so free it.
-    sb_jwt_thread_stop ();
+    (void) arg;
+    s_relay_t self = { db, client };
+    int delivered = s_deliver_batch (&self);
+    return delivered < 0 ? -1 : delivered == S_BATCH ? 1 : 0;
 }
 
 int
 tenant_relay_start (const sb_config_t *config)
 {
-    s_relay = zactor_new (s_actor, (void *) config);
+    sb_relay_spec_t spec = { .name = "relay", .schema = "tenant", .step = s_step };
+    s_relay = sb_relay_new (config, &spec);
     return s_relay ? 0 : -1;
 }
 
 void
 tenant_relay_wake (void)
 {
-    if (s_relay)
-        zstr_send (s_relay, "WAKE");
+    sb_relay_wake (s_relay);
 }
 
 void
 tenant_relay_stop (void)
 {
-    zactor_destroy (&s_relay);
+    sb_relay_destroy (&s_relay);
 }

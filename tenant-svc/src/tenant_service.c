@@ -54,6 +54,7 @@ static const sb_op_t s_ops [] = {
     { "orders.create", tenant_orders_create, SB_ROLE_USER, SB_OP_TX | SB_OP_IDEMPOTENT },
     { "orders.update", tenant_orders_update, SB_ROLE_USER, SB_OP_TX },
     { "analytics.overview", tenant_analytics_overview, SB_ROLE_USER, SB_OP_TX },
+    { "org.purge", tenant_org_purge, SB_ROLE_SERVICE, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 

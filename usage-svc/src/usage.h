@@ -13,6 +13,7 @@
                               usage.summary
         usage_reservations.c  usage.reserve, usage.commit, usage.release
         usage_series.c        usage.series
+        usage_org.c           org.purge (a deleted organization's rows)
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
@@ -104,7 +105,8 @@ void usage_batch_add (usage_batch_t *self, const char *org, const char *id, cons
 //  is new are inserted and added to their counters, the others are
 //  dropped. Sets *accepted to the number inserted. Returns 0, or -1 when
 //  the statement failed (answer it with usage_reply_db_error). Forgets the
-//  cache entries of the counters it changed.
+//  cache entries of the counters it changed. The events of a purged
+//  organization (usage_org.c) are dropped too.
 int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted);
 //  The same in two halves: the statement (its parameters copied into the
 //  request's memory; batch not empty), then from its result the number
@@ -131,6 +133,7 @@ int usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 int usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_release (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 //  ---- start, selftests ---------------------------------------------------------
 

@@ -12,6 +12,7 @@
         usage.record    batches from producers (the tenant outbox relay)
         usage.check     may this organization use N more? (cached)
         usage.verify    counters recomputed from the events: {mismatches}
+        org.purge       a deleted organization's rows, a batch a call (usage_org.c)
     and the public ones too, for the call engine (reserve, commit, release).
 
     Every operation but usage.check runs in a transaction (SB_OP_TX);
@@ -52,6 +53,7 @@ static const sb_op_t s_ops [] = {
     { "usage.reserve", usage_reserve, SB_ROLE_USER, SB_OP_TX | SB_OP_IDEMPOTENT },
     { "usage.commit", usage_commit, SB_ROLE_USER, SB_OP_TX },
     { "usage.release", usage_release, SB_ROLE_USER, SB_OP_TX },
+    { "org.purge", usage_org_purge, SB_ROLE_SERVICE, SB_OP_TX },
     { NULL, NULL, SB_ROLE_NONE, 0 }
 };
 

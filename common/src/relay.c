@@ -1,0 +1,102 @@
+/*  relay.c — the outbox relay's thread (see relay.h for the contract).
+*/
+#include "sb/sb.h"
+#include "sb/relay.h"
+
+struct _sb_relay_t {
+    zactor_t *actor;
+    const sb_config_t *config;
+    sb_relay_spec_t spec;
+};
+
+static void
+s_actor (zsock_t *pipe, void *arg)
+{
+    sb_relay_t *relay = (sb_relay_t *) arg;
+    const sb_relay_spec_t *spec = &relay->spec;
+    sb_db_t *db = sb_db_new (relay->config->service_database_url, spec->schema);
+    sb_client_t *client = sb_client_new (relay->config->broker);
+    if (!client)
+        sb_error ("%s: no broker to deliver to", spec->name);
+    zsock_signal (pipe, 0);
+    sb_db_connect (db, 30000);
+
+    int64_t next = 0;               //  when to run step (monotonic)
+    int backoff = 0;
+    while (true) {
+        int64_t wait = next - sb_mono_ms ();
+        zsock_set_rcvtimeo (pipe, wait > 0 ? (int) wait : 0);
+        char *command = zstr_recv (pipe);     //  NULL: the time has come
+        bool terminated = false, woken = false;
+        while (command) {
+            if (streq (command, "$TERM"))
+                terminated = true;
+            else
+                woken = true;       //  WAKE: many coalesce into one look
+            zstr_free (&command);
+            if (terminated || !(zsock_events (pipe) & ZMQ_POLLIN))
+                break;
+            command = zstr_recv (pipe);
+        }
+        if (terminated)
+            break;
+        //  Woken by a commit: go now, unless backing off from a failure.
+        if (woken && backoff == 0)
+            next = 0;
+        if (sb_mono_ms () < next)
+            continue;
+        int rc;
+        while ((rc = client ? spec->step (db, client, spec->arg) : -1) > 0)
+            ;
+        if (rc < 0) {
+            backoff = backoff ? (backoff * 2 > spec->backoff_max_ms ? spec->backoff_max_ms
+                                                                    : backoff * 2)
+                              : 1000;
+            next = sb_mono_ms () + backoff;
+        }
+        else {
+            backoff = 0;
+            next = sb_mono_ms () + spec->idle_ms;
+        }
+    }
+    sb_client_destroy (&client);
+    sb_db_destroy (&db);
+    //  libpq's connection (SCRAM, the SSL attempt) left OpenSSL state on
+    //  this thread; an actor's thread may outlive main's cleanup, so free it.
+    sb_jwt_thread_stop ();
+}
+
+sb_relay_t *
+sb_relay_new (const sb_config_t *config, const sb_relay_spec_t *spec)
+{
+    assert (config && spec && spec->step && spec->name);
+    sb_relay_t *self = (sb_relay_t *) sb_calloc (1, sizeof (sb_relay_t));
+    self->config = config;
+    self->spec = *spec;
+    if (self->spec.idle_ms <= 0)
+        self->spec.idle_ms = 1000;
+    if (self->spec.backoff_max_ms <= 0)
+        self->spec.backoff_max_ms = 30000;
+    self->actor = zactor_new (s_actor, self);
+    if (!self->actor)
+        sb_relay_destroy (&self);
+    return self;
+}
+
+void
+sb_relay_destroy (sb_relay_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sb_relay_t *self = *self_p;
+    zactor_destroy (&self->actor);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+sb_relay_wake (sb_relay_t *self)
+{
+    if (self)
+        zstr_send (self->actor, "WAKE");
+}

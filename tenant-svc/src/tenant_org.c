@@ -1,0 +1,30 @@
+/*  tenant_org.c — org.purge: a deleted organization's data goes.
+
+    auth-svc's deletion relay calls org.purge (internal callers only) until
+    it answers done; each call deletes a bounded batch of every table in
+    turn (common/src/purge.c). Children go before the tables they
+    reference: orders (which reference calls, ON DELETE SET NULL, so that
+    deleting calls first would update them all), calls, businesses, then
+    the legacy import's records (the id map references its runs without a
+    cascade) and the organization's undelivered and delivered usage
+    outbox rows (usage-svc purges the usage itself).
+
+    Not on org.deleted any more: that event stays for the gateways' caches,
+    and a tenant-svc that was down when it was published never heard it.
+    The relay calls again until acknowledged, so nothing here listens.
+*/
+#include "tenant.h"
+#include "sb/purge.h"
+
+static const char *const s_tables [] = {
+    "orders", "calls", "businesses",
+    "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
+    "usage_outbox",
+    NULL
+};
+
+int
+tenant_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    return sb_purge_reply (ctx, args, reply, s_tables, false);
+}
