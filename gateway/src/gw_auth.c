@@ -49,6 +49,7 @@ struct _gw_auth_t {
     char issuer [256];
     char base_host [256];           //  host of SWITCHBOARD_PUBLIC_URL, lower case
     int token_ttl;
+    int revoked_max;
     pthread_rwlock_t keys_lock;
     sb_jwt_keys_t *keys;            //  NULL until first fetched
     int64_t keys_fetched;           //  sb_mono_ms of the last fetch request
@@ -103,7 +104,9 @@ s_revoke_sids (gw_auth_t *self, const msgpack_object *sids, int64_t until)
         if (sb_mpk_copy_str (&sids->via.array.ptr [i], sid, sizeof (sid)) == 0) {
             int64_t *expiry = (int64_t *) sb_malloc (sizeof (int64_t));
             *expiry = until;
-            s_cache_put (self->revoked, sid, expiry);
+            if (zhashx_size (self->revoked) >= (size_t) self->revoked_max)
+                zhashx_purge (self->revoked);
+            zhashx_update (self->revoked, sid, expiry);
         }
     }
     pthread_mutex_unlock (&self->lock);
@@ -589,6 +592,7 @@ gw_auth_new (const sb_config_t *config)
         self->base_host [n] = (char) tolower ((unsigned char) start [n]);
     self->base_host [n] = 0;
     self->token_ttl = config->access_token_ttl;
+    self->revoked_max = config->revoked_sessions_max;
     pthread_rwlock_init (&self->keys_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
     self->tokens = s_cache_new ();
