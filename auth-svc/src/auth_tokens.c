@@ -170,6 +170,14 @@ auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
     char seconds [24];
     snprintf (seconds, sizeof (seconds), "%lld", (long long) since);
     const char *params [] = { seconds };
+    //  Housekeeping on the gateways' minute: a revoked session outlives
+    //  its user (so that it is listed here) by a day.
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "DELETE FROM sessions s WHERE revoked_at < now () - interval '1 day' "
+                   "AND NOT EXISTS (SELECT 1 FROM users u "
+                   "  WHERE u.organization_id = s.organization_id AND u.id = s.user_id)",
+                   0, NULL))
+        return -1;
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT id, extract (epoch FROM revoked_at)::bigint FROM sessions "
                                    "WHERE revoked_at > now () - make_interval (secs => $1::int)",

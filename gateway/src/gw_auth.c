@@ -397,6 +397,9 @@ s_sync (gw_auth_t *self, sb_client_t *client)
     s_revoke_sids (self, reply.body);
     sb_reply_msg_release (&reply);
     pthread_mutex_lock (&self->lock);
+    if (!self->synced)
+        sb_info ("auth: revoked sessions read from auth-svc (%zu listed)",
+                 zhashx_size (self->revoked.entries));
     self->synced = true;
     pthread_mutex_unlock (&self->lock);
     if (s_call (client, "auth.jwks", "{}", &reply))
