@@ -140,6 +140,19 @@ s_cache_put (zhashx_t *cache, const char *key, void *item)
     zhashx_update (cache, key, item);
 }
 
+//  Deletes from cache the keys listed in *doomed_p (borrowed from the
+//  cache while iterating it), then destroys the list.
+static void
+s_delete_listed (zhashx_t *cache, zlistx_t **doomed_p)
+{
+    const char *key = (const char *) zlistx_first (*doomed_p);
+    while (key) {
+        zhashx_delete (cache, key);
+        key = (const char *) zlistx_next (*doomed_p);
+    }
+    zlistx_destroy (doomed_p);
+}
+
 static int64_t
 s_wall_seconds (void)
 {
@@ -174,12 +187,7 @@ s_denylist_sweep (s_denylist_t *self, int64_t now)
             next = *expiry;
         expiry = (int64_t *) zhashx_next (self->entries);
     }
-    const char *sid = (const char *) zlistx_first (doomed);
-    while (sid) {
-        zhashx_delete (self->entries, sid);
-        sid = (const char *) zlistx_next (doomed);
-    }
-    zlistx_destroy (&doomed);
+    s_delete_listed (self->entries, &doomed);
     self->next_expiry = next;
 }
 
@@ -318,12 +326,7 @@ s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
             zlistx_add_end (doomed, (void *) zhashx_cursor (self->api_keys));
         key = (s_key_t *) zhashx_next (self->api_keys);
     }
-    const char *hash = (const char *) zlistx_first (doomed);
-    while (hash) {
-        zhashx_delete (self->api_keys, hash);
-        hash = (const char *) zlistx_next (doomed);
-    }
-    zlistx_destroy (&doomed);
+    s_delete_listed (self->api_keys, &doomed);
     if (org)
         zhashx_delete (self->subdomains, org);
     pthread_mutex_unlock (&self->lock);
