@@ -146,7 +146,7 @@ auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
             const char *params [] = { sid };
             PGresult *result = sb_db_exec (sb_ctx_db (ctx),
                                            "SELECT 1 FROM sessions WHERE id = $1 "
-                                           "AND revoked_at IS NULL",
+                                           "AND revoked_at IS NULL AND user_id IS NOT NULL",
                                            1, params);
             if (!result)
                 return -1;
@@ -173,9 +173,8 @@ auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
     //  Housekeeping on the gateways' minute: a revoked session outlives
     //  its user (so that it is listed here) by a day.
     if (sb_db_run (sb_ctx_db (ctx),
-                   "DELETE FROM sessions s WHERE revoked_at < now () - interval '1 day' "
-                   "AND NOT EXISTS (SELECT 1 FROM users u "
-                   "  WHERE u.organization_id = s.organization_id AND u.id = s.user_id)",
+                   "DELETE FROM sessions WHERE user_id IS NULL "
+                   "AND revoked_at < now () - interval '1 day'",
                    0, NULL))
         return -1;
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),
