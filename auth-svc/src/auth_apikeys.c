@@ -143,17 +143,19 @@ auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     (void) args;
     const char *org = sb_ctx_head (ctx)->org;
-    return sb_reply_all (reply, sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT k.id, k.name, k.prefix, k.role, " SB_SQL_TS ("k.created_at")
-                                   " AS created_at, " SB_SQL_TS ("k.last_used_at") " AS last_used_at, "
-                                   SB_SQL_TS ("k.expires_at") " AS expires_at, "
-                                   SB_SQL_TS ("k.revoked_at") " AS revoked_at, "
-                                   "k.created_by, u.email AS created_by_email "
-                                   "FROM api_keys k LEFT JOIN users u "
-                                   "ON u.organization_id = k.organization_id AND u.id = k.created_by "
-                                   "WHERE k.organization_id = $1 "
-                                   "ORDER BY k.created_at DESC, k.id",
-                                   1, &org));
+    //  created_by_email: null once that user is removed.
+    return sb_reply_all (
+        reply, sb_db_exec (sb_ctx_db (ctx),
+                           "SELECT k.id, k.name, k.prefix, k.role, "
+                           SB_SQL_TS ("k.created_at") " AS created_at, "
+                           SB_SQL_TS ("k.last_used_at") " AS last_used_at, "
+                           SB_SQL_TS ("k.expires_at") " AS expires_at, "
+                           SB_SQL_TS ("k.revoked_at") " AS revoked_at, "
+                           "k.created_by, u.email AS created_by_email "
+                           "FROM api_keys k LEFT JOIN users u "
+                           "ON u.organization_id = k.organization_id AND u.id = k.created_by "
+                           "WHERE k.organization_id = $1 ORDER BY k.created_at DESC, k.id",
+                           1, &org));
 }
 
 int

@@ -178,7 +178,8 @@ auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
                    0, NULL))
         return -1;
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, extract (epoch FROM revoked_at)::bigint FROM sessions "
+                                   "SELECT id, extract (epoch FROM revoked_at)::bigint "
+                                   "FROM sessions "
                                    "WHERE revoked_at > now () - make_interval (secs => $1::int)",
                                    1, params);
     if (!result)

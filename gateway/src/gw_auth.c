@@ -1034,7 +1034,8 @@ gw_auth_test (bool verbose)
     const char *org = "0b6a3c52-4d1e-4f0a-9a53-6f0e5b7c1d2e";
     char resolved [512];
     snprintf (resolved, sizeof (resolved),
-              "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}", key_id, org);
+              "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}",
+              key_id, org);
 
     //  The race: resolve sent, the key revoked, then the resolve's reply
     //  (valid, as it was when auth-svc read it): not cached.
