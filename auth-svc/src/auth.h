@@ -145,12 +145,21 @@ int auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 int auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_invitations_accept (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Revokes the pending admin invitations user sent (or sent with a key
+//  user created), auditing each with details_json. Returns how many, or -1.
+int auth_invitations_revoke_by (sb_ctx_t *ctx, const char *org, const char *user,
+                                const char *details_json);
 
 int auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Revokes the admin keys user created (or that were created with them),
+//  publishing apikey.revoked for each and auditing it with details_json.
+//  Returns how many, or -1.
+int auth_apikeys_revoke_created_by (sb_ctx_t *ctx, const char *org, const char *user,
+                                    const char *details_json);
 
 int auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 

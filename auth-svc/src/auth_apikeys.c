@@ -7,6 +7,12 @@
     prefix and compares hashes in constant time. The gateway reports the
     keys it has seen used in batches (apikeys.touch), so last_used_at costs
     one UPDATE per batch, not one per request.
+
+    A key records the user on whose authority it was made (created_by): the
+    user who made it, or, for a key made with another key, that key's
+    creator. An admin's power lives on in the admin keys they made, so when
+    an admin is demoted or removed, those keys are revoked
+    (auth_apikeys_revoke_created_by) and the gateways told.
 */
 #include "auth.h"
 
@@ -24,6 +30,41 @@ s_publish_revoked (sb_ctx_t *ctx, const char *id, const char *org)
     sb_mpk_pack_kv_str (&pk, "org", org);
     sb_ctx_publish (ctx, "apikey.revoked", buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
+}
+
+//  Revokes the keys of an organization chosen by where (our own SQL over
+//  api_keys; $1 is the organization, then the caller's parameters), tells
+//  the gateways and audits each with details_json (NULL: {}). Returns the
+//  number revoked, or -1.
+static int
+s_revoke_where (sb_ctx_t *ctx, const char *where, int nparams, const char *const *params,
+                const char *details_json)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    char sql [512];
+    snprintf (sql, sizeof (sql),
+              "UPDATE api_keys SET revoked_at = now () WHERE organization_id = $1 "
+              "AND revoked_at IS NULL AND (%s) RETURNING id",
+              where);
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), sql, nparams, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    for (int r = 0; r < rows; r++) {
+        s_publish_revoked (ctx, PQgetvalue (result, r, 0), params [0]);
+        auth_audit (ctx, params [0], head->sub, "apikey.revoked", PQgetvalue (result, r, 0),
+                    details_json);
+    }
+    PQclear (result);
+    return rows;
+}
+
+int
+auth_apikeys_revoke_created_by (sb_ctx_t *ctx, const char *org, const char *user,
+                                const char *details_json)
+{
+    const char *params [] = { org, user };
+    return s_revoke_where (ctx, "role = 'admin' AND created_by = $2", 2, params, details_json);
 }
 
 int
@@ -52,19 +93,23 @@ auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     snprintf (stem, sizeof (stem), "%s_", prefix);
     char *key = auth_token_new (ctx, stem);
     const char *params [] = { head->org, id, name, prefix, auth_token_hash (ctx, key),
-                              role ? role : "user", *head->sub ? head->sub : NULL, expires_at };
+                              role ? role : "user", *head->sub ? head->sub : NULL, expires_at,
+                              *head->key ? head->key : NULL };
+    //  Made with a key: on the authority of that key's creator.
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "INSERT INTO api_keys (organization_id, id, name, prefix, secret_hash, role, created_by, "
-        "expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, $7, $8::timestamptz) "
+        "expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, coalesce ($7::uuid, "
+        "  (SELECT created_by FROM api_keys WHERE organization_id = $1 AND id = $9::uuid)), "
+        "$8::timestamptz) "
         "RETURNING id, name, prefix, role, " SB_SQL_TS ("created_at") " AS created_at, "
-        SB_SQL_TS ("expires_at") " AS expires_at",
-        8, params);
+        SB_SQL_TS ("expires_at") " AS expires_at, created_by",
+        9, params);
     if (!result)
         return -1;
     auth_audit (ctx, head->org, head->sub, "apikey.created", id, NULL);
     msgpack_packer *pk = sb_reply_body (reply, 201);
-    msgpack_pack_map (pk, 7);
+    msgpack_pack_map (pk, 8);
     for (int c = 0; c < PQnfields (result); c++) {
         sb_mpk_pack_str (pk, PQfname (result, c));
         if (PQgetisnull (result, 0, c))
@@ -82,14 +127,19 @@ auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     (void) args;
     const char *org = sb_ctx_head (ctx)->org;
-    return sb_reply_all (reply, sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, name, prefix, role, " SB_SQL_TS ("created_at")
-                                   " AS created_at, " SB_SQL_TS ("last_used_at") " AS last_used_at, "
-                                   SB_SQL_TS ("expires_at") " AS expires_at, "
-                                   SB_SQL_TS ("revoked_at") " AS revoked_at "
-                                   "FROM api_keys WHERE organization_id = $1 "
-                                   "ORDER BY created_at DESC, id",
-                                   1, &org));
+    //  created_by_email: null once that user is removed.
+    return sb_reply_all (
+        reply, sb_db_exec (sb_ctx_db (ctx),
+                           "SELECT k.id, k.name, k.prefix, k.role, "
+                           SB_SQL_TS ("k.created_at") " AS created_at, "
+                           SB_SQL_TS ("k.last_used_at") " AS last_used_at, "
+                           SB_SQL_TS ("k.expires_at") " AS expires_at, "
+                           SB_SQL_TS ("k.revoked_at") " AS revoked_at, "
+                           "k.created_by, u.email AS created_by_email "
+                           "FROM api_keys k LEFT JOIN users u "
+                           "ON u.organization_id = k.organization_id AND u.id = k.created_by "
+                           "WHERE k.organization_id = $1 ORDER BY k.created_at DESC, k.id",
+                           1, &org));
 }
 
 int
@@ -100,18 +150,11 @@ auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
     const char *params [] = { head->org, id };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "UPDATE api_keys SET revoked_at = now () WHERE organization_id = $1 "
-                                   "AND id = $2 AND revoked_at IS NULL RETURNING id",
-                                   2, params);
-    if (!result)
+    int rows = s_revoke_where (ctx, "id = $2", 2, params, NULL);
+    if (rows < 0)
         return -1;
-    int rows = PQntuples (result);
-    PQclear (result);
     if (rows != 1)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
-    s_publish_revoked (ctx, id, head->org);
-    auth_audit (ctx, head->org, head->sub, "apikey.revoked", id, NULL);
     msgpack_pack_nil (sb_reply_body (reply, 204));
     return 0;
 }

@@ -5,6 +5,11 @@
     may not exceed the plan's seats (the free plan's until billing
     decides). The organization's row is locked while counting, so two
     admins inviting at once cannot both take the last seat.
+
+    An invitation records who sent it (invited_by: the user, or for one
+    sent with an API key that key's creator). When an admin is demoted or
+    removed, the admin invitations they sent that are still pending are
+    revoked (auth_invitations_revoke_by): they cannot be accepted.
 */
 #include "auth.h"
 
@@ -65,14 +70,16 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     snprintf (days, sizeof (days), "%d", AUTH_INVITATION_DAYS);
     char *token = auth_token_new (ctx, "");
     const char *insert [] = { head->org, id, email, role, auth_token_hash (ctx, token),
-                              *head->sub ? head->sub : NULL, days };
+                              *head->sub ? head->sub : NULL, days, *head->key ? head->key : NULL };
     result = sb_db_exec (sb_ctx_db (ctx),
                          "INSERT INTO invitations (organization_id, id, email, role, token_hash, "
-                         "invited_by, expires_at) VALUES ($1, $2, $3, $4, $5::bytea, $6, "
+                         "invited_by, expires_at) VALUES ($1, $2, $3, $4, $5::bytea, "
+                         "coalesce ($6::uuid, (SELECT created_by FROM api_keys "
+                         "  WHERE organization_id = $1 AND id = $8::uuid)), "
                          "now () + make_interval (days => $7::int)) "
                          "RETURNING id, email, role, " SB_SQL_TS ("created_at") " AS created_at, "
                          SB_SQL_TS ("expires_at") " AS expires_at",
-                         7, insert);
+                         8, insert);
     if (!result)
         return -1;
     char text [1024];
@@ -128,6 +135,26 @@ auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     auth_audit (ctx, head->org, head->sub, "invitation.revoked", id, NULL);
     msgpack_pack_nil (sb_reply_body (reply, 204));
     return 0;
+}
+
+int
+auth_invitations_revoke_by (sb_ctx_t *ctx, const char *org, const char *user,
+                            const char *details_json)
+{
+    const char *params [] = { org, user };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "UPDATE invitations SET revoked_at = now () "
+                                   "WHERE organization_id = $1 AND invited_by = $2 "
+                                   "AND role = 'admin' AND " S_PENDING " RETURNING id",
+                                   2, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    for (int r = 0; r < rows; r++)
+        auth_audit (ctx, org, sb_ctx_head (ctx)->sub, "invitation.revoked",
+                    PQgetvalue (result, r, 0), details_json);
+    PQclear (result);
+    return rows;
 }
 
 int

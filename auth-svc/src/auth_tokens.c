@@ -136,26 +136,64 @@ auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 int
 auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
+    //  With sid: whether that one session is over ({sids: [sid]}) or live
+    //  ({sids: []}), for a gateway whose revoked list is full. A session
+    //  that does not exist (its user was deleted) is over.
+    char sid [65];
+    if (sb_mpk_copy_str (sb_mpk_get (args, "sid"), sid, sizeof (sid)) == 0) {
+        bool live = false;
+        if (sb_is_uuid (sid)) {
+            const char *params [] = { sid };
+            PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                           "SELECT 1 FROM sessions WHERE id = $1 "
+                                           "AND revoked_at IS NULL AND user_id IS NOT NULL",
+                                           1, params);
+            if (!result)
+                return -1;
+            live = PQntuples (result) == 1;
+            PQclear (result);
+        }
+        msgpack_packer *pk = sb_reply_body (reply, 200);
+        msgpack_pack_map (pk, 1);
+        sb_mpk_pack_str (pk, "sids");
+        msgpack_pack_array (pk, live ? 0 : 1);
+        if (!live)
+            sb_mpk_pack_str (pk, sid);
+        return 0;
+    }
     //  What a gateway that just started (or missed events) must not let
-    //  through: sessions revoked while their access tokens may still live.
+    //  through: sessions revoked while their access tokens may still live,
+    //  with when (unix seconds) each was revoked.
     int64_t since = 0;
     if (sb_mpk_int (sb_mpk_get (args, "since_seconds"), &since) || since < 1 || since > 86400)
         since = 2 * sb_ctx_config (ctx)->access_token_ttl;
     char seconds [24];
     snprintf (seconds, sizeof (seconds), "%lld", (long long) since);
     const char *params [] = { seconds };
+    //  Housekeeping on the gateways' minute: a revoked session outlives
+    //  its user (so that it is listed here) by a day.
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "DELETE FROM sessions WHERE user_id IS NULL "
+                   "AND revoked_at < now () - interval '1 day'",
+                   0, NULL))
+        return -1;
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id FROM sessions "
+                                   "SELECT id, extract (epoch FROM revoked_at)::bigint "
+                                   "FROM sessions "
                                    "WHERE revoked_at > now () - make_interval (secs => $1::int)",
                                    1, params);
     if (!result)
         return -1;
     msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 1);
+    msgpack_pack_map (pk, 2);
     sb_mpk_pack_str (pk, "sids");
     msgpack_pack_array (pk, (size_t) PQntuples (result));
     for (int r = 0; r < PQntuples (result); r++)
         sb_mpk_pack_str (pk, PQgetvalue (result, r, 0));
+    sb_mpk_pack_str (pk, "revoked_at");
+    msgpack_pack_array (pk, (size_t) PQntuples (result));
+    for (int r = 0; r < PQntuples (result); r++)
+        msgpack_pack_int64 (pk, strtoll (PQgetvalue (result, r, 1), NULL, 10));
     PQclear (result);
     return 0;
 }

@@ -478,6 +478,19 @@ s_lock_user (sb_ctx_t *ctx, const char *user, int *admins, int *rc)
     return role;
 }
 
+//  An admin's power outlives their role in the admin API keys they made
+//  and the admin invitations they sent: on demotion or removal those keys
+//  are revoked (gateways told) and those invitations revoked. 0 or -1.
+static int
+s_end_admin_power (sb_ctx_t *ctx, const char *user, const char *reason)
+{
+    const char *org = sb_ctx_head (ctx)->org;
+    char details [128];
+    snprintf (details, sizeof (details), "{\"reason\":\"%s\",\"creator\":\"%s\"}", reason, user);
+    return auth_apikeys_revoke_created_by (ctx, org, user, details) < 0
+           || auth_invitations_revoke_by (ctx, org, user, details) < 0 ? -1 : 0;
+}
+
 int
 auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
@@ -514,6 +527,8 @@ auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         if (auth_sessions_revoke (ctx, "organization_id = $1 AND user_id = $2", 2, revoke,
                                   "role changed") < 0)
             return -1;
+        if (streq (role, "user") && s_end_admin_power (ctx, user, "user demoted"))
+            return -1;
         char details [64];
         snprintf (details, sizeof (details), "{\"from\":\"%s\",\"to\":\"%s\"}", current, role);
         auth_audit (ctx, head->org, head->sub, "user.role_changed", user, details);
@@ -540,6 +555,7 @@ auth_users_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     const char *params [] = { head->org, user };
     if (auth_sessions_revoke (ctx, "organization_id = $1 AND user_id = $2", 2, params,
                               "user deleted") < 0
+        || s_end_admin_power (ctx, user, "user deleted")
         || sb_db_run (sb_ctx_db (ctx), "DELETE FROM users WHERE organization_id = $1 AND id = $2",
                       2, params))
         return -1;

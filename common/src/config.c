@@ -96,6 +96,9 @@ static const s_var_t s_vars [] = {
       "failed logins per client address before a lockout", S_FIELD (login_max_client_failures), 0, 0 },
     { "LOGIN_LOCKOUT_SECONDS", S_INT, "900", 1, 86400, NULL,
       "window of counted failures and length of a lockout", S_FIELD (login_lockout_seconds), 0, 0 },
+    { "REVOKED_SESSIONS_MAX", S_INT, "100000", 1, 10000000, NULL,
+      "revoked sessions a gateway remembers; beyond, it asks auth-svc",
+      S_FIELD (revoked_sessions_max), 0, 0 },
 
     { NULL }
 };

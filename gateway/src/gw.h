@@ -78,6 +78,8 @@ typedef struct {
     char op [32];                   //  on service auth, as role service
     msgpack_sbuffer args;           //  the arguments map
     char key_hash [65];             //  for apikeys.resolve: the cache key
+    char sid [65];                  //  for sessions.revoked: the session asked about
+    uint64_t generation;            //  revocations seen when it was made
 } gw_need_t;
 
 typedef enum { GW_AUTH_OK, GW_AUTH_DENIED, GW_AUTH_NEED } gw_auth_result_t;
@@ -96,6 +98,8 @@ gw_auth_result_t gw_auth_check (gw_auth_t *self, const char *authorization, cons
 //  Stores what a lookup answered (reply may be NULL when it failed).
 void gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *reply);
 void gw_need_release (gw_need_t *need);
+
+void gw_auth_test (bool verbose);
 
 //  ---- rate limits and request counting (gw_ratelimit.c) ----------------
 

@@ -20,6 +20,29 @@
     sessions and the key set from auth-svc at start and every minute (so a
     gateway that was down or missed an event catches up), and reports used
     API keys to auth-svc in batches for their last_used_at.
+
+    Revocation fails closed:
+    - the positive caches (tokens, keys, subdomains) are emptied when full,
+      which only costs lookups; the revoked sessions are a deny-list, which
+      never forgets: an entry leaves only once every access token of its
+      session has expired (revocation time + token lifetime + leeway).
+      When it is full of live entries a revocation is not stored but the
+      list is marked incomplete until that entry would have expired; while
+      it is incomplete (and before the first sync has filled it) a token
+      whose session is not listed is checked with auth-svc
+      (sessions.revoked {sid}), and the answer is kept for a short while;
+    - a lookup's answer that says "valid" (a resolved key, a session not
+      revoked) is not stored when a revocation of that key, organization
+      or session arrived while the lookup was in flight: every revocation
+      is numbered, a lookup carries the number current when it was made,
+      and the last S_RECENT revocations are remembered by name (more than
+      that in flight: the answer is dropped too);
+    - an unknown API key (auth-svc answered 404) is remembered, by the
+      hash of the whole key, for S_UNKNOWN_S seconds, so repeating it costs
+      no lookup. This is a performance cache, safe to empty when full: a
+      key never exists before it is created (256 random bits), so no
+      entry can hide a key created later, and forgetting one only costs a
+      lookup.
 */
 #include "gw.h"
 #include "sb/jwt.h"
@@ -31,6 +54,9 @@
 #define S_TOUCH_MS        2000      //  report used API keys
 #define S_JWKS_MIN_MS     1000      //  at most one key-set fetch per second on kid misses
 #define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this
+#define S_CHECK_FRESH_S   60        //  a session auth-svc said is live is asked again after this
+#define S_UNKNOWN_S       30        //  an unknown API key is refused without a lookup this long
+#define S_RECENT          256       //  revocations remembered by name for lookups in flight
 
 typedef struct {
     sb_jwt_claims_t claims;
@@ -45,17 +71,39 @@ typedef struct {
     int64_t cached_at;              //  unix seconds
 } s_key_t;
 
+//  The deny-list of revoked sessions: sid -> the unix second from which
+//  no access token of the session can be valid any more. Bounded; never
+//  forgets a live entry (see the header).
+typedef struct {
+    zhashx_t *entries;              //  sid -> int64_t expiry
+    size_t max;
+    int64_t next_expiry;            //  no entry expires before this: no sweep needed
+    int64_t incomplete_until;       //  a revocation not stored is live until then
+} s_denylist_t;
+
+//  A session's state as auth-svc told it, while the deny-list is incomplete.
+typedef struct {
+    bool revoked;
+    int64_t until;                  //  unix seconds: asked again after this
+} s_check_t;
+
 struct _gw_auth_t {
     char issuer [256];
     char base_host [256];           //  host of SWITCHBOARD_PUBLIC_URL, lower case
     int token_ttl;
+    int64_t (*now) (void);          //  unix seconds (a selftest sets its own)
+    bool synced;                    //  the deny-list has been filled from auth-svc once
     pthread_rwlock_t keys_lock;
     sb_jwt_keys_t *keys;            //  NULL until first fetched
     int64_t keys_fetched;           //  sb_mono_ms of the last fetch request
     pthread_mutex_t lock;           //  guards everything below
     zhashx_t *tokens;               //  token text -> s_token_t
-    zhashx_t *revoked;              //  sid -> expiry (unix seconds, as a pointer-sized int)
+    s_denylist_t revoked;
+    zhashx_t *checked;              //  sid -> s_check_t (while revoked is incomplete)
+    uint64_t generation;            //  revocations recorded so far
+    char recent [S_RECENT][72];     //  the last ones: "sid:", "key:", "org:" + id
     zhashx_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
+    zhashx_t *unknown;              //  hex SHA-256 of the key -> int64_t until
     zhashx_t *subdomains;           //  org -> subdomain string
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
     zactor_t *actor;
@@ -92,35 +140,185 @@ s_cache_put (zhashx_t *cache, const char *key, void *item)
     zhashx_update (cache, key, item);
 }
 
+//  Deletes from cache the keys listed in *doomed_p (borrowed from the
+//  cache while iterating it), then destroys the list.
 static void
-s_revoke_sids (gw_auth_t *self, const msgpack_object *sids, int64_t until)
+s_delete_listed (zhashx_t *cache, zlistx_t **doomed_p)
 {
-    if (!sids || sids->type != MSGPACK_OBJECT_ARRAY)
-        return;
-    pthread_mutex_lock (&self->lock);
-    for (uint32_t i = 0; i < sids->via.array.size; i++) {
-        char sid [65];
-        if (sb_mpk_copy_str (&sids->via.array.ptr [i], sid, sizeof (sid)) == 0) {
-            int64_t *expiry = (int64_t *) sb_malloc (sizeof (int64_t));
-            *expiry = until;
-            s_cache_put (self->revoked, sid, expiry);
-        }
+    const char *key = (const char *) zlistx_first (*doomed_p);
+    while (key) {
+        zhashx_delete (cache, key);
+        key = (const char *) zlistx_next (*doomed_p);
     }
-    pthread_mutex_unlock (&self->lock);
+    zlistx_destroy (doomed_p);
+}
+
+static int64_t
+s_wall_seconds (void)
+{
+    return sb_now_ms () / 1000;
+}
+
+//  ---------------------------------------------------------------------
+//  The deny-list (the caller holds the lock)
+
+static void
+s_denylist_init (s_denylist_t *self, size_t max)
+{
+    self->entries = s_cache_new ();
+    self->max = max ? max : 1;
+    self->next_expiry = INT64_MAX;
+    self->incomplete_until = 0;
+}
+
+//  Drops the entries that have expired; sets next_expiry to the earliest
+//  expiry left.
+static void
+s_denylist_sweep (s_denylist_t *self, int64_t now)
+{
+    zlistx_t *doomed = zlistx_new ();
+    int64_t next = INT64_MAX;
+    int64_t *expiry = (int64_t *) zhashx_first (self->entries);
+    while (expiry) {
+        if (*expiry <= now)
+            zlistx_add_end (doomed, (void *) zhashx_cursor (self->entries));
+        else
+        if (*expiry < next)
+            next = *expiry;
+        expiry = (int64_t *) zhashx_next (self->entries);
+    }
+    s_delete_listed (self->entries, &doomed);
+    self->next_expiry = next;
+}
+
+//  Lists sid as revoked until expiry (keeping the later expiry if it is
+//  listed). Returns 0, or -1 when the list is full of live entries: then
+//  it is incomplete until expiry.
+static int
+s_denylist_add (s_denylist_t *self, const char *sid, int64_t expiry, int64_t now)
+{
+    if (expiry <= now)
+        return 0;
+    int64_t *entry = (int64_t *) zhashx_lookup (self->entries, sid);
+    if (entry) {
+        if (*entry < expiry)
+            *entry = expiry;
+        return 0;
+    }
+    if (zhashx_size (self->entries) >= self->max && self->next_expiry <= now)
+        s_denylist_sweep (self, now);
+    if (zhashx_size (self->entries) >= self->max) {
+        if (self->incomplete_until < expiry)
+            self->incomplete_until = expiry;
+        return -1;
+    }
+    entry = (int64_t *) sb_malloc (sizeof (int64_t));
+    *entry = expiry;
+    zhashx_insert (self->entries, sid, entry);
+    if (expiry < self->next_expiry)
+        self->next_expiry = expiry;
+    return 0;
 }
 
 static bool
-s_is_revoked (gw_auth_t *self, const char *sid)
+s_denylist_has (s_denylist_t *self, const char *sid, int64_t now)
 {
-    //  Caller holds the lock.
-    int64_t *expiry = (int64_t *) zhashx_lookup (self->revoked, sid);
-    return expiry && *expiry > sb_now_ms () / 1000;
+    int64_t *expiry = (int64_t *) zhashx_lookup (self->entries, sid);
+    return expiry && *expiry > now;
+}
+
+//  True when every revocation still live is listed.
+static bool
+s_denylist_complete (s_denylist_t *self, int64_t now)
+{
+    return self->incomplete_until <= now;
+}
+
+//  ---------------------------------------------------------------------
+//  Revocations (the caller holds the lock)
+
+//  Numbers one revocation and remembers it by kind ("sid", "key", "org")
+//  and id for the lookups in flight.
+static void
+s_recent_add (gw_auth_t *self, const char *kind, const char *id)
+{
+    snprintf (self->recent [self->generation % S_RECENT], sizeof (self->recent [0]), "%s:%s",
+              kind, id);
+    self->generation++;
+}
+
+//  True when a revocation of kind:id (or, with kind2, of kind2:id2)
+//  arrived after revocation number generation, or when too many did to tell.
+static bool
+s_recent_since (gw_auth_t *self, uint64_t generation, const char *kind, const char *id,
+                const char *kind2, const char *id2)
+{
+    if (self->generation - generation > S_RECENT)
+        return true;
+    char name [72], name2 [72] = "";
+    snprintf (name, sizeof (name), "%s:%s", kind, id);
+    if (kind2)
+        snprintf (name2, sizeof (name2), "%s:%s", kind2, id2);
+    for (uint64_t g = generation; g < self->generation; g++) {
+        const char *recent = self->recent [g % S_RECENT];
+        if (streq (recent, name) || (*name2 && streq (recent, name2)))
+            return true;
+    }
+    return false;
+}
+
+//  The first second at which no access token of a session revoked at
+//  revoked_at is accepted any more (tokens live token_ttl; the clocks of
+//  auth-svc and the gateway may differ by the leeway).
+static int64_t
+s_revoked_until (gw_auth_t *self, int64_t revoked_at)
+{
+    return revoked_at + self->token_ttl + 2 * SB_JWT_LEEWAY;
+}
+
+static void
+s_revoke_sid (gw_auth_t *self, const char *sid, int64_t revoked_at)
+{
+    int64_t now = self->now ();
+    if (s_denylist_add (&self->revoked, sid, s_revoked_until (self, revoked_at), now))
+        sb_debug ("auth: revoked sessions full (%zu): asking auth-svc until %lld",
+                  self->revoked.max, (long long) self->revoked.incomplete_until);
+    zhashx_delete (self->checked, sid);
+    s_recent_add (self, "sid", sid);
+}
+
+//  Revokes the sessions of an event or a sync reply: {sids: [...],
+//  revoked_at: [unix seconds, ...]?}; without revoked_at, now.
+static void
+s_revoke_sids (gw_auth_t *self, const msgpack_object *body)
+{
+    const msgpack_object *sids = sb_mpk_get (body, "sids");
+    const msgpack_object *at = sb_mpk_get (body, "revoked_at");
+    if (!sids || sids->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    if (at && (at->type != MSGPACK_OBJECT_ARRAY || at->via.array.size != sids->via.array.size))
+        at = NULL;
+    pthread_mutex_lock (&self->lock);
+    int64_t now = self->now ();
+    for (uint32_t i = 0; i < sids->via.array.size; i++) {
+        char sid [65];
+        int64_t revoked_at = now;
+        if (at && sb_mpk_int (&at->via.array.ptr [i], &revoked_at))
+            revoked_at = now;
+        if (sb_mpk_copy_str (&sids->via.array.ptr [i], sid, sizeof (sid)) == 0)
+            s_revoke_sid (self, sid, revoked_at);
+    }
+    pthread_mutex_unlock (&self->lock);
 }
 
 static void
 s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
 {
     pthread_mutex_lock (&self->lock);
+    if (id)
+        s_recent_add (self, "key", id);
+    if (org)
+        s_recent_add (self, "org", org);
     zlistx_t *doomed = zlistx_new ();
     s_key_t *key = (s_key_t *) zhashx_first (self->api_keys);
     while (key) {
@@ -128,12 +326,7 @@ s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
             zlistx_add_end (doomed, (void *) zhashx_cursor (self->api_keys));
         key = (s_key_t *) zhashx_next (self->api_keys);
     }
-    const char *hash = (const char *) zlistx_first (doomed);
-    while (hash) {
-        zhashx_delete (self->api_keys, hash);
-        hash = (const char *) zlistx_next (doomed);
-    }
-    zlistx_destroy (&doomed);
+    s_delete_listed (self->api_keys, &doomed);
     if (org)
         zhashx_delete (self->subdomains, org);
     pthread_mutex_unlock (&self->lock);
@@ -204,8 +397,14 @@ s_sync (gw_auth_t *self, sb_client_t *client)
     snprintf (args, sizeof (args), "{\"since_seconds\":%d}", 2 * self->token_ttl);
     if (s_call (client, "sessions.revoked", args, &reply))
         return false;
-    s_revoke_sids (self, sb_mpk_get (reply.body, "sids"), sb_now_ms () / 1000 + 2 * self->token_ttl);
+    s_revoke_sids (self, reply.body);
     sb_reply_msg_release (&reply);
+    pthread_mutex_lock (&self->lock);
+    if (!self->synced)
+        sb_info ("auth: revoked sessions read from auth-svc (%zu listed)",
+                 zhashx_size (self->revoked.entries));
+    self->synced = true;
+    pthread_mutex_unlock (&self->lock);
     if (s_call (client, "auth.jwks", "{}", &reply))
         return false;
     s_install_jwks (self, reply.body);
@@ -261,8 +460,7 @@ s_handle_event (gw_auth_t *self, zmsg_t *msg)
         sb_mpk_copy_str (sb_mpk_get (event, "id"), id, sizeof (id));
         sb_mpk_copy_str (sb_mpk_get (event, "org"), org, sizeof (org));
         if (streq (topic, "sessions.revoked"))
-            s_revoke_sids (self, sb_mpk_get (event, "sids"),
-                           sb_now_ms () / 1000 + 2 * self->token_ttl);
+            s_revoke_sids (self, event);
         else
         if (streq (topic, "apikey.revoked") && *id)
             s_forget_keys_where (self, id, NULL);
@@ -425,7 +623,17 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
         pthread_mutex_unlock (&self->lock);
     }
     pthread_mutex_lock (&self->lock);
-    bool revoked = s_is_revoked (self, claims.sid);
+    int64_t wall = self->now ();
+    bool revoked = s_denylist_has (&self->revoked, claims.sid, wall), ask = false;
+    if (!revoked && !(self->synced && s_denylist_complete (&self->revoked, wall))) {
+        //  The deny-list cannot prove the session live: auth-svc can.
+        s_check_t *check = (s_check_t *) zhashx_lookup (self->checked, claims.sid);
+        if (check && check->until > wall)
+            revoked = check->revoked;
+        else
+            ask = true;
+    }
+    uint64_t generation = self->generation;
     const char *subdomain = (const char *) zhashx_lookup (self->subdomains, claims.org);
     if (subdomain)
         snprintf (ident->subdomain, sizeof (ident->subdomain), "%s", subdomain);
@@ -433,6 +641,12 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
     if (revoked) {
         s_deny (denial, 401, SB_E_UNAUTHENTICATED, "this session has ended");
         return GW_AUTH_DENIED;
+    }
+    if (ask) {
+        s_need (need, "sessions.revoked", "sid", claims.sid);
+        snprintf (need->sid, sizeof (need->sid), "%s", claims.sid);
+        need->generation = generation;
+        return GW_AUTH_NEED;
     }
     snprintf (ident->org, sizeof (ident->org), "%s", claims.org);
     snprintf (ident->sub, sizeof (ident->sub), "%s", claims.sub);
@@ -451,9 +665,10 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     }
     char hash [65];
     s_key_hash (key, hash);
-    int64_t now = sb_now_ms () / 1000;
-    bool found = false;
+    bool found = false, unknown = false;
     pthread_mutex_lock (&self->lock);
+    int64_t now = self->now ();
+    uint64_t generation = self->generation;
     s_key_t *entry = (s_key_t *) zhashx_lookup (self->api_keys, hash);
     //  Expired keys go; so do entries older than a minute, which bounds how
     //  long a revocation whose event was lost can go unnoticed.
@@ -470,10 +685,19 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
         ident->role = entry->role;
         zhashx_update (self->used, entry->id, NULL);
     }
+    else {
+        int64_t *until = (int64_t *) zhashx_lookup (self->unknown, hash);
+        unknown = until && *until > now;
+    }
     pthread_mutex_unlock (&self->lock);
+    if (unknown) {
+        s_deny (denial, 401, SB_E_UNAUTHENTICATED, "the API key is not valid");
+        return GW_AUTH_DENIED;
+    }
     if (!found) {
         s_need (need, "apikeys.resolve", "key", key);
         snprintf (need->key_hash, sizeof (need->key_hash), "%s", hash);
+        need->generation = generation;
         return GW_AUTH_NEED;
     }
     return GW_AUTH_OK;
@@ -532,6 +756,16 @@ gw_auth_check (gw_auth_t *self, const char *authorization, const char *api_key, 
 void
 gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *reply)
 {
+    if (reply && reply->status == 404 && streq (need->op, "apikeys.resolve")) {
+        //  No such key (or revoked, or expired): refused without a lookup
+        //  for a while.
+        int64_t *until = (int64_t *) sb_malloc (sizeof (int64_t));
+        pthread_mutex_lock (&self->lock);
+        *until = self->now () + S_UNKNOWN_S;
+        s_cache_put (self->unknown, need->key_hash, until);
+        pthread_mutex_unlock (&self->lock);
+        return;
+    }
     if (!reply || reply->status != 200 || !reply->body)
         return;
     if (streq (need->op, "auth.jwks"))
@@ -560,9 +794,37 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
                          sizeof (key->subdomain));
         if (sb_mpk_int (sb_mpk_get (reply->body, "expires_at"), &expires_at) == 0)
             key->expires_at = expires_at;
-        key->cached_at = sb_now_ms () / 1000;
         pthread_mutex_lock (&self->lock);
-        s_cache_put (self->api_keys, need->key_hash, key);
+        key->cached_at = self->now ();
+        //  Revoked while the lookup was in flight: the answer is stale.
+        if (s_recent_since (self, need->generation, "key", key->id, "org", key->org))
+            free (key);
+        else
+            s_cache_put (self->api_keys, need->key_hash, key);
+        pthread_mutex_unlock (&self->lock);
+    }
+    else
+    if (streq (need->op, "sessions.revoked")) {
+        //  {sids: [need->sid]} when that session is not live, else [].
+        const msgpack_object *sids = sb_mpk_get (reply->body, "sids");
+        if (!sids || sids->type != MSGPACK_OBJECT_ARRAY)
+            return;
+        bool revoked = false;
+        for (uint32_t i = 0; i < sids->via.array.size; i++) {
+            char sid [65];
+            if (sb_mpk_copy_str (&sids->via.array.ptr [i], sid, sizeof (sid)) == 0
+                && streq (sid, need->sid))
+                revoked = true;
+        }
+        pthread_mutex_lock (&self->lock);
+        int64_t now = self->now ();
+        //  A session said live but revoked since the question: stale.
+        if (revoked || !s_recent_since (self, need->generation, "sid", need->sid, NULL, NULL)) {
+            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
+            check->revoked = revoked;
+            check->until = revoked ? s_revoked_until (self, now) : now + S_CHECK_FRESH_S;
+            s_cache_put (self->checked, need->sid, check);
+        }
         pthread_mutex_unlock (&self->lock);
     }
 }
@@ -574,11 +836,10 @@ gw_need_release (gw_need_t *need)
     memset (need, 0, sizeof (*need));
 }
 
-gw_auth_t *
-gw_auth_new (const sb_config_t *config)
+//  The state without its actor.
+static gw_auth_t *
+s_new (const sb_config_t *config)
 {
-    if (sodium_init () < 0)
-        return NULL;
     gw_auth_t *self = (gw_auth_t *) sb_calloc (1, sizeof (gw_auth_t));
     snprintf (self->issuer, sizeof (self->issuer), "%s", sb_config_issuer (config));
     //  The base host: what follows "://" in the public URL, up to a port or path.
@@ -589,13 +850,25 @@ gw_auth_new (const sb_config_t *config)
         self->base_host [n] = (char) tolower ((unsigned char) start [n]);
     self->base_host [n] = 0;
     self->token_ttl = config->access_token_ttl;
+    self->now = s_wall_seconds;
     pthread_rwlock_init (&self->keys_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
     self->tokens = s_cache_new ();
-    self->revoked = s_cache_new ();
+    s_denylist_init (&self->revoked, (size_t) config->revoked_sessions_max);
+    self->checked = s_cache_new ();
     self->api_keys = s_cache_new ();
+    self->unknown = s_cache_new ();
     self->subdomains = s_cache_new ();
     self->used = zhashx_new ();
+    return self;
+}
+
+gw_auth_t *
+gw_auth_new (const sb_config_t *config)
+{
+    if (sodium_init () < 0)
+        return NULL;
+    gw_auth_t *self = s_new (config);
     self->broker = sb_strdup (config->brokers [0]);
     for (size_t i = 0; i < config->events_sub_count; i++)
         self->events_sub [self->events_sub_count++] = sb_strdup (config->events_subs [i]);
@@ -611,8 +884,10 @@ gw_auth_destroy (gw_auth_t **self_p)
         return;
     zactor_destroy (&self->actor);
     zhashx_destroy (&self->tokens);
-    zhashx_destroy (&self->revoked);
+    zhashx_destroy (&self->revoked.entries);
+    zhashx_destroy (&self->checked);
     zhashx_destroy (&self->api_keys);
+    zhashx_destroy (&self->unknown);
     zhashx_destroy (&self->subdomains);
     zhashx_destroy (&self->used);
     sb_jwt_keys_destroy (&self->keys);
@@ -623,4 +898,281 @@ gw_auth_destroy (gw_auth_t **self_p)
         free (self->events_sub [i]);
     free (self);
     *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Selftest
+
+static int64_t s_test_now;
+
+static int64_t
+s_test_clock (void)
+{
+    return s_test_now;
+}
+
+//  Hands gw_auth_apply the reply auth-svc would give: status and, for a
+//  200, body_json as the body.
+static void
+s_test_reply (gw_auth_t *self, const gw_need_t *need, int status, const char *body_json)
+{
+    msgpack_sbuffer body, envelope;
+    msgpack_sbuffer_init (&body);
+    msgpack_sbuffer_init (&envelope);
+    if (status == 200) {
+        char why [128];
+        json_t *json = sb_json_parse (body_json, strlen (body_json), why, sizeof (why));
+        sb_json_pack_into (&body, json);
+        json_decref (json);
+        sb_envelope_encode_reply (&envelope, "t", status, body.data, body.size);
+    }
+    else
+        sb_envelope_encode_error (&envelope, "t", status, SB_E_NOT_FOUND, "no such thing", NULL, 0);
+    sb_reply_msg_t reply;
+    char why [128];
+    if (sb_reply_decode (&reply, envelope.data, envelope.size, why, sizeof (why)) == 0) {
+        gw_auth_apply (self, need, &reply);
+        sb_reply_msg_release (&reply);
+    }
+    msgpack_sbuffer_destroy (&body);
+    msgpack_sbuffer_destroy (&envelope);
+}
+
+//  gw_auth_check for an API key or a Bearer token, as a user route.
+static gw_auth_result_t
+s_test_check (gw_auth_t *self, const char *bearer, const char *key, gw_ident_t *ident,
+              gw_need_t *need)
+{
+    char authorization [SB_JWT_MAX_TOKEN + 16];
+    if (bearer)
+        snprintf (authorization, sizeof (authorization), "Bearer %s", bearer);
+    gw_denial_t denial;
+    memset (need, 0, sizeof (*need));
+    gw_auth_result_t result = gw_auth_check (self, bearer ? authorization : NULL, key, NULL,
+                                             SB_ROLE_USER, ident, &denial, need);
+    if (result != GW_AUTH_NEED)
+        msgpack_sbuffer_init (&need->args);     //  so that release is safe either way
+    return result;
+}
+
+static void
+s_test_revoke_event (gw_auth_t *self, const char *sid)
+{
+    char json [128];
+    snprintf (json, sizeof (json), "{\"sids\":[\"%s\"]}", sid);
+    char why [128];
+    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    sb_json_pack_into (&buf, parsed);
+    json_decref (parsed);
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    if (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        s_revoke_sids (self, &unpacked.data);
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+void
+gw_auth_test (bool verbose)
+{
+    if (verbose)
+        printf (" * gw_auth: ");
+
+    //  The deny-list on its own: a bound of 3.
+    s_denylist_t d;
+    s_denylist_init (&d, 3);
+    int64_t now = 1000;
+    SB_CHECK (s_denylist_add (&d, "a", 1100, now) == 0);
+    SB_CHECK (s_denylist_add (&d, "b", 1200, now) == 0);
+    SB_CHECK (s_denylist_add (&d, "c", 1300, now) == 0);
+    SB_CHECK (s_denylist_complete (&d, now));
+    //  Full of live entries: a fourth is not stored and nothing is
+    //  forgotten; the list says it is incomplete until the fourth expires.
+    SB_CHECK (s_denylist_add (&d, "d", 1400, now) == -1);
+    bool kept = true;
+    for (int i = 0; i < 1000; i++) {
+        char sid [16];
+        snprintf (sid, sizeof (sid), "x%d", i);
+        kept &= s_denylist_add (&d, sid, 1050 + i % 50, now) == -1;
+    }
+    SB_CHECK (kept);
+    SB_CHECK (zhashx_size (d.entries) == 3);
+    SB_CHECK (s_denylist_has (&d, "a", 1099) && s_denylist_has (&d, "b", 1099)
+              && s_denylist_has (&d, "c", 1099));
+    SB_CHECK (!s_denylist_has (&d, "d", now) && !s_denylist_has (&d, "x1", now));
+    SB_CHECK (!s_denylist_complete (&d, 1399) && s_denylist_complete (&d, 1400));
+    //  Listed again with a later expiry: the later one holds.
+    SB_CHECK (s_denylist_add (&d, "b", 1250, now) == 0);
+    SB_CHECK (s_denylist_add (&d, "b", 1150, now) == 0);
+    SB_CHECK (s_denylist_has (&d, "b", 1249) && !s_denylist_has (&d, "b", 1250));
+    //  Expired entries make room: a (1100) goes, e comes in, b and c stay.
+    SB_CHECK (!s_denylist_has (&d, "a", 1100));
+    SB_CHECK (s_denylist_add (&d, "e", 1500, 1100) == 0);
+    SB_CHECK (zhashx_size (d.entries) == 3 && !zhashx_lookup (d.entries, "a"));
+    SB_CHECK (s_denylist_has (&d, "b", 1100) && s_denylist_has (&d, "c", 1100)
+              && s_denylist_has (&d, "e", 1100));
+    //  An entry that has already expired is not stored at all.
+    SB_CHECK (s_denylist_add (&d, "f", 1100, 1100) == 0 && !zhashx_lookup (d.entries, "f"));
+    //  Much later everything has expired: one sweep empties the list.
+    SB_CHECK (s_denylist_add (&d, "g", 9000, 5000) == 0);
+    SB_CHECK (zhashx_size (d.entries) == 1 && s_denylist_has (&d, "g", 5000));
+    SB_CHECK (s_denylist_complete (&d, 5000));
+    zhashx_destroy (&d.entries);
+
+    //  The whole object with its clock injected, no actor.
+    sb_config_t config = { .access_token_ttl = 900, .revoked_sessions_max = 2,
+                           .public_url = (char *) "http://localhost" };
+    gw_auth_t *self = s_new (&config);
+    self->now = s_test_clock;
+    s_test_now = sb_now_ms () / 1000;
+    gw_ident_t ident;
+    gw_need_t need;
+    const char *key = "sbk_0123abcd_secret";
+    const char *key_id = "5c3e1b0a-8d2f-4c6e-9a7b-1f0e2d3c4b5a";
+    const char *org = "0b6a3c52-4d1e-4f0a-9a53-6f0e5b7c1d2e";
+    char resolved [512];
+    snprintf (resolved, sizeof (resolved),
+              "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}",
+              key_id, org);
+
+    //  The race: resolve sent, the key revoked, then the resolve's reply
+    //  (valid, as it was when auth-svc read it): not cached.
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    SB_CHECK (streq (need.op, "apikeys.resolve"));
+    s_forget_keys_where (self, key_id, NULL);
+    s_test_reply (self, &need, 200, resolved);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+    //  The same with the organization deleted (or its subdomain changed).
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    s_forget_keys_where (self, NULL, org);
+    s_test_reply (self, &need, 200, resolved);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+    //  Another key's revocation does not spoil the answer; the key works.
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    s_forget_keys_where (self, "77777777-7777-4777-8777-777777777777", NULL);
+    s_test_reply (self, &need, 200, resolved);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_OK);
+    SB_CHECK (streq (ident.key, key_id) && streq (ident.org, org));
+    gw_need_release (&need);
+    //  Revoked once cached: gone at once.
+    s_forget_keys_where (self, key_id, NULL);
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    //  More revocations in flight than are remembered: not cached either.
+    for (int i = 0; i < S_RECENT + 1; i++)
+        s_forget_keys_where (self, "77777777-7777-4777-8777-777777777777", NULL);
+    s_test_reply (self, &need, 200, resolved);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+
+    //  An unknown key: one lookup, then refused from memory until
+    //  S_UNKNOWN_S has passed.
+    const char *unknown = "sbk_ffffffff_nothing";
+    SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_NEED);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    s_test_now += S_UNKNOWN_S;
+    SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+
+    //  Sessions: tokens signed with a key set of our own.
+    char top [] = "/tmp/sb-gwauth-test-XXXXXX";
+    SB_CHECK (mkdtemp (top) != NULL);
+    char why [256];
+    sb_jwt_keys_t *keys = sb_jwt_keys_load_dir (top, 1200, why, sizeof (why));
+    SB_CHECK (keys);
+    self->keys = keys;
+    snprintf (self->issuer, sizeof (self->issuer), "test");
+    char *tokens [5] = { NULL };
+    const char *sids [5] = { "11111111-1111-4111-8111-111111111111",
+                             "22222222-2222-4222-8222-222222222222",
+                             "33333333-3333-4333-8333-333333333333",
+                             "44444444-4444-4444-8444-444444444444",
+                             "55555555-5555-4555-8555-555555555555" };
+    int64_t wall = sb_now_ms () / 1000;
+    for (int i = 0; i < 5 && keys; i++) {
+        sb_jwt_claims_t claims = { .iat = wall, .exp = wall + 900 };
+        snprintf (claims.iss, sizeof (claims.iss), "test");
+        snprintf (claims.sub, sizeof (claims.sub), "u%d", i);
+        snprintf (claims.org, sizeof (claims.org), "%s", org);
+        snprintf (claims.role, sizeof (claims.role), "user");
+        snprintf (claims.sid, sizeof (claims.sid), "%s", sids [i]);
+        snprintf (claims.jti, sizeof (claims.jti), "j%d", i);
+        tokens [i] = sb_jwt_sign (keys, &claims);
+    }
+    SB_CHECK (tokens [4] != NULL);
+    if (tokens [4]) {
+        s_test_now = wall;
+        //  Before the first sync nothing proves a session live: ask.
+        SB_CHECK (s_test_check (self, tokens [0], NULL, &ident, &need) == GW_AUTH_NEED);
+        SB_CHECK (streq (need.op, "sessions.revoked") && streq (need.sid, sids [0]));
+        s_test_reply (self, &need, 200, "{\"sids\":[]}");
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [0], NULL, &ident, &need) == GW_AUTH_OK);
+        gw_need_release (&need);
+        //  Synced, the list complete: no lookup.
+        self->synced = true;
+        SB_CHECK (s_test_check (self, tokens [1], NULL, &ident, &need) == GW_AUTH_OK);
+        gw_need_release (&need);
+        //  Three revocations, a bound of two: all three refused; a live
+        //  session is then asked about.
+        s_test_revoke_event (self, sids [0]);
+        s_test_revoke_event (self, sids [1]);
+        s_test_revoke_event (self, sids [2]);
+        SB_CHECK (zhashx_size (self->revoked.entries) == 2);
+        SB_CHECK (s_test_check (self, tokens [0], NULL, &ident, &need) == GW_AUTH_DENIED);
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [1], NULL, &ident, &need) == GW_AUTH_DENIED);
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [2], NULL, &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 200, "{\"sids\":[\"33333333-3333-4333-8333-333333333333\"]}");
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [2], NULL, &ident, &need) == GW_AUTH_DENIED);
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [3], NULL, &ident, &need) == GW_AUTH_NEED);
+        //  Revoked while auth-svc's "live" was in flight: not believed.
+        s_test_revoke_event (self, sids [3]);
+        s_test_reply (self, &need, 200, "{\"sids\":[]}");
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [3], NULL, &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 200, "{\"sids\":[\"44444444-4444-4444-8444-444444444444\"]}");
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [3], NULL, &ident, &need) == GW_AUTH_DENIED);
+        gw_need_release (&need);
+        //  A live session, once confirmed, is not asked about again...
+        SB_CHECK (s_test_check (self, tokens [4], NULL, &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 200, "{\"sids\":[]}");
+        gw_need_release (&need);
+        SB_CHECK (s_test_check (self, tokens [4], NULL, &ident, &need) == GW_AUTH_OK);
+        gw_need_release (&need);
+        //  ...until it is revoked.
+        s_test_revoke_event (self, sids [4]);
+        SB_CHECK (s_test_check (self, tokens [4], NULL, &ident, &need) != GW_AUTH_OK);
+        gw_need_release (&need);
+        //  Once the tokens of the sessions not stored have expired, the
+        //  list is complete again: no lookups.
+        s_test_now = wall + 900 + 2 * SB_JWT_LEEWAY;
+        SB_CHECK (s_denylist_complete (&self->revoked, s_test_now));
+    }
+    for (int i = 0; i < 5; i++)
+        free (tokens [i]);
+    self->keys = NULL;
+    sb_jwt_keys_destroy (&keys);
+    zdir_t *dir = zdir_new (top, NULL);
+    if (dir)
+        zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    gw_auth_destroy (&self);
+
+    if (verbose)
+        printf ("OK\n");
 }

@@ -370,9 +370,11 @@ s_authenticate (gw_conn_t *conn)
         MHD_lookup_connection_value (c, MHD_HEADER_KIND, "X-API-Key"),
         MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host"), route->role, &conn->ident,
         &denial, &conn->need);
-    if (result == GW_AUTH_NEED && conn->presteps++ >= 2) {
+    if (result == GW_AUTH_NEED && conn->presteps++ >= 3) {
         //  A lookup that did not settle it (an unknown key, a kid that
         //  is not in the fresh key set): the credential is not valid.
+        //  A valid token may need three: the key set, its session (while
+        //  the revoked list is incomplete) and its organization's subdomain.
         gw_need_release (&conn->need);
         result = GW_AUTH_DENIED;
         denial.status = 401;

@@ -59,6 +59,7 @@ typedef struct {
     int login_max_account_failures; //  SWITCHBOARD_LOGIN_MAX_ACCOUNT_FAILURES, 50 per account
     int login_max_client_failures;  //  SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES, 20 per address
     int login_lockout_seconds;      //  SWITCHBOARD_LOGIN_LOCKOUT_SECONDS, 900
+    int revoked_sessions_max;       //  SWITCHBOARD_REVOKED_SESSIONS_MAX, 100000 (gateway)
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.
