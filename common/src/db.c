@@ -11,11 +11,20 @@
     row-level security — so that a transaction's first statement, or a
     read under sb_db_read, costs one round trip. When a statement fails because the
     connection died and no transaction was open, we reconnect and run it
-    once more: the caller sees nothing but a slower statement. Inside a
-    transaction a retry would silently run the rest of the work outside it,
-    so the transaction is marked lost instead: every statement fails until
-    the caller rolls back (or commits, which fails), and the first statement
-    after that reconnects.
+    once more: the caller sees nothing but a slower statement (the first
+    statement of a transaction too: its BEGIN travels with it, so nothing
+    of the transaction had run). Inside a transaction a retry would silently
+    run the rest of the work outside it, so the transaction is marked lost
+    instead: every statement fails until the caller rolls back (or commits,
+    which fails), and the first statement after that reconnects. Reconnects
+    wait within the request's time and back off after a failure (see
+    S_RECONNECT_MS, S_BACKOFF_MS), so an outage is answered quickly.
+
+    COMMIT goes in one pipeline after the transaction's id: when the
+    connection is lost before COMMIT's answer, the server is asked once it
+    is back whether that transaction committed (s_resolve_commit), so that
+    a change that is in is not reported as failed, nor the reverse; only
+    when that cannot be known in time is the outcome unknown (08007).
 
     Logging rules: the connection string is only ever logged as
     user@host:port/dbname, rebuilt from its parsed parts, so a password

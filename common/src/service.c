@@ -10,6 +10,10 @@
     passed, checks the caller's role against the operation's, opens a
     transaction with the organization set for row-level security when the
     operation asks for one, calls the handler and sends the encoded reply.
+    A failure the handler did not answer becomes 503 when the database is
+    unreachable (with retry_after, as every 503), 503 outcome_unknown when
+    a COMMIT's fate cannot be known, and 500 only for our own bugs
+    (s_reply_failure).
 
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
