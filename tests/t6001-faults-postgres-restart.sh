@@ -5,11 +5,16 @@
 # (tests/lib/faults_load.py) from start to end:
 #   1. a restart (pg_ctl stop -m fast, then start: pg_ctl restart -m fast);
 #   2. an outage longer than a request's deadline (5 s): every route answers
-#      503 meanwhile, then serves again once the server is back.
+#      503 meanwhile, then serves again once the server is back;
+#   3. a server that stops answering (SIGSTOP, as a hung host would): a
+#      worker gives up a statement at its request's deadline and answers
+#      503 meanwhile instead of waiting for ever, then serves again once
+#      the server answers (SIGCONT).
 # Every response is 2xx, or 503 with a Retry-After and a JSON error body:
-# never a 500, 502 or 504, never no answer. Each business answered 201 and
-# each usage event answered 2xx is in the database at the end (nothing
-# acknowledged is lost).
+# never a 500, 502 or 504, never no answer (except while the server hangs:
+# the requests queued behind a statement the server holds may get 504 at
+# their deadline). Each business answered 201 and each usage event answered
+# 2xx is in the database at the end (nothing acknowledged is lost).
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
@@ -51,10 +56,24 @@ mark=$(load_count)
 suite_pg_start || t_bail "PostgreSQL did not start again"
 t_ok "every route serves again after the outage" poll_until 90 load_seen "$mark" 2xx
 
+# ---- 3. a server that hangs ------------------------------------------------------------------
+root=$(cat "$SUITE_TMP/pg/pg-root" 2>/dev/null || echo "$SUITE_TMP/pg")
+postmaster=$(head -n 1 "$root/pgdata/postmaster.pid")
+pids="$postmaster $(pgrep -P "$postmaster" | tr '\n' ' ')"
+hung=$(load_count)
+# shellcheck disable=SC2086
+kill -STOP $pids
+t_ok "every route answers 503 while the server hangs" poll_until 60 load_seen "$hung" 503
+# shellcheck disable=SC2086
+kill -CONT $pids
+mark=$(load_count)
+t_ok "every route serves again once the server answers" poll_until 90 load_seen "$mark" 2xx
+answering=$(load_count)
+
 touch "$stop"
 wait "$loader"
 
-summary=$(load summary "$log")
+summary=$(load summary "$log" "$hung" "$answering" 504)
 t_note "responses (status count): $(tr '\n' ' ' <<<"$summary")"
 t_is "every response was 2xx or 503 with Retry-After and a JSON error" \
      "$(grep '^bad:' <<<"$summary")" "bad: 0"

@@ -18,7 +18,10 @@
     instead: every statement fails until the caller rolls back (or commits,
     which fails), and the first statement after that reconnects. Reconnects
     wait within the request's time and back off after a failure (see
-    S_RECONNECT_MS, S_BACKOFF_MS), so an outage is answered quickly.
+    S_RECONNECT_MS, S_BACKOFF_MS), so an outage is answered quickly; no
+    answer and no connection attempt outlives the request's deadline
+    (s_get_result, s_connect_until), so a server that hangs cannot hold a
+    worker.
 
     COMMIT goes in one pipeline after the transaction's id: when the
     connection is lost before COMMIT's answer, the server is asked once it
@@ -35,6 +38,9 @@
     log instead of libpq's default of printing them on stderr.
 */
 #include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +63,15 @@
 //  of each waiting for the server again: during an outage a worker answers
 //  503 quickly rather than letting its queue pass its deadlines.
 #define S_BACKOFF_MS 500
+
+//  A request's statement is given up this long before the request's
+//  deadline (and its connection dropped), so that its 503 reaches the
+//  caller before the broker's 504: a server that stopped answering must not
+//  hold the worker and the requests queued behind it.
+#define S_CUT_MARGIN_MS 100
+
+//  A connection attempt within a request gets at least this long.
+#define S_CONNECT_MIN_MS 250
 
 //  Statements are logged truncated to this many characters.
 #define S_EXCERPT_CHARS 60
@@ -110,6 +125,7 @@ struct _sb_db_t {
     char sqlstate [6];              //  of the last failure, "" after success
     int64_t deadline;               //  the request's, unix ms (0: none)
     int64_t down_until;             //  monotonic ms: reconnects fail at once until then
+    bool cut;                       //  the last pipeline was given up at the deadline
     char message [256];             //  server's reason for the last failure
     s_statement_t statements [S_STATEMENTS];
     size_t statement_count;
@@ -273,7 +289,9 @@ s_record_failure (sb_db_t *self, const PGresult *result)
             message = "unexpected result (COPY is not supported here)";
     }
     if (!message || !*message)
-        message = PQerrorMessage (self->conn);
+        message = self->conn ? PQerrorMessage (self->conn)
+                : self->cut  ? "no answer from the database before the request's deadline"
+                             : "no connection";
     if (PQstatus (self->conn) == CONNECTION_BAD)
         sqlstate = "08006";
     else if (!sqlstate || strlen (sqlstate) != 5)
@@ -417,6 +435,29 @@ s_statement (sb_db_t *self, const char *sql)
 
 
 //  --------------------------------------------------------------------------
+//  The next result of the pipeline, waiting no later than the request's
+//  deadline allows (S_CUT_MARGIN_MS): NULL with self->cut set when the time
+//  is up. Without a request, as long as it takes (PQgetResult).
+
+static PGresult *
+s_get_result (sb_db_t *self, PGconn *conn)
+{
+    while (self->deadline && PQisBusy (conn) && PQsocket (conn) >= 0) {
+        int64_t left = self->deadline - S_CUT_MARGIN_MS - sb_now_ms ();
+        if (left <= 0) {
+            self->cut = true;
+            return NULL;
+        }
+        struct pollfd ready = { .fd = PQsocket (conn), .events = POLLIN };
+        int rc = poll (&ready, 1, left > INT_MAX ? INT_MAX : (int) left);
+        if ((rc < 0 && errno != EINTR) || (rc > 0 && !PQconsumeInput (conn)))
+            break;                  //  PQgetResult reports the broken connection
+    }
+    return PQgetResult (conn);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Sends the steps as one pipeline and reads every answer: one round trip
 //  however many statements, each a prepared statement (Parse only the
 //  first time on this connection). Each step's result (or its failure) is
@@ -428,6 +469,7 @@ static int
 s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
 {
     PGconn *conn = self->conn;
+    self->cut = false;
     for (size_t i = 0; i < count; i++) {
         steps [i].result = NULL;
         steps [i].failed = true;
@@ -468,7 +510,7 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
     for (size_t i = 0; i < count && alive; i++) {
         s_step_t *step = &steps [i];
         if (step->parse >= 0) {
-            PGresult *parsed = PQgetResult (conn);
+            PGresult *parsed = s_get_result (self, conn);
             ExecStatusType status = PQresultStatus (parsed);
             if (!parsed)
                 alive = false;
@@ -482,12 +524,12 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
                 parsed = NULL;
             }
             PQclear (parsed);
-            if (alive && PQgetResult (conn))
+            if (alive && s_get_result (self, conn))
                 alive = false;              //  out of step with the server
         }
         if (!alive)
             break;
-        PGresult *result = PQgetResult (conn);
+        PGresult *result = s_get_result (self, conn);
         if (!result) {
             alive = false;
             break;
@@ -511,14 +553,24 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
             step->result = result;          //  the error
         else
             PQclear (result);
-        if (PQgetResult (conn))
+        if (s_get_result (self, conn))
             alive = false;
     }
     if (alive && count && steps [count - 1].sql) {
-        PGresult *sync = PQgetResult (conn);
+        PGresult *sync = s_get_result (self, conn);
         alive = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
         PQclear (sync);
     }
+    if (self->cut) {
+        //  What the server does with the statement is its business now;
+        //  the worker answers, and reconnects after the back-off
+        sb_warn ("no answer from the database before the request's deadline, "
+                 "dropping the connection");
+        s_forget (self);
+        self->down_until = sb_mono_ms () + S_BACKOFF_MS;
+        alive = false;
+    }
+    else
     if (!PQexitPipelineMode (conn) && PQstatus (conn) != CONNECTION_BAD) {
         //  Answers we did not expect are still coming: the connection's
         //  state is unknown, so it goes
@@ -676,6 +728,36 @@ sb_db_destroy (sb_db_t **self_p)
 
 
 //  --------------------------------------------------------------------------
+//  PQconnectdbParams that gives up at until (monotonic ms): the connection
+//  (PQstatus tells; the caller PQfinish'es it), with *late set when the
+//  time ran out first.
+
+static PGconn *
+s_connect_until (const char *const *keywords, const char *const *values, int64_t until,
+                 bool *late)
+{
+    PGconn *conn = PQconnectStartParams (keywords, values, 1);
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (PQstatus (conn) != CONNECTION_BAD && state != PGRES_POLLING_OK
+           && state != PGRES_POLLING_FAILED) {
+        int64_t left = until - sb_mono_ms ();
+        struct pollfd ready = { .fd = PQsocket (conn),
+                                .events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+        int rc = left > 0 && ready.fd >= 0 ? poll (&ready, 1, (int) left) : 0;
+        if (rc == 0) {
+            *late = true;
+            break;
+        }
+        if (rc > 0 || errno == EINTR)
+            state = rc > 0 ? PQconnectPoll (conn) : state;
+        else
+            break;
+    }
+    return conn;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Connect, or reconnect (an open transaction is lost), retrying every 100
 //  to 200 ms for up to wait_ms while the server is not up or is starting or
 //  stopping. A server that answers but refuses us (authentication, unknown
@@ -716,21 +798,32 @@ sb_db_connect (sb_db_t *self, int wait_ms)
     int refusals = 0;
     bool waiting = false;
     while (true) {
-        self->conn = PQconnectdbParams (keywords, values, 1);
+        //  An attempt ends by the deadline (a server that accepts TCP but
+        //  never answers, say stopped, must not hold us), or by libpq's
+        //  connect_timeout, whichever comes first
+        int64_t now = sb_mono_ms ();
+        int64_t until = now + (timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs) * 1000LL;
+        int64_t latest = deadline > now + S_CONNECT_MIN_MS ? deadline : now + S_CONNECT_MIN_MS;
+        if (until > latest)
+            until = latest;
+        bool late = false;
+        self->conn = s_connect_until (keywords, values, until, &late);
         if (PQstatus (self->conn) == CONNECTION_OK)
             break;
         char why [256];
-        s_first_line (PQerrorMessage (self->conn), why, sizeof why);
+        s_first_line (late ? "no answer from the server in time" : PQerrorMessage (self->conn), why,
+                      sizeof why);
         PQfinish (self->conn);
         self->conn = NULL;
 
         //  Is the server down, or up and refusing us? PQPING_OK means it
         //  accepts connections, so our failure is ours (password, database
         //  name); ask twice in case it came up between attempt and ping.
-        PGPing ping = PQpingParams (keywords, values, 1);
+        //  (A server that did not answer in time would not answer a ping.)
+        PGPing ping = late ? PQPING_NO_RESPONSE : PQpingParams (keywords, values, 1);
         if (ping == PQPING_OK)
             refusals++;
-        int64_t now = sb_mono_ms ();
+        now = sb_mono_ms ();
         if (ping == PQPING_NO_ATTEMPT || refusals >= 2 || now >= deadline) {
             s_set_failure (self, "08001", why);
             return sb_error ("cannot connect to database %s: %s", where, why);

@@ -9,10 +9,11 @@
       "retry_after", "code" (error code or null), "json" (the body parsed as
       JSON), "id" (the business id of a 201, the event id sent), "ms",
       "at" (seconds since start)}.
-  faults_load.py summary LOG
+  faults_load.py summary LOG [FROM TO STATUS]
       prints "STATUS COUNT" lines, then "bad: N" (responses that break the
       fault contract: anything but 2xx or 503 with Retry-After and a JSON
-      error body), then up to five of them.
+      error body; in lines FROM to TO - 1 also STATUS with a JSON error
+      body), then up to five of them.
   faults_load.py ids LOG KIND
       the ids of KIND's 2xx responses ("business" or "event"), one a line.
   faults_load.py seen LOG FROM WHAT
@@ -111,23 +112,25 @@ def lines(path):
         return [json.loads(l) for l in f if l.strip()]
 
 
-def bad(line):
+def bad(line, extra=None):
     if 200 <= line["status"] < 300:
         return False
+    if line["status"] == extra:
+        return not (line["json"] and line["code"])
     if line["status"] != 503:
         return True
     retry = line["retry_after"] or ""
     return not (retry.isdigit() and int(retry) > 0 and line["json"] and line["code"])
 
 
-def summary(path):
+def summary(path, start=0, end=0, extra=None):
     rows = lines(path)
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     for status in sorted(counts):
         print("%d %d" % (status, counts[status]))
-    wrong = [row for row in rows if bad(row)]
+    wrong = [row for n, row in enumerate(rows) if bad(row, extra if start <= n < end else None)]
     print("bad: %d" % len(wrong))
     for row in wrong[:5]:
         print(json.dumps(row))
@@ -154,6 +157,8 @@ if __name__ == "__main__":
             int(sys.argv[6]) if len(sys.argv) == 7 else 3)
     elif cmd == "summary" and len(sys.argv) == 3:
         summary(sys.argv[2])
+    elif cmd == "summary" and len(sys.argv) == 6:
+        summary(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "ids" and len(sys.argv) == 4:
         ids(sys.argv[2], sys.argv[3])
     elif cmd == "seen" and len(sys.argv) == 5:

@@ -60,6 +60,9 @@ bool sb_db_unavailable (sb_db_t *self);
 //  no request, up to 2 s). After a reconnect fails, statements fail at once
 //  (class 08) for half a second, so a worker answers an outage quickly
 //  instead of letting the requests queued behind it pass their deadlines.
+//  A statement whose answer has not come 100 ms before the deadline is
+//  given up (08006) and its connection dropped, so that a server that hangs
+//  cannot hold the worker past its request's deadline.
 void sb_db_set_deadline (sb_db_t *self, int64_t deadline);
 
 //  Transactions. begin/commit return 0 or -1; rollback never fails from the
