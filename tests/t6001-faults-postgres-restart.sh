@@ -8,8 +8,8 @@
 #      503 meanwhile, then serves again once the server is back;
 #   3. a server that stops answering (SIGSTOP, as a hung host would): a
 #      worker gives up a statement at its request's deadline and answers
-#      503 meanwhile instead of waiting for ever, then serves again once
-#      the server answers (SIGCONT).
+#      503 meanwhile instead of waiting for ever (so it stays registered
+#      with the broker), then serves again once the server answers (SIGCONT).
 # Every response is 2xx, or 503 with a Retry-After and a JSON error body:
 # never a 500, 502 or 504, never no answer (except while the server hangs:
 # the requests queued behind a statement the server holds may get 504 at
@@ -64,6 +64,9 @@ hung=$(load_count)
 # shellcheck disable=SC2086
 kill -STOP $pids
 t_ok "every route answers 503 while the server hangs" poll_until 60 load_seen "$hung" 503
+# The 503s are the workers' own: none is stuck waiting for the server (the
+# broker would drop it, its heartbeats missing, and answer 503 itself).
+t_ok "  and every worker stays live meanwhile" suite_wait_status /readyz 200 10
 # shellcheck disable=SC2086
 kill -CONT $pids
 mark=$(load_count)
