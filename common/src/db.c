@@ -784,8 +784,8 @@ sb_db_connect (sb_db_t *self, int wait_ms)
     //  fallback_application_name yields to an application_name in the URL.
     char timeout [16];
     int timeout_secs = (wait_ms + 999) / 1000;
-    snprintf (timeout, sizeof timeout, "%d",
-              timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs);
+    timeout_secs = timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs;
+    snprintf (timeout, sizeof timeout, "%d", timeout_secs);
     //  gssencmode=disable (a URL may say otherwise): libpq's default,
     //  prefer, initialises Kerberos on every connect to look for a ticket
     //  we never have, which costs time and ~1 MiB of resident memory.
@@ -802,7 +802,7 @@ sb_db_connect (sb_db_t *self, int wait_ms)
         //  never answers, say stopped, must not hold us), or by libpq's
         //  connect_timeout, whichever comes first
         int64_t now = sb_mono_ms ();
-        int64_t until = now + (timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs) * 1000LL;
+        int64_t until = now + timeout_secs * 1000LL;
         int64_t latest = deadline > now + S_CONNECT_MIN_MS ? deadline : now + S_CONNECT_MIN_MS;
         if (until > latest)
             until = latest;
