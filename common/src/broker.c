@@ -21,7 +21,10 @@
     monotonic deadline; a periodic sweep answers 504 for those that pass it.
     A request handed to a worker that then dies is answered 503 (it might or
     might not have been carried out, so it is not retried behind the
-    client's back).
+    client's back). Every reply to an external client, including those the
+    broker writes itself (a body that is no envelope, no worker, a refused
+    service name), carries the service frame the client sent, as MDP/0.1
+    clients expect.
 
     Credit (our extension of MDP/0.1): a worker's READY may carry one more
     frame, the number of requests it takes at once (1 to SB_WORKER_CREDIT_MAX,
@@ -51,6 +54,7 @@ typedef struct {
     uint64_t seq;
     sb_job_t *job;                  //  internal request, or NULL
     zframe_t *client;               //  external client's address, or NULL
+    zframe_t *called;               //  ... and the service frame it sent, echoed
     zframe_t *body;                 //  envelope, until it is sent to a worker
     char id [SB_ID_MAX + 1];        //  request id, for external error replies
     int64_t deadline;               //  monotonic ms
@@ -228,13 +232,15 @@ s_request_finish (s_broker_t *self, s_request_t *request, zframe_t **reply_p, in
             reply = zframe_new (buf.data, buf.size);
             msgpack_sbuffer_destroy (&buf);
         }
-        const char *name = request->service ? request->service->name : "";
-        const char *parts [] = { "", SB_MDPC, name };
-        size_t sizes [] = { 0, strlen (SB_MDPC), strlen (name) };
+        //  MDP/0.1: the reply names the service called, whatever the
+        //  answer (the reference client checks it), even one we refused
+        const char *parts [] = { "", SB_MDPC, (const char *) zframe_data (request->called) };
+        size_t sizes [] = { 0, strlen (SB_MDPC), zframe_size (request->called) };
         if (s_send (self, request->client, parts, sizes, 3, reply))
             sb_debug ("broker: client gone before its reply");
         zframe_destroy (&reply);
         zframe_destroy (&request->client);
+        zframe_destroy (&request->called);
     }
     if (request->queue_handle)
         zlistx_delete (request->service->requests, request->queue_handle);
@@ -381,6 +387,7 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
     }
     s_request_t *request = (s_request_t *) sb_calloc (1, sizeof (s_request_t));
     request->client = zframe_dup (sender);
+    request->called = service_frame;
     int64_t deadline_wall;
     if (zframe_size (body) > SB_ENVELOPE_MAX_SIZE
         || sb_envelope_peek (zframe_data (body), zframe_size (body), request->id, &deadline_wall)) {
@@ -389,7 +396,6 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
         zhashx_insert (self->pending, &request->seq, request);
         s_request_finish (self, request, NULL, 400, SB_E_INVALID_REQUEST,
                           "the request is not a valid envelope");
-        zframe_destroy (&service_frame);
         zframe_destroy (&body);
         return;
     }
@@ -400,7 +406,6 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
     request->body = body;
     s_request_accept (self, request, (const char *) zframe_data (service_frame),
                       zframe_size (service_frame));
-    zframe_destroy (&service_frame);
 }
 
 //  A message from a worker: [address][""][MDPW01][command]...
@@ -776,4 +781,133 @@ sb_broker_worker_count (sb_broker_t *self, const char *service)
             workers = self->counts [i].workers;
     pthread_mutex_unlock (&self->count_lock);
     return workers;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest: a broker on inproc, driven by a raw DEALER client and a raw
+//  DEALER worker speaking MDP/0.1 frame by frame, as any MDP client would.
+
+//  Receives a client reply; true when it is ["", MDPC01, service, body]
+//  with the body a reply envelope of the status wanted.
+static bool
+s_test_client_reply (zsock_t *client, const char *service, int status)
+{
+    zsock_set_rcvtimeo (client, 5000);
+    zmsg_t *msg = zmsg_recv (client);
+    if (!msg)
+        return false;
+    bool ok = zmsg_size (msg) == 4;
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *header = zmsg_pop (msg);
+    zframe_t *name = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    ok = ok && zframe_size (empty) == 0 && zframe_streq (header, SB_MDPC)
+         && zframe_streq (name, service);
+    sb_reply_msg_t reply;
+    char why [128];
+    if (ok) {
+        ok = sb_reply_decode (&reply, zframe_data (body), zframe_size (body), why,
+                              sizeof (why)) == 0
+             && reply.status == status;
+        sb_reply_msg_release (&reply);
+    }
+    zframe_destroy (&empty);
+    zframe_destroy (&header);
+    zframe_destroy (&name);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+    return ok;
+}
+
+//  Sends ["", MDPC01, service, body] from the client.
+static void
+s_test_client_send (zsock_t *client, const char *service, const void *body, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, "", 0);
+    zmsg_addstr (msg, SB_MDPC);
+    zmsg_addstr (msg, service);
+    zmsg_addmem (msg, body, size);
+    zmsg_send (&msg, client);
+}
+
+//  A request envelope for op ("" packs none) that expires in 5 s.
+static void
+s_test_envelope (msgpack_sbuffer *buf, const char *op)
+{
+    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+    snprintf (head.id, sizeof (head.id), "broker-test-%s", *op ? op : "noop");
+    snprintf (head.op, sizeof (head.op), "%s", op);
+    head.deadline = sb_now_ms () + 5000;
+    msgpack_sbuffer_init (buf);
+    sb_envelope_encode_request (buf, &head, NULL, 0);
+}
+
+void
+sb_broker_test (bool verbose)
+{
+    (void) verbose;
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://sb-broker-test-%d", (int) getpid ());
+    sb_broker_t *broker = sb_broker_new (endpoint, 250, 3);
+    SB_CHECK (broker);
+    if (!broker)
+        return;
+    zsock_t *client = zsock_new_dealer (endpoint);
+    msgpack_sbuffer envelope;
+
+    //  What the broker answers itself names the service called: a body
+    //  that is no envelope, an envelope without op for a service with no
+    //  worker, a service name the broker refuses.
+    s_test_client_send (client, "tenant", "\xc1garbage", 8);
+    SB_CHECK (s_test_client_reply (client, "tenant", 400));
+    s_test_envelope (&envelope, "");
+    s_test_client_send (client, "tenant", envelope.data, envelope.size);
+    SB_CHECK (s_test_client_reply (client, "tenant", 503));
+    s_test_client_send (client, "No Such!", envelope.data, envelope.size);
+    SB_CHECK (s_test_client_reply (client, "No Such!", 503));
+
+    //  With a worker: the envelope without op reaches it, and its answer
+    //  comes back under the service's name too.
+    zsock_t *worker = zsock_new_dealer (endpoint);
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addmem (ready, "", 0);
+    zmsg_addstr (ready, SB_MDPW);
+    zmsg_addstr (ready, SB_MDPW_READY);
+    zmsg_addstr (ready, "tenant");
+    zmsg_send (&ready, worker);
+    for (int i = 0; i < 200 && sb_broker_worker_count (broker, "tenant") == 0; i++)
+        zclock_sleep (10);
+    SB_CHECK (sb_broker_worker_count (broker, "tenant") == 1);
+    s_test_client_send (client, "tenant", envelope.data, envelope.size);
+    zsock_set_rcvtimeo (worker, 5000);
+    zmsg_t *request = NULL;
+    //  Skip heartbeats: the REQUEST is [""][MDPW01][REQUEST][address][""][body]
+    while ((request = zmsg_recv (worker)) && zmsg_size (request) != 6)
+        zmsg_destroy (&request);
+    SB_CHECK (request);
+    if (request) {
+        zframe_t *address = zmsg_first (request);
+        for (int i = 0; i < 3; i++)
+            address = zmsg_next (request);
+        msgpack_sbuffer answer;
+        msgpack_sbuffer_init (&answer);
+        sb_envelope_encode_error (&answer, "-", 400, SB_E_INVALID_REQUEST, "no op", NULL, 0);
+        zmsg_t *reply = zmsg_new ();
+        zmsg_addmem (reply, "", 0);
+        zmsg_addstr (reply, SB_MDPW);
+        zmsg_addstr (reply, SB_MDPW_REPLY);
+        zmsg_addmem (reply, zframe_data (address), zframe_size (address));
+        zmsg_addmem (reply, "", 0);
+        zmsg_addmem (reply, answer.data, answer.size);
+        zmsg_send (&reply, worker);
+        msgpack_sbuffer_destroy (&answer);
+        SB_CHECK (s_test_client_reply (client, "tenant", 400));
+    }
+    zmsg_destroy (&request);
+    msgpack_sbuffer_destroy (&envelope);
+    zsock_destroy (&worker);
+    zsock_destroy (&client);
+    sb_broker_destroy (&broker);
 }

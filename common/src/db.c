@@ -11,11 +11,23 @@
     row-level security — so that a transaction's first statement, or a
     read under sb_db_read, costs one round trip. When a statement fails because the
     connection died and no transaction was open, we reconnect and run it
-    once more: the caller sees nothing but a slower statement. Inside a
-    transaction a retry would silently run the rest of the work outside it,
-    so the transaction is marked lost instead: every statement fails until
-    the caller rolls back (or commits, which fails), and the first statement
-    after that reconnects.
+    once more: the caller sees nothing but a slower statement (the first
+    statement of a transaction too: its BEGIN travels with it, so nothing
+    of the transaction had run). Inside a transaction a retry would silently
+    run the rest of the work outside it, so the transaction is marked lost
+    instead: every statement fails until the caller rolls back (or commits,
+    which fails), and the first statement after that reconnects. Reconnects
+    wait within the request's time and back off after a failure (see
+    S_RECONNECT_MS, S_BACKOFF_MS), so an outage is answered quickly; no
+    answer and no connection attempt outlives the request's deadline
+    (s_get_result, s_connect_until), so a server that hangs cannot hold a
+    worker.
+
+    COMMIT goes in one pipeline after the transaction's id: when the
+    connection is lost before COMMIT's answer, the server is asked once it
+    is back whether that transaction committed (s_resolve_commit), so that
+    a change that is in is not reported as failed, nor the reverse; only
+    when that cannot be known in time is the outcome unknown (08007).
 
     Logging rules: the connection string is only ever logged as
     user@host:port/dbname, rebuilt from its parsed parts, so a password
@@ -26,6 +38,9 @@
     log instead of libpq's default of printing them on stderr.
 */
 #include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +54,24 @@
 #include "sb/util.h"
 
 //  How long a statement outside a transaction waits for the server to come
-//  back before giving up on its retry.
+//  back before giving up on its retry: at most this, and at most half of
+//  what is left of the request's time (sb_db_set_deadline), so that the
+//  requests queued behind it still have time to be answered.
 #define S_RECONNECT_MS 2000
+
+//  After a reconnect failed, statements fail at once for this long instead
+//  of each waiting for the server again: during an outage a worker answers
+//  503 quickly rather than letting its queue pass its deadlines.
+#define S_BACKOFF_MS 500
+
+//  A request's statement is given up this long before the request's
+//  deadline (and its connection dropped), so that its 503 reaches the
+//  caller before the broker's 504: a server that stopped answering must not
+//  hold the worker and the requests queued behind it.
+#define S_CUT_MARGIN_MS 100
+
+//  A connection attempt within a request gets at least this long.
+#define S_CONNECT_MIN_MS 250
 
 //  Statements are logged truncated to this many characters.
 #define S_EXCERPT_CHARS 60
@@ -72,6 +103,8 @@ typedef struct {
     int parse;                      //  slot whose Parse precedes it, or -1
     PGresult *result;               //  its result once read (success or error)
     bool failed;                    //  error, aborted, or never answered
+    bool keep;                      //  its answer stands even if the connection
+                                    //  is lost later in the pipeline
 } s_step_t;
 
 //  The organization for row-level security travels with the statements
@@ -90,6 +123,9 @@ struct _sb_db_t {
     bool has_org;                   //  org below is to be set
     char org [64];                  //  for the deferred BEGIN or for reading
     char sqlstate [6];              //  of the last failure, "" after success
+    int64_t deadline;               //  the request's, unix ms (0: none)
+    int64_t down_until;             //  monotonic ms: reconnects fail at once until then
+    bool cut;                       //  the last pipeline was given up at the deadline
     char message [256];             //  server's reason for the last failure
     s_statement_t statements [S_STATEMENTS];
     size_t statement_count;
@@ -253,7 +289,9 @@ s_record_failure (sb_db_t *self, const PGresult *result)
             message = "unexpected result (COPY is not supported here)";
     }
     if (!message || !*message)
-        message = PQerrorMessage (self->conn);
+        message = self->conn ? PQerrorMessage (self->conn)
+                : self->cut  ? "no answer from the database before the request's deadline"
+                             : "no connection";
     if (PQstatus (self->conn) == CONNECTION_BAD)
         sqlstate = "08006";
     else if (!sqlstate || strlen (sqlstate) != 5)
@@ -313,6 +351,52 @@ s_disconnect (sb_db_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  Reconnects for a statement, within the request's time (see
+//  S_RECONNECT_MS and S_BACKOFF_MS). A transaction whose BEGIN still waits
+//  for its first statement has done nothing yet: it survives, so that the
+//  statement runs inside it, with its organization, on the new connection
+//  (never alone in autocommit). Returns 0, or -1 with a class 08 SQLSTATE.
+
+static int
+s_reconnect (sb_db_t *self)
+{
+    if (sb_mono_ms () < self->down_until) {
+        s_forget (self);
+        s_set_failure (self, "08001", "the database was unreachable moments ago");
+        return -1;
+    }
+    int64_t wait = S_RECONNECT_MS;
+    if (self->deadline) {
+        int64_t half = (self->deadline - sb_now_ms ()) / 2;
+        if (half < wait)
+            wait = half > 0 ? half : 0;
+    }
+    bool deferred = self->in_tx && self->tx_deferred;
+    int rc = sb_db_connect (self, (int) wait);
+    if (deferred)
+        self->in_tx = self->tx_deferred = true;
+    if (rc) {
+        if (strncmp (self->sqlstate, "08", 2) != 0)
+            s_set_failure (self, "08001", self->message);
+        self->down_until = sb_mono_ms () + S_BACKOFF_MS;
+    }
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  True for a failure that says the server is going away or is not there
+//  yet: admin shutdown, crash shutdown, cannot connect now (57P01-57P03).
+
+static bool
+s_shutdown_state (const char *sqlstate)
+{
+    return strcmp (sqlstate, "57P01") == 0 || strcmp (sqlstate, "57P02") == 0
+           || strcmp (sqlstate, "57P03") == 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  The slot of sql's prepared statement (its name is "s<slot>"), taking a
 //  free one the first time; -1 when it is not to be prepared (the table
 //  is three quarters full, or its Parse failed before).
@@ -351,6 +435,29 @@ s_statement (sb_db_t *self, const char *sql)
 
 
 //  --------------------------------------------------------------------------
+//  The next result of the pipeline, waiting no later than the request's
+//  deadline allows (S_CUT_MARGIN_MS): NULL with self->cut set when the time
+//  is up. Without a request, as long as it takes (PQgetResult).
+
+static PGresult *
+s_get_result (sb_db_t *self, PGconn *conn)
+{
+    while (self->deadline && PQisBusy (conn) && PQsocket (conn) >= 0) {
+        int64_t left = self->deadline - S_CUT_MARGIN_MS - sb_now_ms ();
+        if (left <= 0) {
+            self->cut = true;
+            return NULL;
+        }
+        struct pollfd ready = { .fd = PQsocket (conn), .events = POLLIN };
+        int rc = poll (&ready, 1, left > INT_MAX ? INT_MAX : (int) left);
+        if ((rc < 0 && errno != EINTR) || (rc > 0 && !PQconsumeInput (conn)))
+            break;                  //  PQgetResult reports the broken connection
+    }
+    return PQgetResult (conn);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Sends the steps as one pipeline and reads every answer: one round trip
 //  however many statements, each a prepared statement (Parse only the
 //  first time on this connection). Each step's result (or its failure) is
@@ -362,6 +469,7 @@ static int
 s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
 {
     PGconn *conn = self->conn;
+    self->cut = false;
     for (size_t i = 0; i < count; i++) {
         steps [i].result = NULL;
         steps [i].failed = true;
@@ -402,7 +510,7 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
     for (size_t i = 0; i < count && alive; i++) {
         s_step_t *step = &steps [i];
         if (step->parse >= 0) {
-            PGresult *parsed = PQgetResult (conn);
+            PGresult *parsed = s_get_result (self, conn);
             ExecStatusType status = PQresultStatus (parsed);
             if (!parsed)
                 alive = false;
@@ -416,12 +524,12 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
                 parsed = NULL;
             }
             PQclear (parsed);
-            if (alive && PQgetResult (conn))
+            if (alive && s_get_result (self, conn))
                 alive = false;              //  out of step with the server
         }
         if (!alive)
             break;
-        PGresult *result = PQgetResult (conn);
+        PGresult *result = s_get_result (self, conn);
         if (!result) {
             alive = false;
             break;
@@ -445,14 +553,24 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
             step->result = result;          //  the error
         else
             PQclear (result);
-        if (PQgetResult (conn))
+        if (s_get_result (self, conn))
             alive = false;
     }
     if (alive && count && steps [count - 1].sql) {
-        PGresult *sync = PQgetResult (conn);
+        PGresult *sync = s_get_result (self, conn);
         alive = PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
         PQclear (sync);
     }
+    if (self->cut) {
+        //  What the server does with the statement is its business now;
+        //  the worker answers, and reconnects after the back-off
+        sb_warn ("no answer from the database before the request's deadline, "
+                 "dropping the connection");
+        s_forget (self);
+        self->down_until = sb_mono_ms () + S_BACKOFF_MS;
+        alive = false;
+    }
+    else
     if (!PQexitPipelineMode (conn) && PQstatus (conn) != CONNECTION_BAD) {
         //  Answers we did not expect are still coming: the connection's
         //  state is unknown, so it goes
@@ -462,7 +580,7 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
     }
     if (!alive)
         for (size_t i = 0; i < count; i++)
-            if (!steps [i].failed && PQstatus (self->conn) == CONNECTION_BAD) {
+            if (!steps [i].failed && !steps [i].keep && PQstatus (self->conn) == CONNECTION_BAD) {
                 PQclear (steps [i].result);
                 steps [i].result = NULL;
                 steps [i].failed = true;
@@ -518,6 +636,64 @@ s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *par
 
 
 //  --------------------------------------------------------------------------
+//  A transaction ends with two steps in one pipeline: its id (NULL when it
+//  wrote nothing), then COMMIT. When the connection is lost before COMMIT's
+//  answer, s_resolve_commit tells what happened.
+
+#define S_XACT_ID "SELECT pg_current_xact_id_if_assigned ()::text"
+
+//  After a pipeline ending in S_XACT_ID and COMMIT (steps kept, see
+//  s_step_t) lost its connection: did the transaction commit? The server
+//  answers in order, so an error it sent (a SQLSTATE: a shutdown's FATAL,
+//  say) in place of a step before COMMIT means it never ran COMMIT: rolled
+//  back. A transaction that wrote nothing has nothing to lose. Otherwise
+//  COMMIT may have run and only its answer was lost: the server, once it is
+//  back (within the request's time), knows the transaction's status
+//  (pg_xact_status). Returns 1 committed, 0 rolled back (08006), -1
+//  unknown (08007); the connection is gone or new either way.
+
+static int
+s_resolve_commit (sb_db_t *self, const s_step_t *steps, size_t count)
+{
+    for (size_t i = 0; i + 1 < count; i++)
+        if (steps [i].failed && steps [i].result
+            && PQresultErrorField (steps [i].result, PG_DIAG_SQLSTATE)) {
+            s_set_failure (self, "08006", "connection lost before COMMIT ran");
+            return 0;
+        }
+    const s_step_t *xact = &steps [count - 2];
+    if (!xact->failed && PQntuples (xact->result) == 1 && PQgetisnull (xact->result, 0, 0))
+        return 1;
+    char id [32] = "";
+    if (!xact->failed && PQntuples (xact->result) == 1)
+        snprintf (id, sizeof id, "%s", PQgetvalue (xact->result, 0, 0));
+    const char *status = NULL;
+    PGresult *result = NULL;
+    if (*id && s_reconnect (self) == 0) {
+        const char *params [] = { id };
+        result = s_exec_once (self, "SELECT pg_xact_status ($1::xid8)", 1, params);
+        if (result && PQntuples (result) == 1 && !PQgetisnull (result, 0, 0))
+            status = PQgetvalue (result, 0, 0);
+    }
+    int outcome = -1;
+    if (status && strcmp (status, "committed") == 0)
+        outcome = 1;
+    else
+    if (status && strcmp (status, "aborted") == 0) {
+        s_set_failure (self, "08006", "connection lost during COMMIT, which did not commit");
+        outcome = 0;
+    }
+    else
+        s_set_failure (self, "08007", "connection lost during COMMIT: outcome unknown");
+    sb_warn ("connection lost during COMMIT of transaction %s: %s", *id ? id : "(id unknown)",
+             outcome == 1 ? "it committed" : outcome == 0 ? "it rolled back"
+                                                         : "outcome unknown");
+    PQclear (result);
+    return outcome;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Create a handle for url whose search_path will be schema (NULL for the
 //  server default). Does not connect. Caller owns.
 
@@ -552,6 +728,36 @@ sb_db_destroy (sb_db_t **self_p)
 
 
 //  --------------------------------------------------------------------------
+//  PQconnectdbParams that gives up at until (monotonic ms): the connection
+//  (PQstatus tells; the caller PQfinish'es it), with *late set when the
+//  time ran out first.
+
+static PGconn *
+s_connect_until (const char *const *keywords, const char *const *values, int64_t until,
+                 bool *late)
+{
+    PGconn *conn = PQconnectStartParams (keywords, values, 1);
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (PQstatus (conn) != CONNECTION_BAD && state != PGRES_POLLING_OK
+           && state != PGRES_POLLING_FAILED) {
+        int64_t left = until - sb_mono_ms ();
+        struct pollfd ready = { .fd = PQsocket (conn),
+                                .events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+        int rc = left > 0 && ready.fd >= 0 ? poll (&ready, 1, (int) left) : 0;
+        if (rc == 0) {
+            *late = true;
+            break;
+        }
+        if (rc > 0 || errno == EINTR)
+            state = rc > 0 ? PQconnectPoll (conn) : state;
+        else
+            break;
+    }
+    return conn;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Connect, or reconnect (an open transaction is lost), retrying every 100
 //  to 200 ms for up to wait_ms while the server is not up or is starting or
 //  stopping. A server that answers but refuses us (authentication, unknown
@@ -578,8 +784,8 @@ sb_db_connect (sb_db_t *self, int wait_ms)
     //  fallback_application_name yields to an application_name in the URL.
     char timeout [16];
     int timeout_secs = (wait_ms + 999) / 1000;
-    snprintf (timeout, sizeof timeout, "%d",
-              timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs);
+    timeout_secs = timeout_secs < 2 ? 2 : timeout_secs > 10 ? 10 : timeout_secs;
+    snprintf (timeout, sizeof timeout, "%d", timeout_secs);
     //  gssencmode=disable (a URL may say otherwise): libpq's default,
     //  prefer, initialises Kerberos on every connect to look for a ticket
     //  we never have, which costs time and ~1 MiB of resident memory.
@@ -592,21 +798,32 @@ sb_db_connect (sb_db_t *self, int wait_ms)
     int refusals = 0;
     bool waiting = false;
     while (true) {
-        self->conn = PQconnectdbParams (keywords, values, 1);
+        //  An attempt ends by the deadline (a server that accepts TCP but
+        //  never answers, say stopped, must not hold us), or by libpq's
+        //  connect_timeout, whichever comes first
+        int64_t now = sb_mono_ms ();
+        int64_t until = now + timeout_secs * 1000LL;
+        int64_t latest = deadline > now + S_CONNECT_MIN_MS ? deadline : now + S_CONNECT_MIN_MS;
+        if (until > latest)
+            until = latest;
+        bool late = false;
+        self->conn = s_connect_until (keywords, values, until, &late);
         if (PQstatus (self->conn) == CONNECTION_OK)
             break;
         char why [256];
-        s_first_line (PQerrorMessage (self->conn), why, sizeof why);
+        s_first_line (late ? "no answer from the server in time" : PQerrorMessage (self->conn), why,
+                      sizeof why);
         PQfinish (self->conn);
         self->conn = NULL;
 
         //  Is the server down, or up and refusing us? PQPING_OK means it
         //  accepts connections, so our failure is ours (password, database
         //  name); ask twice in case it came up between attempt and ping.
-        PGPing ping = PQpingParams (keywords, values, 1);
+        //  (A server that did not answer in time would not answer a ping.)
+        PGPing ping = late ? PQPING_NO_RESPONSE : PQpingParams (keywords, values, 1);
         if (ping == PQPING_OK)
             refusals++;
-        int64_t now = sb_mono_ms ();
+        now = sb_mono_ms ();
         if (ping == PQPING_NO_ATTEMPT || refusals >= 2 || now >= deadline) {
             s_set_failure (self, "08001", why);
             return sb_error ("cannot connect to database %s: %s", where, why);
@@ -682,15 +899,21 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
         sb_error ("statement in a lost transaction not run: %s", excerpt);
         return NULL;
     }
-    if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS)) {
-        strcpy (self->sqlstate, "08006");
+    if (!s_connected (self) && s_reconnect (self)) {
+        sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
         return NULL;
     }
     PGresult *result = s_exec_once (self, sql, nparams, params);
     if (result)
         return result;
 
-    if (PQstatus (self->conn) == CONNECTION_BAD) {
+    //  A server shutting down may say so before libpq sees the connection
+    //  close: the same as a lost connection
+    if (s_shutdown_state (self->sqlstate) && PQstatus (self->conn) != CONNECTION_BAD) {
+        s_forget (self);
+        s_set_failure (self, "08006", self->message);
+    }
+    if (!s_connected (self)) {
         if (in_tx) {
             //  The server rolled the transaction back when the connection
             //  went; the caller must start again after rolling back
@@ -701,9 +924,8 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
             return NULL;
         }
         sb_warn ("connection lost (%s), reconnecting to retry: %s", self->message, excerpt);
-        if (sb_db_connect (self, S_RECONNECT_MS)) {
-            strcpy (self->sqlstate, "08006");
-            sb_error ("statement failed, database unreachable: %s", excerpt);
+        if (s_reconnect (self)) {
+            sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
             return NULL;
         }
         result = s_exec_once (self, sql, nparams, params);
@@ -748,7 +970,7 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
     int rc = -1;
     bool alone = count == 1;
     for (int attempt = 0; attempt < 2 && rc; attempt++) {
-        if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS))
+        if (!s_connected (self) && s_reconnect (self))
             break;
         size_t n = 0;
         for (size_t i = 0; i < count; i++) {
@@ -811,19 +1033,22 @@ sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresu
     assert (!self->in_tx);
     for (size_t i = 0; i < count; i++)
         results [i] = NULL;
-    if (!s_connected (self) && sb_db_connect (self, S_RECONNECT_MS)) {
-        strcpy (self->sqlstate, "08006");
+    if (!s_connected (self) && s_reconnect (self))
         return -1;
-    }
-    //  BEGIN, per statement its organization and itself, COMMIT
-    s_step_t *steps = (s_step_t *) sb_calloc (count * 2 + 2, sizeof (s_step_t));
+    //  BEGIN, per statement its organization and itself, the transaction's
+    //  id and COMMIT; every answer kept, should the connection be lost
+    //  before COMMIT's (s_resolve_commit)
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 2 + 3, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     size_t n = 0;
     steps [n++] = (s_step_t) { .sql = "BEGIN" };
     for (size_t i = 0; i < count; i++)
         n = s_steps_add (steps, n, &stmts [i], &index [i]);
+    steps [n++] = (s_step_t) { .sql = S_XACT_ID };
     steps [n++] = (s_step_t) { .sql = "COMMIT" };
-    int rc = s_pipeline (self, steps, n);
+    for (size_t i = 0; i < n; i++)
+        steps [i].keep = true;
+    bool lost = s_pipeline (self, steps, n) && !s_connected (self);
     const s_step_t *failed = NULL;
     for (size_t i = 0; i < n && !failed; i++)
         if (steps [i].failed)
@@ -832,10 +1057,10 @@ sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresu
     //  ROLLBACK, not COMMIT
     if (!failed && strcmp (PQcmdStatus (steps [n - 1].result), "COMMIT") != 0)
         failed = &steps [n - 1];
+    if (failed && lost && s_resolve_commit (self, steps, n) == 1)
+        failed = NULL;              //  committed: every statement had answered
     if (failed) {
-        if (rc)
-            s_set_failure (self, "08006", "connection lost during a group of changes");
-        else
+        if (!lost)
             s_record_failure (self, failed->result);
         char excerpt [S_EXCERPT_CHARS + 4];
         s_excerpt (failed->sql, excerpt, sizeof excerpt);
@@ -888,6 +1113,34 @@ sb_db_sqlstate (sb_db_t *self)
 
 
 //  --------------------------------------------------------------------------
+//  True when the last failure means the database is unreachable for now
+//  rather than that the work is wrong (see db.h).
+
+bool
+sb_db_unavailable (sb_db_t *self)
+{
+    assert (self);
+    const char *state = self->sqlstate;
+    if (!*state)
+        return false;
+    return strncmp (state, "08", 2) == 0 || strncmp (state, "53", 2) == 0
+           || s_shutdown_state (state) || !s_connected (self);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The time after which reconnecting must not wait: the request's deadline
+//  in unix milliseconds, 0 for none (see db.h).
+
+void
+sb_db_set_deadline (sb_db_t *self, int64_t deadline)
+{
+    assert (self);
+    self->deadline = deadline;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Begin a transaction: 0 or -1. Nested transactions are refused. BEGIN is
 //  not sent yet: it goes with the first statement, in the same round trip
 //  (with the organization, when sb_db_set_org comes before that).
@@ -934,20 +1187,32 @@ sb_db_commit (sb_db_t *self)
         s_set_failure (self, "25P02", "transaction had failed");
         return sb_error ("cannot commit: a statement in the transaction failed, rolled back");
     }
-    PGresult *result = sb_db_exec (self, "COMMIT", 0, NULL);
+    s_step_t steps [2] = { { .sql = S_XACT_ID, .keep = true }, { .sql = "COMMIT", .keep = true } };
     int rc = 0;
-    if (!result) {
-        if (!s_connected (self)) {
-            s_set_failure (self, "08007", "connection lost during COMMIT");
-            sb_error ("connection lost during COMMIT: outcome unknown");
-        }
-        rc = -1;
+    if (s_pipeline (self, steps, 2) && !s_connected (self)) {
+        if (s_resolve_commit (self, steps, 2) != 1)
+            rc = sb_error ("cannot commit [%s]: %s", self->sqlstate, self->message);
     }
-    else if (strcmp (PQcmdStatus (result), "COMMIT") != 0) {
+    else
+    if (steps [0].failed || steps [1].failed) {
+        s_record_failure (self, steps [0].failed ? steps [0].result : steps [1].result);
+        rc = sb_error ("cannot commit [%s]: %s", self->sqlstate, self->message);
+    }
+    else
+    if (strcmp (PQcmdStatus (steps [1].result), "COMMIT") != 0) {
         s_set_failure (self, "40000", "transaction rolled back at commit");
         rc = sb_error ("cannot commit: the server rolled the transaction back");
     }
-    PQclear (result);
+    PQclear (steps [0].result);
+    PQclear (steps [1].result);
+    if (rc && s_connected (self) && PQtransactionStatus (self->conn) != PQTRANS_IDLE) {
+        PGresult *result = PQexec (self->conn, "ROLLBACK");
+        PQclear (result);
+    }
+    if (rc == 0) {
+        self->sqlstate [0] = 0;
+        self->message [0] = 0;
+    }
     self->in_tx = false;
     self->tx_lost = false;
     return rc;

@@ -10,6 +10,10 @@
     passed, checks the caller's role against the operation's, opens a
     transaction with the organization set for row-level security when the
     operation asks for one, calls the handler and sends the encoded reply.
+    A failure the handler did not answer becomes 503 when the database is
+    unreachable (with retry_after, as every 503), 503 outcome_unknown when
+    a COMMIT's fate cannot be known, and 500 only for our own bugs
+    (s_reply_failure).
 
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
@@ -367,15 +371,47 @@ sb_reply_body (sb_reply_t *reply, int status)
     return s_reply_start (reply, status, "body", false);
 }
 
+//  Seconds a client is told to wait after a 503 (the gateway turns the
+//  error's retry_after into Retry-After): every 503 says when to come back.
+#define S_RETRY_AFTER_S 1
+
 msgpack_packer *
 sb_reply_error_extra (sb_reply_t *reply, int status, const char *code, const char *message,
                       size_t extra_pairs)
 {
     msgpack_packer *pk = s_reply_start (reply, status, "error", false);
-    msgpack_pack_map (pk, 2 + extra_pairs);
+    msgpack_pack_map (pk, 2 + extra_pairs + (status == 503));
     sb_mpk_pack_kv_str (pk, "code", code);
     sb_mpk_pack_kv_str (pk, "message", message);
+    if (status == 503)
+        sb_mpk_pack_kv_int (pk, "retry_after", S_RETRY_AFTER_S);
     return pk;
+}
+
+//  Answers a request whose work failed unexpectedly (a handler's -1, a
+//  statement of a batch or group that failed, a commit refused). A database
+//  that is unreachable for now answers 503, as does a commit that failed
+//  (committing); a COMMIT whose answer was lost with its connection
+//  (SQLSTATE 08007) may have applied the change, so it is not reported as
+//  failed but as outcome_unknown (503 too: a retry with the same
+//  Idempotency-Key, or the same usage event ids, is safe; a blind retry
+//  may apply it twice). Anything else is our bug: 500.
+static void
+s_reply_failure (sb_reply_t *reply, sb_db_t *db, bool committing)
+{
+    if (streq (sb_db_sqlstate (db), "08007"))
+        sb_reply_error (reply, 503, SB_E_OUTCOME_UNKNOWN,
+                        "the database connection was lost while the change was being "
+                        "committed: it may or may not have been applied");
+    else
+    if (committing)
+        sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE, "the change could not be committed");
+    else
+    if (sb_db_unavailable (db))
+        sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
+                        "the database is unavailable, try again shortly");
+    else
+        sb_reply_error (reply, 500, SB_E_INTERNAL, "the service failed to handle the request");
 }
 
 int
@@ -694,8 +730,7 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
             //  A replay, a refusal or a failure: nothing ran, nothing to keep
             sb_db_rollback (ctx->db);
             if (answered < 0)
-                sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
-                                "the database is unavailable");
+                s_reply_failure (reply, ctx->db, false);
             s_ctx_flush_events (ctx, false);
             return;
         }
@@ -710,7 +745,7 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
     if (rc != 0 || !reply->written) {
         if (rc == 0)
             sb_error ("handler for '%s' wrote no reply", head->op);
-        sb_reply_error (reply, 500, SB_E_INTERNAL, "the service failed to handle the request");
+        s_reply_failure (reply, ctx->db, false);
     }
     bool committed = true;
     if (tx) {
@@ -719,8 +754,7 @@ s_run (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_stmt_t *
                 || sb_db_commit (ctx->db)) {
                 sb_db_rollback (ctx->db);
                 committed = false;
-                sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
-                                "the change could not be committed");
+                s_reply_failure (reply, ctx->db, true);
             }
         }
         else {
@@ -801,14 +835,8 @@ s_slot_finish (s_slot_t *slot, sb_db_t *db, PGresult *result)
 {
     sb_log_set_request_id (slot->request.head.id);
     if (slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
-        || !slot->reply.written) {
-        if (strncmp (sb_db_sqlstate (db), "08", 2) == 0)
-            sb_reply_error (&slot->reply, 503, SB_E_SERVICE_UNAVAILABLE,
-                            "the database is unavailable");
-        else
-            sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
-                            "the service failed to handle the request");
-    }
+        || !slot->reply.written)
+        s_reply_failure (&slot->reply, db, false);
     PQclear (result);
 }
 
@@ -841,9 +869,16 @@ s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
         int rc = sb_db_exec_group (db, stmts, count, results);
         sb_log_set_request_id (NULL);
         sb_debug ("%zu changes in one transaction: %s", count, rc ? "failed" : "committed");
-        alone = rc && strncmp (sb_db_sqlstate (db), "08", 2) != 0;
+        //  Lost with the connection: nobody's change is known to be in,
+        //  and a rerun alone could apply one twice (08007)
+        alone = rc && !sb_db_unavailable (db);
         for (size_t i = 0; i < count && !alone; i++) {
-            s_slot_finish (group [i], db, results [i]);
+            if (rc) {
+                sb_log_set_request_id (group [i]->request.head.id);
+                s_reply_failure (&group [i]->reply, db, true);
+            }
+            else
+                s_slot_finish (group [i], db, results [i]);
             s_ctx_flush_events (&group [i]->ctx, rc == 0);
         }
     }
@@ -865,10 +900,16 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
 {
     s_slot_t *slots = (s_slot_t *) sb_calloc (count, sizeof (s_slot_t));
     size_t batched = 0, grouped = 0;
+    //  Waiting for the database to come back must leave the requests
+    //  time to be answered: the earliest deadline of those in hand bounds it
+    int64_t deadline = 0;
     for (size_t i = 0; i < count; i++) {
         s_slot_t *slot = &slots [i];
         if (!s_slot_open (slot, service, config, db, bodies [i]))
             continue;
+        if (!deadline || slot->request.head.deadline < deadline)
+            deadline = slot->request.head.deadline;
+        sb_db_set_deadline (db, deadline);
         const sb_op_t *op = s_op_for (&slot->ctx, &slot->reply);
         if (!op)
             continue;
@@ -879,8 +920,7 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
             continue;
         }
         if (op->query (&slot->ctx, slot->request.args, &slot->reply, &slot->stmt))
-            sb_reply_error (&slot->reply, 500, SB_E_INTERNAL,
-                            "the service failed to handle the request");
+            s_reply_failure (&slot->reply, db, false);
         else
         if (!slot->reply.written && !slot->stmt.sql)
             s_run (&slot->ctx, op, &slot->reply, NULL);     //  declined: alone
@@ -939,6 +979,7 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         free (left);
         free (group);
     }
+    sb_db_set_deadline (db, 0);
     for (size_t i = 0; i < count; i++)
         replies [i] = s_slot_close (&slots [i]);
     free (slots);

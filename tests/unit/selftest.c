@@ -17,6 +17,7 @@ static const s_test_t s_tests [] = {
     { "config", sb_config_test },
     { "mpk", sb_mpk_test },
     { "envelope", sb_envelope_test },
+    { "broker", sb_broker_test },
     { "json", sb_json_test },
     { "jwt", sb_jwt_test },
     { "mail", sb_mail_test },

@@ -66,5 +66,8 @@ void sb_broker_submit (sb_broker_t *self, sb_job_t *job);
 //  Number of live workers registered for service, from any thread.
 size_t sb_broker_worker_count (sb_broker_t *self, const char *service);
 
+//  Selftest: MDP clients get the service they called in every reply.
+void sb_broker_test (bool verbose);
+
 
 #endif

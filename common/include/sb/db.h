@@ -3,9 +3,11 @@
     One sb_db_t is one connection, used by one thread. Statements are always
     parameterized (PQexecParams / prepared statements): SQL text never
     contains a value. When the server restarts, the next statement outside a
-    transaction reconnects and retries once; inside a transaction the
-    failure is reported (the transaction is lost anyway) and the connection
-    is re-established before the next one.
+    transaction (or the first of one, whose BEGIN travels with it) reconnects
+    and retries once, within the request's time (sb_db_set_deadline); inside
+    a transaction the failure is reported (the transaction is lost anyway)
+    and the connection is re-established before the next one. Writes belong
+    in transactions: a retried statement outside one may have run twice.
 
     Every connection sets search_path to its service's schema, so that
     statements name tables without a schema prefix.
@@ -17,6 +19,7 @@
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct _sb_db_t sb_db_t;
 
@@ -40,8 +43,27 @@ PGresult *sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *c
 int sb_db_run (sb_db_t *self, const char *sql, int nparams, const char *const *params);
 
 //  SQLSTATE of the last failure ("" when the last statement succeeded,
-//  "08006" style codes when the connection was lost).
+//  "08006" style codes when the connection was lost; "08007" when it was
+//  lost while COMMIT was in flight, so that the transaction may or may not
+//  have committed).
 const char *sb_db_sqlstate (sb_db_t *self);
+
+//  True when the last failure says the database is unreachable for now,
+//  not that the work is wrong: a lost or refused connection (class 08),
+//  a server shutting down, crashed or starting up (57P01, 57P02, 57P03),
+//  insufficient resources (class 53). Such a request is answered 503 with
+//  Retry-After.
+bool sb_db_unavailable (sb_db_t *self);
+
+//  Bounds the waiting for the server that a statement may do when it finds
+//  the connection gone: half the time left before deadline (unix ms; 0:
+//  no request, up to 2 s). After a reconnect fails, statements fail at once
+//  (class 08) for half a second, so a worker answers an outage quickly
+//  instead of letting the requests queued behind it pass their deadlines.
+//  A statement whose answer has not come 100 ms before the deadline is
+//  given up (08006) and its connection dropped, so that a server that hangs
+//  cannot hold the worker past its request's deadline.
+void sb_db_set_deadline (sb_db_t *self, int64_t deadline);
 
 //  Transactions. begin/commit return 0 or -1; rollback never fails from the
 //  caller's point of view (a lost connection has rolled back already).
@@ -103,8 +125,9 @@ int sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGr
 //  statement after its organization, COMMIT): one commit, one WAL flush, for
 //  many requests' changes. All or nothing: returns 0 with every result
 //  filled (caller PQclear's), or -1 with none (logged), the transaction
-//  rolled back — or, when the connection was lost (SQLSTATE 08...),
-//  possibly committed. Not inside a transaction.
+//  rolled back — or, when the connection was lost after COMMIT was sent
+//  with no statement refused before it (SQLSTATE 08007), possibly
+//  committed. Not inside a transaction.
 int sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count,
                       PGresult **results);
 

@@ -18,6 +18,7 @@
 #define SB_E_CONFLICT             "conflict"
 #define SB_E_RATE_LIMITED         "rate_limited"
 #define SB_E_SERVICE_UNAVAILABLE  "service_unavailable"
+#define SB_E_OUTCOME_UNKNOWN      "outcome_unknown"
 #define SB_E_TIMEOUT              "timeout"
 #define SB_E_INTERNAL             "internal_error"
 #define SB_E_UNKNOWN_OPERATION    "unknown_operation"
