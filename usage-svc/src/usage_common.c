@@ -170,7 +170,7 @@ usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply)
     const char *state = sb_db_sqlstate (sb_ctx_db (ctx));
     if (strncmp (state, "22", 2) == 0 || strncmp (state, "23", 2) == 0)
         return sb_reply_error (reply, 400, SB_E_INVALID_REQUEST,
-                               "a value was refused by the database (a counter would overflow?)");
+                               "a value was refused by the database");
     if (strncmp (state, "40", 2) == 0 || strncmp (state, "08", 2) == 0
         || strncmp (state, "55P03", 5) == 0 || strncmp (state, "57", 2) == 0)
         return sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,

@@ -22,5 +22,6 @@
 #define SB_E_UNKNOWN_OPERATION    "unknown_operation"
 #define SB_E_PLAN_LIMIT_REACHED   "plan_limit_reached"
 #define SB_E_FEATURE_NOT_IN_PLAN  "feature_not_in_plan"
+#define SB_E_USAGE_OVERFLOW       "usage_overflow"     //  a usage counter would pass its cap
 
 #endif
