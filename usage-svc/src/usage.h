@@ -92,6 +92,10 @@ bool usage_arg_count (const msgpack_object *args, const char *name, bool require
 //  retry (503); anything else returns -1 for the skeleton's 500.
 int usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply);
 
+//  Answers 422 usage_overflow: "<what> would take the usage counter
+//  <counter> past 10^15, ..." with error.limit the cap. Returns 0.
+int usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter);
+
 //  Sets switchboard.all_orgs for the current transaction: the statements
 //  that follow may touch every organization's rows. 0 or -1.
 int usage_all_orgs (sb_ctx_t *ctx);

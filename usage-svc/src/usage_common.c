@@ -179,6 +179,18 @@ usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply)
 }
 
 int
+usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter)
+{
+    char message [256];
+    snprintf (message, sizeof (message),
+              "%s would take the usage counter %s past %lld, the most one metric can count in "
+              "a month", what, counter, (long long) USAGE_MAX_COUNTER);
+    msgpack_packer *pk = sb_reply_error_extra (reply, 422, SB_E_USAGE_OVERFLOW, message, 1);
+    sb_mpk_pack_kv_int (pk, "limit", USAGE_MAX_COUNTER);
+    return 0;
+}
+
+int
 usage_all_orgs (sb_ctx_t *ctx)
 {
     return sb_db_run (sb_ctx_db (ctx), "SELECT set_config ('switchboard.all_orgs', 'on', true)", 0,

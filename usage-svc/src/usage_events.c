@@ -398,22 +398,6 @@ s_event_count (const msgpack_object *args)
     return sb_mpk_get (args, "events")->via.array.size;
 }
 
-//  Answers 422 usage_overflow for a request of one organization whose
-//  events were refused (none stored): over names the counter.
-static int
-s_reply_overflow (const usage_outcome_t *outcome, sb_reply_t *reply)
-{
-    char message [240];
-    snprintf (message, sizeof (message),
-              "these events would take the usage counter %s past %lld, the most one metric "
-              "can count in a month; nothing was stored",
-              outcome->over ? outcome->over : "of this organization",
-              (long long) USAGE_MAX_COUNTER);
-    msgpack_packer *pk = sb_reply_error_extra (reply, 422, SB_E_USAGE_OVERFLOW, message, 1);
-    sb_mpk_pack_kv_int (pk, "limit", USAGE_MAX_COUNTER);
-    return 0;
-}
-
 //  Per organization of a usage.record batch: its events and their fate.
 typedef struct {
     int64_t events, accepted, refused;
@@ -572,7 +556,8 @@ usage_ingest_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result
     usage_outcome_t outcome;
     usage_store_done (ctx, result, &outcome);
     if (outcome.refused_count)
-        return s_reply_overflow (&outcome, reply);
+        return usage_reply_overflow (reply, "these events (none was stored)",
+                                     outcome.over ? outcome.over : "of this organization");
     msgpack_packer *pk = sb_reply_body (reply, 202);
     msgpack_pack_map (pk, 2);
     sb_mpk_pack_kv_int (pk, "accepted", outcome.accepted);

@@ -112,14 +112,7 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (!granted && (limit < 0 || taken <= limit)) {
         //  Within the plan, past the counter's cap: the hold could never
         //  be committed.
-        char message [200];
-        snprintf (message, sizeof (message),
-                  "holding %lld more would take the %s counter past %lld, the most one metric "
-                  "can count in a month", (long long) quantity, metric,
-                  (long long) USAGE_MAX_COUNTER);
-        msgpack_packer *pk = sb_reply_error_extra (reply, 422, SB_E_USAGE_OVERFLOW, message, 1);
-        sb_mpk_pack_kv_int (pk, "limit", USAGE_MAX_COUNTER);
-        return 0;
+        return usage_reply_overflow (reply, "this hold", metric);
     }
     if (!granted) {
         //  Holds count as used: `used` is what the limit is measured against.
@@ -239,13 +232,7 @@ usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         return usage_reply_db_error (ctx, reply);
     if (outcome.refused_count) {
         //  (The answer rolls the delete back: the hold stays until it expires.)
-        char message [200];
-        snprintf (message, sizeof (message),
-                  "committing would take the %s counter past %lld, the most one metric can "
-                  "count in a month", metric, (long long) USAGE_MAX_COUNTER);
-        msgpack_packer *pk = sb_reply_error_extra (reply, 422, SB_E_USAGE_OVERFLOW, message, 1);
-        sb_mpk_pack_kv_int (pk, "limit", USAGE_MAX_COUNTER);
-        return 0;
+        return usage_reply_overflow (reply, "this commit", metric);
     }
     usage_cache_forget (org, metric, period);
     return s_reply_committed (reply, id, metric, quantity, held, event_id,
