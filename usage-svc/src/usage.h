@@ -30,7 +30,8 @@ extern const size_t usage_migration_count;
 
 //  The caps that keep every sum far from bigint's 2^63 - 1 (9.2 * 10^18),
 //  so that no counter, sum or check can overflow, whatever a tenant sends:
-//  an event or hold is at most 10^9 (more is 400 naming the field), and a
+//  an event or hold is at most 10^9 (more is 400 naming the field, or that
+//  event's refusal, validation_failed, in usage.record's answer), and a
 //  counter (organization, metric, month) at most 10^15: events that would
 //  take it past that are refused (422 usage_overflow on the public API; a
 //  refusal per event in usage.record's answer). The check reads the
