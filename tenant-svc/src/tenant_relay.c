@@ -57,8 +57,8 @@ s_deliver_batch (s_relay_t *self)
     PGresult *rows = sb_db_exec (self->db,
                                  "SELECT id, organization_id, event_id, metric, quantity, "
                                  SB_SQL_TS ("occurred_at") ", business_id FROM usage_outbox "
-                                 "WHERE delivered_at IS NULL AND refused_at IS NULL ORDER BY id LIMIT $1::int "
-                                 "FOR UPDATE SKIP LOCKED",
+                                 "WHERE delivered_at IS NULL AND refused_at IS NULL "
+                                 "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED",
                                  1, params);
     if (!rows) {
         sb_db_rollback (self->db);
@@ -136,7 +136,8 @@ s_deliver_batch (s_relay_t *self)
                               "  SELECT ($1::bigint[]) [(x->>'index')::int + 1] AS id,"
                               "         (x->>'error') || ': ' || (x->>'message') AS reason"
                               "    FROM jsonb_array_elements ($2::jsonb) AS x)"
-                              "UPDATE usage_outbox AS o SET refused_at = now (), refusal = r.reason,"
+                              "UPDATE usage_outbox AS o"
+                              "   SET refused_at = now (), refusal = r.reason,"
                               "       attempts = o.attempts + 1"
                               "  FROM r WHERE o.id = r.id",
                               2, update)
