@@ -32,7 +32,9 @@
     seconds that have ended to usage-svc in one usage.record call (metric
     api_requests, event id <instance>:<org>:<second>); what usage-svc does
     not acknowledge is kept and sent again with the same ids (usage-svc
-    drops ids it has seen), for at most five minutes.
+    drops ids it has seen), for at most five minutes. usage-svc answers per
+    event: the counts of an organization it refuses (its counter at the
+    cap) are logged and dropped, the other organizations' are taken.
 
     The tables are sharded by a hash of the key, each shard a mutex and a
     chained hash table with a fixed number of buckets.
@@ -472,18 +474,46 @@ s_call_done (sb_job_t *job)
     pthread_mutex_unlock (&wait->lock);
 }
 
-//  Calls usage.record with args; returns the reply's status, or 0 when
-//  there was none.
-static int
-s_record (gw_ratelimit_t *self, const msgpack_sbuffer *args)
+//  Logs the counts usage-svc refused ({refusals: [{index, error,
+//  message}]} of a 2xx answer to usage.record for items): an organization
+//  whose counter is at its cap; they are dropped, never sent again, and
+//  the other organizations' counts of the batch were taken.
+static void
+s_log_refusals (const msgpack_object *body, const s_usage_t *items, size_t count)
 {
+    const msgpack_object *refusals = body ? sb_mpk_get (body, "refusals") : NULL;
+    if (!refusals || refusals->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < refusals->via.array.size; i++) {
+        const msgpack_object *refusal = &refusals->via.array.ptr [i];
+        int64_t index = -1;
+        char code [64] = "", message [256] = "";
+        sb_mpk_int (sb_mpk_get (refusal, "index"), &index);
+        sb_mpk_copy_str (sb_mpk_get (refusal, "error"), code, sizeof (code));
+        sb_mpk_copy_str (sb_mpk_get (refusal, "message"), message, sizeof (message));
+        if (index >= 0 && (size_t) index < count)
+            sb_error ("usage: usage-svc refused %lld api_requests of organization %s at %lld "
+                      "(%s: %s); dropped", (long long) items [index].count, items [index].org,
+                      (long long) items [index].second, code, message);
+    }
+}
+
+//  Calls usage.record with the events of items; returns the reply's
+//  status, or 0 when there was none.
+static int
+s_record (gw_ratelimit_t *self, const s_usage_t *items, size_t count)
+{
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init (&args);
+    s_encode_batch (self, items, count, &args);
     sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
     sb_random_hex (head.id, 16);
     snprintf (head.op, sizeof (head.op), "usage.record");
     head.deadline = sb_now_ms () + S_CALL_MS;
     msgpack_sbuffer envelope;
     msgpack_sbuffer_init (&envelope);
-    sb_envelope_encode_request (&envelope, &head, args->data, args->size);
+    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
+    msgpack_sbuffer_destroy (&args);
     s_wait_t wait = { .done = false };
     pthread_mutex_init (&wait.lock, NULL);
     pthread_cond_init (&wait.cond, NULL);
@@ -508,8 +538,11 @@ s_record (gw_ratelimit_t *self, const msgpack_sbuffer *args)
         sb_reply_msg_t reply;
         char why [128];
         if (sb_reply_decode (&reply, zframe_data (job.reply), zframe_size (job.reply), why,
-                             sizeof (why)) == 0)
+                             sizeof (why)) == 0) {
             status = reply.status;
+            if (status >= 200 && status < 300)
+                s_log_refusals (reply.body, items, count);
+        }
         else
             sb_warn ("usage: malformed reply from usage-svc: %s", why);
         sb_reply_msg_release (&reply);
@@ -528,11 +561,9 @@ s_send (gw_ratelimit_t *self)
         size_t count = self->outbox.size - sent;
         if (count > S_BATCH_MAX)
             count = S_BATCH_MAX;
-        msgpack_sbuffer args;
-        msgpack_sbuffer_init (&args);
-        s_encode_batch (self, self->outbox.items + sent, count, &args);
-        int status = s_record (self, &args);
-        msgpack_sbuffer_destroy (&args);
+        //  usage-svc answers per event: what it refused (logged there) is
+        //  dropped with the batch, the rest was taken.
+        int status = s_record (self, self->outbox.items + sent, count);
         if (status >= 400 && status < 500) {
             //  Refused as invalid: sending it again would not help.
             sb_error ("usage: usage-svc refused %zu api_requests counts (%d); dropped", count,

@@ -8,8 +8,13 @@
     usage.record call per batch. A batch's rows are locked (FOR UPDATE
     SKIP LOCKED, so several workers' relays share the outbox without
     sending a row twice at once) and marked delivered in the same
-    transaction only once usage-svc has acknowledged them. When usage-svc
-    is down or refuses, nothing is marked and the attempt is counted.
+    transaction only once usage-svc has acknowledged them. usage-svc
+    answers per event: the rows it refused (their organization's counter
+    would pass its cap, see usage-svc) are marked refused instead, with
+    the reason (refused_at, refusal), and never sent again, so one
+    organization's refused rows never hold back the rows of others. When
+    usage-svc is down or does not take the batch, nothing is marked and
+    the attempt is counted.
     usage-svc deduplicates by event id, so a batch sent twice
     (acknowledged, then the commit lost) counts once.
 
@@ -42,8 +47,8 @@ s_deliver_batch (s_relay_t *self)
     PGresult *rows = sb_db_exec (self->db,
                                  "SELECT id, organization_id, event_id, metric, quantity, "
                                  SB_SQL_TS ("occurred_at") ", business_id FROM usage_outbox "
-                                 "WHERE delivered_at IS NULL ORDER BY id LIMIT $1::int "
-                                 "FOR UPDATE SKIP LOCKED",
+                                 "WHERE delivered_at IS NULL AND refused_at IS NULL "
+                                 "ORDER BY id LIMIT $1::int FOR UPDATE SKIP LOCKED",
                                  1, params);
     if (!rows) {
         sb_db_rollback (self->db);
@@ -92,23 +97,50 @@ s_deliver_batch (s_relay_t *self)
     bool acknowledged = self->client
                         && sb_client_call (self->client, "usage", envelope.data, envelope.size,
                                            5000, &reply) == 0;
+    //  The events usage-svc refused, as JSON: [{index, error, message}].
+    msgpack_sbuffer refusals;
+    msgpack_sbuffer_init (&refusals);
     if (acknowledged) {
         if (reply.status >= 300)
-            sb_warn ("relay: usage-svc refused %d events: %d", count, reply.status);
+            sb_warn ("relay: usage-svc did not take %d events: %d", count, reply.status);
         acknowledged = reply.status < 300;
+        const msgpack_object *refused = reply.body ? sb_mpk_get (reply.body, "refusals") : NULL;
+        if (acknowledged && refused && refused->type == MSGPACK_OBJECT_ARRAY
+            && refused->via.array.size > 0) {
+            sb_warn ("relay: usage-svc refused %u of %d events (usage_outbox.refusal says why)",
+                     refused->via.array.size, count);
+            sb_json_write (&refusals, refused);
+            msgpack_sbuffer_write (&refusals, "", 1);
+        }
         sb_reply_msg_release (&reply);
     }
     msgpack_sbuffer_destroy (&args);
     msgpack_sbuffer_destroy (&envelope);
 
-    const char *update [] = { ids };
-    int rc = sb_db_run (self->db,
+    //  Refused rows first (row i of the batch is refusal index i), then the
+    //  others are delivered; unacknowledged, every row is tried again later.
+    const char *update [] = { ids, refusals.data };
+    int rc = refusals.size
+                 ? sb_db_run (self->db,
+                              "WITH r AS ("
+                              "  SELECT ($1::bigint[]) [(x->>'index')::int + 1] AS id,"
+                              "         (x->>'error') || ': ' || (x->>'message') AS reason"
+                              "    FROM jsonb_array_elements ($2::jsonb) AS x)"
+                              "UPDATE usage_outbox AS o"
+                              "   SET refused_at = now (), refusal = r.reason,"
+                              "       attempts = o.attempts + 1"
+                              "  FROM r WHERE o.id = r.id",
+                              2, update)
+                 : 0;
+    if (rc == 0)
+        rc = sb_db_run (self->db,
                         acknowledged
                             ? "UPDATE usage_outbox SET delivered_at = now (), attempts = attempts + 1 "
-                              "WHERE id = ANY ($1::bigint[])"
+                              "WHERE id = ANY ($1::bigint[]) AND refused_at IS NULL"
                             : "UPDATE usage_outbox SET attempts = attempts + 1 "
                               "WHERE id = ANY ($1::bigint[])",
                         1, update);
+    msgpack_sbuffer_destroy (&refusals);
     free (ids);
     if (rc || sb_db_commit (self->db)) {
         sb_db_rollback (self->db);

@@ -33,6 +33,14 @@
 #                                    (curl, quiet); prints "STATUS BODY"
 # SQL:      usage_sums ORG           "METRIC SUM" lines of usage.events (by metric)
 #           usage_counter_sums ORG   "METRIC SUM" lines of usage.counters
+#           usage_counter_set ORG METRIC TARGET
+#                                    set ORG's METRIC counter of this month
+#                                    (UTC) to TARGET (up to 2^63 - 1) by
+#                                    storing one event "seed-<n>" of the
+#                                    difference (usage.verify still agrees);
+#                                    run it with nothing else writing that
+#                                    counter
+#           usage_counter ORG METRIC this month's counter (0 when none)
 #
 # Nothing here changes the environment.
 
@@ -135,4 +143,21 @@ usage_counter_sums () {
     suite_psql -F ' ' -c "SELECT metric, sum(used) FROM usage.counters
                            WHERE organization_id = '$1' AND metric <> 'api_requests'
                            GROUP BY metric ORDER BY metric COLLATE \"C\""
+}
+
+usage_counter_set () {
+    suite_psql -v ON_ERROR_STOP=1 -c "
+        WITH cur AS (
+          SELECT coalesce ((SELECT used FROM usage.counters WHERE organization_id = '$1'
+                              AND metric = '$2' AND period_start = date_trunc ('month', now () AT TIME ZONE 'UTC')::date), 0) AS used)
+        INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
+        SELECT '$1', 'seed-' || gen_random_uuid (), '$2', $3 - used, now () FROM cur;
+        INSERT INTO usage.counters (organization_id, metric, period_start, used)
+        VALUES ('$1', '$2', date_trunc ('month', now () AT TIME ZONE 'UTC')::date, $3)
+        ON CONFLICT (organization_id, metric, period_start) DO UPDATE SET used = EXCLUDED.used" >/dev/null
+}
+
+usage_counter () {
+    suite_psql -c "SELECT coalesce ((SELECT used FROM usage.counters WHERE organization_id = '$1'
+                     AND metric = '$2' AND period_start = date_trunc ('month', now () AT TIME ZONE 'UTC')::date), 0)"
 }

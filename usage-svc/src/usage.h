@@ -27,8 +27,20 @@ extern const size_t usage_migration_count;
 
 
 #define USAGE_MAX_EVENTS     1000           //  events per request
-#define USAGE_MAX_QUANTITY   INT64_C (1000000000000)    //  per event or hold: 10^12
 #define USAGE_MAX_PROPERTIES 8192           //  bytes of an event's properties as JSON
+
+//  The caps that keep every sum far from bigint's 2^63 - 1 (9.2 * 10^18),
+//  so that no counter, sum or check can overflow, whatever a tenant sends:
+//  an event or hold is at most 10^9 (more is 400 naming the field, or that
+//  event's refusal, validation_failed, in usage.record's answer), and a
+//  counter (organization, metric, month) at most 10^15: events that would
+//  take it past that are refused (422 usage_overflow on the public API; a
+//  refusal per event in usage.record's answer). The check reads the
+//  counter in the statement's snapshot, so batches committing at the same
+//  moment may together pass the cap by their own sizes (at most 10^12 a
+//  batch): 9,000 times below the type's limit, no concurrency reaches it.
+#define USAGE_MAX_QUANTITY   INT64_C (1000000000)          //  per event or hold: 10^9
+#define USAGE_MAX_COUNTER    INT64_C (1000000000000000)    //  per counter and month: 10^15
 
 //  Advisory lock class of reservations (two-key form, 'USAG'): serializes
 //  the holds on one (organization, metric, period).
@@ -71,6 +83,10 @@ bool usage_arg_count (const msgpack_object *args, const char *name, bool require
 //  retry (503); anything else returns -1 for the skeleton's 500.
 int usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply);
 
+//  Answers 422 usage_overflow: "<what> would take the usage counter
+//  <counter> past 10^15, ..." with error.limit the cap. Returns 0.
+int usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter);
+
 //  Sets switchboard.all_orgs for the current transaction: the statements
 //  that follow may touch every organization's rows. 0 or -1.
 int usage_all_orgs (sb_ctx_t *ctx);
@@ -87,32 +103,57 @@ const char *usage_plan_id (const char *org);
 
 //  A batch of checked events, as the columns of one INSERT: each column a
 //  PostgreSQL array literal being built. Owned by the caller: _init, _add,
-//  then usage_store, then _release.
+//  then usage_store, then _release. position [k] is the index in the
+//  request of the batch's k-th event (what _add was given).
 typedef struct {
     msgpack_sbuffer columns [8];
     size_t count;
+    uint32_t position [USAGE_MAX_EVENTS];
 } usage_batch_t;
+
+//  What storing a batch did. refused lists the batch positions (0-based,
+//  in order) of the events refused because their counter would pass
+//  USAGE_MAX_COUNTER; over names one such counter ("metric YYYY-MM"), NULL
+//  when none; counted holds, per counter moved, its organization and the
+//  number of events added to it. Arena memory.
+typedef struct {
+    int64_t accepted;
+    size_t refused_count;
+    uint32_t *refused;
+    const char *over;
+    size_t counted_count;
+    struct {
+        const char *org;
+        int64_t events;
+    } *counted;
+} usage_outcome_t;
 
 void usage_batch_init (usage_batch_t *self);
 void usage_batch_release (usage_batch_t *self);
-//  Adds one event (strings borrowed for the call; business, properties and
-//  reservation may be NULL; properties is JSON text).
-void usage_batch_add (usage_batch_t *self, const char *org, const char *id, const char *metric,
-                      int64_t quantity, const char *occurred_at, const char *business,
-                      const char *properties, const char *reservation);
+//  Adds one event, the request's event number position (strings borrowed
+//  for the call; business, properties and reservation may be NULL;
+//  properties is JSON text).
+void usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const char *id,
+                      const char *metric, int64_t quantity, const char *occurred_at,
+                      const char *business, const char *properties, const char *reservation);
 
 //  Stores the batch with one statement: the events whose (organization, id)
 //  is new are inserted and added to their counters, the others are
-//  dropped. Sets *accepted to the number inserted. Returns 0, or -1 when
-//  the statement failed (answer it with usage_reply_db_error). Forgets the
-//  cache entries of the counters it changed. The events of a purged
-//  organization (usage_org.c) are dropped too.
-int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted);
+//  dropped as duplicates, except those refused because their counter
+//  would pass USAGE_MAX_COUNTER: the new events of that counter in the
+//  batch (whole: every new event of that organization in the batch), which
+//  are not stored. The statement itself never fails for a counter's sake,
+//  so one organization's refusal spoils no other's rows (nor a group
+//  commit). Fills *outcome. Returns 0, or -1 when the statement failed
+//  (answer it with usage_reply_db_error). Forgets the cache entries of the
+//  counters it changed. The events of a purged organization (usage_org.c)
+//  are dropped too.
+int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_t *outcome);
 //  The same in two halves: the statement (its parameters copied into the
-//  request's memory; batch not empty), then from its result the number
-//  inserted (forgetting the cache entries of the counters it changed).
-void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt);
-int64_t usage_store_done (const PGresult *result);
+//  request's memory; batch not empty), then from its result the outcome
+//  (forgetting the cache entries of the counters it changed).
+void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt);
+void usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome);
 
 //  ---- the counter cache (usage_quota.c) --------------------------------------
 

@@ -81,12 +81,24 @@ usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply)
     const char *state = sb_db_sqlstate (sb_ctx_db (ctx));
     if (strncmp (state, "22", 2) == 0 || strncmp (state, "23", 2) == 0)
         return sb_reply_error (reply, 400, SB_E_INVALID_REQUEST,
-                               "a value was refused by the database (a counter would overflow?)");
+                               "a value was refused by the database");
     if (strncmp (state, "40", 2) == 0 || strncmp (state, "08", 2) == 0
         || strncmp (state, "55P03", 5) == 0 || strncmp (state, "57", 2) == 0)
         return sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
                                "the database is busy or unavailable: try again");
     return -1;
+}
+
+int
+usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter)
+{
+    char message [256];
+    snprintf (message, sizeof (message),
+              "%s would take the usage counter %s past %lld, the most one metric can count in "
+              "a month", what, counter, (long long) USAGE_MAX_COUNTER);
+    msgpack_packer *pk = sb_reply_error_extra (reply, 422, SB_E_USAGE_OVERFLOW, message, 1);
+    sb_mpk_pack_kv_int (pk, "limit", USAGE_MAX_COUNTER);
+    return 0;
 }
 
 int

@@ -2,15 +2,29 @@
 
     Events arrive two ways, and both end in usage_store's statement:
 
-    -   usage.record, from internal producers (the tenant outbox relay, role
-        service): each event names its organization; the reply is 200.
+    -   usage.record, from internal producers (the tenant outbox relay and
+        the gateway, role service): each event names its organization, and
+        a batch mixes organizations. The reply is 200 with the outcome per
+        event: {accepted, duplicates, refused, orgs: {org: {accepted,
+        duplicates, refused}}, refusals: [{index, org, id, error,
+        message}]}. An event that is not right (its organization aside) or
+        whose counter would pass the cap is refused, with its reason
+        (validation_failed, usage_overflow), and the rest is stored all the
+        same: one organization's refusal never fails another's rows. Only
+        a batch that is not a list, or an event without a valid
+        organization (no one to refuse it for), is 400 as a whole.
     -   usage.ingest, POST /v1/usage/events (role user): the organization is
-        the caller's, never the body's; the reply is 202.
+        the caller's, never the body's; the reply is 202. All or nothing: a
+        bad event answers 400 validation_failed naming it
+        ("events[3].metric"), and a request that would take one of the
+        organization's counters past the cap 422 usage_overflow; then
+        nothing of it is stored.
 
-    Every event is checked first (a bad one answers 400 validation_failed
-    naming it, "events[3].metric", and nothing is stored). Then the whole
-    batch is one statement: its columns travel as arrays, are unnested
-    server-side, and
+    The caps (usage.h): an event is at most 10^9, a counter (organization,
+    metric, month) at most 10^15, so no sum ever comes near bigint's limit.
+    The checked batch is one statement: its columns travel as arrays, are
+    unnested server-side, the counters the batch would take past the cap
+    are found (see usage_store_stmt) and their events left out, and
 
         WITH ins AS (INSERT INTO events ... ON CONFLICT DO NOTHING RETURNING ...)
         INSERT INTO counters ... SELECT ..., sum (quantity) FROM ins GROUP BY ...
@@ -79,10 +93,12 @@ s_element (msgpack_sbuffer *column, const char *value, bool first)
 }
 
 void
-usage_batch_add (usage_batch_t *self, const char *org, const char *id, const char *metric,
-                 int64_t quantity, const char *occurred_at, const char *business,
-                 const char *properties, const char *reservation)
+usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const char *id,
+                 const char *metric, int64_t quantity, const char *occurred_at,
+                 const char *business, const char *properties, const char *reservation)
 {
+    assert (self->count < USAGE_MAX_EVENTS);
+    self->position [self->count] = position;
     char number [24];
     snprintf (number, sizeof (number), "%lld", (long long) quantity);
     const char *values [S_COLUMNS] = { org,      id,         metric,     number,
@@ -93,34 +109,78 @@ usage_batch_add (usage_batch_t *self, const char *org, const char *id, const cha
 }
 
 void
-usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
+usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt)
 {
-    stmt->nparams = S_COLUMNS;
+    stmt->nparams = S_COLUMNS + 2;
     for (int c = 0; c < S_COLUMNS; c++) {
         msgpack_sbuffer_write (&batch->columns [c], "}", 1);
         stmt->params [c] = sb_ctx_strndup (ctx, batch->columns [c].data, batch->columns [c].size);
     }
+    char *cap = (char *) sb_ctx_alloc (ctx, 24);
+    snprintf (cap, 24, "%lld", (long long) USAGE_MAX_COUNTER);
+    stmt->params [S_COLUMNS] = whole ? "true" : "false";
+    stmt->params [S_COLUMNS + 1] = cap;
+    //  The cap, without a round trip and at little cost on the common
+    //  path: `rough` finds the counters the batch could take past the cap
+    //  counting every event as new (one index probe per counter of the
+    //  batch); when none is near the cap, that is all (suspect's one-time
+    //  filter skips the rest). Otherwise only the events of those counters
+    //  are looked up (suspect: new ones, each id once), summed exactly
+    //  (over), and refused with their counter, or with their whole
+    //  organization (whole). Sums are numeric: nothing overflows, also on
+    //  a counter already past the cap. Measured on 100-event batches: some
+    //  0.2 ms more than the statement without the cap (about 1.5 ms).
     stmt->sql =
         "WITH input AS ("
-        "  SELECT * FROM unnest ($1::uuid[], $2::text[], $3::text[], $4::bigint[],"
-        "                        $5::timestamptz[], $6::uuid[], $7::jsonb[], $8::uuid[])"
+        "  SELECT i.*, date_trunc ('month', i.occurred_at AT TIME ZONE 'UTC')::date AS period_start"
+        "    FROM unnest ($1::uuid[], $2::text[], $3::text[], $4::bigint[],"
+        "                 $5::timestamptz[], $6::uuid[], $7::jsonb[], $8::uuid[])"
         "    WITH ORDINALITY AS i (organization_id, event_id, metric, quantity, occurred_at,"
         "                          business_id, properties, reservation_id, n)"
+        "), rough AS ("
+        "  SELECT organization_id, metric, period_start FROM input AS i GROUP BY 1, 2, 3"
+        "  HAVING sum (quantity) + coalesce ((SELECT used FROM counters AS c"
+        "           WHERE c.organization_id = i.organization_id AND c.metric = i.metric"
+        "             AND c.period_start = i.period_start), 0) > $10::bigint"
+        "), suspect AS ("
+        "  SELECT DISTINCT ON (i.organization_id, i.event_id)"
+        "         i.organization_id, i.event_id, i.metric, i.period_start, i.quantity"
+        "    FROM input AS i"
+        "   WHERE EXISTS (SELECT 1 FROM rough)"
+        "     AND EXISTS (SELECT 1 FROM rough AS r WHERE r.organization_id = i.organization_id"
+        "                    AND ($9::bool OR (r.metric = i.metric"
+        "                                      AND r.period_start = i.period_start)))"
+        "     AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.organization_id = i.organization_id"
+        "                        AND e.event_id = i.event_id)"
+        "   ORDER BY i.organization_id, i.event_id, i.n"
+        "), over AS ("
+        "  SELECT organization_id, metric, period_start FROM suspect AS s GROUP BY 1, 2, 3"
+        "  HAVING sum (quantity) + coalesce ((SELECT used FROM counters AS c"
+        "           WHERE c.organization_id = s.organization_id AND c.metric = s.metric"
+        "             AND c.period_start = s.period_start), 0) > $10::bigint"
+        "), refused AS ("
+        "  SELECT s.organization_id, s.event_id FROM suspect AS s"
+        "   WHERE EXISTS (SELECT 1 FROM over AS o WHERE o.organization_id = s.organization_id"
+        "                    AND ($9::bool OR (o.metric = s.metric"
+        "                                      AND o.period_start = s.period_start)))"
         "), ins AS ("
         "  INSERT INTO events (organization_id, event_id, metric, quantity, occurred_at,"
         "                      business_id, properties, reservation_id)"
         "  SELECT organization_id, event_id, metric, quantity, occurred_at, business_id,"
         "         properties, reservation_id"
-        "    FROM input"
-        "   WHERE NOT EXISTS (SELECT FROM purged_organizations AS p"
-        "                      WHERE p.organization_id = input.organization_id)"
+        "    FROM input AS i"
+        "   WHERE NOT EXISTS (SELECT 1 FROM refused AS r"
+        "                      WHERE r.organization_id = i.organization_id"
+        "                        AND r.event_id = i.event_id)"
+        "     AND NOT EXISTS (SELECT FROM purged_organizations AS p"
+        "                      WHERE p.organization_id = i.organization_id)"
         "   ORDER BY organization_id, event_id, n"
         "  ON CONFLICT DO NOTHING"
         "  RETURNING organization_id, metric, quantity, occurred_at"
         "), sums AS ("
         "  SELECT organization_id, metric,"
         "         date_trunc ('month', occurred_at AT TIME ZONE 'UTC')::date AS period_start,"
-        "         sum (quantity)::bigint AS used"
+        "         sum (quantity)::bigint AS used, count (*) AS events"
         "    FROM ins GROUP BY 1, 2, 3"
         "), bump AS ("
         "  INSERT INTO counters AS c (organization_id, metric, period_start, used)"
@@ -129,33 +189,69 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
         "    DO UPDATE SET used = c.used + EXCLUDED.used"
         "  RETURNING organization_id, metric, period_start"
         ")"
-        "SELECT (SELECT count(*) FROM ins), b.organization_id, b.metric, b.period_start::text"
-        "  FROM (SELECT 1) AS one LEFT JOIN bump AS b ON true";
+        "SELECT (SELECT count (*) FROM ins),"
+        "       (SELECT array_agg (i.n ORDER BY i.n) FROM input AS i JOIN refused AS r"
+        "           ON r.organization_id = i.organization_id AND r.event_id = i.event_id)::text,"
+        "       (SELECT min (o.metric || ' ' || to_char (o.period_start, 'YYYY-MM'))"
+        "          FROM over AS o),"
+        "       b.organization_id, b.metric, b.period_start::text, s.events"
+        "  FROM (SELECT 1) AS one"
+        "  LEFT JOIN (bump AS b JOIN sums AS s ON s.organization_id = b.organization_id"
+        "             AND s.metric = b.metric AND s.period_start = b.period_start) ON true";
 }
 
-int64_t
-usage_store_done (const PGresult *result)
+void
+usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome)
 {
+    memset (outcome, 0, sizeof (*outcome));
     int rows = PQntuples (result);
+    if (rows == 0)
+        return;
+    outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    if (!PQgetisnull (result, 0, 1)) {
+        //  "{3,7,9}": ordinals from 1, in order; at most the batch's count.
+        const char *p = PQgetvalue (result, 0, 1);
+        outcome->refused = (uint32_t *) sb_ctx_alloc (ctx, sizeof (uint32_t) * USAGE_MAX_EVENTS);
+        while (*p && outcome->refused_count < USAGE_MAX_EVENTS) {
+            if (*p < '0' || *p > '9') {
+                p++;
+                continue;
+            }
+            char *end;
+            long n = strtol (p, &end, 10);
+            if (n >= 1 && n <= USAGE_MAX_EVENTS)
+                outcome->refused [outcome->refused_count++] = (uint32_t) (n - 1);
+            p = end;
+        }
+    }
+    if (!PQgetisnull (result, 0, 2))
+        outcome->over = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 2),
+                                        (size_t) PQgetlength (result, 0, 2));
+    outcome->counted = sb_ctx_alloc (ctx, sizeof (*outcome->counted) * (size_t) rows);
     for (int r = 0; r < rows; r++)
-        if (!PQgetisnull (result, r, 1))
-            usage_cache_forget (PQgetvalue (result, r, 1), PQgetvalue (result, r, 2),
-                                PQgetvalue (result, r, 3));
-    return rows > 0 ? strtoll (PQgetvalue (result, 0, 0), NULL, 10) : 0;
+        if (!PQgetisnull (result, r, 3)) {
+            usage_cache_forget (PQgetvalue (result, r, 3), PQgetvalue (result, r, 4),
+                                PQgetvalue (result, r, 5));
+            outcome->counted [outcome->counted_count].org
+                = sb_ctx_strndup (ctx, PQgetvalue (result, r, 3),
+                                  (size_t) PQgetlength (result, r, 3));
+            outcome->counted [outcome->counted_count++].events
+                = strtoll (PQgetvalue (result, r, 6), NULL, 10);
+        }
 }
 
 int
-usage_store (sb_ctx_t *ctx, usage_batch_t *batch, int64_t *accepted)
+usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_t *outcome)
 {
-    *accepted = 0;
+    memset (outcome, 0, sizeof (*outcome));
     if (batch->count == 0)
         return 0;
     sb_db_stmt_t stmt = { NULL };
-    usage_store_stmt (ctx, batch, &stmt);
+    usage_store_stmt (ctx, batch, whole, &stmt);
     PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
     if (!result)
         return -1;
-    *accepted = usage_store_done (result);
+    usage_store_done (ctx, result, outcome);
     PQclear (result);
     return 0;
 }
@@ -185,14 +281,27 @@ s_nul_free (const msgpack_object *obj)
     }
 }
 
+//  Why usage.record did not store one of its events: code and message,
+//  or NULL (stored or a duplicate); and the event's organization.
+typedef struct {
+    const char *org;
+    const char *code;
+    const char *message;
+} s_verdict_t;
+
 //  Reads event `index` of a batch into batch, or adds field errors named
 //  "events[index].field" to fields. org is the request's organization, or
-//  NULL when each event names its own (usage.record).
+//  NULL when each event names its own (usage.record); then a verdict is
+//  given: the event's organization, and when the event is not right but
+//  its organization is, it is refused (verdict's code and message) instead
+//  of failing the batch (only an event without a valid organization adds
+//  a field error: there is no one to refuse it for).
 static void
 s_event_read (sb_ctx_t *ctx, const msgpack_object *event, uint32_t index, const char *org,
-              usage_batch_t *batch, sb_fields_t *fields)
+              usage_batch_t *batch, sb_fields_t *fields, s_verdict_t *verdict)
 {
     sb_fields_t mine = { 0 };
+    bool org_ok = org != NULL;
     if (event->type != MSGPACK_OBJECT_MAP)
         sb_fields_add (&mine, "", "must be an object");
     else {
@@ -201,6 +310,12 @@ s_event_read (sb_ctx_t *ctx, const msgpack_object *event, uint32_t index, const 
             if (org && !sb_is_uuid (org)) {
                 sb_fields_add (&mine, "org", "must be a UUID");
                 org = NULL;
+            }
+            if (org) {
+                //  As PostgreSQL writes it, for the answer's keys.
+                for (char *c = (char *) org; *c; c++)
+                    *c = (char) tolower ((unsigned char) *c);
+                org_ok = true;
             }
         }
         const char *id = sb_arg_string (ctx, event, "id", true, 1, 128, &mine);
@@ -234,22 +349,34 @@ s_event_read (sb_ctx_t *ctx, const msgpack_object *event, uint32_t index, const 
             }
         }
         if (mine.count == 0 && fields->count == 0)
-            usage_batch_add (batch, org, id, metric, quantity, at, business, properties, NULL);
+            usage_batch_add (batch, index, org, id, metric, quantity, at, business, properties,
+                             NULL);
     }
     for (size_t i = 0; i < mine.count; i++) {
         char name [64];
         snprintf (name, sizeof (name), "events[%u]%s%s", index, *mine.items [i].field ? "." : "",
                   mine.items [i].field);
+        if (verdict && org_ok) {
+            //  The first problem is reason enough.
+            char message [200];
+            snprintf (message, sizeof (message), "%s %s", name, mine.items [i].message);
+            verdict->code = SB_E_VALIDATION_FAILED;
+            verdict->message = sb_ctx_strndup (ctx, message, strlen (message));
+            break;
+        }
         sb_fields_add (fields, sb_ctx_strndup (ctx, name, strlen (name)), "%s",
                        mine.items [i].message);
     }
+    if (verdict)
+        verdict->org = org_ok ? org : NULL;
 }
 
 //  Checks the events of args into batch; answers 400 when they are not
-//  right (then returns false). org as for s_event_read.
+//  right (then returns false). org and verdicts (one per event, or NULL)
+//  as for s_event_read.
 static bool
 s_events_read (sb_ctx_t *ctx, const msgpack_object *args, const char *org, uint32_t min_events,
-               usage_batch_t *batch, sb_reply_t *reply)
+               usage_batch_t *batch, s_verdict_t *verdicts, sb_reply_t *reply)
 {
     const msgpack_object *events = sb_mpk_get (args, "events");
     sb_fields_t fields = { 0 };
@@ -259,39 +386,95 @@ s_events_read (sb_ctx_t *ctx, const msgpack_object *args, const char *org, uint3
                        USAGE_MAX_EVENTS);
     else
         for (uint32_t i = 0; i < events->via.array.size && fields.count < SB_FIELDS_MAX; i++)
-            s_event_read (ctx, &events->via.array.ptr [i], i, org, batch, &fields);
+            s_event_read (ctx, &events->via.array.ptr [i], i, org, batch, &fields,
+                          verdicts ? &verdicts [i] : NULL);
     if (fields.count)
         sb_reply_fields (reply, &fields);
     return fields.count == 0;
 }
 
-//  Answers status with {accepted, duplicates} for the events of args.
-static void
-s_reply_stored (const msgpack_object *args, int64_t accepted, int status, sb_reply_t *reply)
+//  The number of events of args (checked to be a list).
+static uint32_t
+s_event_count (const msgpack_object *args)
 {
-    const msgpack_object *events = sb_mpk_get (args, "events");
-    msgpack_packer *pk = sb_reply_body (reply, status);
-    msgpack_pack_map (pk, 2);
-    sb_mpk_pack_kv_int (pk, "accepted", accepted);
-    sb_mpk_pack_kv_int (pk, "duplicates", (int64_t) events->via.array.size - accepted);
+    return sb_mpk_get (args, "events")->via.array.size;
 }
 
-//  Checks and stores the events of args; answers status with {accepted,
-//  duplicates}. org as for s_event_read.
-static int
-s_ingest (sb_ctx_t *ctx, const msgpack_object *args, const char *org, int status,
-          uint32_t min_events, sb_reply_t *reply)
+//  Per organization of a usage.record batch: its events and their fate.
+typedef struct {
+    int64_t events, accepted, refused;
+} s_tally_t;
+
+static void
+s_tally_destroy (void **item)
 {
-    usage_batch_t batch;
-    usage_batch_init (&batch);
-    int64_t accepted = 0;
-    bool valid = s_events_read (ctx, args, org, min_events, &batch, reply);
-    int rc = valid ? usage_store (ctx, &batch, &accepted) : 0;
-    usage_batch_release (&batch);
-    if (rc)
-        return usage_reply_db_error (ctx, reply);
-    if (valid)
-        s_reply_stored (args, accepted, status, reply);
+    free (*item);
+    *item = NULL;
+}
+
+static s_tally_t *
+s_tally (zhashx_t *tallies, const char *org)
+{
+    s_tally_t *tally = (s_tally_t *) zhashx_lookup (tallies, org);
+    if (!tally) {
+        tally = (s_tally_t *) sb_calloc (1, sizeof (s_tally_t));
+        zhashx_insert (tallies, org, tally);
+    }
+    return tally;
+}
+
+//  usage.record's answer: {accepted, duplicates, refused, orgs: {org:
+//  {accepted, duplicates, refused}}, refusals: [{index, org, id, error,
+//  message}]}.
+static int
+s_reply_recorded (const msgpack_object *args, const s_verdict_t *verdicts,
+                  const usage_outcome_t *outcome, sb_reply_t *reply)
+{
+    const msgpack_object *events = sb_mpk_get (args, "events");
+    uint32_t count = events->via.array.size;
+    zhashx_t *tallies = zhashx_new ();
+    zhashx_set_destructor (tallies, s_tally_destroy);
+    int64_t refused = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        s_tally_t *tally = s_tally (tallies, verdicts [i].org);
+        tally->events++;
+        if (verdicts [i].code) {
+            tally->refused++;
+            refused++;
+        }
+    }
+    for (size_t k = 0; k < outcome->counted_count; k++)
+        s_tally (tallies, outcome->counted [k].org)->accepted += outcome->counted [k].events;
+
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 5);
+    sb_mpk_pack_kv_int (pk, "accepted", outcome->accepted);
+    sb_mpk_pack_kv_int (pk, "duplicates", (int64_t) count - outcome->accepted - refused);
+    sb_mpk_pack_kv_int (pk, "refused", refused);
+    sb_mpk_pack_str (pk, "orgs");
+    msgpack_pack_map (pk, zhashx_size (tallies));
+    for (s_tally_t *tally = (s_tally_t *) zhashx_first (tallies); tally;
+         tally = (s_tally_t *) zhashx_next (tallies)) {
+        sb_mpk_pack_str (pk, (const char *) zhashx_cursor (tallies));
+        msgpack_pack_map (pk, 3);
+        sb_mpk_pack_kv_int (pk, "accepted", tally->accepted);
+        sb_mpk_pack_kv_int (pk, "duplicates", tally->events - tally->accepted - tally->refused);
+        sb_mpk_pack_kv_int (pk, "refused", tally->refused);
+    }
+    zhashx_destroy (&tallies);
+    sb_mpk_pack_str (pk, "refusals");
+    msgpack_pack_array (pk, (size_t) refused);
+    for (uint32_t i = 0; i < count; i++)
+        if (verdicts [i].code) {
+            char id [4 * 128 + 1] = "";
+            sb_mpk_copy_str (sb_mpk_get (&events->via.array.ptr [i], "id"), id, sizeof (id));
+            msgpack_pack_map (pk, 5);
+            sb_mpk_pack_kv_int (pk, "index", i);
+            sb_mpk_pack_kv_str (pk, "org", verdicts [i].org);
+            sb_mpk_pack_kv_str (pk, "id", id);
+            sb_mpk_pack_kv_str (pk, "error", verdicts [i].code);
+            sb_mpk_pack_kv_str (pk, "message", verdicts [i].message);
+        }
     return 0;
 }
 
@@ -311,17 +494,44 @@ s_sweep (sb_ctx_t *ctx)
                       0, NULL);
 }
 
+//  usage.record: a batch of producers' events, of any organizations, one
+//  statement. Its outcome is per event: an event that is not right (its
+//  organization aside) or whose counter would pass the cap is refused,
+//  with its reason, and the others are stored all the same: one
+//  organization's refusal never fails another's rows.
 int
 usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     //  A batch of a relay may span organizations.
     if (usage_all_orgs (ctx) || s_sweep (ctx))
         return usage_reply_db_error (ctx, reply);
-    return s_ingest (ctx, args, NULL, 200, 0, reply);
+    s_verdict_t *verdicts
+        = (s_verdict_t *) sb_ctx_alloc (ctx, sizeof (s_verdict_t) * USAGE_MAX_EVENTS);
+    memset (verdicts, 0, sizeof (s_verdict_t) * USAGE_MAX_EVENTS);
+    usage_batch_t batch;
+    usage_batch_init (&batch);
+    usage_outcome_t outcome;
+    bool valid = s_events_read (ctx, args, NULL, 0, &batch, verdicts, reply);
+    int rc = valid ? usage_store (ctx, &batch, false, &outcome) : 0;
+    for (size_t k = 0; rc == 0 && valid && k < outcome.refused_count; k++) {
+        s_verdict_t *verdict = &verdicts [batch.position [outcome.refused [k]]];
+        char message [200];
+        snprintf (message, sizeof (message),
+                  "the event's usage counter (its metric and month) would pass %lld",
+                  (long long) USAGE_MAX_COUNTER);
+        verdict->code = SB_E_USAGE_OVERFLOW;
+        verdict->message = sb_ctx_strndup (ctx, message, strlen (message));
+    }
+    usage_batch_release (&batch);
+    if (rc)
+        return usage_reply_db_error (ctx, reply);
+    return valid ? s_reply_recorded (args, verdicts, &outcome, reply) : 0;
 }
 
 //  POST /v1/usage/events, in two halves so that the skeleton commits the
-//  batches of several requests together (SB_OP_GROUP).
+//  batches of several requests together (SB_OP_GROUP). All or nothing:
+//  when one counter would pass the cap, none of the request's events is
+//  stored (422), and the other requests of the group are not affected.
 int
 usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply, sb_db_stmt_t *stmt)
 {
@@ -331,8 +541,8 @@ usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply, sb_d
         return sb_reply_fields (reply, &fields);
     usage_batch_t batch;
     usage_batch_init (&batch);
-    if (s_events_read (ctx, args, org, 1, &batch, reply))
-        usage_store_stmt (ctx, &batch, stmt);
+    if (s_events_read (ctx, args, org, 1, &batch, NULL, reply))
+        usage_store_stmt (ctx, &batch, true, stmt);
     usage_batch_release (&batch);
     //  The caller's organization, or the one a service acts for
     stmt->org = org;
@@ -345,7 +555,15 @@ usage_ingest_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result
 {
     if (!result)
         return usage_reply_db_error (ctx, reply);
-    s_reply_stored (args, usage_store_done (result), 202, reply);
+    usage_outcome_t outcome;
+    usage_store_done (ctx, result, &outcome);
+    if (outcome.refused_count)
+        return usage_reply_overflow (reply, "these events (none was stored)",
+                                     outcome.over ? outcome.over : "of this organization");
+    msgpack_packer *pk = sb_reply_body (reply, 202);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_kv_int (pk, "accepted", outcome.accepted);
+    sb_mpk_pack_kv_int (pk, "duplicates", (int64_t) s_event_count (args) - outcome.accepted);
     return 0;
 }
 

@@ -12,9 +12,13 @@
     the lock: usage is a fact, and events and counters change together in
     one transaction, so a reserver sees either both or neither.
 
+    A hold that would take the counter past its cap (USAGE_MAX_COUNTER,
+    usage.h) is 422 usage_overflow, whatever the plan.
+
     usage.commit turns a hold into a usage event of the actual quantity,
     which may be smaller or larger than the hold (the work is done; the
-    event counts even past the limit), with event id `event_id` or, by
+    event counts even past the plan's limit, though not past the
+    counter's cap: 422 usage_overflow, the hold kept), with event id `event_id` or, by
     default, the reservation's id, and occurred_at the time of the hold (so
     usage lands in the period the hold was taken from). A commit repeated
     after its answer was lost finds its event again and answers the same.
@@ -56,13 +60,14 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
                    2, lock))
         return usage_reply_db_error (ctx, reply);
 
-    char id [37], number [24], seconds [24], limit_text [24];
+    char id [37], number [24], seconds [24], limit_text [24], cap_text [24];
     sb_uuid_v4 (id);
     int64_t limit = usage_limit (org, metric);
     snprintf (number, sizeof (number), "%lld", (long long) quantity);
     snprintf (seconds, sizeof (seconds), "%lld", (long long) expires_in);
     snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit);
-    const char *params [] = { org, metric, id, number, seconds, limit_text };
+    snprintf (cap_text, sizeof (cap_text), "%lld", (long long) USAGE_MAX_COUNTER);
+    const char *params [] = { org, metric, id, number, seconds, limit_text, cap_text };
     PGresult *result = sb_db_exec (
         db,
         "WITH p AS (SELECT " USAGE_SQL_PERIOD " AS day"
@@ -84,13 +89,14 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         "  SELECT $1::uuid, $3::uuid, $2::text, p.day, $4::bigint,"
         "         now () + $5::int * interval '1 second'"
         "    FROM p, u"
-        "   WHERE $6::bigint < 0 OR u.used::numeric + u.reserved + $4::bigint <= $6::bigint"
+        "   WHERE ($6::bigint < 0 OR u.used::numeric + u.reserved + $4::bigint <= $6::bigint)"
+        "     AND u.used::numeric + u.reserved + $4::bigint <= $7::bigint"
         "  RETURNING expires_at"
         ")"
         "SELECT u.used, u.reserved, p.day::text,"
         "       (SELECT " SB_SQL_TS ("expires_at") " FROM ins)"
         "  FROM u, p",
-        6, params);
+        7, params);
     if (!result)
         return usage_reply_db_error (ctx, reply);
     int64_t used = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
@@ -102,6 +108,12 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
                                        (size_t) PQgetlength (result, 0, 3));
     PQclear (result);
 
+    int64_t taken = usage_add (usage_add (used, reserved), quantity);
+    if (!granted && (limit < 0 || taken <= limit)) {
+        //  Within the plan, past the counter's cap: the hold could never
+        //  be committed.
+        return usage_reply_overflow (reply, "this hold", metric);
+    }
     if (!granted) {
         //  Holds count as used: `used` is what the limit is measured against.
         char message [160];
@@ -210,16 +222,21 @@ usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     usage_batch_init (&batch);
     if (!event_id)
         event_id = id;
-    usage_batch_add (&batch, org, event_id, metric, quantity, PQgetvalue (hold, 0, 2), NULL, NULL,
-                     id);
+    usage_batch_add (&batch, 0, org, event_id, metric, quantity, PQgetvalue (hold, 0, 2), NULL,
+                     NULL, id);
     PQclear (hold);
-    int64_t accepted = 0;
-    int rc = usage_store (ctx, &batch, &accepted);
+    usage_outcome_t outcome;
+    int rc = usage_store (ctx, &batch, true, &outcome);
     usage_batch_release (&batch);
     if (rc)
         return usage_reply_db_error (ctx, reply);
+    if (outcome.refused_count) {
+        //  (The answer rolls the delete back: the hold stays until it expires.)
+        return usage_reply_overflow (reply, "this commit", metric);
+    }
     usage_cache_forget (org, metric, period);
-    return s_reply_committed (reply, id, metric, quantity, held, event_id, accepted == 0);
+    return s_reply_committed (reply, id, metric, quantity, held, event_id,
+                              outcome.accepted == 0);
 }
 
 int

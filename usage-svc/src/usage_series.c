@@ -12,7 +12,10 @@
     before `to`. A range holds at most 744 hour, 400 day or 120 month
     buckets (a month of hours, a year and a month of days, ten years of
     months); more is 400 with the field named. The bucket count is computed
-    here, before PostgreSQL is asked anything.
+    here, before PostgreSQL is asked anything. A bucket's sum is numeric
+    and answered clamped to 2^63 - 1: a month of one metric is at most its
+    counter's cap (usage.h), far below, but events stored before the caps
+    existed may add up to more, and a cast must not fail the request.
 */
 #include "usage.h"
 
@@ -131,7 +134,7 @@ usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         "   GROUP BY 1"
         ")"
         "SELECT to_char (s.t, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t,"
-        "       coalesce (e.value, 0)::bigint AS value"
+        "       least (coalesce (e.value, 0), 9223372036854775807)::bigint AS value"
         "  FROM generate_series (date_trunc ($5::text, $3::timestamptz AT TIME ZONE 'UTC'),"
         "                        $4::timestamptz AT TIME ZONE 'UTC' - interval '1 microsecond',"
         "                        ('1 ' || $5::text)::interval) AS s (t)"

@@ -26,5 +26,6 @@
 #define SB_E_FEATURE_NOT_IN_PLAN  "feature_not_in_plan"
 #define SB_E_IDEMPOTENCY_REUSED   "idempotency_key_reused"
 #define SB_E_IDEMPOTENCY_IN_USE   "idempotency_key_in_use"
+#define SB_E_USAGE_OVERFLOW       "usage_overflow"     //  a usage counter would pass its cap
 
 #endif
