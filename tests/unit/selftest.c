@@ -22,6 +22,7 @@ static const s_test_t s_tests [] = {
     { "plans", sb_plans_test },
     { "routes", gw_routes_test },
     { "ratelimit", gw_ratelimit_test },
+    { "addr", gw_addr_test },
     { NULL, NULL }
 };
 
