@@ -23,8 +23,8 @@ wait is bounded by the caller's generous limit; nothing here measures speed.
       Connects and sends nothing: prints "closed" once the server closes the
       connection, "open" if it has not within SECS.
 
-  trickle PORT PATH SECS [HEADER...]
-      Sends the headers of a POST announcing 100000 body bytes, then one
+  trickle PORT PATH SECS LENGTH [HEADER...]
+      Sends the headers of a POST announcing LENGTH body bytes, then one
       byte every 0.2 s: prints "closed" once the server closes the
       connection (or answers), "open" if it has not within SECS.
 """
@@ -136,12 +136,12 @@ def idle(port, secs):
     print("closed" if wait_closed(s, secs) else "open")
 
 
-def trickle(port, path, secs, *headers):
+def trickle(port, path, secs, length, *headers):
     s = connect(port)
-    s.sendall(head("POST", path, 100000, list(headers)))
+    s.sendall(head("POST", path, int(length), list(headers)))
     deadline = time.time() + float(secs)
     sent = 0
-    while time.time() < deadline and sent < 100000:
+    while time.time() < deadline and sent < int(length) - 1:
         try:
             s.sendall(b" ")
         except (BrokenPipeError, ConnectionResetError):
