@@ -95,7 +95,7 @@ static const s_var_t s_vars [] = {
     { "HTTP_CONNS_PER_ADDRESS", S_INT, "256", 0, 1000000, NULL,
       "open gateway connections per client address (0 = no cap; trusted proxies exempt)",
       S_FIELD (http_conns_per_address), 0, 0 },
-    { "AUTH_FAILURES_PER_MINUTE", S_INT, "30", 0, 1000000, NULL,
+    { "AUTH_FAILURES_PER_MINUTE", S_INT, "60", 0, 1000000, NULL,
       "refused credentials per client address per minute before 429 (0 = off)",
       S_FIELD (auth_failures_per_minute), 0, 0 },
     { "TRUSTED_PROXIES", S_STR, NULL, 0, 0, NULL,
@@ -328,7 +328,7 @@ sb_config_test (bool verbose)
     SB_CHECK (config.smtp_url == NULL);
     SB_CHECK (streq (config.data_dir, "var"));
     SB_CHECK (config.http_idle_seconds == 15 && config.http_body_seconds == 30);
-    SB_CHECK (config.http_conns_per_address == 256 && config.auth_failures_per_minute == 30);
+    SB_CHECK (config.http_conns_per_address == 256 && config.auth_failures_per_minute == 60);
     SB_CHECK (config.trusted_proxies == NULL && config.operator_token == NULL);
     sb_config_release (&config);
 
