@@ -173,8 +173,8 @@ gw_proxies_new (const char *list, char *why, size_t why_size)
         while (end > 0 && p [end - 1] == ' ')
             end--;
         char item [128];
-        snprintf (item, sizeof (item), "%.*s", (int) (end < sizeof (item) ? end : sizeof (item) - 1),
-                  p);
+        int shown = (int) (end < sizeof (item) ? end : sizeof (item) - 1);
+        snprintf (item, sizeof (item), "%.*s", shown, p);
         if (self->count == S_PROXIES_MAX) {
             snprintf (why, why_size, "SWITCHBOARD_TRUSTED_PROXIES lists more than %d entries",
                       S_PROXIES_MAX);
@@ -327,7 +327,8 @@ gw_addr_test (bool verbose)
     gw_proxies_t *none = gw_proxies_new (NULL, why, sizeof (why));
     SB_CHECK (none && gw_proxies_count (none) == 0);
     gw_proxies_t *proxies = gw_proxies_new (
-        " 10.0.0.0/8, 192.0.2.1 ,2001:db8:aa::/48,::ffff:172.16.0.0/108,fd00::1", why, sizeof (why));
+        " 10.0.0.0/8, 192.0.2.1 ,2001:db8:aa::/48,::ffff:172.16.0.0/108,fd00::1", why,
+        sizeof (why));
     SB_CHECK (proxies && gw_proxies_count (proxies) == 5);
     if (!proxies || !none)
         return;

@@ -450,9 +450,9 @@ s_authenticate (gw_conn_t *conn)
         return s_admit (conn);
     }
     gw_denial_t denial;
-    gw_auth_result_t result = gw_auth_check (
-        self->auth, authorization, api_key, MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host"),
-        route->role, &conn->ident, &denial, &conn->need);
+    const char *host = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host");
+    gw_auth_result_t result = gw_auth_check (self->auth, authorization, api_key, host, route->role,
+                                             &conn->ident, &denial, &conn->need);
     if (result == GW_AUTH_NEED && conn->presteps++ >= 2) {
         //  A lookup that did not settle it (an unknown key, a kid that
         //  is not in the fresh key set): the credential is not valid.

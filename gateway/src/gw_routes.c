@@ -20,15 +20,23 @@ static const gw_route_t s_routes [] = {
     { "GET", "/readyz", NULL, NULL, SB_ROLE_NONE, 0, gw_http_readyz },
     //  Operators' probe of one service through the bus: which worker
     //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
-    { "GET", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "GET", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "GET", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "GET", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
     //  The same with a JSON body, which the service echoes back.
-    { "POST", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
-    { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL, 0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
 
     //  Auth and identity. Routes that run argon2id (some 20 ms of a core
     //  each, one at a time per auth-svc worker) get S_HASHING_MS: under a
