@@ -120,7 +120,7 @@ suite_psql -c "ALTER ROLE sb_tenant SET session_preload_libraries = 'auto_explai
            -c "ALTER ROLE sb_tenant SET auto_explain.log_buffers = on" \
     || t_bail "cannot set up auto_explain"
 suite_start_service tenant || t_bail "cannot restart tenant-svc"
-suite_wait_status /v1/sys/ping/tenant 200 30 || t_bail "tenant-svc did not come back"
+suite_wait_status /v1/sys/ping/tenant 200 30 -H "Authorization: Bearer $SUITE_OPERATOR_TOKEN" || t_bail "tenant-svc did not come back"
 curl -sS -o /dev/null -H "Authorization: Bearer $A_AT" "$year_url"
 sleep 0.5
 pglog=$SUITE_TMP/pg/pg.log

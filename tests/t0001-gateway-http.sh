@@ -42,49 +42,49 @@ t_is "405 on a service path lists both methods" "$(http_header Allow)" "GET, POS
 
 big=$SUITE_TMP/big.json
 head -c 1100000 /dev/zero | tr '\0' 'a' | sed 's/^/{"a":"/; s/$/"}/' > "$big"
-http POST /v1/sys/ping/tenant "" --data-binary "@$big" -H 'Content-Type: application/json'
+http_op POST /v1/sys/ping/tenant "" --data-binary "@$big" -H 'Content-Type: application/json'
 t_is "a body over 1 MiB: 413" "$HTTP_STATUS" 413
 t_is "413 is a JSON error" "$(json_get "$HTTP_BODY" .error.code)" payload_too_large
-http POST /v1/sys/ping/tenant "" --data-binary "@$big" -H 'Transfer-Encoding: chunked'
+http_op POST /v1/sys/ping/tenant "" --data-binary "@$big" -H 'Transfer-Encoding: chunked'
 t_is "a chunked body over 1 MiB: 413" "$HTTP_STATUS" 413
 small=$SUITE_TMP/small.json
 head -c 1000000 /dev/zero | tr '\0' 'b' | sed 's/^/{"a":"/; s/$/"}/' > "$small"
-http POST /v1/sys/ping/tenant "" --data-binary "@$small" -H 'Content-Type: application/json'
+http_op POST /v1/sys/ping/tenant "" --data-binary "@$small" -H 'Content-Type: application/json'
 t_is "a body just under 1 MiB passes" "$HTTP_STATUS" 200
 t_is "and arrives whole" "$(json_len "$HTTP_BODY" .echo.a)" 1000000
 
 for body in '{"a":' '{"a":1}x' '{"a":1,"a":2}' 'nul' '{"a":"\ud800"}' '{"a":"\u0000"}'; do
-    http POST /v1/sys/ping/tenant "$body"
+    http_op POST /v1/sys/ping/tenant "$body"
     t_is "malformed JSON $body: 400" "$HTTP_STATUS" 400
     t_is "malformed JSON $body: invalid_request" "$(json_get "$HTTP_BODY" .error.code)" invalid_request
 done
 printf '{"a":"\xff\xfe"}' > "$SUITE_TMP/bad-utf8.json"
-http POST /v1/sys/ping/tenant "" --data-binary "@$SUITE_TMP/bad-utf8.json"
+http_op POST /v1/sys/ping/tenant "" --data-binary "@$SUITE_TMP/bad-utf8.json"
 t_is "invalid UTF-8 in the body: 400" "$HTTP_STATUS" 400
-http POST /v1/sys/ping/tenant '[1,2]'
+http_op POST /v1/sys/ping/tenant '[1,2]'
 t_is "a body that is not an object: 400" "$HTTP_STATUS" 400
 deep=$(printf '[%.0s' {1..17})$(printf ']%.0s' {1..17})
-http POST /v1/sys/ping/tenant "{\"a\":$deep}"
+http_op POST /v1/sys/ping/tenant "{\"a\":$deep}"
 t_is "a body nested too deep: 400" "$HTTP_STATUS" 400
-http GET '/v1/sys/ping/tenant?q=%ff'
+http_op GET '/v1/sys/ping/tenant?q=%ff'
 t_is "a query parameter that is not UTF-8: 400" "$HTTP_STATUS" 400
 
 # The round trip: what the client sends is what the worker decodes.
 body='{"s":"héllo \"wörld\" \\ \n\t\u0001 😀","i":-9223372036854775808,"j":9223372036854775807,"f":2.5,"t":true,"n":null,"a":[1,[2,{"k":"v"}],{}],"o":{"p":{"q":[]}}}'
-http POST /v1/sys/ping/tenant "$body"
+http_op POST /v1/sys/ping/tenant "$body"
 t_is "echo: 200" "$HTTP_STATUS" 200
 t_is "echo: served by tenant" "$(json_get "$HTTP_BODY" .service)" tenant
 want=$(json_get "$body" .)
 got=$(json_get "$HTTP_BODY" .echo)
 t_is "echo: the body comes back exactly" "$got" "$want"
-http GET '/v1/sys/ping/usage?limit=20&status=completed&empty='
+http_op GET '/v1/sys/ping/usage?limit=20&status=completed&empty='
 t_is "query parameters reach the service" "$(json_get "$HTTP_BODY" .echo)" '{"empty":"","limit":"20","status":"completed"}'
 
 # Garbage never gets a 5xx.
 fives=0
 for i in $(seq 1 40); do
     head -c $((RANDOM % 300 + 1)) /dev/urandom > "$SUITE_TMP/junk"
-    http POST /v1/sys/ping/billing "" --data-binary "@$SUITE_TMP/junk"
+    http_op POST /v1/sys/ping/billing "" --data-binary "@$SUITE_TMP/junk"
     [[ $HTTP_STATUS == 5* || $HTTP_STATUS == 000 ]] && fives=$((fives + 1))
 done
 t_is "40 random bodies: no 5xx" "$fives" 0

@@ -17,7 +17,7 @@ t_is "two tenant workers registered" "$(json_get "$HTTP_BODY" .services.tenant)"
 
 workers=()
 for i in $(seq 1 20); do
-    http GET /v1/sys/ping/tenant
+    http_op GET /v1/sys/ping/tenant
     workers+=("$(json_get "$HTTP_BODY" .worker)")
 done
 distinct=$(printf '%s\n' "${workers[@]}" | sort -u | grep -c .)
@@ -31,21 +31,21 @@ t_ok "readyz turns 503 after auth is killed" suite_wait_status /readyz 503 5
 http GET /readyz
 t_is "readyz names the missing service" "$(json_get "$HTTP_BODY" .error.missing)" '["auth"]'
 t_is "the other services still count" "$(json_get "$HTTP_BODY" .error.services.usage)" 1
-http GET /v1/sys/ping/auth
+http_op GET /v1/sys/ping/auth
 t_is "a request to auth answers 503, not a timeout" "$HTTP_STATUS" 503
 t_is "503 is service_unavailable" "$(json_get "$HTTP_BODY" .error.code)" service_unavailable
 t_ok "503 says when to retry" http_header Retry-After
 
 suite_start_service auth 2
 t_ok "a restarted auth worker brings readyz back" suite_wait_ready 20
-http GET /v1/sys/ping/auth
+http_op GET /v1/sys/ping/auth
 t_is "auth answers again" "$HTTP_STATUS" 200
 
 # One of the two tenant workers killed: the other one carries on.
 suite_kill tenant-1
 ok=0
 for i in $(seq 1 10); do
-    http GET /v1/sys/ping/tenant
+    http_op GET /v1/sys/ping/tenant
     [[ $HTTP_STATUS == 200 ]] && ok=$((ok + 1))
 done
 t_is "with one tenant worker killed, every request is served by the other" "$ok" 10

@@ -10,13 +10,13 @@ sleep 1
 t_ok "the workers wait for a gateway that is not there yet" suite_running usage-1
 suite_start_gateway
 t_ok "workers started first register once the gateway is up" suite_wait_ready 20
-http GET /v1/sys/ping/usage
+http_op GET /v1/sys/ping/usage
 t_is "and serve requests" "$HTTP_STATUS" 200
 
 suite_kill gateway-1
 suite_start_gateway 2
 t_ok "after a gateway restart the workers register again" suite_wait_ready 20
-http GET /v1/sys/ping/billing
+http_op GET /v1/sys/ping/billing
 t_is "and serve requests through the new gateway" "$HTTP_STATUS" 200
 
 suite_stop gateway-2

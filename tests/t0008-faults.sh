@@ -18,24 +18,24 @@ t_ok "the worker then exited 0" suite_stop tenant-1 5
 t_ok "and its service is gone from readyz" suite_wait_status /readyz 503 5
 
 # Only internal callers may hold a worker: from HTTP, sleep_ms is ignored.
-http POST /v1/sys/ping/usage '{"sleep_ms":100000}'
+http_op POST /v1/sys/ping/usage '{"sleep_ms":100000}'
 t_is "sleep_ms from HTTP is ignored" "$HTTP_STATUS" 200
 
 # The database goes away and comes back.
-http GET /v1/sys/ping/billing
+http_op GET /v1/sys/ping/billing
 t_is "billing's database answers" "$(json_get "$HTTP_BODY" .database)" true
 suite_pg_stop
-http GET /v1/sys/ping/billing
+http_op GET /v1/sys/ping/billing
 t_is "with PostgreSQL stopped the worker still answers" "$HTTP_STATUS" 200
 t_is "and says its database is down" "$(json_get "$HTTP_BODY" .database)" false
 suite_pg_start
 # (A worker whose reconnect failed waits 500 ms before it tries again: poll.)
 for _ in $(seq 1 50); do
-    http GET /v1/sys/ping/billing
+    http_op GET /v1/sys/ping/billing
     [[ $(json_get "$HTTP_BODY" .database) == true ]] && break
     sleep 0.2
 done
 t_is "after PostgreSQL restarts the worker reconnects" "$(json_get "$HTTP_BODY" .database)" true
-http GET /v1/sys/ping/auth
+http_op GET /v1/sys/ping/auth
 t_is "so do the other services" "$(json_get "$HTTP_BODY" .database)" true
 t_done

@@ -99,6 +99,24 @@ static const s_var_t s_vars [] = {
     { "REVOKED_SESSIONS_MAX", S_INT, "100000", 1, 10000000, NULL,
       "revoked sessions a gateway remembers; beyond, it asks auth-svc",
       S_FIELD (revoked_sessions_max), 0, 0 },
+    { "HTTP_IDLE_SECONDS", S_INT, "15", 1, 3600, NULL,
+      "seconds a gateway connection may send nothing (mid-request or between requests)",
+      S_FIELD (http_idle_seconds), 0, 0 },
+    { "HTTP_BODY_SECONDS", S_INT, "30", 1, 3600, NULL,
+      "seconds a request body may take to arrive once its headers are in",
+      S_FIELD (http_body_seconds), 0, 0 },
+    { "HTTP_CONNS_PER_ADDRESS", S_INT, "256", 0, 1000000, NULL,
+      "open gateway connections per client address (0 = no cap; trusted proxies exempt)",
+      S_FIELD (http_conns_per_address), 0, 0 },
+    { "AUTH_FAILURES_PER_MINUTE", S_INT, "60", 0, 1000000, NULL,
+      "refused credentials per client address per minute before 429 (0 = off)",
+      S_FIELD (auth_failures_per_minute), 0, 0 },
+    { "TRUSTED_PROXIES", S_STR, NULL, 0, 0, NULL,
+      "proxies (addresses, CIDRs, comma-separated) whose X-Forwarded-For names the client",
+      S_FIELD (trusted_proxies), 0, 0 },
+    { "OPERATOR_TOKEN", S_STR, NULL, 0, 0, NULL,
+      "bearer token for /v1/sys/* (at least 32 characters; unset: those routes answer 404)",
+      S_FIELD (operator_token), 0, 0 },
 
     { NULL }
 };
@@ -322,6 +340,9 @@ sb_config_test (bool verbose)
     SB_CHECK (config.service_database_url == NULL);
     SB_CHECK (config.smtp_url == NULL);
     SB_CHECK (streq (config.data_dir, "var"));
+    SB_CHECK (config.http_idle_seconds == 15 && config.http_body_seconds == 30);
+    SB_CHECK (config.http_conns_per_address == 256 && config.auth_failures_per_minute == 60);
+    SB_CHECK (config.trusted_proxies == NULL && config.operator_token == NULL);
     sb_config_release (&config);
 
     //  Values, lists, per-service override
@@ -352,6 +373,8 @@ sb_config_test (bool verbose)
         "SWITCHBOARD_PUBLIC_URL=ftp://x", "SWITCHBOARD_LOG_LEVEL=loud",
         "SWITCHBOARD_LOG_LEVEL=infos",   "SWITCHBOARD_HEARTBEAT_MS=5",
         "SWITCHBOARD_SMTP_URL=mail.example.com", "SWITCHBOARD_AUTH_RATE_PER_MINUTE=-1",
+        "SWITCHBOARD_HTTP_IDLE_SECONDS=0", "SWITCHBOARD_HTTP_BODY_SECONDS=x",
+        "SWITCHBOARD_HTTP_CONNS_PER_ADDRESS=-1", "SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=-5",
         NULL };
     for (int i = 0; bad [i]; i++) {
         char *env [] = { (char *) bad [i], NULL };

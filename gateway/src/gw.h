@@ -15,6 +15,7 @@
 
 #define GW_MAX_BODY        (1024 * 1024)    //  request bodies above this get 413
 #define GW_MAX_HEADERS     (16 * 1024)      //  request header fields above this get 431
+#define GW_MAX_BODY_ANON   (64 * 1024)      //  the same on routes without authentication
 #define GW_MAX_DEPTH       16                //  JSON nesting a request body may have
 #define GW_MAX_PARAMS      4
 #define GW_PARAM_MAX       128
@@ -25,6 +26,9 @@ typedef struct _gw_conn_t gw_conn_t;
 //  A local handler answers without the bus (health, readiness).
 typedef void (gw_local_fn) (gw_conn_t *conn);
 
+//  Route flags.
+#define GW_ROUTE_OPERATOR  1        //  for operators: SWITCHBOARD_OPERATOR_TOKEN
+
 typedef struct {
     const char *method;             //  "GET", "POST", ...
     const char *path;               //  "/v1/businesses/{id}"
@@ -33,6 +37,8 @@ typedef struct {
     sb_role_t role;                 //  SB_ROLE_NONE: no authentication
     int deadline_ms;                //  0: SWITCHBOARD_REQUEST_TIMEOUT_MS
     gw_local_fn *local;
+    size_t max_body;                //  0: GW_MAX_BODY_ANON without authentication, else GW_MAX_BODY
+    int flags;                      //  GW_ROUTE_*
 } gw_route_t;
 
 typedef struct {
@@ -49,6 +55,9 @@ typedef struct {
 //  Finds the route for method and path (the path without its query).
 //  Always fills match; match->status says 0, 404 or 405.
 void gw_routes_match (const char *method, const char *path, gw_match_t *match);
+
+//  The largest request body route takes (see max_body).
+size_t gw_route_max_body (const gw_route_t *route);
 
 //  The services that must have live workers for /readyz to answer 200.
 extern const char *const gw_services [];
@@ -100,6 +109,47 @@ void gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t
 void gw_need_release (gw_need_t *need);
 
 void gw_auth_test (bool verbose);
+//  ---- client addresses (gw_addr.c) -------------------------------------
+
+//  An IPv4 or IPv6 address (IPv4-mapped IPv6 is held as IPv4).
+typedef struct {
+    int family;                     //  AF_INET, AF_INET6, 0 when unknown
+    unsigned char bytes [16];       //  the first 4 for AF_INET
+} gw_addr_t;
+
+//  The text of a formatted address or limit key fits this.
+#define GW_ADDR_TEXT 64
+
+//  Parses an address (no prefix, no port, no name): 0, or -1 when text is
+//  not one.
+int gw_addr_parse (gw_addr_t *addr, const char *text);
+//  The address of an AF_INET or AF_INET6 sockaddr: 0, else -1.
+int gw_addr_from_sockaddr (gw_addr_t *addr, const struct sockaddr *sa);
+//  The address as text ("" when unknown).
+void gw_addr_format (const gw_addr_t *addr, char *buf, size_t size);
+//  What per-address limits count by: an IPv4 address itself, an IPv6
+//  address's /64 ("2001:db8:1:2::/64").
+void gw_addr_key (const gw_addr_t *addr, char *buf, size_t size);
+
+//  The trusted proxies of SWITCHBOARD_TRUSTED_PROXIES.
+typedef struct _gw_proxies_t gw_proxies_t;
+
+//  Parses a comma-separated list of addresses and CIDRs (NULL or "": none).
+//  NULL, with the reason naming the setting in why, when an entry is not
+//  valid.
+gw_proxies_t *gw_proxies_new (const char *list, char *why, size_t why_size);
+void gw_proxies_destroy (gw_proxies_t **self_p);
+size_t gw_proxies_count (const gw_proxies_t *self);
+//  True when addr is in one of the trusted ranges.
+bool gw_proxies_trusts (const gw_proxies_t *self, const gw_addr_t *addr);
+//  The client of a request that came from peer with the X-Forwarded-For
+//  header xff (NULL: none): the rightmost entry that is not a trusted
+//  proxy when peer is trusted; peer itself when it is not, or when an entry
+//  that must be read is not an address.
+void gw_proxies_client (const gw_proxies_t *self, const gw_addr_t *peer, const char *xff,
+                        gw_addr_t *client);
+
+void gw_addr_test (bool verbose);
 
 //  ---- rate limits and request counting (gw_ratelimit.c) ----------------
 
@@ -131,6 +181,13 @@ bool gw_ratelimit_org (gw_ratelimit_t *self, const char *org, gw_rate_t *rate);
 //  from client_ip: 0 when admitted (and for any other op), else the
 //  seconds to wait.
 int64_t gw_ratelimit_client (gw_ratelimit_t *self, const char *op, const char *client_ip);
+
+//  Failed credentials per client address (SWITCHBOARD_AUTH_FAILURES_PER_
+//  MINUTE, 0: off). gw_ratelimit_failures_wait answers, without counting,
+//  the seconds client must wait before a credential of its is looked at
+//  (0: now); gw_ratelimit_failure counts one failure.
+int64_t gw_ratelimit_failures_wait (gw_ratelimit_t *self, const char *client);
+void gw_ratelimit_failure (gw_ratelimit_t *self, const char *client);
 
 //  Sends every count held now to usage-svc (one attempt) and returns when
 //  done: for a gateway about to stop.

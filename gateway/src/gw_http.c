@@ -16,13 +16,38 @@
     {"error":{"code","message","request_id"}}. Once a request is
     authenticated, gw_ratelimit decides whether it goes on (else 429), and
     every answer to it but a 401 carries the RateLimit headers.
+
+    No work for anyone before we know who they are: everything that can be
+    decided from the headers is decided on the first call of the access
+    handler, before libmicrohttpd reads any of the body (or answers
+    "100 Continue"): the route (404, 405), the body's announced size
+    against the route's limit (413), the credential (401, 403; an API key
+    never seen suspends the connection for auth-svc's answer right there),
+    and the rate limits (429). A response queued then makes libmicrohttpd
+    drop the body unread and close the connection. Only an admitted request
+    has its body buffered, and that body must arrive within
+    SWITCHBOARD_HTTP_BODY_SECONDS of its headers, else the connection is
+    closed.
+
+    The edge against abuse besides: connections per client address are
+    capped (SWITCHBOARD_HTTP_CONNS_PER_ADDRESS: counted as they open and
+    close, refused at accept; trusted proxies exempt), a connection silent
+    for SWITCHBOARD_HTTP_IDLE_SECONDS is closed, refused credentials are
+    limited per client address (gw_ratelimit), and the /v1/sys routes
+    answer only to the operator's token (404 when none is configured). The
+    client address is the TCP peer's, or X-Forwarded-For's from a trusted
+    proxy (gw_addr.c).
 */
 #include "gw.h"
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <unistd.h>
+
+#define S_OPERATOR_TOKEN_MIN 32     //  characters of SWITCHBOARD_OPERATOR_TOKEN, at least
 
 struct _gw_t {
     struct MHD_Daemon *daemon;
@@ -30,7 +55,14 @@ struct _gw_t {
     gw_auth_t *auth;
     gw_ratelimit_t *rates;
     int default_deadline_ms;
+    int64_t body_ms;                //  SWITCHBOARD_HTTP_BODY_SECONDS
     atomic_bool stopping;
+    gw_proxies_t *proxies;
+    bool has_operator;
+    unsigned char operator_hash [crypto_hash_sha256_BYTES];
+    int conns_cap;                  //  per client address, 0: none
+    pthread_mutex_t conns_lock;
+    zhashx_t *conns;                //  limit key -> open connections (as a pointer)
 };
 
 //  RECEIVING the body; in PRESTEP while a lookup for authentication is on
@@ -51,7 +83,10 @@ struct _gw_conn_t {
     gw_ident_t ident;
     gw_need_t need;                 //  the lookup in flight, in PRESTEP
     int presteps;
-    char client_ip [64];
+    bool admitted;                  //  may send its body; forwarded once it is in
+    int64_t started;                //  sb_mono_ms of the first call (headers in)
+    char client_ip [GW_ADDR_TEXT];  //  the client's address, for the envelope
+    char client_key [GW_ADDR_TEXT]; //  what per-address limits count it by
     gw_rate_t rate;                 //  the organization's limit, once counted
     bool replayed;                  //  the answer is the stored one of an Idempotency-Key
 };
@@ -344,32 +379,84 @@ s_submit (gw_conn_t *conn, s_state_t state, const char *service, const char *op,
     sb_broker_submit (conn->gw->broker, job);
 }
 
-//  Decides who the request acts for, then forwards it; or answers the
-//  denial; or runs the lookup authentication needs first (PRESTEP), after
-//  which this runs again.
+//  The request may go on: its body (if any) is read from now, and it is
+//  forwarded once the body is in.
+static enum MHD_Result
+s_admit (gw_conn_t *conn)
+{
+    conn->admitted = true;
+    conn->state = S_RECEIVING;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_respond_retry (gw_conn_t *conn, int64_t wait, const char *message)
+{
+    char retry [24];
+    snprintf (retry, sizeof (retry), "%lld", (long long) wait);
+    return s_respond_error (conn, 429, SB_E_RATE_LIMITED, message, "Retry-After", retry);
+}
+
+//  True when authorization is "Bearer <the operator token>"; compared by
+//  digest in constant time, so that neither the token nor its length leaks.
+static bool
+s_is_operator (gw_t *self, const char *authorization)
+{
+    if (!self->has_operator || !authorization || strncasecmp (authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    unsigned char digest [crypto_hash_sha256_BYTES];
+    crypto_hash_sha256 (digest, (const unsigned char *) token, strlen (token));
+    return sodium_memcmp (digest, self->operator_hash, sizeof (digest)) == 0;
+}
+
+//  Decides from the headers who the request acts for and whether it may go
+//  on: admits it; or answers the refusal; or runs the lookup
+//  authentication needs first (PRESTEP), after which this runs again. Runs
+//  before any of the body is read.
 static enum MHD_Result
 s_authenticate (gw_conn_t *conn)
 {
     const gw_route_t *route = conn->match.route;
-    enum MHD_Result rc;
-    if (route->role == SB_ROLE_NONE) {
-        int64_t wait = gw_ratelimit_client (conn->gw->rates, route->op, conn->client_ip);
-        if (wait) {
-            char retry [24];
-            snprintf (retry, sizeof (retry), "%lld", (long long) wait);
-            return s_respond_error (conn, 429, SB_E_RATE_LIMITED,
-                                    "too many requests from this address, try again later",
-                                    "Retry-After", retry);
-        }
-        return s_forward (conn);
-    }
+    gw_t *self = conn->gw;
     struct MHD_Connection *c = conn->connection;
+    enum MHD_Result rc;
+    const char *authorization = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Authorization");
+    const char *api_key = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "X-API-Key");
+    bool credential = (authorization && *authorization) || (api_key && *api_key);
+    bool operator_route = (route->flags & GW_ROUTE_OPERATOR) != 0;
+    if (operator_route && !self->has_operator)
+        return s_respond_error (conn, 404, SB_E_NOT_FOUND, "no such path", NULL, NULL);
+    //  An address that keeps sending credentials we refuse is not heard
+    //  until its failures age: no lookup, no verification.
+    if (conn->presteps == 0 && (credential || operator_route)) {
+        int64_t wait = gw_ratelimit_failures_wait (self->rates, conn->client_key);
+        if (wait)
+            return s_respond_retry (conn, wait,
+                                    "too many refused credentials from this address, "
+                                    "try again later");
+    }
+    if (operator_route) {
+        if (s_is_operator (self, authorization))
+            return s_admit (conn);
+        gw_ratelimit_failure (self->rates, conn->client_key);
+        return s_respond_error (conn, 401, SB_E_UNAUTHENTICATED,
+                                "this route needs the operator token", "WWW-Authenticate",
+                                "Bearer");
+    }
+    if (route->role == SB_ROLE_NONE) {
+        int64_t wait = gw_ratelimit_client (self->rates, route->op, conn->client_key);
+        if (wait)
+            return s_respond_retry (conn, wait,
+                                    "too many requests from this address, try again later");
+        return s_admit (conn);
+    }
     gw_denial_t denial;
-    gw_auth_result_t result = gw_auth_check (
-        conn->gw->auth, MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Authorization"),
-        MHD_lookup_connection_value (c, MHD_HEADER_KIND, "X-API-Key"),
-        MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host"), route->role, &conn->ident,
-        &denial, &conn->need);
+    const char *host = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host");
+    gw_auth_result_t result = gw_auth_check (self->auth, authorization, api_key, host, route->role,
+                                             &conn->ident, &denial, &conn->need);
     if (result == GW_AUTH_NEED && conn->presteps++ >= 3) {
         //  A lookup that did not settle it (an unknown key, a kid that
         //  is not in the fresh key set): the credential is not valid.
@@ -385,15 +472,18 @@ s_authenticate (gw_conn_t *conn)
     if ((result == GW_AUTH_OK || (result == GW_AUTH_DENIED && denial.status == 403))
         && *conn->ident.org && s_over_limit (conn, &rc))
         return rc;
-    if (result == GW_AUTH_DENIED)
+    if (result == GW_AUTH_DENIED) {
+        if (denial.status == 401 && credential)
+            gw_ratelimit_failure (self->rates, conn->client_key);
         return s_respond_error (conn, denial.status, denial.code, denial.message,
                                 denial.status == 401 ? "WWW-Authenticate" : NULL, "Bearer");
+    }
     if (result == GW_AUTH_NEED) {
         sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
         s_submit (conn, S_PRESTEP, "auth", conn->need.op, &head, &conn->need.args, 2000);
         return MHD_YES;
     }
-    return s_forward (conn);
+    return s_admit (conn);
 }
 
 //  The lookup is back: store what it says, then decide again.
@@ -553,19 +643,90 @@ s_request_id (gw_conn_t *conn)
         sb_random_hex (conn->request_id, 16);
 }
 
+//  Every X-Forwarded-For header of a request, in order, joined by commas.
+static enum MHD_Result
+s_collect_xff (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    char **joined = (char **) cls;
+    if (strcasecmp (key, "X-Forwarded-For") != 0 || !value)
+        return MHD_YES;
+    size_t have = *joined ? strlen (*joined) : 0, add = strlen (value);
+    *joined = (char *) sb_realloc (*joined, have + add + 2);
+    if (have)
+        (*joined) [have++] = ',';
+    memcpy (*joined + have, value, add + 1);
+    return MHD_YES;
+}
+
+//  The client's address and limit key: the TCP peer's, or what a trusted
+//  proxy's X-Forwarded-For says.
 static void
-s_client_ip (gw_conn_t *conn)
+s_client (gw_conn_t *conn)
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info (
         conn->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *addr = info ? info->client_addr : NULL;
-    if (addr && addr->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((const struct sockaddr_in *) addr)->sin_addr, conn->client_ip,
-                   sizeof (conn->client_ip));
+    gw_addr_t peer, client;
+    if (!info || gw_addr_from_sockaddr (&peer, info->client_addr))
+        return;
+    client = peer;
+    if (gw_proxies_count (conn->gw->proxies) && gw_proxies_trusts (conn->gw->proxies, &peer)) {
+        char *xff = NULL;
+        MHD_get_connection_values (conn->connection, MHD_HEADER_KIND, s_collect_xff, &xff);
+        gw_proxies_client (conn->gw->proxies, &peer, xff, &client);
+        free (xff);
+    }
+    gw_addr_format (&client, conn->client_ip, sizeof (conn->client_ip));
+    gw_addr_key (&client, conn->client_key, sizeof (conn->client_key));
+}
+
+//  "the request body is larger than 64 KiB" for limit.
+static void
+s_too_large_message (size_t limit, char *buf, size_t size)
+{
+    if (limit >= 1024 * 1024 && limit % (1024 * 1024) == 0)
+        snprintf (buf, size, "the request body is larger than %zu MiB", limit / (1024 * 1024));
     else
-    if (addr && addr->sa_family == AF_INET6)
-        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) addr)->sin6_addr, conn->client_ip,
-                   sizeof (conn->client_ip));
+    if (limit >= 1024 && limit % 1024 == 0)
+        snprintf (buf, size, "the request body is larger than %zu KiB", limit / 1024);
+    else
+        snprintf (buf, size, "the request body is larger than %zu bytes", limit);
+}
+
+static enum MHD_Result
+s_respond_too_large (gw_conn_t *conn)
+{
+    char message [96];
+    s_too_large_message (gw_route_max_body (conn->match.route), message, sizeof (message));
+    return s_respond_error (conn, 413, SB_E_PAYLOAD_TOO_LARGE, message, "Connection", "close");
+}
+
+//  The first call, with the headers in and none of the body read: answers
+//  whatever the headers decide, else admits the request (or suspends it
+//  for a lookup).
+static enum MHD_Result
+s_begin (gw_conn_t *conn)
+{
+    if (conn->match.status == 404)
+        return s_respond_error (conn, 404, SB_E_NOT_FOUND, "no such path", NULL, NULL);
+    if (conn->match.status == 405)
+        return s_respond_error (conn, 405, SB_E_METHOD_NOT_ALLOWED,
+                                "this path does not take that method", "Allow", conn->match.allow);
+    const gw_route_t *route = conn->match.route;
+    if (!route->local && atomic_load (&conn->gw->stopping))
+        return s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE, "the gateway is stopping",
+                                "Retry-After", "1");
+    const char *length = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                      "Content-Length");
+    if (length && strtoull (length, NULL, 10) > gw_route_max_body (route)) {
+        //  Answer before the body is read: libmicrohttpd takes a response
+        //  only now or once the upload is complete.
+        conn->too_large = true;
+        return s_respond_too_large (conn);
+    }
+    if (route->local)
+        return s_admit (conn);
+    return s_authenticate (conn);
 }
 
 //  Adds the size of one header field as sent ("Name: value\r\n") to *cls.
@@ -590,9 +751,10 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         conn->gw = self;
         conn->connection = connection;
         conn->method = method;
+        conn->started = sb_mono_ms ();
         *con_cls = conn;
         s_request_id (conn);
-        s_client_ip (conn);
+        s_client (conn);
         gw_routes_match (method, url, &conn->match);
         //  Headers beyond our limit but within libmicrohttpd's memory pool
         //  (below) get the API's JSON 431, not the library's HTML page.
@@ -602,20 +764,16 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             return s_respond_error (conn, 431, SB_E_HEADERS_TOO_LARGE,
                                     "the request's header fields are larger than 16 KiB",
                                     "Connection", "close");
-        const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
-                                                          "Content-Length");
-        if (length && strtoull (length, NULL, 10) > GW_MAX_BODY) {
-            //  Answer before the body is read: libmicrohttpd takes a
-            //  response only now or once the upload is complete.
-            conn->too_large = true;
-            return s_respond_error (conn, 413, SB_E_PAYLOAD_TOO_LARGE,
-                                    "the request body is larger than 1 MiB", "Connection", "close");
-        }
-        return MHD_YES;
+        sb_log_set_request_id (conn->request_id);
+        enum MHD_Result rc = s_begin (conn);
+        sb_log_set_request_id (NULL);
+        return rc;
     }
     if (conn->state == S_WAITING)
         return s_respond_reply (conn);
     if (conn->state == S_PRESTEP) {
+        //  Resumed where it was suspended: on the first call, headers in,
+        //  body unread.
         sb_log_set_request_id (conn->request_id);
         enum MHD_Result rc = s_prestep_done (conn);
         sb_log_set_request_id (NULL);
@@ -629,7 +787,19 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     if (*upload_data_size) {
         size_t size = *upload_data_size;
         *upload_data_size = 0;
-        if (!conn->too_large && conn->body_size + size > GW_MAX_BODY) {
+        if (!conn->admitted)
+            return MHD_NO;
+        if (sb_mono_ms () - conn->started > self->body_ms) {
+            //  A body trickling in holds a connection and its buffer:
+            //  nobody gets longer than the setting, and there is no way
+            //  to answer mid-body, so the connection goes.
+            sb_log_set_request_id (conn->request_id);
+            sb_info ("http: the body from %s took longer than %lld s; connection closed",
+                     conn->client_ip, (long long) (self->body_ms / 1000));
+            sb_log_set_request_id (NULL);
+            return MHD_NO;
+        }
+        if (!conn->too_large && conn->body_size + size > gw_route_max_body (conn->match.route)) {
             //  A chunked body with no announced length: drop the rest as it
             //  comes and answer 413 once it is all in.
             conn->too_large = true;
@@ -645,19 +815,15 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         return MHD_YES;
     }
 
-    //  The whole request is in.
+    //  The whole request is in (admitted: anything else was answered on
+    //  the first call).
     sb_log_set_request_id (conn->request_id);
     enum MHD_Result rc = MHD_YES;
+    if (!conn->admitted)
+        rc = MHD_NO;
+    else
     if (conn->too_large)
-        rc = s_respond_error (conn, 413, SB_E_PAYLOAD_TOO_LARGE,
-                              "the request body is larger than 1 MiB", "Connection", "close");
-    else
-    if (conn->match.status == 404)
-        rc = s_respond_error (conn, 404, SB_E_NOT_FOUND, "no such path", NULL, NULL);
-    else
-    if (conn->match.status == 405)
-        rc = s_respond_error (conn, 405, SB_E_METHOD_NOT_ALLOWED,
-                              "this path does not take that method", "Allow", conn->match.allow);
+        rc = s_respond_too_large (conn);
     else
     if (conn->match.route->local)
         conn->match.route->local (conn);
@@ -666,9 +832,78 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         rc = s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE, "the gateway is stopping",
                               "Retry-After", "1");
     else
-        rc = s_authenticate (conn);
+        rc = s_forward (conn);
     sb_log_set_request_id (NULL);
     return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Connections per client address
+
+//  The key a TCP peer's connections count under; false when they are not
+//  counted (a trusted proxy, an address of another family).
+static bool
+s_conn_key (gw_t *self, const struct sockaddr *sa, char key [GW_ADDR_TEXT])
+{
+    gw_addr_t peer;
+    if (gw_addr_from_sockaddr (&peer, sa) || gw_proxies_trusts (self->proxies, &peer))
+        return false;
+    gw_addr_key (&peer, key, GW_ADDR_TEXT);
+    return true;
+}
+
+//  Before a connection is set up: refused when its address has the cap
+//  open. (Counted in s_notify, on the same thread right after; with
+//  several HTTP threads accepting at the same instant an address may get
+//  one more per thread.)
+static enum MHD_Result
+s_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void) addrlen;
+    gw_t *self = (gw_t *) cls;
+    char key [GW_ADDR_TEXT];
+    if (self->conns_cap <= 0 || !s_conn_key (self, addr, key))
+        return MHD_YES;
+    pthread_mutex_lock (&self->conns_lock);
+    uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, key);
+    pthread_mutex_unlock (&self->conns_lock);
+    if (open >= (uintptr_t) self->conns_cap) {
+        sb_debug ("http: %s has %zu connections open; one more refused", key, (size_t) open);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void
+s_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
+          enum MHD_ConnectionNotificationCode code)
+{
+    gw_t *self = (gw_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+            connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char key [GW_ADDR_TEXT];
+        if (self->conns_cap <= 0 || !info || !s_conn_key (self, info->client_addr, key))
+            return;
+        pthread_mutex_lock (&self->conns_lock);
+        uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, key);
+        zhashx_update (self->conns, key, (void *) (open + 1));
+        pthread_mutex_unlock (&self->conns_lock);
+        *socket_context = sb_strdup (key);
+    }
+    else
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        char *key = (char *) *socket_context;
+        pthread_mutex_lock (&self->conns_lock);
+        uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, key);
+        if (open > 1)
+            zhashx_update (self->conns, key, (void *) (open - 1));
+        else
+            zhashx_delete (self->conns, key);
+        pthread_mutex_unlock (&self->conns_lock);
+        free (key);
+        *socket_context = NULL;
+    }
 }
 
 static void
@@ -701,27 +936,61 @@ s_mhd_log (void *cls, const char *format, va_list args)
     sb_warn ("http: %s", message);
 }
 
+//  Frees what gw_http_new made before the daemon.
+static void
+s_release (gw_t *self)
+{
+    gw_auth_destroy (&self->auth);
+    gw_ratelimit_destroy (&self->rates);
+    gw_proxies_destroy (&self->proxies);
+    zhashx_destroy (&self->conns);
+    pthread_mutex_destroy (&self->conns_lock);
+    free (self);
+}
+
 gw_t *
 gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans)
 {
-    gw_ratelimit_t *rates = gw_ratelimit_new (config, broker, plans);
-    if (!rates)
+    char why [160];
+    gw_proxies_t *proxies = gw_proxies_new (config->trusted_proxies, why, sizeof (why));
+    if (!proxies) {
+        sb_error ("bad configuration: %s", why);
         return NULL;
+    }
+    if (config->operator_token && strlen (config->operator_token) < S_OPERATOR_TOKEN_MIN) {
+        sb_error ("bad configuration: SWITCHBOARD_OPERATOR_TOKEN must have at least %d "
+                  "characters", S_OPERATOR_TOKEN_MIN);
+        gw_proxies_destroy (&proxies);
+        return NULL;
+    }
+    gw_ratelimit_t *rates = gw_ratelimit_new (config, broker, plans);
+    if (!rates) {
+        gw_proxies_destroy (&proxies);
+        return NULL;
+    }
     gw_t *self = (gw_t *) sb_calloc (1, sizeof (gw_t));
     self->broker = broker;
     self->default_deadline_ms = config->request_timeout_ms;
+    self->body_ms = (int64_t) config->http_body_seconds * 1000;
     atomic_init (&self->stopping, false);
     self->auth = gw_auth_new (config);
     self->rates = rates;
+    self->proxies = proxies;
+    if (config->operator_token) {
+        self->has_operator = true;
+        crypto_hash_sha256 (self->operator_hash, (const unsigned char *) config->operator_token,
+                            strlen (config->operator_token));
+    }
+    self->conns_cap = config->http_conns_per_address;
+    pthread_mutex_init (&self->conns_lock, NULL);
+    self->conns = zhashx_new ();
 
     struct sockaddr_in addr = { 0 };
     addr.sin_family = AF_INET;
     addr.sin_port = htons ((uint16_t) config->http_port);
     if (inet_pton (AF_INET, config->http_bind, &addr.sin_addr) != 1) {
         sb_error ("SWITCHBOARD_HTTP_BIND '%s' is not an IPv4 address", config->http_bind);
-        gw_auth_destroy (&self->auth);
-        gw_ratelimit_destroy (&self->rates);
-        free (self);
+        s_release (self);
         return NULL;
     }
     //  By default half the cores, at least one: an epoll thread carries
@@ -734,14 +1003,20 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
                                                     : (unsigned int) (cores > 1 ? cores / 2 : 1);
     //  A pool of one is no pool (libmicrohttpd warns about a size below 2):
     //  then the slot carries the connection timeout, set again below.
+    //  libmicrohttpd 0.9.75's only timeout is for silence (it restarts
+    //  with every byte): a body that trickles is cut by our body deadline
+    //  (s_access), headers that trickle are bounded by the connection's
+    //  memory pool (below) and the cap of connections per address.
+    unsigned int idle = (unsigned int) config->http_idle_seconds;
     self->daemon = MHD_start_daemon (
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-        (uint16_t) config->http_port, NULL, NULL, s_access, self,
+        (uint16_t) config->http_port, s_accept, self, s_access, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
-        threads > 1 ? threads : (unsigned int) 60,
+        threads > 1 ? threads : idle,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
         //  Request headers must fit in a connection's memory pool, else
         //  libmicrohttpd answers 431 itself, with an HTML page: 72 KiB
@@ -757,13 +1032,14 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
         MHD_OPTION_END);
     if (!self->daemon) {
         sb_error ("cannot listen on %s:%d", config->http_bind, config->http_port);
-        gw_auth_destroy (&self->auth);
-        gw_ratelimit_destroy (&self->rates);
-        free (self);
+        s_release (self);
         return NULL;
     }
-    sb_info ("http: listening on %s:%d with %u threads", config->http_bind, config->http_port,
-             threads);
+    sb_info ("http: listening on %s:%d with %u threads; %d connections per address, idle %d s, "
+             "bodies %d s; %zu trusted proxies; operator routes %s", config->http_bind,
+             config->http_port, threads, config->http_conns_per_address, config->http_idle_seconds,
+             config->http_body_seconds, gw_proxies_count (proxies),
+             self->has_operator ? "on" : "off");
     return self;
 }
 
@@ -780,9 +1056,7 @@ gw_http_destroy (gw_t **self_p)
     gw_t *self = *self_p;
     if (self) {
         MHD_stop_daemon (self->daemon);
-        gw_auth_destroy (&self->auth);
-        gw_ratelimit_destroy (&self->rates);
-        free (self);
+        s_release (self);
         *self_p = NULL;
     }
 }

@@ -9,7 +9,13 @@
       api_requests_per_minute (-1: unlimited), on every authenticated
       request;
     - per client address (the TCP peer), on signup, login and password
-      forgot/reset, at SWITCHBOARD_AUTH_RATE_PER_MINUTE (0: off).
+      forgot/reset, at SWITCHBOARD_AUTH_RATE_PER_MINUTE (0: off);
+    - per client address, failed credentials, at
+      SWITCHBOARD_AUTH_FAILURES_PER_MINUTE (0: off): the HTTP side asks
+      before it looks a credential up and counts each one refused.
+
+    A client address here is the limit key gw_addr_key gives (an IPv6
+    client's /64), after X-Forwarded-For from a trusted proxy.
 
     The window is a sliding one approximated by two fixed 60 s windows: the
     count of the current window plus the previous window's count weighted
@@ -103,6 +109,8 @@ typedef struct {
 struct _gw_ratelimit_t {
     s_table_t orgs;
     s_table_t clients;
+    s_table_t failures;             //  failed credentials per client address
+    int auth_failures;              //  per client address per minute, 0 = off
     const sb_plans_t *plans;
     int share;                      //  SWITCHBOARD_RATE_SHARE
     int auth_rate;                  //  per client address per minute, 0 = off
@@ -349,6 +357,51 @@ s_shard_entry (s_shard_t *shard, const char *key, uint32_t hash, int64_t now)
     *bucket = entry;
     shard->size++;
     return entry;
+}
+
+//  The entry for key, or NULL (lock held).
+static s_entry_t *
+s_shard_find (s_shard_t *shard, const char *key, uint32_t hash)
+{
+    for (s_entry_t *entry = shard->buckets [(hash / S_SHARDS) % S_BUCKETS]; entry;
+         entry = entry->next)
+        if (entry->hash == hash && streq (entry->key, key))
+            return entry;
+    return NULL;
+}
+
+//  Seconds until key may have one more counted under limit (0: now),
+//  counting nothing; a key never counted takes no memory here.
+static int64_t
+s_table_wait (s_table_t *table, const char *key, int64_t limit, int64_t now)
+{
+    uint32_t hash = s_hash (key);
+    s_shard_t *shard = &table->shards [hash % S_SHARDS];
+    pthread_mutex_lock (&shard->lock);
+    s_entry_t *entry = s_shard_find (shard, key, hash);
+    int64_t wait = 0;
+    if (entry) {
+        s_window_roll (&entry->window, now);
+        if (s_window_used (&entry->window, now) + 1 > limit)
+            wait = s_ms_to_seconds (s_window_wait (&entry->window, limit, now));
+    }
+    pthread_mutex_unlock (&shard->lock);
+    return wait;
+}
+
+//  Counts one for key, whatever the limit.
+static void
+s_table_count (s_table_t *table, const char *key, int64_t now)
+{
+    uint32_t hash = s_hash (key);
+    s_shard_t *shard = &table->shards [hash % S_SHARDS];
+    pthread_mutex_lock (&shard->lock);
+    s_entry_t *entry = s_shard_entry (shard, key, hash, now);
+    entry->last_ms = now;
+    s_window_roll (&entry->window, now);
+    entry->window.cur++;
+    entry->window.last = now;       //  the wait arithmetic reads it
+    pthread_mutex_unlock (&shard->lock);
 }
 
 //  Counts one request of key against limit (-1: unlimited); counts it for
@@ -662,6 +715,8 @@ s_new (const sb_config_t *config, const sb_plans_t *plans, int share)
     gw_ratelimit_t *self = (gw_ratelimit_t *) sb_calloc (1, sizeof (gw_ratelimit_t));
     s_table_init (&self->orgs, true);
     s_table_init (&self->clients, false);
+    s_table_init (&self->failures, false);
+    self->auth_failures = config->auth_failures_per_minute;
     self->plans = plans;
     self->share = share;
     self->auth_rate = config->auth_rate_per_minute;
@@ -695,6 +750,7 @@ gw_ratelimit_destroy (gw_ratelimit_t **self_p)
     zactor_destroy (&self->actor);
     s_table_release (&self->orgs);
     s_table_release (&self->clients);
+    s_table_release (&self->failures);
     s_usages_release (&self->outbox);
     free (self);
     *self_p = NULL;
@@ -720,6 +776,22 @@ gw_ratelimit_client (gw_ratelimit_t *self, const char *op, const char *client_ip
     bool admitted = s_table_admit (&self->clients, client_ip, s_share (self->auth_rate, self->share),
                                    self->mono (), self->wall (), &rate);
     return admitted ? 0 : rate.retry_after;
+}
+
+int64_t
+gw_ratelimit_failures_wait (gw_ratelimit_t *self, const char *client)
+{
+    if (self->auth_failures <= 0)
+        return 0;
+    return s_table_wait (&self->failures, client, s_share (self->auth_failures, self->share),
+                         self->mono ());
+}
+
+void
+gw_ratelimit_failure (gw_ratelimit_t *self, const char *client)
+{
+    if (self->auth_failures > 0)
+        s_table_count (&self->failures, client, self->mono ());
 }
 
 void
@@ -987,6 +1059,26 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (gw_ratelimit_client (self, "auth.login", "192.0.2.2") == 0);
     self->auth_rate = 0;
     SB_CHECK (gw_ratelimit_client (self, "auth.login", "192.0.2.1") == 0);
+
+    //  Failed credentials, 4 a minute here: looking does not count, the
+    //  fifth waits until the window lets one go, other addresses are apart.
+    self->auth_failures = 4;
+    const char *bad_client = "2001:db8:1:2::/64";
+    bool not_yet = true;
+    for (int i = 0; i < 4; i++) {
+        not_yet &= gw_ratelimit_failures_wait (self, bad_client) == 0;
+        gw_ratelimit_failure (self, bad_client);
+    }
+    SB_CHECK (not_yet);
+    int64_t failures_wait = gw_ratelimit_failures_wait (self, bad_client);
+    SB_CHECK (failures_wait > 0 && failures_wait <= 120);
+    SB_CHECK (gw_ratelimit_failures_wait (self, bad_client) == failures_wait);
+    SB_CHECK (gw_ratelimit_failures_wait (self, "192.0.2.77") == 0);
+    s_test_mono += failures_wait * 1000;
+    SB_CHECK (gw_ratelimit_failures_wait (self, bad_client) == 0);
+    self->auth_failures = 0;
+    gw_ratelimit_failure (self, "192.0.2.78");
+    SB_CHECK (gw_ratelimit_failures_wait (self, "192.0.2.78") == 0);
 
     //  Unlimited: admitted, no headers, still counted for usage.
     sb_plans_t *unlimited_plans = NULL;

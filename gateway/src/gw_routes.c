@@ -4,6 +4,10 @@
     answer it, the role it needs and its deadline. Matching walks the table
     segment by segment; `{name}` captures one path segment. A path that
     exists with another method answers 405 with the methods it takes.
+
+    A route may set the largest body it takes (max_body); by default a
+    route without authentication takes GW_MAX_BODY_ANON, as what it is
+    sent comes from anyone, and the others GW_MAX_BODY.
 */
 #include "gw.h"
 
@@ -15,16 +19,24 @@ static const gw_route_t s_routes [] = {
     { "GET", "/healthz", NULL, NULL, SB_ROLE_NONE, 0, gw_http_healthz },
     { "GET", "/readyz", NULL, NULL, SB_ROLE_NONE, 0, gw_http_readyz },
     //  Operators' probe of one service through the bus: which worker
-    //  answered and its version.
-    { "GET", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "GET", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "GET", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "GET", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
+    { "GET", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "GET", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
     //  The same with a JSON body, which the service echoes back.
-    { "POST", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL },
-    { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL },
+    { "POST", "/v1/sys/ping/auth", "auth", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/tenant", "tenant", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/billing", "billing", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
+    { "POST", "/v1/sys/ping/usage", "usage", "sys.ping", SB_ROLE_NONE, 0, NULL,
+      0, GW_ROUTE_OPERATOR },
 
     //  Auth and identity. Routes that run argon2id (some 20 ms of a core
     //  each, one at a time per auth-svc worker) get S_HASHING_MS: under a
@@ -115,6 +127,16 @@ s_path_matches (const char *template, const char *path, gw_match_t *match)
     return *t == 0 && *p == 0;
 }
 
+size_t
+gw_route_max_body (const gw_route_t *route)
+{
+    if (route->max_body)
+        return route->max_body;
+    if (route->role == SB_ROLE_NONE && !(route->flags & GW_ROUTE_OPERATOR))
+        return GW_MAX_BODY_ANON;
+    return GW_MAX_BODY;
+}
+
 void
 gw_routes_match (const char *method, const char *path, gw_match_t *match)
 {
@@ -162,6 +184,21 @@ gw_routes_test (bool verbose)
               && streq (m.route->op, "sys.ping"));
     gw_routes_match ("DELETE", "/v1/sys/ping/usage", &m);
     SB_CHECK (m.status == 405 && streq (m.allow, "GET, POST"));
+
+    //  The sys routes are the operator's, every one; a body from anyone
+    //  is small, one with credentials may be larger.
+    for (const gw_route_t *route = s_routes; route->method; route++) {
+        bool sys = strncmp (route->path, "/v1/sys/", 8) == 0;
+        SB_CHECK (sys == ((route->flags & GW_ROUTE_OPERATOR) != 0));
+    }
+    gw_routes_match ("POST", "/v1/sys/ping/auth", &m);
+    SB_CHECK (m.route && gw_route_max_body (m.route) == GW_MAX_BODY);
+    gw_routes_match ("POST", "/v1/auth/signup", &m);
+    SB_CHECK (m.route && gw_route_max_body (m.route) == GW_MAX_BODY_ANON);
+    gw_routes_match ("POST", "/v1/businesses", &m);
+    SB_CHECK (m.route && gw_route_max_body (m.route) == GW_MAX_BODY);
+    gw_route_t own = { "POST", "/v1/x", "x", "x.y", SB_ROLE_NONE, 0, NULL, 4096, 0 };
+    SB_CHECK (gw_route_max_body (&own) == 4096);
 
     //  Parameter capture, on a template of our own.
     SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", &m));

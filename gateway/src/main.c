@@ -9,7 +9,10 @@ s_usage (FILE *out)
     fprintf (out, "Usage: gateway [--help] [--version]\n\n"
                   "Switchboard's HTTP gateway: serves the public API on SWITCHBOARD_HTTP_PORT,\n"
                   "hosts the bus broker on the first SWITCHBOARD_BROKER endpoint and the event\n"
-                  "proxy on SWITCHBOARD_EVENTS_PUB / SWITCHBOARD_EVENTS_SUB.\n\n");
+                  "proxy on SWITCHBOARD_EVENTS_PUB / SWITCHBOARD_EVENTS_SUB.\n\n"
+                  "The /v1/sys routes answer only to SWITCHBOARD_OPERATOR_TOKEN (404 when\n"
+                  "unset). Behind a proxy, list it in SWITCHBOARD_TRUSTED_PROXIES so that\n"
+                  "per-address limits and the audit log see the client, not the proxy.\n\n");
     sb_config_print_help (out);
 }
 

@@ -50,7 +50,8 @@
 #           suite_signal_workers NAME SIG   kill -SIG every worker of service NAME
 #           suite_pid KEY            print the pid;  suite_running KEY: alive?
 #           suite_wait_ready [SECS]  /readyz answers 200 (default 30 s)
-#           suite_wait_status PATH CODE SECS   poll until PATH answers CODE
+#           suite_wait_status PATH CODE SECS [CURL-ARG...]
+#                                    poll until PATH answers CODE
 #
 # HTTP:     http METHOD PATH [BODY] [CURL-ARG...]
 #               PATH is relative to the gateway (or a full http:// URL); a
@@ -58,6 +59,10 @@
 #               pass curl arguments without a body). Sets HTTP_STATUS (000 if
 #               no response), HTTP_BODY, HTTP_HEADERS (text, no CRs) and
 #               HTTP_ERROR (curl's message); returns curl's exit status.
+#           http_op METHOD PATH [BODY] [CURL-ARG...]   http with the operator's
+#                                    token (the /v1/sys routes); suite_init
+#                                    sets SWITCHBOARD_OPERATOR_TOKEN and
+#                                    SUITE_OPERATOR_TOKEN
 #           http_header NAME         value of a response header of the last call
 #           json_get JSON PATH       PATH like .error.code, .items[0].id, .
 #                                    strings raw, other values as JSON;
@@ -330,6 +335,12 @@ suite_init () {
     # default 2 seats), so that tests about something else are not cut off
     # by the free plan; tests of the limits point this at their own file.
     export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-test.json
+    # Refused credentials are not limited per address (tests of bad tokens
+    # send many from 127.0.0.1); the tests of that limit set their own.
+    export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=0
+    # The operator's token for /v1/sys/* (http_op sends it).
+    SUITE_OPERATOR_TOKEN=op-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    export SWITCHBOARD_OPERATOR_TOKEN=$SUITE_OPERATOR_TOKEN
 }
 
 # Run pg.sh without our lock descriptors; its messages go to log/pg.sh.log.
@@ -469,9 +480,10 @@ suite_signal_workers () {
 # Poll a gateway path until it answers the status code wanted.
 suite_wait_status () {
     local path=$1 want=$2 secs=${3:-30} got=000 deadline
+    shift $(( $# < 3 ? $# : 3 ))
     deadline=$((SECONDS + secs))
     while :; do
-        got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+        got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" \
                    "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT$path" 2>/dev/null)
         [[ $got == "$want" ]] && return 0
         if (( SECONDS >= deadline )); then
@@ -487,6 +499,13 @@ suite_wait_ready () {
 }
 
 # ---- HTTP and JSON ----------------------------------------------------------
+
+http_op () {
+    local method=$1 target=$2 body=${3-}
+    shift 2
+    (( $# )) && shift
+    http "$method" "$target" "$body" -H "Authorization: Bearer $SUITE_OPERATOR_TOKEN" "$@"
+}
 
 http () {
     local method=$1 target=$2 body=${3-} url dir rc

@@ -25,6 +25,7 @@ static const s_test_t s_tests [] = {
     { "routes", gw_routes_test },
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },
+    { "addr", gw_addr_test },
     { NULL, NULL }
 };
 

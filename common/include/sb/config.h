@@ -60,6 +60,13 @@ typedef struct {
     int login_max_client_failures;  //  SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES, 20 per address
     int login_lockout_seconds;      //  SWITCHBOARD_LOGIN_LOCKOUT_SECONDS, 900
     int revoked_sessions_max;       //  SWITCHBOARD_REVOKED_SESSIONS_MAX, 100000 (gateway)
+    //  The gateway's edge
+    int http_idle_seconds;          //  SWITCHBOARD_HTTP_IDLE_SECONDS, 15
+    int http_body_seconds;          //  SWITCHBOARD_HTTP_BODY_SECONDS, 30
+    int http_conns_per_address;     //  SWITCHBOARD_HTTP_CONNS_PER_ADDRESS, 256, 0 = no cap
+    int auth_failures_per_minute;   //  SWITCHBOARD_AUTH_FAILURES_PER_MINUTE, 60, 0 = off
+    char *trusted_proxies;          //  SWITCHBOARD_TRUSTED_PROXIES, unset = none
+    char *operator_token;           //  SWITCHBOARD_OPERATOR_TOKEN, unset = no /v1/sys routes
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.
