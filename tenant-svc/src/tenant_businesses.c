@@ -162,22 +162,9 @@ int
 tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                         sb_db_stmt_t *stmt)
 {
-    sb_fields_t fields = { 0 };
-    tenant_page_t page;
-    tenant_arg_page (ctx, args, &page, &fields);
-    if (fields.count)
-        return sb_reply_fields (reply, &fields);
-    char *limit = (char *) sb_ctx_alloc (ctx, 24);
-    snprintf (limit, 24, "%lld", (long long) page.limit + 1);
-    *stmt = (sb_db_stmt_t) {
-        .sql = "SELECT " S_COLUMNS ", to_char (created_at AT TIME ZONE 'UTC', "
-               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM businesses "
-               "WHERE organization_id = $1 "
-               "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
-               "ORDER BY created_at DESC, id DESC LIMIT $4::int",
-        .nparams = 4,
-        .params = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit } };
-    return 0;
+    static const tenant_list_t list = { .table = "businesses", .columns = S_COLUMNS,
+                                        .time_column = "created_at" };
+    return tenant_list_query (ctx, args, reply, stmt, &list);
 }
 
 int
