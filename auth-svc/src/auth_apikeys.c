@@ -104,7 +104,7 @@ auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
                                    SB_SQL_TS ("expires_at") " AS expires_at, "
                                    SB_SQL_TS ("revoked_at") " AS revoked_at "
                                    "FROM api_keys WHERE organization_id = $1 "
-                                   "ORDER BY created_at DESC, id",
+                                   "ORDER BY api_keys.created_at DESC, api_keys.id",
                                    1, &org));
 }
 
