@@ -28,7 +28,7 @@ bench_lists () {
     local out=$1 creds=$SUITE_TMP/lists.tsv biz org started
     bench_log "lists: one organization with $LISTS_CALLS calls (seeded in SQL)"
     "$PY" "$ROOT/bench/tools/seed.py" --base "$BENCH_URL" --out "$creds" --orgs 1 \
-          --businesses 3 --password "$BENCH_PASSWORD" > "$out/lists-seed.json" \
+          --businesses 3 --password "$BENCH_PASSWORD" --prefix bench-lists > "$out/lists-seed.json" \
         || t_bail "lists: seeding failed: $(cat "$out/lists-seed.json")"
     biz=$(cut -f 4 "$creds" | head -n 1)
     org=$(suite_psql -c "SELECT organization_id FROM tenant.businesses WHERE id = '${biz%%,*}'")
