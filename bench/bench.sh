@@ -20,6 +20,9 @@
 #   usage       POST /v1/usage/events, 100 events a request (10 repeat ids
 #               of the same organization's previous batch)
 #   login       POST /v1/auth/login (argon2id)
+#   lists       pages of one organization with 1,000,000 calls: first, 500
+#               deep, business + one day, rare and absent status, one
+#               connection each (bench/lists.sh; last, as its seed is big)
 #
 # It prints a table (req/s, events/s, p50, p99, errors = statuses >= 400 +
 # socket errors and timeouts) and the resident memory (RSS, PSS) of every
@@ -30,7 +33,7 @@
 # directories are not).
 #
 # Environment (defaults): SCENARIOS="healthz businesses apikey usage calls
-# login" THREADS=2 CONNECTIONS=64 WARMUP=3 DURATION=10 WRK_TIMEOUT=10s
+# login lists" THREADS=2 CONNECTIONS=64 WARMUP=3 DURATION=10 WRK_TIMEOUT=10s
 # BENCH_ORGS=100 BENCH_BUSINESSES=10 BENCH_WORKERS, BENCH_PG_CONF and
 # SWITCHBOARD_* (see bench/lib.sh), BENCH_PROBE=6 (seconds of the run that
 # tallies statuses after a scenario with errors), BENCH_LATEST=1 (0: do not replace
@@ -41,11 +44,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export SB_BIN=${SB_BIN:-$ROOT/build/release/bin}
 . "$ROOT/tests/lib/suite.sh"
 . "$ROOT/bench/lib.sh"
+. "$ROOT/bench/lists.sh"
 
 # usage before calls: every call leaves two outbox rows that the relay
 # delivers to usage-svc afterwards, which would share usage-svc with the
 # usage scenario if it came next.
-SCENARIOS=${SCENARIOS:-healthz businesses apikey usage calls login}
+SCENARIOS=${SCENARIOS:-healthz businesses apikey usage calls login lists}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-3}
@@ -69,6 +73,7 @@ declare -A LABEL=(
     [calls]="POST /v1/calls"
     [usage]="POST /v1/usage/events ($BENCH_USAGE_BATCH events)"
     [login]="POST /v1/auth/login"
+    [lists]="GET /v1/calls, 1,000,000 calls in one organization"
 )
 for s in $SCENARIOS; do
     [[ -n ${LABEL[$s]:-} ]] || { echo "bench.sh: unknown scenario '$s' (know: ${!LABEL[*]})" >&2; exit 2; }
@@ -116,6 +121,10 @@ wrk_run () {
 }
 
 for s in $SCENARIOS; do
+    if [[ $s == lists ]]; then
+        bench_lists "$OUT"
+        continue
+    fi
     bench_log "$s: ${LABEL[$s]}: warm-up ${WARMUP} s, then ${DURATION} s measured"
     wrk_run "$s" "$WARMUP" "$OUT/wrk/$s.warmup.txt" || t_bail "wrk failed: $(tail -n 5 "$OUT/wrk/$s.warmup.txt")"
     bench_alive

@@ -125,7 +125,7 @@ bad_hours=(
     '{"Mon":[{"open":"09:00","close":"17:00"}]}'
     '{"mon":{"open":"09:00","close":"17:00"}}'
     '{"mon":[{"open":"09:00","close":"10:00"},{"open":"10:00","close":"11:00"},{"open":"11:00","close":"12:00"},{"open":"12:00","close":"13:00"},{"open":"14:00","close":"15:00"}]}'
-    '{"mon":[{"open":"10:00","close":"09:00"}]}'
+    '{"mon":[{"open":"09:00","close":"12:00"},{"open":"11:00","close":"13:00"}]}'
     '{"mon":[{"open":"10:00","close":"10:00"}]}'
     '{"mon":[{"open":"09:00","close":"24:00"}]}'
     '{"mon":[{"open":"9:00","close":"17:00"}]}'
@@ -223,7 +223,7 @@ http_as "$A_AT" PATCH "/v1/businesses/$b2" '{"name": null}'
 t_fields "PATCH name null" name
 http_as "$A_AT" PATCH "/v1/businesses/$b2" '{"phone_number": null}'
 t_fields "PATCH phone_number null" phone_number
-http_as "$A_AT" PATCH "/v1/businesses/$b2" "$(jobj name="" phone_number=12 hours:='{"mon":[{"open":"18:00","close":"08:00"}]}')"
+http_as "$A_AT" PATCH "/v1/businesses/$b2" "$(jobj name="" phone_number=12 hours:='{"mon":[{"open":"18:00","close":"18:00"}]}')"
 t_fields "PATCH three bad fields at once" name phone_number hours
 http_as "$A_AT" PATCH "/v1/businesses/$b2" '{"name": '
 t_error "PATCH with malformed JSON: 400 invalid_request" 400 invalid_request

@@ -109,7 +109,7 @@ auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
                                    "SELECT id, email, role, " SB_SQL_TS ("created_at")
                                    " AS created_at, " SB_SQL_TS ("expires_at") " AS expires_at "
                                    "FROM invitations WHERE organization_id = $1 AND " S_PENDING
-                                   " ORDER BY created_at DESC, id",
+                                   " ORDER BY invitations.created_at DESC, invitations.id",
                                    1, &org));
 }
 

@@ -445,7 +445,7 @@ auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     return sb_reply_all (reply, sb_db_exec (sb_ctx_db (ctx),
                                    "SELECT id, email, name, role, " SB_SQL_TS ("created_at")
                                    " AS created_at FROM users WHERE organization_id = $1 "
-                                   "ORDER BY created_at, id",
+                                   "ORDER BY users.created_at, users.id",
                                    1, &org));
 }
 

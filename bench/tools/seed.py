@@ -74,6 +74,7 @@ def main():
     p.add_argument("--businesses", type=int, default=10)
     p.add_argument("--password", default="bench-password-123")
     p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--prefix", default="bench-org", help="emails <prefix>-<i>@bench.example")
     a = p.parse_args()
 
     api = Api(a.base)
@@ -88,7 +89,7 @@ def main():
             stats["errors"][key] = stats["errors"].get(key, 0) + 1
 
     def one(i):
-        email = f"bench-org-{i}@bench.example"
+        email = f"{a.prefix}-{i}@bench.example"
         st, doc = api.call("POST", "/v1/auth/signup", {
             "email": email, "password": a.password, "name": f"Bench Admin {i}",
             "organization_name": f"Bench Organization {i}"})

@@ -41,27 +41,35 @@ void tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *
                       sb_fields_t *fields);
 //  Answers a list from result, which holds up to limit + 1 rows ordered
 //  newest first, with the sort key in a column named "_cursor_time" (text)
-//  and "id": the extra row only says there is a next page.
+//  and "id": the extra row only says there is a next page. A page is
+//  bounded by bytes as well: rows are added while the packed page stays
+//  within TENANT_PAGE_BYTES (the first row always), and when rows are left
+//  out next_cursor points after the last row given, so a client that
+//  follows it sees every row once, never an envelope over the bus's limit.
+#define TENANT_PAGE_BYTES (1024 * 1024)
 int tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int64_t limit);
 
-//  Answers a filtered list: reads the page and the filters business_id,
-//  status (one of the NULL-terminated statuses), from and to, then runs sql
-//  with $1 organization, $2/$3 the cursor's time and id, $4 limit + 1,
-//  $5 business_id, $6 status, $7 from, $8 to (NULL when not given).
-//  The SELECT of such a list over table, newest first by time_column.
-#define TENANT_LIST_SQL(columns, table, time_column)                                       \
-    "SELECT " columns ", to_char (" time_column " AT TIME ZONE 'UTC', "                     \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM " table                     \
-    " WHERE organization_id = $1 AND ($2::timestamptz IS NULL OR (" time_column             \
-    ", id) < ($2::timestamptz, $3::uuid)) AND ($5::uuid IS NULL OR business_id = $5::uuid) " \
-    "AND ($6::text IS NULL OR status = $6) AND ($7::timestamptz IS NULL OR " time_column     \
-    " >= $7::timestamptz) AND ($8::timestamptz IS NULL OR " time_column                     \
-    " < $8::timestamptz) ORDER BY " time_column " DESC, id DESC LIMIT $4::int"
+//  A list over one table, newest first by time_column then id. columns are
+//  the API's (formatted text under the real columns' names); statuses (NULL
+//  terminated), when not NULL, allow the filters business_id, status,
+//  from and to. The table has an index (organization_id, time_column DESC,
+//  id DESC), and for each filter an index led by organization_id and the
+//  filter's columns, then (time_column DESC, id DESC): see sql/0006.
+typedef struct {
+    const char *table;
+    const char *columns;
+    const char *time_column;
+    const char *const *statuses;
+} tenant_list_t;
 
-//  As the query half of a list operation (sb_query_fn) whose finish is
-//  tenant_page_finish.
+//  The query half of a list operation (sb_query_fn) whose finish is
+//  tenant_page_finish: reads the page and the filters and writes a
+//  statement that names only the conditions given (one statement text per
+//  combination: each prepared statement's plan, generic ones included,
+//  reads the index that fits, never a sort of the organization's rows).
+//  ORDER BY names table.column, never an output column of the same name.
 int tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
-                       sb_db_stmt_t *stmt, const char *const *statuses, const char *sql);
+                       sb_db_stmt_t *stmt, const tenant_list_t *list);
 
 //  The finish half of every list: the page of rows and its next cursor.
 int tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,

@@ -5,7 +5,8 @@
     (and row-level security would hide other rows anyway). Fields are
     checked here so that PostgreSQL never has to refuse a value: phone
     numbers are E.164, time zones are names PostgreSQL knows, opening hours
-    are {"mon": [{"open": "09:00", "close": "17:00"}], ...}.
+    are {"mon": [{"open": "09:00", "close": "17:00"}], ...}, a close
+    earlier than its open ending the next day.
 */
 #include "tenant.h"
 
@@ -27,23 +28,59 @@ s_clock (const msgpack_object *obj)
     return hour < 24 && minute < 60 ? hour * 60 + minute : -1;
 }
 
+//  One opening interval, in minutes of the week from Monday 00:00: it
+//  starts at start and ends before end; end passes the day's end when the
+//  interval closes the next day (Sunday's then passes the week's end).
+typedef struct {
+    int day, open, close;
+    int start, end;
+} s_interval_t;
+
+#define S_DAY_MINUTES (24 * 60)
+#define S_WEEK_MINUTES (7 * S_DAY_MINUTES)
+
+static const char *const s_days [] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL };
+
+//  True when a and b share a minute, the week being a circle.
+static bool
+s_overlap (const s_interval_t *a, const s_interval_t *b)
+{
+    for (int shift = -S_WEEK_MINUTES; shift <= S_WEEK_MINUTES; shift += S_WEEK_MINUTES)
+        if (a->start < b->end + shift && b->start + shift < a->end)
+            return true;
+    return false;
+}
+
+//  "fri 18:00-02:00" for a field message.
+static void
+s_interval_name (const s_interval_t *self, char *text, size_t size)
+{
+    snprintf (text, size, "%s %02d:%02d-%02d:%02d", s_days [self->day], self->open / 60,
+              self->open % 60, self->close / 60, self->close % 60);
+}
+
 //  Checks opening hours; returns their JSON text (arena) or NULL with a
-//  field error.
+//  field error. An interval whose close is earlier than its open ends the
+//  next day ("18:00"-"02:00"; "00:00" closes at midnight); open == close
+//  is refused, and so are two intervals that share a minute, a day's
+//  spill-over into the next day included (Sunday's into Monday's).
 static const char *
 s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
 {
-    static const char *const days [] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL };
     if (hours->type != MSGPACK_OBJECT_MAP || hours->via.map.size > 7) {
         sb_fields_add (fields, "hours", "must be an object with keys mon..sun");
         return NULL;
     }
+    s_interval_t all [7 * 4];
+    size_t count = 0;
     for (uint32_t i = 0; i < hours->via.map.size; i++) {
         const msgpack_object *key = &hours->via.map.ptr [i].key;
         const msgpack_object *intervals = &hours->via.map.ptr [i].val;
-        bool known = false;
-        for (int d = 0; days [d] && !known; d++)
-            known = sb_mpk_str_eq (key, days [d]);
-        if (!known) {
+        int day = -1;
+        for (int d = 0; s_days [d] && day < 0; d++)
+            if (sb_mpk_str_eq (key, s_days [d]))
+                day = d;
+        if (day < 0) {
             sb_fields_add (fields, "hours", "has a key that is not a day (mon..sun)");
             return NULL;
         }
@@ -56,11 +93,28 @@ s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
             int open = s_clock (sb_mpk_get (interval, "open"));
             int close = s_clock (sb_mpk_get (interval, "close"));
             if (interval->type != MSGPACK_OBJECT_MAP || interval->via.map.size != 2 || open < 0
-                || close < 0 || open >= close) {
+                || close < 0 || open == close) {
                 sb_fields_add (fields, "hours",
-                               "intervals must be {\"open\":\"HH:MM\",\"close\":\"HH:MM\"} with open "
-                               "before close");
+                               "intervals must be {\"open\":\"HH:MM\",\"close\":\"HH:MM\"}, "
+                               "open and close different");
                 return NULL;
+            }
+            //  At most 7 keys of at most 4 intervals: count stays in all.
+            s_interval_t *it = &all [count++];
+            *it = (s_interval_t) { .day = day, .open = open, .close = close,
+                                   .start = day * S_DAY_MINUTES + open,
+                                   .end = day * S_DAY_MINUTES + close
+                                          + (close < open ? S_DAY_MINUTES : 0) };
+            for (size_t j = 0; j + 1 < count; j++) {
+                if (s_overlap (&all [j], it)) {
+                    char one [32], other [32];
+                    s_interval_name (it, one, sizeof (one));
+                    s_interval_name (&all [j], other, sizeof (other));
+                    sb_fields_add (fields, "hours", "%s overlaps %s%s", one, other,
+                                   all [j].close < all [j].open || it->close < it->open
+                                       ? " (a close before its open ends the next day)" : "");
+                    return NULL;
+                }
             }
         }
     }
@@ -162,22 +216,9 @@ int
 tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                         sb_db_stmt_t *stmt)
 {
-    sb_fields_t fields = { 0 };
-    tenant_page_t page;
-    tenant_arg_page (ctx, args, &page, &fields);
-    if (fields.count)
-        return sb_reply_fields (reply, &fields);
-    char *limit = (char *) sb_ctx_alloc (ctx, 24);
-    snprintf (limit, 24, "%lld", (long long) page.limit + 1);
-    *stmt = (sb_db_stmt_t) {
-        .sql = "SELECT " S_COLUMNS ", to_char (created_at AT TIME ZONE 'UTC', "
-               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS _cursor_time FROM businesses "
-               "WHERE organization_id = $1 "
-               "AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid)) "
-               "ORDER BY created_at DESC, id DESC LIMIT $4::int",
-        .nparams = 4,
-        .params = { sb_ctx_head (ctx)->org, page.after_time, page.after_id, limit } };
-    return 0;
+    static const tenant_list_t list = { .table = "businesses", .columns = S_COLUMNS,
+                                        .time_column = "created_at" };
+    return tenant_list_query (ctx, args, reply, stmt, &list);
 }
 
 int

@@ -178,6 +178,7 @@ tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                    sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "completed", "missed", "voicemail", "transferred", NULL };
-    return tenant_list_query (ctx, args, reply, stmt, statuses,
-                              TENANT_LIST_SQL (S_COLUMNS, "calls", "started_at"));
+    static const tenant_list_t list = { .table = "calls", .columns = S_COLUMNS,
+                                        .time_column = "started_at", .statuses = statuses };
+    return tenant_list_query (ctx, args, reply, stmt, &list);
 }

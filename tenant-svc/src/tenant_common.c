@@ -61,13 +61,37 @@ tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *page,
     sb_fields_add (fields, "cursor", "is not a cursor this API gave out");
 }
 
+//  The packed size of row r of result as sb_db_pack_row writes it.
+static size_t
+s_row_bytes (const PGresult *result, int row, msgpack_sbuffer *scratch)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, scratch, msgpack_sbuffer_write);
+    scratch->size = 0;
+    sb_db_pack_row (&pk, result, row);
+    return scratch->size;
+}
+
 int
 tenant_reply_page (sb_ctx_t *ctx, sb_reply_t *reply, const PGresult *result, int64_t limit)
 {
-    int rows = PQntuples (result);
+    int available = PQntuples (result);
+    int rows = available > limit ? (int) limit : available;
+    //  Rows while the page fits its byte budget; the first row always (a
+    //  row is at most some 420 KB: transcript and summary are bounded).
+    msgpack_sbuffer scratch;
+    msgpack_sbuffer_init (&scratch);
+    size_t bytes = 64;              //  the map, its keys and a cursor
+    for (int r = 0; r < rows; r++) {
+        bytes += s_row_bytes (result, r, &scratch);
+        if (r > 0 && bytes > TENANT_PAGE_BYTES) {
+            rows = r;
+            break;
+        }
+    }
+    msgpack_sbuffer_destroy (&scratch);
     const char *next = NULL;
-    if (rows > limit) {
-        rows = (int) limit;
+    if (rows < available) {
         int time_col = PQfnumber (result, "_cursor_time");
         int id_col = PQfnumber (result, "id");
         char plain [128];
@@ -95,34 +119,91 @@ tenant_page_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
     return tenant_reply_page (ctx, reply, result, page.limit);
 }
 
-int
-tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
-                   sb_db_stmt_t *stmt, const char *const *statuses, const char *sql)
+//  Reads the status filter: one of statuses, or a field error.
+static const char *
+s_arg_status (sb_ctx_t *ctx, const msgpack_object *args, const char *const *statuses,
+              sb_fields_t *fields)
 {
-    sb_fields_t fields = { 0 };
-    tenant_page_t page;
-    tenant_arg_page (ctx, args, &page, &fields);
-    const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
-    const char *status = sb_arg_string (ctx, args, "status", false, 1, 16, &fields);
-    bool known = false;
-    for (size_t i = 0; status && statuses [i] && !known; i++)
-        known = streq (status, statuses [i]);
-    if (status && !known) {
+    const char *status = sb_arg_string (ctx, args, "status", false, 1, 16, fields);
+    for (size_t i = 0; status && statuses [i]; i++)
+        if (streq (status, statuses [i]))
+            return status;
+    if (status) {
         char allowed [128] = "";
         for (size_t i = 0; statuses [i]; i++)
             snprintf (allowed + strlen (allowed), sizeof (allowed) - strlen (allowed), "%s%s",
                       i ? ", " : "", statuses [i]);
-        sb_fields_add (&fields, "status", "must be one of %s", allowed);
+        sb_fields_add (fields, "status", "must be one of %s", allowed);
     }
-    const char *from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
-    const char *to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
+    return NULL;
+}
+
+//  The statement a list builds: the text, its parameters in stmt.
+typedef struct {
+    char sql [2048];
+    sb_db_stmt_t *stmt;
+} s_sql_t;
+
+static void
+s_append (s_sql_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_append (s_sql_t *self, const char *format, ...)
+{
+    size_t used = strlen (self->sql);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->sql + used, sizeof (self->sql) - used, format, args);
+    va_end (args);
+}
+
+//  Adds " AND lhs op $n::type" with value as parameter n, when given.
+static void
+s_where (s_sql_t *self, const char *lhs, const char *op, const char *value, const char *type)
+{
+    if (!value)
+        return;
+    self->stmt->params [self->stmt->nparams++] = value;
+    s_append (self, " AND %s %s $%d::%s", lhs, op, self->stmt->nparams, type);
+}
+
+int
+tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+                   sb_db_stmt_t *stmt, const tenant_list_t *list)
+{
+    sb_fields_t fields = { 0 };
+    tenant_page_t page;
+    tenant_arg_page (ctx, args, &page, &fields);
+    const char *business = NULL, *status = NULL, *from = NULL, *to = NULL;
+    if (list->statuses) {
+        business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
+        status = s_arg_status (ctx, args, list->statuses, &fields);
+        from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
+        to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
+    }
     if (fields.count)
         return sb_reply_fields (reply, &fields);
     char *limit = (char *) sb_ctx_alloc (ctx, 24);
     snprintf (limit, 24, "%lld", (long long) page.limit + 1);
-    *stmt = (sb_db_stmt_t) { .sql = sql, .nparams = 8,
-                             .params = { sb_ctx_head (ctx)->org, page.after_time, page.after_id,
-                                         limit, business, status, from, to } };
+    *stmt = (sb_db_stmt_t) { .nparams = 2, .params = { sb_ctx_head (ctx)->org, limit } };
+    s_sql_t sql = { .sql = "", .stmt = stmt };
+    char column [96];
+    snprintf (column, sizeof (column), "%s.%s", list->table, list->time_column);
+    //  $1 the organization, $2 the limit, then only the conditions given.
+    s_append (&sql, "SELECT %s, " SB_SQL_TS ("%s") " AS _cursor_time FROM %s "
+              "WHERE %s.organization_id = $1", list->columns, column, list->table, list->table);
+    s_where (&sql, "business_id", "=", business, "uuid");
+    s_where (&sql, "status", "=", status, "text");
+    s_where (&sql, column, ">=", from, "timestamptz");
+    s_where (&sql, column, "<", to, "timestamptz");
+    if (page.after_time) {
+        stmt->params [stmt->nparams++] = page.after_time;
+        stmt->params [stmt->nparams++] = page.after_id;
+        s_append (&sql, " AND (%s, %s.id) < ($%d::timestamptz, $%d::uuid)", column, list->table,
+                  stmt->nparams - 1, stmt->nparams);
+    }
+    s_append (&sql, " ORDER BY %s DESC, %s.id DESC LIMIT $2::int", column, list->table);
+    stmt->sql = sb_ctx_strndup (ctx, sql.sql, strlen (sql.sql));
     return 0;
 }
 

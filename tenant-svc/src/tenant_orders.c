@@ -162,8 +162,9 @@ tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
                     sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "pending", "confirmed", "fulfilled", "cancelled", NULL };
-    return tenant_list_query (ctx, args, reply, stmt, statuses,
-                              TENANT_LIST_SQL (S_COLUMNS, "orders", "created_at"));
+    static const tenant_list_t list = { .table = "orders", .columns = S_COLUMNS,
+                                        .time_column = "created_at", .statuses = statuses };
+    return tenant_list_query (ctx, args, reply, stmt, &list);
 }
 
 int
