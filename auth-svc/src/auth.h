@@ -35,8 +35,6 @@ extern const size_t auth_migration_count;
 
 //  The signing keys, loaded at start (auth_service.c).
 sb_jwt_keys_t *auth_keys (void);
-//  The plan of an organization (the catalogue is loaded at start).
-const sb_plan_t *auth_plan (const char *org);
 
 //  ---- helpers (auth_common.c) ----------------------------------------------
 

@@ -56,7 +56,7 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     if (pending)
         return sb_reply_error (reply, 409, SB_E_CONFLICT,
                                "this email already has a pending invitation");
-    int64_t limit = auth_plan (head->org)->seats;
+    int64_t limit = sb_ctx_plan (ctx, NULL)->seats;
     if (limit >= 0 && used >= limit) {
         msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED,
                                                    "the plan's seats are all taken", 2);

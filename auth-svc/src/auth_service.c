@@ -12,14 +12,6 @@
 #include "auth.h"
 
 static sb_jwt_keys_t *s_keys;
-static sb_plans_t *s_plans;
-
-const sb_plan_t *
-auth_plan (const char *org)
-{
-    return sb_plans_for_org (s_plans, org);
-}
-
 sb_jwt_keys_t *
 auth_keys (void)
 {
@@ -35,9 +27,6 @@ s_start (const sb_config_t *config, sb_db_t *db)
     if (sodium_init () < 0)
         return sb_error ("libsodium cannot initialise");
     char why [256];
-    s_plans = sb_plans_load (config->plans_file, why, sizeof (why));
-    if (!s_plans)
-        return sb_error ("bad plan catalogue: %s", why);
     char *dir = sb_config_keys_dir (config);
     s_keys = sb_jwt_keys_load_dir (dir, config->access_token_ttl + 300, why, sizeof (why));
     if (!s_keys)
@@ -58,7 +47,6 @@ s_stop (void)
     auth_deletions_stop ();
     auth_hasher_stop ();
     sb_jwt_keys_destroy (&s_keys);
-    sb_plans_destroy (&s_plans);
 }
 
 static int
@@ -120,6 +108,7 @@ const sb_service_t auth_service = {
     .ops = s_ops,
     .migrations = auth_migrations,
     .migration_count = &auth_migration_count,
+    .plans = true,
     .start = s_start,
     .stop = s_stop,
     .command = s_command,

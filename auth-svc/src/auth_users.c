@@ -280,7 +280,7 @@ auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     sb_mpk_pack_str (pk, "organization");
     sb_db_pack_row (pk, result, 0);
     sb_mpk_pack_kv_str (pk, "role", sb_role_name (head->role));
-    sb_mpk_pack_kv_str (pk, "plan", auth_plan (head->org)->id);
+    sb_mpk_pack_kv_str (pk, "plan", sb_ctx_plan (ctx, NULL)->id);
     PQclear (result);
     return 0;
 }

@@ -20,6 +20,7 @@
     value of the map, so nothing is copied afterwards.
 */
 #include "sb/sb.h"
+#include <assert.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ struct _sb_ctx_t {
 };
 
 static zsock_t *s_publisher;       //  the worker's PUB socket for events
+static sb_plans_t *s_plans;         //  the plan catalogue, for a service with .plans
 
 struct _sb_reply_t {
     msgpack_sbuffer buf;
@@ -78,6 +80,13 @@ sb_db_t *
 sb_ctx_db (sb_ctx_t *ctx)
 {
     return ctx->db;
+}
+
+const sb_plan_t *
+sb_ctx_plan (sb_ctx_t *ctx, const char *org)
+{
+    assert (s_plans);               //  a service that uses plans says so (.plans)
+    return sb_plans_for_org (s_plans, org ? org : ctx->request->head.org);
 }
 
 void *
@@ -1056,6 +1065,15 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         return 2;
     }
     sb_random_hex (s_worker_id, 8);
+    if (service->plans) {
+        s_plans = sb_plans_load (config.plans_file, why, sizeof (why));
+        if (!s_plans) {
+            sb_error ("bad plan catalogue%s%s: %s", config.plans_file ? " " : "",
+                      config.plans_file ? config.plans_file : "", why);
+            sb_config_release (&config);
+            return 2;
+        }
+    }
 
     int status = 1;
     sb_db_t *db = sb_db_new (config.service_database_url, service->name);
@@ -1090,6 +1108,7 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         status = 0;
     }
     sb_db_destroy (&db);
+    sb_plans_destroy (&s_plans);
     sb_config_release (&config);
     return status;
 }

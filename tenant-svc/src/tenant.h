@@ -83,12 +83,6 @@ int tenant_timezone_known (sb_db_t *db, const char *name, bool *known);
 //  ---- plans and quotas (tenant_common.c) -----------------------------------
 
 
-//  Loads the plan catalogue (at start). 0 or -1 (logged, naming the field).
-int tenant_plans_load (const sb_config_t *config);
-void tenant_plans_unload (void);
-//  The plan of the request's organization.
-const sb_plan_t *tenant_plan (sb_ctx_t *ctx);
-
 //  Enforces a quota exactly, even under concurrent requests: takes a
 //  transaction-scoped advisory lock on (what, organization), then counts
 //  with count_sql ($1 = organization). Returns 0 when one more fits, 1 when

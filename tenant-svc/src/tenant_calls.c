@@ -112,7 +112,7 @@ tenant_calls_create_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
                            sb_db_stmt_t *stmt)
 {
     (void) reply;
-    if (tenant_plan (ctx)->calls_per_month >= 0)
+    if (sb_ctx_plan (ctx, NULL)->calls_per_month >= 0)
         return 0;
     s_call_t call;
     sb_fields_t fields = { 0 };
@@ -145,7 +145,7 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     }
     //  The month's calls, counted by when they were stored (UTC months
     //  until billing defines periods).
-    int quota = tenant_quota (ctx, reply, "calls this month", tenant_plan (ctx)->calls_per_month,
+    int quota = tenant_quota (ctx, reply, "calls this month", sb_ctx_plan (ctx, NULL)->calls_per_month,
                               "SELECT count (*) FROM calls WHERE organization_id = $1 "
                               "AND created_at >= date_trunc ('month', now () AT TIME ZONE 'UTC') "
                               "AT TIME ZONE 'UTC'");

@@ -244,30 +244,6 @@ tenant_timezone_known (sb_db_t *db, const char *name, bool *known)
     return 0;
 }
 
-static sb_plans_t *s_plans;
-
-int
-tenant_plans_load (const sb_config_t *config)
-{
-    char why [256];
-    s_plans = sb_plans_load (config->plans_file, why, sizeof (why));
-    if (!s_plans)
-        return sb_error ("bad plan catalogue: %s", why);
-    return 0;
-}
-
-void
-tenant_plans_unload (void)
-{
-    sb_plans_destroy (&s_plans);
-}
-
-const sb_plan_t *
-tenant_plan (sb_ctx_t *ctx)
-{
-    return sb_plans_for_org (s_plans, sb_ctx_head (ctx)->org);
-}
-
 int
 tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
               const char *count_sql)

@@ -14,8 +14,6 @@ static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    if (tenant_plans_load (config))
-        return -1;
     return tenant_relay_start (config);
 }
 
@@ -23,7 +21,6 @@ static void
 s_stop (void)
 {
     tenant_relay_stop ();
-    tenant_plans_unload ();
 }
 
 static void
@@ -65,6 +62,7 @@ const sb_service_t tenant_service = {
     .ops = s_ops,
     .migrations = tenant_migrations,
     .migration_count = &tenant_migration_count,
+    .plans = true,
     .start = s_start,
     .stop = s_stop,
     .command = s_command,

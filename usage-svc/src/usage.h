@@ -95,9 +95,7 @@ int usage_all_orgs (sb_ctx_t *ctx);
 //  calls_per_month for "calls"; no other metric has a quota in the
 //  catalogue yet (api_requests_per_minute is a rate, enforced by the
 //  gateway, not a quota).
-int64_t usage_limit (const char *org, const char *metric);
-//  The plan's id (for answers), borrowed.
-const char *usage_plan_id (const char *org);
+int64_t usage_limit (sb_ctx_t *ctx, const char *org, const char *metric);
 
 //  ---- storing events (usage_events.c) ----------------------------------------
 
@@ -178,8 +176,6 @@ int usage_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
 
 //  ---- start, selftests ---------------------------------------------------------
 
-int usage_plans_start (const sb_config_t *config);
-void usage_plans_stop (void);
 void usage_common_test (bool verbose);
 void usage_series_test (bool verbose);
 

@@ -6,7 +6,6 @@
 */
 #include "usage.h"
 
-static sb_plans_t *s_plans;
 
 bool
 usage_metric_valid (const char *metric)
@@ -108,38 +107,13 @@ usage_all_orgs (sb_ctx_t *ctx)
                       NULL);
 }
 
-int
-usage_plans_start (const sb_config_t *config)
-{
-    char why [256];
-    s_plans = sb_plans_load (config->plans_file, why, sizeof (why));
-    if (!s_plans)
-        return sb_error ("cannot load the plan catalogue%s%s: %s",
-                         config->plans_file ? " " : "",
-                         config->plans_file ? config->plans_file : "", why);
-    return 0;
-}
-
-void
-usage_plans_stop (void)
-{
-    sb_plans_destroy (&s_plans);
-}
-
 int64_t
-usage_limit (const char *org, const char *metric)
+usage_limit (sb_ctx_t *ctx, const char *org, const char *metric)
 {
-    const sb_plan_t *plan = s_plans ? sb_plans_for_org (s_plans, org) : NULL;
-    if (plan && streq (metric, "calls"))
+    const sb_plan_t *plan = sb_ctx_plan (ctx, org);
+    if (streq (metric, "calls"))
         return plan->calls_per_month < 0 ? -1 : plan->calls_per_month;
     return -1;
-}
-
-const char *
-usage_plan_id (const char *org)
-{
-    const sb_plan_t *plan = s_plans ? sb_plans_for_org (s_plans, org) : NULL;
-    return plan ? plan->id : NULL;
 }
 
 void

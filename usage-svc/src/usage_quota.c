@@ -148,7 +148,7 @@ usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         }
         *entry = fresh;
     }
-    int64_t limit = usage_limit (org, metric);
+    int64_t limit = usage_limit (ctx, org, metric);
     int64_t taken = usage_add (entry->used, entry->reserved);
     bool allowed = limit < 0 || (quantity <= limit && taken <= limit - quantity);
     int64_t remaining = limit < 0 ? -1 : taken >= limit ? 0 : limit - taken;
@@ -215,14 +215,14 @@ usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     msgpack_pack_map (pk, 4);
     sb_mpk_pack_kv_str (pk, "period_start", rows ? PQgetvalue (result, 0, 0) : NULL);
     sb_mpk_pack_kv_str (pk, "period_end", rows ? PQgetvalue (result, 0, 1) : NULL);
-    sb_mpk_pack_kv_str (pk, "plan", usage_plan_id (org));
+    sb_mpk_pack_kv_str (pk, "plan", sb_ctx_plan (ctx, org)->id);
     sb_mpk_pack_str (pk, "metrics");
     msgpack_pack_map (pk, (size_t) rows);
     for (int r = 0; r < rows; r++) {
         const char *metric = PQgetvalue (result, r, 2);
         int64_t used = strtoll (PQgetvalue (result, r, 3), NULL, 10);
         int64_t reserved = strtoll (PQgetvalue (result, r, 4), NULL, 10);
-        int64_t limit = usage_limit (org, metric);
+        int64_t limit = usage_limit (ctx, org, metric);
         int64_t taken = usage_add (used, reserved);
         sb_mpk_pack_str (pk, metric);
         msgpack_pack_map (pk, 4);

@@ -62,7 +62,7 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 
     char id [37], number [24], seconds [24], limit_text [24], cap_text [24];
     sb_uuid_v4 (id);
-    int64_t limit = usage_limit (org, metric);
+    int64_t limit = usage_limit (ctx, org, metric);
     snprintf (number, sizeof (number), "%lld", (long long) quantity);
     snprintf (seconds, sizeof (seconds), "%lld", (long long) expires_in);
     snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit);

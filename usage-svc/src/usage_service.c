@@ -21,18 +21,10 @@
 */
 #include "usage.h"
 
-static int
-s_start (const sb_config_t *config, sb_db_t *db)
-{
-    (void) db;
-    return usage_plans_start (config);
-}
-
 static void
 s_stop (void)
 {
     usage_cache_destroy ();
-    usage_plans_stop ();
 }
 
 static void
@@ -64,7 +56,7 @@ const sb_service_t usage_service = {
     .ops = s_ops,
     .migrations = usage_migrations,
     .migration_count = &usage_migration_count,
-    .start = s_start,
+    .plans = true,
     .stop = s_stop,
     .selftest = s_selftest,
     .credit = 32,

@@ -26,6 +26,7 @@
 #include "sb/db.h"
 #include "sb/envelope.h"
 #include "sb/migrate.h"
+#include "sb/plans.h"
 
 typedef struct _sb_ctx_t sb_ctx_t;
 typedef struct _sb_reply_t sb_reply_t;
@@ -91,6 +92,10 @@ typedef struct {
     //  Requests a worker takes at once (0 or 1: one at a time). Those whose
     //  operations have query/finish halves share one database round trip.
     int credit;
+    //  True: the skeleton loads the plan catalogue (SWITCHBOARD_PLANS_FILE,
+    //  else the shipped default) once at start, before the start hook, and
+    //  stops the process when it is not valid; sb_ctx_plan answers from it.
+    bool plans;
 } sb_service_t;
 
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
@@ -100,6 +105,12 @@ int sb_service_main (int argc, char **argv, const sb_service_t *service);
 const sb_envelope_head_t *sb_ctx_head (sb_ctx_t *ctx);
 const sb_config_t *sb_ctx_config (sb_ctx_t *ctx);
 sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
+
+//  The plan of org (NULL: the request's organization), from the catalogue
+//  the skeleton loaded for a service with .plans set (borrowed, valid
+//  until the process stops). Only billing decides an organization's plan;
+//  until it exists every organization is on free.
+const sb_plan_t *sb_ctx_plan (sb_ctx_t *ctx, const char *org);
 
 //  Request-scoped memory: freed when the request is answered.
 void *sb_ctx_alloc (sb_ctx_t *ctx, size_t size);
