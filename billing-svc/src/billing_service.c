@@ -6,8 +6,9 @@
 #include "billing_service.h"
 
 static const sb_op_t s_ops [] = {
-    { "org.purge", billing_org_purge, SB_ROLE_SERVICE, SB_OP_TX },
-    { NULL, NULL, SB_ROLE_NONE, 0 }
+    { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = billing_org_purge },
+    { .name = NULL }
 };
 
 const sb_service_t billing_service = {

@@ -468,18 +468,18 @@ s_sys_ping (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 static const sb_op_t s_builtin_ops [] = {
-    { "sys.ping", s_sys_ping, SB_ROLE_NONE, 0 },
-    { NULL, NULL, SB_ROLE_NONE, 0 }
+    { .name = "sys.ping", .role = SB_ROLE_NONE, .handler = s_sys_ping },
+    { .name = NULL }
 };
 
 static const sb_op_t *
 s_find_op (const sb_service_t *service, const char *name)
 {
-    for (const sb_op_t *op = s_builtin_ops; op->op; op++)
-        if (streq (op->op, name))
+    for (const sb_op_t *op = s_builtin_ops; op->name; op++)
+        if (streq (op->name, name))
             return op;
-    for (const sb_op_t *op = service->ops; op && op->op; op++)
-        if (streq (op->op, name))
+    for (const sb_op_t *op = service->ops; op && op->name; op++)
+        if (streq (op->name, name))
             return op;
     return NULL;
 }
@@ -495,7 +495,7 @@ s_op_for (sb_ctx_t *ctx, sb_reply_t *reply)
         sb_reply_error (reply, 404, SB_E_UNKNOWN_OPERATION, "unknown operation '%s'", head->op);
         return NULL;
     }
-    if (op->min_role != SB_ROLE_NONE && head->role < op->min_role) {
+    if (op->role != SB_ROLE_NONE && head->role < op->role) {
         if (head->role == SB_ROLE_NONE)
             sb_reply_error (reply, 401, SB_E_UNAUTHENTICATED, "authentication is required");
         else
@@ -519,7 +519,7 @@ s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_
         if (reply->written)
             return 0;
         if (!stmt.sql)
-            return sb_error ("'%s' declined its query and has no handler", op->op);
+            return sb_error ("'%s' declined its query and has no handler", op->name);
     }
     if (stmt.org && sb_db_in_transaction (ctx->db) && sb_db_set_org (ctx->db, stmt.org))
         return -1;

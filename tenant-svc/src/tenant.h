@@ -93,19 +93,19 @@ int tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t li
 
 //  ---- handlers -----------------------------------------------------------
 
-sb_query_fn tenant_businesses_list;
+sb_query_fn tenant_businesses_list_query;
 int tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
-sb_query_fn tenant_calls_list;
+sb_query_fn tenant_calls_list_query;
 int tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 sb_query_fn tenant_calls_create_query;
 sb_finish_fn tenant_calls_create_finish;
 
-sb_query_fn tenant_orders_list;
+sb_query_fn tenant_orders_list_query;
 int tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_orders_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

@@ -213,7 +213,7 @@ tenant_businesses_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 }
 
 int
-tenant_businesses_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+tenant_businesses_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                         sb_db_stmt_t *stmt)
 {
     static const tenant_list_t list = { .table = "businesses", .columns = S_COLUMNS,

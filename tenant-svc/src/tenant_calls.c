@@ -174,7 +174,7 @@ tenant_calls_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 int
-tenant_calls_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+tenant_calls_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                    sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "completed", "missed", "voicemail", "transferred", NULL };

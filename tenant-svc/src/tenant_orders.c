@@ -158,7 +158,7 @@ tenant_orders_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 }
 
 int
-tenant_orders_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
+tenant_orders_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                     sb_db_stmt_t *stmt)
 {
     static const char *const statuses [] = { "pending", "confirmed", "fulfilled", "cancelled", NULL };

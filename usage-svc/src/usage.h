@@ -163,7 +163,7 @@ void usage_cache_destroy (void);
 //  ---- handlers -----------------------------------------------------------------
 
 int usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-sb_query_fn usage_ingest;
+sb_query_fn usage_ingest_query;
 sb_finish_fn usage_ingest_finish;
 int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

@@ -533,7 +533,7 @@ usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 //  when one counter would pass the cap, none of the request's events is
 //  stored (422), and the other requests of the group are not affected.
 int
-usage_ingest (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply, sb_db_stmt_t *stmt)
+usage_ingest_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply, sb_db_stmt_t *stmt)
 {
     sb_fields_t fields = { 0 };
     const char *org = usage_org (ctx, args, &fields);

@@ -35,18 +35,19 @@ s_selftest (bool verbose)
 }
 
 static const sb_op_t s_ops [] = {
-    { "usage.record", usage_record, SB_ROLE_SERVICE, SB_OP_TX },
-    { "usage.ingest", NULL, SB_ROLE_USER, SB_OP_TX | SB_OP_GROUP, usage_ingest,
-      usage_ingest_finish },
-    { "usage.verify", usage_verify, SB_ROLE_SERVICE, SB_OP_TX },
-    { "usage.check", usage_check, SB_ROLE_SERVICE, 0 },
-    { "usage.summary", usage_summary, SB_ROLE_USER, SB_OP_TX },
-    { "usage.series", usage_series, SB_ROLE_USER, SB_OP_TX },
-    { "usage.reserve", usage_reserve, SB_ROLE_USER, SB_OP_TX | SB_OP_IDEMPOTENT },
-    { "usage.commit", usage_commit, SB_ROLE_USER, SB_OP_TX },
-    { "usage.release", usage_release, SB_ROLE_USER, SB_OP_TX },
-    { "org.purge", usage_org_purge, SB_ROLE_SERVICE, SB_OP_TX },
-    { NULL, NULL, SB_ROLE_NONE, 0 }
+    { .name = "usage.record", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_record },
+    { .name = "usage.ingest", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_GROUP,
+      .query = usage_ingest_query, .finish = usage_ingest_finish },
+    { .name = "usage.verify", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_verify },
+    { .name = "usage.check", .role = SB_ROLE_SERVICE, .handler = usage_check },
+    { .name = "usage.summary", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_summary },
+    { .name = "usage.series", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_series },
+    { .name = "usage.reserve", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_IDEMPOTENT,
+      .handler = usage_reserve },
+    { .name = "usage.commit", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_commit },
+    { .name = "usage.release", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_release },
+    { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_org_purge },
+    { .name = NULL }
 };
 
 const sb_service_t usage_service = {

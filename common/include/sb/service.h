@@ -1,10 +1,11 @@
 /*  service.h — the skeleton every service binary runs.
 
-    A service is a table of operations:
+    A service is a table of operations (sb_op_t below):
 
         static const sb_op_t s_ops [] = {
-            { "businesses.list", tenant_businesses_list, SB_ROLE_USER, SB_OP_TX },
-            { NULL }
+            { .name = "businesses.get", .role = SB_ROLE_USER, .flags = SB_OP_READ,
+              .handler = tenant_businesses_get },
+            { .name = NULL }
         };
 
     and main.c is `return sb_service_main (argc, argv, &tenant_service);`.
@@ -62,11 +63,22 @@ typedef int (sb_query_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 typedef int (sb_finish_fn) (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                             sb_reply_t *reply);
 
+//  One operation of a service's table, written with designated
+//  initializers (the table ends with { .name = NULL }):
+//
+//      { .name = "calls.get", .role = SB_ROLE_USER, .flags = SB_OP_READ,
+//        .handler = tenant_calls_get },
+//      { .name = "calls.list", .role = SB_ROLE_USER, .flags = SB_OP_READ,
+//        .query = tenant_calls_list_query, .finish = tenant_page_finish },
+//
+//  Names: the handler of op `x.y` is <svc>_x_y, in <svc>_x.c; its halves
+//  are <svc>_x_y_query and <svc>_x_y_finish, and a finish shared by several
+//  operations is named for what it packs (tenant_page_finish).
 typedef struct {
-    const char *op;
+    const char *name;               //  "calls.get"
     sb_handler_fn *handler;         //  NULL: query and finish
-    sb_role_t min_role;             //  SB_ROLE_NONE: no authentication needed
-    unsigned flags;
+    sb_role_t role;                 //  the least role it needs; SB_ROLE_NONE: none
+    unsigned flags;                 //  SB_OP_*
     sb_query_fn *query;
     sb_finish_fn *finish;
 } sb_op_t;
@@ -75,7 +87,7 @@ typedef struct {
     const char *name;               //  bus service and schema: "tenant"
     const char *binary;             //  "tenant-svc"
     const char *summary;            //  one line for --help
-    const sb_op_t *ops;             //  terminated by { NULL }
+    const sb_op_t *ops;             //  terminated by { .name = NULL }
     const sb_migration_t *migrations;
     const size_t *migration_count;  //  a pointer: a const size_t is no constant expression
     //  Optional: called once after migrations, before serving; returns 0 or
