@@ -134,7 +134,11 @@ $(BIN)/sb-%: $(BUILD)/tools/sb-%.o $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(LIBGW) $(LIBSB)
+# sb-selftest links every service's objects but its main.c, for the
+# selftest that holds the gateway's routes against the services' op tables.
+SERVICES_OBJ = $(foreach s,$(SERVICES),$(filter-out %/src/main.o,$($(s)_OBJ)))
+
+$(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(SERVICES_OBJ) $(LIBGW) $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

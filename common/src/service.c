@@ -472,8 +472,8 @@ static const sb_op_t s_builtin_ops [] = {
     { .name = NULL }
 };
 
-static const sb_op_t *
-s_find_op (const sb_service_t *service, const char *name)
+const sb_op_t *
+sb_service_op (const sb_service_t *service, const char *name)
 {
     for (const sb_op_t *op = s_builtin_ops; op->name; op++)
         if (streq (op->name, name))
@@ -490,7 +490,7 @@ static const sb_op_t *
 s_op_for (sb_ctx_t *ctx, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = &ctx->request->head;
-    const sb_op_t *op = s_find_op (ctx->service, head->op);
+    const sb_op_t *op = sb_service_op (ctx->service, head->op);
     if (!op) {
         sb_reply_error (reply, 404, SB_E_UNKNOWN_OPERATION, "unknown operation '%s'", head->op);
         return NULL;

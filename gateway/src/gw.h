@@ -56,6 +56,10 @@ typedef struct {
 //  Always fills match; match->status says 0, 404 or 405.
 void gw_routes_match (const char *method, const char *path, gw_match_t *match);
 
+//  The route at index in the table, or NULL past its end (for the selftest
+//  that holds the table against the services' operations).
+const gw_route_t *gw_routes_at (size_t index);
+
 //  The largest request body route takes (see max_body).
 size_t gw_route_max_body (const gw_route_t *route);
 

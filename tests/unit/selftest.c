@@ -10,6 +10,47 @@ typedef struct {
     void (*test) (bool verbose);
 } s_test_t;
 
+//  The services' tables, linked in (every service object but its main).
+extern const sb_service_t auth_service, tenant_service, billing_service, usage_service;
+
+//  Every route of the gateway that goes to a service names an operation of
+//  that service, and needs the role the operation needs: the gateway's
+//  table and the services' cannot drift apart (a route that asked for less
+//  than its operation would be refused late; one that asked for more would
+//  hide an operation; an internal operation, role service, is never a
+//  route).
+static void
+s_routes_ops_test (bool verbose)
+{
+    const sb_service_t *services [] = { &auth_service, &tenant_service, &billing_service,
+                                        &usage_service };
+    size_t routed = 0, bad = 0;
+    for (size_t i = 0; gw_routes_at (i); i++) {
+        const gw_route_t *route = gw_routes_at (i);
+        if (!route->service)
+            continue;
+        const sb_service_t *service = NULL;
+        for (size_t s = 0; s < sizeof (services) / sizeof (services [0]); s++)
+            if (streq (services [s]->name, route->service))
+                service = services [s];
+        const sb_op_t *op = service ? sb_service_op (service, route->op) : NULL;
+        if (!op || op->role != route->role) {
+            bad++;
+            fprintf (stderr, "routes_ops: %s %s -> %s %s: %s\n", route->method, route->path,
+                     route->service, route->op,
+                     !service ? "no such service" : !op ? "no such operation"
+                                                        : "the route's role is not the operation's");
+        }
+        else
+        if (verbose)
+            printf ("  %s %s -> %s %s (%s)\n", route->method, route->path, route->service,
+                    route->op, route->role ? sb_role_name (route->role) : "none");
+        routed++;
+    }
+    SB_CHECK (routed > 40);
+    SB_CHECK (bad == 0);
+}
+
 static const s_test_t s_tests [] = {
     { "util", sb_util_test },
     { "timestamp", sb_timestamp_test },
@@ -26,6 +67,7 @@ static const s_test_t s_tests [] = {
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },
     { "addr", gw_addr_test },
+    { "routes_ops", s_routes_ops_test },
     { NULL, NULL }
 };
 

@@ -110,6 +110,10 @@ typedef struct {
     bool plans;
 } sb_service_t;
 
+//  The operation called name in service's table or the skeleton's own
+//  (sys.ping), or NULL.
+const sb_op_t *sb_service_op (const sb_service_t *service, const char *name);
+
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
 int sb_service_main (int argc, char **argv, const sb_service_t *service);
 
