@@ -8,9 +8,10 @@
     queued (a forgotten password for an unknown email answers like one for
     a real account). The one SMTP client stays sb_mail_send (mail.c).
 
-    The mail thread is an actor with its own database connection. It looks
-    at the outbox when a request's commit wakes it (auth_mail_wake, through
-    sb_ctx_after_commit) and at least every second otherwise (a row another
+    The mail thread is an sb_relay without a bus client (common/src/relay.c:
+    its own thread and database connection). It looks at the outbox when a
+    request's commit wakes it (auth_mail_wake, through sb_ctx_after_commit)
+    and at least every second otherwise (a row another
     process committed, or one whose next attempt has come). It claims one due
     row at a time (FOR UPDATE SKIP LOCKED in the claiming statement, so that
     the threads of several auth-svc processes share the outbox without
@@ -29,6 +30,7 @@
     serializes every commit of the database on one lock.
 */
 #include "auth.h"
+#include "sb/relay.h"
 
 #define S_IDLE_MS       1000        //  look at the outbox at least this often
 #define S_BACKOFF_MIN   1           //  seconds after the first failed attempt
@@ -38,7 +40,8 @@
 #define S_KEEP_DAYS     30          //  sent rows are deleted after this
 #define S_PRUNE_MS      (3600 * 1000)
 
-static zactor_t *s_mailer;
+static sb_relay_t *s_mailer;
+static int64_t s_prune_at;          //  the mail thread's: when to delete old rows
 
 int
 auth_mail_queue (sb_ctx_t *ctx, const char *org, const char *kind, const char *to,
@@ -162,62 +165,19 @@ s_prune (sb_db_t *db)
     sb_db_run (db, "DELETE FROM forgot_requests WHERE at < now () - interval '1 day'", 0, NULL);
 }
 
-static void
-s_actor (zsock_t *pipe, void *arg)
+//  The relay's step (common/src/relay.c, without a bus): old rows deleted
+//  when an hour has passed, then one mail. 1 when it handled one (more
+//  may be due), 0 when none is due, -1 when the database failed.
+static int
+s_step (sb_db_t *db, sb_client_t *client, void *arg)
 {
+    (void) client;
     const sb_config_t *config = (const sb_config_t *) arg;
-    sb_db_t *db = sb_db_new (config->service_database_url, "auth");
-    zsock_signal (pipe, 0);
-    sb_db_connect (db, 30000);
-
-    int64_t next = 0;               //  when to look at the outbox (monotonic)
-    int backoff = 0;                //  ms, while the database fails
-    int64_t prune = 0;              //  when to delete old rows (monotonic)
-    bool terminated = false;
-    while (!terminated) {
-        int64_t wait = next - sb_mono_ms ();
-        zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 } };
-        if (zmq_poll (items, 1, wait > 0 ? (long) wait : 0) == -1 && zmq_errno () != EINTR)
-            break;
-        bool woken = false;
-        while (zsock_events (pipe) & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                terminated = true;
-            else
-                woken = true;       //  WAKE: many coalesce into one look
-            zstr_free (&command);
-            if (terminated)
-                break;
-        }
-        if (terminated)
-            break;
-        if (woken && backoff == 0)
-            next = 0;
-        if (sb_mono_ms () < next)
-            continue;
-        if (sb_mono_ms () >= prune) {
-            s_prune (db);
-            prune = sb_mono_ms () + S_PRUNE_MS;
-        }
-        //  One mail at a time; a stop request is seen between two mails.
-        int handled;
-        while ((handled = s_send_one (config, db)) == 1
-               && !(zsock_events (pipe) & ZMQ_POLLIN))
-            ;
-        if (handled < 0) {
-            backoff = backoff ? (backoff * 2 > S_DB_BACKOFF_MAX ? S_DB_BACKOFF_MAX : backoff * 2)
-                              : 1000;
-            next = sb_mono_ms () + backoff;
-        }
-        else {
-            backoff = 0;
-            next = handled == 1 ? 0 : sb_mono_ms () + S_IDLE_MS;
-        }
+    if (sb_mono_ms () >= s_prune_at) {
+        s_prune (db);
+        s_prune_at = sb_mono_ms () + S_PRUNE_MS;
     }
-    sb_db_destroy (&db);
-    //  libpq's and libcurl's OpenSSL state on this thread (see tenant_relay.c).
-    sb_jwt_thread_stop ();
+    return s_send_one (config, db);
 }
 
 int
@@ -235,19 +195,21 @@ auth_mail_start (const sb_config_t *config)
     else
         sb_info ("mail: SWITCHBOARD_SMTP_URL is unset, mail is written under %s/mail",
                  config->data_dir);
-    s_mailer = zactor_new (s_actor, (void *) config);
+    sb_relay_spec_t spec = { .name = "mail", .schema = "auth", .step = s_step,
+                             .arg = (void *) config, .idle_ms = S_IDLE_MS,
+                             .backoff_max_ms = S_DB_BACKOFF_MAX, .without_bus = true };
+    s_mailer = sb_relay_new (config, &spec);
     return s_mailer ? 0 : sb_error ("cannot start the mail thread");
 }
 
 void
 auth_mail_wake (void)
 {
-    if (s_mailer)
-        zstr_send (s_mailer, "WAKE");
+    sb_relay_wake (s_mailer);
 }
 
 void
 auth_mail_stop (void)
 {
-    zactor_destroy (&s_mailer);
+    sb_relay_destroy (&s_mailer);
 }

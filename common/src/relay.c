@@ -15,8 +15,8 @@ s_actor (zsock_t *pipe, void *arg)
     sb_relay_t *relay = (sb_relay_t *) arg;
     const sb_relay_spec_t *spec = &relay->spec;
     sb_db_t *db = sb_db_new (relay->config->service_database_url, spec->schema);
-    sb_client_t *client = sb_client_new (relay->config->broker);
-    if (!client)
+    sb_client_t *client = spec->without_bus ? NULL : sb_client_new (relay->config->broker);
+    if (!client && !spec->without_bus)
         sb_error ("%s: no broker to deliver to", spec->name);
     zsock_signal (pipe, 0);
     sb_db_connect (db, 30000);
@@ -46,8 +46,14 @@ s_actor (zsock_t *pipe, void *arg)
         if (sb_mono_ms () < next)
             continue;
         int rc;
-        while ((rc = client ? spec->step (db, client, spec->arg) : -1) > 0)
+        while ((rc = client || spec->without_bus ? spec->step (db, client, spec->arg) : -1) > 0
+               && !(zsock_events (pipe) & ZMQ_POLLIN))
             ;
+        if (rc > 0) {
+            backoff = 0;
+            next = 0;               //  more to do, after the command waiting
+        }
+        else
         if (rc < 0) {
             backoff = backoff ? (backoff * 2 > spec->backoff_max_ms ? spec->backoff_max_ms
                                                                     : backoff * 2)

@@ -1,4 +1,5 @@
-/*  relay.h — a thread that drains an outbox table to another service.
+/*  relay.h — a thread that drains an outbox table to another service (or,
+    without a bus client, to anywhere else: the mail outbox).
 
     An outbox is written in the same transaction as the change it reports
     (a call's usage, an organization's deletion), so that nothing is
@@ -9,7 +10,8 @@
     receiver; it sleeps until woken (sb_relay_wake, after the commit of a
     transaction that wrote to the outbox) or for at most idle_ms (rows
     another process committed and could not deliver: it stopped), then
-    runs step until step says the outbox has nothing more for now.
+    runs step until step says the outbox has nothing more for now (or a
+    stop request is waiting: it is seen between two steps).
 
     What a row is, how it is sent and when it counts as delivered belong to
     step. It returns:
@@ -40,6 +42,7 @@ typedef struct {
     void *arg;                      //  step's, borrowed for the relay's life
     int idle_ms;                    //  0: 1000
     int backoff_max_ms;             //  0: 30000
+    bool without_bus;               //  delivers elsewhere (mail): no bus client, step's is NULL
 } sb_relay_spec_t;
 
 //  Starts the relay's thread for the service configured in config
