@@ -33,8 +33,31 @@ extern const size_t auth_migration_count;
 #define AUTH_RESET_MINUTES 30
 #define AUTH_INVITATION_DAYS 7
 
-//  The signing keys, loaded at start (auth_service.c).
+//  ---- the signing keys (auth_keys.c) ---------------------------------------
+
+//  Loads the ES256 signing keys from the data directory (generating the
+//  first one), at start, on the main thread. 0, or -1 (logged).
+int auth_keys_load (const sb_config_t *config);
+//  Frees them at exit.
+void auth_keys_unload (void);
+//  The keys, refreshed if another process rotated them; borrowed. For the
+//  worker's thread, between load and unload.
 sb_jwt_keys_t *auth_keys (void);
+//  The `rotate-keys` command's work: writes a new signing key. 0, or -1
+//  (said on stderr).
+int auth_keys_rotate (const sb_config_t *config);
+
+//  ---- password hashing (auth_hasher.c) -------------------------------------
+
+//  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
+//  The thread that hashes at a lower priority: started by the service,
+//  stopped at exit; without it hashing runs inline.
+int auth_hasher_start (void);
+void auth_hasher_stop (void);
+int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
+//  Constant-time verification; with hash NULL it verifies against a dummy
+//  hash so that an unknown account costs the same time. False then.
+bool auth_password_verify (const char *hash, const char *password);
 
 //  ---- helpers (auth_common.c) ----------------------------------------------
 
@@ -43,16 +66,6 @@ sb_jwt_keys_t *auth_keys (void);
 char *auth_token_new (sb_ctx_t *ctx, const char *prefix);
 //  The SHA-256 of a token as PostgreSQL bytea text ("\\x..."), arena string.
 char *auth_token_hash (sb_ctx_t *ctx, const char *token);
-
-//  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
-//  The thread that hashes at a lower priority (auth_common.c): started by
-//  the service, stopped at exit; without it hashing runs inline.
-int auth_hasher_start (void);
-void auth_hasher_stop (void);
-int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
-//  Constant-time verification; with hash NULL it verifies against a dummy
-//  hash so that an unknown account costs the same time. False then.
-bool auth_password_verify (const char *hash, const char *password);
 
 //  Reads and checks email (normalised to lower case), password fields.
 const char *auth_arg_email (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
