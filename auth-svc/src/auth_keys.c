@@ -10,7 +10,7 @@
     directory), so that a key written by `auth-svc rotate-keys`, or by
     another worker, signs from the next token on. auth_keys_rotate is that
     command's work: it writes a new key and never touches a running
-    process's memory.
+    process's memory. auth.jwks (auth_jwks) answers the public keys.
 
     Threads. Load and unload run on the main thread (the service's start
     and stop); auth_keys () is for the worker's thread only. The set is not
@@ -70,4 +70,20 @@ auth_keys_rotate (const sb_config_t *config)
         printf ("a new signing key is in %s; running workers sign with it from now on\n", dir);
     free (dir);
     return rc ? -1 : 0;
+}
+
+int
+auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    (void) ctx;
+    (void) args;
+    char *text = sb_jwt_keys_jwks (auth_keys ());
+    char why [128];
+    json_t *jwks = text ? sb_json_parse (text, strlen (text), why, sizeof (why)) : NULL;
+    free (text);
+    if (!jwks)
+        return -1;
+    sb_json_pack (sb_reply_body (reply, 200), jwks);
+    json_decref (jwks);
+    return 0;
 }
