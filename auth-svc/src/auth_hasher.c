@@ -7,16 +7,17 @@
     account, so that an unknown email costs as much as a wrong password.
 
     Threads. auth_hasher_start (from the service's start, on the main
-    thread, before the worker runs) starts one hashing thread at a lower
-    scheduling priority; auth_hasher_stop (at exit, after the worker has
-    stopped) joins it. In between, the worker's thread posts one job at a
-    time and waits for its result: one job in flight per process, never a
-    queue. Without the thread (commands, selftests, or before start and
-    after stop) hashing runs inline on the caller's thread.
+    thread, before the worker loop runs) starts one hashing thread at a
+    lower scheduling priority; auth_hasher_stop (from the service's stop,
+    after the worker loop has ended) joins it. In between, the handlers
+    (on the main thread, one request at a time) post one job at a time and
+    wait for its result: one job in flight per process, never a queue.
+    Without the thread (commands, selftests, or before start and after
+    stop) hashing runs inline on the caller's thread.
 
-    Invariants. At most one job is posted at a time (the worker handles one
-    request at a time); the job's pointers are the caller's and live until
-    its wait ends. The hasher calls nothing else of auth-svc.
+    Invariants. At most one job is posted at a time, and only from the
+    main thread; the job's pointers are the caller's and live until its
+    wait ends. The hasher calls nothing else of auth-svc.
 
     Failure modes. A thread that cannot start fails the service's start
     (-1, logged). A priority that cannot be lowered is logged and hashing

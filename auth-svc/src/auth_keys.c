@@ -12,9 +12,9 @@
     command's work: it writes a new key and never touches a running
     process's memory. auth.jwks (auth_jwks) answers the public keys.
 
-    Threads. Load and unload run on the main thread (the service's start
-    and stop); auth_keys () is for the worker's thread only. The set is not
-    shared with the mail or deletion threads.
+    Threads. Everything here runs on the service's main thread: load at
+    start, auth_keys () from the handlers (the worker loop runs there),
+    unload at stop. The mail and deletion threads never touch the set.
 
     Invariants. Between a successful auth_keys_load and auth_keys_unload
     auth_keys () never returns NULL. This file calls nothing else of
