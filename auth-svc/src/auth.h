@@ -1,5 +1,7 @@
 /*  auth.h — auth-svc's private declarations: the operation handlers and
-    the helpers they share (tokens, passwords, sessions, audit, packing).
+    the helpers they share, in one section per file, each section naming
+    its file. A handler lives in the file named for its operation's
+    resource (docs/CONVENTIONS.md); auth_service.c lists the operations.
 
     auth-svc owns identity and access: organizations, users and roles,
     passwords (argon2id), sessions with their rotating refresh tokens, the
@@ -33,10 +35,34 @@ extern const size_t auth_migration_count;
 #define AUTH_RESET_MINUTES 30
 #define AUTH_INVITATION_DAYS 7
 
-//  The signing keys, loaded at start (auth_service.c).
-sb_jwt_keys_t *auth_keys (void);
+//  ---- the signing keys (auth_keys.c) ---------------------------------------
 
-//  ---- helpers (auth_common.c) ----------------------------------------------
+//  Loads the ES256 signing keys from the data directory (generating the
+//  first one), at start, on the main thread. 0, or -1 (logged).
+int auth_keys_load (const sb_config_t *config);
+//  Frees them at exit.
+void auth_keys_unload (void);
+//  The keys, refreshed if another process rotated them; borrowed. For the
+//  worker's thread, between load and unload.
+sb_jwt_keys_t *auth_keys (void);
+//  The `rotate-keys` command's work: writes a new signing key. 0, or -1
+//  (said on stderr).
+int auth_keys_rotate (const sb_config_t *config);
+int auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- password hashing (auth_hasher.c) -------------------------------------
+
+//  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
+//  The thread that hashes at a lower priority: started by the service,
+//  stopped at exit; without it hashing runs inline.
+int auth_hasher_start (void);
+void auth_hasher_stop (void);
+int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
+//  Constant-time verification; with hash NULL it verifies against a dummy
+//  hash so that an unknown account costs the same time. False then.
+bool auth_password_verify (const char *hash, const char *password);
+
+//  ---- random tokens (auth_tokens.c) ----------------------------------------
 
 //  A new random token: prefix followed by 43 base64url characters (256
 //  bits). Arena string.
@@ -44,15 +70,7 @@ char *auth_token_new (sb_ctx_t *ctx, const char *prefix);
 //  The SHA-256 of a token as PostgreSQL bytea text ("\\x..."), arena string.
 char *auth_token_hash (sb_ctx_t *ctx, const char *token);
 
-//  argon2id (libsodium, 19 MiB, 2 passes). hash gets a PHC string.
-//  The thread that hashes at a lower priority (auth_common.c): started by
-//  the service, stopped at exit; without it hashing runs inline.
-int auth_hasher_start (void);
-void auth_hasher_stop (void);
-int auth_password_hash (const char *password, char hash [crypto_pwhash_STRBYTES]);
-//  Constant-time verification; with hash NULL it verifies against a dummy
-//  hash so that an unknown account costs the same time. False then.
-bool auth_password_verify (const char *hash, const char *password);
+//  ---- fields and public views (auth_common.c) ------------------------------
 
 //  Reads and checks email (normalised to lower case), password fields.
 const char *auth_arg_email (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
@@ -62,10 +80,20 @@ const char *auth_arg_password (sb_ctx_t *ctx, const msgpack_object *args, const 
 //  Checks a subdomain's shape and that it is not reserved.
 bool auth_subdomain_valid (const char *subdomain);
 
+//  Packs the public view of a user / organization by id (a map), or nil
+//  when absent. Return 0, or -1 on a database failure.
+int auth_pack_user (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user);
+int auth_pack_org (sb_ctx_t *ctx, msgpack_packer *pk, const char *org);
+
+//  ---- the audit log (auth_audit.c) -----------------------------------------
+
 //  Appends an audit entry in the request's transaction. details_json may be
 //  NULL ({}); target may be NULL.
 void auth_audit (sb_ctx_t *ctx, const char *org, const char *actor, const char *action,
                  const char *target, const char *details_json);
+int auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- sessions (auth_sessions.c) -------------------------------------------
 
 //  Creates a session for the user and packs, into an open map, the four
 //  token pairs: access_token, refresh_token, token_type, expires_in.
@@ -84,11 +112,55 @@ char *auth_access_token (sb_ctx_t *ctx, const char *org, const char *user, const
 //  Returns the number revoked, or -1.
 int auth_sessions_revoke (sb_ctx_t *ctx, const char *where, int nparams,
                           const char *const *params, const char *reason);
+int auth_login (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_refresh (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_logout (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
-//  Packs the public view of a user / organization by id (a map), or nil
-//  when absent. Return 0, or -1 on a database failure.
-int auth_pack_user (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user);
-int auth_pack_org (sb_ctx_t *ctx, msgpack_packer *pk, const char *org);
+//  ---- passwords (auth_passwords.c) -----------------------------------------
+
+int auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_password_reset (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_password_change (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- the organization and signing up (auth_org.c) -------------------------
+
+int auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_org_lookup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- users (auth_users.c) -------------------------------------------------
+
+int auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_users_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- invitations (auth_invitations.c) -------------------------------------
+
+int auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_invitations_accept (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Revokes the pending admin invitations user sent (or sent with a key
+//  user created), auditing each with details_json. Returns how many, or -1.
+int auth_invitations_revoke_by (sb_ctx_t *ctx, const char *org, const char *user,
+                                const char *details_json);
+
+//  ---- API keys (auth_apikeys.c) --------------------------------------------
+
+int auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Revokes the admin keys user created (or that were created with them),
+//  publishing apikey.revoked for each and auditing it with details_json.
+//  Returns how many, or -1.
+int auth_apikeys_revoke_created_by (sb_ctx_t *ctx, const char *org, const char *user,
+                                    const char *details_json);
 
 //  ---- the mail outbox (auth_mail.c) -------------------------------------
 
@@ -116,49 +188,5 @@ int auth_deletions_start (const sb_config_t *config);
 void auth_deletions_stop (void);
 //  Has the relay look at the deletions now (from the worker's thread).
 void auth_deletions_wake (void);
-
-//  ---- handlers ---------------------------------------------------------
-
-int auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_login (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_refresh (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_logout (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_password_forgot (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_password_reset (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_password_change (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_sessions_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-
-int auth_org_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_org_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_org_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_org_lookup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-
-int auth_users_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_users_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_users_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-
-int auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_invitations_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_invitations_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_invitations_accept (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-//  Revokes the pending admin invitations user sent (or sent with a key
-//  user created), auditing each with details_json. Returns how many, or -1.
-int auth_invitations_revoke_by (sb_ctx_t *ctx, const char *org, const char *user,
-                                const char *details_json);
-
-int auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-int auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
-//  Revokes the admin keys user created (or that were created with them),
-//  publishing apikey.revoked for each and auditing it with details_json.
-//  Returns how many, or -1.
-int auth_apikeys_revoke_created_by (sb_ctx_t *ctx, const char *org, const char *user,
-                                    const char *details_json);
-
-int auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 #endif

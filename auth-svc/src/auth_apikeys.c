@@ -1,4 +1,4 @@
-/*  auth_apikeys.c — API keys, and the audit log.
+/*  auth_apikeys.c — API keys.
 
     A key reads `sbk_<8 characters>_<43 characters>`: the first part is its
     public prefix (unique, shown in lists, used to find the key), the whole
@@ -224,37 +224,6 @@ auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
     msgpack_packer *pk = sb_reply_body (reply, 200);
     msgpack_pack_map (pk, 1);
     sb_mpk_pack_kv_int (pk, "updated", atoi (PQcmdTuples (result)));
-    PQclear (result);
-    return 0;
-}
-
-int
-auth_audit_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
-{
-    sb_fields_t fields = { 0 };
-    int64_t limit = 20, cursor = 0;
-    sb_arg_int (args, "limit", 1, 100, &limit, &fields);
-    sb_arg_int (args, "cursor", 1, INT64_MAX, &cursor, &fields);
-    if (fields.count)
-        return sb_reply_fields (reply, &fields);
-    char limit_text [24], cursor_text [24];
-    snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit + 1);
-    snprintf (cursor_text, sizeof (cursor_text), "%lld", (long long) cursor);
-    const char *params [] = { sb_ctx_head (ctx)->org, cursor ? cursor_text : NULL, limit_text };
-    //  Newest first by id (ids grow with time); one row more than asked
-    //  says whether there is a next page.
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
-                                   "SELECT id, " SB_SQL_TS ("at") " AS at, actor_id, action, target, "
-                                   "ip, details FROM audit_log WHERE organization_id = $1 "
-                                   "AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
-                                   3, params);
-    if (!result)
-        return -1;
-    int rows = PQntuples (result);
-    bool more = rows > limit;
-    if (more)
-        rows = (int) limit;
-    sb_reply_rows (reply, result, rows, more ? PQgetvalue (result, rows - 1, 0) : NULL);
     PQclear (result);
     return 0;
 }

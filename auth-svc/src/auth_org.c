@@ -1,5 +1,7 @@
-/*  auth_org.c — the organization: its settings, its deletion, and the
-    lookup the gateway uses to match a request's subdomain.
+/*  auth_org.c — the organization: signing up (auth.signup creates an
+    organization and its first admin, and starts their session), its
+    settings, its deletion, and the lookup the gateway uses to match a
+    request's subdomain.
 
     Deleting an organization ends every session and API key first (so the
     gateways stop accepting them at once), deletes its identity data here,
@@ -10,6 +12,118 @@
     service's data deletion depends on that event.
 */
 #include "auth.h"
+
+//  A subdomain from an organization name: lower case, runs of anything but
+//  letters and digits as one '-', at most 40 characters.
+static void
+s_slug (const char *name, char *slug, size_t size)
+{
+    size_t n = 0;
+    bool dash = false;
+    for (const char *c = name; *c && n + 2 < size && n < 40; c++) {
+        if (isalnum ((unsigned char) *c) && !((unsigned char) *c & 0x80)) {
+            if (dash && n > 0)
+                slug [n++] = '-';
+            slug [n++] = (char) tolower ((unsigned char) *c);
+            dash = false;
+        }
+        else
+            dash = true;
+    }
+    slug [n] = 0;
+}
+
+static bool
+s_exists (sb_ctx_t *ctx, const char *sql, const char *value, bool *exists)
+{
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx), sql, 1, &value);
+    if (!result)
+        return false;
+    *exists = PQntuples (result) > 0;
+    PQclear (result);
+    return true;
+}
+
+#define S_EMAIL_EXISTS "SELECT 1 FROM users WHERE lower (email) = $1"
+#define S_SUBDOMAIN_EXISTS "SELECT 1 FROM organizations WHERE subdomain = $1"
+
+int
+auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *email = auth_arg_email (ctx, args, "email", &fields);
+    const char *password = auth_arg_password (ctx, args, "password", &fields);
+    const char *name = sb_arg_string (ctx, args, "name", true, 1, 100, &fields);
+    const char *org_name = sb_arg_string (ctx, args, "organization_name", true, 1, 200, &fields);
+    const char *subdomain = sb_arg_string (ctx, args, "subdomain", false, 1, 63, &fields);
+    if (subdomain && !auth_subdomain_valid (subdomain))
+        sb_fields_add (&fields, "subdomain",
+                       "must be lower-case letters, digits and inner hyphens, and not reserved");
+    sb_arg_string (ctx, args, "referral_code", false, 1, 64, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+
+    bool taken;
+    if (!s_exists (ctx, S_EMAIL_EXISTS, email, &taken))
+        return -1;
+    if (taken)
+        return sb_reply_error (reply, 409, AUTH_E_EMAIL_TAKEN, "an account with this email exists");
+
+    char chosen [64];
+    if (subdomain) {
+        if (!s_exists (ctx, S_SUBDOMAIN_EXISTS, subdomain, &taken))
+            return -1;
+        if (taken)
+            return sb_reply_error (reply, 409, AUTH_E_SUBDOMAIN_TAKEN, "this subdomain is taken");
+        snprintf (chosen, sizeof (chosen), "%s", subdomain);
+    }
+    else {
+        //  Derived from the name; a random suffix when taken or unusable.
+        char slug [48];
+        s_slug (org_name, slug, sizeof (slug));
+        snprintf (chosen, sizeof (chosen), "%s", *slug ? slug : "org");
+        for (int attempt = 0; ; attempt++) {
+            if (auth_subdomain_valid (chosen)) {
+                if (!s_exists (ctx, S_SUBDOMAIN_EXISTS, chosen, &taken))
+                    return -1;
+                if (!taken)
+                    break;
+            }
+            if (attempt == 8)
+                return sb_reply_error (reply, 409, AUTH_E_SUBDOMAIN_TAKEN,
+                                       "no free subdomain could be derived: choose one");
+            char suffix [9];
+            sb_random_hex (suffix, 3);
+            snprintf (chosen, sizeof (chosen), "%s-%s", *slug ? slug : "org", suffix);
+        }
+    }
+
+    char hash [crypto_pwhash_STRBYTES];
+    if (auth_password_hash (password, hash))
+        return -1;
+    char org [37], user [37], referral [17];
+    sb_uuid_v4 (org);
+    sb_uuid_v4 (user);
+    sb_random_hex (referral, 5);
+    for (char *c = referral; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    const char *org_params [] = { org, org_name, chosen, referral };
+    const char *user_params [] = { org, user, email, name, hash };
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "INSERT INTO organizations (id, name, subdomain, referral_code) "
+                   "VALUES ($1, $2, $3, $4)", 4, org_params)
+        || sb_db_run (sb_ctx_db (ctx),
+                      "INSERT INTO users (organization_id, id, email, name, role, password_hash) "
+                      "VALUES ($1, $2, $3, $4, 'admin', $5)", 5, user_params)) {
+        //  A concurrent signup took the email or the subdomain first.
+        if (streq (sb_db_sqlstate (sb_ctx_db (ctx)), "23505"))
+            return sb_reply_error (reply, 409, AUTH_E_EMAIL_TAKEN,
+                                   "an account with this email or subdomain exists");
+        return -1;
+    }
+    auth_audit (ctx, org, user, "user.signup", email, NULL);
+    return auth_reply_session (ctx, reply, 201, org, user, "admin");
+}
 
 //  Publishes a small {key: value} event.
 static void

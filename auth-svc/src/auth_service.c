@@ -1,6 +1,8 @@
-/*  auth_service.c — auth-svc's operations, listed once, and its start-up:
-    the JWT signing keys (generated under the data directory on first
-    start) and the `rotate-keys` command.
+/*  auth_service.c — auth-svc's operations, listed once, and its start and
+    stop: the signing keys (auth_keys.c), the deletion relay, the hashing
+    thread (auth_hasher.c) and the mail thread, and the `rotate-keys`
+    command (its work is auth_keys.c's). This file only calls downward:
+    nothing in auth-svc calls back into it.
 
     Operations that write run in a transaction (SB_OP_TX); reads do not
     need one and save its round trips. Public operations carry the role
@@ -11,33 +13,16 @@
 */
 #include "auth.h"
 
-static sb_jwt_keys_t *s_keys;
-sb_jwt_keys_t *
-auth_keys (void)
-{
-    //  Another worker may have rotated the keys: pick that up (a stat).
-    sb_jwt_keys_refresh (s_keys);
-    return s_keys;
-}
-
 static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
     if (sodium_init () < 0)
         return sb_error ("libsodium cannot initialise");
-    char why [256];
-    char *dir = sb_config_keys_dir (config);
-    s_keys = sb_jwt_keys_load_dir (dir, config->access_token_ttl + 300, why, sizeof (why));
-    if (!s_keys)
-        sb_error ("cannot load the signing keys in '%s': %s", dir, why);
-    else
-        sb_info ("signing with key %s (%zu keys in %s)", sb_jwt_keys_signer_kid (s_keys),
-                 sb_jwt_keys_size (s_keys), dir);
-    free (dir);
+    int keys = auth_keys_load (config);
     if (auth_deletions_start (config))
         return -1;
-    return s_keys && auth_hasher_start () == 0 && auth_mail_start (config) == 0 ? 0 : -1;
+    return keys == 0 && auth_hasher_start () == 0 && auth_mail_start (config) == 0 ? 0 : -1;
 }
 
 static void
@@ -46,7 +31,7 @@ s_stop (void)
     auth_mail_stop ();
     auth_deletions_stop ();
     auth_hasher_stop ();
-    sb_jwt_keys_destroy (&s_keys);
+    auth_keys_unload ();
 }
 
 static int
@@ -58,15 +43,7 @@ s_command (int argc, char **argv, const sb_config_t *config)
         fprintf (stderr, "auth-svc rotate-keys takes no arguments\n");
         return 2;
     }
-    char *dir = sb_config_keys_dir (config);
-    char why [256];
-    int rc = sb_jwt_keys_rotate (dir, why, sizeof (why));
-    if (rc)
-        fprintf (stderr, "auth-svc: cannot rotate the keys in '%s': %s\n", dir, why);
-    else
-        printf ("a new signing key is in %s; running workers sign with it from now on\n", dir);
-    free (dir);
-    return rc ? 1 : 0;
+    return auth_keys_rotate (config) ? 1 : 0;
 }
 
 static const sb_op_t s_ops [] = {
