@@ -41,8 +41,8 @@
 #                                    starting with PREFIX (mail_link) and print
 #                                    its token= query parameter, decoded
 #
-# Every test sets SWITCHBOARD_AUTH_RATE_PER_MINUTE=0 itself (see the brief
-# in each file); nothing here changes the environment.
+# Nothing here changes the environment (suite_init turns the per-address
+# limit on signup, login and reset off; the tests of that limit set their own).
 
 # Variables set here (PFX_AT and friends) are read by the test scripts.
 # shellcheck disable=SC2034
