@@ -9,10 +9,8 @@
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 link="$SWITCHBOARD_PUBLIC_URL/accept-invitation?token="

@@ -15,7 +15,6 @@
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 [[ -x $SB_BIN/sb-mail ]] || t_bail "missing $SB_BIN/sb-mail (make)"
 
 t_like "auth-svc --help lists SWITCHBOARD_SMTP_ALLOW_PLAINTEXT" "$("$SB_BIN/auth-svc" --help 2>&1)" \

@@ -15,9 +15,7 @@
 . "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 ORGS=(A B C D)
 declare -A TOK NAMES

@@ -15,13 +15,12 @@
 . "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 usage_plans_file "$SUITE_TMP/plans.json" 100
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
 suite_start_all
 suite_start_service usage 2 || t_bail "cannot start a second usage worker"
 suite_wait_ready 60 || t_bail "the suite did not become ready"
-for o in A B C D E; do new_org "$o" || t_bail "cannot sign up $o"; done
+new_orgs A B C D E
 
 statuses=$SUITE_TMP/statuses    # every status seen, for the no-5xx check
 reserve () {   # TOKEN JSON

@@ -20,9 +20,7 @@
 . "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 # counts ORG [FILTER]: "schema.table count" for every table of the tenant,
 # usage and billing schemas that has an organization_id column (one psql
@@ -79,7 +77,7 @@ populate () {
 }
 
 for p in A B C; do
-    new_org "$p" || t_bail "cannot sign up organization $p"
+    new_orgs "$p"
     populate "$p" || t_bail "cannot fill organization $p: $(_auth_last)"
 done
 outbox_empty () {
