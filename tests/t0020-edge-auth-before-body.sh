@@ -7,7 +7,6 @@
 # A valid token is told "100 Continue", and the whole request with its body
 # still works (201). An unknown path or a wrong method is answered at once
 # too; a malformed body without a credential gets 401, not 400.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

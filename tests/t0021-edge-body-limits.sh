@@ -5,7 +5,6 @@
 # before the body is asked for) or chunked (refused once it is in); a body
 # just under 64 KiB is read and judged on its content (400 for a signup that
 # is not valid). An authenticated route still takes bodies up to 1 MiB.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -5,7 +5,6 @@
 # address gets 429 rate_limited with Retry-After before its credential is
 # even looked at: a bad token, a valid token, and an unknown API key, which
 # no longer costs auth-svc a lookup.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=5

@@ -6,7 +6,6 @@
 # and, for POST, the echo. With the setting unset they answer 404 to
 # everyone. A token shorter than 32 characters stops the gateway at start
 # with a message naming the setting.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -7,7 +7,6 @@
 # one /64 share a limit and another /64 does not, and the audit log records
 # the forwarded address. With only 10.0.0.0/8 trusted, X-Forwarded-For from
 # 127.0.0.1 is ignored: every "client" shares the peer's limit.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=3

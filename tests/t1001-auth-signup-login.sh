@@ -5,7 +5,6 @@
 # login with any case of the email, one answer for wrong password and unknown
 # email, and GET /v1/me with and without a credential. argon2id runs on a
 # thread of auth-svc's own at nice 10, below the threads that serve.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

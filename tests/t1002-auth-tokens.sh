@@ -4,7 +4,6 @@
 # of a used refresh token revoking its whole family (and that session's
 # access tokens within 1 s, other sessions untouched), logout of one session
 # and of all, and password change.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

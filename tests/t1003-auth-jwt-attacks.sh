@@ -6,7 +6,6 @@
 # extra segments, 5000 characters. A correctly formed token signed with the
 # real key is the positive control. Then key rotation: `auth-svc rotate-keys`,
 # old tokens keep working, new ones carry the new kid and work.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -4,7 +4,6 @@
 # a single-use token; reset revokes every session of the user (access tokens
 # within 1 s, refresh tokens at once) and only the new password logs in.
 # The 30-minute expiry cannot be waited for and is skipped.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

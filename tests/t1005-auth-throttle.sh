@@ -8,7 +8,6 @@
 # address lock that address (the next login, for yet another account, is
 # 429) but not other addresses. The second part talks from 127.0.0.2 (curl
 # --interface) so that the two parts do not share a client address.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_LOGIN_MAX_FAILURES=3

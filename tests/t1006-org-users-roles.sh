@@ -7,7 +7,6 @@
 # refused); the audit log; deleting the organization (202, its tokens and
 # keys dead within 1 s, its users' logins refused, other organizations
 # untouched). Members join through invitations (SMTP sink).
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

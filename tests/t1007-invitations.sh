@@ -5,7 +5,6 @@
 # organization; single use), an existing user's email refused (409), the seat
 # limit of the free plan (2 seats: users + pending invitations; 402 with limit
 # and used), and bad input.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

@@ -5,7 +5,6 @@
 # use, a wrong secret behind a valid prefix refused, revocation effective
 # within 1 s, expiry (a key expiring in 2 s works, then not), expires_at in
 # the past refused, a `user` key refused on admin routes.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -5,7 +5,6 @@
 # http://switchboard.test:<port>, a request on <A's subdomain>.switchboard.test
 # is served for A's credentials and refused (403) for B's; the bare base host
 # serves both.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_PUBLIC_URL=http://switchboard.test:$SWITCHBOARD_HTTP_PORT

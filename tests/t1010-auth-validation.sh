@@ -4,7 +4,6 @@
 # length bounds (10 and 256 pass, 9 and 257 fail), malformed JSON on every
 # auth endpoint (400 invalid_request), server-owned fields in a body ignored,
 # odd but legal input accepted, wrong methods (405), and never a 5xx.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

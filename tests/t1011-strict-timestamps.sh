@@ -9,9 +9,6 @@
 # it), never a 201 with the database's reading of them. Valid forms (offsets,
 # a lower-case t and z, nine fraction digits, second 60) are accepted and
 # answered normalized to UTC with microseconds, the same instant.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 # No practical rate limit (a few hundred requests here), and analytics in

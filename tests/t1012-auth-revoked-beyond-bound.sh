@@ -8,7 +8,6 @@
 # session instead of forgetting one (fail closed): a live session's token
 # still gets 200, and ending that session afterwards still takes effect
 # within a second.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_REVOKED_SESSIONS_MAX=4

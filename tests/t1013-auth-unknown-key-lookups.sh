@@ -9,7 +9,6 @@
 # remembered is the whole key, not its public prefix, which anyone who
 # sees a key list knows). A revoked key, once refused, is refused without
 # another lookup.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -9,7 +9,6 @@
 # owner's own admin key keep working. When the owner removes admin B, B's
 # admin key (in the gateway's cache) gets 401 within a second and B's admin
 # invitation cannot be accepted; the list still shows who made the key.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 # Seats without limit (the free plan's 2 would stop the invitations).

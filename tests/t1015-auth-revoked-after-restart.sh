@@ -6,7 +6,6 @@
 # token through until it expired). The gateway is restarted, its first
 # read of the revoked sessions awaited (its log says so), then both tokens
 # get 401 while the owner's still gets 200.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

@@ -16,7 +16,6 @@
 # alike, so that both commit a write) of more than a day ago. Two auth-svc workers share the outbox: each mail arrives once.
 # No timing is asserted: the order of events (answer received while the sink
 # is held or stopped, then the mail) is.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

@@ -10,7 +10,6 @@
 # for everyone once they reach 7 (the owner's own success does not reset
 # them). Another account is untouched. The per-address limit across
 # accounts (SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES) is t1005's.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 export SWITCHBOARD_LOGIN_MAX_FAILURES=3

@@ -12,7 +12,6 @@
 # STARTTLS is required (and --help lists the setting); a reset it queues is
 # refused at send with the same reason in its log and in the outbox row,
 # and never reaches the sink.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 [[ -x $SB_BIN/sb-mail ]] || t_bail "missing $SB_BIN/sb-mail (make)"

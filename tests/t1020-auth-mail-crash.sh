@@ -7,7 +7,6 @@
 # lease in the future. A new auth-1 (and the released sink) sends it once
 # the lease has run out, exactly once. Slow by design: it waits out the
 # lease.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_smtp_start || t_bail "the SMTP sink did not start"

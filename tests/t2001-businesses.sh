@@ -7,8 +7,6 @@
 # clears greeting and hours; updated_at moves on, created_at does not), DELETE
 # (204, then 404, and the business's calls and orders are gone with it),
 # wrong methods (405) and no token (401).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)

@@ -8,8 +8,6 @@
 # malformed ids), no PATCH or DELETE (405), and the list: newest first by
 # started_at (ties by id), filters business_id, status, from (inclusive), to
 # (exclusive), combined, across pages, and bad filter values refused.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)

@@ -8,8 +8,6 @@
 # invalid_transition, nothing changed; an unknown status: 400), no DELETE
 # (405), and the list: newest first by created_at, filters business_id,
 # status, from (inclusive), to (exclusive), bad filter values refused.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)

@@ -7,8 +7,6 @@
 # business that existed before the walk exactly once, no id twice, in
 # non-increasing created_at order; ties of started_at (calls) cut across
 # pages without loss or repeat.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # Plan limits: this test creates some 40 + 40 businesses, 18 calls and 10

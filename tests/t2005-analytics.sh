@@ -12,8 +12,6 @@
 # days), an organization with no business (UTC, zeros), [from, to) edges,
 # the 366-day limit, bad arguments (400 with fields), another
 # organization's or an unknown business (404), no credential (401).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

@@ -9,8 +9,6 @@
 # without any WHERE sees exactly A's rows; without the setting it sees none
 # (also as the owner role: FORCE); writes of B's rows fail or touch nothing;
 # the superuser sees both organizations.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)

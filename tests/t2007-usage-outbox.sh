@@ -8,8 +8,6 @@
 # new rows stay undelivered while their attempts grow; once usage-svc is
 # back, everything is delivered within 10 s, no event twice, and the totals
 # per organization and metric are exactly what the calls sent add up to.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)

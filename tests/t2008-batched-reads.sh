@@ -11,8 +11,6 @@
 # must show reads that shared a round trip. Then with the calls table
 # unreadable (every call list fails, every other read must not), then with
 # two workers.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

@@ -9,9 +9,6 @@
 # the request's own: 201 with its row, 400 naming business_id, started_at,
 # status; the stored calls are exactly the 201s; each has its usage rows in
 # the outbox, delivered to usage-svc; and the log shows groups committed.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 usage_plans_file "$SUITE_TMP/plans.json" -1

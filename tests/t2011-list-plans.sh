@@ -17,8 +17,6 @@
 # plus rows removed by a filter): a sort of the organization's rows (ORDER
 # BY bound to a formatted output column) or a filter without an index
 # fails here.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 export SB_PG_EXTRA_CONF="session_preload_libraries = 'auto_explain'

@@ -6,8 +6,6 @@
 # the cursor yields every call exactly once, newest first, each with its
 # whole transcript. The detail route still answers a call with its
 # transcript. Calls without transcripts still come 100 a page.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

@@ -8,8 +8,6 @@
 # intervals, Sunday's into Monday's too. Intervals that only touch (one
 # closes at 02:00, the next opens at 02:00) are fine. A refused PATCH
 # changes nothing.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

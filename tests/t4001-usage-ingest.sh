@@ -12,9 +12,6 @@
 # a stream of batches and restarted: every batch that had its 202 is wholly
 # in the database, the others are resent until they get one, and in the end
 # every event is there exactly once.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 suite_up

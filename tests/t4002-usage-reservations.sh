@@ -10,9 +10,6 @@
 # another organization's reservation is 404. usage.check (role service)
 # answers {allowed, used, reserved, limit, remaining}, partly from memory,
 # never more than a second old. Bad input: 400 with the field, never 5xx.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 usage_plans_file "$SUITE_TMP/plans.json" 100

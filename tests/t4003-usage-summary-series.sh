@@ -10,9 +10,6 @@
 # and in [from, to) (from included, to excluded), for hour, day and month;
 # defaults; range limits (744 hours, 400 days, 120 months) and bad
 # parameters are 400 with the field; another organization sees nothing.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 # A quota far above what the events add up to, so that holds pass.

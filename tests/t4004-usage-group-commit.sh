@@ -11,8 +11,6 @@
 # the stored events are exactly those ids, the counters equal the events
 # (usage.verify), the bad request answers 400 and stores nothing; the log
 # shows groups committed, and none failed. Twice: one worker, then two.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 suite_up

@@ -4,8 +4,6 @@
 # the 101st gets 402 plan_limit_reached with limit and used, also when the
 # last ones race; a second business gets 402; analytics gets 403
 # feature_not_in_plan; the seat limit counts pending invitations.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # The shipped catalogue, but no rate limit: this test makes more than the

@@ -12,7 +12,6 @@
 # one address in a minute gets 429 rate_limited; 0: none does.
 # SWITCHBOARD_RATE_SHARE=2 halves each limit; a bad value, or a bad plans
 # file, stops the gateway with a message naming it.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 plans=$SUITE_TMP/plans.json

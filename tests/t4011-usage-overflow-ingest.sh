@@ -11,9 +11,6 @@
 # at once (their requests share the workers' group commits), and a
 # reservation that would pass the cap is 422 usage_overflow as well. The
 # counters still equal their events (usage.verify).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 plans=$SUITE_TMP/plans.json

@@ -12,9 +12,6 @@
 # alone (validation_failed naming the field) while the rest is stored; an
 # event without a valid organization still fails the batch (400: no one to
 # refuse it for). The counters still equal their events.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 suite_up

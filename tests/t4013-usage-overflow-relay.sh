@@ -8,9 +8,6 @@
 # refusal "usage_overflow: ...", never delivered) and the relay moves on:
 # a later call of B is delivered too while the refused row is not sent
 # again (its attempts stay 1). Nothing is left pending.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 suite_up

@@ -8,9 +8,6 @@
 # logs that refusal naming A's organization and the reason (never silently
 # dropped); A's counter is unchanged. Requests made afterwards, with
 # usage-svc up, are counted for B the same way.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 plans=$SUITE_TMP/plans.json

@@ -7,9 +7,6 @@
 # stored before the caps existed whose hour adds up past 2^63 - 1 (the sum
 # used to fail its bigint cast: 400) answer 200 with that bucket clamped to
 # 2^63 - 1, the other buckets exact.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
 suite_up

@@ -16,8 +16,6 @@
 # acknowledged. A purge run again (its rows made pending once more) is
 # harmless: acknowledged again, B untouched. Then C is deleted with every
 # service up: its rows go too (the relay is woken by the commit), B's stay.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

@@ -19,8 +19,6 @@
 #   gateway and the tenant outbox send it) is not stored for that
 #   organization, and is for another;
 # - another organization's rows are untouched throughout.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

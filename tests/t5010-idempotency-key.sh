@@ -11,8 +11,6 @@
 # test computes on its own (Python's BLAKE2b, an implementation independent
 # of libsodium's), and the sealed answer does not contain the API key's
 # secret.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

@@ -15,7 +15,6 @@
 # the requests queued behind a statement the server holds may get 504 at
 # their deadline). Each business answered 201 and each usage event answered
 # 2xx is in the database at the end (nothing acknowledged is lost).
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
 suite_up

@@ -11,8 +11,6 @@
 # once it is back (pg_xact_status) and answers 201; the row is there once.
 # Then the same for a change terminated before COMMIT ran (waiting on a row
 # lock): 503 with Retry-After, and the row is not there.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 suite_up

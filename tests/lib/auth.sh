@@ -1,8 +1,7 @@
 # tests/lib/auth.sh — helpers for the identity and access tests (t1xxx).
 # shellcheck shell=bash
-# Source it after suite.sh:
+# Source it alone (it sources suite.sh, once):
 #
-#   . "$(dirname "$0")/lib/suite.sh"
 #   . "$(dirname "$0")/lib/auth.sh"
 #
 # JSON:     jobj KEY=STRING KEY:=JSON ...   print a JSON object (httpie style:
@@ -46,6 +45,11 @@
 
 # Variables set here (PFX_AT and friends) are read by the test scripts.
 # shellcheck disable=SC2034
+
+[[ -n ${_AUTH_SH:-} ]] && return 0
+_AUTH_SH=1
+# shellcheck source=tests/lib/suite.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite.sh"
 
 AUTH_JWT_TOOL=$SUITE_ROOT/tests/lib/jwt_tool.py
 AUTH_PASSWORD='correct horse battery staple'

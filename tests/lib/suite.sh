@@ -12,6 +12,9 @@
 #   t_is "says ok" "$(json_get "$HTTP_BODY" .status)" ok
 #   t_done
 #
+# auth.sh, tenant.sh and usage.sh each source the library below them (each
+# file once): a script sources only the most specific one it uses.
+#
 # It prints TAP for prove (run in parallel with `prove -j2`: every script has
 # its own directory, ports, cluster and processes; nothing is shared). Do not
 # `set -e` in test scripts (a failed check must not stop the script) and do
@@ -109,6 +112,11 @@
 
 # Variables set here are read by the test scripts.
 # shellcheck disable=SC2034
+
+# Loaded once (auth.sh, tenant.sh and usage.sh source it too): a second
+# source would reset the TAP counts.
+[[ -n ${_SUITE_SH:-} ]] && return 0
+_SUITE_SH=1
 
 SUITE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SUITE_PGSH=$SUITE_ROOT/deploy/local/pg.sh

@@ -1,9 +1,7 @@
 # tests/lib/tenant.sh — helpers for the tenant data tests (t2xxx).
 # shellcheck shell=bash
-# Source it after suite.sh and auth.sh:
+# Source it alone (it sources auth.sh and suite.sh, once each):
 #
-#   . "$(dirname "$0")/lib/suite.sh"
-#   . "$(dirname "$0")/lib/auth.sh"
 #   . "$(dirname "$0")/lib/tenant.sh"
 #
 # Orgs:     new_org PFX              sign up a fresh organization (unique email)
@@ -68,6 +66,11 @@
 
 # Variables set here (NEW_ID and friends) are read by the test scripts.
 # shellcheck disable=SC2034
+
+[[ -n ${_TENANT_SH:-} ]] && return 0
+_TENANT_SH=1
+# shellcheck source=tests/lib/auth.sh
+. "$(dirname "${BASH_SOURCE[0]}")/auth.sh"
 
 TENANT_UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 TENANT_UTC_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$'
