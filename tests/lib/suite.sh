@@ -12,14 +12,14 @@
 #   t_is "says ok" "$(json_get "$HTTP_BODY" .status)" ok
 #   t_done
 #
-# auth.sh, tenant.sh and usage.sh each source the library below them (each
-# file once): a script sources only the most specific one it uses.
-#
 # It prints TAP for prove (run in parallel with `prove -j2`: every script has
 # its own directory, ports, cluster and processes; nothing is shared). Do not
 # `set -e` in test scripts (a failed check must not stop the script) and do
 # not replace the EXIT trap. SB_BIN (the directory with the binaries) must be
 # set; the Makefile does. SB_KEEP=1 keeps the temp directory for inspection.
+#
+# auth.sh, tenant.sh and usage.sh each source the library below them (each
+# file once): a script sources only the most specific one it uses.
 #
 # TAP:      t_ok DESC CMD [ARG...]   pass if CMD exits 0 (its output is shown
 #                                    on failure); CMD runs in this shell
