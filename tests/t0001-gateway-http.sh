@@ -4,8 +4,7 @@
 # exact round trip through gateway, bus, worker and back.
 . "$(dirname "$0")/lib/suite.sh"
 suite_init
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 http GET /healthz
 t_is "healthz answers 200" "$HTTP_STATUS" 200

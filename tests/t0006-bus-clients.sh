@@ -4,8 +4,7 @@
 # proxy.
 . "$(dirname "$0")/lib/suite.sh"
 suite_init
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 out=$("$SB_BIN/sb-call" tenant sys.ping '{"x":[1,"two"]}')
 t_is "sb-call reaches tenant over MDP" "$(json_get "$out" .status)" 200

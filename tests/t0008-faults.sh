@@ -3,8 +3,7 @@
 # service reconnects to PostgreSQL after the server restarts.
 . "$(dirname "$0")/lib/suite.sh"
 suite_init
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 # Graceful stop: SIGTERM while a request is in hand.
 "$SB_BIN/sb-call" -r service -t 10000 tenant sys.ping '{"sleep_ms":1500}' > "$SUITE_TMP/call.out" 2>&1 &

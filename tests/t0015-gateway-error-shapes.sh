@@ -16,8 +16,7 @@
 # the gateway to serve on after them.
 . "$(dirname "$0")/lib/suite.sh"
 suite_init
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 # raw REQUEST-SPEC: writes one request and prints "STATUS CONTENT-TYPE
 # X-REQUEST-ID ALLOW BODY" of the answer, separated by \x1f (not a

@@ -7,12 +7,9 @@
 # A valid token is told "100 Continue", and the whole request with its body
 # still works (201). An unknown path or a wrong method is answered at once
 # too; a malformed body without a credential gets 401, not 400.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 probe () { "$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/edge_probe.py" "$@"; }
 P=$SWITCHBOARD_HTTP_PORT

@@ -5,12 +5,9 @@
 # before the body is asked for) or chunked (refused once it is in); a body
 # just under 64 KiB is read and judged on its content (400 for a signup that
 # is not valid). An authenticated route still takes bodies up to 1 MiB.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 probe () { "$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/edge_probe.py" "$@"; }
 

@@ -8,12 +8,10 @@
 # catches) has its connection closed; a normal request still works.
 . "$(dirname "$0")/lib/suite.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_HTTP_CONNS_PER_ADDRESS=4
 export SWITCHBOARD_HTTP_IDLE_SECONDS=600
 export SWITCHBOARD_HTTP_BODY_SECONDS=2
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 probe () { "$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/edge_probe.py" "$@"; }
 P=$SWITCHBOARD_HTTP_PORT

@@ -5,13 +5,10 @@
 # address gets 429 rate_limited with Retry-After before its credential is
 # even looked at: a bad token, a valid token, and an unknown API key, which
 # no longer costs auth-svc a lookup.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=5
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 signup A a@edge23.example "$AUTH_PASSWORD" Ada "Edge Twenty-Three" || t_bail "cannot sign up"
 

@@ -6,12 +6,9 @@
 # and, for POST, the echo. With the setting unset they answer 404 to
 # everyone. A token shorter than 32 characters stops the gateway at start
 # with a message naming the setting.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 signup A a@edge24.example "$AUTH_PASSWORD" Ada "Edge Twenty-Four" || t_bail "cannot sign up"
 

@@ -7,14 +7,11 @@
 # one /64 share a limit and another /64 does not, and the audit log records
 # the forwarded address. With only 10.0.0.0/8 trusted, X-Forwarded-For from
 # 127.0.0.1 is ignored: every "client" shares the peer's limit.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=3
 export SWITCHBOARD_TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 signup A a@edge25.example "$AUTH_PASSWORD" Ada "Edge Twenty-Five" || t_bail "cannot sign up"
 

@@ -5,12 +5,9 @@
 # login with any case of the email, one answer for wrong password and unknown
 # email, and GET /v1/me with and without a credential. argon2id runs on a
 # thread of auth-svc's own at nice 10, below the threads that serve.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'

@@ -4,12 +4,9 @@
 # of a used refresh token revoking its whole family (and that session's
 # access tokens within 1 s, other sessions untouched), logout of one session
 # and of all, and password change.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 email=tess@example.com

@@ -6,12 +6,9 @@
 # extra segments, 5000 characters. A correctly formed token signed with the
 # real key is the positive control. Then key rotation: `auth-svc rotate-keys`,
 # old tokens keep working, new ones carry the new kid and work.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 jwks=$SUITE_TMP/jwks.json

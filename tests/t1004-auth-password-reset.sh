@@ -4,13 +4,10 @@
 # a single-use token; reset revokes every session of the user (access tokens
 # within 1 s, refresh tokens at once) and only the new password logs in.
 # The 30-minute expiry cannot be waited for and is skipped.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 new_pw='reset to something fresh'

@@ -8,15 +8,12 @@
 # address lock that address (the next login, for yet another account, is
 # 429) but not other addresses. The second part talks from 127.0.0.2 (curl
 # --interface) so that the two parts do not share a client address.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_LOGIN_MAX_FAILURES=3
 export SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES=8
 export SWITCHBOARD_LOGIN_LOCKOUT_SECONDS=900
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 for u in locked free p1 p2 p3 p4 p5; do

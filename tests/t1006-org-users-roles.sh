@@ -7,13 +7,10 @@
 # refused); the audit log; deleting the organization (202, its tokens and
 # keys dead within 1 s, its users' logins refused, other organizations
 # untouched). Members join through invitations (SMTP sink).
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 time_re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$'

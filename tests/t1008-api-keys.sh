@@ -5,12 +5,9 @@
 # use, a wrong secret behind a valid prefix refused, revocation effective
 # within 1 s, expiry (a key expiring in 2 s works, then not), expires_at in
 # the past refused, a `user` key refused on admin routes.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'

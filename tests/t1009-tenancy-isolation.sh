@@ -5,14 +5,11 @@
 # http://switchboard.test:<port>, a request on <A's subdomain>.switchboard.test
 # is served for A's credentials and refused (403) for B's; the bare base host
 # serves both.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_PUBLIC_URL=http://switchboard.test:$SWITCHBOARD_HTTP_PORT
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 prefix="$SWITCHBOARD_PUBLIC_URL/accept-invitation?token="

@@ -4,12 +4,9 @@
 # length bounds (10 and 256 pass, 9 and 257 fail), malformed JSON on every
 # auth endpoint (400 invalid_request), server-owned fields in a body ignored,
 # odd but legal input accepted, wrong methods (405), and never a 5xx.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 # A fresh, valid signup body (a new email each time) with overrides:

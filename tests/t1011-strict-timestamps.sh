@@ -9,12 +9,8 @@
 # it), never a 201 with the database's reading of them. Valid forms (offsets,
 # a lower-case t and z, nine fraction digits, second 60) are accepted and
 # answered normalized to UTC with microseconds, the same instant.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # No practical rate limit (a few hundred requests here), and analytics in
 # the free plan.
 usage_plans_file "$SUITE_TMP/plans.json" 1000000
@@ -27,11 +23,9 @@ for plan in catalogue["plans"]:
 json.dump(catalogue, open(sys.argv[1], "w"))
 EOF
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "cannot create a business"
-BIZ=$NEW_ID
+suite_up
+orgs_with_business A
+BIZ=$A_BIZ
 
 bad=(tomorrow today yesterday now epoch infinity -infinity allballs
      "2026-12-02" "2026-12-02 10:00:00" "2026-12-02 10:00:00Z" "2026-12-02T10:00:00"

@@ -8,13 +8,10 @@
 # session instead of forgetting one (fail closed): a live session's token
 # still gets 200, and ending that session afterwards still takes effect
 # within a second.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_REVOKED_SESSIONS_MAX=4
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 signup A rev@example.com "$pw" "Rita Revoke" "Revoke Org" revorg

@@ -9,12 +9,9 @@
 # remembered is the whole key, not its public prefix, which anyone who
 # sees a key list knows). A revoked key, once refused, is refused without
 # another lookup.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 log=$SUITE_TMP/log/auth-1.log
 lookups () { grep -c '"msg":"apikeys.resolve -> ' "$log"; }

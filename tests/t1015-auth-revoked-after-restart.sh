@@ -6,13 +6,10 @@
 # token through until it expired). The gateway is restarted, its first
 # read of the revoked sessions awaited (its log says so), then both tokens
 # get 401 while the owner's still gets 200.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 link="$SWITCHBOARD_PUBLIC_URL/accept-invitation?token="

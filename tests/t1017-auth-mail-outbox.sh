@@ -16,13 +16,10 @@
 # alike, so that both commit a write) of more than a day ago. Two auth-svc workers share the outbox: each mail arrives once.
 # No timing is asserted: the order of events (answer received while the sink
 # is held or stopped, then the mail) is.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 reset_prefix="$SWITCHBOARD_PUBLIC_URL/reset-password?token="

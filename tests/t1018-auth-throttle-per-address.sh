@@ -10,16 +10,13 @@
 # for everyone once they reach 7 (the owner's own success does not reset
 # them). Another account is untouched. The per-address limit across
 # accounts (SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES) is t1005's.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SWITCHBOARD_LOGIN_MAX_FAILURES=3
 export SWITCHBOARD_LOGIN_MAX_ACCOUNT_FAILURES=7
 export SWITCHBOARD_LOGIN_MAX_CLIENT_FAILURES=100
 export SWITCHBOARD_LOGIN_LOCKOUT_SECONDS=900
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 signup O owner@example.com "$pw" "Olive Owner" "Owner Org"

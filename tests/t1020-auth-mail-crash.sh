@@ -7,13 +7,10 @@
 # lease in the future. A new auth-1 (and the released sink) sends it once
 # the lease has run out, exactly once. Slow by design: it waits out the
 # lease.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 suite_smtp_start || t_bail "the SMTP sink did not start"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 hold=$SUITE_MAIL_DIR/.hold
 sink_log=$SUITE_TMP/log/smtp-sink.log

@@ -7,16 +7,12 @@
 # clears greeting and hours; updated_at moves on, created_at does not), DELETE
 # (204, then 404, and the business's calls and orders are gone with it),
 # wrong methods (405) and no token (401).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
+new_orgs A
 
 # ---- create -------------------------------------------------------------------------------
 http_as "$A_AT" POST /v1/businesses "$(jobj name="Chez Ada" phone_number=+33140000001 timezone=Europe/Paris)"

@@ -8,21 +8,14 @@
 # malformed ids), no PATCH or DELETE (405), and the list: newest first by
 # started_at (ties by id), filters business_id, status, from (inclusive), to
 # (exclusive), combined, across pages, and bad filter values refused.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a business"
-b1=$NEW_ID
-create_as "$B_AT" /v1/businesses "$(biz_body)" || t_bail "B cannot create a business"
-bb=$NEW_ID
+orgs_with_business A B
+b1=$A_BIZ
+bb=$B_BIZ
 
 # ---- create -------------------------------------------------------------------------------
 started=$(ts_at -7200)
@@ -157,7 +150,7 @@ http GET "/v1/calls/$c1"
 t_error "GET without a token: 401" 401 unauthenticated
 
 # ---- list order and filters (a fresh organization, calls at known times) ----------------
-new_org L || t_bail "cannot sign up organization L"
+new_orgs L
 create_as "$L_AT" /v1/businesses "$(biz_body)" || t_bail "L cannot create a business"
 l1=$NEW_ID
 create_as "$L_AT" /v1/businesses "$(biz_body)" || t_bail "L cannot create a second business"

@@ -8,25 +8,18 @@
 # invalid_transition, nothing changed; an unknown status: 400), no DELETE
 # (405), and the list: newest first by created_at, filters business_id,
 # status, from (inclusive), to (exclusive), bad filter values refused.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a business"
-b1=$NEW_ID
+orgs_with_business A B
+b1=$A_BIZ
+bb=$B_BIZ
 create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a second business"
 b2=$NEW_ID
 create_as "$A_AT" /v1/calls "$(call_body "$b1")" || t_bail "A cannot create a call"
 c1=$NEW_ID
-create_as "$B_AT" /v1/businesses "$(biz_body)" || t_bail "B cannot create a business"
-bb=$NEW_ID
 create_as "$B_AT" /v1/calls "$(call_body "$bb")" || t_bail "B cannot create a call"
 cb=$NEW_ID
 
@@ -232,7 +225,7 @@ http_as "$A_AT" PATCH /v1/orders/nope "$(jobj status=confirmed)"
 t_error "PATCH a malformed id: 404 not_found" 404 not_found
 
 # ---- list order and filters (a fresh organization) ----------------------------------------
-new_org L || t_bail "cannot sign up organization L"
+new_orgs L
 create_as "$L_AT" /v1/businesses "$(biz_body)" || t_bail "L cannot create a business"
 l1=$NEW_ID
 create_as "$L_AT" /v1/businesses "$(biz_body)" || t_bail "L cannot create a second business"

@@ -7,25 +7,21 @@
 # business that existed before the walk exactly once, no id twice, in
 # non-increasing created_at order; ties of started_at (calls) cut across
 # pages without loss or repeat.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # Plan limits: this test creates some 40 + 40 businesses, 18 calls and 10
-# orders in one organization. Once the plans limit businesses (402), export
-# here a SWITCHBOARD_PLANS_FILE whose free plan allows that many.
+# orders in one organization, which suite.sh's generous
+# tests/fixtures/plans-test.json allows.
 N_BUSINESSES=40
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
+new_orgs A
 
 pre=()
 for ((i = 0; i < N_BUSINESSES; i++)); do
     if ! create_as "$A_AT" /v1/businesses "$(biz_body)"; then
         if [[ $HTTP_STATUS == 402 ]]; then
-            t_fail "creating business $((i + 1)) of $N_BUSINESSES: 402 — a plans file allowing more businesses belongs at the top of this test" "$(_auth_last)"
+            t_fail "creating business $((i + 1)) of $N_BUSINESSES: 402 — tests/fixtures/plans-test.json must allow more businesses" "$(_auth_last)"
         else
             t_fail "creating business $((i + 1)) of $N_BUSINESSES" "$(_auth_last)"
         fi

@@ -12,17 +12,11 @@
 # days), an organization with no business (UTC, zeros), [from, to) edges,
 # the 366-day limit, bad arguments (400 with fields), another
 # organization's or an unknown business (404), no credential (401).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
-new_org C || t_bail "cannot sign up organization C"
+new_orgs A B C
 
 # ---- the seed and the expected figures ---------------------------------------
 #   analytics.py seed ORG_A ORG_B NOW SEEDFILE     SQL on stdout; the rows in SEEDFILE

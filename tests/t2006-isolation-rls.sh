@@ -9,17 +9,12 @@
 # without any WHERE sees exactly A's rows; without the setting it sees none
 # (also as the owner role: FORCE); writes of B's rows fail or touch nothing;
 # the superuser sees both organizations.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
+new_orgs A B
 
 # populate PFX: two businesses, calls, orders; ids in PFX_BIZ, PFX_CALLS,
 # PFX_ORDERS (arrays).
@@ -199,7 +194,7 @@ t_is "the superuser sees both organizations' rows (sanity)" \
     "$(suite_psql -c "SELECT count(DISTINCT organization_id) FROM tenant.businesses WHERE organization_id IN ('$A_OID', '$B_OID')")" 2
 t_is "sb_tenant, switchboard.org = A, no WHERE: A's counts only" "$(counts_as "$A_OID" 2>&1)" "2 4 3"
 t_is "sb_tenant, switchboard.org = B: B's counts" "$(counts_as "$B_OID" 2>&1)" "2 4 3"
-new_org C || t_bail "cannot sign up organization C"
+new_orgs C
 t_is "sb_tenant, switchboard.org = an organization with no data: nothing" "$(counts_as "$C_OID" 2>&1)" "0 0 0"
 out=$(as_tenant <<'EOF' 2>&1
 BEGIN;

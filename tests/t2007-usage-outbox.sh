@@ -8,21 +8,14 @@
 # new rows stay undelivered while their attempts grow; once usage-svc is
 # back, everything is delivered within 10 s, no event twice, and the totals
 # per organization and metric are exactly what the calls sent add up to.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # (Plan limits: suite.sh's generous tests/fixtures/plans-test.json applies.)
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a business"
-a_biz=$NEW_ID
-create_as "$B_AT" /v1/businesses "$(biz_body)" || t_bail "B cannot create a business"
-b_biz=$NEW_ID
+orgs_with_business A B
+a_biz=$A_BIZ
+b_biz=$B_BIZ
 
 declare -A want=()   # want[ORG metric]: the quantity expected in usage.events
 want["$A_OID calls"]=0; want["$A_OID call_minutes"]=0

@@ -11,13 +11,9 @@
 # must show reads that shared a round trip. Then with the calls table
 # unreadable (every call list fails, every other read must not), then with
 # two workers.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 ORGS=(A B C D)
 declare -A TOK NAMES

@@ -9,23 +9,15 @@
 # the request's own: 201 with its row, 400 naming business_id, started_at,
 # status; the stored calls are exactly the 201s; each has its usage rows in
 # the outbox, delivered to usage-svc; and the log shows groups committed.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 usage_plans_file "$SUITE_TMP/plans.json" -1
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "no business for A"
-BIZ_A=$NEW_ID
-create_as "$B_AT" /v1/businesses "$(biz_body)" || t_bail "no business for B"
-BIZ_B=$NEW_ID
+orgs_with_business A B
+BIZ_A=$A_BIZ
+BIZ_B=$B_BIZ
 
 dir=$SUITE_TMP/out
 mkdir -p "$dir"

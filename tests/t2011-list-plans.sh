@@ -17,26 +17,21 @@
 # plus rows removed by a filter): a sort of the organization's rows (ORDER
 # BY bound to a formatted output column) or a filter without an index
 # fails here.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 export SB_PG_EXTRA_CONF="session_preload_libraries = 'auto_explain'
 auto_explain.log_min_duration = 0
 auto_explain.log_analyze = on
 auto_explain.log_timing = off
 auto_explain.log_format = json"
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 PG_ROOT=$SUITE_TMP/pg
 [[ -f $PG_ROOT/pg-root ]] && PG_ROOT=$(cat "$PG_ROOT/pg-root")
 PG_LOG=$PG_ROOT/pg.log
 [[ -r $PG_LOG ]] || t_bail "cannot read the PostgreSQL log $PG_LOG"
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
+new_orgs A B
 
 # Calls and orders every 100 s and 300 s back from now (some 347 days),
 # businesses every hour; three businesses share A's calls and orders.

@@ -6,17 +6,12 @@
 # the cursor yields every call exactly once, newest first, each with its
 # whole transcript. The detail route still answers a call with its
 # transcript. Calls without transcripts still come 100 a page.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "cannot create a business"
-BIZ=$NEW_ID
+orgs_with_business A
+BIZ=$A_BIZ
 
 # 99,000 characters: 990 lines of 99 letters and a line break.
 line=$(printf 'x%.0s' {1..99})

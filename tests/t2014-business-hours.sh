@@ -8,15 +8,11 @@
 # intervals, Sunday's into Monday's too. Intervals that only touch (one
 # closes at 02:00, the next opens at 02:00) are fine. A refused PATCH
 # changes nothing.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
+new_orgs A
 
 good_hours=(
     '{"fri":[{"open":"18:00","close":"02:00"}],"sat":[{"open":"18:00","close":"02:00"}]}'

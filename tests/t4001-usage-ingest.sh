@@ -12,19 +12,12 @@
 # a stream of batches and restarted: every batch that had its 202 is wholly
 # in the database, the others are resent until they get one, and in the end
 # every event is there exactly once.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a business"
-biz=$NEW_ID
+suite_up
+orgs_with_business A
+new_orgs B
+biz=$A_BIZ
 
 # (The gateway records every authenticated request as api_requests usage:
 # those are not the test's.)

@@ -10,18 +10,14 @@
 # another organization's reservation is 404. usage.check (role service)
 # answers {allowed, used, reserved, limit, remaining}, partly from memory,
 # never more than a second old. Bad input: 400 with the field, never 5xx.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 usage_plans_file "$SUITE_TMP/plans.json" 100
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
 suite_start_all
 suite_start_service usage 2 || t_bail "cannot start a second usage worker"
 suite_wait_ready 60 || t_bail "the suite did not become ready"
-for o in A B C D E; do new_org "$o" || t_bail "cannot sign up $o"; done
+new_orgs A B C D E
 
 statuses=$SUITE_TMP/statuses    # every status seen, for the no-5xx check
 reserve () {   # TOKEN JSON

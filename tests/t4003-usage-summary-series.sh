@@ -10,20 +10,14 @@
 # and in [from, to) (from included, to excluded), for hour, day and month;
 # defaults; range limits (744 hours, 400 days, 120 months) and bad
 # parameters are 400 with the field; another organization sees nothing.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # A quota far above what the events add up to, so that holds pass.
 export CALLS_LIMIT=1000000
 usage_plans_file "$SUITE_TMP/plans.json" "$CALLS_LIMIT"
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
+suite_up
+new_orgs A B
 
 PY='
 import calendar, datetime, json, os, random, re, sys

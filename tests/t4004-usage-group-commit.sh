@@ -11,13 +11,9 @@
 # the stored events are exactly those ids, the counters equal the events
 # (usage.verify), the bad request answers 400 and stores nothing; the log
 # shows groups committed, and none failed. Twice: one worker, then two.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 ORGS=(A B C D)
 declare -A TOK OID

@@ -4,11 +4,8 @@
 # the 101st gets 402 plan_limit_reached with limit and used, also when the
 # last ones race; a second business gets 402; analytics gets 403
 # feature_not_in_plan; the seat limit counts pending invitations.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 # The shipped catalogue, but no rate limit: this test makes more than the
 # free plan's 60 requests a minute (rate limits have a test of their own).
 "$SUITE_PYTHON" - "$SUITE_ROOT/deploy/plans.json" "$SUITE_TMP/plans.json" <<'PY'
@@ -19,12 +16,10 @@ for plan in plans["plans"]:
 json.dump(plans, open(sys.argv[2], "w"))
 PY
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "no organization"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "no business"
-biz=$NEW_ID
+orgs_with_business A
+biz=$A_BIZ
 
 http_as "$A_AT" POST /v1/businesses "$(biz_body)"
 t_is "a second business on the free plan: 402" "$HTTP_STATUS" 402

@@ -12,10 +12,8 @@
 # one address in a minute gets 429 rate_limited; 0: none does.
 # SWITCHBOARD_RATE_SHARE=2 halves each limit; a bad value, or a bad plans
 # file, stops the gateway with a message naming it.
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 plans=$SUITE_TMP/plans.json
 "$SUITE_PYTHON" - "$SUITE_ROOT/deploy/plans.json" "$plans" <<'EOF'
 import json, sys
@@ -26,8 +24,7 @@ for plan in catalogue["plans"]:
 json.dump(catalogue, open(sys.argv[2], "w"), indent=1)
 EOF
 export SWITCHBOARD_PLANS_FILE=$plans
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 pw=$AUTH_PASSWORD
 declare -A made=()   # made[ORG]: authenticated requests admitted

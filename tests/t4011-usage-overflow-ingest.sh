@@ -11,19 +11,13 @@
 # at once (their requests share the workers' group commits), and a
 # reservation that would pass the cap is 422 usage_overflow as well. The
 # counters still equal their events (usage.verify).
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 plans=$SUITE_TMP/plans.json
 usage_plans_file "$plans" 1000 || t_bail "cannot write the plans file"
 export SWITCHBOARD_PLANS_FILE=$plans
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
+suite_up
+new_orgs A B
 
 CAP=1000000000000000          # 10^15 per counter and month (docs/API.md)
 at=$(ts_at -30)

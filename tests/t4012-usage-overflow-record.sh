@@ -12,16 +12,10 @@
 # alone (validation_failed naming the field) while the rest is stored; an
 # event without a valid organization still fails the batch (400: no one to
 # refuse it for). The counters still equal their events.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
+suite_up
+new_orgs A B
 
 CAP=1000000000000000
 at=$(ts_at -30)

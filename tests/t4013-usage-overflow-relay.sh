@@ -8,20 +8,12 @@
 # refusal "usage_overflow: ...", never delivered) and the relay moves on:
 # a later call of B is delivered too while the refused row is not sent
 # again (its attempts stay 1). Nothing is left pending.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
-create_as "$A_AT" /v1/businesses "$(biz_body)" || t_bail "A cannot create a business"
-a_biz=$NEW_ID
-create_as "$B_AT" /v1/businesses "$(biz_body)" || t_bail "B cannot create a business"
-b_biz=$NEW_ID
+suite_up
+orgs_with_business A B
+a_biz=$A_BIZ
+b_biz=$B_BIZ
 
 t_ok "A's call_minutes counter is set to 2^63 - 1" \
     usage_counter_set "$A_OID" call_minutes 9223372036854775807

@@ -8,19 +8,13 @@
 # logs that refusal naming A's organization and the reason (never silently
 # dropped); A's counter is unchanged. Requests made afterwards, with
 # usage-svc up, are counted for B the same way.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
 plans=$SUITE_TMP/plans.json
 usage_plans_file "$plans" 1000 || t_bail "cannot write the plans file"
 export SWITCHBOARD_PLANS_FILE=$plans
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
-new_org B || t_bail "cannot sign up B"
+suite_up
+new_orgs A B
 # (Signing up is not an authenticated request: neither has counted any yet.)
 
 TOP=9223372036854775807

@@ -7,15 +7,10 @@
 # stored before the caps existed whose hour adds up past 2^63 - 1 (the sum
 # used to fail its bigint cast: 400) answer 200 with that bucket clamped to
 # 2^63 - 1, the other buckets exact.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/usage.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up A"
+suite_up
+new_orgs A
 
 CAP=1000000000000000
 at=$(ts_at -30)

@@ -16,13 +16,9 @@
 # acknowledged. A purge run again (its rows made pending once more) is
 # harmless: acknowledged again, B untouched. Then C is deleted with every
 # service up: its rows go too (the relay is woken by the commit), B's stay.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
 # counts ORG [FILTER]: "schema.table count" for every table of the tenant,
 # usage and billing schemas that has an organization_id column (one psql
@@ -79,7 +75,7 @@ populate () {
 }
 
 for p in A B C; do
-    new_org "$p" || t_bail "cannot sign up organization $p"
+    new_orgs "$p"
     populate "$p" || t_bail "cannot fill organization $p: $(_auth_last)"
 done
 outbox_empty () {

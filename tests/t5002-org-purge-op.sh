@@ -19,16 +19,11 @@
 #   gateway and the tenant outbox send it) is not stored for that
 #   organization, and is for another;
 # - another organization's rows are untouched throughout.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
+new_orgs A B
 for p in A B; do
     tok_var=${p}_AT
     create_as "${!tok_var}" /v1/businesses "$(biz_body)" || t_bail "$p cannot create a business"

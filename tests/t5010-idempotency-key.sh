@@ -11,16 +11,11 @@
 # test computes on its own (Python's BLAKE2b, an implementation independent
 # of libsodium's), and the sealed answer does not contain the API key's
 # secret.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 
-new_org A || t_bail "cannot sign up organization A"
-new_org B || t_bail "cannot sign up organization B"
+new_orgs A B
 
 count () { suite_psql -c "select count(*) from $1 where organization_id = '$2'"; }
 replayed () { http_header Idempotent-Replayed; }

@@ -15,12 +15,9 @@
 # the requests queued behind a statement the server holds may get 504 at
 # their deadline). Each business answered 201 and each usage event answered
 # 2xx is in the database at the end (nothing acknowledged is lost).
-. "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
+suite_up
 signup A "owner-a@example.com" "$AUTH_PASSWORD" "Owner A" "Org A" || t_bail "cannot sign up"
 
 LOAD=$SUITE_ROOT/tests/lib/faults_load.py

@@ -11,14 +11,10 @@
 # once it is back (pg_xact_status) and answers 201; the row is there once.
 # Then the same for a change terminated before COMMIT ran (waiting on a row
 # lock): 503 with Retry-After, and the row is not there.
-. "$(dirname "$0")/lib/suite.sh"
-. "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
-export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
-suite_start_all
-suite_wait_ready 60 || t_bail "the suite did not become ready"
-new_org A || t_bail "cannot sign up organization A"
+suite_up
+new_orgs A
 
 # The request in the background, its answer in files: status, then body.
 post_bg () {

@@ -1,8 +1,7 @@
 # tests/lib/auth.sh — helpers for the identity and access tests (t1xxx).
 # shellcheck shell=bash
-# Source it after suite.sh:
+# Source it alone (it sources suite.sh, once):
 #
-#   . "$(dirname "$0")/lib/suite.sh"
 #   . "$(dirname "$0")/lib/auth.sh"
 #
 # JSON:     jobj KEY=STRING KEY:=JSON ...   print a JSON object (httpie style:
@@ -41,11 +40,16 @@
 #                                    starting with PREFIX (mail_link) and print
 #                                    its token= query parameter, decoded
 #
-# Every test sets SWITCHBOARD_AUTH_RATE_PER_MINUTE=0 itself (see the brief
-# in each file); nothing here changes the environment.
+# Nothing here changes the environment (suite_init turns the per-address
+# limit on signup, login and reset off; the tests of that limit set their own).
 
 # Variables set here (PFX_AT and friends) are read by the test scripts.
 # shellcheck disable=SC2034
+
+[[ -n ${_AUTH_SH:-} ]] && return 0
+_AUTH_SH=1
+# shellcheck source=tests/lib/suite.sh
+. "$(dirname "${BASH_SOURCE[0]}")/suite.sh"
 
 AUTH_JWT_TOOL=$SUITE_ROOT/tests/lib/jwt_tool.py
 AUTH_PASSWORD='correct horse battery staple'

@@ -5,8 +5,8 @@
 #   #!/usr/bin/env bash
 #   . "$(dirname "$0")/lib/suite.sh"
 #   suite_init                      # temp dir, free ports, cleanup trap
-#   suite_start_all                 # PostgreSQL, gateway, one worker each
-#   suite_wait_ready 30 || t_bail "gateway not ready"
+#   suite_up                        # PostgreSQL, gateway, one worker each;
+#                                   # bails unless /readyz says 200 in 60 s
 #   http GET /healthz
 #   t_is "healthz answers 200" "$HTTP_STATUS" 200
 #   t_is "says ok" "$(json_get "$HTTP_BODY" .status)" ok
@@ -17,6 +17,9 @@
 # `set -e` in test scripts (a failed check must not stop the script) and do
 # not replace the EXIT trap. SB_BIN (the directory with the binaries) must be
 # set; the Makefile does. SB_KEEP=1 keeps the temp directory for inspection.
+#
+# auth.sh, tenant.sh and usage.sh each source the library below them (each
+# file once): a script sources only the most specific one it uses.
 #
 # TAP:      t_ok DESC CMD [ARG...]   pass if CMD exits 0 (its output is shown
 #                                    on failure); CMD runs in this shell
@@ -44,6 +47,10 @@
 #                                    for one process: VAR=x suite_start_...
 #           suite_start_all          suite_pg_start if needed, gateway-1 and
 #                                    auth-1 tenant-1 billing-1 usage-1
+#           suite_up [SECS]          suite_start_all, then suite_wait_ready SECS
+#                                    (60); bails naming the step that failed
+#                                    (the usual opening of a script: set the
+#                                    environment first, start more after)
 #           suite_stop KEY [SECS]    SIGTERM, wait (SIGKILL after SECS, 10);
 #                                    returns the process's exit status
 #           suite_kill KEY           SIGKILL and reap
@@ -91,6 +98,11 @@
 # (http://127.0.0.1:<http port>), SWITCHBOARD_HEARTBEAT_MS=250,
 # SWITCHBOARD_LOG_LEVEL=debug, SB_PG_FAST=1, SB_PG_PORT, SUITE_TMP; every
 # other SWITCHBOARD_* variable inherited from the caller is unset first.
+# It relaxes what would cut off tests about something else: generous plan
+# limits (SWITCHBOARD_PLANS_FILE), no per-address limit on refused
+# credentials (SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=0) nor on signup, login
+# and reset (SWITCHBOARD_AUTH_RATE_PER_MINUTE=0); a test of one of these
+# limits exports its own value after suite_init (or sets it for one process).
 #
 # At exit the trap stops every process started (SIGTERM, SIGKILL after
 # 10 s), destroys the cluster, and removes $SUITE_TMP (unless SB_KEEP=1). If a
@@ -100,6 +112,11 @@
 
 # Variables set here are read by the test scripts.
 # shellcheck disable=SC2034
+
+# Loaded once (auth.sh, tenant.sh and usage.sh source it too): a second
+# source would reset the TAP counts.
+[[ -n ${_SUITE_SH:-} ]] && return 0
+_SUITE_SH=1
 
 SUITE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SUITE_PGSH=$SUITE_ROOT/deploy/local/pg.sh
@@ -338,6 +355,9 @@ suite_init () {
     # Refused credentials are not limited per address (tests of bad tokens
     # send many from 127.0.0.1); the tests of that limit set their own.
     export SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=0
+    # Nor signup, login and reset per address (a test signs up many
+    # organizations from 127.0.0.1); the tests of that limit set their own.
+    export SWITCHBOARD_AUTH_RATE_PER_MINUTE=0
     # The operator's token for /v1/sys/* (http_op sends it).
     SUITE_OPERATOR_TOKEN=op-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
     export SWITCHBOARD_OPERATOR_TOKEN=$SUITE_OPERATOR_TOKEN
@@ -412,6 +432,12 @@ suite_start_all () {
     if (( ! SUITE_PG_STARTED )); then suite_pg_start || return 1; fi
     suite_start_gateway 1 || return 1
     for s in auth tenant billing usage; do suite_start_service "$s" || return 1; done
+}
+
+# Everything started and ready, or bail out (the script cannot test anything).
+suite_up () {
+    suite_start_all || t_bail "the suite did not start"
+    suite_wait_ready "${1:-60}" || t_bail "the suite did not become ready in ${1:-60} s"
 }
 
 suite_pid () {

@@ -1,14 +1,20 @@
 # tests/lib/tenant.sh — helpers for the tenant data tests (t2xxx).
 # shellcheck shell=bash
-# Source it after suite.sh and auth.sh:
+# Source it alone (it sources auth.sh and suite.sh, once each):
 #
-#   . "$(dirname "$0")/lib/suite.sh"
-#   . "$(dirname "$0")/lib/auth.sh"
 #   . "$(dirname "$0")/lib/tenant.sh"
 #
 # Orgs:     new_org PFX              sign up a fresh organization (unique email)
 #                                    with signup from auth.sh: sets PFX_AT,
 #                                    PFX_OID, ...; status 0 if 201
+#           new_orgs PFX...          new_org for each PFX in turn; bails out
+#                                    ("cannot sign up organization PFX") at
+#                                    the first that fails
+#           orgs_with_business PFX...   new_orgs PFX..., then for each PFX in
+#                                    turn one business (biz_body) created by
+#                                    its admin: sets PFX_BIZ to its id; bails
+#                                    out ("PFX cannot create a business") at
+#                                    the first that fails
 # Bodies:   jedit JSON ARG...        JSON with fields changed: KEY=STRING,
 #                                    KEY:=JSON, KEY- (drop the field)
 #           biz_body [ARG...]        a valid business body (a new name each
@@ -55,11 +61,16 @@
 #                                    spacing aside)
 #           t_instant DESC A B       A and B are the same instant
 #
-# Nothing here changes the environment; every test exports
-# SWITCHBOARD_AUTH_RATE_PER_MINUTE=0 itself.
+# Nothing here changes the environment (suite_init turns the per-address
+# limit on signups off, so that a test can sign up many organizations).
 
 # Variables set here (NEW_ID and friends) are read by the test scripts.
 # shellcheck disable=SC2034
+
+[[ -n ${_TENANT_SH:-} ]] && return 0
+_TENANT_SH=1
+# shellcheck source=tests/lib/auth.sh
+. "$(dirname "${BASH_SOURCE[0]}")/auth.sh"
 
 TENANT_UUID_RE='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 TENANT_UTC_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|\+00:00)$'
@@ -234,6 +245,23 @@ new_org () {
     local pfx=$1 n
     n=$(_tenant_next)
     signup "$pfx" "t$n-${pfx,,}@example.com" "$AUTH_PASSWORD" "Owner $pfx" "Org $pfx $n"
+}
+
+new_orgs () {
+    local pfx
+    for pfx in "$@"; do
+        new_org "$pfx" || t_bail "cannot sign up organization $pfx"
+    done
+}
+
+orgs_with_business () {
+    local pfx tok
+    new_orgs "$@"
+    for pfx in "$@"; do
+        tok=${pfx}_AT
+        create_as "${!tok}" /v1/businesses "$(biz_body)" || t_bail "$pfx cannot create a business"
+        printf -v "${pfx}_BIZ" '%s' "$NEW_ID"
+    done
 }
 
 # The bodies are built without Python when nothing is changed (BIZ must then

@@ -1,10 +1,7 @@
 # tests/lib/usage.sh — helpers for the usage tests (t40xx).
 # shellcheck shell=bash
-# Source it after suite.sh, auth.sh and tenant.sh:
+# Source it alone (it sources tenant.sh, auth.sh and suite.sh, once each):
 #
-#   . "$(dirname "$0")/lib/suite.sh"
-#   . "$(dirname "$0")/lib/auth.sh"
-#   . "$(dirname "$0")/lib/tenant.sh"
 #   . "$(dirname "$0")/lib/usage.sh"
 #
 # Plans:    usage_plans_file PATH CALLS   a plan catalogue at PATH: the shipped
@@ -45,6 +42,11 @@
 # Nothing here changes the environment.
 
 # shellcheck disable=SC2034
+
+[[ -n ${_USAGE_SH:-} ]] && return 0
+_USAGE_SH=1
+# shellcheck source=tests/lib/tenant.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tenant.sh"
 
 _USAGE_PY='
 import hashlib, json, sys
