@@ -40,24 +40,22 @@ auth_access_token (sb_ctx_t *ctx, const char *org, const char *user, const char 
     return copy;
 }
 
-int
-auth_session_start (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user,
-                    const char *role)
+//  Issues the token pair of session sid: stores a new refresh token (its
+//  hash), signs an access token, and packs the four entries access_token,
+//  refresh_token, token_type, expires_in into pk. 0, or -1 when a
+//  statement or the signature failed.
+static int
+s_issue_tokens (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user,
+                const char *role, const char *sid)
 {
-    const sb_envelope_head_t *head = sb_ctx_head (ctx);
-    char sid [37], days [16];
-    sb_uuid_v4 (sid);
+    char days [16];
     snprintf (days, sizeof (days), "%d", sb_ctx_config (ctx)->refresh_token_days);
     char *refresh = auth_token_new (ctx, "sbr_");
-    const char *session [] = { org, sid, user, *head->ip ? head->ip : NULL };
     const char *token [] = { auth_token_hash (ctx, refresh), org, sid, days };
     if (sb_db_run (sb_ctx_db (ctx),
-                   "INSERT INTO sessions (organization_id, id, user_id, ip) VALUES ($1, $2, $3, $4)",
-                   4, session)
-        || sb_db_run (sb_ctx_db (ctx),
-                      "INSERT INTO refresh_tokens (token_hash, organization_id, session_id, "
-                      "expires_at) VALUES ($1::bytea, $2, $3, now () + make_interval (days => $4::int))",
-                      4, token))
+                   "INSERT INTO refresh_tokens (token_hash, organization_id, session_id, "
+                   "expires_at) VALUES ($1::bytea, $2, $3, now () + make_interval (days => $4::int))",
+                   4, token))
         return -1;
     char *access = auth_access_token (ctx, org, user, role, sid);
     if (!access)
@@ -67,6 +65,21 @@ auth_session_start (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const ch
     sb_mpk_pack_kv_str (pk, "token_type", "Bearer");
     sb_mpk_pack_kv_int (pk, "expires_in", sb_ctx_config (ctx)->access_token_ttl);
     return 0;
+}
+
+int
+auth_session_start (sb_ctx_t *ctx, msgpack_packer *pk, const char *org, const char *user,
+                    const char *role)
+{
+    const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    char sid [37];
+    sb_uuid_v4 (sid);
+    const char *session [] = { org, sid, user, *head->ip ? head->ip : NULL };
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "INSERT INTO sessions (organization_id, id, user_id, ip) VALUES ($1, $2, $3, $4)",
+                   4, session))
+        return -1;
+    return s_issue_tokens (ctx, pk, org, user, role, sid);
 }
 
 //  Packs {user, organization} then the token pairs into a new 6-entry map
@@ -287,28 +300,13 @@ auth_refresh (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (used || expired || revoked)
         return sb_reply_error (reply, 401, AUTH_E_INVALID_TOKEN, "this refresh token is not valid");
 
-    char *next = auth_token_new (ctx, "sbr_");
-    char days [16];
-    snprintf (days, sizeof (days), "%d", sb_ctx_config (ctx)->refresh_token_days);
     const char *mark [] = { hash };
-    const char *insert [] = { auth_token_hash (ctx, next), org, sid, days };
     if (sb_db_run (sb_ctx_db (ctx),
-                   "UPDATE refresh_tokens SET used_at = now () WHERE token_hash = $1::bytea", 1, mark)
-        || sb_db_run (sb_ctx_db (ctx),
-                      "INSERT INTO refresh_tokens (token_hash, organization_id, session_id, "
-                      "expires_at) VALUES ($1::bytea, $2, $3, now () + make_interval (days => $4::int))",
-                      4, insert))
-        return -1;
-    char *access = auth_access_token (ctx, org, user, role, sid);
-    if (!access)
+                   "UPDATE refresh_tokens SET used_at = now () WHERE token_hash = $1::bytea", 1, mark))
         return -1;
     msgpack_packer *pk = sb_reply_body (reply, 200);
     msgpack_pack_map (pk, 4);
-    sb_mpk_pack_kv_str (pk, "access_token", access);
-    sb_mpk_pack_kv_str (pk, "refresh_token", next);
-    sb_mpk_pack_kv_str (pk, "token_type", "Bearer");
-    sb_mpk_pack_kv_int (pk, "expires_in", sb_ctx_config (ctx)->access_token_ttl);
-    return 0;
+    return s_issue_tokens (ctx, pk, org, user, role, sid);
 }
 
 int
