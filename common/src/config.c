@@ -157,14 +157,9 @@ s_split_list (const s_var_t *var, const char *value, char **items, size_t *count
               char *why, size_t why_size)
 {
     *count = 0;
-    const char *p = value;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn (p, ",");
-        size_t end = n;
-        while (end > 0 && p [end - 1] == ' ')
-            end--;
+    const char *p = value, *entry;
+    size_t end;
+    while ((entry = sb_list_next (&p, &end))) {
         if (end == 0) {
             snprintf (why, why_size, "SWITCHBOARD_%s has an empty entry", var->name);
             return -1;
@@ -174,16 +169,13 @@ s_split_list (const s_var_t *var, const char *value, char **items, size_t *count
                       SB_CONFIG_MAX_ENDPOINTS);
             return -1;
         }
-        char *item = sb_strndup (p, end);
+        char *item = sb_strndup (entry, end);
         items [(*count)++] = item;
         if (!s_has_prefix (item, var->prefixes, false)) {
             snprintf (why, why_size, "SWITCHBOARD_%s: '%.100s' is not a %s endpoint", var->name,
                       item, var->prefixes);
             return -1;
         }
-        p += n;
-        if (*p == ',')
-            p++;
     }
     if (*count == 0) {
         snprintf (why, why_size, "SWITCHBOARD_%s is empty", var->name);

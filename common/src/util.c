@@ -167,6 +167,23 @@ sb_test_rand (uint64_t *state)
     return x * 2685821657736338717ULL;
 }
 
+const char *
+sb_list_next (const char **p, size_t *len)
+{
+    const char *s = *p;
+    if (!s || !*s)
+        return NULL;
+    while (*s == ' ')
+        s++;
+    size_t n = strcspn (s, ",");
+    size_t end = n;
+    while (end > 0 && s [end - 1] == ' ')
+        end--;
+    *len = end;
+    *p = s [n] == ',' ? s + n + 1 : s + n;
+    return s;
+}
+
 //  --------------------------------------------------------------------------
 //  UTF-8
 
@@ -295,6 +312,16 @@ sb_util_test (bool verbose)
 {
     (void) verbose;
     s_utf8_test ();
+    //  Lists: items trimmed, an empty one seen, the end once
+    const char *list = " a ,b,, c d ,", *p = list, *item;
+    size_t len = 0, n = 0;
+    char seen [5][8] = { "" };
+    while ((item = sb_list_next (&p, &len)) && n < 5)
+        snprintf (seen [n++], sizeof (seen [0]), "%.*s", (int) len, item);
+    SB_CHECK (n == 4 && streq (seen [0], "a") && streq (seen [1], "b") && streq (seen [2], "")
+              && streq (seen [3], "c d"));
+    p = "";
+    SB_CHECK (sb_list_next (&p, &len) == NULL);
     char a [37], b [37];
     sb_uuid_v4 (a);
     sb_uuid_v4 (b);

@@ -164,17 +164,12 @@ gw_proxies_t *
 gw_proxies_new (const char *list, char *why, size_t why_size)
 {
     gw_proxies_t *self = (gw_proxies_t *) sb_calloc (1, sizeof (gw_proxies_t));
-    const char *p = list ? list : "";
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn (p, ",");
-        size_t end = n;
-        while (end > 0 && p [end - 1] == ' ')
-            end--;
+    const char *p = list, *entry;
+    size_t end;
+    while ((entry = sb_list_next (&p, &end))) {
         char item [128];
         int shown = (int) (end < sizeof (item) ? end : sizeof (item) - 1);
-        snprintf (item, sizeof (item), "%.*s", shown, p);
+        snprintf (item, sizeof (item), "%.*s", shown, entry);
         if (self->count == S_PROXIES_MAX) {
             snprintf (why, why_size, "SWITCHBOARD_TRUSTED_PROXIES lists more than %d entries",
                       S_PROXIES_MAX);
@@ -190,9 +185,6 @@ gw_proxies_new (const char *list, char *why, size_t why_size)
             return NULL;
         }
         self->count++;
-        p += n;
-        if (*p == ',')
-            p++;
     }
     return self;
 }

@@ -35,6 +35,11 @@ bool sb_is_uuid (const char *s);
 void sb_why (char *why, size_t why_size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  Walks a comma-separated list (settings): returns the next item of *p
+//  with spaces around it trimmed, its length in *len (0 for an empty
+//  item), and moves *p past the item and its comma; NULL at the end.
+const char *sb_list_next (const char **p, size_t *len);
+
 //  UTF-8 (RFC 3629), the one validator everything uses. sb_utf8_char
 //  decodes the sequence at p (left > 0 bytes): true with *used set to its
 //  length when it is a scalar value in shortest form; otherwise false with
