@@ -26,11 +26,12 @@ t_is "a service without a database exits 2" "$?" 2
 t_like "saying which variable to set" "$out" "SWITCHBOARD_BILLING_DATABASE_URL"
 t_like "logs are JSON lines" "$out" '^\{"ts":"[0-9T:.-]+Z","level":"error","component":"billing-svc"'
 
-# The plan catalogue: the skeleton loads it, before the database, for the
-# services that use it; a bad file stops them naming the field.
+# The plan catalogue: billing-svc owns it (the others ask it for
+# entitlements); the skeleton loads it before the database, and a bad file
+# stops billing-svc naming the field.
 printf '%s' '{"plans":[{"id":"free","name":"Free","price_cents":0,"currency":"USD","interval":"month","stripe_price_id":null,"limits":{"calls_per_month":"lots","businesses":1,"seats":2,"api_requests_per_minute":60},"features":[]}],"referral_credit_cents":0}' \
     > "$SUITE_TMP/bad-plans.json"
-for b in auth-svc tenant-svc usage-svc; do
+for b in billing-svc; do
     out=$(SWITCHBOARD_PLANS_FILE=$SUITE_TMP/bad-plans.json SWITCHBOARD_DATABASE_URL=postgresql://127.0.0.1:1/none \
           timeout 20 "$SB_BIN/$b" 2>&1)
     t_is "$b with a bad plans file exits 2" "$?" 2

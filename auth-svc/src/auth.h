@@ -130,6 +130,17 @@ int auth_org_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_org_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_org_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_org_lookup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  org.counts {organization_id} (internal): {seats}, for billing-svc's over_limits.
+int auth_org_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  An invitation still open, and the seats an organization o uses: its
+//  users and its open invitations (what the plan's seats limit counts).
+#define AUTH_SQL_INVITATION_PENDING \
+    "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now ()"
+#define AUTH_SQL_SEATS_USED                                                                  \
+    "(SELECT count (*) FROM users WHERE organization_id = o.id)"                             \
+    "  + (SELECT count (*) FROM invitations WHERE organization_id = o.id AND "               \
+    AUTH_SQL_INVITATION_PENDING ")"
 
 //  ---- users (auth_users.c) -------------------------------------------------
 

@@ -13,7 +13,7 @@
 */
 #include "auth.h"
 
-#define S_PENDING "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now ()"
+#define S_PENDING AUTH_SQL_INVITATION_PENDING
 
 int
 auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
@@ -33,8 +33,7 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "SELECT o.name,"
-        "  (SELECT count (*) FROM users WHERE organization_id = o.id)"
-        "  + (SELECT count (*) FROM invitations WHERE organization_id = o.id AND " S_PENDING "),"
+        "  " AUTH_SQL_SEATS_USED ","
         "  EXISTS (SELECT 1 FROM users WHERE lower (email) = $2),"
         "  EXISTS (SELECT 1 FROM invitations WHERE organization_id = o.id"
         "          AND lower (email) = $2 AND " S_PENDING ")"
@@ -56,7 +55,10 @@ auth_invitations_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     if (pending)
         return sb_reply_error (reply, 409, SB_E_CONFLICT,
                                "this email already has a pending invitation");
-    int64_t limit = sb_ctx_plan (ctx, NULL)->seats;
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
+        return 0;
+    int64_t limit = ent.seats;
     if (limit >= 0 && used >= limit) {
         msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED,
                                                    "the plan's seats are all taken", 2);

@@ -13,6 +13,9 @@ auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     (void) args;
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
+        return 0;
     //  One round trip: the organization, and the user when a person (not
     //  an API key) is asking.
     const char *params [] = { head->org, *head->sub ? head->sub : NULL };
@@ -44,7 +47,7 @@ auth_me (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     sb_mpk_pack_str (pk, "organization");
     sb_db_pack_row (pk, result, 0);
     sb_mpk_pack_kv_str (pk, "role", sb_role_name (head->role));
-    sb_mpk_pack_kv_str (pk, "plan", sb_ctx_plan (ctx, NULL)->id);
+    sb_mpk_pack_kv_str (pk, "plan", ent.plan);
     PQclear (result);
     return 0;
 }

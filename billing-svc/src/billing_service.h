@@ -1,4 +1,5 @@
-/*  billing_service.h — billing-svc's operation table and handlers.
+/*  billing_service.h — billing-svc's operation table, handlers and the
+    pieces its files share.
 */
 #ifndef BILLING_SERVICE_H_INCLUDED
 #define BILLING_SERVICE_H_INCLUDED
@@ -11,7 +12,75 @@ extern const sb_service_t billing_service;
 extern const sb_migration_t billing_migrations [];
 extern const size_t billing_migration_count;
 
-//  org.purge: deletes a batch of a deleted organization's rows (billing_org.c).
+//  ---- subscriptions (billing_subscriptions.c) --------------------------
+
+#define BILLING_TS 40               //  an RFC 3339 timestamp's text, "" for none
+
+//  An organization's subscription row; an organization billing-svc never
+//  heard of is on free, active (exists false).
+typedef struct {
+    bool exists;
+    char plan [32];
+    char status [16];               //  trialing, active, past_due, canceled
+    char current_period_start [BILLING_TS];
+    char current_period_end [BILLING_TS];
+    bool cancel_at_period_end;
+    char trial_end [BILLING_TS];
+    char stripe_customer_id [128];
+    char stripe_subscription_id [128];
+    char stripe_status [32];        //  Stripe's own status as last applied
+    int64_t stripe_state_at;        //  `created` of the Stripe event last applied
+    char past_due_since [BILLING_TS];
+    bool has_cap;
+    int64_t spending_cap_cents;
+    int64_t version;
+} billing_sub_t;
+
+//  The columns of a subscription row billing_sub_from_row reads, in its
+//  order, for a SELECT.
+#define BILLING_SUB_COLUMNS                                                                  \
+    "plan, status, coalesce (" SB_SQL_TS ("current_period_start") ", ''), "                  \
+    "coalesce (" SB_SQL_TS ("current_period_end") ", ''), cancel_at_period_end, "            \
+    "coalesce (" SB_SQL_TS ("trial_end") ", ''), coalesce (stripe_customer_id, ''), "         \
+    "coalesce (stripe_subscription_id, ''), coalesce (stripe_status, ''), stripe_state_at, " \
+    "coalesce (" SB_SQL_TS ("past_due_since") ", ''), spending_cap_cents, version"
+
+//  The subscription of an organization without a row: free, active.
+void billing_sub_default (billing_sub_t *sub);
+//  Reads a row of BILLING_SUB_COLUMNS starting at column at.
+void billing_sub_from_row (const PGresult *result, int row, int at, billing_sub_t *sub);
+
+//  Reads org's subscription into *sub (for_update: locks its row until the
+//  transaction ends; the caller's transaction must allow org's rows).
+//  0, or -1 when the database failed.
+int billing_sub_load (sb_ctx_t *ctx, const char *org, bool for_update, billing_sub_t *sub);
+
+//  Writes *sub as org's subscription with the next entitlements version
+//  (set in sub->version), and publishes subscription.changed once the
+//  transaction commits. 0, or -1 when the database failed.
+int billing_sub_save (sb_ctx_t *ctx, const char *org, billing_sub_t *sub);
+
+//  What *sub entitles org to now (grace periods, lapses and the spending
+//  cap applied), from the catalogue.
+void billing_entitlement_of (const sb_plans_t *plans, const billing_sub_t *sub, int64_t now_ms,
+                             int64_t grace_ms, sb_entitlement_t *ent);
+
+//  SWITCHBOARD_BILLING_GRACE_SECONDS in milliseconds.
+int64_t billing_grace_ms (sb_ctx_t *ctx);
+
+int billing_subscription_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_spending_cap_set (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_subscriptions_assign (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+void billing_subscriptions_test (bool verbose);
+
+//  ---- the catalogue and entitlements (billing_plans.c) -----------------
+
+int billing_plans_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_entitlements_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_entitlements_changes (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- org.purge (billing_org.c) ----------------------------------------
+
 int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 #endif

@@ -1266,6 +1266,12 @@ sb_db_in_transaction (sb_db_t *self)
 //  after sb_db_begin it costs no round trip of its own.
 
 int
+sb_db_all_orgs (sb_db_t *self)
+{
+    return sb_db_run (self, "SELECT set_config ('switchboard.all_orgs', 'on', true)", 0, NULL);
+}
+
+int
 sb_db_set_org (sb_db_t *self, const char *org)
 {
     assert (self);

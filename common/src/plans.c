@@ -41,6 +41,15 @@ sb_plans_feature (const char *name)
     return 0;
 }
 
+const char *
+sb_plans_feature_name (unsigned bit)
+{
+    for (size_t i = 0; s_features [i].name; i++)
+        if (s_features [i].bit == bit)
+            return s_features [i].name;
+    return NULL;
+}
+
 //  Copies a string member; absent or null allowed when optional.
 static int
 s_string (json_t *object, const char *key, char *out, size_t size, bool optional,
@@ -71,6 +80,64 @@ s_limit (json_t *limits, const char *key, int64_t *out, const char *where, char 
         return -1;
     }
     *out = json_integer_value (value);
+    return 0;
+}
+
+//  "overage": {"calls": {...}}: optional; only calls, never on free.
+static int
+s_overage (json_t *entry, sb_plan_t *plan, const char *where, char *why, size_t why_size)
+{
+    json_t *overage = json_object_get (entry, "overage");
+    if (!overage || json_is_null (overage))
+        return 0;
+    if (!json_is_object (overage)) {
+        sb_why (why, why_size, "%s.overage: must be an object", where);
+        return -1;
+    }
+    const char *metric;
+    json_t *item;
+    json_object_foreach (overage, metric, item) {
+        if (!streq (metric, "calls")) {
+            sb_why (why, why_size, "%s.overage.%s: only calls has a monthly quota to go beyond",
+                    where, metric);
+            return -1;
+        }
+    }
+    json_t *calls = json_object_get (overage, "calls");
+    if (!calls)
+        return 0;
+    char inner [64];
+    snprintf (inner, sizeof (inner), "%s.overage.calls", where);
+    if (streq (plan->id, "free")) {
+        sb_why (why, why_size, "%s: the free plan has no overage", inner);
+        return -1;
+    }
+    if (plan->calls_per_month < 0) {
+        sb_why (why, why_size, "%s: the plan's calls are unlimited, nothing to go beyond", inner);
+        return -1;
+    }
+    if (!json_is_object (calls)) {
+        sb_why (why, why_size, "%s: must be an object", inner);
+        return -1;
+    }
+    json_t *amount = json_object_get (calls, "unit_amount_cents");
+    if (!json_is_integer (amount) || json_integer_value (amount) < 1
+        || json_integer_value (amount) > 1000000) {
+        sb_why (why, why_size, "%s.unit_amount_cents: must be an integer from 1 to 1000000", inner);
+        return -1;
+    }
+    plan->overage_calls.unit_amount_cents = json_integer_value (amount);
+    if (s_string (calls, "stripe_price_id", plan->overage_calls.stripe_price_id,
+                  sizeof (plan->overage_calls.stripe_price_id), true, inner, why, why_size)
+        || s_string (calls, "meter_event_name", plan->overage_calls.meter_event_name,
+                     sizeof (plan->overage_calls.meter_event_name), false, inner, why, why_size))
+        return -1;
+    for (const char *c = plan->overage_calls.meter_event_name; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '_' && *c != '-' && *c != '.') {
+            sb_why (why, why_size, "%s.meter_event_name: letters, digits, _ - . only", inner);
+            return -1;
+        }
+    plan->overage_calls.enabled = true;
     return 0;
 }
 
@@ -135,7 +202,7 @@ s_plan (json_t *entry, sb_plan_t *plan, const char *where, char *why, size_t why
         }
         plan->features |= bit;
     }
-    return 0;
+    return s_overage (entry, plan, where, why, why_size);
 }
 
 static sb_plans_t *
@@ -237,13 +304,6 @@ sb_plans_get (const sb_plans_t *self, const char *id)
     return NULL;
 }
 
-const sb_plan_t *
-sb_plans_for_org (const sb_plans_t *self, const char *org)
-{
-    (void) org;
-    return sb_plans_get (self, "free");
-}
-
 size_t
 sb_plans_size (const sb_plans_t *self)
 {
@@ -279,7 +339,11 @@ sb_plans_test (bool verbose)
     SB_CHECK (pro && pro->price_cents == 9900 && (pro->features & SB_FEATURE_ANALYTICS)
               && (pro->features & SB_FEATURE_WEBHOOKS) && !(pro->features & SB_FEATURE_SSO));
     SB_CHECK (sb_plans_get (plans, "enterprise")->calls_per_month == -1);
-    SB_CHECK (sb_plans_for_org (plans, "any") == free_plan);
+    SB_CHECK (!free_plan->overage_calls.enabled && pro->overage_calls.enabled
+              && pro->overage_calls.unit_amount_cents == 4 && !*pro->overage_calls.stripe_price_id
+              && streq (pro->overage_calls.meter_event_name, "switchboard_calls"));
+    SB_CHECK (streq (sb_plans_feature_name (SB_FEATURE_WEBHOOKS), "webhooks")
+              && sb_plans_feature_name (1u << 30) == NULL);
     SB_CHECK (sb_plans_size (plans) == 4 && sb_plans_referral_credit_cents (plans) == 1000);
     SB_CHECK (sb_plans_get (plans, "gold") == NULL);
     sb_plans_destroy (&plans);
@@ -305,6 +369,23 @@ sb_plans_test (bool verbose)
         { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":-5,\"currency\":\"USD\","
           "\"interval\":\"month\",\"limits\":{},\"features\":[]}]}", "plans[0].price_cents" },
         { "{\"plans\":[{\"id\":\"free\"", "line 1" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
+          "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"
+          "\"api_requests_per_minute\":1},\"features\":[],\"overage\":{\"calls\":"
+          "{\"unit_amount_cents\":5,\"meter_event_name\":\"m\"}}}]}", "free plan has no overage" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
+          "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"
+          "\"api_requests_per_minute\":1},\"features\":[]},{\"id\":\"pro\",\"name\":\"P\","
+          "\"price_cents\":9,\"currency\":\"USD\",\"interval\":\"month\",\"limits\":"
+          "{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,\"api_requests_per_minute\":1},"
+          "\"features\":[],\"overage\":{\"calls\":{\"unit_amount_cents\":0,"
+          "\"meter_event_name\":\"m\"}}}]}", "plans[1].overage.calls.unit_amount_cents" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
+          "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"
+          "\"api_requests_per_minute\":1},\"features\":[]},{\"id\":\"pro\",\"name\":\"P\","
+          "\"price_cents\":9,\"currency\":\"USD\",\"interval\":\"month\",\"limits\":"
+          "{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,\"api_requests_per_minute\":1},"
+          "\"features\":[],\"overage\":{\"minutes\":{}}}]}", "plans[1].overage.minutes" },
         { NULL, NULL }
     };
     for (size_t i = 0; bad [i].text; i++) {

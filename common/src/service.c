@@ -24,6 +24,8 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#define S_ENTS_CALL_MS 2000         //  an entitlement lookup waits at most this
+
 //  One block of request-scoped memory; blocks are chained and freed when
 //  the request is answered.
 typedef struct _s_block_t {
@@ -52,6 +54,8 @@ struct _sb_ctx_t {
 
 static zsock_t *s_publisher;       //  the worker's PUB socket for events
 static sb_plans_t *s_plans;         //  the plan catalogue, for a service with .plans
+static sb_ents_t *s_ents;           //  entitlements remembered, for a service with .entitlements
+static sb_client_t *s_client;       //  the worker's own bus client (entitlements, sb_ctx_call)
 
 struct _sb_reply_t {
     msgpack_sbuffer buf;
@@ -82,11 +86,60 @@ sb_ctx_db (sb_ctx_t *ctx)
     return ctx->db;
 }
 
-const sb_plan_t *
-sb_ctx_plan (sb_ctx_t *ctx, const char *org)
+const sb_plans_t *
+sb_ctx_plans (sb_ctx_t *ctx)
 {
+    (void) ctx;
     assert (s_plans);               //  a service that uses plans says so (.plans)
-    return sb_plans_for_org (s_plans, org ? org : ctx->request->head.org);
+    return s_plans;
+}
+
+int
+sb_ctx_entitlement (sb_ctx_t *ctx, const char *org, sb_entitlement_t *ent, sb_reply_t *reply)
+{
+    assert (s_ents);                //  a service that uses them says so (.entitlements)
+    if (!org)
+        org = ctx->request->head.org;
+    if (sb_ents_get (s_ents, s_client, org, S_ENTS_CALL_MS, ent) == 0)
+        return 0;
+    if (reply) {
+        msgpack_packer *pk = sb_reply_error_extra (
+            reply, 503, SB_E_SERVICE_UNAVAILABLE,
+            "the organization's plan cannot be read now (billing is unavailable), retry shortly",
+            1);
+        sb_mpk_pack_kv_int (pk, "retry_after", 1);
+    }
+    return 1;
+}
+
+int
+sb_ctx_call (sb_ctx_t *ctx, const char *service, const char *op, const msgpack_sbuffer *args,
+             int timeout_ms, sb_reply_msg_t *reply)
+{
+    if (!s_client)
+        return -1;
+    const sb_envelope_head_t *head = &ctx->request->head;
+    int64_t left = head->deadline - sb_now_ms ();
+    if (left < timeout_ms)
+        timeout_ms = left > 0 ? (int) left : 0;
+    if (timeout_ms <= 0)
+        return -1;
+    sb_envelope_head_t call = { .role = SB_ROLE_SERVICE };
+    //  The request's id (for the logs) and a suffix of its own: the client
+    //  tells replies apart by id, and a late answer to an earlier call of
+    //  this request must not pass for this one's.
+    char suffix [9];
+    sb_random_hex (suffix, 4);
+    snprintf (call.id, sizeof (call.id), "%.48s:%s", head->id, suffix);
+    snprintf (call.op, sizeof (call.op), "%s", op);
+    snprintf (call.org, sizeof (call.org), "%s", head->org);
+    call.deadline = sb_now_ms () + timeout_ms;
+    msgpack_sbuffer envelope;
+    msgpack_sbuffer_init (&envelope);
+    sb_envelope_encode_request (&envelope, &call, args ? args->data : NULL, args ? args->size : 0);
+    int rc = sb_client_call (s_client, service, envelope.data, envelope.size, timeout_ms, reply);
+    msgpack_sbuffer_destroy (&envelope);
+    return rc;
 }
 
 void *
@@ -1075,6 +1128,10 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         }
     }
 
+    s_client = sb_client_new (config.broker);
+    if (service->entitlements)
+        s_ents = sb_ents_new (&config);
+
     int status = 1;
     sb_db_t *db = sb_db_new (config.service_database_url, service->name);
     if (sb_db_connect (db, 30000) == 0
@@ -1108,6 +1165,8 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         status = 0;
     }
     sb_db_destroy (&db);
+    sb_client_destroy (&s_client);
+    sb_ents_destroy (&s_ents);
     sb_plans_destroy (&s_plans);
     sb_config_release (&config);
     return status;

@@ -169,17 +169,18 @@ typedef struct {
 } gw_rate_t;
 
 //  Starts the limiter and its actor, which sends the requests counted to
-//  usage-svc every second through broker. Broker and plans are borrowed and
-//  must outlive it. NULL (logged) when SWITCHBOARD_RATE_SHARE is not valid.
-gw_ratelimit_t *gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker,
-                                  const sb_plans_t *plans);
+//  usage-svc every second through broker. Broker is borrowed and must
+//  outlive it. NULL (logged) when SWITCHBOARD_RATE_SHARE is not valid.
+gw_ratelimit_t *gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker);
 //  Stops the actor, which tries once to send what is left.
 void gw_ratelimit_destroy (gw_ratelimit_t **self_p);
 
-//  Counts one authenticated request of org against its plan's requests per
-//  minute: true when admitted (and counted for usage), false when over the
-//  limit. Fills rate either way.
-bool gw_ratelimit_org (gw_ratelimit_t *self, const char *org, gw_rate_t *rate);
+//  Counts one authenticated request of org against per_minute, its
+//  entitlement's requests per minute (-1: unlimited): true when admitted
+//  (and counted for usage), false when over the limit. Fills rate either
+//  way.
+bool gw_ratelimit_org (gw_ratelimit_t *self, const char *org, int64_t per_minute,
+                       gw_rate_t *rate);
 
 //  For signup, login and password forgot/reset (by op), counts one request
 //  from client_ip: 0 when admitted (and for any other op), else the
@@ -205,9 +206,8 @@ void gw_ratelimit_test (bool verbose);
 void gw_http_healthz (gw_conn_t *conn);
 void gw_http_readyz (gw_conn_t *conn);
 
-//  Starts the HTTP server with the plan catalogue (borrowed). Returns NULL
-//  when the port cannot be bound.
-gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans);
+//  Starts the HTTP server. Returns NULL when the port cannot be bound.
+gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);
 //  Stops answering new work: requests from now on get 503; the requests
 //  counted so far go to usage-svc.
 void gw_http_quiesce (gw_t *self);

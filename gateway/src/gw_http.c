@@ -54,6 +54,7 @@ struct _gw_t {
     sb_broker_t *broker;
     gw_auth_t *auth;
     gw_ratelimit_t *rates;
+    sb_ents_t *ents;                //  the organizations' entitlements, as billing-svc says
     int default_deadline_ms;
     int64_t body_ms;                //  SWITCHBOARD_HTTP_BODY_SECONDS
     atomic_bool stopping;
@@ -88,6 +89,10 @@ struct _gw_conn_t {
     char client_ip [GW_ADDR_TEXT];  //  the client's address, for the envelope
     char client_key [GW_ADDR_TEXT]; //  what per-address limits count it by
     gw_rate_t rate;                 //  the organization's limit, once counted
+    bool ent_asked;                 //  the PRESTEP in flight asks billing for the entitlement
+    bool ent_known;                 //  ent holds the organization's entitlement
+    uint64_t ent_generation;        //  sb_ents_lookup's, for sb_ents_store
+    sb_entitlement_t ent;
     bool replayed;                  //  the answer is the stored one of an Idempotency-Key
 };
 
@@ -333,12 +338,14 @@ s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char
 
 static enum MHD_Result s_forward (gw_conn_t *conn);
 
-//  Counts an authenticated request against its organization's limit:
-//  false when it may go on; true when over the limit, answered 429 (rc).
+//  Counts an authenticated request against its organization's limit (its
+//  entitlement known): false when it may go on; true when over the limit,
+//  answered 429 (rc).
 static bool
 s_over_limit (gw_conn_t *conn, enum MHD_Result *rc)
 {
-    if (gw_ratelimit_org (conn->gw->rates, conn->ident.org, &conn->rate))
+    if (gw_ratelimit_org (conn->gw->rates, conn->ident.org, conn->ent.api_requests_per_minute,
+                          &conn->rate))
         return false;
     char retry [24], message [128];
     snprintf (retry, sizeof (retry), "%lld", (long long) conn->rate.retry_after);
@@ -439,8 +446,12 @@ s_authenticate (gw_conn_t *conn)
                                     "try again later");
     }
     if (operator_route) {
-        if (s_is_operator (self, authorization))
+        if (s_is_operator (self, authorization)) {
+            //  The operator acts as the route says (internal operations
+            //  take role service), for no organization.
+            conn->ident.role = route->role;
             return s_admit (conn);
+        }
         gw_ratelimit_failure (self->rates, conn->client_key);
         return s_respond_error (conn, 401, SB_E_UNAUTHENTICATED,
                                 "this route needs the operator token", "WWW-Authenticate",
@@ -468,9 +479,30 @@ s_authenticate (gw_conn_t *conn)
         denial.code = SB_E_UNAUTHENTICATED;
         denial.message = "the credential is not valid";
     }
-    //  A credential that is valid but may not do this (403) counts too.
-    if ((result == GW_AUTH_OK || (result == GW_AUTH_DENIED && denial.status == 403))
-        && *conn->ident.org && s_over_limit (conn, &rc))
+    //  A credential that is valid but may not do this (403) counts too,
+    //  against the limit of the organization's entitlement: from memory, or
+    //  asked of billing-svc first (a PRESTEP like authentication's).
+    bool counts = (result == GW_AUTH_OK || (result == GW_AUTH_DENIED && denial.status == 403))
+                  && *conn->ident.org;
+    if (counts && !conn->ent_known) {
+        conn->ent_known = sb_ents_lookup (self->ents, conn->ident.org, &conn->ent,
+                                          &conn->ent_generation);
+        if (!conn->ent_known) {
+            if (conn->ent_asked)
+                return s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE,
+                                        "the organization's plan cannot be read now, "
+                                        "try again shortly", "Retry-After", "1");
+            msgpack_sbuffer args;
+            msgpack_sbuffer_init (&args);
+            sb_ents_pack_args (&args, conn->ident.org);
+            sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+            conn->ent_asked = true;
+            s_submit (conn, S_PRESTEP, "billing", "entitlements.get", &head, &args, 2000);
+            msgpack_sbuffer_destroy (&args);
+            return MHD_YES;
+        }
+    }
+    if (counts && s_over_limit (conn, &rc))
         return rc;
     if (result == GW_AUTH_DENIED) {
         if (denial.status == 401 && credential)
@@ -492,12 +524,20 @@ s_prestep_done (gw_conn_t *conn)
 {
     sb_job_t *job = &conn->job;
     bool answered = job->status == 0 && job->reply;
+    bool entitlement = conn->ent_asked && !conn->ent_known;
     if (answered) {
         sb_reply_msg_t reply;
         char why [128];
         if (sb_reply_decode (&reply, zframe_data (job->reply), zframe_size (job->reply), why,
-                             sizeof (why)) == 0)
-            gw_auth_apply (conn->gw->auth, &conn->need, &reply);
+                             sizeof (why)) == 0) {
+            if (!entitlement)
+                gw_auth_apply (conn->gw->auth, &conn->need, &reply);
+            else
+            if (reply.status == 200)
+                //  Used for this request even when too late to be remembered.
+                conn->ent_known = sb_ents_store (conn->gw->ents, reply.body, conn->ident.org,
+                                                 conn->ent_generation, &conn->ent) == 0;
+        }
         sb_reply_msg_release (&reply);
     }
     zframe_destroy (&job->reply);
@@ -505,8 +545,10 @@ s_prestep_done (gw_conn_t *conn)
     conn->state = S_RECEIVING;
     if (!answered)
         return s_respond_error (conn, 503, SB_E_SERVICE_UNAVAILABLE,
-                                "authentication is unavailable, try again shortly", "Retry-After",
-                                "1");
+                                entitlement ? "the organization's plan cannot be read now, "
+                                              "try again shortly"
+                                            : "authentication is unavailable, try again shortly",
+                                "Retry-After", "1");
     return s_authenticate (conn);
 }
 
@@ -942,6 +984,7 @@ s_release (gw_t *self)
 {
     gw_auth_destroy (&self->auth);
     gw_ratelimit_destroy (&self->rates);
+    sb_ents_destroy (&self->ents);
     gw_proxies_destroy (&self->proxies);
     zhashx_destroy (&self->conns);
     pthread_mutex_destroy (&self->conns_lock);
@@ -949,7 +992,7 @@ s_release (gw_t *self)
 }
 
 gw_t *
-gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans)
+gw_http_new (const sb_config_t *config, sb_broker_t *broker)
 {
     char why [160];
     gw_proxies_t *proxies = gw_proxies_new (config->trusted_proxies, why, sizeof (why));
@@ -963,7 +1006,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
         gw_proxies_destroy (&proxies);
         return NULL;
     }
-    gw_ratelimit_t *rates = gw_ratelimit_new (config, broker, plans);
+    gw_ratelimit_t *rates = gw_ratelimit_new (config, broker);
     if (!rates) {
         gw_proxies_destroy (&proxies);
         return NULL;
@@ -975,6 +1018,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *p
     atomic_init (&self->stopping, false);
     self->auth = gw_auth_new (config);
     self->rates = rates;
+    self->ents = sb_ents_new (config);
     self->proxies = proxies;
     if (config->operator_token) {
         self->has_operator = true;

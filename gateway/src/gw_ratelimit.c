@@ -111,7 +111,6 @@ struct _gw_ratelimit_t {
     s_table_t clients;
     s_table_t failures;             //  failed credentials per client address
     int auth_failures;              //  per client address per minute, 0 = off
-    const sb_plans_t *plans;
     int share;                      //  SWITCHBOARD_RATE_SHARE
     int auth_rate;                  //  per client address per minute, 0 = off
     int64_t (*mono) (void);         //  clocks, replaced in the selftest
@@ -710,14 +709,13 @@ s_sb_wall (void)
 }
 
 static gw_ratelimit_t *
-s_new (const sb_config_t *config, const sb_plans_t *plans, int share)
+s_new (const sb_config_t *config, int share)
 {
     gw_ratelimit_t *self = (gw_ratelimit_t *) sb_calloc (1, sizeof (gw_ratelimit_t));
     s_table_init (&self->orgs, true);
     s_table_init (&self->clients, false);
     s_table_init (&self->failures, false);
     self->auth_failures = config->auth_failures_per_minute;
-    self->plans = plans;
     self->share = share;
     self->auth_rate = config->auth_rate_per_minute;
     self->mono = s_sb_mono;
@@ -729,10 +727,10 @@ s_new (const sb_config_t *config, const sb_plans_t *plans, int share)
 }
 
 gw_ratelimit_t *
-gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker, const sb_plans_t *plans)
+gw_ratelimit_new (const sb_config_t *config, sb_broker_t *broker)
 {
     int share = config->rate_share;
-    gw_ratelimit_t *self = s_new (config, plans, share);
+    gw_ratelimit_t *self = s_new (config, share);
     self->broker = broker;
     self->actor = zactor_new (s_actor, self);
     sb_info ("rate limits: per organization by plan%s, auth %d per minute per address; "
@@ -757,11 +755,10 @@ gw_ratelimit_destroy (gw_ratelimit_t **self_p)
 }
 
 bool
-gw_ratelimit_org (gw_ratelimit_t *self, const char *org, gw_rate_t *rate)
+gw_ratelimit_org (gw_ratelimit_t *self, const char *org, int64_t per_minute, gw_rate_t *rate)
 {
     memset (rate, 0, sizeof (*rate));
-    const sb_plan_t *plan = sb_plans_for_org (self->plans, org);
-    int64_t limit = plan ? s_share (plan->api_requests_per_minute, self->share) : -1;
+    int64_t limit = s_share (per_minute, self->share);
     return s_table_admit (&self->orgs, org, limit, self->mono (), self->wall (), rate);
 }
 
@@ -926,13 +923,9 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (s_share (-1, 4) == -1 && s_share (1, 4) == 1);
 
     //  The whole object with its clocks injected, no actor.
-    char why [256];
-    sb_plans_t *plans = sb_plans_load (NULL, why, sizeof (why));
-    SB_CHECK (plans);
-    const sb_plan_t *free_plan = plans ? sb_plans_for_org (plans, "x") : NULL;
-    int64_t limit = free_plan ? free_plan->api_requests_per_minute : 0;
+    int64_t limit = 60;
     sb_config_t config = { .auth_rate_per_minute = 3 };
-    gw_ratelimit_t *self = s_new (&config, plans, 1);
+    gw_ratelimit_t *self = s_new (&config, 1);
     self->mono = s_test_mono_clock;
     self->wall = s_test_wall_clock;
     s_test_mono = 500000;
@@ -941,30 +934,30 @@ gw_ratelimit_test (bool verbose)
     const char *org_b = "7c1d2e0b-6a3c-424d-8e4f-0a9a536f0e5b";
     bool a_in = true;
     for (int64_t i = 0; i < limit; i++) {
-        a_in &= gw_ratelimit_org (self, org_a, &rate) && rate.remaining == limit - 1 - i;
+        a_in &= gw_ratelimit_org (self, org_a, limit, &rate) && rate.remaining == limit - 1 - i;
         s_test_wall += 10;
     }
     SB_CHECK (limit > 0 && a_in);
-    SB_CHECK (!gw_ratelimit_org (self, org_a, &rate) && rate.retry_after > 0 && rate.shown);
-    SB_CHECK (gw_ratelimit_org (self, org_b, &rate) && rate.remaining == limit - 1);
+    SB_CHECK (!gw_ratelimit_org (self, org_a, limit, &rate) && rate.retry_after > 0 && rate.shown);
+    SB_CHECK (gw_ratelimit_org (self, org_b, limit, &rate) && rate.remaining == limit - 1);
 
     //  The case on its own gateway: the free plan's 60 a minute
     //  taken in one burst, then a refusal with Retry-After at most the
     //  window; the client that waits it out (the injected clock) is served.
     {
         int64_t saved_mono = s_test_mono;
-        gw_ratelimit_t *waiter = s_new (&config, plans, 1);
+        gw_ratelimit_t *waiter = s_new (&config, 1);
         waiter->mono = s_test_mono_clock;
         waiter->wall = s_test_wall_clock;
         const char *org_c = "2e0b6a3c-1d4e-4f0a-9a53-6f0e5b7c1d2e";
         bool c_in = true;
         for (int64_t i = 0; i < limit; i++)
-            c_in &= gw_ratelimit_org (waiter, org_c, &rate);
+            c_in &= gw_ratelimit_org (waiter, org_c, limit, &rate);
         s_test_mono += 700;
-        SB_CHECK (c_in && !gw_ratelimit_org (waiter, org_c, &rate));
+        SB_CHECK (c_in && !gw_ratelimit_org (waiter, org_c, limit, &rate));
         SB_CHECK (rate.retry_after >= 1 && rate.retry_after <= 60 && rate.reset <= 60);
         s_test_mono += rate.retry_after * 1000;
-        SB_CHECK (gw_ratelimit_org (waiter, org_c, &rate));
+        SB_CHECK (gw_ratelimit_org (waiter, org_c, limit, &rate));
         gw_ratelimit_destroy (&waiter);
         s_test_mono = saved_mono;
     }
@@ -993,14 +986,14 @@ gw_ratelimit_test (bool verbose)
     //  after that, a request lands in a later second even if the clock
     //  goes back.
     self->outbox.size = 0;
-    gw_ratelimit_org (self, org_b, &rate);
+    gw_ratelimit_org (self, org_b, limit, &rate);
     s_collect (self, false);
     SB_CHECK (self->outbox.size == 0);
     s_collect (self, true);
     SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1);
     int64_t taken_second = self->outbox.size ? self->outbox.items [0].second : 0;
     s_test_wall -= 5000;
-    gw_ratelimit_org (self, org_b, &rate);
+    gw_ratelimit_org (self, org_b, limit, &rate);
     s_collect (self, true);
     SB_CHECK (self->outbox.size == 2 && self->outbox.items [1].second > taken_second);
 
@@ -1081,35 +1074,15 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (gw_ratelimit_failures_wait (self, "192.0.2.78") == 0);
 
     //  Unlimited: admitted, no headers, still counted for usage.
-    sb_plans_t *unlimited_plans = NULL;
-    char path [] = "/tmp/gw_ratelimit_test_XXXXXX";
-    int fd = mkstemp (path);
-    if (fd >= 0) {
-        const char *text
-            = "{\"plans\":[{\"id\":\"free\",\"name\":\"Free\",\"price_cents\":0,"
-              "\"currency\":\"USD\",\"interval\":\"month\",\"stripe_price_id\":null,"
-              "\"limits\":{\"calls_per_month\":100,\"businesses\":1,\"seats\":2,"
-              "\"api_requests_per_minute\":-1},\"features\":[]}],\"referral_credit_cents\":0}";
-        SB_CHECK (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
-        close (fd);
-        unlimited_plans = sb_plans_load (path, why, sizeof (why));
-        unlink (path);
-    }
-    SB_CHECK (unlimited_plans);
-    if (unlimited_plans) {
-        self->plans = unlimited_plans;
-        bool unlimited = true;
-        for (int i = 0; i < 1000; i++)
-            unlimited &= gw_ratelimit_org (self, org_a, &rate) && !rate.shown;
-        SB_CHECK (unlimited);
-        self->outbox.size = 0;
-        s_collect (self, true);
-        SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1000);
-    }
+    bool unlimited = true;
+    for (int i = 0; i < 1000; i++)
+        unlimited &= gw_ratelimit_org (self, org_a, -1, &rate) && !rate.shown;
+    SB_CHECK (unlimited);
+    self->outbox.size = 0;
+    s_collect (self, true);
+    SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1000);
     gw_ratelimit_destroy (&self);
     SB_CHECK (self == NULL);
-    sb_plans_destroy (&unlimited_plans);
-    sb_plans_destroy (&plans);
     if (verbose)
         printf ("OK\n");
 }

@@ -131,6 +131,16 @@ static const gw_route_t s_routes [] = {
       .role = SB_ROLE_USER },
     { .method = "GET", .path = "/v1/usage", .service = "usage", .op = "usage.series",
       .role = SB_ROLE_USER },
+
+    //  Billing
+    { .method = "GET", .path = "/v1/billing/plans", .service = "billing", .op = "billing.plans" },
+    { .method = "GET", .path = "/v1/billing/subscription", .service = "billing",
+      .op = "billing.subscription", .role = SB_ROLE_USER },
+    { .method = "PUT", .path = "/v1/billing/spending-cap", .service = "billing",
+      .op = "billing.spending_cap", .role = SB_ROLE_ADMIN },
+    //  Operators: a plan given outside Stripe.
+    { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
+      .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },
     { .method = NULL }
 };
 

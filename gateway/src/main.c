@@ -40,19 +40,13 @@ main (int argc, char **argv)
         return 2;
     }
     sb_log_set_level (config.log_level);
-    sb_plans_t *plans = sb_plans_load (config.plans_file, why, sizeof (why));
-    if (!plans) {
-        sb_error ("bad plan catalogue: %s", why);
-        sb_config_release (&config);
-        return 2;
-    }
     zsys_init ();
 
     int status = 1;
     sb_broker_t *broker = sb_broker_new (config.brokers [0], config.heartbeat_ms,
                                          config.heartbeat_liveness);
     zactor_t *events = broker ? sb_events_proxy_new (&config) : NULL;
-    gw_t *http = events ? gw_http_new (&config, broker, plans) : NULL;
+    gw_t *http = events ? gw_http_new (&config, broker) : NULL;
     if (http) {
         sb_info ("gateway %s ready on port %d", SB_VERSION, config.http_port);
         while (!zsys_interrupted)
@@ -68,7 +62,6 @@ main (int argc, char **argv)
     }
     zactor_destroy (&events);
     sb_broker_destroy (&broker);
-    sb_plans_destroy (&plans);
     sb_config_release (&config);
     return status;
 }

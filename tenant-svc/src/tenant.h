@@ -123,6 +123,13 @@ void tenant_relay_wake (void);
 
 //  org.purge: deletes a batch of the organization's rows in every table.
 int tenant_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_org_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  The calls organization $1 stored this month (UTC months until billing
+//  defines periods): what the calls quota counts.
+#define TENANT_SQL_CALLS_THIS_MONTH                                                          \
+    "SELECT count (*) FROM calls WHERE organization_id = $1 "                                \
+    "AND created_at >= date_trunc ('month', now () AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 //  ---- commands (tenant_import.c) -------------------------------------------
 

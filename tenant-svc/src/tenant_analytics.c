@@ -119,7 +119,10 @@
 int
 tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
-    if (!(sb_ctx_plan (ctx, NULL)->features & SB_FEATURE_ANALYTICS))
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
+        return 0;
+    if (!(ent.features & SB_FEATURE_ANALYTICS))
         return sb_reply_error (reply, 403, SB_E_FEATURE_NOT_IN_PLAN,
                                "analytics is not in this organization's plan");
     const char *org = sb_ctx_head (ctx)->org;

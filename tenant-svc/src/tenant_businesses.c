@@ -178,7 +178,10 @@ tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
         return -1;
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    int quota = tenant_quota (ctx, reply, "businesses", sb_ctx_plan (ctx, NULL)->businesses,
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
+        return 0;
+    int quota = tenant_quota (ctx, reply, "businesses", ent.businesses,
                               "SELECT count (*) FROM businesses WHERE organization_id = $1");
     if (quota)
         return quota < 0 ? -1 : 0;

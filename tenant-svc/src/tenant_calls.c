@@ -112,7 +112,8 @@ tenant_calls_create_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
                            sb_db_stmt_t *stmt)
 {
     (void) reply;
-    if (sb_ctx_plan (ctx, NULL)->calls_per_month >= 0)
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, NULL) || ent.calls_per_month >= 0)
         return 0;
     s_call_t call;
     sb_fields_t fields = { 0 };
@@ -143,12 +144,12 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         }
         return sb_reply_fields (reply, &fields);
     }
-    //  The month's calls, counted by when they were stored (UTC months
-    //  until billing defines periods).
-    int quota = tenant_quota (ctx, reply, "calls this month", sb_ctx_plan (ctx, NULL)->calls_per_month,
-                              "SELECT count (*) FROM calls WHERE organization_id = $1 "
-                              "AND created_at >= date_trunc ('month', now () AT TIME ZONE 'UTC') "
-                              "AT TIME ZONE 'UTC'");
+    //  The month's calls, counted by when they were stored.
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
+        return 0;
+    int quota = tenant_quota (ctx, reply, "calls this month", ent.calls_per_month,
+                              TENANT_SQL_CALLS_THIS_MONTH);
     if (quota)
         return quota < 0 ? -1 : 0;
     sb_db_stmt_t stmt;

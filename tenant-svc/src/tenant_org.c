@@ -23,6 +23,26 @@ static const char *const s_tables [] = {
     NULL
 };
 
+//  org.counts {organization_id} (internal): what billing-svc compares
+//  with the entitlement for over_limits: {businesses, calls_this_month}
+//  (calls counted as the calls quota counts them).
+int
+tenant_org_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, &fields);
+    if (!org || !sb_is_uuid (org))
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
+    if (sb_db_set_org (sb_ctx_db (ctx), org))
+        return -1;
+    return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT (SELECT count (*) FROM businesses "
+                                   "        WHERE organization_id = $1) AS businesses, "
+                                   "       (" TENANT_SQL_CALLS_THIS_MONTH ") AS calls_this_month",
+                                   1, &org),
+                         200, "no such organization");
+}
+
 int
 tenant_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {

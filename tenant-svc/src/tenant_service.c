@@ -65,6 +65,8 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_analytics_overview },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = tenant_org_purge },
+    { .name = "org.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = tenant_org_counts },
     { .name = NULL }
 };
 
@@ -75,7 +77,7 @@ const sb_service_t tenant_service = {
     .ops = s_ops,
     .migrations = tenant_migrations,
     .migration_count = &tenant_migration_count,
-    .plans = true,
+    .entitlements = true,
     .start = s_start,
     .stop = s_stop,
     .command = s_command,

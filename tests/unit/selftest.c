@@ -63,6 +63,7 @@ static const s_test_t s_tests [] = {
     { "jwt", sb_jwt_test },
     { "mail", sb_mail_test },
     { "plans", sb_plans_test },
+    { "entitlements", sb_ents_test },
     { "routes", gw_routes_test },
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },

@@ -87,15 +87,18 @@ int usage_reply_db_error (sb_ctx_t *ctx, sb_reply_t *reply);
 //  <counter> past 10^15, ..." with error.limit the cap. Returns 0.
 int usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter);
 
-//  Sets switchboard.all_orgs for the current transaction: the statements
-//  that follow may touch every organization's rows. 0 or -1.
-int usage_all_orgs (sb_ctx_t *ctx);
 
-//  The plan limit of metric for org for one period (-1 = unlimited):
-//  calls_per_month for "calls"; no other metric has a quota in the
-//  catalogue yet (api_requests_per_minute is a rate, enforced by the
-//  gateway, not a quota).
-int64_t usage_limit (sb_ctx_t *ctx, const char *org, const char *metric);
+//  The limit of metric for one period in an entitlement (-1 = unlimited):
+//  calls_per_month for "calls" (with the overage the spending cap allows);
+//  no other metric has a quota in the catalogue (api_requests_per_minute
+//  is a rate, enforced by the gateway, not a quota).
+int64_t usage_limit_of (const sb_entitlement_t *ent, const char *metric);
+
+//  The same for org, asking for its entitlement only when metric has a
+//  quota: 0 with *limit, or 1 when billing-svc could not say (reply
+//  answered 503).
+int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *limit,
+                 sb_reply_t *reply);
 
 //  ---- storing events (usage_events.c) ----------------------------------------
 

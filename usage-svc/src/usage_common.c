@@ -100,20 +100,24 @@ usage_reply_overflow (sb_reply_t *reply, const char *what, const char *counter)
     return 0;
 }
 
-int
-usage_all_orgs (sb_ctx_t *ctx)
+int64_t
+usage_limit_of (const sb_entitlement_t *ent, const char *metric)
 {
-    return sb_db_run (sb_ctx_db (ctx), "SELECT set_config ('switchboard.all_orgs', 'on', true)", 0,
-                      NULL);
+    return streq (metric, "calls") && ent->calls_per_month >= 0 ? ent->calls_per_month : -1;
 }
 
-int64_t
-usage_limit (sb_ctx_t *ctx, const char *org, const char *metric)
+int
+usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *limit,
+             sb_reply_t *reply)
 {
-    const sb_plan_t *plan = sb_ctx_plan (ctx, org);
-    if (streq (metric, "calls"))
-        return plan->calls_per_month < 0 ? -1 : plan->calls_per_month;
-    return -1;
+    *limit = -1;
+    if (!streq (metric, "calls"))
+        return 0;
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, org, &ent, reply))
+        return 1;
+    *limit = usage_limit_of (&ent, metric);
+    return 0;
 }
 
 void

@@ -503,7 +503,7 @@ int
 usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     //  A batch of a relay may span organizations.
-    if (usage_all_orgs (ctx) || s_sweep (ctx))
+    if (sb_db_all_orgs (sb_ctx_db (ctx)) || s_sweep (ctx))
         return usage_reply_db_error (ctx, reply);
     s_verdict_t *verdicts
         = (s_verdict_t *) sb_ctx_alloc (ctx, sizeof (s_verdict_t) * USAGE_MAX_EVENTS);
@@ -576,7 +576,7 @@ usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         sb_fields_add (&fields, "org", "must be a UUID");
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    if (usage_all_orgs (ctx))
+    if (sb_db_all_orgs (sb_ctx_db (ctx)))
         return usage_reply_db_error (ctx, reply);
     //  One statement, one snapshot: events and counters move together in
     //  one transaction, so a concurrent batch is either wholly in both or

@@ -148,7 +148,9 @@ usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         }
         *entry = fresh;
     }
-    int64_t limit = usage_limit (ctx, org, metric);
+    int64_t limit;
+    if (usage_limit (ctx, org, metric, &limit, reply))
+        return 0;
     int64_t taken = usage_add (entry->used, entry->reserved);
     bool allowed = limit < 0 || (quantity <= limit && taken <= limit - quantity);
     int64_t remaining = limit < 0 ? -1 : taken >= limit ? 0 : limit - taken;
@@ -178,6 +180,9 @@ usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     const char *org = usage_org (ctx, args, &fields);
     if (!org)
         return sb_reply_fields (reply, &fields);
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, org, &ent, reply))
+        return 0;
     if (usage_act_as (ctx, org))
         return usage_reply_db_error (ctx, reply);
     //  The three metrics every organization has, then every other metric
@@ -215,14 +220,14 @@ usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     msgpack_pack_map (pk, 4);
     sb_mpk_pack_kv_str (pk, "period_start", rows ? PQgetvalue (result, 0, 0) : NULL);
     sb_mpk_pack_kv_str (pk, "period_end", rows ? PQgetvalue (result, 0, 1) : NULL);
-    sb_mpk_pack_kv_str (pk, "plan", sb_ctx_plan (ctx, org)->id);
+    sb_mpk_pack_kv_str (pk, "plan", ent.plan);
     sb_mpk_pack_str (pk, "metrics");
     msgpack_pack_map (pk, (size_t) rows);
     for (int r = 0; r < rows; r++) {
         const char *metric = PQgetvalue (result, r, 2);
         int64_t used = strtoll (PQgetvalue (result, r, 3), NULL, 10);
         int64_t reserved = strtoll (PQgetvalue (result, r, 4), NULL, 10);
-        int64_t limit = usage_limit (ctx, org, metric);
+        int64_t limit = usage_limit_of (&ent, metric);
         int64_t taken = usage_add (used, reserved);
         sb_mpk_pack_str (pk, metric);
         msgpack_pack_map (pk, 4);

@@ -48,6 +48,10 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     usage_arg_count (args, "expires_in_seconds", false, 1, 86400, &expires_in, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
+    //  The limit before the lock: no bus round trip while it is held.
+    int64_t limit;
+    if (usage_limit (ctx, org, metric, &limit, reply))
+        return 0;
     if (usage_act_as (ctx, org))
         return usage_reply_db_error (ctx, reply);
 
@@ -62,7 +66,6 @@ usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 
     char id [37], number [24], seconds [24], limit_text [24], cap_text [24];
     sb_uuid_v4 (id);
-    int64_t limit = usage_limit (ctx, org, metric);
     snprintf (number, sizeof (number), "%lld", (long long) quantity);
     snprintf (seconds, sizeof (seconds), "%lld", (long long) expires_in);
     snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit);

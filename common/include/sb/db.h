@@ -76,6 +76,13 @@ bool sb_db_in_transaction (sb_db_t *self);
 //  transaction (set_config('switchboard.org', org, true)). Returns 0 or -1.
 int sb_db_set_org (sb_db_t *self, const char *org);
 
+//  Lets the current transaction's statements touch every organization's
+//  rows (switchboard.all_orgs = on, which the row-level security policies
+//  of every schema honour): for internal operations that span
+//  organizations (a relay's batch, a sweep, a webhook that finds its
+//  organization by a Stripe id). Returns 0 or -1.
+int sb_db_all_orgs (sb_db_t *self);
+
 //  SQL that renders a timestamptz column as an RFC 3339 UTC string with
 //  microseconds (PostgreSQL's precision, so nothing is lost), the API's timestamp format: SB_SQL_TS ("created_at").
 #define SB_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"

@@ -7,8 +7,12 @@
     first bad one; a catalogue without a `free` plan is refused. A limit of
     -1 means unlimited.
 
-    Until billing-svc decides each organization's plan, every organization
-    is on `free` (sb_plans_for_org).
+    A paid plan may bill use beyond its monthly calls instead of refusing
+    it: "overage": {"calls": {"unit_amount_cents", "stripe_price_id",
+    "meter_event_name"}} (only calls has a monthly quota; never on free).
+
+    Only billing-svc loads the catalogue: it decides each organization's
+    plan and answers the others their entitlements (sb/entitlements.h).
 */
 #ifndef SB_PLANS_H_INCLUDED
 #define SB_PLANS_H_INCLUDED
@@ -38,6 +42,12 @@ typedef struct {
     int64_t seats;
     int64_t api_requests_per_minute;
     unsigned features;              //  SB_FEATURE_* bits
+    struct {                        //  calls beyond calls_per_month, billed
+        bool enabled;
+        int64_t unit_amount_cents;  //  per call
+        char stripe_price_id [128]; //  the metered price ("" until stripe-sync)
+        char meter_event_name [101];
+    } overage_calls;
 } sb_plan_t;
 
 typedef struct _sb_plans_t sb_plans_t;
@@ -50,11 +60,10 @@ void sb_plans_destroy (sb_plans_t **self_p);
 //  The plan with this id, or NULL. Borrowed.
 const sb_plan_t *sb_plans_get (const sb_plans_t *self, const char *id);
 
-//  The plan an organization is on. Until billing-svc exists: free.
-const sb_plan_t *sb_plans_for_org (const sb_plans_t *self, const char *org);
-
-//  The feature bit for a name ("analytics" ...), 0 when unknown.
+//  The feature bit for a name ("analytics" ...), 0 when unknown; and the
+//  name of a single bit, NULL when unknown.
 unsigned sb_plans_feature (const char *name);
+const char *sb_plans_feature_name (unsigned bit);
 
 //  Number of plans and the i-th, in catalogue order (for listings).
 size_t sb_plans_size (const sb_plans_t *self);

@@ -27,6 +27,7 @@
 #include "sb/db.h"
 #include "sb/envelope.h"
 #include "sb/migrate.h"
+#include "sb/entitlements.h"
 #include "sb/plans.h"
 
 typedef struct _sb_ctx_t sb_ctx_t;
@@ -106,8 +107,13 @@ typedef struct {
     int credit;
     //  True: the skeleton loads the plan catalogue (SWITCHBOARD_PLANS_FILE,
     //  else the shipped default) once at start, before the start hook, and
-    //  stops the process when it is not valid; sb_ctx_plan answers from it.
+    //  stops the process when it is not valid; sb_ctx_plans answers it.
+    //  Only billing-svc, which owns the catalogue, sets it.
     bool plans;
+    //  True: the skeleton keeps the organizations' entitlements as
+    //  billing-svc answers them (sb/entitlements.h); sb_ctx_entitlement
+    //  answers from them.
+    bool entitlements;
 } sb_service_t;
 
 //  The operation called name in service's table or the skeleton's own
@@ -122,11 +128,27 @@ const sb_envelope_head_t *sb_ctx_head (sb_ctx_t *ctx);
 const sb_config_t *sb_ctx_config (sb_ctx_t *ctx);
 sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
 
-//  The plan of org (NULL: the request's organization), from the catalogue
-//  the skeleton loaded for a service with .plans set (borrowed, valid
-//  until the process stops). Only billing decides an organization's plan;
-//  until it exists every organization is on free.
-const sb_plan_t *sb_ctx_plan (sb_ctx_t *ctx, const char *org);
+//  The plan catalogue the skeleton loaded for a service with .plans set
+//  (borrowed, valid until the process stops).
+const sb_plans_t *sb_ctx_plans (sb_ctx_t *ctx);
+
+//  The entitlement of org (NULL: the request's organization) for a service
+//  with .entitlements set: from memory, else asked of billing-svc (the
+//  worker waits for that answer, a few hundred microseconds, once per
+//  organization and change). Returns 0 with *ent; 1 when billing-svc could
+//  not answer, having answered the request 503 service_unavailable when
+//  reply is not NULL (fail closed: never a guessed plan).
+int sb_ctx_entitlement (sb_ctx_t *ctx, const char *org, sb_entitlement_t *ent,
+                        sb_reply_t *reply);
+
+//  Calls op on another service over the bus as this service (role
+//  service, the request's id and organization), with the msgpack args
+//  (NULL: none), waiting at most timeout_ms (never past the request's
+//  deadline). Returns 0 with *reply (release with sb_reply_msg_release),
+//  or -1 when no answer came. The worker waits: for the rare request that
+//  needs another service's numbers, never on a hot path.
+int sb_ctx_call (sb_ctx_t *ctx, const char *service, const char *op,
+                 const msgpack_sbuffer *args, int timeout_ms, sb_reply_msg_t *reply);
 
 //  Request-scoped memory: freed when the request is answered.
 void *sb_ctx_alloc (sb_ctx_t *ctx, size_t size);
