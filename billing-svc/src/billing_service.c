@@ -4,12 +4,31 @@
     billing-svc's resources join this table as they are built.
 */
 #include "billing_service.h"
+#include "billing_stripe.h"
 
 static const sb_op_t s_ops [] = {
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
     { .name = NULL }
 };
+
+//  `billing-svc COMMAND ...`: the operator's commands (they run before the
+//  database is opened).
+static int
+s_command (int argc, char **argv, const sb_config_t *config)
+{
+    if (streq (argv [0], "stripe-sync"))
+        return billing_sync_command (argc, argv, config);
+    return -1;
+}
+
+static void
+s_selftest (bool verbose)
+{
+    billing_stripe_test (verbose);
+    billing_signature_test (verbose);
+    billing_sync_test (verbose);
+}
 
 const sb_service_t billing_service = {
     .name = "billing",
@@ -18,4 +37,10 @@ const sb_service_t billing_service = {
     .ops = s_ops,
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
+    .command = s_command,
+    .commands_help = "  stripe-sync [--write FILE]\n"
+                     "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"
+                     "                the products, prices and meters of the plan catalogue; print\n"
+                     "                their ids, and with --write a copy of the catalogue with them\n",
+    .selftest = s_selftest,
 };
