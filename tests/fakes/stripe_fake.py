@@ -53,8 +53,9 @@ Control endpoints (no key needed, never logged):
   POST /__fake/config     JSON merged into the configuration and answered:
                           {"delay_ms": N} before each answer;
                           {"fail": {"path": P, "status": S, "count": N,
-                          "should_retry": true|false|null}} the next N
-                          requests to path P answered S with an api_error
+                          "method": M, "should_retry": true|false|null}}
+                          the next N requests to path P (with method M
+                          only, when given) answered S with an api_error
                           (and Stripe-Should-Retry when given), null clears;
                           {"down": true} accept and close every connection
                           without an answer.
@@ -253,7 +254,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return error(401, "invalid_request_error",
                          "Invalid API Key provided: %s" % "sk_test_****")
         fail = state.config.get("fail")
-        if fail and fail.get("path") == path and fail.get("count", 0) > 0:
+        if (fail and fail.get("path") == path and fail.get("count", 0) > 0
+                and fail.get("method", method) == method):
             fail["count"] -= 1
             retry = fail.get("should_retry")
             if retry is not None:
