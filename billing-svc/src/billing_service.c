@@ -5,6 +5,7 @@
     on, and answers the other services' entitlements.get.
 */
 #include "billing_service.h"
+#include "billing_stripe.h"
 
 static const sb_op_t s_ops [] = {
     { .name = "billing.plans", .role = SB_ROLE_NONE, .handler = billing_plans_list },
@@ -23,10 +24,23 @@ static const sb_op_t s_ops [] = {
     { .name = NULL }
 };
 
+//  `billing-svc COMMAND ...`: the operator's commands (they run before the
+//  database is opened).
+static int
+s_command (int argc, char **argv, const sb_config_t *config)
+{
+    if (streq (argv [0], "stripe-sync"))
+        return billing_sync_command (argc, argv, config);
+    return -1;
+}
+
 static void
 s_selftest (bool verbose)
 {
     billing_subscriptions_test (verbose);
+    billing_stripe_test (verbose);
+    billing_signature_test (verbose);
+    billing_sync_test (verbose);
 }
 
 const sb_service_t billing_service = {
@@ -37,5 +51,10 @@ const sb_service_t billing_service = {
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
     .plans = true,
+    .command = s_command,
+    .commands_help = "  stripe-sync [--write FILE]\n"
+                     "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"
+                     "                the products, prices and meters of the plan catalogue; print\n"
+                     "                their ids, and with --write a copy of the catalogue with them\n",
     .selftest = s_selftest,
 };

@@ -83,4 +83,9 @@ int billing_entitlements_changes (sb_ctx_t *ctx, const msgpack_object *args, sb_
 
 int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
+//  `billing-svc stripe-sync [--write FILE]` (billing_sync.c): returns the
+//  exit status.
+int billing_sync_command (int argc, char **argv, const sb_config_t *config);
+void billing_sync_test (bool verbose);
+
 #endif
