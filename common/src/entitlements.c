@@ -252,7 +252,7 @@ s_call (sb_client_t *client, const char *op, const msgpack_sbuffer *args, int ti
     int rc = sb_client_call (client, "billing", envelope.data, envelope.size, timeout_ms, reply);
     msgpack_sbuffer_destroy (&envelope);
     if (rc == 0 && (reply->status != 200 || !reply->body)) {
-        sb_warn ("entitlements: billing %s answered %d", op, reply->status);
+        sb_debug ("entitlements: billing %s answered %d", op, reply->status);
         sb_reply_msg_release (reply);
         return -1;
     }
@@ -319,7 +319,8 @@ s_apply_changes (sb_ents_t *self, const msgpack_object *body)
     return 0;
 }
 
-static void
+//  Asks for the changes since the last answer: true when billing answered.
+static bool
 s_catch_up (sb_ents_t *self, sb_client_t *client)
 {
     pthread_mutex_lock (&self->lock);
@@ -336,12 +337,14 @@ s_catch_up (sb_ents_t *self, sb_client_t *client)
     else
         msgpack_pack_int64 (&pk, since);
     sb_reply_msg_t reply;
-    if (s_call (client, "entitlements.changes", &args, S_CALL_MS, &reply) == 0) {
+    bool answered = s_call (client, "entitlements.changes", &args, S_CALL_MS, &reply) == 0;
+    if (answered) {
         if (s_apply_changes (self, reply.body))
             sb_warn ("entitlements: a malformed answer to entitlements.changes");
         sb_reply_msg_release (&reply);
     }
     msgpack_sbuffer_destroy (&args);
+    return answered;
 }
 
 //  subscription.changed {organization_id, version}
@@ -383,6 +386,7 @@ s_actor (zsock_t *pipe, void *arg)
     zpoller_t *poller = zpoller_new (pipe, sub, NULL);
     zpoller_set_nonstop (poller, true);
     int64_t poll_at = sb_mono_ms ();
+    bool answering = true;          //  logged when it changes, not every second
     while (true) {
         int64_t wait = poll_at - sb_mono_ms ();
         zsock_t *which = (zsock_t *) zpoller_wait (poller, wait > 0 ? (int) wait : 0);
@@ -395,7 +399,13 @@ s_actor (zsock_t *pipe, void *arg)
             zmsg_destroy (&msg);
         }
         if (client && sb_mono_ms () >= poll_at) {
-            s_catch_up (self, client);
+            bool answered = s_catch_up (self, client);
+            if (answered != answering)
+                sb_info ("entitlements: billing-svc %s", answered
+                         ? "answers the catch-up again"
+                         : "does not answer the catch-up: known organizations keep their "
+                           "entitlement, unknown ones are refused");
+            answering = answered;
             poll_at = sb_mono_ms () + S_POLL_MS;
         }
     }
