@@ -19,6 +19,8 @@ s_command (int argc, char **argv, const sb_config_t *config)
 {
     if (streq (argv [0], "stripe-sync"))
         return billing_sync_command (argc, argv, config);
+    if (streq (argv [0], "verify-signature"))   //  a debugging aid, not in --help
+        return billing_signature_command (argc, argv, config);
     return -1;
 }
 
