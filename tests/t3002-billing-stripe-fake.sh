@@ -20,6 +20,16 @@
 # transactions moving the customer's balance; the price list by lookup key;
 # the request log with headers and the form as pairs, and its copy in
 # requests.jsonl.
+#
+# The client (billing_stripe.c) against the fake, through billing-svc's
+# hidden `stripe-call` command: a POST without an Idempotency-Key is sent
+# once whatever the failure; with one, it is repeated with the same key
+# after 500s, a 409 idempotency_key_in_use and a 429, and after a 400 that
+# Stripe-Should-Retry: true marks, but not after a 409 without that code, a
+# 400, or a 500 marked Stripe-Should-Retry: false; a GET is repeated after
+# a 503; a Stripe that closes the connection: network_error, repeated only
+# with a key; a Stripe slower than the caller's deadline: timeout, one
+# attempt (nothing fits after it); a replayed answer is flagged.
 . "$(dirname "$0")/lib/stripe.sh"
 suite_init
 stripe_fake_start || t_bail "the fake Stripe API did not start"
@@ -168,5 +178,62 @@ t_is "the log keeps the headers of interest" \
     "$(json_get "$REQS" '[2].headers.idempotency-key') $(json_get "$REQS" '[2].replayed') $(json_get "$REQS" '[3].replayed')" "k-cus-1 false true"
 t_is "requests.jsonl holds the same log" \
     "$(wc -l <"$SUITE_TMP/stripe-fake/requests.jsonl")" "$(json_len "$REQS" .)"
+
+# ---- the client ---------------------------------------------------------
+call () { "$SB_BIN/billing-svc" stripe-call "$@" 2>>"$SUITE_TMP/call.err"; }
+# fail JSON: inject failures (the fail object) after a reset.
+fail () { stripe_reset; stripe_config "{\"fail\": $1}" >/dev/null; }
+summary () { printf '%s %s %s %s' "$(json_get "$1" .ok)" "$(json_get "$1" .http_status)" \
+                 "$(json_get "$1" .attempts)" "$(json_get "$1" .error_type)"; }
+keys () { stripe_requests | "$SUITE_PYTHON" -c '
+import json, sys; print(" ".join("%s:%s" % (r["status"], r["headers"].get("idempotency-key", "-")) for r in json.load(sys.stdin)))'; }
+
+fail '{"path": "/v1/customers", "status": 500, "count": 3}'
+OUT=$(call POST /v1/customers email=a@example.com)
+t_is "POST without a key after a 500: sent once" "$(summary "$OUT")" "false 500 1 api_error"
+t_is "POST without a key: one request" "$(keys)" "500:-"
+OUT=$(call POST /v1/customers --idempotency-key k1 email=a@example.com)
+t_is "POST with a key after two 500s: the third attempt answers" "$(summary "$OUT") $(json_get "$OUT" .body.object)" \
+    "true 200 3  customer"
+t_is "the same key each time" "$(keys)" "500:- 500:k1 500:k1 200:k1"
+t_like "the request id is read" "$(json_get "$OUT" .request_id)" '^req_'
+OUT=$(call POST /v1/customers --idempotency-key k1 email=a@example.com)
+t_is "a repeat of the key: the replayed answer, flagged" "$(summary "$OUT") $(json_get "$OUT" .replayed)" "true 200 1  true"
+
+fail '{"path": "/v1/customers", "status": 409, "count": 1, "type": "idempotency_error", "code": "idempotency_key_in_use"}'
+OUT=$(call POST /v1/customers --idempotency-key k2 email=a@example.com)
+t_is "409 idempotency_key_in_use: repeated" "$(summary "$OUT")" "true 200 2 "
+fail '{"path": "/v1/customers", "status": 409, "count": 1, "type": "invalid_request_error"}'
+OUT=$(call POST /v1/customers --idempotency-key k3 email=a@example.com)
+t_is "409 without that code: not repeated" "$(summary "$OUT")" "false 409 1 invalid_request_error"
+fail '{"path": "/v1/customers", "status": 429, "count": 1, "type": "invalid_request_error", "code": "rate_limit"}'
+OUT=$(call POST /v1/customers --idempotency-key k4 email=a@example.com)
+t_is "429: repeated" "$(summary "$OUT")" "true 200 2 "
+fail '{"path": "/v1/customers", "status": 400, "count": 1, "type": "invalid_request_error", "code": "parameter_invalid"}'
+OUT=$(call POST /v1/customers --idempotency-key k5 email=a@example.com)
+t_is "400: not repeated, Stripe's error read" "$(summary "$OUT") $(json_get "$OUT" .error_code)" \
+    "false 400 1 invalid_request_error parameter_invalid"
+fail '{"path": "/v1/customers", "status": 400, "count": 1, "should_retry": true}'
+OUT=$(call POST /v1/customers --idempotency-key k6 email=a@example.com)
+t_is "400 with Stripe-Should-Retry: true: repeated" "$(summary "$OUT")" "true 200 2 "
+fail '{"path": "/v1/customers", "status": 500, "count": 1, "should_retry": false}'
+OUT=$(call POST /v1/customers --idempotency-key k7 email=a@example.com)
+t_is "500 with Stripe-Should-Retry: false: not repeated" "$(summary "$OUT")" "false 500 1 api_error"
+fail '{"path": "/v1/prices", "status": 503, "count": 1}'
+OUT=$(call GET /v1/prices 'lookup_keys[]=x' active=true)
+t_is "GET after a 503: repeated" "$(summary "$OUT") $(json_get "$OUT" .body.object)" "true 200 2  list"
+
+stripe_reset
+stripe_config '{"down": true}' >/dev/null
+OUT=$(call POST /v1/customers email=a@example.com)
+t_is "no answer, POST without a key: network_error, once" "$(summary "$OUT")" "false 0 1 network_error"
+OUT=$(call POST /v1/customers --idempotency-key k8 email=a@example.com)
+t_is "no answer, POST with a key: repeated (4 attempts)" "$(summary "$OUT")" "false 0 4 network_error"
+stripe_config '{"down": false, "delay_ms": 3000}' >/dev/null
+OUT=$(call POST /v1/customers --idempotency-key k9 --timeout-ms 700 email=a@example.com)
+t_is "slower than the deadline: timeout, one attempt" "$(summary "$OUT")" "false 0 1 timeout"
+stripe_config '{"delay_ms": 0}' >/dev/null
+t_is "the client wrote nothing to stderr" "$(grep -v '"level":"debug"' "$SUITE_TMP/call.err")" ""
+t_unlike "the key appears in no log line" "$(cat "$SUITE_TMP/call.err")" "$FAKE_STRIPE_KEY"
 
 t_done
