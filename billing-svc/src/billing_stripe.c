@@ -330,6 +330,10 @@ s_attempt (billing_stripe_t *self, const char *method, const char *url, const ch
         curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
 
     CURLcode rc = curl_easy_perform (curl);
+    //  The buffers above are this frame's: the handle must not keep them.
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt (curl, CURLOPT_HEADERDATA, NULL);
     result->attempts++;
     billing_stripe_result_release (result);
     result->http_status = 0;
