@@ -219,5 +219,7 @@ sync SWITCHBOARD_STRIPE_SECRET_KEY=sk_test_wrong_key_123
 t_is "a wrong key: exit 1" "$RC" 1
 t_like "a wrong key: the 401 is named" "$ERR" 'Invalid API Key.*HTTP 401'
 t_unlike "the secret keys appear in no output" "$ALL_ERR" "$FAKE_STRIPE_KEY|sk_test_wrong_key_123"
+t_unlike "no sanitizer report from any run" "$ALL_ERR" \
+    'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
 
 t_done

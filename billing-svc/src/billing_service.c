@@ -31,6 +31,11 @@ s_command (int argc, char **argv, const sb_config_t *config)
 {
     if (streq (argv [0], "stripe-sync"))
         return billing_sync_command (argc, argv, config);
+    //  Debugging aids, not in --help (t3002 uses them).
+    if (streq (argv [0], "verify-signature"))
+        return billing_signature_command (argc, argv, config);
+    if (streq (argv [0], "stripe-call"))
+        return billing_stripe_command (argc, argv, config);
     return -1;
 }
 

@@ -87,5 +87,10 @@ int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 //  exit status.
 int billing_sync_command (int argc, char **argv, const sb_config_t *config);
 void billing_sync_test (bool verbose);
+//  `billing-svc verify-signature HEADER PAYLOAD_FILE [NOW]` (billing_signature.c),
+//  a debugging aid left out of --help.
+int billing_signature_command (int argc, char **argv, const sb_config_t *config);
+//  `billing-svc stripe-call METHOD PATH ...` (billing_stripe.c), likewise.
+int billing_stripe_command (int argc, char **argv, const sb_config_t *config);
 
 #endif

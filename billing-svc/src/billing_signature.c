@@ -21,6 +21,7 @@
 #include "billing_service.h"
 #include "billing_stripe.h"
 
+#include <errno.h>
 #include <sodium.h>
 
 #define S_T_DIGITS_MAX 12
@@ -154,6 +155,55 @@ billing_signature_secrets (const char *list, char **secrets, size_t max)
         if (len > 0)
             secrets [count++] = sb_strndup (item, len);
     return count;
+}
+
+//  `billing-svc verify-signature HEADER PAYLOAD_FILE [NOW]`: a debugging
+//  aid not listed in --help (t3002 holds the check against
+//  tests/lib/stripe_sign.py with it): verifies as the webhook will, with
+//  the secrets of SWITCHBOARD_STRIPE_WEBHOOK_SECRET, the 300 s tolerance
+//  and NOW (Unix seconds, default the clock). Prints "valid" or the reason;
+//  exit 0 valid, 1 refused, 2 usage.
+int
+billing_signature_command (int argc, char **argv, const sb_config_t *config)
+{
+    if (argc < 3 || argc > 4) {
+        fprintf (stderr, "usage: billing-svc verify-signature HEADER PAYLOAD_FILE [NOW]\n");
+        return 2;
+    }
+    int64_t now = sb_now_ms () / 1000;
+    if (argc == 4) {
+        char *end;
+        errno = 0;
+        now = strtoll (argv [3], &end, 10);
+        if (errno || *end || end == argv [3]) {
+            fprintf (stderr, "billing-svc verify-signature: NOW is not a number\n");
+            return 2;
+        }
+    }
+    FILE *file = fopen (argv [2], "rb");
+    if (!file) {
+        fprintf (stderr, "billing-svc verify-signature: cannot open %s\n", argv [2]);
+        return 2;
+    }
+    size_t len = 0, cap = 4096;
+    char *payload = (char *) sb_malloc (cap);
+    size_t n;
+    while ((n = fread (payload + len, 1, cap - len, file)) > 0) {
+        len += n;
+        if (len == cap)
+            payload = (char *) sb_realloc (payload, cap *= 2);
+    }
+    fclose (file);
+    char *secrets [16];
+    size_t count = billing_signature_secrets (config->stripe_webhook_secret, secrets, 16);
+    const char *why = NULL;
+    int rc = billing_signature_verify (argv [1], payload, len, (const char *const *) secrets,
+                                       count, now, 300, &why);
+    printf ("%s\n", rc == 0 ? "valid" : why);
+    for (size_t i = 0; i < count; i++)
+        free (secrets [i]);
+    free (payload);
+    return rc == 0 ? 0 : 1;
 }
 
 //  ---- selftest --------------------------------------------------------------

@@ -330,6 +330,10 @@ s_attempt (billing_stripe_t *self, const char *method, const char *url, const ch
         curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
 
     CURLcode rc = curl_easy_perform (curl);
+    //  The buffers above are this frame's: the handle must not keep them.
+    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt (curl, CURLOPT_HEADERDATA, NULL);
     result->attempts++;
     billing_stripe_result_release (result);
     result->http_status = 0;
@@ -438,6 +442,82 @@ billing_stripe_get (billing_stripe_t *self, const char *path, int64_t deadline_m
                     billing_stripe_result_t *result)
 {
     return s_call (self, "GET", path, NULL, 0, NULL, true, deadline_ms_mono, result);
+}
+
+//  ---- the debugging command ----------------------------------------------
+
+//  `billing-svc stripe-call METHOD PATH [--idempotency-key K] [--timeout-ms N]
+//  [KEY=VALUE ...]`: one call through this client, for debugging against a
+//  Stripe account and for the tests of the client's retries and deadline
+//  (t3002); not listed in --help. KEY=VALUE pairs make the form (POST) or
+//  the query (GET). Prints the result as one JSON line: {ok, http_status,
+//  attempts, error_type, error_code, message, request_id, replayed, body}.
+//  Exit 0 on a 2xx, 1 otherwise, 2 usage or no key.
+int
+billing_stripe_command (int argc, char **argv, const sb_config_t *config)
+{
+    const char *usage = "usage: billing-svc stripe-call GET|POST PATH [--idempotency-key K] "
+                        "[--timeout-ms N] [KEY=VALUE ...]\n";
+    if (argc < 3 || (!streq (argv [1], "GET") && !streq (argv [1], "POST"))
+    ||  argv [2][0] != '/') {
+        fprintf (stderr, "%s", usage);
+        return 2;
+    }
+    const char *idempotency_key = NULL;
+    long timeout_ms = 8000;
+    billing_form_t form = { 0 };
+    for (int i = 3; i < argc; i++) {
+        char *equals = strchr (argv [i], '=');
+        if (streq (argv [i], "--idempotency-key") && i + 1 < argc)
+            idempotency_key = argv [++i];
+        else
+        if (streq (argv [i], "--timeout-ms") && i + 1 < argc)
+            timeout_ms = strtol (argv [++i], NULL, 10);
+        else
+        if (equals && equals != argv [i]) {
+            *equals = 0;
+            billing_form_add (&form, argv [i], equals + 1);
+            *equals = '=';
+        }
+        else {
+            fprintf (stderr, "%s", usage);
+            billing_form_release (&form);
+            return 2;
+        }
+    }
+    billing_stripe_t *self = billing_stripe_new (config->stripe_api_base,
+                                                 config->stripe_secret_key);
+    if (!self) {
+        fprintf (stderr, "billing-svc stripe-call: SWITCHBOARD_STRIPE_SECRET_KEY is not set\n");
+        billing_form_release (&form);
+        return 2;
+    }
+    billing_stripe_result_t result;
+    int64_t deadline = sb_mono_ms () + timeout_ms;
+    int rc;
+    if (streq (argv [1], "POST"))
+        rc = billing_stripe_post (self, argv [2], &form, idempotency_key, deadline, &result);
+    else {
+        size_t size = strlen (argv [2]) + form.len + 2;
+        char *path = (char *) sb_malloc (size);
+        snprintf (path, size, "%s%s%s", argv [2], form.len ? "?" : "", form.len ? form.data : "");
+        rc = billing_stripe_get (self, path, deadline, &result);
+        free (path);
+    }
+    json_t *out = json_pack ("{s:b, s:i, s:i, s:s, s:s, s:s, s:s, s:b, s:O?}",
+                             "ok", rc == 0, "http_status", result.http_status,
+                             "attempts", result.attempts, "error_type", result.error_type,
+                             "error_code", result.error_code, "message", result.message,
+                             "request_id", result.request_id, "replayed", result.replayed,
+                             "body", result.body);
+    char *text = out ? json_dumps (out, JSON_COMPACT) : NULL;
+    printf ("%s\n", text ? text : "{}");
+    free (text);
+    json_decref (out);
+    billing_stripe_result_release (&result);
+    billing_stripe_destroy (&self);
+    billing_form_release (&form);
+    return rc == 0 ? 0 : 1;
 }
 
 //  ---- selftest --------------------------------------------------------------

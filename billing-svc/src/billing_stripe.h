@@ -47,18 +47,20 @@ void billing_stripe_destroy (billing_stripe_t **self_p);
 
 //  A form body, application/x-www-form-urlencoded. Start from a zeroed
 //  struct ({ 0 }); the caller writes Stripe's bracket notation in the keys
-//  ("line_items[0][price]", "metadata[org_id]"); the brackets are
-//  percent-encoded like every other reserved character, as Stripe's own
-//  libraries send them. data is NUL-terminated once anything was added (NULL
-//  while empty); the caller owns it and frees it with billing_form_release.
+//  ("line_items[0][price]", "metadata[org_id]"). data is NUL-terminated
+//  once anything was added (NULL while empty); the caller owns it and frees
+//  it with billing_form_release. The same encoding makes a GET's query.
 typedef struct {
     char *data;
     size_t len, cap;
 } billing_form_t;
 
-//  Appends key=value, both percent-encoded (RFC 3986 unreserved characters
-//  ALPHA DIGIT - . _ ~ are kept, every other byte is %XX, a space
-//  included). NULL value: nothing is added.
+//  Appends key=value (after a "&" when not the first), both
+//  percent-encoded: RFC 3986 unreserved characters ALPHA DIGIT - . _ ~ are
+//  kept, and in the key the brackets of Stripe's notation too (as Stripe's
+//  own libraries send them; both forms mean the same to a form decoder);
+//  every other byte is %XX, a space and UTF-8 included. NULL value:
+//  nothing is added.
 void billing_form_add (billing_form_t *form, const char *key, const char *value);
 
 //  Like billing_form_add with a printf-formatted value.

@@ -262,8 +262,9 @@ s_price (s_sync_t *self, const char *lookup_key, const char *plan_id, const char
     billing_form_t query = { 0 };
     billing_form_add (&query, "lookup_keys[]", lookup_key);
     billing_form_add (&query, "active", "true");
-    char *path = (char *) sb_malloc (strlen ("/v1/prices?") + query.len + 1);
-    sprintf (path, "/v1/prices?%s", query.data);
+    size_t path_size = strlen ("/v1/prices?") + query.len + 1;
+    char *path = (char *) sb_malloc (path_size);
+    snprintf (path, path_size, "/v1/prices?%s", query.data);
     billing_form_release (&query);
     int rc = s_get (self, "finding the price", path, false, NULL);
     free (path);
@@ -379,6 +380,7 @@ s_sync_plan (s_sync_t *self, const sb_plan_t *plan, json_t *root, char *why, siz
                                          overage [i].metric);
         json_object_set_new (entry, "stripe_price_id", json_string (overage_price));
     }
+    //  A failed overage step leaves the line without it; the caller says why.
     printf ("\n");
     fflush (stdout);
     return self->failed ? -1 : 0;

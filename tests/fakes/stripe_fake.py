@@ -53,10 +53,12 @@ Control endpoints (no key needed, never logged):
   POST /__fake/config     JSON merged into the configuration and answered:
                           {"delay_ms": N} before each answer;
                           {"fail": {"path": P, "status": S, "count": N,
-                          "method": M, "should_retry": true|false|null}}
-                          the next N requests to path P (with method M
-                          only, when given) answered S with an api_error
-                          (and Stripe-Should-Retry when given), null clears;
+                          "method": M, "type": T, "code": C,
+                          "should_retry": true|false|null}} the next N
+                          requests to path P (with method M only, when
+                          given) answered S with an error of type T
+                          (api_error) and code C (none), and
+                          Stripe-Should-Retry when given; null clears;
                           {"down": true} accept and close every connection
                           without an answer.
 Python 3 standard library only.
@@ -260,8 +262,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             retry = fail.get("should_retry")
             if retry is not None:
                 extra["Stripe-Should-Retry"] = "true" if retry else "false"
-            return error(int(fail.get("status", 500)), "api_error",
-                         "An injected failure of the fake (%d left)." % fail["count"])
+            return error(int(fail.get("status", 500)), fail.get("type") or "api_error",
+                         "An injected failure of the fake (%d left)." % fail["count"],
+                         fail.get("code"))
         return None, None
 
     def control(self, method, path, raw):
