@@ -52,24 +52,14 @@ typedef struct {
     bool replayed;
 } s_answer_t;
 
-//  curl_global_init is not thread-safe in every libcurl: once per process.
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode s_curl_init_rc = CURLE_OK;
-
-static void
-s_curl_init (void)
-{
-    s_curl_init_rc = curl_global_init (CURL_GLOBAL_DEFAULT);
-}
-
 billing_stripe_t *
 billing_stripe_new (const char *base, const char *key)
 {
     if (!base || !*base || !key || !*key)
         return NULL;
-    pthread_once (&s_curl_once, s_curl_init);
-    if (s_curl_init_rc != CURLE_OK) {
-        sb_error ("stripe: curl_global_init failed: %s", curl_easy_strerror (s_curl_init_rc));
+    const char *not_ready = sb_curl_ready ();
+    if (not_ready) {
+        sb_error ("stripe: libcurl cannot be initialised: %s", not_ready);
         return NULL;
     }
     CURL *curl = curl_easy_init ();

@@ -32,8 +32,7 @@
     created so far stays and is found by the next run); 2 usage, no
     SWITCHBOARD_STRIPE_SECRET_KEY, or a catalogue that does not load.
 
-    The overage of a plan is read from the catalogue's JSON by
-    s_overage_of (see there) until sb_plan_t carries it.
+    The overage of a plan is sb_plan_t's (plans.c validates it).
 */
 #include "billing_service.h"
 #include "billing_stripe.h"
@@ -42,8 +41,6 @@
 
 //  The shipped catalogue (deploy/plans.json linked into libsb), for --write
 //  when SWITCHBOARD_PLANS_FILE is unset: sb_plans_load reads the same bytes.
-extern const char _binary_deploy_plans_json_start [];
-extern const char _binary_deploy_plans_json_end [];
 
 #define S_CALL_MS 15000             //  each Stripe call's deadline
 #define S_OVERAGE_MAX 8
@@ -68,11 +65,11 @@ typedef struct {
 static json_t *
 s_catalogue_json (const char *path, char *why, size_t why_size)
 {
-    if (!path)
-        return sb_json_parse (_binary_deploy_plans_json_start,
-                              (size_t) (_binary_deploy_plans_json_end
-                                        - _binary_deploy_plans_json_start),
-                              why, why_size);
+    if (!path) {
+        size_t len;
+        const char *text = sb_plans_default_text (&len);
+        return sb_json_parse (text, len, why, why_size);
+    }
     json_error_t error;
     json_t *root = json_load_file (path, JSON_REJECT_DUPLICATES, &error);
     if (!root)
@@ -95,45 +92,18 @@ s_plan_json (json_t *root, const char *id)
     return NULL;
 }
 
-//  THE LEAD'S HOOK: a plan's overage metrics. Until sb_plan_t carries the
-//  overage (plans.c validating it), they are read here from the plan's
-//  catalogue entry, {"overage": {"<metric>": {"unit_amount_cents": N,
-//  "meter_event_name": "...", "stripe_price_id": ...}}}; replace the body
-//  with a copy from sb_plan_t then. Fills at most max entries and returns
-//  how many, or -1 with why naming the bad field. No overage: 0.
+//  A plan's overage metrics, as plans.c validated them (only calls has a
+//  monthly quota to go beyond). Fills at most max entries; returns how many.
 static int
-s_overage_of (json_t *plan_json, const char *plan_id, s_overage_t *overage, size_t max,
-              char *why, size_t why_size)
+s_overage_of (const sb_plan_t *plan, s_overage_t *overage, size_t max)
 {
-    json_t *metrics = json_object_get (plan_json, "overage");
-    if (!metrics || json_is_null (metrics))
+    if (!plan->overage_calls.enabled || max == 0)
         return 0;
-    if (!json_is_object (metrics))
-        return sb_why (why, why_size, "plan %s: overage is not an object", plan_id), -1;
-    size_t count = 0;
-    const char *metric;
-    json_t *entry;
-    json_object_foreach (metrics, metric, entry) {
-        if (count == max)
-            return sb_why (why, why_size, "plan %s: more than %zu overage metrics", plan_id,
-                           max), -1;
-        s_overage_t *o = &overage [count];
-        json_t *amount = json_object_get (entry, "unit_amount_cents");
-        const char *event = json_string_value (json_object_get (entry, "meter_event_name"));
-        if (strlen (metric) == 0 || strlen (metric) >= sizeof (o->metric))
-            return sb_why (why, why_size, "plan %s: bad overage metric name", plan_id), -1;
-        if (!json_is_integer (amount) || json_integer_value (amount) <= 0)
-            return sb_why (why, why_size, "plan %s: overage.%s.unit_amount_cents is not a "
-                           "positive integer", plan_id, metric), -1;
-        if (!event || !*event || strlen (event) >= sizeof (o->meter_event_name))
-            return sb_why (why, why_size, "plan %s: overage.%s.meter_event_name is not a "
-                           "string of 1 to 100 characters", plan_id, metric), -1;
-        snprintf (o->metric, sizeof (o->metric), "%s", metric);
-        o->unit_amount_cents = json_integer_value (amount);
-        snprintf (o->meter_event_name, sizeof (o->meter_event_name), "%s", event);
-        count++;
-    }
-    return (int) count;
+    snprintf (overage [0].metric, sizeof (overage [0].metric), "calls");
+    overage [0].unit_amount_cents = plan->overage_calls.unit_amount_cents;
+    snprintf (overage [0].meter_event_name, sizeof (overage [0].meter_event_name), "%s",
+              plan->overage_calls.meter_event_name);
+    return 1;
 }
 
 //  Writes the document to path (path.tmp, then renamed). Returns 0 or -1
@@ -348,10 +318,9 @@ s_sync_plan (s_sync_t *self, const sb_plan_t *plan, json_t *root, char *why, siz
 {
     json_t *plan_json = s_plan_json (root, plan->id);
     s_overage_t overage [S_OVERAGE_MAX];
-    int overage_count = s_overage_of (plan_json, plan->id, overage, S_OVERAGE_MAX, why,
-                                      why_size);
-    if (overage_count < 0)
-        return -1;
+    int overage_count = s_overage_of (plan, overage, S_OVERAGE_MAX);
+    (void) why;
+    (void) why_size;
     char currency [4];
     for (size_t i = 0; i < sizeof (currency); i++)
         currency [i] = (char) tolower ((unsigned char) plan->currency [i]);
@@ -494,31 +463,19 @@ billing_sync_test (bool verbose)
     SB_CHECK (!s_price_matches (price, "switchboard_pro", 5, "usd", "month", NULL));
     json_decref (price);
 
-    //  Overage read from a catalogue entry, and refused when malformed.
-    text = "{\"plans\":[{\"id\":\"pro\",\"overage\":{\"calls\":{\"unit_amount_cents\":5,"
-           "\"meter_event_name\":\"switchboard_calls\",\"stripe_price_id\":null}}},"
-           "{\"id\":\"starter\"},"
-           "{\"id\":\"bad1\",\"overage\":{\"calls\":{\"unit_amount_cents\":0,"
-           "\"meter_event_name\":\"x\"}}},"
-           "{\"id\":\"bad2\",\"overage\":{\"calls\":{\"unit_amount_cents\":5}}},"
-           "{\"id\":\"bad3\",\"overage\":[]}]}";
-    json_t *root = sb_json_parse (text, strlen (text), why, sizeof (why));
-    SB_CHECK (root != NULL);
-    s_overage_t overage [S_OVERAGE_MAX];
-    SB_CHECK (s_overage_of (s_plan_json (root, "pro"), "pro", overage, S_OVERAGE_MAX, why,
-                            sizeof (why)) == 1);
-    SB_CHECK (streq (overage [0].metric, "calls") && overage [0].unit_amount_cents == 5
-              && streq (overage [0].meter_event_name, "switchboard_calls"));
-    SB_CHECK (s_overage_of (s_plan_json (root, "starter"), "starter", overage, S_OVERAGE_MAX,
-                            why, sizeof (why)) == 0);
-    SB_CHECK (s_overage_of (s_plan_json (root, "bad1"), "bad1", overage, S_OVERAGE_MAX, why,
-                            sizeof (why)) == -1 && strstr (why, "unit_amount_cents"));
-    SB_CHECK (s_overage_of (s_plan_json (root, "bad2"), "bad2", overage, S_OVERAGE_MAX, why,
-                            sizeof (why)) == -1 && strstr (why, "meter_event_name"));
-    SB_CHECK (s_overage_of (s_plan_json (root, "bad3"), "bad3", overage, S_OVERAGE_MAX, why,
-                            sizeof (why)) == -1);
-    SB_CHECK (s_plan_json (root, "nope") == NULL);
-    json_decref (root);
+    //  Overage comes from the validated catalogue: the shipped one has it
+    //  on starter and pro, never on free.
+    sb_plans_t *plans = sb_plans_load (NULL, why, sizeof (why));
+    SB_CHECK (plans != NULL);
+    if (plans) {
+        s_overage_t overage [S_OVERAGE_MAX];
+        SB_CHECK (s_overage_of (sb_plans_get (plans, "pro"), overage, S_OVERAGE_MAX) == 1);
+        SB_CHECK (streq (overage [0].metric, "calls") && overage [0].unit_amount_cents == 4
+                  && streq (overage [0].meter_event_name, "switchboard_calls"));
+        SB_CHECK (s_overage_of (sb_plans_get (plans, "free"), overage, S_OVERAGE_MAX) == 0);
+        sb_plans_destroy (&plans);
+    }
+    json_t *root;
 
     //  The shipped catalogue parses as JSON for --write.
     root = s_catalogue_json (NULL, why, sizeof (why));

@@ -450,18 +450,6 @@ s_read (char *buffer, size_t size, size_t nitems, void *arg)
     return n;
 }
 
-//  curl_global_init is not thread-safe in every libcurl (it became so only
-//  in 7.84 with some TLS back ends), and services send mail from worker
-//  threads: initialise once, here.
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode s_curl_init_rc = CURLE_OK;
-
-static void
-s_curl_init (void)
-{
-    s_curl_init_rc = curl_global_init (CURL_GLOBAL_DEFAULT);
-}
-
 //  "smtp://host:port" for messages: the URL without user and password.
 static void
 s_server_name (const char *url, char *name, size_t name_size)
@@ -597,9 +585,9 @@ s_send_smtp (const sb_config_t *config, const char *to, const s_buf_t *message, 
     }
     char server [300];
     s_server_name (config->smtp_url, server, sizeof (server));
-    pthread_once (&s_curl_once, s_curl_init);
-    if (s_curl_init_rc != CURLE_OK) {
-        sb_why (why, why_size, "cannot initialise libcurl: %s", curl_easy_strerror (s_curl_init_rc));
+    const char *not_ready = sb_curl_ready ();
+    if (not_ready) {
+        sb_why (why, why_size, "cannot initialise libcurl: %s", not_ready);
         return -1;
     }
     CURL *curl = curl_easy_init ();

@@ -256,6 +256,13 @@ s_parse (const char *text, size_t len, const char *source, char *why, size_t why
     return self;
 }
 
+const char *
+sb_plans_default_text (size_t *len)
+{
+    *len = (size_t) (_binary_deploy_plans_json_end - _binary_deploy_plans_json_start);
+    return _binary_deploy_plans_json_start;
+}
+
 sb_plans_t *
 sb_plans_load (const char *path, char *why, size_t why_size)
 {

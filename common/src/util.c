@@ -6,6 +6,8 @@
     so that no caller carries NULL checks for it.
 */
 #include "sb/sb.h"
+#include <curl/curl.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <time.h>
@@ -126,6 +128,22 @@ sb_uuid_v4 (char buf [37])
         *p++ = hex [raw [i] & 15];
     }
     *p = 0;
+}
+
+static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode s_curl_rc = CURLE_OK;
+
+static void
+s_curl_init (void)
+{
+    s_curl_rc = curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
+const char *
+sb_curl_ready (void)
+{
+    pthread_once (&s_curl_once, s_curl_init);
+    return s_curl_rc == CURLE_OK ? NULL : curl_easy_strerror (s_curl_rc);
 }
 
 bool

@@ -57,6 +57,9 @@ typedef struct _sb_plans_t sb_plans_t;
 sb_plans_t *sb_plans_load (const char *path, char *why, size_t why_size);
 void sb_plans_destroy (sb_plans_t **self_p);
 
+//  The shipped catalogue's JSON text (not NUL-terminated) and its length.
+const char *sb_plans_default_text (size_t *len);
+
 //  The plan with this id, or NULL. Borrowed.
 const sb_plan_t *sb_plans_get (const sb_plans_t *self, const char *id);
 

@@ -30,6 +30,10 @@ void sb_uuid_v4 (char buf [37]);
 //  True when s is a canonical lower- or upper-case UUID string.
 bool sb_is_uuid (const char *s);
 
+//  Initialises libcurl once per process, from any thread (curl_global_init
+//  is not thread-safe in every libcurl): NULL when ready, else why not.
+const char *sb_curl_ready (void);
+
 //  Writes a formatted reason into why (when why is not NULL and why_size is
 //  not 0): the shared helper of every function that explains a refusal.
 void sb_why (char *why, size_t why_size, const char *format, ...)
