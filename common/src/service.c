@@ -15,12 +15,21 @@
     a COMMIT's fate cannot be known, and 500 only for our own bugs
     (s_reply_failure).
 
+    A service with a lane (sb_service_t.lane: billing's "stripe") runs a
+    second worker on its own thread, with its own database connection,
+    event publisher and bus client (the per-thread state below is
+    __thread), registered as "<name>.<lane>": the operations that wait on
+    an outside party are routed there, so that while Stripe is slow the
+    service's own worker goes on answering everything else. The start and
+    stop hooks run once, on the main thread; worker_stop on each worker's.
+
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
     value of the map, so nothing is copied afterwards.
 */
 #include "sb/sb.h"
 #include <assert.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -52,10 +61,11 @@ struct _sb_ctx_t {
     void (*after_commit) (void);
 };
 
-static zsock_t *s_publisher;       //  the worker's PUB socket for events
+//  Each worker thread (the main one, and a lane's) has its own sockets.
+static __thread zsock_t *s_publisher;   //  the worker's PUB socket for events
+static __thread sb_client_t *s_client;  //  its bus client (entitlements, sb_ctx_call)
 static sb_plans_t *s_plans;         //  the plan catalogue, for a service with .plans
 static sb_ents_t *s_ents;           //  entitlements remembered, for a service with .entitlements
-static sb_client_t *s_client;       //  the worker's own bus client (entitlements, sb_ctx_call)
 
 struct _sb_reply_t {
     msgpack_sbuffer buf;
@@ -1060,6 +1070,60 @@ s_usage (const sb_service_t *service, FILE *out)
     sb_config_print_help (out);
 }
 
+//  Serves bus service name (the service's own, or its lane's) with db
+//  until SIGTERM/SIGINT, on the calling thread, with this thread's own
+//  event publisher and bus client.
+static void
+s_serve (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, const char *name,
+         int credit)
+{
+    s_publisher = sb_events_publisher_new (config);
+    s_client = sb_client_new (config->broker);
+    sb_worker_t *worker = sb_worker_new (config, name, credit);
+    sb_info ("worker %s of '%s' started (version %s)", s_worker_id, name, SB_VERSION);
+    sb_worker_ticket_t tickets [SB_WORKER_CREDIT_MAX];
+    zframe_t *bodies [SB_WORKER_CREDIT_MAX];
+    zframe_t *replies [SB_WORKER_CREDIT_MAX];
+    while (true) {
+        size_t count = sb_worker_recv_many (worker, tickets, bodies, (size_t) credit);
+        if (!count)
+            break;
+        s_handle (service, config, db, bodies, replies, count);
+        for (size_t i = 0; i < count; i++) {
+            zframe_destroy (&bodies [i]);
+            sb_worker_reply (worker, &tickets [i], &replies [i]);
+        }
+    }
+    sb_info ("worker %s of '%s' stopping", s_worker_id, name);
+    sb_worker_destroy (&worker);
+    sb_client_destroy (&s_client);
+    zsock_destroy (&s_publisher);
+    if (service->worker_stop)
+        service->worker_stop ();
+}
+
+//  The lane's worker: its own thread and database connection, one
+//  request at a time (sb_service_t.lane).
+typedef struct {
+    const sb_service_t *service;
+    const sb_config_t *config;
+} s_lane_t;
+
+static void *
+s_lane_main (void *arg)
+{
+    s_lane_t *lane = (s_lane_t *) arg;
+    char name [64];
+    snprintf (name, sizeof (name), "%s.%s", lane->service->name, lane->service->lane);
+    sb_db_t *db = sb_db_new (lane->config->service_database_url, lane->service->name);
+    if (sb_db_connect (db, 30000) == 0)
+        s_serve (lane->service, lane->config, db, name, 1);
+    else
+        sb_error ("worker of '%s': no database, the lane does not serve", name);
+    sb_db_destroy (&db);
+    return NULL;
+}
+
 int
 sb_service_main (int argc, char **argv, const sb_service_t *service)
 {
@@ -1128,7 +1192,6 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         }
     }
 
-    s_client = sb_client_new (config.broker);
     if (service->entitlements)
         s_ents = sb_ents_new (&config);
 
@@ -1137,35 +1200,25 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
     if (sb_db_connect (db, 30000) == 0
         && sb_migrate (db, service->name, service->migrations, *service->migration_count) >= 0
         && (!service->start || service->start (&config, db) == 0)) {
-        s_publisher = sb_events_publisher_new (&config);
         int credit = config.worker_credit ? config.worker_credit
                                           : service->credit > 1 ? service->credit : 1;
         if (credit > SB_WORKER_CREDIT_MAX)
             credit = SB_WORKER_CREDIT_MAX;
-        sb_worker_t *worker = sb_worker_new (&config, service->name, credit);
-        sb_info ("worker %s of '%s' started (version %s)", s_worker_id, service->name, SB_VERSION);
-        sb_worker_ticket_t tickets [SB_WORKER_CREDIT_MAX];
-        zframe_t *bodies [SB_WORKER_CREDIT_MAX];
-        zframe_t *replies [SB_WORKER_CREDIT_MAX];
-        while (true) {
-            size_t count = sb_worker_recv_many (worker, tickets, bodies, (size_t) credit);
-            if (!count)
-                break;
-            s_handle (service, &config, db, bodies, replies, count);
-            for (size_t i = 0; i < count; i++) {
-                zframe_destroy (&bodies [i]);
-                sb_worker_reply (worker, &tickets [i], &replies [i]);
-            }
-        }
-        sb_info ("worker %s of '%s' stopping", s_worker_id, service->name);
-        sb_worker_destroy (&worker);
-        zsock_destroy (&s_publisher);
+        s_lane_t lane = { .service = service, .config = &config };
+        pthread_t lane_thread;
+        bool lane_started = service->lane
+                            && pthread_create (&lane_thread, NULL, s_lane_main, &lane) == 0;
+        if (service->lane && !lane_started)
+            sb_error ("the '%s' lane cannot start: its operations wait for the main worker",
+                      service->lane);
+        s_serve (service, &config, db, service->name, credit);
+        if (lane_started)
+            pthread_join (lane_thread, NULL);
         if (service->stop)
             service->stop ();
         status = 0;
     }
     sb_db_destroy (&db);
-    sb_client_destroy (&s_client);
     sb_ents_destroy (&s_ents);
     sb_plans_destroy (&s_plans);
     sb_config_release (&config);

@@ -29,17 +29,31 @@ s_routes_ops_test (bool verbose)
         const gw_route_t *route = gw_routes_at (i);
         if (!route->service)
             continue;
+        //  "billing.stripe": the lane "stripe" of service "billing".
         const sb_service_t *service = NULL;
-        for (size_t s = 0; s < sizeof (services) / sizeof (services [0]); s++)
+        const char *lane = NULL;
+        for (size_t s = 0; s < sizeof (services) / sizeof (services [0]); s++) {
+            size_t len = strlen (services [s]->name);
             if (streq (services [s]->name, route->service))
                 service = services [s];
+            else
+            if (strncmp (services [s]->name, route->service, len) == 0
+                && route->service [len] == '.' && services [s]->lane
+                && streq (services [s]->lane, route->service + len + 1)) {
+                service = services [s];
+                lane = services [s]->lane;
+            }
+        }
         const sb_op_t *op = service ? sb_service_op (service, route->op) : NULL;
-        if (!op || op->role != route->role) {
+        bool lane_op = op && (op->flags & SB_OP_LANE);
+        if (!op || op->role != route->role || lane_op != (lane != NULL)) {
             bad++;
             fprintf (stderr, "routes_ops: %s %s -> %s %s: %s\n", route->method, route->path,
                      route->service, route->op,
                      !service ? "no such service" : !op ? "no such operation"
-                                                        : "the route's role is not the operation's");
+                     : op->role != route->role ? "the route's role is not the operation's"
+                     : lane ? "the operation is not flagged for the lane"
+                            : "the operation belongs to the service's lane");
         }
         else
         if (verbose)

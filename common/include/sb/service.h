@@ -44,6 +44,8 @@ typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 #define SB_OP_GROUP 4               //  with query/finish and SB_OP_TX: the changes of the
                                     //  requests a worker holds commit together in one
                                     //  transaction (a failure reruns each alone)
+#define SB_OP_LANE 16               //  waits on an outside party: routed to the service's
+                                    //  lane (sb_service_t.lane), see there
 #define SB_OP_IDEMPOTENT 8          //  with SB_OP_TX, for operations that create: a
                                     //  request with an Idempotency-Key (envelope "idem")
                                     //  runs once per organization and key; a repeat with
@@ -114,6 +116,17 @@ typedef struct {
     //  billing-svc answers them (sb/entitlements.h); sb_ctx_entitlement
     //  answers from them.
     bool entitlements;
+    //  Optional: a lane ("stripe") for the operations that wait on an
+    //  outside party. Each process then also runs a second worker, on its
+    //  own thread with its own database connection, registered as bus
+    //  service "<name>.<lane>" (one request at a time); the gateway routes
+    //  the operations flagged SB_OP_LANE there, so that a slow outside
+    //  party holds up only them, never the service's other operations.
+    //  Either worker answers any operation of the table.
+    const char *lane;
+    //  Optional: called at the end of every worker thread (the lane's too),
+    //  for state a handler keeps per thread.
+    void (*worker_stop) (void);
 } sb_service_t;
 
 //  The operation called name in service's table or the skeleton's own
