@@ -33,7 +33,8 @@
     flight), POSTs /v1/customers/{cus}/balance_transactions with amount
     -amount_cents and Idempotency-Key = the credit's id, and then writes
     applied with the balance transaction's id — or, on a failure, the
-    error and a backoff (1 s doubling to 30 s). A crash between Stripe's
+    error and a backoff (1 s doubling to 30 s for that credit; the relay
+    itself pauses 1 s doubling to 10 s after a failure). A crash between Stripe's
     answer and that write repeats the call with the same key: Stripe
     answers the first transaction again, so a credit is given once (within
     the 24 hours Stripe keeps keys; a credit stuck longer than that would
@@ -49,7 +50,8 @@
 #define S_CURRENCY      "usd"
 #define S_CALL_MS       10000       //  one balance transaction, retries included
 #define S_LEASE_S       "60"        //  a credit in flight is left alone that long
-#define S_BACKOFF_MAX_S "30"
+#define S_BACKOFF_MAX_S "30"         //  one credit's retries: 1 s doubling to this
+#define S_RELAY_BACKOFF_MAX_MS 10000 //  the relay's pause after a failure, at most
 #define S_AUTH_MS       1500        //  what billing.credits waits for the referral code
 #define S_DOMAIN_MAX    253
 
@@ -485,7 +487,8 @@ billing_referrals_start (const sb_config_t *config)
         return 0;
     }
     sb_relay_spec_t spec = { .name = "credits", .schema = "billing", .step = s_step,
-                             .arg = &s_arg, .without_bus = true };
+                             .arg = &s_arg, .backoff_max_ms = S_RELAY_BACKOFF_MAX_MS,
+                             .without_bus = true };
     s_relay = sb_relay_new (config, &spec);
     if (!s_relay)
         billing_stripe_destroy (&s_arg.stripe);
