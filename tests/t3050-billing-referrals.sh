@@ -15,7 +15,8 @@
 # stored), A's waits and is applied once A has a customer; paying again
 # applies nothing more; C signs up with A's code from A's own mail domain:
 # refused as a self-referral, no credit; two strangers on gmail.com are not
-# a self-referral; an unknown code: the signup succeeds, says
+# a self-referral; a referred organization refers in turn; a referred
+# organization's deletion purges its referral and credit; an unknown code: the signup succeeds, says
 # unknown_code, records nothing; a referral of an organization already
 # referred (another referral id) changes nothing, a repeated delivery is
 # idempotent; bad input and roles of the internal operations; billing-svc
@@ -191,6 +192,20 @@ t_lacks "a signup without a code has no referral field" "$HTTP_BODY" '"referral"
 http POST /v1/auth/signup "$(jobj email=x@x.example password="$AUTH_PASSWORD" name=X organization_name=X referral_code="")"
 t_error "an empty code: 400" 400 validation_failed
 
+signup_ref I "ivy@india.example" "$(http_as "$B_AT" GET /v1/organization; json_get "$HTTP_BODY" .referral_code)" \
+    || t_bail "signup I failed"
+t_ok "B, itself referred, refers I: B gets a second credit" poll_until 10 has_credits B pending 1
+t_ok "  and I one" poll_until 10 has_credits I pending 1
+
+# ---- a referred organization deleted: its referral and credits go --------
+http_as "$D_AT" DELETE /v1/organization
+t_status "D deletes itself" 202
+gone () { [[ $(suite_psql -c "SELECT (SELECT count(*) FROM billing.referrals WHERE organization_id = '$D_OID')
+                                   + (SELECT count(*) FROM billing.credits WHERE organization_id = '$D_OID')
+                                   + (SELECT count(*) FROM auth.referral_outbox WHERE referred_organization_id = '$D_OID')") == 0 ]]; }
+t_ok "  D's referral and credit are purged from billing, its outbox row from auth" poll_until 30 gone
+t_is "  E keeps its credit" "$(credit_count E pending)" 1
+
 # ---- one referral per referred organization, idempotent recording --------
 rec () {   # rec ID REFERRER REFERRED DOMAIN1 DOMAIN2 [sb-call options]: OUT
     local id=$1 a=$2 b=$3 d1=$4 d2=$5
@@ -205,7 +220,7 @@ t_is "the same delivery again: 200, what was recorded" "$(json_lines "$OUT" .sta
 rec "$(cat /proc/sys/kernel/random/uuid)" "$E_OID" "$B_OID" gmail.com beta.example
 t_is "another referral of B: 200, B's first referral stands" \
     "$(json_lines "$OUT" .status .body.status .body.duplicate .body.referrer_organization_id | tr '\n' ' ')" "200 credited true $A_OID "
-t_is "  no credit more anywhere" "$(suite_psql -c "SELECT count(*) FROM billing.credits")" 4
+t_is "  no credit more anywhere" "$(suite_psql -c "SELECT count(*) FROM billing.credits")" 5
 rec "$(cat /proc/sys/kernel/random/uuid)" "$A_OID" "$B_OID" acme.example beta.example -r admin
 t_is "referrals.record as admin: 403" "$(json_get "$OUT" .status)" 403
 rec "not-a-uuid" "$A_OID" "$F_OID" acme.example foxtrot.example

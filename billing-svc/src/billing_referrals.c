@@ -271,7 +271,8 @@ billing_credits_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     (void) args;
     const char *org = sb_ctx_head (ctx)->org;
     //  The code lives in auth-svc; without its answer the ledger is still
-    //  shown, with the code and link null.
+    //  shown, with the code and link null. (A read without a transaction:
+    //  nothing is held open while auth-svc answers.)
     char code [65] = "";
     sb_reply_msg_t answer;
     if (sb_ctx_call (ctx, "auth", "org.get", NULL, S_AUTH_MS, &answer) == 0) {

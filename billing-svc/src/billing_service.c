@@ -25,7 +25,7 @@ static const sb_op_t s_ops [] = {
       .handler = billing_referrals_record },
     { .name = "referrals.paid", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_referrals_paid_op },
-    { .name = "billing.credits", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+    { .name = "billing.credits", .role = SB_ROLE_ADMIN, .flags = SB_OP_READ,
       .handler = billing_credits_get },
     { .name = NULL }
 };
