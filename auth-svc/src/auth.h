@@ -200,4 +200,20 @@ void auth_deletions_stop (void);
 //  Has the relay look at the deletions now (from the worker's thread).
 void auth_deletions_wake (void);
 
+//  ---- referrals reaching billing-svc (auth_referrals.c) ------------------
+
+//  For a signup with a referral code, in its transaction, after org and
+//  its first user (email) exist: looks code up (case-insensitive) and, when
+//  it is another organization's, records the referral for billing and
+//  wakes the relay once the transaction commits. Returns 1 when recorded;
+//  0 when not, with *reason a static stable code ("unknown_code"); -1 on a
+//  database failure.
+int auth_referrals_record (sb_ctx_t *ctx, const char *org, const char *email, const char *code,
+                           const char **reason);
+//  The relay's thread: started by the service, stopped at exit. 0 or -1.
+int auth_referrals_start (const sb_config_t *config);
+void auth_referrals_stop (void);
+//  Has the relay look at the outbox now (from the worker's thread).
+void auth_referrals_wake (void);
+
 #endif

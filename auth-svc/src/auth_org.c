@@ -1,7 +1,8 @@
 /*  auth_org.c — the organization: signing up (auth.signup creates an
-    organization and its first admin, and starts their session), its
-    settings, its deletion, and the lookup the gateway uses to match a
-    request's subdomain.
+    organization and its first admin, and starts their session; a referral
+    code given with it is handed to auth_referrals.c, and the answer then
+    says what became of it), its settings, its deletion, and the lookup
+    the gateway uses to match a request's subdomain.
 
     Deleting an organization ends every session and API key first (so the
     gateways stop accepting them at once), deletes its identity data here,
@@ -59,7 +60,7 @@ auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (subdomain && !auth_subdomain_valid (subdomain))
         sb_fields_add (&fields, "subdomain",
                        "must be lower-case letters, digits and inner hyphens, and not reserved");
-    sb_arg_string (ctx, args, "referral_code", false, 1, 64, &fields);
+    const char *code = sb_arg_string (ctx, args, "referral_code", false, 1, 64, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
 
@@ -122,7 +123,36 @@ auth_signup (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         return -1;
     }
     auth_audit (ctx, org, user, "user.signup", email, NULL);
-    return auth_reply_session (ctx, reply, 201, org, user, "admin");
+    if (!code)
+        return auth_reply_session (ctx, reply, 201, org, user, "admin");
+
+    //  auth_reply_session's answer, with what became of the referral code.
+    const char *why = NULL;
+    int recorded = auth_referrals_record (ctx, org, email, code, &why);
+    if (recorded < 0)
+        return -1;
+    msgpack_packer *pk = sb_reply_body (reply, 201);
+    msgpack_pack_map (pk, 7);
+    sb_mpk_pack_str (pk, "user");
+    if (auth_pack_user (ctx, pk, org, user))
+        return -1;
+    sb_mpk_pack_str (pk, "organization");
+    if (auth_pack_org (ctx, pk, org))
+        return -1;
+    sb_mpk_pack_str (pk, "referral");
+    msgpack_pack_map (pk, 3);
+    sb_mpk_pack_kv_str (pk, "code", code);
+    sb_mpk_pack_str (pk, "accepted");
+    if (recorded)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    sb_mpk_pack_str (pk, "reason");
+    if (why)
+        sb_mpk_pack_str (pk, why);
+    else
+        msgpack_pack_nil (pk);
+    return auth_session_start (ctx, pk, org, user, "admin");
 }
 
 //  Publishes a small {key: value} event.

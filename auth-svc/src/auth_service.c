@@ -1,5 +1,5 @@
 /*  auth_service.c — auth-svc's operations, listed once, and its start and
-    stop: the signing keys (auth_keys.c), the deletion relay, the hashing
+    stop: the signing keys (auth_keys.c), the deletion and referral relays, the hashing
     thread (auth_hasher.c) and the mail thread, and the `rotate-keys`
     command (its work is auth_keys.c's). This file only calls downward:
     nothing in auth-svc calls back into it.
@@ -20,7 +20,7 @@ s_start (const sb_config_t *config, sb_db_t *db)
     if (sodium_init () < 0)
         return sb_error ("libsodium cannot initialise");
     int keys = auth_keys_load (config);
-    if (auth_deletions_start (config))
+    if (auth_deletions_start (config) || auth_referrals_start (config))
         return -1;
     return keys == 0 && auth_hasher_start () == 0 && auth_mail_start (config) == 0 ? 0 : -1;
 }
@@ -29,6 +29,7 @@ static void
 s_stop (void)
 {
     auth_mail_stop ();
+    auth_referrals_stop ();
     auth_deletions_stop ();
     auth_hasher_stop ();
     auth_keys_unload ();

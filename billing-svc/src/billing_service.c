@@ -21,8 +21,28 @@ static const sb_op_t s_ops [] = {
       .handler = billing_entitlements_changes },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
+    { .name = "referrals.record", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = billing_referrals_record },
+    { .name = "referrals.paid", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = billing_referrals_paid_op },
+    { .name = "billing.credits", .role = SB_ROLE_ADMIN, .flags = SB_OP_READ,
+      .handler = billing_credits_get },
     { .name = NULL }
 };
+
+//  The threads of the process: the credits relay (billing_referrals.c).
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return billing_referrals_start (config);
+}
+
+static void
+s_stop (void)
+{
+    billing_referrals_stop ();
+}
 
 //  `billing-svc COMMAND ...`: the operator's commands (they run before the
 //  database is opened).
@@ -46,6 +66,7 @@ s_selftest (bool verbose)
     billing_stripe_test (verbose);
     billing_signature_test (verbose);
     billing_sync_test (verbose);
+    billing_referrals_test (verbose);
 }
 
 const sb_service_t billing_service = {
@@ -56,6 +77,8 @@ const sb_service_t billing_service = {
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
     .plans = true,
+    .start = s_start,
+    .stop = s_stop,
     .command = s_command,
     .commands_help = "  stripe-sync [--write FILE]\n"
                      "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"

@@ -93,4 +93,41 @@ int billing_signature_command (int argc, char **argv, const sb_config_t *config)
 //  `billing-svc stripe-call METHOD PATH ...` (billing_stripe.c), likewise.
 int billing_stripe_command (int argc, char **argv, const sb_config_t *config);
 
+//  ---- referrals and credits (billing_referrals.c) ----------------------
+
+//  referrals.record (internal; auth-svc's referral relay): records a
+//  referral once per referred organization and its two pending credits.
+int billing_referrals_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  For the invoice.paid webhook, in its transaction (which this switches
+//  to all organizations, sb_db_all_orgs), when org has paid an invoice
+//  with amount_paid > 0: org's pending referral becomes credited (its
+//  credits are then applied to the Stripe customer balances by the
+//  credits relay, after commit), or refused when both organizations share
+//  a Stripe customer. Returns 1 when the referral changed, 0 when org has
+//  no pending referral (never referred, or already credited or refused:
+//  a second payment gives nothing), -1 when the database failed.
+int billing_referrals_paid (sb_ctx_t *ctx, const char *org);
+
+//  referrals.paid {organization_id} (internal): billing_referrals_paid as
+//  an operation, answering {organization_id, referral: credited, refused
+//  or nil}.
+int billing_referrals_paid_op (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  billing.credits (admin): the organization's referral code and link and
+//  its credit ledger.
+int billing_credits_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  True when two owners' mail domains make a referral a self-referral:
+//  equal (case-insensitive) and not a public mail domain (gmail.com ...).
+bool billing_referral_self (const char *referrer_domain, const char *referred_domain);
+
+//  The credits relay: started with the service (not when Stripe is not
+//  configured: credits then stay pending), woken after a commit that
+//  credited a referral (from the worker's thread), stopped at exit.
+int billing_referrals_start (const sb_config_t *config);
+void billing_referrals_wake (void);
+void billing_referrals_stop (void);
+void billing_referrals_test (bool verbose);
+
 #endif

@@ -138,6 +138,8 @@ static const gw_route_t s_routes [] = {
       .op = "billing.subscription", .role = SB_ROLE_USER },
     { .method = "PUT", .path = "/v1/billing/spending-cap", .service = "billing",
       .op = "billing.spending_cap", .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/billing/credits", .service = "billing",
+      .op = "billing.credits", .role = SB_ROLE_ADMIN },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },

@@ -1,0 +1,205 @@
+/*  auth_referrals.c — a signup's referral code reaches billing-svc, exactly
+    once in effect, also when billing-svc is down.
+
+    Every organization has a referral code (organizations.referral_code,
+    ten upper-case hex characters, made at signup). A signup that gives
+    one (auth.signup's optional referral_code) calls auth_referrals_record
+    in its transaction: the code is looked up case-insensitively; an
+    unknown code does not fail the signup (a typo must not cost a
+    customer) and nothing is recorded — the signup's answer says so,
+    `referral: {code, accepted: false, reason: "unknown_code"}`. A known
+    code writes one row into referral_outbox (see
+    auth-svc/sql/0006_referral_outbox.sql): the referral's id, both
+    organizations, and the mail domains of the referrer's first admin (the
+    earliest admin still there; the earliest user when it has none) and of
+    the new user. Whether the domains make it a self-referral is billing's
+    rule (billing_referrals.c), decided there from those domains.
+
+    The relay (an sb_relay: its own thread, connection and bus client; it
+    also looks once a second) takes one due row at a time, locked FOR
+    UPDATE SKIP LOCKED so that the relays of several auth workers share the
+    table, and calls `billing referrals.record` with the internal role.
+    A 2xx answer acknowledges the row; anything else (no answer, 503 when
+    billing has no worker, an error) counts a failure and retries the row
+    later, 1 s doubling to 30 s. billing's operation is idempotent (the
+    referred organization is its key), so a call repeated after its
+    acknowledgement was lost records nothing more. The row stays locked
+    during the call, so an organization's deletion (which cascades to its
+    rows) waits for a delivery in flight and is then purged from billing
+    after it.
+*/
+#include "auth.h"
+#include "sb/relay.h"
+
+#define S_CALL_MS       10000       //  one referrals.record call
+#define S_BACKOFF_MAX_S "30"
+
+static sb_relay_t *s_relay;
+
+int
+auth_referrals_record (sb_ctx_t *ctx, const char *org, const char *email, const char *code,
+                       const char **reason)
+{
+    *reason = "unknown_code";
+    const char *at = strrchr (email, '@');
+    if (!at || !at [1])
+        return 0;
+    //  KEY SHARE: the referrer cannot be deleted under this transaction.
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT o.id, (SELECT lower (substring (u.email from '@([^@]*)$')) "
+                                   "  FROM users u WHERE u.organization_id = o.id "
+                                   "  ORDER BY u.role = 'admin' DESC, u.created_at, u.id LIMIT 1) "
+                                   "FROM organizations o WHERE o.referral_code = upper ($1) "
+                                   "FOR KEY SHARE OF o",
+                                   1, &code);
+    if (!result)
+        return -1;
+    bool found = PQntuples (result) == 1 && !PQgetisnull (result, 0, 1)
+              && *PQgetvalue (result, 0, 1) && !streq (PQgetvalue (result, 0, 0), org);
+    char referrer [40] = "", referrer_domain [256] = "";
+    if (found) {
+        snprintf (referrer, sizeof (referrer), "%s", PQgetvalue (result, 0, 0));
+        snprintf (referrer_domain, sizeof (referrer_domain), "%s", PQgetvalue (result, 0, 1));
+    }
+    PQclear (result);
+    if (!found)
+        return 0;
+    char id [37];
+    sb_uuid_v4 (id);
+    const char *params [] = { id, referrer, org, referrer_domain, at + 1 };
+    if (sb_db_run (sb_ctx_db (ctx),
+                   "INSERT INTO referral_outbox (id, referrer_organization_id, "
+                   "  referred_organization_id, referrer_domain, referred_domain) "
+                   "VALUES ($1, $2, $3, $4, lower ($5))",
+                   5, params))
+        return -1;
+    sb_ctx_after_commit (ctx, auth_referrals_wake);
+    *reason = NULL;
+    return 1;
+}
+
+//  Calls billing's referrals.record for the row's values. Returns the
+//  reply's status (0 when none came), with a short reason in error when it
+//  failed.
+static int
+s_deliver (sb_client_t *client, const char *const *row, char *error, size_t error_size)
+{
+    msgpack_sbuffer args, envelope;
+    msgpack_sbuffer_init (&args);
+    msgpack_sbuffer_init (&envelope);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 5);
+    sb_mpk_pack_kv_str (&pk, "referral_id", row [0]);
+    sb_mpk_pack_kv_str (&pk, "referrer_organization_id", row [1]);
+    sb_mpk_pack_kv_str (&pk, "referred_organization_id", row [2]);
+    sb_mpk_pack_kv_str (&pk, "referrer_domain", row [3]);
+    sb_mpk_pack_kv_str (&pk, "referred_domain", row [4]);
+    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+    sb_random_hex (head.id, 16);
+    snprintf (head.op, sizeof (head.op), "referrals.record");
+    head.deadline = sb_now_ms () + S_CALL_MS;
+    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
+    sb_reply_msg_t reply;
+    int status = 0;
+    if (sb_client_call (client, "billing", envelope.data, envelope.size, S_CALL_MS, &reply) == 0) {
+        status = reply.status;
+        if (status < 200 || status >= 300) {
+            char code [64] = "", message [128] = "";
+            if (reply.error) {
+                sb_mpk_copy_str (sb_mpk_get (reply.error, "code"), code, sizeof (code));
+                sb_mpk_copy_str (sb_mpk_get (reply.error, "message"), message, sizeof (message));
+            }
+            snprintf (error, error_size, "%d %s: %s", status, code, message);
+        }
+        sb_reply_msg_release (&reply);
+    }
+    else
+        snprintf (error, error_size, "no answer within %d ms", S_CALL_MS);
+    //  Kept in a text column: printable ASCII only.
+    for (char *c = error; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+    msgpack_sbuffer_destroy (&args);
+    msgpack_sbuffer_destroy (&envelope);
+    return status;
+}
+
+//  The relay's step: one due referral. 1 when it was delivered (there may
+//  be more), 0 when none is due, -1 when billing or the database failed.
+static int
+s_step (sb_db_t *db, sb_client_t *client, void *arg)
+{
+    (void) arg;
+    if (sb_db_begin (db))
+        return -1;
+    PGresult *due = sb_db_exec (db,
+                                "SELECT id, referrer_organization_id, referred_organization_id, "
+                                "  referrer_domain, referred_domain FROM referral_outbox "
+                                "WHERE acknowledged_at IS NULL AND next_attempt_at <= now () "
+                                "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                0, NULL);
+    if (!due) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    if (PQntuples (due) == 0) {
+        PQclear (due);
+        return sb_db_commit (db) ? -1 : 0;
+    }
+    char values [5][256];
+    const char *row [5];
+    for (int c = 0; c < 5; c++) {
+        snprintf (values [c], sizeof (values [c]), "%s", PQgetvalue (due, 0, c));
+        row [c] = values [c];
+    }
+    PQclear (due);
+
+    char error [256] = "";
+    int status = s_deliver (client, row, error, sizeof (error));
+    bool delivered = status >= 200 && status < 300;
+    int rc;
+    if (delivered)
+        rc = sb_db_run (db,
+                        "UPDATE referral_outbox SET attempts = attempts + 1, failures = 0, "
+                        "last_error = NULL, acknowledged_at = now () WHERE id = $1",
+                        1, row);
+    else {
+        sb_warn ("referrals: billing did not record referral %s: %s", row [0], error);
+        const char *params [] = { row [0], error, S_BACKOFF_MAX_S };
+        rc = sb_db_run (db,
+                        "UPDATE referral_outbox SET attempts = attempts + 1, "
+                        "failures = failures + 1, last_error = $2, "
+                        "next_attempt_at = now () + least ($3::int, power (2, least (failures, 10))) "
+                        "                          * interval '1 second' "
+                        "WHERE id = $1",
+                        3, params);
+    }
+    if (rc || sb_db_commit (db)) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    if (delivered)
+        sb_info ("referrals: billing recorded referral %s", row [0]);
+    return delivered ? 1 : -1;
+}
+
+int
+auth_referrals_start (const sb_config_t *config)
+{
+    sb_relay_spec_t spec = { .name = "referrals", .schema = "auth", .step = s_step };
+    s_relay = sb_relay_new (config, &spec);
+    return s_relay ? 0 : -1;
+}
+
+void
+auth_referrals_wake (void)
+{
+    sb_relay_wake (s_relay);
+}
+
+void
+auth_referrals_stop (void)
+{
+    sb_relay_destroy (&s_relay);
+}
