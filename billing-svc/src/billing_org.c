@@ -12,7 +12,7 @@
 #include "billing_service.h"
 #include "sb/purge.h"
 
-static const char *const s_tables [] = { "subscriptions", NULL };
+static const char *const s_tables [] = { "meter_reports", "subscriptions", NULL };
 
 int
 billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)

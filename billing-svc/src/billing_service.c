@@ -43,6 +43,19 @@ s_selftest (bool verbose)
     billing_sync_test (verbose);
 }
 
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return billing_meter_start (config);
+}
+
+static void
+s_stop (void)
+{
+    billing_meter_stop ();
+}
+
 const sb_service_t billing_service = {
     .name = "billing",
     .binary = "billing-svc",
@@ -51,6 +64,8 @@ const sb_service_t billing_service = {
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
     .plans = true,
+    .start = s_start,
+    .stop = s_stop,
     .command = s_command,
     .commands_help = "  stripe-sync [--write FILE]\n"
                      "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"

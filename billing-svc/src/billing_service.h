@@ -88,4 +88,12 @@ int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 int billing_sync_command (int argc, char **argv, const sb_config_t *config);
 void billing_sync_test (bool verbose);
 
+//  ---- overage reported to Stripe meters (billing_meter.c) ---------------
+
+//  Starts the reporter's thread (not without a Stripe secret key: logged,
+//  0). 0, or -1 when it cannot start.
+int billing_meter_start (const sb_config_t *config);
+//  Stops it (a send in hand finishes first). Safe when not started.
+void billing_meter_stop (void);
+
 #endif
