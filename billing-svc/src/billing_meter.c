@@ -53,7 +53,7 @@
 #define S_COUNTS_MS  10000          //  one usage.counts call
 #define S_BATCH      500            //  organizations a usage.counts call (the LIMIT below)
 #define S_SEND_MAX   100            //  rows sent a round (the LIMIT below; more: again at once)
-#define S_STRIPE_MS  20000          //  one meter event, retries included
+#define S_STRIPE_MS  10000          //  one meter event, retries included
 
 typedef struct {
     const sb_config_t *config;

@@ -295,7 +295,7 @@ usage_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         db,
         "WITH p AS (SELECT coalesce ($3::date, " USAGE_SQL_PERIOD ") AS day)"
         "SELECT o.id::text, coalesce (c.used, 0), to_char (p.day, 'YYYY-MM-DD')"
-        "  FROM p, unnest ($1::uuid[]) WITH ORDINALITY AS o (id, n)"
+        "  FROM p CROSS JOIN unnest ($1::uuid[]) WITH ORDINALITY AS o (id, n)"
         "  LEFT JOIN counters AS c ON c.organization_id = o.id AND c.metric = $2"
         "                         AND c.period_start = p.day"
         " ORDER BY o.n",
