@@ -12,7 +12,8 @@
 #include "billing_service.h"
 #include "sb/purge.h"
 
-static const char *const s_tables [] = { "credits", "referrals", "subscriptions", NULL };
+static const char *const s_tables [] = { "credits", "referrals", "meter_reports",
+                                          "subscriptions", NULL };
 
 int
 billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)

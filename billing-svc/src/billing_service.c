@@ -30,17 +30,19 @@ static const sb_op_t s_ops [] = {
     { .name = NULL }
 };
 
-//  The threads of the process: the credits relay (billing_referrals.c).
+//  The threads of the process: the credits relay (billing_referrals.c)
+//  and the overage reporter (billing_meter.c).
 static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    return billing_referrals_start (config);
+    return billing_referrals_start (config) || billing_meter_start (config) ? -1 : 0;
 }
 
 static void
 s_stop (void)
 {
+    billing_meter_stop ();
     billing_referrals_stop ();
 }
 

@@ -130,4 +130,12 @@ void billing_referrals_wake (void);
 void billing_referrals_stop (void);
 void billing_referrals_test (bool verbose);
 
+//  ---- overage reported to Stripe meters (billing_meter.c) ---------------
+
+//  Starts the reporter's thread (not without a Stripe secret key: logged,
+//  0). 0, or -1 when it cannot start.
+int billing_meter_start (const sb_config_t *config);
+//  Stops it (a send in hand finishes first). Safe when not started.
+void billing_meter_stop (void);
+
 #endif

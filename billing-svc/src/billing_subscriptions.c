@@ -253,8 +253,26 @@ billing_subscription_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
     else
         incomplete = true;
 
+    //  This month's overage: the calls beyond the plan's (tenant-svc's
+    //  count, as over_limits), and what of it Stripe acknowledged
+    //  (billing_meter.c; usage-svc's count, which may trail by seconds).
+    const sb_plan_t *plan = sb_plans_get (sb_ctx_plans (ctx), ent.plan);
+    int64_t overage = plan && plan->overage_calls.enabled && calls > ent.calls_included
+                    ? calls - ent.calls_included : 0;
+    const char *month [] = { org };
+    PGresult *reported = sb_db_exec (sb_ctx_db (ctx),
+                                     "SELECT coalesce (sum (quantity), 0) FROM meter_reports "
+                                     " WHERE organization_id = $1 AND metric = 'calls' "
+                                     "   AND reported_at IS NOT NULL AND period_start = "
+                                     "       date_trunc ('month', now () AT TIME ZONE 'UTC')::date",
+                                     1, month);
+    if (!reported)
+        return -1;
+    int64_t reported_calls = strtoll (PQgetvalue (reported, 0, 0), NULL, 10);
+    PQclear (reported);
+
     msgpack_packer *pk = sb_reply_body (reply, 200);
-    msgpack_pack_map (pk, 13);
+    msgpack_pack_map (pk, 14);
     sb_mpk_pack_kv_str (pk, "plan", ent.plan);
     //  A lapsed past-due subscription is on free now: it says so.
     sb_mpk_pack_kv_str (pk, "status", streq (sub.status, "past_due") && !ent.expires_ms
@@ -302,6 +320,15 @@ billing_subscription_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
     sb_mpk_pack_kv_int (pk, "businesses", businesses);
     sb_mpk_pack_kv_int (pk, "seats", seats);
     sb_mpk_pack_kv_int (pk, "calls_this_month", calls);
+    sb_mpk_pack_str (pk, "overage");
+    msgpack_pack_map (pk, 1);
+    sb_mpk_pack_str (pk, "calls");
+    msgpack_pack_map (pk, 3);
+    sb_mpk_pack_kv_int (pk, "quantity", overage);
+    sb_mpk_pack_kv_int (pk, "amount_cents",
+                        overage && overage <= INT64_MAX / plan->overage_calls.unit_amount_cents
+                        ? overage * plan->overage_calls.unit_amount_cents : overage ? -1 : 0);
+    sb_mpk_pack_kv_int (pk, "reported", reported_calls);
     return 0;
 }
 

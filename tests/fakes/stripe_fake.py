@@ -46,9 +46,14 @@ Control endpoints (no key needed, never logged):
                           query, headers: {authorization, idempotency-key,
                           content-type, stripe-version, user-agent}, form:
                           [[key, value], ...], body, replayed, status}
+  GET  /__fake/arrivals   every API request as it arrived, before the delay
+                          and whatever its fate (so a test can act while one
+                          is in flight): {method, path, time}, oldest first
   GET  /__fake/objects    {customers, products, prices, meters,
                           checkout_sessions, portal_sessions, meter_events,
                           balance_transactions}: lists in creation order
+  POST /__fake/forget_keys  forget the saved Idempotency-Key answers only
+                          (Stripe prunes them after 24 hours)
   POST /__fake/reset      forget everything (objects, log, keys, config)
   POST /__fake/config     JSON merged into the configuration and answered:
                           {"delay_ms": N} before each answer;
@@ -133,6 +138,7 @@ class State:
         self.identifiers = set()
         self.idempotency = {}
         self.requests = []
+        self.arrivals = []
         self.config = {"delay_ms": 0, "fail": None, "down": False}
         with open(os.path.join(self.state_dir, "requests.jsonl"), "w"):
             pass
@@ -200,6 +206,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
 
         config = state.config
+        with state.lock:
+            state.arrivals.append({"method": method, "path": path, "time": time.time()})
         if config.get("down"):
             with state.lock:
                 state.record(self.entry(method, path, query, raw, [], False, 0))
@@ -272,10 +280,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with state.lock:
             if method == "GET" and path == "/__fake/requests":
                 self.send(200, state.requests)
+            elif method == "GET" and path == "/__fake/arrivals":
+                self.send(200, state.arrivals)
             elif method == "GET" and path == "/__fake/objects":
                 body = {k: list(v.values()) for k, v in state.objects.items()}
                 body["meter_events"] = state.meter_events
                 self.send(200, body)
+            elif method == "POST" and path == "/__fake/forget_keys":
+                state.idempotency = {}
+                self.send(200, {"forgotten": True})
             elif method == "POST" and path == "/__fake/reset":
                 state.reset()
                 self.send(200, {"reset": True})

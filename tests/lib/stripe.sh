@@ -20,9 +20,13 @@
 #           stripe_requests          the request log (JSON array, oldest
 #                                    first; see the fake's header for the
 #                                    fields)
+#           stripe_arrivals          the requests as they arrived, before the
+#                                    delay (JSON array of {method, path, time})
 #           stripe_objects           the fake's objects by kind (JSON)
 #           stripe_config JSON       merge JSON into the fake's configuration
 #                                    (delay_ms, fail, down); prints the result
+#           stripe_forget_keys       forget the saved Idempotency-Key answers
+#                                    (as Stripe does after 24 h), nothing else
 #           stripe_reset             forget every object, request and key
 # Webhooks: stripe_sign SECRET[,SECRET...] PAYLOAD_FILE [TIMESTAMP]
 #                                    print a Stripe-Signature header value
@@ -75,6 +79,8 @@ _stripe_control () {
 
 stripe_requests () { _stripe_control GET requests; }
 stripe_objects () { _stripe_control GET objects; }
+stripe_arrivals () { _stripe_control GET arrivals; }
+stripe_forget_keys () { _stripe_control POST forget_keys '{}' >/dev/null; }
 stripe_reset () { _stripe_control POST reset '{}' >/dev/null; }
 stripe_config () { _stripe_control POST config "$1"; }
 

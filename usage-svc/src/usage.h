@@ -171,6 +171,12 @@ sb_finish_fn usage_ingest_finish;
 int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  usage.counts (role service) {organization_ids: [uuid, ...] (at most
+//  USAGE_MAX_COUNT_ORGS), metric, period_start?: "YYYY-MM-01" (default: the
+//  current month)}: {data: [{organization_id, used}], period_start}, one row
+//  per organization asked, 0 for one without a counter (billing's overage).
+#define USAGE_MAX_COUNT_ORGS 1000
+int usage_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_reserve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_release (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

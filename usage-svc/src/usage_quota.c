@@ -239,3 +239,88 @@ usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     PQclear (result);
     return 0;
 }
+
+//  usage.counts: one statement over every organization asked (row-level
+//  security opened for the transaction: the caller is internal and asks
+//  for many organizations at once), in the order asked.
+int
+usage_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *metric = sb_arg_string (ctx, args, "metric", true, 1, 63, &fields);
+    if (metric && !usage_metric_valid (metric))
+        sb_fields_add (&fields, "metric", "must match ^[a-z][a-z0-9_]{0,62}$");
+    const char *period = sb_arg_string (ctx, args, "period_start", false, 10, 10, &fields);
+    if (period) {
+        bool valid = strlen (period) == 10 && streq (period + 7, "-01") && period [4] == '-';
+        for (int i = 0; valid && i < 7; i++)
+            valid = i == 4 || isdigit ((unsigned char) period [i]);
+        int month = valid ? atoi (period + 5) : 0;
+        if (month < 1 || month > 12 || atoi (period) < 1970)
+            sb_fields_add (&fields, "period_start", "must be the first day of a month, YYYY-MM-01");
+    }
+    const msgpack_object *ids = sb_mpk_get (args, "organization_ids");
+    size_t count = 0;
+    if (!ids || ids->type != MSGPACK_OBJECT_ARRAY)
+        sb_fields_add (&fields, "organization_ids", "is required (an array of UUIDs)");
+    else
+    if (ids->via.array.size > USAGE_MAX_COUNT_ORGS)
+        sb_fields_add (&fields, "organization_ids", "has more than %d items", USAGE_MAX_COUNT_ORGS);
+    else
+        count = ids->via.array.size;
+    //  The ids as a PostgreSQL array literal: each checked to be a UUID,
+    //  so nothing in it needs quoting.
+    char *list = (char *) sb_ctx_alloc (ctx, count * 37 + 3);
+    char *at = list;
+    *at++ = '{';
+    for (size_t i = 0; i < count && !sb_fields_has (&fields, "organization_ids"); i++) {
+        char id [40];
+        const msgpack_object *item = &ids->via.array.ptr [i];
+        if (item->type != MSGPACK_OBJECT_STR || sb_mpk_copy_str (item, id, sizeof (id))
+            || !sb_is_uuid (id)) {
+            sb_fields_add (&fields, "organization_ids", "item %zu is not a UUID", i);
+            break;
+        }
+        at += sprintf (at, "%s%s", i ? "," : "", id);
+    }
+    *at++ = '}';
+    *at = 0;
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    sb_db_t *db = sb_ctx_db (ctx);
+    if (sb_db_all_orgs (db))
+        return usage_reply_db_error (ctx, reply);
+    const char *params [] = { list, metric, period };
+    PGresult *result = sb_db_exec (
+        db,
+        "WITH p AS (SELECT coalesce ($3::date, " USAGE_SQL_PERIOD ") AS day)"
+        "SELECT o.id::text, coalesce (c.used, 0), to_char (p.day, 'YYYY-MM-DD')"
+        "  FROM p CROSS JOIN unnest ($1::uuid[]) WITH ORDINALITY AS o (id, n)"
+        "  LEFT JOIN counters AS c ON c.organization_id = o.id AND c.metric = $2"
+        "                         AND c.period_start = p.day"
+        " ORDER BY o.n",
+        3, params);
+    if (!result)
+        return usage_reply_db_error (ctx, reply);
+    int rows = PQntuples (result);
+    char day [16];
+    if (rows)
+        snprintf (day, sizeof (day), "%s", PQgetvalue (result, 0, 2));
+    else
+    if (period)
+        snprintf (day, sizeof (day), "%s", period);
+    else
+        s_period_now (day);
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_str (pk, "data");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++) {
+        msgpack_pack_map (pk, 2);
+        sb_mpk_pack_kv_str (pk, "organization_id", PQgetvalue (result, r, 0));
+        sb_mpk_pack_kv_int (pk, "used", strtoll (PQgetvalue (result, r, 1), NULL, 10));
+    }
+    sb_mpk_pack_kv_str (pk, "period_start", day);
+    PQclear (result);
+    return 0;
+}

@@ -12,6 +12,7 @@
         usage.record    batches from producers (the tenant outbox relay)
         usage.check     may this organization use N more? (cached)
         usage.verify    counters recomputed from the events: {mismatches}
+        usage.counts    a month's counter of one metric for many organizations
         org.purge       a deleted organization's rows, a batch a call (usage_org.c)
     and the public ones too, for the call engine (reserve, commit, release).
 
@@ -41,6 +42,7 @@ static const sb_op_t s_ops [] = {
     { .name = "usage.verify", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_verify },
     { .name = "usage.check", .role = SB_ROLE_SERVICE, .handler = usage_check },
     { .name = "usage.summary", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_summary },
+    { .name = "usage.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_counts },
     { .name = "usage.series", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_series },
     { .name = "usage.reserve", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_IDEMPOTENT,
       .handler = usage_reserve },

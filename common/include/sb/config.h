@@ -46,6 +46,7 @@ typedef struct {
     char *stripe_api_base;          //  SWITCHBOARD_STRIPE_API_BASE
     char *stripe_webhook_secret;    //  SWITCHBOARD_STRIPE_WEBHOOK_SECRET, unset
     int billing_grace_seconds;      //  SWITCHBOARD_BILLING_GRACE_SECONDS, 604800 (7 days)
+    int billing_meter_interval_ms;  //  SWITCHBOARD_BILLING_METER_INTERVAL_MS, 60000
     char *plans_file;               //  SWITCHBOARD_PLANS_FILE, unset = shipped default
     int auth_rate_per_minute;       //  SWITCHBOARD_AUTH_RATE_PER_MINUTE, 30
     int rate_share;                 //  SWITCHBOARD_RATE_SHARE, 1 (gateways sharing limits)
