@@ -19,6 +19,9 @@ static const sb_op_t s_ops [] = {
       .handler = billing_entitlements_get },
     { .name = "entitlements.changes", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_entitlements_changes },
+    //  Stripe calls: no transaction held while they run (billing_checkout.c)
+    { .name = "billing.checkout", .role = SB_ROLE_ADMIN, .handler = billing_checkout_create },
+    { .name = "billing.portal", .role = SB_ROLE_ADMIN, .handler = billing_portal_create },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
     { .name = NULL }
@@ -32,6 +35,13 @@ s_command (int argc, char **argv, const sb_config_t *config)
     if (streq (argv [0], "stripe-sync"))
         return billing_sync_command (argc, argv, config);
     return -1;
+}
+
+//  At exit: what the files set up in this worker process.
+static void
+s_stop (void)
+{
+    billing_checkout_stop ();
 }
 
 static void
@@ -51,6 +61,7 @@ const sb_service_t billing_service = {
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
     .plans = true,
+    .stop = s_stop,
     .command = s_command,
     .commands_help = "  stripe-sync [--write FILE]\n"
                      "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"

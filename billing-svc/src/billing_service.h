@@ -88,4 +88,11 @@ int billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 int billing_sync_command (int argc, char **argv, const sb_config_t *config);
 void billing_sync_test (bool verbose);
 
+//  ---- Stripe Checkout and the billing portal (billing_checkout.c) ------
+
+int billing_checkout_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_portal_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Destroys the worker's Stripe client (the service's stop hook).
+void billing_checkout_stop (void);
+
 #endif

@@ -12,6 +12,7 @@
 #include "gw.h"
 
 #define S_HASHING_MS 15000
+#define S_STRIPE_MS 15000           //  routes that call Stripe (billing-svc bounds it at 10 s)
 
 const char *const gw_services [] = { "auth", "tenant", "billing", "usage", NULL };
 
@@ -138,6 +139,11 @@ static const gw_route_t s_routes [] = {
       .op = "billing.subscription", .role = SB_ROLE_USER },
     { .method = "PUT", .path = "/v1/billing/spending-cap", .service = "billing",
       .op = "billing.spending_cap", .role = SB_ROLE_ADMIN },
+    //  Stripe calls: billing-svc gives Stripe at most 10 s of this.
+    { .method = "POST", .path = "/v1/billing/checkout", .service = "billing",
+      .op = "billing.checkout", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
+    { .method = "POST", .path = "/v1/billing/portal", .service = "billing",
+      .op = "billing.portal", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },
