@@ -19,6 +19,13 @@ static const sb_op_t s_ops [] = {
       .handler = billing_entitlements_get },
     { .name = "entitlements.changes", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_entitlements_changes },
+    //  Stripe calls: no transaction held while they run (billing_checkout.c)
+    //  and on the "stripe" lane (sb_service_t.lane), so that a slow Stripe
+    //  holds up only them.
+    { .name = "billing.checkout", .role = SB_ROLE_ADMIN, .flags = SB_OP_LANE,
+      .handler = billing_checkout_create },
+    { .name = "billing.portal", .role = SB_ROLE_ADMIN, .flags = SB_OP_LANE,
+      .handler = billing_portal_create },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
     { .name = "referrals.record", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
@@ -61,6 +68,14 @@ s_command (int argc, char **argv, const sb_config_t *config)
     return -1;
 }
 
+//  At the end of each worker thread (the service's and the lane's): what
+//  the handlers keep per thread.
+static void
+s_worker_stop (void)
+{
+    billing_checkout_stop ();
+}
+
 static void
 s_selftest (bool verbose)
 {
@@ -81,6 +96,8 @@ const sb_service_t billing_service = {
     .plans = true,
     .start = s_start,
     .stop = s_stop,
+    .lane = "stripe",
+    .worker_stop = s_worker_stop,
     .command = s_command,
     .commands_help = "  stripe-sync [--write FILE]\n"
                      "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"

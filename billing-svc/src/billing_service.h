@@ -138,4 +138,11 @@ int billing_meter_start (const sb_config_t *config);
 //  Stops it (a send in hand finishes first). Safe when not started.
 void billing_meter_stop (void);
 
+//  ---- Stripe Checkout and the billing portal (billing_checkout.c) ------
+
+int billing_checkout_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_portal_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Destroys the worker's Stripe client (the service's stop hook).
+void billing_checkout_stop (void);
+
 #endif

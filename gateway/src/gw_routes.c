@@ -12,8 +12,10 @@
 #include "gw.h"
 
 #define S_HASHING_MS 15000
+#define S_STRIPE_MS 15000           //  routes that call Stripe (billing-svc bounds it at 10 s)
 
-const char *const gw_services [] = { "auth", "tenant", "billing", "usage", NULL };
+const char *const gw_services [] = { "auth", "tenant", "billing", "billing.stripe", "usage",
+                                     NULL };
 
 static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/healthz", .local = gw_http_healthz },
@@ -140,6 +142,13 @@ static const gw_route_t s_routes [] = {
       .op = "billing.spending_cap", .role = SB_ROLE_ADMIN },
     { .method = "GET", .path = "/v1/billing/credits", .service = "billing",
       .op = "billing.credits", .role = SB_ROLE_ADMIN },
+    //  Stripe calls, on billing's lane (billing-svc's second worker thread):
+    //  a slow Stripe holds up only them. billing-svc gives Stripe at most
+    //  10 s of this.
+    { .method = "POST", .path = "/v1/billing/checkout", .service = "billing.stripe",
+      .op = "billing.checkout", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
+    { .method = "POST", .path = "/v1/billing/portal", .service = "billing.stripe",
+      .op = "billing.portal", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },

@@ -27,5 +27,10 @@
 #define SB_E_IDEMPOTENCY_REUSED   "idempotency_key_reused"
 #define SB_E_IDEMPOTENCY_IN_USE   "idempotency_key_in_use"
 #define SB_E_USAGE_OVERFLOW       "usage_overflow"     //  a usage counter would pass its cap
+//  Billing with Stripe (billing-svc checkout and portal)
+#define SB_E_BILLING_NOT_CONFIGURED "billing_not_configured"   //  no Stripe secret key
+#define SB_E_STRIPE_ERROR         "stripe_error"       //  Stripe refused the request (4xx)
+#define SB_E_STRIPE_UNAVAILABLE   "stripe_unavailable" //  no answer in time, or Stripe's 5xx
+#define SB_E_NO_BILLING_ACCOUNT   "no_billing_account" //  no Stripe customer yet
 
 #endif
