@@ -19,6 +19,10 @@ static const sb_op_t s_ops [] = {
       .handler = billing_entitlements_get },
     { .name = "entitlements.changes", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_entitlements_changes },
+    { .name = "webhooks.receive", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
+      .handler = billing_webhooks_receive },
+    { .name = "billing.invoices", .role = SB_ROLE_ADMIN, .flags = SB_OP_READ,
+      .handler = billing_invoices_list },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
     { .name = NULL }
@@ -32,6 +36,20 @@ s_command (int argc, char **argv, const sb_config_t *config)
     if (streq (argv [0], "stripe-sync"))
         return billing_sync_command (argc, argv, config);
     return -1;
+}
+
+//  The dunning thread runs in every billing-svc process.
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return billing_dunning_start (config);
+}
+
+static void
+s_stop (void)
+{
+    billing_dunning_stop ();
 }
 
 static void
@@ -51,6 +69,8 @@ const sb_service_t billing_service = {
     .migrations = billing_migrations,
     .migration_count = &billing_migration_count,
     .plans = true,
+    .start = s_start,
+    .stop = s_stop,
     .command = s_command,
     .commands_help = "  stripe-sync [--write FILE]\n"
                      "                create or find in the Stripe account (SWITCHBOARD_STRIPE_SECRET_KEY)\n"

@@ -138,6 +138,13 @@ static const gw_route_t s_routes [] = {
       .op = "billing.subscription", .role = SB_ROLE_USER },
     { .method = "PUT", .path = "/v1/billing/spending-cap", .service = "billing",
       .op = "billing.spending_cap", .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/billing/invoices", .service = "billing",
+      .op = "billing.invoices", .role = SB_ROLE_ADMIN },
+    //  Stripe's events: no credential but the signature, which billing-svc
+    //  checks over the exact bytes Stripe signed (hence raw).
+    { .method = "POST", .path = "/v1/billing/webhook", .service = "billing",
+      .op = "webhooks.receive", .role = SB_ROLE_NONE, .deadline_ms = 10000,
+      .max_body = 512 * 1024, .flags = GW_ROUTE_RAW },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },

@@ -27,5 +27,7 @@
 #define SB_E_IDEMPOTENCY_REUSED   "idempotency_key_reused"
 #define SB_E_IDEMPOTENCY_IN_USE   "idempotency_key_in_use"
 #define SB_E_USAGE_OVERFLOW       "usage_overflow"     //  a usage counter would pass its cap
+#define SB_E_INVALID_SIGNATURE    "invalid_signature"  //  a webhook's signature does not verify
+#define SB_E_BILLING_NOT_CONFIGURED "billing_not_configured"   //  no Stripe key or secret
 
 #endif
