@@ -222,6 +222,21 @@ t_is "  free, canceled" "$(json_lines "$HTTP_BODY" .plan .status | tr '\n' ' ')"
 t_ok "  the gateway enforces it: RateLimit-Limit 60" poll_until 5 rate_is 60
 t_is "each mail went once: two to the admin" "$(mail_count admin@wh.example)" 2
 
+# ---- one event delivered four times at once: applied once ------------------------
+stripe_event "$EV/par.json" evt_par customer.subscription.updated $((T0 + 100)) \
+    "$(subscription sub_A2 $((T0 + 100)) price_pro active)"
+version=$(suite_psql -c "SELECT version FROM billing.subscriptions WHERE organization_id = '$A_OID'")
+pids=()
+for i in 1 2 3 4; do
+    ( stripe_post "$EV/par.json"; echo "$HTTP_STATUS $(json_get "$HTTP_BODY" .duplicate)" > "$SUITE_TMP/par.$i" ) &
+    pids+=($!)
+done
+wait "${pids[@]}"
+t_is "four concurrent deliveries: 200 each, one applied, three duplicates" \
+    "$(cat "$SUITE_TMP"/par.* | sort | uniq -c | awk '{ print $1 "x" $2 "/" $3 }' | tr '\n' ' ')" "1x200/false 3x200/true "
+t_is "  the subscription took one version for it" \
+    "$(suite_psql -c "SELECT version - $version || ' ' || plan FROM billing.subscriptions WHERE organization_id = '$A_OID'")" "1 pro"
+
 # ---- not configured --------------------------------------------------------------
 suite_stop billing-1
 SWITCHBOARD_STRIPE_WEBHOOK_SECRET= suite_start_service billing 2

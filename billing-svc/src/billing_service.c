@@ -59,6 +59,7 @@ s_selftest (bool verbose)
     billing_stripe_test (verbose);
     billing_signature_test (verbose);
     billing_sync_test (verbose);
+    billing_webhooks_test (verbose);
 }
 
 const sb_service_t billing_service = {

@@ -104,6 +104,7 @@ void billing_sync_test (bool verbose);
 
 int billing_webhooks_receive (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int billing_invoices_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+void billing_webhooks_test (bool verbose);
 
 //  Queues a mail to org's admins (billing.mail_outbox) in the request's
 //  transaction; the dunning thread hands it to auth-svc once committed.

@@ -633,3 +633,48 @@ billing_webhooks_receive (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
     sb_mpk_pack_kv_str (pk, "outcome", event.outcome);
     return 0;
 }
+
+//  ---------------------------------------------------------------------
+//  selftest: the pure parts (status mapping, distrustful reading)
+
+void
+billing_webhooks_test (bool verbose)
+{
+    (void) verbose;
+    SB_CHECK (streq (s_status_of ("active"), "active"));
+    SB_CHECK (streq (s_status_of ("trialing"), "trialing"));
+    SB_CHECK (streq (s_status_of ("past_due"), "past_due"));
+    SB_CHECK (streq (s_status_of ("unpaid"), "past_due"));
+    SB_CHECK (streq (s_status_of ("canceled"), "canceled"));
+    SB_CHECK (streq (s_status_of ("incomplete_expired"), "canceled"));
+    SB_CHECK (streq (s_status_of ("incomplete"), "canceled"));
+    SB_CHECK (streq (s_status_of ("paused"), "canceled"));
+    SB_CHECK (s_status_of ("bogus") == NULL && s_status_of (NULL) == NULL);
+
+    const char *text = "{\"id\":\"sub_1\",\"n\":7,\"s\":\"\",\"c\":\"a\\u0001b\","
+                       "\"customer\":{\"id\":\"cus_9\"},\"num\":\"12\",\"t\":1767225600,"
+                       "\"items\":{\"data\":[{\"price\":{\"id\":\"price_x\"}}]},"
+                       "\"metadata\":{\"organization_id\":\"not-a-uuid\"}}";
+    char why [128];
+    json_t *root = sb_json_parse (text, strlen (text), why, sizeof (why));
+    SB_CHECK (root);
+    SB_CHECK (streq (s_str (root, "id"), "sub_1"));
+    SB_CHECK (s_str (root, "n") == NULL);           //  a number is no string
+    SB_CHECK (s_str (root, "s") == NULL);           //  empty
+    SB_CHECK (s_str (root, "c") == NULL);           //  a control character
+    SB_CHECK (s_str (root, "absent") == NULL && s_str (NULL, "id") == NULL);
+    SB_CHECK (streq (s_id (root, "customer"), "cus_9"));   //  expanded
+    int64_t value = 0;
+    SB_CHECK (!s_int (root, "num", &value) && s_int (root, "n", &value) && value == 7);
+    char at [BILLING_TS];
+    s_time (root, "t", at);
+    SB_CHECK (strncmp (at, "2026-01-01T00:00:00", 19) == 0);
+    s_time (root, "n", at);
+    SB_CHECK (*at);
+    s_time (root, "id", at);
+    SB_CHECK (*at == 0);
+    SB_CHECK (streq (s_str (s_obj (s_first_item (root), "price"), "id"), "price_x"));
+    SB_CHECK (s_first_item (s_obj (root, "metadata")) == NULL);
+    SB_CHECK (s_org_of_metadata (root) == NULL);    //  not a UUID
+    json_decref (root);
+}

@@ -262,6 +262,10 @@ gw_routes_test (bool verbose)
     SB_CHECK (m.route && gw_route_max_body (m.route) == GW_MAX_BODY);
     gw_route_t own = { "POST", "/v1/x", "x", "x.y", SB_ROLE_NONE, 0, NULL, 4096, 0 };
     SB_CHECK (gw_route_max_body (&own) == 4096);
+    //  Stripe's webhook: raw, anonymous, 512 KiB.
+    gw_routes_match ("POST", "/v1/billing/webhook", &m);
+    SB_CHECK (m.route && (m.route->flags & GW_ROUTE_RAW) && m.route->role == SB_ROLE_NONE
+              && gw_route_max_body (m.route) == 512 * 1024);
 
     //  Parameter capture, on a template of our own.
     SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", &m));
