@@ -165,7 +165,8 @@ t_is "  active again, starter, no grace end" \
     "$(json_lines "$HTTP_BODY" .status .plan | tr '\n' ' ')$(json_get "$HTTP_BODY" .grace_period_ends_at)" "active starter null"
 stripe_event "$EV/failed-late.json" evt_failed_late invoice.payment_failed $((T0 + 55)) "$(invoice in_1 open $((T0 + 45)) 0)"
 stripe_post "$EV/failed-late.json"
-t_status "an older invoice.payment_failed after invoice.paid: 200" 200
+t_is "an older invoice.payment_failed after invoice.paid: 200 stale" \
+    "$HTTP_STATUS $(json_get "$HTTP_BODY" .outcome)" "200 stale"
 http_as "$A_AT" GET /v1/billing/subscription
 t_field "  the subscription stays active" .status active
 

@@ -364,7 +364,9 @@ s_subscription_changed (s_event_t *event, bool deleted)
     return 0;
 }
 
-//  Writes (or updates, from a newer event) the invoice row.
+//  Writes (or updates, from a newer event) the invoice row. 1 when it was
+//  written, 0 when not (an older event, or no invoice to record), -1 when
+//  the database failed.
 static int
 s_record_invoice (s_event_t *event)
 {
@@ -399,7 +401,7 @@ s_record_invoice (s_event_t *event)
         *period_end ? period_end : NULL, s_str_max (invoice, "hosted_invoice_url", 2048),
         created_at, state_at
     };
-    return sb_db_run (sb_ctx_db (event->ctx),
+    PGresult *result = sb_db_exec (sb_ctx_db (event->ctx),
                       "INSERT INTO invoices (id, organization_id, stripe_invoice_id, number, "
                       "  amount_due, amount_paid, currency, status, period_start, period_end, "
                       "  hosted_invoice_url, created, stripe_state_at) "
@@ -413,6 +415,11 @@ s_record_invoice (s_event_t *event)
                       "WHERE invoices.stripe_state_at <= EXCLUDED.stripe_state_at "
                       "  AND invoices.organization_id = EXCLUDED.organization_id",
                       13, params);
+    if (!result)
+        return -1;
+    int written = atoi (PQcmdTuples (result)) > 0;
+    PQclear (result);
+    return written;
 }
 
 //  The organization's metadata of an invoice's subscription (where API
@@ -437,17 +444,19 @@ s_invoice (s_event_t *event, bool paid)
         found = s_org_of (event->ctx, invoice, s_org_of_invoice_metadata (invoice), event->org);
     if (found <= 0)
         return found < 0 ? -1 : s_ignore (event, "unknown customer");
-    if (s_record_invoice (event))
+    int recorded = s_record_invoice (event);
+    if (recorded < 0)
         return -1;
-    event->outcome = "applied";
+    event->outcome = recorded ? "applied" : "stale";
     billing_sub_t sub;
     if (billing_sub_load (event->ctx, event->org, true, &sub))
         return -1;
     if (event->created < sub.stripe_state_at) {
-        sb_info ("billing: webhook %s (%s): the subscription has newer state; invoice recorded",
-                 event->id, event->type);
+        sb_info ("billing: webhook %s (%s): the subscription has newer state%s",
+                 event->id, event->type, recorded ? "; invoice recorded" : "");
         return 0;
     }
+    event->outcome = "applied";
     if (paid) {
         if (!streq (sub.status, "past_due"))
             return 0;
