@@ -184,6 +184,13 @@ int auth_mail_queue (sb_ctx_t *ctx, const char *org, const char *kind, const cha
 //  The mail thread: started with the service (refuses a sender address or
 //  mail server URL it could never use), woken after a commit that queued
 //  mail (from the worker's thread), stopped at exit.
+//  mail.admins {id, organization_id, subject, text} (internal callers:
+//  billing-svc's dunning): queues the mail to each admin of the
+//  organization, once per id and admin (a repeated call queues nothing
+//  more). 200 {id, queued}; an organization that no longer exists: 200,
+//  queued 0.
+int auth_mail_admins (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 int auth_mail_start (const sb_config_t *config);
 void auth_mail_wake (void);
 void auth_mail_stop (void);

@@ -26,6 +26,12 @@
     it. A mail sent whose mark is then lost is sent again when the lease
     ends: at least once, never silently dropped.
 
+    Other services' mail to an organization's admins comes through
+    mail.admins (billing-svc's dunning mail): one row per admin, kind
+    billing, with the caller's id in source_id, unique with the recipient,
+    so that a caller repeating a call it got no answer to queues nothing
+    twice (while the rows are kept: 30 days once sent).
+
     Not LISTEN/NOTIFY, for the reason tenant_relay.c gives: NOTIFY
     serializes every commit of the database on one lock.
 */
@@ -57,6 +63,60 @@ auth_mail_queue (sb_ctx_t *ctx, const char *org, const char *kind, const char *t
                    5, params))
         return -1;
     sb_ctx_after_commit (ctx, auth_mail_wake);
+    return 0;
+}
+
+int
+auth_mail_admins (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *id = sb_arg_string (ctx, args, "id", true, 36, 36, &fields);
+    if (id && !sb_is_uuid (id))
+        sb_fields_add (&fields, "id", "must be a UUID");
+    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, &fields);
+    if (org && !sb_is_uuid (org))
+        sb_fields_add (&fields, "organization_id", "must be a UUID");
+    const char *subject = sb_arg_string (ctx, args, "subject", true, 1, 200, &fields);
+    const char *text = sb_arg_text (ctx, args, "text", true, 1, 10000, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    sb_db_t *db = sb_ctx_db (ctx);
+    PGresult *admins = sb_db_exec (db, "SELECT email FROM users "
+                                       "WHERE organization_id = $1 AND role = 'admin' "
+                                       "ORDER BY created_at, id", 1, &org);
+    if (!admins)
+        return -1;
+    int queued = 0;
+    for (int r = 0; r < PQntuples (admins); r++) {
+        const char *to = PQgetvalue (admins, r, 0);
+        char why [256];
+        if (sb_mail_check (sb_ctx_config (ctx), to, subject, text, why, sizeof (why))) {
+            PQclear (admins);
+            return sb_reply_error (reply, 400, SB_E_VALIDATION_FAILED,
+                                   "the mail cannot be sent: %s", why);
+        }
+        //  One row per id and recipient: a repeated call adds none.
+        const char *params [] = { org, to, subject, text, id };
+        PGresult *result = sb_db_exec (db,
+                                       "INSERT INTO mail_outbox (organization_id, kind, "
+                                       "  recipient, subject, body, source_id) "
+                                       "VALUES ($1, 'billing', $2, $3, $4, $5) "
+                                       "ON CONFLICT (source_id, recipient) DO NOTHING",
+                                       5, params);
+        if (!result) {
+            PQclear (admins);
+            return -1;
+        }
+        queued += atoi (PQcmdTuples (result));
+        PQclear (result);
+    }
+    PQclear (admins);
+    if (queued)
+        sb_ctx_after_commit (ctx, auth_mail_wake);
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_kv_str (pk, "id", id);
+    sb_mpk_pack_kv_int (pk, "queued", queued);
     return 0;
 }
 

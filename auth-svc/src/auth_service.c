@@ -90,6 +90,8 @@ static const sb_op_t s_ops [] = {
     { .name = "apikeys.touch", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = auth_apikeys_touch },
     { .name = "audit.list", .role = SB_ROLE_ADMIN, .handler = auth_audit_list },
+    { .name = "mail.admins", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = auth_mail_admins },
     { .name = NULL }
 };
 

@@ -77,7 +77,10 @@ s_period (int back, char period [16])
         month += 12;
         year--;
     }
-    snprintf (period, 16, "%04d-%02d-01", (int) year, month);
+    //  Years stay in 0..9999 (a clock that says otherwise is clamped), so
+    //  the text always fits.
+    int y = year < 0 ? 0 : year > 9999 ? 9999 : (int) year;
+    snprintf (period, 16, "%04d-%02d-01", y, month % 100);
 }
 
 //  Appends an item to a PostgreSQL array literal being built in buf:

@@ -2,9 +2,8 @@
 
     auth-svc records every organization's deletion for billing-svc too and
     calls org.purge (internal callers only) until it answers done, so that
-    billing's data of a deleted organization goes the day billing-svc
-    holds any. It holds none yet: the list of tables is empty and every
-    purge answers done at once. A table of billing's with an
+    billing's data of a deleted organization goes: its invoices, its
+    webhook events, its queued mail and its subscription. A table of billing's with an
     organization_id column joins s_tables (children before the tables they
     reference) in the migration's commit; t5001 fails on a data-owning
     schema's table that a purge leaves rows in.
@@ -12,8 +11,9 @@
 #include "billing_service.h"
 #include "sb/purge.h"
 
-static const char *const s_tables [] = { "credits", "referrals", "meter_reports",
-                                          "subscriptions", NULL };
+static const char *const s_tables [] = { "credits", "referrals", "meter_reports", "invoices",
+                                          "webhook_events", "mail_outbox", "subscriptions",
+                                          NULL };
 
 int
 billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)

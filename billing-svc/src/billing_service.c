@@ -26,6 +26,10 @@ static const sb_op_t s_ops [] = {
       .handler = billing_checkout_create },
     { .name = "billing.portal", .role = SB_ROLE_ADMIN, .flags = SB_OP_LANE,
       .handler = billing_portal_create },
+    { .name = "webhooks.receive", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
+      .handler = billing_webhooks_receive },
+    { .name = "billing.invoices", .role = SB_ROLE_ADMIN, .flags = SB_OP_READ,
+      .handler = billing_invoices_list },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_org_purge },
     { .name = "referrals.record", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
@@ -37,13 +41,15 @@ static const sb_op_t s_ops [] = {
     { .name = NULL }
 };
 
-//  The threads of the process: the credits relay (billing_referrals.c)
-//  and the overage reporter (billing_meter.c).
+//  The threads of every billing-svc process: the dunning sweep and mail
+//  relay (billing_dunning.c), the credits relay (billing_referrals.c) and
+//  the overage reporter (billing_meter.c).
 static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    return billing_referrals_start (config) || billing_meter_start (config) ? -1 : 0;
+    return billing_dunning_start (config) || billing_referrals_start (config)
+           || billing_meter_start (config) ? -1 : 0;
 }
 
 static void
@@ -51,6 +57,7 @@ s_stop (void)
 {
     billing_meter_stop ();
     billing_referrals_stop ();
+    billing_dunning_stop ();
 }
 
 //  `billing-svc COMMAND ...`: the operator's commands (they run before the
@@ -84,6 +91,7 @@ s_selftest (bool verbose)
     billing_signature_test (verbose);
     billing_sync_test (verbose);
     billing_referrals_test (verbose);
+    billing_webhooks_test (verbose);
 }
 
 const sb_service_t billing_service = {

@@ -54,11 +54,22 @@ void billing_sub_from_row (const PGresult *result, int row, int at, billing_sub_
 //  transaction ends; the caller's transaction must allow org's rows).
 //  0, or -1 when the database failed.
 int billing_sub_load (sb_ctx_t *ctx, const char *org, bool for_update, billing_sub_t *sub);
+//  The same on a connection of the caller's (the dunning thread's).
+int billing_sub_read (sb_db_t *db, const char *org, bool for_update, billing_sub_t *sub);
 
 //  Writes *sub as org's subscription with the next entitlements version
 //  (set in sub->version), and publishes subscription.changed once the
 //  transaction commits. 0, or -1 when the database failed.
 int billing_sub_save (sb_ctx_t *ctx, const char *org, billing_sub_t *sub);
+
+//  What billing_sub_save is made of, for a thread without a request: the
+//  write with the next version (the one code path that takes a version),
+//  in the caller's transaction on db; and the body of the event
+//  (BILLING_SUB_TOPIC) to publish once that transaction has committed,
+//  appended to buf.
+#define BILLING_SUB_TOPIC "subscription.changed"
+int billing_sub_write (sb_db_t *db, const char *org, billing_sub_t *sub);
+void billing_sub_event (const char *org, const billing_sub_t *sub, msgpack_sbuffer *buf);
 
 //  What *sub entitles org to now (grace periods, lapses and the spending
 //  cap applied), from the catalogue.
@@ -144,5 +155,26 @@ int billing_checkout_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
 int billing_portal_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 //  Destroys the worker's Stripe client (the service's stop hook).
 void billing_checkout_stop (void);
+
+//  ---- webhooks, invoices, dunning (billing_webhooks.c, billing_invoices.c,
+//  billing_dunning.c) --------------------------------------------------------
+
+int billing_webhooks_receive (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int billing_invoices_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+void billing_webhooks_test (bool verbose);
+
+//  Queues a mail to org's admins (billing.mail_outbox) in the request's
+//  transaction; the dunning thread hands it to auth-svc once committed.
+//  kind names it in the row ("payment_failed"). 0, or -1 when the
+//  database failed.
+int billing_mail_queue (sb_ctx_t *ctx, const char *org, const char *kind, const char *subject,
+                        const char *text);
+
+//  The dunning thread (the grace-period sweep and the mail to auth-svc):
+//  started by the service's start hook, stopped by its stop hook; wake
+//  after a commit that queued mail.
+int billing_dunning_start (const sb_config_t *config);
+void billing_dunning_wake (void);
+void billing_dunning_stop (void);
 
 #endif

@@ -4,7 +4,8 @@
     subscriptions.assign.
 
     One writer path. Every change of a subscription goes through
-    billing_sub_save, which takes the next entitlements version (a row lock
+    billing_sub_write (billing_sub_save in a request, which also publishes;
+    the dunning thread publishes on its own socket), which takes the next entitlements version (a row lock
     on versions held until commit: writers of entitlements serialize there,
     which is cheap because plan changes are rare), writes the row with it,
     and publishes subscription.changed after commit. The caches of the
@@ -69,11 +70,11 @@ billing_sub_from_row (const PGresult *result, int row, int at, billing_sub_t *su
 }
 
 int
-billing_sub_load (sb_ctx_t *ctx, const char *org, bool for_update, billing_sub_t *sub)
+billing_sub_read (sb_db_t *db, const char *org, bool for_update, billing_sub_t *sub)
 {
     billing_sub_default (sub);
     const char *params [] = { org };
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+    PGresult *result = sb_db_exec (db,
                                    for_update ? "SELECT " S_COLUMNS " FROM subscriptions "
                                                 "WHERE organization_id = $1 FOR UPDATE"
                                               : "SELECT " S_COLUMNS " FROM subscriptions "
@@ -87,6 +88,12 @@ billing_sub_load (sb_ctx_t *ctx, const char *org, bool for_update, billing_sub_t
     return 0;
 }
 
+int
+billing_sub_load (sb_ctx_t *ctx, const char *org, bool for_update, billing_sub_t *sub)
+{
+    return billing_sub_read (sb_ctx_db (ctx), org, for_update, sub);
+}
+
 static const char *
 s_or_null (const char *value)
 {
@@ -94,9 +101,8 @@ s_or_null (const char *value)
 }
 
 int
-billing_sub_save (sb_ctx_t *ctx, const char *org, billing_sub_t *sub)
+billing_sub_write (sb_db_t *db, const char *org, billing_sub_t *sub)
 {
-    sb_db_t *db = sb_ctx_db (ctx);
     PGresult *result = sb_db_exec (db, "UPDATE versions SET version = version + 1 "
                                        "WHERE name = 'entitlements' RETURNING version", 0, NULL);
     if (!result)
@@ -132,16 +138,30 @@ billing_sub_save (sb_ctx_t *ctx, const char *org, billing_sub_t *sub)
         return -1;
     sub->exists = true;
     sub->version = strtoll (version, NULL, 10);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
+    return 0;
+}
+
+void
+billing_sub_event (const char *org, const billing_sub_t *sub, msgpack_sbuffer *buf)
+{
     msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 4);
     sb_mpk_pack_kv_str (&pk, "organization_id", org);
     sb_mpk_pack_kv_int (&pk, "version", sub->version);
     sb_mpk_pack_kv_str (&pk, "plan", sub->plan);
     sb_mpk_pack_kv_str (&pk, "status", sub->status);
-    sb_ctx_publish (ctx, "subscription.changed", buf.data, buf.size);
+}
+
+int
+billing_sub_save (sb_ctx_t *ctx, const char *org, billing_sub_t *sub)
+{
+    if (billing_sub_write (sb_ctx_db (ctx), org, sub))
+        return -1;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    billing_sub_event (org, sub, &buf);
+    sb_ctx_publish (ctx, BILLING_SUB_TOPIC, buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
     return 0;
 }

@@ -133,9 +133,9 @@ s_lookup_key (char *buf, size_t size, const char *plan, const char *metric,
               const char *interval)
 {
     if (metric)
-        snprintf (buf, size, "switchboard_%s_%s_overage_%s", plan, metric, interval);
+        snprintf (buf, size, "switchboard_%.31s_%.63s_overage_%.7s", plan, metric, interval);
     else
-        snprintf (buf, size, "switchboard_%s_%s", plan, interval);
+        snprintf (buf, size, "switchboard_%.31s_%.7s", plan, interval);
 }
 
 //  True when a Price object says what we would create: product, amount,

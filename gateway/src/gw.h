@@ -28,6 +28,8 @@ typedef void (gw_local_fn) (gw_conn_t *conn);
 
 //  Route flags.
 #define GW_ROUTE_OPERATOR  1        //  for operators: SWITCHBOARD_OPERATOR_TOKEN
+#define GW_ROUTE_RAW       2        //  the body is not parsed: args are {raw: bin of the
+                                    //  body's bytes, signature: Stripe-Signature or nil}
 
 typedef struct {
     const char *method;             //  "GET", "POST", ...

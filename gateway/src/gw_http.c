@@ -37,6 +37,14 @@
     answer only to the operator's token (404 when none is configured). The
     client address is the TCP peer's, or X-Forwarded-For's from a trusted
     proxy (gw_addr.c).
+
+    A route flagged GW_ROUTE_RAW (Stripe's webhook) takes its body as
+    bytes, not JSON: the service verifies a signature over exactly what
+    was sent, which parsing and repacking would lose. Its args are
+    {raw: <the body, msgpack bin>, signature: <the Stripe-Signature header,
+    or nil>}; no query or path parameters are added. Such a route has no
+    credential and is not under the per-address limit of the anonymous
+    auth routes (gw_ratelimit_client counts only those).
 */
 #include "gw.h"
 #include <arpa/inet.h>
@@ -606,6 +614,33 @@ s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
     return true;
 }
 
+//  A raw route's request: {raw, signature}, no JSON parsing (see the
+//  header above).
+static enum MHD_Result
+s_forward_raw (gw_conn_t *conn, sb_envelope_head_t *head)
+{
+    const gw_route_t *route = conn->match.route;
+    const char *signature = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                         "Stripe-Signature");
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    sb_mpk_pack_str (&pk, "raw");
+    msgpack_pack_bin (&pk, conn->body_size);
+    msgpack_pack_bin_body (&pk, conn->body ? conn->body : "", conn->body_size);
+    sb_mpk_pack_str (&pk, "signature");
+    if (signature)
+        sb_mpk_pack_str (&pk, signature);
+    else
+        msgpack_pack_nil (&pk);
+    int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
+    s_submit (conn, S_WAITING, route->service, route->op, head, &packed, deadline_ms);
+    msgpack_sbuffer_destroy (&packed);
+    return MHD_YES;
+}
+
 static enum MHD_Result
 s_forward (gw_conn_t *conn)
 {
@@ -621,6 +656,8 @@ s_forward (gw_conn_t *conn)
         msgpack_sbuffer_destroy (&buf);
         return rc;
     }
+    if (route->flags & GW_ROUTE_RAW)
+        return s_forward_raw (conn, &head);
     char why [256];
     json_t *args;
     if (conn->body_size) {

@@ -149,6 +149,13 @@ static const gw_route_t s_routes [] = {
       .op = "billing.checkout", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
     { .method = "POST", .path = "/v1/billing/portal", .service = "billing.stripe",
       .op = "billing.portal", .role = SB_ROLE_ADMIN, .deadline_ms = S_STRIPE_MS },
+    { .method = "GET", .path = "/v1/billing/invoices", .service = "billing",
+      .op = "billing.invoices", .role = SB_ROLE_ADMIN },
+    //  Stripe's events: no credential but the signature, which billing-svc
+    //  checks over the exact bytes Stripe signed (hence raw).
+    { .method = "POST", .path = "/v1/billing/webhook", .service = "billing",
+      .op = "webhooks.receive", .role = SB_ROLE_NONE, .deadline_ms = 10000,
+      .max_body = 512 * 1024, .flags = GW_ROUTE_RAW },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },
@@ -266,6 +273,10 @@ gw_routes_test (bool verbose)
     SB_CHECK (m.route && gw_route_max_body (m.route) == GW_MAX_BODY);
     gw_route_t own = { "POST", "/v1/x", "x", "x.y", SB_ROLE_NONE, 0, NULL, 4096, 0 };
     SB_CHECK (gw_route_max_body (&own) == 4096);
+    //  Stripe's webhook: raw, anonymous, 512 KiB.
+    gw_routes_match ("POST", "/v1/billing/webhook", &m);
+    SB_CHECK (m.route && (m.route->flags & GW_ROUTE_RAW) && m.route->role == SB_ROLE_NONE
+              && gw_route_max_body (m.route) == 512 * 1024);
 
     //  Parameter capture, on a template of our own.
     SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", &m));

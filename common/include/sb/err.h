@@ -32,5 +32,6 @@
 #define SB_E_STRIPE_ERROR         "stripe_error"       //  Stripe refused the request (4xx)
 #define SB_E_STRIPE_UNAVAILABLE   "stripe_unavailable" //  no answer in time, or Stripe's 5xx
 #define SB_E_NO_BILLING_ACCOUNT   "no_billing_account" //  no Stripe customer yet
+#define SB_E_INVALID_SIGNATURE    "invalid_signature"  //  a webhook's signature does not verify
 
 #endif
