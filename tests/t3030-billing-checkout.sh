@@ -30,15 +30,17 @@
 # stripe_unavailable, for the customer and the session call, nothing
 # stored); a Stripe that answers after 20 s, with ONE billing-svc process:
 # the checkout answers 502 stripe_unavailable by its bound while the same
-# process answers GET /v1/billing/plans and /v1/billing/subscription
-# meanwhile (checkouts run on its "stripe" lane, a worker thread of their
+# process applies a Stripe webhook and answers GET /v1/billing/plans and
+# /v1/billing/subscription meanwhile (checkouts run on its "stripe" lane, a worker thread of their
 # own registered as billing.stripe, so Stripe's slowness holds up nothing
 # else). An
 # organization with a live Stripe subscription: 409 (the portal changes
 # plans).
 . "$(dirname "$0")/lib/auth.sh"
-. "$(dirname "$0")/lib/stripe.sh"
+. "$(dirname "$0")/lib/stripe_events.sh"
 suite_init
+WEBHOOK_SECRET=whsec_test_checkout
+export SWITCHBOARD_STRIPE_WEBHOOK_SECRET=$WEBHOOK_SECRET
 stripe_fake_start || t_bail "the fake Stripe API did not start"
 
 CATALOGUE=$SUITE_TMP/plans-overage.json
@@ -305,6 +307,14 @@ for i in 1 2 3; do
     http_as "$A_AT" GET /v1/billing/subscription
     [[ $HTTP_STATUS == 200 ]] && served=$((served + 1))
 done
+# Stripe's webhook meanwhile: A's subscription is on pro now.
+now=$(date +%s)
+stripe_event "$SUITE_TMP/slow-event.json" evt_while_slow customer.subscription.updated "$now" \
+    "{\"id\":\"sub_slow\",\"object\":\"subscription\",\"customer\":\"$customer\",\"status\":\"active\",\"cancel_at_period_end\":false,\"metadata\":{\"organization_id\":\"$A_OID\"},\"items\":{\"object\":\"list\",\"data\":[{\"id\":\"si_slow\",\"price\":{\"id\":\"$P_PRO\"},\"current_period_start\":$now,\"current_period_end\":$((now + 2592000))}]}}"
+stripe_post "$SUITE_TMP/slow-event.json"
+t_is "  a webhook meanwhile is applied at once" "$HTTP_STATUS $(json_get "$HTTP_BODY" .outcome)" "200 applied"
+http_as "$A_AT" GET /v1/billing/subscription
+t_field "  A is on pro" .plan pro
 t_ok "  while it hangs, the checkout is still waiting" kill -0 "$slow"
 t_is "  billing-svc's own worker answered 6 billing requests meanwhile" "$served" 6
 wait "$slow"

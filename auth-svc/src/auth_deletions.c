@@ -59,45 +59,24 @@ static int
 s_purge (sb_client_t *client, const char *service, const char *org, bool *done, char *error,
          size_t error_size)
 {
-    msgpack_sbuffer args, envelope;
+    msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
-    msgpack_sbuffer_init (&envelope);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 1);
     sb_mpk_pack_kv_str (&pk, "organization_id", org);
-    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
-    sb_random_hex (head.id, 16);
-    snprintf (head.op, sizeof (head.op), "org.purge");
-    head.deadline = sb_now_ms () + S_CALL_MS;
-    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
     sb_reply_msg_t reply;
-    int status = 0;
     *done = false;
-    if (sb_client_call (client, service, envelope.data, envelope.size, S_CALL_MS, &reply) == 0) {
-        status = reply.status;
+    int status = sb_client_request (client, service, "org.purge", NULL, &args, S_CALL_MS, &reply,
+                                    error, error_size);
+    if (status) {
         if (status >= 200 && status < 300) {
             const msgpack_object *flag = reply.body ? sb_mpk_get (reply.body, "done") : NULL;
             *done = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
         }
-        else {
-            char code [64] = "", message [128] = "";
-            if (reply.error) {
-                sb_mpk_copy_str (sb_mpk_get (reply.error, "code"), code, sizeof (code));
-                sb_mpk_copy_str (sb_mpk_get (reply.error, "message"), message, sizeof (message));
-            }
-            snprintf (error, error_size, "%d %s: %s", status, code, message);
-        }
         sb_reply_msg_release (&reply);
     }
-    else
-        snprintf (error, error_size, "no answer within %d ms", S_CALL_MS);
-    //  Kept in a text column: printable ASCII only.
-    for (char *c = error; *c; c++)
-        if (*c < 0x20 || *c > 0x7e)
-            *c = '?';
     msgpack_sbuffer_destroy (&args);
-    msgpack_sbuffer_destroy (&envelope);
     return status;
 }
 

@@ -84,9 +84,8 @@ auth_referrals_record (sb_ctx_t *ctx, const char *org, const char *email, const 
 static int
 s_deliver (sb_client_t *client, const char *const *row, char *error, size_t error_size)
 {
-    msgpack_sbuffer args, envelope;
+    msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
-    msgpack_sbuffer_init (&envelope);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 5);
@@ -95,33 +94,9 @@ s_deliver (sb_client_t *client, const char *const *row, char *error, size_t erro
     sb_mpk_pack_kv_str (&pk, "referred_organization_id", row [2]);
     sb_mpk_pack_kv_str (&pk, "referrer_domain", row [3]);
     sb_mpk_pack_kv_str (&pk, "referred_domain", row [4]);
-    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
-    sb_random_hex (head.id, 16);
-    snprintf (head.op, sizeof (head.op), "referrals.record");
-    head.deadline = sb_now_ms () + S_CALL_MS;
-    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
-    sb_reply_msg_t reply;
-    int status = 0;
-    if (sb_client_call (client, "billing", envelope.data, envelope.size, S_CALL_MS, &reply) == 0) {
-        status = reply.status;
-        if (status < 200 || status >= 300) {
-            char code [64] = "", message [128] = "";
-            if (reply.error) {
-                sb_mpk_copy_str (sb_mpk_get (reply.error, "code"), code, sizeof (code));
-                sb_mpk_copy_str (sb_mpk_get (reply.error, "message"), message, sizeof (message));
-            }
-            snprintf (error, error_size, "%d %s: %s", status, code, message);
-        }
-        sb_reply_msg_release (&reply);
-    }
-    else
-        snprintf (error, error_size, "no answer within %d ms", S_CALL_MS);
-    //  Kept in a text column: printable ASCII only.
-    for (char *c = error; *c; c++)
-        if (*c < 0x20 || *c > 0x7e)
-            *c = '?';
+    int status = sb_client_request (client, "billing", "referrals.record", NULL, &args, S_CALL_MS,
+                                    NULL, error, error_size);
     msgpack_sbuffer_destroy (&args);
-    msgpack_sbuffer_destroy (&envelope);
     return status;
 }
 

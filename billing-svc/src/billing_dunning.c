@@ -151,9 +151,8 @@ s_deliver_one (sb_db_t *db, sb_client_t *client)
         sb_db_commit (db);
         return 0;
     }
-    msgpack_sbuffer args, envelope;
+    msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
-    msgpack_sbuffer_init (&envelope);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 4);
@@ -161,19 +160,9 @@ s_deliver_one (sb_db_t *db, sb_client_t *client)
     sb_mpk_pack_kv_str (&pk, "organization_id", PQgetvalue (row, 0, 1));
     sb_mpk_pack_kv_str (&pk, "subject", PQgetvalue (row, 0, 2));
     sb_mpk_pack_kv_str (&pk, "text", PQgetvalue (row, 0, 3));
-    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
-    sb_random_hex (head.id, 16);
-    snprintf (head.op, sizeof (head.op), "mail.admins");
-    snprintf (head.org, sizeof (head.org), "%s", PQgetvalue (row, 0, 1));
-    head.deadline = sb_now_ms () + S_CALL_MS;
-    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
-    sb_reply_msg_t reply;
-    int status = client && sb_client_call (client, "auth", envelope.data, envelope.size,
-                                           S_CALL_MS, &reply) == 0 ? reply.status : 0;
-    if (status)
-        sb_reply_msg_release (&reply);
+    int status = sb_client_request (client, "auth", "mail.admins", PQgetvalue (row, 0, 1), &args,
+                                    S_CALL_MS, NULL, NULL, 0);
     msgpack_sbuffer_destroy (&args);
-    msgpack_sbuffer_destroy (&envelope);
 
     char attempts [16], code [16];
     snprintf (attempts, sizeof (attempts), "%d", atoi (PQgetvalue (row, 0, 4)) + 1);

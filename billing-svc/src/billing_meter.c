@@ -106,9 +106,8 @@ static int
 s_counts (sb_client_t *client, char (*orgs) [40], size_t count, const char *period,
           int64_t *used)
 {
-    msgpack_sbuffer args, envelope;
+    msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
-    msgpack_sbuffer_init (&envelope);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3);
@@ -118,18 +117,13 @@ s_counts (sb_client_t *client, char (*orgs) [40], size_t count, const char *peri
         sb_mpk_pack_str (&pk, orgs [i]);
     sb_mpk_pack_kv_str (&pk, "metric", "calls");
     sb_mpk_pack_kv_str (&pk, "period_start", period);
-    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
-    sb_random_hex (head.id, 16);
-    snprintf (head.op, sizeof (head.op), "usage.counts");
-    head.deadline = sb_now_ms () + S_COUNTS_MS;
-    sb_envelope_encode_request (&envelope, &head, args.data, args.size);
-    msgpack_sbuffer_destroy (&args);
     for (size_t i = 0; i < count; i++)
         used [i] = -1;
     sb_reply_msg_t reply;
-    int rc = sb_client_call (client, "usage", envelope.data, envelope.size, S_COUNTS_MS, &reply);
-    msgpack_sbuffer_destroy (&envelope);
-    if (rc)
+    int status = sb_client_request (client, "usage", "usage.counts", NULL, &args, S_COUNTS_MS,
+                                    &reply, NULL, 0);
+    msgpack_sbuffer_destroy (&args);
+    if (!status)
         return sb_error ("meter: usage-svc did not answer usage.counts within %d ms",
                          S_COUNTS_MS);
     const msgpack_object *data = reply.status == 200 && reply.body

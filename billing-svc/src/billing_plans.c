@@ -52,13 +52,7 @@ billing_plans_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
         s_pack_limit (pk, "seats", plan->seats);
         s_pack_limit (pk, "api_requests_per_minute", plan->api_requests_per_minute);
         sb_mpk_pack_str (pk, "features");
-        unsigned count = 0;
-        for (unsigned bit = 1; bit; bit <<= 1)
-            count += (plan->features & bit) && sb_plans_feature_name (bit);
-        msgpack_pack_array (pk, count);
-        for (unsigned bit = 1; bit; bit <<= 1)
-            if ((plan->features & bit) && sb_plans_feature_name (bit))
-                sb_mpk_pack_str (pk, sb_plans_feature_name (bit));
+        sb_plans_pack_features (pk, plan->features);
         sb_mpk_pack_str (pk, "overage");
         if (plan->overage_calls.enabled) {
             msgpack_pack_map (pk, 1);

@@ -22,17 +22,14 @@ sb_client_new (const char *brokers)
     //  does not swallow requests meant for a live one.
     zsock_set_immediate (self->sock, 1);
     size_t connected = 0;
-    char *list = sb_strdup (brokers);
-    char *saveptr = NULL;
-    for (char *item = strtok_r (list, ",", &saveptr); item; item = strtok_r (NULL, ",", &saveptr)) {
-        while (*item == ' ')
-            item++;
-        if (*item && zsock_connect (self->sock, "%s", item) == 0)
+    const char *p = brokers ? brokers : "", *item;
+    size_t len;
+    while ((item = sb_list_next (&p, &len))) {
+        if (len && zsock_connect (self->sock, "%.*s", (int) len, item) == 0)
             connected++;
         else
-            sb_warn ("client: cannot connect to '%s'", item);
+            sb_warn ("client: cannot connect to '%.*s'", (int) len, item);
     }
-    free (list);
     if (connected == 0) {
         sb_client_destroy (&self);
         return NULL;
@@ -49,6 +46,51 @@ sb_client_destroy (sb_client_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+int
+sb_client_request (sb_client_t *self, const char *service, const char *op, const char *org,
+                   const msgpack_sbuffer *args, int timeout_ms, sb_reply_msg_t *reply,
+                   char *error, size_t error_size)
+{
+    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
+    sb_random_hex (head.id, 16);
+    snprintf (head.op, sizeof (head.op), "%s", op);
+    if (org)
+        snprintf (head.org, sizeof (head.org), "%s", org);
+    head.deadline = sb_now_ms () + timeout_ms;
+    msgpack_sbuffer envelope;
+    msgpack_sbuffer_init (&envelope);
+    sb_envelope_encode_request (&envelope, &head, args ? args->data : NULL, args ? args->size : 0);
+    sb_reply_msg_t own;
+    sb_reply_msg_t *answer = reply ? reply : &own;
+    int status = 0;
+    if (error_size)
+        *error = 0;
+    if (self && sb_client_call (self, service, envelope.data, envelope.size, timeout_ms,
+                                answer) == 0) {
+        status = answer->status;
+        if ((status < 200 || status >= 300) && error_size) {
+            char code [64] = "", message [128] = "";
+            if (answer->error) {
+                sb_mpk_copy_str (sb_mpk_get (answer->error, "code"), code, sizeof (code));
+                sb_mpk_copy_str (sb_mpk_get (answer->error, "message"), message,
+                                 sizeof (message));
+            }
+            snprintf (error, error_size, "%d %s: %s", status, code, message);
+        }
+        if (!reply)
+            sb_reply_msg_release (&own);
+    }
+    else
+    if (error_size)
+        snprintf (error, error_size, "no answer from %s within %d ms", service, timeout_ms);
+    //  Printable ASCII only: it is logged and kept in text columns.
+    for (char *c = error_size ? error : NULL; c && *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+    msgpack_sbuffer_destroy (&envelope);
+    return status;
 }
 
 int

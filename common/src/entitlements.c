@@ -111,13 +111,7 @@ sb_entitlement_pack (msgpack_packer *pk, const char *org, const sb_entitlement_t
     sb_mpk_pack_kv_int (pk, "seats", ent->seats);
     sb_mpk_pack_kv_int (pk, "api_requests_per_minute", ent->api_requests_per_minute);
     sb_mpk_pack_str (pk, "features");
-    unsigned count = 0;
-    for (unsigned bit = 1; bit; bit <<= 1)
-        count += (ent->features & bit) && sb_plans_feature_name (bit);
-    msgpack_pack_array (pk, count);
-    for (unsigned bit = 1; bit; bit <<= 1)
-        if ((ent->features & bit) && sb_plans_feature_name (bit))
-            sb_mpk_pack_str (pk, sb_plans_feature_name (bit));
+    sb_plans_pack_features (pk, ent->features);
 }
 
 void
@@ -242,21 +236,13 @@ static int
 s_call (sb_client_t *client, const char *op, const msgpack_sbuffer *args, int timeout_ms,
         sb_reply_msg_t *reply)
 {
-    sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
-    sb_random_hex (head.id, 16);
-    snprintf (head.op, sizeof (head.op), "%s", op);
-    head.deadline = sb_now_ms () + timeout_ms;
-    msgpack_sbuffer envelope;
-    msgpack_sbuffer_init (&envelope);
-    sb_envelope_encode_request (&envelope, &head, args->data, args->size);
-    int rc = sb_client_call (client, "billing", envelope.data, envelope.size, timeout_ms, reply);
-    msgpack_sbuffer_destroy (&envelope);
-    if (rc == 0 && (reply->status != 200 || !reply->body)) {
-        sb_debug ("entitlements: billing %s answered %d", op, reply->status);
+    int status = sb_client_request (client, "billing", op, NULL, args, timeout_ms, reply, NULL, 0);
+    if (status && (status != 200 || !reply->body)) {
+        sb_debug ("entitlements: billing %s answered %d", op, status);
         sb_reply_msg_release (reply);
         return -1;
     }
-    return rc;
+    return status ? 0 : -1;
 }
 
 int

@@ -41,13 +41,16 @@ sb_plans_feature (const char *name)
     return 0;
 }
 
-const char *
-sb_plans_feature_name (unsigned bit)
+void
+sb_plans_pack_features (msgpack_packer *pk, unsigned features)
 {
+    uint32_t count = 0;
     for (size_t i = 0; s_features [i].name; i++)
-        if (s_features [i].bit == bit)
-            return s_features [i].name;
-    return NULL;
+        count += (features & s_features [i].bit) != 0;
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; s_features [i].name; i++)
+        if (features & s_features [i].bit)
+            sb_mpk_pack_str (pk, s_features [i].name);
 }
 
 //  Copies a string member; absent or null allowed when optional.
@@ -349,8 +352,13 @@ sb_plans_test (bool verbose)
     SB_CHECK (!free_plan->overage_calls.enabled && pro->overage_calls.enabled
               && pro->overage_calls.unit_amount_cents == 4 && !*pro->overage_calls.stripe_price_id
               && streq (pro->overage_calls.meter_event_name, "switchboard_calls"));
-    SB_CHECK (streq (sb_plans_feature_name (SB_FEATURE_WEBHOOKS), "webhooks")
-              && sb_plans_feature_name (1u << 30) == NULL);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    sb_plans_pack_features (&pk, SB_FEATURE_SSO | SB_FEATURE_ANALYTICS | (1u << 30));
+    SB_CHECK (buf.size == 1 + 10 + 4 && memcmp (buf.data, "\x92\xa9" "analytics\xa3sso", 15) == 0);
+    msgpack_sbuffer_destroy (&buf);
     SB_CHECK (sb_plans_size (plans) == 4 && sb_plans_referral_credit_cents (plans) == 1000);
     SB_CHECK (sb_plans_get (plans, "gold") == NULL);
     sb_plans_destroy (&plans);

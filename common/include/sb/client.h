@@ -27,4 +27,15 @@ void sb_client_destroy (sb_client_t **self_p);
 int sb_client_call (sb_client_t *self, const char *service, const void *request,
                     size_t size, int timeout_ms, sb_reply_msg_t *reply);
 
+//  Calls op on service as an internal caller (role service, a fresh
+//  request id, org when not NULL) with the msgpack args map (NULL: none),
+//  waiting at most timeout_ms. Returns the reply's status, 0 when none
+//  came. With reply not NULL and a status, *reply holds the answer
+//  (release it with sb_reply_msg_release); with error_size, error says why
+//  when the status is not 2xx, as printable ASCII ("409 conflict: ...",
+//  "no answer from billing within 2000 ms"). self may be NULL (no answer).
+int sb_client_request (sb_client_t *self, const char *service, const char *op, const char *org,
+                       const msgpack_sbuffer *args, int timeout_ms, sb_reply_msg_t *reply,
+                       char *error, size_t error_size);
+
 #endif

@@ -63,10 +63,10 @@ const char *sb_plans_default_text (size_t *len);
 //  The plan with this id, or NULL. Borrowed.
 const sb_plan_t *sb_plans_get (const sb_plans_t *self, const char *id);
 
-//  The feature bit for a name ("analytics" ...), 0 when unknown; and the
-//  name of a single bit, NULL when unknown.
+//  The feature bit for a name ("analytics" ...), 0 when unknown.
 unsigned sb_plans_feature (const char *name);
-const char *sb_plans_feature_name (unsigned bit);
+//  Packs the names of the features set in features, as an array.
+void sb_plans_pack_features (msgpack_packer *pk, unsigned features);
 
 //  Number of plans and the i-th, in catalogue order (for listings).
 size_t sb_plans_size (const sb_plans_t *self);
