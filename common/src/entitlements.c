@@ -11,7 +11,9 @@
 
     The actor (its own thread) owns the SUB socket and a bus client: it
     applies subscription.changed events as they come and asks billing-svc
-    entitlements.changes {since} every S_POLL_MS. An answer that is not
+    entitlements.changes {since} every S_POLL_MS (every S_FIRST_MS until
+    the first answer, so that a process starting beside billing-svc soon
+    remembers). An answer that is not
     complete (more changes than one answer lists) empties the cache, as
     does a version that went backwards (billing's database was replaced):
     both cost lookups only.
@@ -25,6 +27,7 @@
 #define S_CACHE_MAX   100000        //  entries before the cache is emptied
 #define S_RECENT      1024          //  notices remembered by organization
 #define S_POLL_MS     1000          //  catch-up interval
+#define S_FIRST_MS    200           //  until the first answer (nothing is remembered before)
 #define S_CALL_MS     2000          //  catch-up call timeout
 
 struct _sb_ents_t {
@@ -392,7 +395,10 @@ s_actor (zsock_t *pipe, void *arg)
                          : "does not answer the catch-up: known organizations keep their "
                            "entitlement, unknown ones are refused");
             answering = answered;
-            poll_at = sb_mono_ms () + S_POLL_MS;
+            pthread_mutex_lock (&self->lock);
+            bool following = self->since >= 0;
+            pthread_mutex_unlock (&self->lock);
+            poll_at = sb_mono_ms () + (following ? S_POLL_MS : S_FIRST_MS);
         }
     }
     zpoller_destroy (&poller);
