@@ -52,13 +52,14 @@ auth_deletions_request (sb_ctx_t *ctx, const char *org)
     return 0;
 }
 
-//  Calls service's org.purge for org. Returns the reply's status (0 when
-//  none came), *done whether it said the organization is gone, and a short
+//  Calls the row's service's org.purge for its organization (row: the
+//  organization, the service). Returns the reply's status (0 when none
+//  came), *done whether it said the organization is gone, and a short
 //  reason in error when it failed.
 static int
-s_purge (sb_client_t *client, const char *service, const char *org, bool *done, char *error,
-         size_t error_size)
+s_purge (sb_client_t *client, const char *const *row, bool *done, char *error, size_t error_size)
 {
+    const char *org = row [0], *service = row [1];
     msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
     msgpack_packer pk;
@@ -73,6 +74,9 @@ s_purge (sb_client_t *client, const char *service, const char *org, bool *done, 
         if (status >= 200 && status < 300) {
             const msgpack_object *flag = reply.body ? sb_mpk_get (reply.body, "done") : NULL;
             *done = flag && flag->type == MSGPACK_OBJECT_BOOLEAN && flag->via.boolean;
+            if (*done)
+                sb_info ("deletions: %s acknowledged the deletion of organization %s", service,
+                         org);
         }
         sb_reply_msg_release (&reply);
     }
@@ -80,65 +84,17 @@ s_purge (sb_client_t *client, const char *service, const char *org, bool *done, 
     return status;
 }
 
-//  The relay's step: one due deletion. Returns 1 when a row was handled
-//  (there may be more), 0 when none is due, -1 on a database failure.
+static const sb_outbox_t s_outbox = {
+    .name = "deletions", .table = "org_deletions", .columns = "organization_id, service",
+    .column_count = 2, .key_count = 2, .backoff_max_s = S_BACKOFF_MAX_S, .deliver = s_purge
+};
+
+//  The relay's step: one due deletion (sb_outbox_step).
 static int
 s_step (sb_db_t *db, sb_client_t *client, void *arg)
 {
     (void) arg;
-    if (sb_db_begin (db))
-        return -1;
-    PGresult *due = sb_db_exec (db,
-                                "SELECT organization_id, service FROM org_deletions "
-                                "WHERE acknowledged_at IS NULL AND next_attempt_at <= now () "
-                                "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                0, NULL);
-    if (!due) {
-        sb_db_rollback (db);
-        return -1;
-    }
-    if (PQntuples (due) == 0) {
-        PQclear (due);
-        return sb_db_commit (db) ? -1 : 0;
-    }
-    char org [40], service [40];
-    snprintf (org, sizeof (org), "%s", PQgetvalue (due, 0, 0));
-    snprintf (service, sizeof (service), "%s", PQgetvalue (due, 0, 1));
-    PQclear (due);
-
-    bool done = false;
-    char error [256] = "";
-    int status = s_purge (client, service, org, &done, error, sizeof (error));
-    int rc;
-    if (status >= 200 && status < 300) {
-        const char *params [] = { org, service, done ? "t" : "f" };
-        rc = sb_db_run (db,
-                        "UPDATE org_deletions SET attempts = attempts + 1, failures = 0, "
-                        "last_error = NULL, next_attempt_at = now (), "
-                        "acknowledged_at = CASE WHEN $3::boolean THEN now () END "
-                        "WHERE organization_id = $1 AND service = $2",
-                        3, params);
-        if (done)
-            sb_info ("deletions: %s acknowledged the deletion of organization %s", service, org);
-    }
-    else {
-        sb_warn ("deletions: %s did not purge organization %s: %s", service, org, error);
-        char backoff_max [16];
-        snprintf (backoff_max, sizeof (backoff_max), "%d", S_BACKOFF_MAX_S);
-        const char *params [] = { org, service, error, backoff_max };
-        rc = sb_db_run (db,
-                        "UPDATE org_deletions SET attempts = attempts + 1, "
-                        "failures = failures + 1, last_error = $3, "
-                        "next_attempt_at = now () + least ($4::int, power (2, least (failures, 10))) "
-                        "                          * interval '1 second' "
-                        "WHERE organization_id = $1 AND service = $2",
-                        4, params);
-    }
-    if (rc || sb_db_commit (db)) {
-        sb_db_rollback (db);
-        return -1;
-    }
-    return 1;
+    return sb_outbox_step (db, client, &s_outbox);
 }
 
 int

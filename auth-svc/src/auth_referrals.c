@@ -32,7 +32,7 @@
 #include "sb/relay.h"
 
 #define S_CALL_MS       10000       //  one referrals.record call
-#define S_BACKOFF_MAX_S "30"
+#define S_BACKOFF_MAX_S 30
 
 static sb_relay_t *s_relay;
 
@@ -78,11 +78,12 @@ auth_referrals_record (sb_ctx_t *ctx, const char *org, const char *email, const 
     return 1;
 }
 
-//  Calls billing's referrals.record for the row's values. Returns the
-//  reply's status (0 when none came), with a short reason in error when it
-//  failed.
+//  Calls billing's referrals.record for the row's values (its columns in
+//  s_outbox's order). Returns the reply's status (0 when none came), with
+//  a short reason in error when it failed.
 static int
-s_deliver (sb_client_t *client, const char *const *row, char *error, size_t error_size)
+s_deliver (sb_client_t *client, const char *const *row, bool *done, char *error,
+           size_t error_size)
 {
     msgpack_sbuffer args;
     msgpack_sbuffer_init (&args);
@@ -97,66 +98,25 @@ s_deliver (sb_client_t *client, const char *const *row, char *error, size_t erro
     int status = sb_client_request (client, "billing", "referrals.record", NULL, &args, S_CALL_MS,
                                     NULL, error, error_size);
     msgpack_sbuffer_destroy (&args);
+    *done = true;
+    if (status >= 200 && status < 300)
+        sb_info ("referrals: billing recorded referral %s", row [0]);
     return status;
 }
 
-//  The relay's step: one due referral. 1 when it was delivered (there may
-//  be more), 0 when none is due, -1 when billing or the database failed.
+static const sb_outbox_t s_outbox = {
+    .name = "referrals", .table = "referral_outbox",
+    .columns = "id, referrer_organization_id, referred_organization_id, referrer_domain, "
+               "referred_domain",
+    .column_count = 5, .key_count = 1, .backoff_max_s = S_BACKOFF_MAX_S, .deliver = s_deliver
+};
+
+//  The relay's step: one due referral (sb_outbox_step).
 static int
 s_step (sb_db_t *db, sb_client_t *client, void *arg)
 {
     (void) arg;
-    if (sb_db_begin (db))
-        return -1;
-    PGresult *due = sb_db_exec (db,
-                                "SELECT id, referrer_organization_id, referred_organization_id, "
-                                "  referrer_domain, referred_domain FROM referral_outbox "
-                                "WHERE acknowledged_at IS NULL AND next_attempt_at <= now () "
-                                "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                0, NULL);
-    if (!due) {
-        sb_db_rollback (db);
-        return -1;
-    }
-    if (PQntuples (due) == 0) {
-        PQclear (due);
-        return sb_db_commit (db) ? -1 : 0;
-    }
-    char values [5][256];
-    const char *row [5];
-    for (int c = 0; c < 5; c++) {
-        snprintf (values [c], sizeof (values [c]), "%s", PQgetvalue (due, 0, c));
-        row [c] = values [c];
-    }
-    PQclear (due);
-
-    char error [256] = "";
-    int status = s_deliver (client, row, error, sizeof (error));
-    bool delivered = status >= 200 && status < 300;
-    int rc;
-    if (delivered)
-        rc = sb_db_run (db,
-                        "UPDATE referral_outbox SET attempts = attempts + 1, failures = 0, "
-                        "last_error = NULL, acknowledged_at = now () WHERE id = $1",
-                        1, row);
-    else {
-        sb_warn ("referrals: billing did not record referral %s: %s", row [0], error);
-        const char *params [] = { row [0], error, S_BACKOFF_MAX_S };
-        rc = sb_db_run (db,
-                        "UPDATE referral_outbox SET attempts = attempts + 1, "
-                        "failures = failures + 1, last_error = $2, "
-                        "next_attempt_at = now () + least ($3::int, power (2, least (failures, 10))) "
-                        "                          * interval '1 second' "
-                        "WHERE id = $1",
-                        3, params);
-    }
-    if (rc || sb_db_commit (db)) {
-        sb_db_rollback (db);
-        return -1;
-    }
-    if (delivered)
-        sb_info ("referrals: billing recorded referral %s", row [0]);
-    return delivered ? 1 : -1;
+    return sb_outbox_step (db, client, &s_outbox);
 }
 
 int

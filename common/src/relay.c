@@ -1,6 +1,7 @@
 /*  relay.c — the outbox relay's thread (see relay.h for the contract).
 */
 #include "sb/sb.h"
+#include <assert.h>
 #include "sb/relay.h"
 
 struct _sb_relay_t {
@@ -105,4 +106,84 @@ sb_relay_wake (sb_relay_t *self)
 {
     if (self)
         zstr_send (self->actor, "WAKE");
+}
+
+//  ---------------------------------------------------------------------
+//  The one-row-at-a-time outbox step (relay.h)
+
+#define S_OUTBOX_COLUMNS 8
+
+int
+sb_outbox_step (sb_db_t *db, sb_client_t *client, const sb_outbox_t *outbox)
+{
+    assert (outbox->column_count > 0 && outbox->column_count <= S_OUTBOX_COLUMNS
+            && outbox->key_count > 0 && outbox->key_count <= outbox->column_count);
+    char sql [512];
+    snprintf (sql, sizeof (sql),
+              "SELECT %s FROM %s WHERE acknowledged_at IS NULL AND next_attempt_at <= now () "
+              "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+              outbox->columns, outbox->table);
+    if (sb_db_begin (db))
+        return -1;
+    PGresult *due = sb_db_exec (db, sql, 0, NULL);
+    if (!due) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    if (PQntuples (due) == 0) {
+        PQclear (due);
+        return sb_db_commit (db) ? -1 : 0;
+    }
+    //  The row's values, and after them the parameters of the UPDATEs: the
+    //  key's values come first there too ($1..$k).
+    char *values [S_OUTBOX_COLUMNS];
+    for (int c = 0; c < outbox->column_count; c++)
+        values [c] = sb_strdup (PQgetvalue (due, 0, c));
+    PQclear (due);
+    //  "<key1> = $1 AND <key2> = $2": the key's column names, from columns.
+    char where [256] = "";
+    const char *p = outbox->columns, *name;
+    size_t len, at = 0;
+    for (int k = 0; k < outbox->key_count && (name = sb_list_next (&p, &len)); k++)
+        at += (size_t) snprintf (where + at, sizeof (where) - at, "%s%.*s = $%d",
+                                 k ? " AND " : "", (int) len, name, k + 1);
+
+    bool done = true;
+    char error [256] = "";
+    int status = outbox->deliver (client, (const char *const *) values, &done, error,
+                                  sizeof (error));
+    const char *params [S_OUTBOX_COLUMNS + 2];
+    for (int k = 0; k < outbox->key_count; k++)
+        params [k] = values [k];
+    int rc;
+    if (status >= 200 && status < 300) {
+        params [outbox->key_count] = done ? "t" : "f";
+        snprintf (sql, sizeof (sql),
+                  "UPDATE %s SET attempts = attempts + 1, failures = 0, last_error = NULL, "
+                  "next_attempt_at = now (), "
+                  "acknowledged_at = CASE WHEN $%d::boolean THEN now () END WHERE %s",
+                  outbox->table, outbox->key_count + 1, where);
+        rc = sb_db_run (db, sql, outbox->key_count + 1, params);
+    }
+    else {
+        sb_warn ("%s: %s %s not delivered: %s", outbox->name, outbox->table, values [0], error);
+        char backoff_max [16];
+        snprintf (backoff_max, sizeof (backoff_max), "%d", outbox->backoff_max_s);
+        params [outbox->key_count] = error;
+        params [outbox->key_count + 1] = backoff_max;
+        snprintf (sql, sizeof (sql),
+                  "UPDATE %s SET attempts = attempts + 1, failures = failures + 1, "
+                  "last_error = $%d, next_attempt_at = now () "
+                  "  + least ($%d::int, power (2, least (failures, 10))) * interval '1 second' "
+                  "WHERE %s",
+                  outbox->table, outbox->key_count + 1, outbox->key_count + 2, where);
+        rc = sb_db_run (db, sql, outbox->key_count + 2, params);
+    }
+    for (int c = 0; c < outbox->column_count; c++)
+        free (values [c]);
+    if (rc || sb_db_commit (db)) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    return 1;
 }

@@ -53,6 +53,34 @@ sb_relay_t *sb_relay_new (const sb_config_t *config, const sb_relay_spec_t *spec
 //  Stops the thread (the step in hand finishes first) and frees the relay.
 void sb_relay_destroy (sb_relay_t **self_p);
 
+//  The step most outboxes need, kept once: rows handed over one at a time,
+//  each retried on its own schedule. The table has the columns
+//  acknowledged_at, next_attempt_at, attempts, failures and last_error
+//  (besides its own); the step takes one row whose acknowledged_at is null
+//  and whose next_attempt_at has come, locked FOR UPDATE SKIP LOCKED (the
+//  relays of several processes share the table; the row stays locked
+//  during the delivery), and calls deliver with its columns. A 2xx answer
+//  with *done true acknowledges it; 2xx with *done false puts it at the
+//  back of the due rows (work delivered in batches); anything else counts
+//  a failure, keeps the reason and retries the row later, 1 s doubling to
+//  backoff_max_s. Returns 1 when a row was handled (there may be more), 0
+//  when none is due, -1 when the database failed — for a relay's step.
+typedef struct {
+    const char *name;               //  for the logs: "deletions"
+    const char *table;              //  "org_deletions" (a constant: it is written into SQL)
+    const char *columns;            //  "organization_id, service": the first key_count
+    int column_count;               //  identify a row; at most 8 columns
+    int key_count;
+    int backoff_max_s;
+    //  Hands the row over (values as text, borrowed): returns the
+    //  receiver's status (0: no answer) with error (printable ASCII) set
+    //  when it is not 2xx; *done starts true.
+    int (*deliver) (sb_client_t *client, const char *const *row, bool *done, char *error,
+                    size_t error_size);
+} sb_outbox_t;
+
+int sb_outbox_step (sb_db_t *db, sb_client_t *client, const sb_outbox_t *outbox);
+
 //  Asks the relay to look at its outbox now; many wakes coalesce into one
 //  look. Call it from the thread that created the relay (the worker's),
 //  e.g. through sb_ctx_after_commit.
