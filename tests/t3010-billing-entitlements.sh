@@ -6,7 +6,8 @@
 # event and, when that event is lost, through the per-second catch-up on
 # billing's version number.
 #
-# A small catalogue (free: 3 calls, 1 business, 2 seats, 60 requests/min;
+# A small catalogue (tests/fixtures/plans-billing.json; free: 3 calls, 1
+# business, 2 seats, 60 requests/min;
 # starter: 5 calls with overage at 5 cents, 3 businesses, 5 seats, 300/min)
 # keeps the counts short. Plans change here through the operator's route
 # (PUT /v1/sys/subscriptions/{org}, a plan given outside Stripe), which
@@ -24,26 +25,7 @@
 # new routes.
 . "$(dirname "$0")/lib/auth.sh"
 suite_init
-plans=$SUITE_TMP/plans.json
-cat > "$plans" <<'EOF'
-{"plans": [
-  {"id": "free", "name": "Free", "price_cents": 0, "currency": "USD", "interval": "month",
-   "stripe_price_id": null,
-   "limits": {"calls_per_month": 3, "businesses": 1, "seats": 2, "api_requests_per_minute": 60},
-   "features": []},
-  {"id": "starter", "name": "Starter", "price_cents": 2900, "currency": "USD", "interval": "month",
-   "stripe_price_id": "price_starter",
-   "limits": {"calls_per_month": 5, "businesses": 3, "seats": 5, "api_requests_per_minute": 300},
-   "features": ["analytics"],
-   "overage": {"calls": {"unit_amount_cents": 5, "stripe_price_id": "price_over", "meter_event_name": "switchboard_calls"}}},
-  {"id": "pro", "name": "Pro", "price_cents": 9900, "currency": "USD", "interval": "month",
-   "stripe_price_id": "price_pro",
-   "limits": {"calls_per_month": 10000, "businesses": 20, "seats": 25, "api_requests_per_minute": 1200},
-   "features": ["analytics", "webhooks", "priority_support"]}
- ],
- "referral_credit_cents": 700}
-EOF
-export SWITCHBOARD_PLANS_FILE=$plans
+export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-billing.json
 suite_up
 
 # ---- the catalogue, public -------------------------------------------------

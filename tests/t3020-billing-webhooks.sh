@@ -20,25 +20,7 @@
 . "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/stripe_events.sh"
 suite_init
-plans=$SUITE_TMP/plans.json
-cat > "$plans" <<'EOF'
-{"plans": [
-  {"id": "free", "name": "Free", "price_cents": 0, "currency": "USD", "interval": "month",
-   "stripe_price_id": null,
-   "limits": {"calls_per_month": 100, "businesses": 1, "seats": 2, "api_requests_per_minute": 60},
-   "features": []},
-  {"id": "starter", "name": "Starter", "price_cents": 2900, "currency": "USD", "interval": "month",
-   "stripe_price_id": "price_starter",
-   "limits": {"calls_per_month": 1000, "businesses": 3, "seats": 5, "api_requests_per_minute": 300},
-   "features": ["analytics"]},
-  {"id": "pro", "name": "Pro", "price_cents": 9900, "currency": "USD", "interval": "month",
-   "stripe_price_id": "price_pro",
-   "limits": {"calls_per_month": 10000, "businesses": 20, "seats": 25, "api_requests_per_minute": 1200},
-   "features": ["analytics", "webhooks", "priority_support"]}
- ],
- "referral_credit_cents": 700}
-EOF
-export SWITCHBOARD_PLANS_FILE=$plans
+export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-billing.json
 WEBHOOK_SECRET=whsec_test_current
 export SWITCHBOARD_STRIPE_WEBHOOK_SECRET="whsec_test_previous, $WEBHOOK_SECRET"
 # The per-address limit of signup/login/reset, small: the webhook is not under it.
