@@ -108,6 +108,8 @@ t_status "the 9th and 10th calls" 201
 call
 t_error "the 11th is beyond the cap: 402" 402 plan_limit_reached
 t_field "  the limit is plan + cap" .error.limit 10
+t_like "  saying the spending cap is reached" "$(json_get "$HTTP_BODY" .error.message)" "spending cap"
+
 http_as "$A_AT" GET /v1/billing/subscription
 t_field "the subscription shows the cap" .spending_cap_cents 25
 http_as "$A_AT" PUT /v1/billing/spending-cap '{"spending_cap_cents":-1}'

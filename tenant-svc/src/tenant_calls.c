@@ -148,8 +148,13 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     sb_entitlement_t ent;
     if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
         return 0;
+    //  Beyond a plan with overage, only the spending cap stops calls.
+    bool capped = ent.calls_included >= 0 && ent.calls_per_month != ent.calls_included;
     int quota = tenant_quota (ctx, reply, "calls this month", ent.calls_per_month,
-                              TENANT_SQL_CALLS_THIS_MONTH);
+                              TENANT_SQL_CALLS_THIS_MONTH,
+                              capped ? "this month's overage has reached the spending cap "
+                                       "(PUT /v1/billing/spending-cap raises or lifts it)"
+                                     : NULL);
     if (quota)
         return quota < 0 ? -1 : 0;
     sb_db_stmt_t stmt;

@@ -246,7 +246,7 @@ tenant_timezone_known (sb_db_t *db, const char *name, bool *known)
 
 int
 tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
-              const char *count_sql)
+              const char *count_sql, const char *beyond)
 {
     if (limit < 0)
         return 0;
@@ -266,8 +266,11 @@ tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
     PQclear (result);
     if (used < limit)
         return 0;
-    char message [128];
-    snprintf (message, sizeof (message), "the plan allows %lld %s", (long long) limit, what);
+    char message [160];
+    if (beyond)
+        snprintf (message, sizeof (message), "%s", beyond);
+    else
+        snprintf (message, sizeof (message), "the plan allows %lld %s", (long long) limit, what);
     msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED, message, 2);
     sb_mpk_pack_kv_int (pk, "limit", limit);
     sb_mpk_pack_kv_int (pk, "used", used);
