@@ -70,12 +70,8 @@ int
 auth_mail_admins (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *id = sb_arg_string (ctx, args, "id", true, 36, 36, &fields);
-    if (id && !sb_is_uuid (id))
-        sb_fields_add (&fields, "id", "must be a UUID");
-    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, &fields);
-    if (org && !sb_is_uuid (org))
-        sb_fields_add (&fields, "organization_id", "must be a UUID");
+    const char *id = sb_arg_uuid (ctx, args, "id", true, &fields);
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
     const char *subject = sb_arg_string (ctx, args, "subject", true, 1, 200, &fields);
     const char *text = sb_arg_text (ctx, args, "text", true, 1, 10000, &fields);
     if (fields.count)

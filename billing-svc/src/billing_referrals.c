@@ -92,19 +92,6 @@ s_arg_domain (sb_ctx_t *ctx, const msgpack_object *args, const char *name, sb_fi
     return lower;
 }
 
-static const char *
-s_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name, sb_fields_t *fields)
-{
-    const char *value = sb_arg_string (ctx, args, name, true, 36, 36, fields);
-    if (value && !sb_is_uuid (value)) {
-        sb_fields_add (fields, name, "must be a UUID");
-        return NULL;
-    }
-    if (!value && !sb_fields_has (fields, name))
-        sb_fields_add (fields, name, "must be a UUID");
-    return value;
-}
-
 //  Answers {referral_id, referred_organization_id, status, reason,
 //  duplicate} for the referral row of the referred organization.
 static int
@@ -124,9 +111,9 @@ int
 billing_referrals_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *id = s_arg_uuid (ctx, args, "referral_id", &fields);
-    const char *referrer = s_arg_uuid (ctx, args, "referrer_organization_id", &fields);
-    const char *referred = s_arg_uuid (ctx, args, "referred_organization_id", &fields);
+    const char *id = sb_arg_uuid (ctx, args, "referral_id", true, &fields);
+    const char *referrer = sb_arg_uuid (ctx, args, "referrer_organization_id", true, &fields);
+    const char *referred = sb_arg_uuid (ctx, args, "referred_organization_id", true, &fields);
     const char *referrer_domain = s_arg_domain (ctx, args, "referrer_domain", &fields);
     const char *referred_domain = s_arg_domain (ctx, args, "referred_domain", &fields);
     if (fields.count)
@@ -245,7 +232,7 @@ int
 billing_referrals_paid_op (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *org = s_arg_uuid (ctx, args, "organization_id", &fields);
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
     char status [16];

@@ -398,9 +398,7 @@ int
 billing_subscriptions_assign (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, &fields);
-    if (org && !sb_is_uuid (org))
-        sb_fields_add (&fields, "organization_id", "must be a UUID");
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
     const char *plan = sb_arg_string (ctx, args, "plan", true, 1, 31, &fields);
     if (plan && !sb_plans_get (sb_ctx_plans (ctx), plan))
         sb_fields_add (&fields, "plan", "is not a plan of the catalogue");

@@ -10,17 +10,6 @@
 #include "sb/sb.h"
 #include "sb/purge.h"
 
-const char *
-sb_purge_org (sb_ctx_t *ctx, const msgpack_object *args, sb_fields_t *fields)
-{
-    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, fields);
-    if (org && !sb_is_uuid (org)) {
-        sb_fields_add (fields, "organization_id", "must be a UUID");
-        org = NULL;
-    }
-    return org;
-}
-
 const char *const sb_purge_skeleton_tables [SB_PURGE_SKELETON_TABLES] = { "idempotency_keys" };
 
 int
@@ -28,7 +17,7 @@ sb_purge_reply (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                 const char *const *tables, bool again)
 {
     sb_fields_t fields = { 0 };
-    const char *org = sb_purge_org (ctx, args, &fields);
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
     int64_t limit = SB_PURGE_LIMIT;
     sb_arg_int (args, "limit", 1, SB_PURGE_LIMIT_MAX, &limit, &fields);
     if (fields.count)

@@ -301,6 +301,18 @@ sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool
 }
 
 const char *
+sb_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+             sb_fields_t *fields)
+{
+    const char *value = sb_arg_string (ctx, args, name, required, 1, 64, fields);
+    if (value && !sb_is_uuid (value)) {
+        sb_fields_add (fields, name, "must be a UUID");
+        return NULL;
+    }
+    return value;
+}
+
+const char *
 sb_arg_text (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
              size_t min, size_t max, sb_fields_t *fields)
 {

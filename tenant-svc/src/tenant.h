@@ -24,9 +24,6 @@ extern const size_t tenant_migration_count;
 
 //  True for an E.164 number: '+', a non-zero digit, then 6 to 14 digits.
 bool tenant_e164 (const char *s);
-//  Reads an optional UUID argument (field error when not a UUID).
-const char *tenant_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
-                             bool required, sb_fields_t *fields);
 
 //  Pagination. A list reads limit (1–100, default 20) and cursor; the
 //  cursor is opaque to clients: base64url of "<timestamp>|<uuid>" of the

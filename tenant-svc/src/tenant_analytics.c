@@ -129,7 +129,7 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     sb_fields_t fields = { 0 };
     const char *from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
     const char *to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
-    const char *business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
+    const char *business = sb_arg_uuid (ctx, args, "business_id", false, &fields);
     const char *timezone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
     if (timezone) {
         bool known;

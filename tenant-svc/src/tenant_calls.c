@@ -28,7 +28,7 @@ typedef struct {
 static void
 s_call_read (sb_ctx_t *ctx, const msgpack_object *args, s_call_t *call, sb_fields_t *fields)
 {
-    call->business = tenant_arg_uuid (ctx, args, "business_id", true, fields);
+    call->business = sb_arg_uuid (ctx, args, "business_id", true, fields);
     call->caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, fields);
     if (call->caller && !streq (call->caller, "anonymous") && !tenant_e164 (call->caller))
         sb_fields_add (fields, "caller_number", "must be an E.164 number or \"anonymous\"");

@@ -16,18 +16,6 @@ tenant_e164 (const char *s)
     return s [1 + digits] == 0 && digits >= 7 && digits <= 15;
 }
 
-const char *
-tenant_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
-                 sb_fields_t *fields)
-{
-    const char *value = sb_arg_string (ctx, args, name, required, 1, 64, fields);
-    if (value && !sb_is_uuid (value)) {
-        sb_fields_add (fields, name, "must be a UUID");
-        return NULL;
-    }
-    return value;
-}
-
 void
 tenant_arg_page (sb_ctx_t *ctx, const msgpack_object *args, tenant_page_t *page,
                  sb_fields_t *fields)
@@ -176,7 +164,7 @@ tenant_list_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
     tenant_arg_page (ctx, args, &page, &fields);
     const char *business = NULL, *status = NULL, *from = NULL, *to = NULL;
     if (list->statuses) {
-        business = tenant_arg_uuid (ctx, args, "business_id", false, &fields);
+        business = sb_arg_uuid (ctx, args, "business_id", false, &fields);
         status = s_arg_status (ctx, args, list->statuses, &fields);
         from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
         to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);

@@ -95,8 +95,8 @@ int
 tenant_orders_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *business = tenant_arg_uuid (ctx, args, "business_id", true, &fields);
-    const char *call = tenant_arg_uuid (ctx, args, "call_id", false, &fields);
+    const char *business = sb_arg_uuid (ctx, args, "business_id", true, &fields);
+    const char *call = sb_arg_uuid (ctx, args, "call_id", false, &fields);
     const char *customer = sb_arg_string (ctx, args, "customer_name", true, 1, 200, &fields);
     const char *phone = sb_arg_string (ctx, args, "customer_phone", false, 1, 16, &fields);
     if (phone && !tenant_e164 (phone))

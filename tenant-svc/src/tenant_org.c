@@ -30,9 +30,9 @@ int
 tenant_org_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *org = sb_arg_string (ctx, args, "organization_id", true, 36, 36, &fields);
-    if (!org || !sb_is_uuid (org))
-        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
     if (sb_db_set_org (sb_ctx_db (ctx), org))
         return -1;
     return sb_reply_one (reply, sb_db_exec (sb_ctx_db (ctx),

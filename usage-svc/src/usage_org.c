@@ -18,7 +18,7 @@ int
 usage_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *org = sb_purge_org (ctx, args, &fields);
+    const char *org = sb_arg_uuid (ctx, args, "organization_id", true, &fields);
     if (!org)
         return sb_reply_fields (reply, &fields);
     PGresult *result = sb_db_exec (sb_ctx_db (ctx),

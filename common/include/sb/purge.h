@@ -49,8 +49,4 @@ extern const char *const sb_purge_skeleton_tables [SB_PURGE_SKELETON_TABLES];
 int sb_purge_reply (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply,
                     const char *const *tables, bool again);
 
-//  Reads and checks the organization_id argument: an arena string, or NULL
-//  with a field error added.
-const char *sb_purge_org (sb_ctx_t *ctx, const msgpack_object *args, sb_fields_t *fields);
-
 #endif

@@ -203,6 +203,12 @@ const char *sb_arg_string (sb_ctx_t *ctx, const msgpack_object *args, const char
 const char *sb_arg_text (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
                          bool required, size_t min, size_t max, sb_fields_t *fields);
 
+//  Reads a UUID argument (a string): returns it (arena), or NULL when it is
+//  absent or nil (then, if required, a field error) or not a UUID (a field
+//  error naming the argument).
+const char *sb_arg_uuid (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                         bool required, sb_fields_t *fields);
+
 //  Reads a boolean argument into *value when present; a non-boolean adds a
 //  field error. Returns true when the argument was present and valid.
 bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_fields_t *fields);
