@@ -61,6 +61,8 @@ curl () {
     return "$_gr_rc"
 }
 EOF
+    # The driver's own variables, expanded when it runs, not now.
+    # shellcheck disable=SC2016
     while IFS=$'\t' read -r n _; do
         printf '_gr_block=%s; _gr_status=$_gr_out/%s.status; : >"$_gr_status"\n' "$n" "$n"
         printf '. "$_gr_out/%s.sh" >"$_gr_out/%s.out" 2>&1\n' "$n" "$n"
