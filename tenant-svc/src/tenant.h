@@ -84,7 +84,7 @@ int tenant_timezone_known (sb_db_t *db, const char *name, bool *known);
 //  transaction-scoped advisory lock on (what, organization), then counts
 //  with count_sql ($1 = organization). Returns 0 when one more fits, 1 when
 //  the quota is reached (the reply is 402 plan_limit_reached with limit and
-//  used, and the message beyond, or "the plan allows N <what>" when it is
+//  used, and the message beyond, or "<what>: the plan allows N" when it is
 //  NULL), -1 on a database failure. A limit of -1 is unlimited (no query).
 int tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
                   const char *count_sql, const char *beyond);

@@ -258,7 +258,7 @@ tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
     if (beyond)
         snprintf (message, sizeof (message), "%s", beyond);
     else
-        snprintf (message, sizeof (message), "the plan allows %lld %s", (long long) limit, what);
+        snprintf (message, sizeof (message), "%s: the plan allows %lld", what, (long long) limit);
     msgpack_packer *pk = sb_reply_error_extra (reply, 402, SB_E_PLAN_LIMIT_REACHED, message, 2);
     sb_mpk_pack_kv_int (pk, "limit", limit);
     sb_mpk_pack_kv_int (pk, "used", used);
