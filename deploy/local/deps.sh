@@ -29,7 +29,10 @@ run_pkgs=(
 # tests/fakes), python3-jwt and python3-cryptography (tests that make and
 # check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
 # (killall, fuser). `test` installs run_pkgs too, so libssl-dev is in both.
-test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc)
+# nodejs and npm build /docs (make docs: Redoc, marked); chromium (headless)
+# loads /docs in t0035 and takes the README's screenshot.
+test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc
+           nodejs npm chromium)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;
