@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// tools/docs-build.mjs OUT — builds what the gateway serves under /docs
+// tools/docs-build.mjs OUT [GUIDES] — builds what the gateway serves under /docs
 // (gateway/src/gw_static.c) into the directory OUT, replacing it:
 //
 //   OUT/index.html               docs/site/index.html (GET /docs)
 //   OUT/assets/                  Redoc's standalone bundle and its licence
 //                                notice (node_modules/redoc), docs/site/*.js
 //                                and *.css
-//   OUT/guides/<name>.html       docs/guides/<name>.md rendered with marked
+//   OUT/guides/<name>.html       docs/guides/<name>.md (or GUIDES/<name>.md)
+//                                rendered with marked
 //   OUT/guides/index.html        the list of guides, by title
 //
 // `make docs` runs it after `npm ci`. A guide's name must be [a-z0-9-]
@@ -14,8 +15,9 @@
 // out with a warning. Links between guides written for GitHub
 // (`operator.md#backups`) are rewritten to the served names
 // (`operator#backups`); headings get GitHub-style ids so such anchors land.
-// Code is escaped by marked; the guides' own HTML, if any, passes as is
-// (they are ours, and the pages' CSP runs no script at all).
+// Code is escaped by marked, and so is any HTML written in the Markdown: a
+// guide shows `<token>` or `<script>` as text (GitHub would drop them), and
+// the pages' CSP runs no script in any case.
 //
 // Exits 1 with a message when the bundle or a source is missing.
 
@@ -28,11 +30,11 @@ import { Marked } from 'marked';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2];
 if (!out) {
-    console.error('usage: tools/docs-build.mjs OUT');
+    console.error('usage: tools/docs-build.mjs OUT [GUIDES]');
     process.exit(2);
 }
 const site = join(root, 'docs/site');
-const guidesDir = join(root, 'docs/guides');
+const guidesDir = process.argv[3] ? resolve(process.argv[3]) : join(root, 'docs/guides');
 const redoc = join(root, 'node_modules/redoc/bundles');
 
 function die(message) {
@@ -50,7 +52,7 @@ function escapeHtml(text) {
 function slugger() {
     const seen = new Map();
     return (text) => {
-        let slug = text.toLowerCase().trim().replace(/<[^>]*>/g, '')
+        let slug = text.toLowerCase().trim()
                        .replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
         const count = seen.get(slug) || 0;
         seen.set(slug, count + 1);
@@ -96,9 +98,12 @@ function renderGuide(name, markdown) {
             }
         },
         renderer: {
+            html({ text }) {
+                return escapeHtml(text);
+            },
             heading({ tokens, depth }) {
                 const inner = this.parser.parseInline(tokens);
-                const plain = inner.replace(/<[^>]*>/g, '');
+                const plain = inner.replace(/<[^>]*>/g, '').replace(/&[a-z#0-9]+;/g, decodeEntity);
                 return `<h${depth} id="${escapeHtml(slug(plain))}">${inner}</h${depth}>\n`;
             }
         }
@@ -111,7 +116,8 @@ function renderGuide(name, markdown) {
             summary = token.text;
     }
     const html = marked.parse(markdown);
-    const inline = (text) => new Marked({ gfm: true }).parseInline(text).replace(/<[^>]*>/g, '');
+    const plain = new Marked({ gfm: true, renderer: { html: ({ text }) => escapeHtml(text) } });
+    const inline = (text) => plain.parseInline(text).replace(/<[^>]*>/g, '');
     title = title ? inline(title) : name;
     summary = inline(summary).replace(/\s+/g, ' ').trim();
     if (summary.length > 220)
@@ -137,12 +143,12 @@ for (const file of readdirSync(site).sort())
         copyFileSync(join(site, file), join(tmp, 'assets', file));
 
 // The guides: getting-started first, the others by name.
-let names = existsSync(guidesDir) ? readdirSync(guidesDir).filter((f) => f.endsWith('.md')) : [];
+const names = existsSync(guidesDir) ? readdirSync(guidesDir).filter((f) => f.endsWith('.md')) : [];
 const guides = [];
 for (const file of names) {
     const name = file.slice(0, -3);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name === 'index') {
-        console.error(`docs-build: docs/guides/${file} left out: a guide's name is [a-z0-9-] ` +
+        console.error(`docs-build: ${guidesDir}/${file} left out: a guide's name is [a-z0-9-] ` +
                       `and not "index"`);
         continue;
     }
@@ -152,7 +158,7 @@ guides.sort((a, b) => (a.name === 'getting-started' ? -1 : b.name === 'getting-s
                        : a.name.localeCompare(b.name)));
 for (const guide of guides)
     writeFileSync(join(tmp, 'guides', `${guide.name}.html`),
-                  page(guide.title.replace(/&[a-z#0-9]+;/g, (e) => decodeEntity(e)), guide.html));
+                  page(guide.title.replace(/&[a-z#0-9]+;/g, decodeEntity), guide.html));
 
 function decodeEntity(entity) {
     const known = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
