@@ -62,6 +62,20 @@ done
 t_is "the bundle served is the one built" \
      "$(curl -s "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT/docs/assets/redoc.standalone.js" | sha256sum)" \
      "$(sha256sum < "$built/assets/redoc.standalone.js")"
+http GET /docs/assets/redoc.standalone.js
+t_is "without Accept-Encoding: not compressed" "$(http_header Content-Encoding)" ""
+plain_etag=$(http_header ETag)
+t_like "the bundle varies by Accept-Encoding" "$(http_header Vary)" 'Accept-Encoding'
+http HEAD /docs/assets/redoc.standalone.js "" -H 'Accept-Encoding: gzip'
+t_is "Accept-Encoding: gzip: the gzip'd bundle" "$(http_header Content-Encoding)" gzip
+t_is "the gzip'd bundle is smaller" \
+     "$(( $(http_header Content-Length) < $(wc -c < "$built/assets/redoc.standalone.js") ))" 1
+t_isnt "the gzip'd bundle has an ETag of its own" "$(http_header ETag)" "$plain_etag"
+t_is "the gzip'd bundle unpacks to the bundle" \
+     "$(curl -s --compressed "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT/docs/assets/redoc.standalone.js" | sha256sum)" \
+     "$(sha256sum < "$built/assets/redoc.standalone.js")"
+http HEAD /docs/assets/redoc.standalone.js "" -H 'Accept-Encoding: gzip;q=0'
+t_is "gzip;q=0: not compressed" "$(http_header Content-Encoding)" ""
 
 # ---- traversal and unknown names: 404 in the API's shape -------------------
 for path in /docs/assets/../../etc/passwd /docs/assets/..%2f..%2fetc%2fpasswd \
@@ -132,6 +146,7 @@ cat > "$own/assets/openapi.json" <<'EOF'
    "responses": {"200": {"description": "the widgets"}}}}}}
 EOF
 sed -i 's#data-spec-url="/openapi.json"#data-spec-url="/docs/assets/openapi.json"#' "$own/index.html"
+gzip -9 -c "$own/index.html" > "$own/index.html.gz"    # the copy a browser gets
 suite_stop gateway-1
 SWITCHBOARD_DOCS_DIR=$own suite_start_gateway 2
 suite_wait_status /healthz 200 30
