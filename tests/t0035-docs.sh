@@ -166,6 +166,8 @@ t_unlike "no <script> element at all" "$HTTP_BODY" '<script'
 t_like "a link to another guide's .md is served without it" "$HTTP_BODY" \
        'href="second-guide#its-only-section"'
 t_like "headings have GitHub's ids" "$HTTP_BODY" '<h2 id="links-between-guides">'
+t_like "a link into the source tree keeps its text, not the link" "$HTTP_BODY" \
+       '<span class="sb-source" title="docs/API.md in the source tree">the API contract</span>'
 http GET /docs/guides/second-guide
 t_like "the second guide has its section's id" "$HTTP_BODY" '<h2 id="its-only-section">'
 http GET /docs/guides/Not_A_Guide

@@ -16,6 +16,8 @@
 // out with a warning. Links between guides written for GitHub
 // (`operator.md#backups`) are rewritten to the served names
 // (`operator#backups`); headings get GitHub-style ids so such anchors land.
+// Links to other files of the source tree (`../API.md`) keep their text
+// without a link, since the server has no such page.
 // Code is escaped by marked, and so is any HTML written in the Markdown: a
 // guide shows `<token>` or `<script>` as text (GitHub would drop them), and
 // the pages' CSP runs no script in any case.
@@ -24,7 +26,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync,
          writeFileSync, copyFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Marked } from 'marked';
@@ -42,6 +44,11 @@ const redoc = join(root, 'node_modules/redoc/bundles');
 function die(message) {
     console.error(`docs-build: ${message}`);
     process.exit(1);
+}
+
+// A relative link of a guide as a path from the top of the source tree.
+function sourcePath(href) {
+    return posix.normalize(posix.join('docs/guides', href.replace(/#.*$/, '')));
 }
 
 function escapeHtml(text) {
@@ -102,6 +109,16 @@ function renderGuide(name, markdown) {
         renderer: {
             html({ text }) {
                 return escapeHtml(text);
+            },
+            // A link into the source tree outside docs/guides (../API.md,
+            // ../../README.md) has nothing to point at on a server: its
+            // text stays, and its title names the file.
+            link({ href, tokens }) {
+                if (/^(?![a-z][a-z0-9+.-]*:|\/|#)/i.test(href) && /(^\.\.\/|\.md(#|$))/.test(href))
+                    return `<span class="sb-source" title="${escapeHtml(sourcePath(href))} in the ` +
+                           'source tree">' +
+                           `${this.parser.parseInline(tokens)}</span>`;
+                return false;
             },
             heading({ tokens, depth }) {
                 const inner = this.parser.parseInline(tokens);
