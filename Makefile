@@ -52,11 +52,15 @@ LIBGW      := $(BUILD)/libgw.a
 
 EMBED      := $(BUILD)/tools/sb-embed-sql
 
+# npm builds /docs (see "/docs" below); without it, all skips that.
+NPM        := $(shell command -v npm 2>/dev/null)
+
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
-.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare
-all: check-pkgs $(BINARIES)
+.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare docs \
+        docs-missing docs-screenshot
+all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
 help:
 	@echo "make              build everything ($(BUILD))"
@@ -67,6 +71,8 @@ help:
 	@echo "make deps         install missing Debian packages (apt-get as root)"
 	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
+	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
+	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
 
@@ -141,6 +147,37 @@ SERVICES_OBJ = $(foreach s,$(SERVICES),$(filter-out %/src/main.o,$($(s)_OBJ)))
 $(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(SERVICES_OBJ) $(LIBGW) $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# ---- /docs: the API reference and the guides ------------------------------
+# `make docs`: npm ci (package-lock.json: Redoc, marked), then
+# tools/docs-build.mjs writes $(DOCS_DIR): Redoc's standalone bundle, the
+# page that runs it on /openapi.json, docs/guides/*.md as HTML. The gateway
+# serves that directory (gateway/src/gw_static.c: ../share/docs from its
+# binary, or SWITCHBOARD_DOCS_DIR). `make` builds it when npm is installed;
+# without npm everything else builds and runs, and /docs answers 503
+# (deploy/local/deps.sh test installs nodejs and npm).
+DOCS_DIR  := $(BUILD)/share/docs
+NPM_STAMP := node_modules/.package-lock.json
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(DOCS_DIR)/index.html: $(NPM_STAMP) tools/docs-build.mjs $(wildcard docs/site/*) \
+                        $(wildcard docs/guides/*.md) $(wildcard docs/guides)
+	node tools/docs-build.mjs $(DOCS_DIR)
+
+docs: $(DOCS_DIR)/index.html
+
+docs-missing:
+	@echo "make: no npm, so no $(DOCS_DIR): /docs will answer 503 (install nodejs and npm, then make docs)"
+
+# docs/img/docs.png, the README's picture of /docs: the suite with this
+# build, headless Chromium (Debian's; installed by deps.sh test).
+docs-screenshot:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory all docs
+	@SB_BIN=$(abspath $(BIN)) tools/docs-screenshot.sh docs/img/docs.png
 
 # `make test`: packages, a release build (what `make run` uses must compile
 # too), the sanitizer build, unit tests, then integration tests.

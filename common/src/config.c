@@ -123,6 +123,9 @@ static const s_var_t s_vars [] = {
     { "OPERATOR_TOKEN", S_STR, NULL, 0, 0, NULL,
       "bearer token for /v1/sys/* (at least 32 characters; unset: those routes answer 404)",
       S_FIELD (operator_token), 0, 0 },
+    { "DOCS_DIR", S_STR, NULL, 0, 0, NULL,
+      "what /docs serves, as make builds it (unset: ../share/docs by the gateway's binary)",
+      S_FIELD (docs_dir), 0, 0 },
 
     { NULL }
 };

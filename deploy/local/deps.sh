@@ -30,7 +30,10 @@ run_pkgs=(
 # check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
 # (killall, fuser), jq (the guides' examples, run by t0040). `test` installs
 # run_pkgs too, so libssl-dev is in both.
-test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc jq)
+# nodejs and npm build /docs (make docs: Redoc, marked); chromium (headless)
+# loads /docs in t0035 and takes the README's screenshot.
+test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc jq
+           nodejs npm chromium)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;

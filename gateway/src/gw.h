@@ -217,4 +217,34 @@ void gw_http_destroy (gw_t **self_p);
 
 void gw_routes_test (bool verbose);
 
+//  What a local handler outside gw_http.c answers with. gw_http_send
+//  queues response (borrowed: the caller's reference is dropped) with
+//  X-Request-Id and nothing else added; gw_http_error answers in the API's
+//  error shape.
+struct MHD_Response;
+const gw_match_t *gw_http_match (gw_conn_t *conn);
+const char *gw_http_header (gw_conn_t *conn, const char *name);
+void gw_http_send (gw_conn_t *conn, int status, struct MHD_Response *response);
+void gw_http_error (gw_conn_t *conn, int status, const char *code, const char *message);
+
+//  ---- /docs: the API reference and the guides (gw_static.c) --------------
+
+typedef struct _gw_static_t gw_static_t;
+
+//  Reads the built documentation in dir (NULL or "": ../share/docs next to
+//  the binary) into memory. Never NULL: without it, /docs answers 503.
+gw_static_t *gw_static_new (const char *dir);
+void gw_static_destroy (gw_static_t **self_p);
+//  The gateway's (in gw_http.c).
+gw_static_t *gw_http_docs (gw_conn_t *conn);
+
+//  Local handlers: GET /docs, /docs/assets/{name}, /docs/guides/ and
+//  /docs/guides/{name}.
+void gw_static_reference (gw_conn_t *conn);
+void gw_static_asset (gw_conn_t *conn);
+void gw_static_guides (gw_conn_t *conn);
+void gw_static_guide (gw_conn_t *conn);
+
+void gw_static_test (bool verbose);
+
 #endif

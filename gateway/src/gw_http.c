@@ -72,6 +72,7 @@ struct _gw_t {
     int conns_cap;                  //  per client address, 0: none
     pthread_mutex_t conns_lock;
     zhashx_t *conns;                //  limit key -> open connections (as a pointer)
+    gw_static_t *docs;              //  what /docs serves (gw_static.c)
 };
 
 //  RECEIVING the body; in PRESTEP while a lookup for authentication is on
@@ -311,6 +312,41 @@ gw_http_readyz (gw_conn_t *conn)
         s_respond (conn, 200, &buf, NULL, NULL);
     }
     msgpack_sbuffer_destroy (&buf);
+}
+
+//  For the local handlers of other files (gw_static.c).
+
+const gw_match_t *
+gw_http_match (gw_conn_t *conn)
+{
+    return &conn->match;
+}
+
+const char *
+gw_http_header (gw_conn_t *conn, const char *name)
+{
+    return MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND, name);
+}
+
+void
+gw_http_send (gw_conn_t *conn, int status, struct MHD_Response *response)
+{
+    MHD_add_response_header (response, "X-Request-Id", conn->request_id);
+    MHD_queue_response (conn->connection, (unsigned int) status, response);
+    MHD_destroy_response (response);
+    conn->state = S_DONE;
+}
+
+void
+gw_http_error (gw_conn_t *conn, int status, const char *code, const char *message)
+{
+    s_respond_error (conn, status, code, message, NULL, NULL);
+}
+
+gw_static_t *
+gw_http_docs (gw_conn_t *conn)
+{
+    return conn->gw->docs;
 }
 
 //  ---------------------------------------------------------------------
@@ -1025,6 +1061,7 @@ s_release (gw_t *self)
     gw_proxies_destroy (&self->proxies);
     zhashx_destroy (&self->conns);
     pthread_mutex_destroy (&self->conns_lock);
+    gw_static_destroy (&self->docs);
     free (self);
 }
 
@@ -1065,6 +1102,7 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     self->conns_cap = config->http_conns_per_address;
     pthread_mutex_init (&self->conns_lock, NULL);
     self->conns = zhashx_new ();
+    self->docs = gw_static_new (config->docs_dir);
 
     struct sockaddr_in addr = { 0 };
     addr.sin_family = AF_INET;

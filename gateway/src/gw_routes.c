@@ -20,6 +20,13 @@ const char *const gw_services [] = { "auth", "tenant", "billing", "billing.strip
 static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/healthz", .local = gw_http_healthz },
     { .method = "GET", .path = "/readyz", .local = gw_http_readyz },
+    //  The API reference and the guides, from the files make docs builds
+    //  (gw_static.c).
+    { .method = "GET", .path = "/docs", .local = gw_static_reference },
+    { .method = "GET", .path = "/docs/assets/{name}", .local = gw_static_asset },
+    { .method = "GET", .path = "/docs/guides", .local = gw_static_guides },
+    { .method = "GET", .path = "/docs/guides/", .local = gw_static_guides },
+    { .method = "GET", .path = "/docs/guides/{name}", .local = gw_static_guide },
     //  Operators' probe of one service through the bus: which worker
     //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
     { .method = "GET", .path = "/v1/sys/ping/auth", .service = "auth", .op = "sys.ping",

@@ -69,6 +69,8 @@ typedef struct {
     int auth_failures_per_minute;   //  SWITCHBOARD_AUTH_FAILURES_PER_MINUTE, 60, 0 = off
     char *trusted_proxies;          //  SWITCHBOARD_TRUSTED_PROXIES, unset = none
     char *operator_token;           //  SWITCHBOARD_OPERATOR_TOKEN, unset = no /v1/sys routes
+    //  The gateway's /docs
+    char *docs_dir;                 //  SWITCHBOARD_DOCS_DIR, unset = ../share/docs by the binary
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.
