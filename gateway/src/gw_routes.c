@@ -20,6 +20,9 @@ const char *const gw_services [] = { "auth", "tenant", "billing", "billing.strip
 static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/healthz", .local = gw_http_healthz },
     { .method = "GET", .path = "/readyz", .local = gw_http_readyz },
+    //  Prometheus metrics: open, or only to the operator token when one
+    //  is configured (gw_metrics.c).
+    { .method = "GET", .path = "/metrics", .local = gw_metrics_scrape },
     //  Operators' probe of one service through the bus: which worker
     //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
     { .method = "GET", .path = "/v1/sys/ping/auth", .service = "auth", .op = "sys.ping",

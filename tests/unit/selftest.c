@@ -82,6 +82,7 @@ static const s_test_t s_tests [] = {
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },
     { "addr", gw_addr_test },
+    { "metrics", gw_metrics_test },
     { "routes_ops", s_routes_ops_test },
     { NULL, NULL }
 };
