@@ -17,7 +17,8 @@
 # histograms; live workers and sys.stats per service; a service stopped
 # shows workers 0 and service_up 0, and the usage outbox it leaves undelivered
 # shows as tenant's backlog; rate-limit refusals by kind; Stripe events by
-# type and outcome.
+# type and outcome. The Grafana dashboard and the alerting rules in deploy/
+# name only metrics the scrape has.
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
 # Signup and login per client address: a few, so that the test can pass it.
@@ -161,6 +162,11 @@ t_is "Stripe events by type and outcome" \
 t_ok "rate-limit refusals by kind: client_address" \
     positive "$(sample 'switchboard_rate_limited_total{kind="client_address"}')"
 t_is "  organization: none" "$(sample 'switchboard_rate_limited_total{kind="organization"}')" 0
+
+# The dashboard and the alerting rules use only names a real scrape has.
+missing=$("$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/metric_names.py" "$scrape" \
+          "$SUITE_ROOT/deploy/grafana/switchboard.json" "$SUITE_ROOT/deploy/prometheus/alerts.yml" 2>&1)
+t_is "deploy/grafana and deploy/prometheus use only metrics /metrics has" "$?:$missing" "0:"
 
 # usage-svc back: it answers again.
 suite_start_service usage

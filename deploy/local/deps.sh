@@ -28,8 +28,10 @@ run_pkgs=(
 # Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers,
 # tests/fakes), python3-jwt and python3-cryptography (tests that make and
 # check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
-# (killall, fuser). `test` installs run_pkgs too, so libssl-dev is in both.
-test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc)
+# (killall, fuser), prometheus (promtool: t0045 checks a scrape of /metrics,
+# t0046 the alerting rules). `test` installs run_pkgs too, so libssl-dev is
+# in both.
+test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc prometheus)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;

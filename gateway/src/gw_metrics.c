@@ -466,7 +466,7 @@ s_gauge_line (msgpack_sbuffer *buf, const char *name, const s_gauge_t *gauge)
             size_t len = strlen (labels);
             snprintf (labels + len, sizeof (labels) - len, ",%s=\"%s\"", key, escaped);
         }
-    s_printf (buf, "switchboard_%s{%s} %.17g\n", name, labels, number);
+    s_printf (buf, "switchboard_%s{%s} %.15g\n", name, labels, number);
 }
 
 static void
