@@ -39,6 +39,16 @@ sb_log_set_level (const char *name)
     return -1;
 }
 
+//  Copies src (NULL: "") into dst of SB_ID_MAX + 1 bytes, cut to fit:
+//  cheaper than snprintf, as this runs a few times per request.
+static void
+s_copy_id (char *dst, const char *src)
+{
+    size_t len = src ? strnlen (src, SB_ID_MAX) : 0;
+    memcpy (dst, src ? src : "", len);
+    dst [len] = 0;
+}
+
 void
 sb_log_set_request_id (const char *request_id)
 {
@@ -48,14 +58,14 @@ sb_log_set_request_id (const char *request_id)
 void
 sb_log_set_request (const char *request_id, const char *org)
 {
-    snprintf (s_request_id, sizeof (s_request_id), "%s", request_id ? request_id : "");
-    snprintf (s_org, sizeof (s_org), "%s", org ? org : "");
+    s_copy_id (s_request_id, request_id);
+    s_copy_id (s_org, org);
 }
 
 void
 sb_log_set_org (const char *org)
 {
-    snprintf (s_org, sizeof (s_org), "%s", org ? org : "");
+    s_copy_id (s_org, org);
 }
 
 const char *
@@ -206,4 +216,11 @@ sb_log_test (bool verbose)
     SB_CHECK (streq (sb_log_org (), "org-3"));
     sb_log_set_request (NULL, NULL);
     SB_CHECK (streq (sb_log_request_id (), "") && streq (sb_log_org (), ""));
+    //  Cut at 64 characters.
+    char long_id [100];
+    memset (long_id, 'x', sizeof (long_id) - 1);
+    long_id [sizeof (long_id) - 1] = 0;
+    sb_log_set_request_id (long_id);
+    SB_CHECK (strlen (sb_log_request_id ()) == SB_ID_MAX);
+    sb_log_set_request_id (NULL);
 }
