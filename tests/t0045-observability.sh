@@ -11,7 +11,7 @@
 # component, pid and msg.
 #
 # Metrics: /metrics answers only to the operator's token when one is set
-# (the suite sets one); the text passes `promtool check metrics`; requests
+# (the suite sets one), to anyone when none is; the text passes `promtool check metrics`; requests
 # are counted by route template and status (an unknown path as "unmatched",
 # never the raw path; no organization anywhere); latency and bus round-trip
 # histograms; live workers and sys.stats per service; a service stopped
@@ -174,5 +174,19 @@ suite_wait_ready 30
 http_op GET /metrics
 printf '%s\n' "$HTTP_BODY" > "$scrape"
 t_is "usage back: service_up 1" "$(sample 'switchboard_service_up{service="usage"}')" 1
+
+# No operator token configured: /metrics answers anyone (a development
+# set-up; deployments that expose the gateway set the token).
+suite_stop gateway-1 || t_fail "the gateway stops cleanly"
+SWITCHBOARD_OPERATOR_TOKEN= suite_start_gateway
+suite_wait_ready 60 || t_bail "the gateway did not come back"
+http GET /metrics
+t_status "no operator token configured: /metrics without a credential: 200" 200
+printf '%s\n' "$HTTP_BODY" > "$scrape"
+t_is "  the counts started again with the process" \
+    "$(sample 'switchboard_http_requests_total{route="GET /v1/billing/subscription",status="200"}')" ""
+for s in auth tenant billing usage; do
+    t_is "  $s answered sys.stats" "$(sample "switchboard_service_up{service=\"$s\"}")" 1
+done
 
 t_done

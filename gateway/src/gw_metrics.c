@@ -535,8 +535,10 @@ s_write_services (msgpack_sbuffer *buf, s_scrape_t *scrape)
         sb_reply_msg_release (&replies [i]);
 }
 
-//  Asks every service (not a lane: the same database) for sys.stats.
-static void
+//  Asks every service (not a lane: the same database) for sys.stats:
+//  true when the connection is suspended for their answers, false when
+//  there is nobody to ask.
+static bool
 s_scrape_start (gw_conn_t *conn)
 {
     s_scrape_t *scrape = (s_scrape_t *) sb_calloc (1, sizeof (s_scrape_t));
@@ -548,6 +550,8 @@ s_scrape_start (gw_conn_t *conn)
             memcpy (service, gw_services [i], len < SB_SERVICE_NAME_MAX ? len : SB_SERVICE_NAME_MAX);
         }
     gw_http_set_local (conn, scrape, s_scrape_release);
+    if (scrape->count == 0)
+        return false;
     atomic_init (&scrape->pending, scrape->count);
     for (size_t i = 0; i < scrape->count; i++) {
         sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
@@ -577,6 +581,7 @@ s_scrape_start (gw_conn_t *conn)
         jobs [i] = &scrape->asks [i].job;
     for (size_t i = 0; i < count; i++)
         sb_broker_submit (broker, jobs [i]);
+    return true;
 }
 
 void
@@ -584,9 +589,9 @@ gw_metrics_scrape (gw_conn_t *conn)
 {
     s_scrape_t *scrape = (s_scrape_t *) gw_http_local (conn);
     if (!scrape) {
-        if (gw_http_operator_or_open (conn))
-            s_scrape_start (conn);
-        return;
+        if (!gw_http_operator_or_open (conn) || s_scrape_start (conn))
+            return;
+        scrape = (s_scrape_t *) gw_http_local (conn);
     }
     //  Resumed: every service has answered or failed.
     msgpack_sbuffer buf;
