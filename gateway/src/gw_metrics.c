@@ -6,7 +6,10 @@
     latency, bus round trips by service and outcome, and the requests the
     rate limits refused, by kind. No label ever names an organization, a
     client or a path: the label sets are fixed by the route table, the
-    status table and the service list.
+    status table and the service list. A request counts once answered (a
+    connection closed without an answer is not counted); the counts live
+    in the process and start from zero with it, as Prometheus expects of
+    counters.
 
     The HTTP threads and the broker's thread count on the hot path, so
     counting takes no lock: every figure is a relaxed atomic add into a
