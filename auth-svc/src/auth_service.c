@@ -95,6 +95,24 @@ static const sb_op_t s_ops [] = {
     { .name = NULL }
 };
 
+//  The figures of /metrics (sys.stats): the backlog of each outbox (mails
+//  not yet sent nor given up, organization deletions and referrals not yet
+//  acknowledged) and the age of its oldest row.
+static const char s_stats_sql [] =
+    "WITH o (outbox, backlog, oldest) AS ("
+    " SELECT 'mail_outbox', count (*), min (created_at) FROM mail_outbox"
+    " WHERE sent_at IS NULL AND failed_at IS NULL"
+    " UNION ALL"
+    " SELECT 'org_deletions', count (*), min (requested_at) FROM org_deletions"
+    " WHERE acknowledged_at IS NULL"
+    " UNION ALL"
+    " SELECT 'referral_outbox', count (*), min (created_at) FROM referral_outbox"
+    " WHERE acknowledged_at IS NULL)"
+    " SELECT 'outbox_backlog' AS name, backlog AS value, outbox FROM o"
+    " UNION ALL"
+    " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
+    " FROM o";
+
 const sb_service_t auth_service = {
     .name = "auth",
     .binary = "auth-svc",
@@ -109,4 +127,5 @@ const sb_service_t auth_service = {
     .command = s_command,
     .commands_help = "  rotate-keys   write a new signing key (the newest signs; older keys keep\n"
                      "                verifying until their tokens have expired)\n",
+    .stats_sql = s_stats_sql,
 };

@@ -94,6 +94,28 @@ s_selftest (bool verbose)
     billing_webhooks_test (verbose);
 }
 
+//  The figures of /metrics (sys.stats): the backlog of each outbox (admin
+//  mails not yet handed to auth-svc, overage not yet reported to Stripe,
+//  credits not yet applied) and the age of its oldest row; and the Stripe
+//  events received, by type and outcome.
+static const char s_stats_sql [] =
+    "WITH o (outbox, backlog, oldest) AS ("
+    " SELECT 'mail_outbox', count (*), min (created_at) FROM mail_outbox"
+    " WHERE delivered_at IS NULL AND failed_at IS NULL"
+    " UNION ALL"
+    " SELECT 'meter_reports', count (*), min (created_at) FROM meter_reports"
+    " WHERE reported_at IS NULL"
+    " UNION ALL"
+    " SELECT 'credits', count (*), min (created_at) FROM credits WHERE status = 'pending')"
+    " SELECT 'outbox_backlog' AS name, backlog::numeric AS value, outbox,"
+    " NULL::text AS type, NULL::text AS outcome FROM o"
+    " UNION ALL"
+    " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox,"
+    " NULL, NULL FROM o"
+    " UNION ALL"
+    " SELECT 'webhook_events', count (*), NULL, type, outcome FROM webhook_events"
+    " GROUP BY type, outcome";
+
 const sb_service_t billing_service = {
     .name = "billing",
     .binary = "billing-svc",
@@ -112,4 +134,5 @@ const sb_service_t billing_service = {
                      "                the products, prices and meters of the plan catalogue; print\n"
                      "                their ids, and with --write a copy of the catalogue with them\n",
     .selftest = s_selftest,
+    .stats_sql = s_stats_sql,
 };

@@ -1,9 +1,11 @@
 /*  log.c — JSON-lines logging on stderr.
 
     One line per call, written with a single write (2) so that lines from
-    several threads never interleave. The request id is thread-local: the
-    code that starts work on a request sets it, and every line logged until
-    it is cleared carries it, without being passed around.
+    several threads never interleave. The request id and its organization
+    are thread-local: the code that starts work on a request sets them, and
+    every line logged until they are cleared carries them, without being
+    passed around. Setting a request id clears the organization, so that a
+    line never carries the organization of the request before.
 */
 #include "sb/sb.h"
 #include <time.h>
@@ -12,6 +14,7 @@
 static char s_component [32] = "switchboard";
 static sb_log_level_t s_threshold = SB_LOG_INFO;
 static _Thread_local char s_request_id [SB_ID_MAX + 1];
+static _Thread_local char s_org [SB_ID_MAX + 1];
 
 static const char *s_level_names [] = { "debug", "info", "warn", "error" };
 
@@ -36,10 +39,39 @@ sb_log_set_level (const char *name)
     return -1;
 }
 
+//  Copies src (NULL: "") into dst of SB_ID_MAX + 1 bytes, cut to fit:
+//  cheaper than snprintf, as this runs a few times per request.
+static void
+s_copy_id (char *dst, const char *src)
+{
+    size_t len = src ? strnlen (src, SB_ID_MAX) : 0;
+    memcpy (dst, src ? src : "", len);
+    dst [len] = 0;
+}
+
 void
 sb_log_set_request_id (const char *request_id)
 {
-    snprintf (s_request_id, sizeof (s_request_id), "%s", request_id ? request_id : "");
+    sb_log_set_request (request_id, NULL);
+}
+
+void
+sb_log_set_request (const char *request_id, const char *org)
+{
+    s_copy_id (s_request_id, request_id);
+    s_copy_id (s_org, org);
+}
+
+void
+sb_log_set_org (const char *org)
+{
+    s_copy_id (s_org, org);
+}
+
+const char *
+sb_log_org (void)
+{
+    return s_org;
 }
 
 const char *
@@ -107,22 +139,25 @@ sb_logv (sb_log_level_t level, const char *format, va_list args)
     char when [32];
     strftime (when, sizeof (when), "%Y-%m-%dT%H:%M:%S", &tm);
 
+    //  The request id and organization come from the envelope or a header
+    //  that was checked (printable, no quotes), yet are escaped all the same:
+    //  a line must stay one JSON object whatever they hold.
+    char request_id [SB_ID_MAX * 6 + 1] = "", org [SB_ID_MAX * 6 + 1] = "";
+    if (*s_request_id)
+        sb_log_escape (request_id, sizeof (request_id), s_request_id);
+    if (*s_org)
+        sb_log_escape (org, sizeof (org), s_org);
+
     //  Large enough for the longest escaped message plus every other field,
     //  so a line is never cut.
-    char line [4096 + 512];
-    int len;
-    if (*s_request_id)
-        len = snprintf (line, sizeof (line),
+    char line [4096 + 1024];
+    int len = snprintf (line, sizeof (line),
                         "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":\"%s\","
-                        "\"pid\":%d,\"request_id\":\"%s\",\"msg\":\"%s\"}\n",
+                        "\"pid\":%d%s%s%s%s%s%s,\"msg\":\"%s\"}\n",
                         when, ts.tv_nsec / 1000000, s_level_names [level], s_component,
-                        (int) getpid (), s_request_id, escaped);
-    else
-        len = snprintf (line, sizeof (line),
-                        "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":\"%s\","
-                        "\"pid\":%d,\"msg\":\"%s\"}\n",
-                        when, ts.tv_nsec / 1000000, s_level_names [level], s_component,
-                        (int) getpid (), escaped);
+                        (int) getpid (), *request_id ? ",\"request_id\":\"" : "", request_id,
+                        *request_id ? "\"" : "", *org ? ",\"org\":\"" : "", org,
+                        *org ? "\"" : "", escaped);
     if (len < 0 || (size_t) len >= sizeof (line))
         return;
     ssize_t rc = write (STDERR_FILENO, line, (size_t) len);
@@ -172,4 +207,20 @@ sb_log_test (bool verbose)
     SB_CHECK (streq (sb_log_request_id (), "req-1"));
     sb_log_set_request_id (NULL);
     SB_CHECK (streq (sb_log_request_id (), ""));
+    sb_log_set_request ("req-2", "org-2");
+    SB_CHECK (streq (sb_log_request_id (), "req-2") && streq (sb_log_org (), "org-2"));
+    //  A new request id never inherits the organization of the one before.
+    sb_log_set_request_id ("req-3");
+    SB_CHECK (streq (sb_log_org (), ""));
+    sb_log_set_org ("org-3");
+    SB_CHECK (streq (sb_log_org (), "org-3"));
+    sb_log_set_request (NULL, NULL);
+    SB_CHECK (streq (sb_log_request_id (), "") && streq (sb_log_org (), ""));
+    //  Cut at 64 characters.
+    char long_id [100];
+    memset (long_id, 'x', sizeof (long_id) - 1);
+    long_id [sizeof (long_id) - 1] = 0;
+    sb_log_set_request_id (long_id);
+    SB_CHECK (strlen (sb_log_request_id ()) == SB_ID_MAX);
+    sb_log_set_request_id (NULL);
 }

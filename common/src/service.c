@@ -542,8 +542,69 @@ s_sys_ping (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     return 0;
 }
 
+//  The other built-in operation: the service's own figures for the
+//  gateway's /metrics (role service: the gateway asks it at scrape time).
+//  They are global, read from the database, so any worker can answer:
+//  the rows of the service's stats_sql (sb_service_t), run across every
+//  organization, each {name, value, labels: {column: text}} from its
+//  columns name, value and the others (a NULL one is left out). A service
+//  without stats_sql answers no gauges. Answers
+//  {service, gauges: [...]}; 500 when the statement fails.
+static int
+s_sys_stats (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    (void) args;
+    const char *sql = ctx->service->stats_sql;
+    PGresult *result = NULL;
+    if (sql) {
+        if (sb_db_all_orgs (ctx->db))
+            return -1;
+        result = sb_db_exec (ctx->db, sql, 0, NULL);
+        if (!result)
+            return -1;
+    }
+    int rows = result ? PQntuples (result) : 0;
+    int columns = result ? PQnfields (result) : 0;
+    int name_column = result ? PQfnumber (result, "name") : -1;
+    int value_column = result ? PQfnumber (result, "value") : -1;
+    if (result && (name_column < 0 || value_column < 0)) {
+        PQclear (result);
+        return sb_error ("sys.stats: the statement has no name or no value column");
+    }
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
+    sb_mpk_pack_str (pk, "gauges");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int row = 0; row < rows; row++) {
+        msgpack_pack_map (pk, 3);
+        sb_mpk_pack_kv_str (pk, "name", PQgetvalue (result, row, name_column));
+        sb_mpk_pack_str (pk, "value");
+        const char *value = PQgetvalue (result, row, value_column);
+        if (PQgetisnull (result, row, value_column))
+            msgpack_pack_int64 (pk, 0);
+        else
+            msgpack_pack_double (pk, strtod (value, NULL));
+        uint32_t labels = 0;
+        for (int column = 0; column < columns; column++)
+            if (column != name_column && column != value_column
+                && !PQgetisnull (result, row, column))
+                labels++;
+        sb_mpk_pack_str (pk, "labels");
+        msgpack_pack_map (pk, labels);
+        for (int column = 0; column < columns; column++)
+            if (column != name_column && column != value_column
+                && !PQgetisnull (result, row, column))
+                sb_mpk_pack_kv_str (pk, PQfname (result, column),
+                                    PQgetvalue (result, row, column));
+    }
+    PQclear (result);
+    return 0;
+}
+
 static const sb_op_t s_builtin_ops [] = {
     { .name = "sys.ping", .role = SB_ROLE_NONE, .handler = s_sys_ping },
+    { .name = "sys.stats", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = s_sys_stats },
     { .name = NULL }
 };
 
@@ -880,7 +941,7 @@ s_slot_open (s_slot_t *slot, const sb_service_t *service, const sb_config_t *con
         return false;
     }
     slot->decoded = true;
-    sb_log_set_request_id (slot->request.head.id);
+    sb_log_set_request (slot->request.head.id, slot->request.head.org);
     reply->id = slot->request.head.id;
     slot->ctx = (sb_ctx_t) { service, config, db, &slot->request, NULL, NULL, false, NULL };
     slot->started = sb_mono_ms ();
@@ -900,7 +961,7 @@ static zframe_t *
 s_slot_close (s_slot_t *slot)
 {
     if (slot->decoded) {
-        sb_log_set_request_id (slot->request.head.id);
+        sb_log_set_request (slot->request.head.id, slot->request.head.org);
         sb_debug ("%s -> %d in %lld ms", slot->request.head.op, slot->reply.status,
                   (long long) (sb_mono_ms () - slot->started));
         s_ctx_release (&slot->ctx);
@@ -917,7 +978,7 @@ s_slot_close (s_slot_t *slot)
 static void
 s_slot_finish (s_slot_t *slot, sb_db_t *db, PGresult *result)
 {
-    sb_log_set_request_id (slot->request.head.id);
+    sb_log_set_request (slot->request.head.id, slot->request.head.org);
     if (slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
         || !slot->reply.written)
         s_reply_failure (&slot->reply, db, false);
@@ -958,7 +1019,7 @@ s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
         alone = rc && !sb_db_unavailable (db);
         for (size_t i = 0; i < count && !alone; i++) {
             if (rc) {
-                sb_log_set_request_id (group [i]->request.head.id);
+                sb_log_set_request (group [i]->request.head.id, group [i]->request.head.org);
                 s_reply_failure (&group [i]->reply, db, true);
             }
             else
@@ -967,7 +1028,7 @@ s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
         }
     }
     for (size_t i = 0; i < count && alone; i++) {
-        sb_log_set_request_id (group [i]->request.head.id);
+        sb_log_set_request (group [i]->request.head.id, group [i]->request.head.org);
         s_run (&group [i]->ctx, group [i]->op, &group [i]->reply, &group [i]->stmt);
     }
     free (stmts);

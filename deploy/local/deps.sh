@@ -28,12 +28,13 @@ run_pkgs=(
 # Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers,
 # tests/fakes), python3-jwt and python3-cryptography (tests that make and
 # check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
-# (killall, fuser), jq (the guides' examples, run by t0040). `test` installs
-# run_pkgs too, so libssl-dev is in both.
+# (killall, fuser), jq (the guides' examples, run by t0040), prometheus
+# (promtool: t0045 checks a scrape of /metrics, t0046 the alerting rules).
+# `test` installs run_pkgs too, so libssl-dev is in both.
 # nodejs and npm build /docs (make docs: Redoc, marked); chromium (headless)
 # loads /docs in t0035 and takes the README's screenshot.
 test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc jq
-           nodejs npm chromium)
+           nodejs npm chromium prometheus)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;

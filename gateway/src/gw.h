@@ -6,7 +6,7 @@
     them to the broker and turns replies back into JSON; and main.c, which
     wires the broker, the event proxy and the HTTP server together. The
     HTTP server asks gw_auth.c who a request acts for and gw_ratelimit.c
-    whether it may go on.
+    whether it may go on, and tells gw_metrics.c what it answered.
 */
 #ifndef GW_H_INCLUDED
 #define GW_H_INCLUDED
@@ -202,11 +202,48 @@ void gw_ratelimit_flush (gw_ratelimit_t *self);
 
 void gw_ratelimit_test (bool verbose);
 
+//  ---- metrics (gw_metrics.c) --------------------------------------------
+
+typedef enum { GW_LIMIT_ORG, GW_LIMIT_CLIENT, GW_LIMIT_FAILURES } gw_limit_kind_t;
+
+//  A monotonic clock in microseconds, for the latencies below.
+int64_t gw_metrics_now_us (void);
+//  Counts an answered request of route (NULL: no route matched) with
+//  status, micros after its headers came in. Lock-free, any thread.
+void gw_metrics_request (const gw_route_t *route, int status, int64_t micros);
+//  Counts a bus round trip to service: status as the broker's job says
+//  (0 a reply, 503, 504), micros after it was submitted.
+void gw_metrics_bus (const char *service, int status, int64_t micros);
+//  Counts a request refused by a rate limit of kind.
+void gw_metrics_limited (gw_limit_kind_t kind);
+//  GET /metrics (local route): see gw_metrics.c.
+void gw_metrics_scrape (gw_conn_t *conn);
+void gw_metrics_test (bool verbose);
+
 //  ---- the HTTP server (gw_http.c) ---------------------------------------
 
 //  Local handlers.
 void gw_http_healthz (gw_conn_t *conn);
 void gw_http_readyz (gw_conn_t *conn);
+
+//  For a local handler that waits on the bus (gw_metrics_scrape): it
+//  suspends its connection and submits jobs to the broker; the last job's
+//  done callback resumes it, and the handler is then called again, finding
+//  the state it set with gw_http_set_local (released with release once the
+//  request is over). gw_http_respond answers with a body of another
+//  content type than JSON (buf is taken).
+sb_broker_t *gw_http_broker (gw_conn_t *conn);
+const char *gw_http_request_id (gw_conn_t *conn);
+void gw_http_suspend (gw_conn_t *conn);
+void gw_http_resume (gw_conn_t *conn);
+void *gw_http_local (gw_conn_t *conn);
+void gw_http_set_local (gw_conn_t *conn, void *state, void (*release) (void *));
+void gw_http_respond (gw_conn_t *conn, int status, const char *content_type,
+                      msgpack_sbuffer *buf);
+//  True when the request may read what operators read: no operator token
+//  is configured, or it carries it. Else answers it (401, or 429 while its
+//  address is refused for failed credentials) and returns false.
+bool gw_http_operator_or_open (gw_conn_t *conn);
 
 //  Starts the HTTP server. Returns NULL when the port cannot be bound.
 gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);

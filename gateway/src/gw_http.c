@@ -38,6 +38,12 @@
     client address is the TCP peer's, or X-Forwarded-For's from a trusted
     proxy (gw_addr.c).
 
+    Every answer is counted (gw_metrics.c: route template, status,
+    latency), as is every bus round trip; and logged at debug, one line
+    per request ("GET /v1/businesses/{id} -> 200 in 1.234 ms") with the
+    request id and the organization once known: at info the gateway logs
+    nothing per request (thousands a second would drown the rest).
+
     A route flagged GW_ROUTE_RAW (Stripe's webhook) takes its body as
     bytes, not JSON: the service verifies a signature over exactly what
     was sent, which parsing and repacking would lose. Its args are
@@ -103,6 +109,11 @@ struct _gw_conn_t {
     uint64_t ent_generation;        //  sb_ents_lookup's, for sb_ents_store
     sb_entitlement_t ent;
     bool replayed;                  //  the answer is the stored one of an Idempotency-Key
+    int64_t started_us;             //  gw_metrics_now_us of the first call, for the metrics
+    int64_t submitted_us;           //  when the job in flight was submitted
+    const char *content_type;       //  NULL: application/json
+    void *local;                    //  a local handler's state (gw_http_set_local)
+    void (*local_release) (void *);
 };
 
 //  ---------------------------------------------------------------------
@@ -144,7 +155,8 @@ s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header
     if (!response)
         return MHD_NO;
     if (status != 204)
-        MHD_add_response_header (response, "Content-Type", "application/json");
+        MHD_add_response_header (response, "Content-Type",
+                                 conn->content_type ? conn->content_type : "application/json");
     MHD_add_response_header (response, "X-Request-Id", conn->request_id);
     MHD_add_response_header (response, "Cache-Control", "no-store");
     if (header)
@@ -156,6 +168,14 @@ s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header
     enum MHD_Result rc = MHD_queue_response (conn->connection, (unsigned int) status, response);
     MHD_destroy_response (response);
     conn->state = S_DONE;
+    const gw_route_t *route = conn->match.route;
+    int64_t micros = gw_metrics_now_us () - conn->started_us;
+    gw_metrics_request (route, status, micros);
+    if (*conn->ident.org)
+        sb_log_set_org (conn->ident.org);
+    sb_debug ("%s %s -> %d in %lld.%03lld ms", route ? route->method : conn->method,
+              route ? route->path : "(unmatched)", status, (long long) (micros / 1000),
+              (long long) (micros % 1000));
     return rc;
 }
 
@@ -349,14 +369,86 @@ gw_http_docs (gw_conn_t *conn)
     return conn->gw->docs;
 }
 
+//  For local handlers that wait on the bus (gw.h).
+
+sb_broker_t *
+gw_http_broker (gw_conn_t *conn)
+{
+    return conn->gw->broker;
+}
+
+const char *
+gw_http_request_id (gw_conn_t *conn)
+{
+    return conn->request_id;
+}
+
+void
+gw_http_suspend (gw_conn_t *conn)
+{
+    MHD_suspend_connection (conn->connection);
+}
+
+void
+gw_http_resume (gw_conn_t *conn)
+{
+    MHD_resume_connection (conn->connection);
+}
+
+void *
+gw_http_local (gw_conn_t *conn)
+{
+    return conn->local;
+}
+
+void
+gw_http_set_local (gw_conn_t *conn, void *state, void (*release) (void *))
+{
+    conn->local = state;
+    conn->local_release = release;
+}
+
+void
+gw_http_respond (gw_conn_t *conn, int status, const char *content_type, msgpack_sbuffer *buf)
+{
+    conn->content_type = content_type;
+    s_respond (conn, status, buf, NULL, NULL);
+}
+
+static bool s_is_operator (gw_t *self, const char *authorization);
+static enum MHD_Result s_respond_retry (gw_conn_t *conn, int64_t wait, const char *message);
+
+bool
+gw_http_operator_or_open (gw_conn_t *conn)
+{
+    gw_t *self = conn->gw;
+    if (!self->has_operator)
+        return true;
+    int64_t wait = gw_ratelimit_failures_wait (self->rates, conn->client_key);
+    if (wait) {
+        s_respond_retry (conn, wait, "too many refused credentials from this address, "
+                                     "try again later");
+        return false;
+    }
+    const char *authorization = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                             "Authorization");
+    if (s_is_operator (self, authorization))
+        return true;
+    gw_ratelimit_failure (self->rates, conn->client_key);
+    s_respond_error (conn, 401, SB_E_UNAUTHENTICATED, "this route needs the operator token",
+                     "WWW-Authenticate", "Bearer");
+    return false;
+}
+
 //  ---------------------------------------------------------------------
 //  Requests for a service
 
 static void
 s_job_done (sb_job_t *job)
 {
-    //  On the broker's thread: only wake the connection up.
+    //  On the broker's thread: only count it and wake the connection up.
     gw_conn_t *conn = (gw_conn_t *) job->arg;
+    gw_metrics_bus (job->service, job->status, gw_metrics_now_us () - conn->submitted_us);
     MHD_resume_connection (conn->connection);
 }
 
@@ -427,6 +519,7 @@ s_submit (gw_conn_t *conn, s_state_t state, const char *service, const char *op,
     //  Suspend before submitting: the broker may answer before
     //  sb_broker_submit even returns.
     MHD_suspend_connection (conn->connection);
+    conn->submitted_us = gw_metrics_now_us ();
     sb_broker_submit (conn->gw->broker, job);
 }
 
@@ -867,6 +960,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         conn->connection = connection;
         conn->method = method;
         conn->started = sb_mono_ms ();
+        conn->started_us = gw_metrics_now_us ();
         *con_cls = conn;
         s_request_id (conn);
         s_client (conn);
@@ -879,17 +973,21 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             return s_respond_error (conn, 431, SB_E_HEADERS_TOO_LARGE,
                                     "the request's header fields are larger than 16 KiB",
                                     "Connection", "close");
-        sb_log_set_request_id (conn->request_id);
+        sb_log_set_request (conn->request_id, conn->ident.org);
         enum MHD_Result rc = s_begin (conn);
         sb_log_set_request_id (NULL);
         return rc;
     }
-    if (conn->state == S_WAITING)
-        return s_respond_reply (conn);
+    if (conn->state == S_WAITING) {
+        sb_log_set_request (conn->request_id, conn->ident.org);
+        enum MHD_Result rc = s_respond_reply (conn);
+        sb_log_set_request_id (NULL);
+        return rc;
+    }
     if (conn->state == S_PRESTEP) {
         //  Resumed where it was suspended: on the first call, headers in,
         //  body unread.
-        sb_log_set_request_id (conn->request_id);
+        sb_log_set_request (conn->request_id, conn->ident.org);
         enum MHD_Result rc = s_prestep_done (conn);
         sb_log_set_request_id (NULL);
         return rc;
@@ -908,7 +1006,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             //  A body trickling in holds a connection and its buffer:
             //  nobody gets longer than the setting, and there is no way
             //  to answer mid-body, so the connection goes.
-            sb_log_set_request_id (conn->request_id);
+            sb_log_set_request (conn->request_id, conn->ident.org);
             sb_info ("http: the body from %s took longer than %lld s; connection closed",
                      conn->client_ip, (long long) (self->body_ms / 1000));
             sb_log_set_request_id (NULL);
@@ -932,7 +1030,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
 
     //  The whole request is in (admitted: anything else was answered on
     //  the first call).
-    sb_log_set_request_id (conn->request_id);
+    sb_log_set_request (conn->request_id, conn->ident.org);
     enum MHD_Result rc = MHD_YES;
     if (!conn->admitted)
         rc = MHD_NO;
@@ -1033,6 +1131,8 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
         zframe_destroy (&conn->job.request);
         zframe_destroy (&conn->job.reply);
         gw_need_release (&conn->need);
+        if (conn->local_release)
+            conn->local_release (conn->local);
         free (conn->body);
         free (conn);
         *con_cls = NULL;

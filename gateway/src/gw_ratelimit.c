@@ -759,7 +759,10 @@ gw_ratelimit_org (gw_ratelimit_t *self, const char *org, int64_t per_minute, gw_
 {
     memset (rate, 0, sizeof (*rate));
     int64_t limit = s_share (per_minute, self->share);
-    return s_table_admit (&self->orgs, org, limit, self->mono (), self->wall (), rate);
+    bool admitted = s_table_admit (&self->orgs, org, limit, self->mono (), self->wall (), rate);
+    if (!admitted)
+        gw_metrics_limited (GW_LIMIT_ORG);
+    return admitted;
 }
 
 int64_t
@@ -772,6 +775,8 @@ gw_ratelimit_client (gw_ratelimit_t *self, const char *op, const char *client_ip
     gw_rate_t rate;
     bool admitted = s_table_admit (&self->clients, client_ip, s_share (self->auth_rate, self->share),
                                    self->mono (), self->wall (), &rate);
+    if (!admitted)
+        gw_metrics_limited (GW_LIMIT_CLIENT);
     return admitted ? 0 : rate.retry_after;
 }
 
@@ -780,8 +785,11 @@ gw_ratelimit_failures_wait (gw_ratelimit_t *self, const char *client)
 {
     if (self->auth_failures <= 0)
         return 0;
-    return s_table_wait (&self->failures, client, s_share (self->auth_failures, self->share),
-                         self->mono ());
+    int64_t wait = s_table_wait (&self->failures, client,
+                                 s_share (self->auth_failures, self->share), self->mono ());
+    if (wait)
+        gw_metrics_limited (GW_LIMIT_FAILURES);
+    return wait;
 }
 
 void

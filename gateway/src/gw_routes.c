@@ -27,6 +27,9 @@ static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/docs/guides", .local = gw_static_guides },
     { .method = "GET", .path = "/docs/guides/", .local = gw_static_guides },
     { .method = "GET", .path = "/docs/guides/{name}", .local = gw_static_guide },
+    //  Prometheus metrics: open, or only to the operator token when one
+    //  is configured (gw_metrics.c).
+    { .method = "GET", .path = "/metrics", .local = gw_metrics_scrape },
     //  Operators' probe of one service through the bus: which worker
     //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
     { .method = "GET", .path = "/v1/sys/ping/auth", .service = "auth", .op = "sys.ping",

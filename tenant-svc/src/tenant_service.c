@@ -70,6 +70,17 @@ static const sb_op_t s_ops [] = {
     { .name = NULL }
 };
 
+//  The figures of /metrics (sys.stats): the usage outbox's backlog (rows
+//  neither delivered nor refused) and the age of its oldest row.
+static const char s_stats_sql [] =
+    "WITH o (outbox, backlog, oldest) AS ("
+    " SELECT 'usage_outbox', count (*), min (created_at) FROM usage_outbox"
+    " WHERE delivered_at IS NULL AND refused_at IS NULL)"
+    " SELECT 'outbox_backlog' AS name, backlog AS value, outbox FROM o"
+    " UNION ALL"
+    " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
+    " FROM o";
+
 const sb_service_t tenant_service = {
     .name = "tenant",
     .binary = "tenant-svc",
@@ -86,4 +97,5 @@ const sb_service_t tenant_service = {
                      "                moves a legacy single-tenant database into an organization\n",
     .selftest = s_selftest,
     .credit = 64,
+    .stats_sql = s_stats_sql,
 };

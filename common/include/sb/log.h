@@ -1,8 +1,10 @@
 /*  log.h — JSON-lines logging on stderr.
 
-    Every line is one JSON object: {"ts","level","component","pid","request_id"?,"msg"}.
-    The request id is per thread: the service skeleton and the gateway set it
-    while they work on a request, so every line logged meanwhile carries it.
+    Every line is one JSON object:
+    {"ts","level","component","pid","request_id"?,"org"?,"msg"}.
+    The request id and its organization are per thread: the service
+    skeleton and the gateway set them while they work on a request, so every
+    line logged meanwhile carries them ("org" once the organization is known).
     SWITCHBOARD_LOG_LEVEL (debug, info, warn, error) sets the threshold.
 */
 #ifndef SB_LOG_H_INCLUDED
@@ -22,10 +24,17 @@ void sb_log_init (const char *component);
 //  one) for an unknown name.
 int sb_log_set_level (const char *name);
 
-//  Sets (or with NULL clears) the request id of the calling thread. The
-//  string is copied (at most 64 characters).
+//  Sets (or with NULL clears) the request id of the calling thread, and
+//  clears its organization. The string is copied (at most 64 characters).
 void sb_log_set_request_id (const char *request_id);
 const char *sb_log_request_id (void);
+
+//  Sets the request id and the organization (either NULL or "": none) of
+//  the calling thread; copied, at most 64 characters each.
+void sb_log_set_request (const char *request_id, const char *org);
+//  Sets (NULL: clears) only the organization, once it is known.
+void sb_log_set_org (const char *org);
+const char *sb_log_org (void);
 
 void sb_log (sb_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));

@@ -14,7 +14,8 @@
     decoding, deadline and role checks, transactions (with the organization
     set for row-level security), reply encoding and the graceful stop on
     SIGTERM/SIGINT (the request in hand is finished first). Every service
-    also answers `sys.ping`.
+    also answers `sys.ping`, and `sys.stats` (role service: its stats_sql
+    figures, for the gateway's /metrics).
 
     A handler never sees a socket, a frame or a PGconn directly: it reads
     the request through ctx and writes the answer through reply.
@@ -127,10 +128,18 @@ typedef struct {
     //  Optional: called at the end of every worker thread (the lane's too),
     //  for state a handler keeps per thread.
     void (*worker_stop) (void);
+    //  Optional: the service's own figures for the gateway's /metrics, as
+    //  one SQL statement without parameters run across all organizations
+    //  (switchboard.all_orgs): each row a gauge, its columns `name` (a
+    //  Prometheus name without the switchboard_ prefix), `value` (a
+    //  number) and any others as labels (column name = label name; NULL:
+    //  left out). Answered by the built-in op sys.stats; keep it cheap
+    //  (partial indexes), it runs at every scrape.
+    const char *stats_sql;
 } sb_service_t;
 
 //  The operation called name in service's table or the skeleton's own
-//  (sys.ping), or NULL.
+//  (sys.ping, sys.stats), or NULL.
 const sb_op_t *sb_service_op (const sb_service_t *service, const char *name);
 
 //  Runs the service until SIGTERM/SIGINT. Returns the process exit code.
