@@ -313,6 +313,25 @@ gw_http_readyz (gw_conn_t *conn)
     msgpack_sbuffer_destroy (&buf);
 }
 
+//  GET /openapi.json: the embedded document as is, cacheable (it changes
+//  only with the binary), without the per-request no-store of s_respond.
+void
+gw_http_openapi (gw_conn_t *conn)
+{
+    size_t size;
+    const char *document = gw_openapi_document (&size);
+    struct MHD_Response *response
+        = MHD_create_response_from_buffer (size, (void *) document, MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return;
+    MHD_add_response_header (response, "Content-Type", "application/json");
+    MHD_add_response_header (response, "X-Request-Id", conn->request_id);
+    MHD_add_response_header (response, "Cache-Control", "public, max-age=300");
+    MHD_queue_response (conn->connection, 200, response);
+    MHD_destroy_response (response);
+    conn->state = S_DONE;
+}
+
 //  ---------------------------------------------------------------------
 //  Requests for a service
 

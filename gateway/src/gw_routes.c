@@ -20,6 +20,8 @@ const char *const gw_services [] = { "auth", "tenant", "billing", "billing.strip
 static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/healthz", .local = gw_http_healthz },
     { .method = "GET", .path = "/readyz", .local = gw_http_readyz },
+    //  The API reference: the OpenAPI document (docs/openapi.yaml).
+    { .method = "GET", .path = "/openapi.json", .local = gw_http_openapi },
     //  Operators' probe of one service through the bus: which worker
     //  answered and its version. Only with SWITCHBOARD_OPERATOR_TOKEN.
     { .method = "GET", .path = "/v1/sys/ping/auth", .service = "auth", .op = "sys.ping",
