@@ -59,7 +59,7 @@ BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
 .PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare docs \
-        docs-missing docs-screenshot
+        docs-missing docs-screenshot lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
 help:
@@ -68,6 +68,7 @@ help:
 	@echo "make test         install missing packages, build with sanitizers, run all tests"
 	@echo "make unit         unit tests only (selftests)"
 	@echo "make integration  integration tests only (tests/t*.sh through prove)"
+	@echo "make lint-openapi lint docs/openapi.yaml (npm ci, then @redocly/cli)"
 	@echo "make deps         install missing Debian packages (apt-get as root)"
 	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
@@ -106,7 +107,16 @@ $(LIBSB): $(COMMON_OBJ) $(BUILD)/deploy/plans.o $(BUILD)/common/migrations.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(LIBGW): $(GW_OBJ)
+# The API reference: docs/openapi.yaml (the source) as JSON, linked into
+# the gateway as data; ld runs in $(BUILD) so that the symbols are
+# _binary_docs_openapi_json_start/_end whatever the mode.
+$(BUILD)/docs/openapi.json: docs/openapi.yaml tools/openapi_json.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 tools/openapi_json.py $< $@
+$(BUILD)/docs/openapi.o: $(BUILD)/docs/openapi.json
+	cd $(BUILD) && $(LD) -r -b binary -z noexecstack -o docs/openapi.o docs/openapi.json
+
+$(LIBGW): $(GW_OBJ) $(BUILD)/docs/openapi.o
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -187,7 +197,15 @@ test:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=release all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@$(MAKE) --no-print-directory lint-openapi
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration
+
+# The OpenAPI document linted with Redocly's recommended rules (package.json
+# pins @redocly/cli; npm ci installs exactly package-lock.json). No errors
+# allowed; warnings are printed.
+lint-openapi:
+	npm ci --no-audit --no-fund --loglevel=error
+	npx --no-install redocly lint docs/openapi.yaml
 
 # Every class's selftest: libsb's and the gateway's in sb-selftest (-t NAME
 # for one), then each service's own (`<name>-svc --selftest`).

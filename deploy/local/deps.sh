@@ -25,6 +25,9 @@ run_pkgs=(
     libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libsodium-dev libjansson-dev
     postgresql-15 postgresql-client-15 curl ca-certificates
 )
+# The build turns docs/openapi.yaml into the JSON the gateway embeds
+# (tools/openapi_json.py).
+run_pkgs+=(python3 python3-yaml)
 # Extra for the test suite: prove (perl), python3 (tests/lib/suite.sh helpers,
 # tests/fakes), python3-jwt and python3-cryptography (tests that make and
 # check tokens), procps (ps, pgrep), iproute2 (ss, for debugging), psmisc
@@ -35,6 +38,9 @@ run_pkgs=(
 # loads /docs in t0035 and takes the README's screenshot.
 test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc jq
            nodejs npm chromium prometheus)
+# The API reference: responses checked against it (tests/lib/openapi_check.py),
+# the document linted (npm ci, then @redocly/cli).
+test_pkgs+=(python3-jsonschema)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;

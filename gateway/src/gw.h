@@ -284,4 +284,14 @@ void gw_static_guide (gw_conn_t *conn);
 
 void gw_static_test (bool verbose);
 
+//  ---- the API reference (gw_openapi.c) ---------------------------------
+
+//  The OpenAPI document (docs/openapi.yaml as JSON), embedded at build
+//  time; sets *size. Static: never freed.
+const char *gw_openapi_document (size_t *size);
+//  GET /openapi.json: the document, cacheable.
+void gw_http_openapi (gw_conn_t *conn);
+//  Holds the document's paths to the route table, both ways.
+void gw_openapi_test (bool verbose);
+
 #endif

@@ -440,6 +440,22 @@ gw_http_operator_or_open (gw_conn_t *conn)
     return false;
 }
 
+//  GET /openapi.json: the embedded document as is, cacheable (it changes
+//  only with the binary), without the per-request no-store of s_respond.
+void
+gw_http_openapi (gw_conn_t *conn)
+{
+    size_t size;
+    const char *document = gw_openapi_document (&size);
+    struct MHD_Response *response
+        = MHD_create_response_from_buffer (size, (void *) document, MHD_RESPMEM_PERSISTENT);
+    if (!response)
+        return;
+    MHD_add_response_header (response, "Content-Type", "application/json");
+    MHD_add_response_header (response, "Cache-Control", "public, max-age=300");
+    gw_http_send (conn, 200, response);
+}
+
 //  ---------------------------------------------------------------------
 //  Requests for a service
 

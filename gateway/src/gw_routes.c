@@ -20,6 +20,8 @@ const char *const gw_services [] = { "auth", "tenant", "billing", "billing.strip
 static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/healthz", .local = gw_http_healthz },
     { .method = "GET", .path = "/readyz", .local = gw_http_readyz },
+    //  The API reference: the OpenAPI document (docs/openapi.yaml).
+    { .method = "GET", .path = "/openapi.json", .local = gw_http_openapi },
     //  The API reference and the guides, from the files make docs builds
     //  (gw_static.c).
     { .method = "GET", .path = "/docs", .local = gw_static_reference },

@@ -250,6 +250,7 @@ t_bail () {
 
 # The plan, at the end; status 1 if any test failed.
 t_done () {
+    _suite_check_responses
     printf '1..%d\n' "$T_N"
     T_DONE=1
     if (( T_FAILED )); then
@@ -555,8 +556,48 @@ http () {
     HTTP_BODY=$(cat "$dir/body" 2>/dev/null)
     HTTP_HEADERS=$(tr -d '\r' < "$dir/headers" 2>/dev/null)
     HTTP_ERROR=$(cat "$dir/error" 2>/dev/null)
+    [[ $url == "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT/"* ]] \
+        && _suite_record_response "$method" "${url#"http://127.0.0.1:$SWITCHBOARD_HTTP_PORT"}" "$dir"
     rm -rf "$dir"
     return $rc
+}
+
+# The gateway's answer to one `http` call, as a JSON line of
+# $SUITE_TMP/responses.jsonl (method, path as requested, status, content
+# type, body in base64), for t_done's check against the OpenAPI document
+# (tests/lib/openapi_check.py). One printf: parallel calls append whole lines.
+_suite_record_response () {
+    [[ -n ${SUITE_TMP:-} && -d $SUITE_TMP ]] || return 0
+    local method=$1 path=$2 dir=$3 ctype='' body=''
+    ctype=$(grep -i '^content-type:' "$dir/headers" 2>/dev/null | tail -n 1 | tr -d '\r')
+    ctype=${ctype#*:}
+    ctype=${ctype# }
+    [[ -s $dir/body ]] && body=$(base64 -w0 < "$dir/body")
+    path=${path//\\/\\\\}
+    path=${path//\"/\\\"}
+    ctype=${ctype//\\/\\\\}
+    ctype=${ctype//\"/\\\"}
+    printf '{"method":"%s","path":"%s","status":%d,"content_type":"%s","body_b64":"%s"}\n' \
+        "$method" "$path" "$((10#${HTTP_STATUS:-0}))" "$ctype" "$body" >> "$SUITE_TMP/responses.jsonl"
+}
+
+# One assertion: every recorded response of the gateway matches the OpenAPI
+# document (its status is documented for the operation, a JSON body fits
+# that status's schema). Nothing recorded: no assertion.
+_suite_check_responses () {
+    local log=$SUITE_TMP/responses.jsonl doc out rc
+    [[ -s $log ]] || return 0
+    doc=$SB_BIN/../docs/openapi.json
+    [[ -f $doc ]] || doc=$SUITE_ROOT/docs/openapi.yaml
+    out=$("$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/openapi_check.py" "$doc" "$log" 2>&1)
+    rc=$?
+    local n=${out%%,*}
+    n=${n#checked }
+    if (( rc == 0 )); then
+        t_pass "responses match the OpenAPI document ($n checked)"
+    else
+        t_fail "responses match the OpenAPI document ($n checked)" "$out"
+    fi
 }
 
 # The value of response header $1 in the last http call (the last one if

@@ -85,6 +85,7 @@ static const s_test_t s_tests [] = {
     { "static", gw_static_test },
     { "metrics", gw_metrics_test },
     { "routes_ops", s_routes_ops_test },
+    { "openapi", gw_openapi_test },
     { NULL, NULL }
 };
 
