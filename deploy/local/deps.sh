@@ -51,6 +51,18 @@ case $mode in
     *)    echo "deps.sh: unknown mode '$mode' (expected run or test)" >&2; exit 2 ;;
 esac
 
+# Node.js and npm may come from elsewhere than Debian's packages (NodeSource's
+# nodejs bundles npm, and Debian's npm package conflicts with it): what the
+# build needs is the two commands, so when both run, neither package is asked
+# for.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    kept=()
+    for p in "${want[@]}"; do
+        [[ $p == nodejs || $p == npm ]] || kept+=("$p")
+    done
+    want=("${kept[@]}")
+fi
+
 # One dpkg-query call for all packages; names dpkg has never heard of are
 # simply absent from its output, which counts as missing.
 declare -A installed=()
