@@ -136,7 +136,8 @@ s_status_label (size_t slot, char *buf, size_t size)
     if (slot < S_STATUS_CODES)
         snprintf (buf, size, "%d", s_statuses [slot]);
     else
-        snprintf (buf, size, "%zuxx", slot - S_STATUS_CODES + 1);
+        //  A class 1..5 ("4xx"): one digit.
+        snprintf (buf, size, "%dxx", (int) ((slot - S_STATUS_CODES) % 5) + 1);
 }
 
 static size_t
