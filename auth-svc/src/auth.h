@@ -175,7 +175,8 @@ int auth_apikeys_revoke_created_by (sb_ctx_t *ctx, const char *org, const char *
 
 //  ---- the mail outbox (auth_mail.c) -------------------------------------
 
-//  Queues a mail (kind 'password_reset' or 'invitation') in the request's
+//  Queues a mail (kind 'password_reset', 'invitation', 'support' or
+//  'support_confirmation') in the request's
 //  transaction; the mail thread sends it once the transaction has
 //  committed. Refuses (-1, logged) what sb_mail_send would refuse. org may
 //  be NULL.
@@ -194,6 +195,12 @@ int auth_mail_admins (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
 int auth_mail_start (const sb_config_t *config);
 void auth_mail_wake (void);
 void auth_mail_stop (void);
+
+//  ---- support requests (auth_support.c) -----------------------------------
+
+//  support.create {subject, message}: 202 {id, priority}; queues the
+//  request to the support address and a confirmation to the user.
+int auth_support_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 //  ---- an organization's deletion reaching every service (auth_deletions.c) --
 

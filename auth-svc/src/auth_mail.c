@@ -242,6 +242,8 @@ auth_mail_start (const sb_config_t *config)
     char why [256];
     if (sb_mail_check_address (config->smtp_from, why, sizeof (why)))
         return sb_error ("SWITCHBOARD_SMTP_FROM is not a usable sender address: %s", why);
+    if (sb_mail_check_address (config->support_email, why, sizeof (why)))
+        return sb_error ("SWITCHBOARD_SUPPORT_EMAIL is not a usable address: %s", why);
     if (config->smtp_url) {
         sb_mail_tls_t policy = sb_mail_tls_policy (config->smtp_url, config->smtp_allow_plaintext);
         if (policy == SB_MAIL_TLS_INVALID)

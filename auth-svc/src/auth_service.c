@@ -92,6 +92,8 @@ static const sb_op_t s_ops [] = {
     { .name = "audit.list", .role = SB_ROLE_ADMIN, .handler = auth_audit_list },
     { .name = "mail.admins", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = auth_mail_admins },
+    { .name = "support.create", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_IDEMPOTENT,
+      .handler = auth_support_create },
     { .name = NULL }
 };
 

@@ -57,6 +57,9 @@ static const s_var_t s_vars [] = {
     { "SMTP_ALLOW_PLAINTEXT", S_INT, "0", 0, 1, NULL,
       "1: smtp:// to a host that is not loopback may go without STARTTLS (0: TLS required)",
       S_FIELD (smtp_allow_plaintext), 0, 0 },
+    { "SUPPORT_EMAIL", S_STR, "support@localhost", 0, 0, NULL,
+      "where support requests are mailed (with no SMTP URL: a file under the data directory)",
+      S_FIELD (support_email), 0, 0 },
     { "MAIL_MAX_ATTEMPTS", S_INT, "12", 1, 100, NULL,
       "attempts to send a queued mail (backoff 1 s doubling to 5 min) before it is marked failed",
       S_FIELD (mail_max_attempts), 0, 0 },
@@ -337,6 +340,7 @@ sb_config_test (bool verbose)
     SB_CHECK (config.auth_rate_per_minute == 30);
     SB_CHECK (streq (config.public_url, "http://localhost:8080"));
     SB_CHECK (streq (config.smtp_from, "no-reply@localhost"));
+    SB_CHECK (streq (config.support_email, "support@localhost"));
     SB_CHECK (config.database_url == NULL);
     SB_CHECK (config.service_database_url == NULL);
     SB_CHECK (config.smtp_url == NULL);

@@ -103,6 +103,8 @@ static const gw_route_t s_routes [] = {
       .role = SB_ROLE_ADMIN },
     { .method = "GET", .path = "/v1/audit-log", .service = "auth", .op = "audit.list",
       .role = SB_ROLE_ADMIN },
+    { .method = "POST", .path = "/v1/support/requests", .service = "auth",
+      .op = "support.create", .role = SB_ROLE_USER },
 
     //  Tenant data
     { .method = "GET", .path = "/v1/businesses", .service = "tenant", .op = "businesses.list",

@@ -41,6 +41,7 @@ typedef struct {
     char *smtp_url;                 //  SWITCHBOARD_SMTP_URL, unset
     char *smtp_from;                //  SWITCHBOARD_SMTP_FROM, no-reply@localhost
     int smtp_allow_plaintext;       //  SWITCHBOARD_SMTP_ALLOW_PLAINTEXT, 0
+    char *support_email;            //  SWITCHBOARD_SUPPORT_EMAIL, support@localhost
     int mail_max_attempts;          //  SWITCHBOARD_MAIL_MAX_ATTEMPTS, 12
     char *stripe_secret_key;        //  SWITCHBOARD_STRIPE_SECRET_KEY, unset
     char *stripe_api_base;          //  SWITCHBOARD_STRIPE_API_BASE
