@@ -56,7 +56,7 @@ while IFS=$'\t' read -r verdict what why; do
     steps=$((steps + 1))
     if [[ $verdict == pass ]]; then t_pass "$what"; else t_fail "$what" "  $why"; fi
 done <<<"$results"
-t_ok "the browser ran every step (16)" test "$steps" -eq 16
+t_ok "the browser ran every step (17)" test "$steps" -eq 17
 for shot in desktop-landing desktop-home phone-landing phone-signup-conflict phone-home \
             phone-deep-link; do
     t_ok "a screenshot of $shot" test -s "$out/$shot.png"

@@ -190,7 +190,12 @@ function shell(title, ...content) {
     document.title = `${title} — Switchboard`;
 }
 
+const METRICS = { api_requests: 'API requests', calls: 'Calls', call_minutes: 'Call minutes',
+                  orders: 'Orders', businesses: 'Businesses', users: 'Team members' };
+
 function label(metric) {
+    if (METRICS[metric])
+        return METRICS[metric];
     const text = metric.replace(/_/g, ' ');
     return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -189,6 +189,21 @@ for (const vp of viewports) {
             await page.waitForURL(`${base}/`);
             await page.getByText('You are logged out.').waitFor();
         });
+        await step(`${vp.name}: a wrong password says so in words`, async () => {
+            expected = [/status of 401/];
+            const form = page.getByRole('form', { name: 'Log in' });
+            await form.getByLabel('Email').fill(email);
+            await form.getByLabel('Password').fill('not the password at all');
+            await form.getByRole('button', { name: 'Log in' }).click();
+            const alert = form.getByRole('alert');
+            await alert.waitFor();
+            const text = await alert.textContent();
+            if (text !== 'The email or password is not right.')
+                return `the message is "${text}"`;
+            if (await page.locator('.spinner:visible').count())
+                return 'a spinner still turns';
+            expected = [];
+        });
         await step(`${vp.name}: log in through the form lands on Home`, async () => {
             const form = page.getByRole('form', { name: 'Log in' });
             await form.getByLabel('Email').fill(email);
