@@ -1,4 +1,5 @@
-/*  gw_static.c — the files of /docs: the API reference and the guides.
+/*  gw_static.c — the files of /docs (the API reference and the guides)
+    and of the customer dashboard (/ and /app/...).
 
     `make docs` (part of `make` when npm is there) builds a directory,
     <build>/share/docs, that holds everything /docs serves:
@@ -17,6 +18,14 @@
     guides; files with
     other names, other types or over S_FILE_MAX are left out at start
     (logged). A changed directory is seen after a restart.
+
+    The dashboard (gateway/www, built by tools/www-build.mjs) is the
+    directory www beside that one (<build>/share/www): its index.html
+    answers GET /, /app, /app/ and /app/{path...} (a single-page app that
+    routes in the browser), its assets/<name> GET /app/assets/<name>,
+    under S_CSP_APP: script, style, images, fonts and fetches from the
+    gateway only, no inline script or style, forms to the gateway only,
+    no framing. Without it those answer 503 as /docs does.
 
     A gateway without the directory (built by `make` on a machine without
     npm) runs all the same: /docs and the guides answer 503
