@@ -3,12 +3,15 @@
 # in Debian's headless Chromium, driven by playwright-core
 # (tests/lib/e2e/dashboard.mjs; no browser is downloaded): the pages' CSP
 # and headers from the gateway, then sign-up through the form, Home with
-# the plan "free" and the usage bars, at 1280 px and at 390 px, with no
+# the plan "free" and the usage bars (amber at 4 calls of 5, red at 5,
+# calls recorded through the API), at 1280 px and at 390 px, with no
 # console error or CSP violation. Screenshots of each page go to
 # build/<mode>/test-output/t0050/ (or $SB_E2E_OUT), kept after the run.
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/chromium.sh"
 suite_init
+# free: 5 calls a month, so that 4 calls show the amber bar, 5 the red.
+export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-dashboard.json
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 www=$(cd "$SB_BIN/.." && pwd)/share/www
@@ -56,8 +59,9 @@ while IFS=$'\t' read -r verdict what why; do
     steps=$((steps + 1))
     if [[ $verdict == pass ]]; then t_pass "$what"; else t_fail "$what" "  $why"; fi
 done <<<"$results"
-t_ok "the browser ran every step (17)" test "$steps" -eq 17
-for shot in desktop-landing desktop-home phone-landing phone-signup-conflict phone-home \
+t_ok "the browser ran every step (19)" test "$steps" -eq 19
+for shot in desktop-landing desktop-home desktop-home-near-limit desktop-home-over-limit \
+            phone-landing phone-signup-conflict phone-home \
             phone-deep-link; do
     t_ok "a screenshot of $shot" test -s "$out/$shot.png"
 done

@@ -9,7 +9,10 @@
 // its status and the usage bars; on the phone also a second sign-up with
 // the same email (the API's conflict shown in words) and a deep link
 // opened afresh (the gateway answers the app; without a session in memory
-// it lands on the log-in page). A screenshot of each page goes to OUT.
+// it lands on the log-in page); on the desktop also log out, a wrong
+// password, log in, and calls recorded through the API turning the calls
+// bar amber (4 of 5) then red (5 of 5). A screenshot of each page goes to
+// OUT.
 // Console errors, page errors, CSP violations (listened for from an init
 // script, which the page's CSP does not govern) and failed requests are
 // collected throughout; each viewport ends with a step asserting none.
@@ -53,6 +56,19 @@ async function step(what, fn) {
 }
 
 const stamp = `${Date.now()}-${process.pid}`;
+
+// A call to the API from the test itself (not the page): the answer's JSON.
+async function json(method, path, body, token) {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token)
+        headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(`${base}${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok)
+        throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+}
 const viewports = [
     { name: 'desktop', width: 1280, height: 900 },
     { name: 'phone', width: 390, height: 844 }
@@ -211,6 +227,59 @@ for (const vp of viewports) {
             await form.getByRole('button', { name: 'Log in' }).click();
             await page.waitForURL(`${base}/app/`);
             await page.locator('.org-name').waitFor();
+        });
+    }
+
+    if (vp.name === 'desktop') {
+        // Calls recorded through the API (a session of its own), then Home
+        // again through the nav: the catalogue's free plan (the test's
+        // tests/fixtures/plans-dashboard.json) allows 5 calls a month.
+        const callsBar = async (level, count) => {
+            const session = await json('POST', '/v1/auth/login',
+                                       { email, password: 'correct horse battery' });
+            let business = (await json('GET', '/v1/businesses', undefined,
+                                       session.access_token)).data[0];
+            if (!business)
+                business = await json('POST', '/v1/businesses',
+                                      { name: 'Trattoria', phone_number: '+14155550101',
+                                        timezone: 'Europe/Rome' }, session.access_token);
+            for (let i = 0; i < count; i++)
+                await json('POST', '/v1/calls', { business_id: business.id,
+                                                  caller_number: '+14155550199',
+                                                  started_at: new Date().toISOString()
+                                                                  .replace(/\.\d+Z$/, 'Z'),
+                                                  duration_seconds: 30, status: 'completed' },
+                           session.access_token);
+            // The summary may trail the calls by a moment: Home is asked
+            // again until the bar changes (or the step's time runs out).
+            for (let tries = 0; tries < 20; tries++) {
+                await page.getByRole('link', { name: 'Home' }).click();
+                await page.locator('.usage-list').waitFor();
+                const cls = await page.locator('.usage[data-metric="calls"]').getAttribute('class');
+                if (cls === `usage ${level}`)
+                    return;
+                await page.waitForTimeout(500);
+            }
+            throw new Error(`the calls bar is not ${level}: ` +
+                            await page.locator('.usage[data-metric="calls"]').textContent());
+        };
+        await step(`${vp.name}: 4 calls of 5 turn the calls bar amber (80 %)`, async () => {
+            await callsBar('near', 4);
+            const text = await page.locator('.usage[data-metric="calls"] .usage-count').textContent();
+            if (text !== '4 of 5 · nearly there')
+                return `the bar says "${text}"`;
+            await shot('home-near-limit');
+        });
+        await step(`${vp.name}: 5 calls of 5 turn it red (100 %)`, async () => {
+            await callsBar('over', 1);
+            const text = await page.locator('.usage[data-metric="calls"] .usage-count').textContent();
+            if (text !== '5 of 5 · limit reached')
+                return `the bar says "${text}"`;
+            const colour = await page.locator('.usage[data-metric="calls"] .fill')
+                                     .evaluate((node) => getComputedStyle(node).backgroundColor);
+            if (colour !== 'rgb(180, 35, 24)')
+                return `the bar is ${colour}`;
+            await shot('home-over-limit');
         });
     }
 
