@@ -177,7 +177,15 @@ $(DOCS_DIR)/index.html: $(NPM_STAMP) tools/docs-build.mjs $(wildcard docs/site/*
                         $(wildcard docs/guides/*.md) $(wildcard docs/guides)
 	node tools/docs-build.mjs $(DOCS_DIR)
 
-docs: $(DOCS_DIR)/index.html
+# The customer dashboard (gateway/www/, plain JavaScript modules, no
+# bundler): tools/www-build.mjs copies it into $(WWW_DIR), beside
+# $(DOCS_DIR), where the gateway finds it (GET / and /app/...).
+WWW_DIR   := $(BUILD)/share/www
+
+$(WWW_DIR)/index.html: tools/www-build.mjs $(wildcard gateway/www/*)
+	node tools/www-build.mjs $(WWW_DIR)
+
+docs: $(DOCS_DIR)/index.html $(WWW_DIR)/index.html
 
 docs-missing:
 	@echo "make: no npm, so no $(DOCS_DIR): /docs will answer 503 (install nodejs and npm, then make docs)"

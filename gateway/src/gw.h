@@ -30,6 +30,8 @@ typedef void (gw_local_fn) (gw_conn_t *conn);
 #define GW_ROUTE_OPERATOR  1        //  for operators: SWITCHBOARD_OPERATOR_TOKEN
 #define GW_ROUTE_RAW       2        //  the body is not parsed: args are {raw: bin of the
                                     //  body's bytes, signature: Stripe-Signature or nil}
+#define GW_ROUTE_REST      4        //  the path's last {param} takes the rest of the path,
+                                    //  slashes and all (at most GW_PARAM_MAX bytes)
 
 typedef struct {
     const char *method;             //  "GET", "POST", ...
@@ -281,6 +283,10 @@ void gw_static_reference (gw_conn_t *conn);
 void gw_static_asset (gw_conn_t *conn);
 void gw_static_guides (gw_conn_t *conn);
 void gw_static_guide (gw_conn_t *conn);
+//  The dashboard (share/www beside share/docs): GET /, /app, /app/ and
+//  /app/{path...} answer its index.html; /app/assets/{name} its files.
+void gw_static_app (gw_conn_t *conn);
+void gw_static_app_asset (gw_conn_t *conn);
 
 void gw_static_test (bool verbose);
 

@@ -2,7 +2,9 @@
 
     Every public path is listed once, with the service and operation that
     answer it, the role it needs and its deadline. Matching walks the table
-    segment by segment; `{name}` captures one path segment. A path that
+    segment by segment; `{name}` captures one path segment, except the
+    last one of a GW_ROUTE_REST route, which captures the rest of the path
+    (one or more segments; the dashboard's deep links). A path that
     exists with another method answers 405 with the methods it takes.
 
     A route may set the largest body it takes (max_body); by default a
@@ -29,6 +31,13 @@ static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/docs/guides", .local = gw_static_guides },
     { .method = "GET", .path = "/docs/guides/", .local = gw_static_guides },
     { .method = "GET", .path = "/docs/guides/{name}", .local = gw_static_guide },
+    //  The dashboard, a single-page app (gw_static.c): every page of it
+    //  answers the same index.html, which routes in the browser.
+    { .method = "GET", .path = "/", .local = gw_static_app },
+    { .method = "GET", .path = "/app", .local = gw_static_app },
+    { .method = "GET", .path = "/app/", .local = gw_static_app },
+    { .method = "GET", .path = "/app/assets/{name}", .local = gw_static_app_asset },
+    { .method = "GET", .path = "/app/{path}", .local = gw_static_app, .flags = GW_ROUTE_REST },
     //  Prometheus metrics: open, or only to the operator token when one
     //  is configured (gw_metrics.c).
     { .method = "GET", .path = "/metrics", .local = gw_metrics_scrape },
@@ -179,7 +188,7 @@ static const gw_route_t s_routes [] = {
 //  Compares one template against a path; captures {params}. Returns true
 //  on a match.
 static bool
-s_path_matches (const char *template, const char *path, gw_match_t *match)
+s_path_matches (const char *template, const char *path, bool rest, gw_match_t *match)
 {
     match->param_count = 0;
     const char *t = template, *p = path;
@@ -191,6 +200,8 @@ s_path_matches (const char *template, const char *path, gw_match_t *match)
         size_t tlen = strcspn (t, "/");
         size_t plen = strcspn (p, "/");
         if (tlen > 2 && t [0] == '{' && t [tlen - 1] == '}') {
+            if (rest && t [tlen] == 0)
+                plen = strlen (p);
             if (plen == 0 || plen > GW_PARAM_MAX || match->param_count == GW_MAX_PARAMS)
                 return false;
             size_t i = match->param_count++;
@@ -234,7 +245,7 @@ gw_routes_match (const char *method, const char *path, gw_match_t *match)
     const char *wanted = streq (method, "HEAD") ? "GET" : method;
     gw_match_t candidate;
     for (const gw_route_t *route = s_routes; route->method; route++) {
-        if (!s_path_matches (route->path, path, &candidate))
+        if (!s_path_matches (route->path, path, (route->flags & GW_ROUTE_REST) != 0, &candidate))
             continue;
         if (streq (route->method, wanted)) {
             *match = candidate;
@@ -293,17 +304,45 @@ gw_routes_test (bool verbose)
               && gw_route_max_body (m.route) == 512 * 1024);
 
     //  Parameter capture, on a template of our own.
-    SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", &m));
+    SB_CHECK (s_path_matches ("/v1/things/{id}/parts/{part}", "/v1/things/abc/parts/7", false, &m));
     SB_CHECK (m.param_count == 2 && streq (m.params [0].name, "id")
               && streq (m.params [0].value, "abc") && streq (m.params [1].name, "part")
               && streq (m.params [1].value, "7"));
-    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/", &m));
-    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things", &m));
-    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/a/b", &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/", false, &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things", false, &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", "/v1/things/a/b", false, &m));
     char longseg [300] = "/v1/things/";
     memset (longseg + 11, 'x', 200);
     longseg [211] = 0;
-    SB_CHECK (!s_path_matches ("/v1/things/{id}", longseg, &m));
+    SB_CHECK (!s_path_matches ("/v1/things/{id}", longseg, false, &m));
+
+    //  A rest parameter: one or more segments, slashes and all; empty or
+    //  too long misses.
+    SB_CHECK (s_path_matches ("/app/{path}", "/app/a/b/c", true, &m));
+    SB_CHECK (m.param_count == 1 && streq (m.params [0].value, "a/b/c"));
+    SB_CHECK (s_path_matches ("/app/{path}", "/app/home", true, &m)
+              && streq (m.params [0].value, "home"));
+    SB_CHECK (!s_path_matches ("/app/{path}", "/app/", true, &m));
+    SB_CHECK (!s_path_matches ("/app/{path}", "/app", true, &m));
+    SB_CHECK (!s_path_matches ("/app/{path}", "/apps/x", true, &m));
+    SB_CHECK (s_path_matches ("/app/{path}", "/app/a//", true, &m)
+              && streq (m.params [0].value, "a//"));
+    char longrest [300] = "/app/";
+    memset (longrest + 5, 'x', 200);
+    longrest [205] = 0;
+    SB_CHECK (!s_path_matches ("/app/{path}", longrest, true, &m));
+    SB_CHECK (!s_path_matches ("/x/{id}/y", "/x/a/b/y", true, &m));
+    //  The dashboard's routes: assets first, then any deep link.
+    gw_routes_match ("GET", "/", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->local == gw_static_app);
+    gw_routes_match ("GET", "/app/assets/app.js", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->local == gw_static_app_asset
+              && streq (m.params [0].value, "app.js"));
+    gw_routes_match ("GET", "/app/businesses/12/edit", &m);
+    SB_CHECK (m.status == 0 && m.route && m.route->local == gw_static_app
+              && streq (m.params [0].value, "businesses/12/edit"));
+    gw_routes_match ("POST", "/app/x", &m);
+    SB_CHECK (m.status == 405 && streq (m.allow, "GET"));
 
     //  Authenticated routes carry their role; a literal path wins over a
     //  template only by order, so accept must come before {id}.

@@ -1,4 +1,5 @@
-/*  gw_static.c — the files of /docs: the API reference and the guides.
+/*  gw_static.c — the files of /docs (the API reference and the guides)
+    and of the customer dashboard (/ and /app/...).
 
     `make docs` (part of `make` when npm is there) builds a directory,
     <build>/share/docs, that holds everything /docs serves:
@@ -17,6 +18,14 @@
     guides; files with
     other names, other types or over S_FILE_MAX are left out at start
     (logged). A changed directory is seen after a restart.
+
+    The dashboard (gateway/www, built by tools/www-build.mjs) is the
+    directory www beside that one (<build>/share/www): its index.html
+    answers GET /, /app, /app/ and /app/{path...} (a single-page app that
+    routes in the browser), its assets/<name> GET /app/assets/<name>,
+    under S_CSP_APP: script, style, images, fonts and fetches from the
+    gateway only, no inline script or style, forms to the gateway only,
+    no framing. Without it those answer 503 as /docs does.
 
     A gateway without the directory (built by `make` on a machine without
     npm) runs all the same: /docs and the guides answer 503
@@ -66,6 +75,9 @@
 #define S_CSP_STRICT    "default-src 'none'; style-src 'self'; img-src 'self' data:; " \
                         "font-src 'self'; base-uri 'none'; form-action 'none'; " \
                         "frame-ancestors 'none'"
+#define S_CSP_APP       "default-src 'none'; script-src 'self'; style-src 'self'; " \
+                        "img-src 'self' data:; connect-src 'self'; font-src 'self'; " \
+                        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 //  One representation of a file: its bytes and their entity tag.
 typedef struct {
@@ -84,8 +96,10 @@ typedef struct {
 
 struct _gw_static_t {
     char *dir;
+    char *www;                      //  the dashboard's: dir's sibling www
     zhashx_t *files;                //  URL path ("/docs/assets/docs.js") -> s_file_t
     bool built;                     //  the page and Redoc's bundle are there
+    bool app_built;                 //  the dashboard's index.html is there
 };
 
 static void
@@ -185,7 +199,8 @@ s_read (const char *path, s_body_t *body)
 
 //  Reads dir/name into the table under key; false (logged) when it cannot.
 static bool
-s_load (gw_static_t *self, const char *dir, const char *name, const char *key, bool page)
+s_load (gw_static_t *self, const char *dir, const char *name, const char *key, bool page,
+        const char *csp)
 {
     const char *type = s_type_of (name);
     if (!type) {
@@ -204,20 +219,20 @@ s_load (gw_static_t *self, const char *dir, const char *name, const char *key, b
     snprintf (gz, sizeof (gz), "%s.gz", path);
     s_read (gz, &file->gzip);
     file->type = type;
-    bool reference = streq (key, "/docs");
-    file->csp = reference ? S_CSP_REFERENCE : S_CSP_STRICT;
+    file->csp = csp;
     file->cache = page ? "no-cache" : "public, max-age=3600";
     zhashx_update (self->files, key, file);
     return true;
 }
 
-//  Loads every file of dir/sub whose name passes s_name_ok and ends in
+//  Loads every file of base/sub whose name passes s_name_ok and ends in
 //  suffix ("" for any), under prefix + the name without the suffix.
 static void
-s_load_dir (gw_static_t *self, const char *sub, const char *suffix, const char *prefix, bool page)
+s_load_dir (gw_static_t *self, const char *base, const char *sub, const char *suffix,
+            const char *prefix, bool page, const char *csp)
 {
     char dir [PATH_MAX];
-    snprintf (dir, sizeof (dir), "%s/%s", self->dir, sub);
+    snprintf (dir, sizeof (dir), "%s/%s", base, sub);
     DIR *handle = opendir (dir);
     if (!handle)
         return;
@@ -238,7 +253,7 @@ s_load_dir (gw_static_t *self, const char *sub, const char *suffix, const char *
         }
         char key [256];
         snprintf (key, sizeof (key), "%s%s", prefix, stem);
-        s_load (self, dir, name, key, page);
+        s_load (self, dir, name, key, page, csp);
     }
     closedir (handle);
 }
@@ -269,17 +284,32 @@ gw_static_new (const char *dir)
     self->dir = sb_strdup (realpath (chosen, resolved) ? resolved : chosen);
     free (chosen);
 
-    s_load (self, self->dir, "index.html", "/docs", true);
-    s_load_dir (self, "assets", "", "/docs/assets/", false);
-    s_load (self, self->dir, "guides/index.html", "/docs/guides/", true);
-    s_load_dir (self, "guides", ".html", "/docs/guides/", true);
+    s_load (self, self->dir, "index.html", "/docs", true, S_CSP_REFERENCE);
+    s_load_dir (self, self->dir, "assets", "", "/docs/assets/", false, S_CSP_STRICT);
+    s_load (self, self->dir, "guides/index.html", "/docs/guides/", true, S_CSP_STRICT);
+    s_load_dir (self, self->dir, "guides", ".html", "/docs/guides/", true, S_CSP_STRICT);
     self->built = zhashx_lookup (self->files, "/docs")
                   && zhashx_lookup (self->files, "/docs/assets/redoc.standalone.js");
+    size_t docs = zhashx_size (self->files);
     if (self->built)
-        sb_info ("docs: %zu files from %s", zhashx_size (self->files), self->dir);
+        sb_info ("docs: %zu files from %s", docs, self->dir);
     else
         sb_warn ("docs: no built documentation in %s (make docs builds it; it needs npm): "
                  "/docs answers 503", self->dir);
+
+    //  The dashboard: the directory www beside dir.
+    char parent [PATH_MAX];
+    snprintf (parent, sizeof (parent), "%s", self->dir);
+    if (asprintf (&self->www, "%s/www", dirname (parent)) < 0)
+        abort ();
+    s_load (self, self->www, "index.html", "/app/", true, S_CSP_APP);
+    s_load_dir (self, self->www, "assets", "", "/app/assets/", false, S_CSP_APP);
+    self->app_built = zhashx_lookup (self->files, "/app/") != NULL;
+    if (self->app_built)
+        sb_info ("www: %zu files from %s", zhashx_size (self->files) - docs, self->www);
+    else
+        sb_warn ("www: no built dashboard in %s (make docs builds it; it needs npm): "
+                 "/ and /app answer 503", self->www);
     return self;
 }
 
@@ -290,6 +320,7 @@ gw_static_destroy (gw_static_t **self_p)
     if (self) {
         zhashx_destroy (&self->files);
         free (self->dir);
+        free (self->www);
         free (self);
         *self_p = NULL;
     }
@@ -338,10 +369,12 @@ s_serve (gw_conn_t *conn, const char *key)
 {
     gw_static_t *self = gw_http_docs (conn);
     s_file_t *file = self ? (s_file_t *) zhashx_lookup (self->files, key) : NULL;
+    bool app = strncmp (key, "/app/", 5) == 0;
     if (!file) {
-        if (!self || !self->built)
+        if (!self || !(app ? self->app_built : self->built))
             gw_http_error (conn, 503, SB_E_SERVICE_UNAVAILABLE,
-                           "the documentation is not built on this server (make docs)");
+                           app ? "the dashboard is not built on this server (make docs)"
+                               : "the documentation is not built on this server (make docs)");
         else
             gw_http_error (conn, 404, SB_E_NOT_FOUND, "no such path");
         return;
@@ -420,6 +453,22 @@ gw_static_guide (gw_conn_t *conn)
 }
 
 void
+gw_static_app (gw_conn_t *conn)
+{
+    s_serve (conn, "/app/");
+}
+
+void
+gw_static_app_asset (gw_conn_t *conn)
+{
+    const char *name = s_param (conn, true);
+    char key [256] = "";
+    if (name)
+        snprintf (key, sizeof (key), "/app/assets/%s", name);
+    s_serve (conn, key);
+}
+
+void
 gw_static_test (bool verbose)
 {
     (void) verbose;
@@ -443,20 +492,25 @@ gw_static_test (bool verbose)
     SB_CHECK (!s_takes_gzip ("deflate, br") && !s_takes_gzip ("x-gzip2") && !s_takes_gzip (NULL));
     SB_CHECK (!s_takes_gzip ("identity") && !s_takes_gzip (""));
 
-    //  A directory of our own: what is loaded and what is left out.
-    char dir [] = "/tmp/sb-docs-XXXXXX";
-    SB_CHECK (mkdtemp (dir) != NULL);
-    char path [PATH_MAX];
-    const char *files [] = { "index.html", "assets/redoc.standalone.js",
-                             "assets/redoc.standalone.js.gz", "assets/a.exe",
-                             "assets/-bad.js", "guides/index.html", "guides/intro.html",
-                             "guides/x_y.html", NULL };
-    snprintf (path, sizeof (path), "%s/assets", dir);
-    mkdir (path, 0700);
-    snprintf (path, sizeof (path), "%s/guides", dir);
-    mkdir (path, 0700);
+    //  A directory of our own (docs and www side by side, as make docs
+    //  builds them): what is loaded and what is left out.
+    char top [] = "/tmp/sb-static-XXXXXX";
+    SB_CHECK (mkdtemp (top) != NULL);
+    char path [PATH_MAX], dir [PATH_MAX];
+    snprintf (dir, sizeof (dir), "%s/docs", top);
+    const char *dirs [] = { "docs", "docs/assets", "docs/guides", "www", "www/assets", NULL };
+    const char *files [] = { "docs/index.html", "docs/assets/redoc.standalone.js",
+                             "docs/assets/redoc.standalone.js.gz", "docs/assets/a.exe",
+                             "docs/assets/-bad.js", "docs/guides/index.html",
+                             "docs/guides/intro.html", "docs/guides/x_y.html",
+                             "www/index.html", "www/assets/app.js", "www/assets/app.css",
+                             "www/assets/..x.js", NULL };
+    for (size_t i = 0; dirs [i]; i++) {
+        snprintf (path, sizeof (path), "%s/%s", top, dirs [i]);
+        SB_CHECK (mkdir (path, 0700) == 0);
+    }
     for (size_t i = 0; files [i]; i++) {
-        snprintf (path, sizeof (path), "%s/%s", dir, files [i]);
+        snprintf (path, sizeof (path), "%s/%s", top, files [i]);
         FILE *f = fopen (path, "w");
         SB_CHECK (f != NULL);
         if (f) {
@@ -465,32 +519,42 @@ gw_static_test (bool verbose)
         }
     }
     gw_static_t *self = gw_static_new (dir);
-    SB_CHECK (self->built);
-    SB_CHECK (zhashx_size (self->files) == 4);
+    SB_CHECK (self->built && self->app_built);
+    SB_CHECK (zhashx_size (self->files) == 7);
     s_file_t *file = (s_file_t *) zhashx_lookup (self->files, "/docs/guides/intro");
-    SB_CHECK (file && file->plain.size == strlen ("guides/intro.html")
+    SB_CHECK (file && file->plain.size == strlen ("docs/guides/intro.html")
               && streq (file->type, "text/html; charset=utf-8")
               && strlen (file->plain.etag) == 34 && !file->gzip.data);
     file = (s_file_t *) zhashx_lookup (self->files, "/docs/assets/redoc.standalone.js");
-    SB_CHECK (file && file->gzip.data && file->gzip.size == strlen ("assets/redoc.standalone.js.gz")
+    SB_CHECK (file && file->gzip.data
+              && file->gzip.size == strlen ("docs/assets/redoc.standalone.js.gz")
               && !streq (file->gzip.etag, file->plain.etag));
     file = (s_file_t *) zhashx_lookup (self->files, "/docs");
     SB_CHECK (file && streq (file->csp, S_CSP_REFERENCE));
     SB_CHECK (zhashx_lookup (self->files, "/docs/guides/"));
+    //  The dashboard: its page and assets, under the app's CSP.
+    file = (s_file_t *) zhashx_lookup (self->files, "/app/");
+    SB_CHECK (file && streq (file->csp, S_CSP_APP) && streq (file->cache, "no-cache")
+              && file->plain.size == strlen ("www/index.html"));
+    file = (s_file_t *) zhashx_lookup (self->files, "/app/assets/app.js");
+    SB_CHECK (file && streq (file->csp, S_CSP_APP)
+              && streq (file->type, "text/javascript; charset=utf-8"));
+    SB_CHECK (zhashx_lookup (self->files, "/app/assets/app.css"));
+    SB_CHECK (!zhashx_lookup (self->files, "/app/assets/..x.js"));
     gw_static_destroy (&self);
     SB_CHECK (self == NULL);
     for (size_t i = 0; files [i]; i++) {
-        snprintf (path, sizeof (path), "%s/%s", dir, files [i]);
+        snprintf (path, sizeof (path), "%s/%s", top, files [i]);
         unlink (path);
     }
-    snprintf (path, sizeof (path), "%s/assets", dir);
-    rmdir (path);
-    snprintf (path, sizeof (path), "%s/guides", dir);
-    rmdir (path);
-    rmdir (dir);
+    for (size_t i = sizeof (dirs) / sizeof (dirs [0]) - 1; i-- > 0; ) {
+        snprintf (path, sizeof (path), "%s/%s", top, dirs [i]);
+        rmdir (path);
+    }
+    rmdir (top);
 
     //  No directory: nothing built.
     self = gw_static_new ("/nonexistent/sb-docs");
-    SB_CHECK (!self->built && zhashx_size (self->files) == 0);
+    SB_CHECK (!self->built && !self->app_built && zhashx_size (self->files) == 0);
     gw_static_destroy (&self);
 }

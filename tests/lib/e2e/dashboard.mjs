@@ -1,0 +1,293 @@
+#!/usr/bin/env node
+// tests/lib/e2e/dashboard.mjs BASE OUT — the dashboard's first flows in
+// Debian's headless Chromium (playwright-core, which downloads no browser:
+// /usr/bin/chromium, or SB_CHROMIUM), against a running suite at BASE
+// (http://127.0.0.1:<port>). Used by tests/t0050-dashboard-e2e.sh.
+//
+// For each viewport (desktop 1280x900, phone 390x844): the landing page,
+// sign-up through the form, Home with the organization, the plan "free",
+// its status and the usage bars; on the phone also a second sign-up with
+// the same email (the API's conflict shown in words) and a deep link
+// opened afresh (the gateway answers the app; without a session in memory
+// it lands on the log-in page); on the desktop also log out, a wrong
+// password, log in, and calls recorded through the API turning the calls
+// bar amber (4 of 5) then red (5 of 5). A screenshot of each page goes to
+// OUT.
+// Console errors, page errors, CSP violations (listened for from an init
+// script, which the page's CSP does not govern) and failed requests are
+// collected throughout; each viewport ends with a step asserting none.
+//
+// Output: one line per step on stdout, "pass<TAB>what" or
+// "fail<TAB>what<TAB>why", which the test turns into TAP. Exit status 0
+// unless the browser could not be driven at all (then 2, with a message).
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [base, out] = process.argv.slice(2);
+if (!base || !out) {
+    console.error('usage: dashboard.mjs BASE OUT');
+    process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+
+const clean = (text) => String(text).replace(/[\t\n\r]+/g, ' ').slice(0, 500);
+function pass(what) {
+    console.log(`pass\t${clean(what)}`);
+}
+function fail(what, why) {
+    console.log(`fail\t${clean(what)}\t${clean(why)}`);
+}
+
+// Runs one step: fn throws (or returns a string) to fail.
+async function step(what, fn) {
+    try {
+        const why = await fn();
+        if (typeof why === 'string')
+            fail(what, why);
+        else
+            pass(what);
+        return !why;
+    } catch (error) {
+        fail(what, error && error.message ? error.message.split('\n')[0] : error);
+        return false;
+    }
+}
+
+const stamp = `${Date.now()}-${process.pid}`;
+
+// A call to the API from the test itself (not the page): the answer's JSON.
+async function json(method, path, body, token) {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token)
+        headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(`${base}${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok)
+        throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+}
+const viewports = [
+    { name: 'desktop', width: 1280, height: 900 },
+    { name: 'phone', width: 390, height: 844 }
+];
+
+let browser;
+try {
+    browser = await chromium.launch({
+        executablePath: process.env.SB_CHROMIUM || '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+        timeout: 60000
+    });
+} catch (error) {
+    console.error(`dashboard.mjs: cannot launch chromium: ${error.message}`);
+    process.exit(2);
+}
+
+for (const vp of viewports) {
+    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
+                                               isMobile: vp.name === 'phone',
+                                               hasTouch: vp.name === 'phone' });
+    const problems = [];
+    let expected = [];            // console messages a step provokes on purpose
+    await context.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) => {
+            console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
+        });
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('console', (message) => {
+        if (message.type() !== 'error')
+            return;
+        const text = message.text();
+        if (!expected.some((re) => re.test(text)))
+            problems.push(`console: ${text}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('requestfailed', (request) =>
+        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+    const shot = (name) => page.screenshot({ path: join(out, `${vp.name}-${name}.png`),
+                                             fullPage: true });
+    const email = `e2e-${vp.name}-${stamp}@example.com`;
+    const org = `Luigi's Trattoria ${vp.name}`;
+
+    await step(`${vp.name}: / shows the sign-up and log-in forms`, async () => {
+        const response = await page.goto(`${base}/`);
+        if (response.status() !== 200)
+            return `GET / answered ${response.status()}`;
+        await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+        await page.getByRole('heading', { name: 'Log in' }).waitFor();
+        await page.getByLabel('Business name').waitFor();
+        await shot('landing');
+    });
+
+    if (vp.name === 'phone') {
+        await step(`${vp.name}: the page is no wider than the phone`, async () => {
+            const width = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (width > vp.width)
+                return `the page is ${width} px wide`;
+        });
+        await step(`${vp.name}: signing up with a taken email says so in words`, async () => {
+            expected = [/status of 409/];
+            const form = page.getByRole('form', { name: 'Create your account' });
+            await form.getByLabel('Your name').fill('Luigi');
+            await form.getByLabel('Business name').fill(org);
+            await form.getByLabel('Email').fill(`e2e-desktop-${stamp}@example.com`);
+            await form.getByLabel('Password').fill('correct horse battery');
+            await form.getByRole('button', { name: 'Sign up' }).click();
+            const alert = form.getByRole('alert');
+            await alert.waitFor();
+            const text = await alert.textContent();
+            if (!/already exists/.test(text))
+                return `the message is "${text}"`;
+            await shot('signup-conflict');
+            expected = [];
+        });
+    }
+
+    await step(`${vp.name}: sign up through the form (keyboard: Enter submits)`, async () => {
+        const form = page.getByRole('form', { name: 'Create your account' });
+        await form.getByLabel('Your name').fill('Luigi');
+        await form.getByLabel('Business name').fill(org);
+        await form.getByLabel('Email').fill(email);
+        await form.getByLabel('Password').fill('correct horse battery');
+        await form.getByLabel('Password').press('Enter');
+        await page.waitForURL(`${base}/app/`);
+    });
+
+    await step(`${vp.name}: Home shows the organization, plan "free" and its status`, async () => {
+        await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor();
+        const name = await page.locator('.org-name').textContent();
+        if (name !== org)
+            return `the organization shown is "${name}"`;
+        const plan = await page.locator('.plan').textContent();
+        if (plan !== 'free')
+            return `the plan shown is "${plan}"`;
+        const status = await page.locator('.status').textContent();
+        if (status !== 'Active')
+            return `the status shown is "${status}"`;
+    });
+
+    await step(`${vp.name}: Home shows the usage bars`, async () => {
+        await page.locator('.usage-list').waitFor();
+        const bars = await page.getByRole('progressbar').count();
+        if (bars < 1)
+            return 'no bar';
+        const metrics = await page.locator('.usage').evaluateAll((nodes) =>
+            nodes.map((n) => `${n.dataset.metric}:${n.className}`));
+        if (!metrics.some((m) => m.startsWith('calls:')))
+            return `no bar for calls (${metrics.join(', ')})`;
+        if (!metrics.every((m) => / ok$/.test(m)))
+            return `a new organization is near or over a limit: ${metrics.join(', ')}`;
+        await shot('home');
+    });
+
+    if (vp.name === 'phone') {
+        await step(`${vp.name}: Home is no wider than the phone`, async () => {
+            const width = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (width > vp.width)
+                return `the page is ${width} px wide`;
+        });
+        await step(`${vp.name}: a deep link loads the app, which asks to log in`, async () => {
+            const response = await page.goto(`${base}/app/businesses/42/edit`);
+            if (response.status() !== 200)
+                return `GET /app/businesses/42/edit answered ${response.status()}`;
+            await page.waitForURL(`${base}/`);
+            await page.getByText('Please log in to continue.').waitFor();
+            await shot('deep-link');
+        });
+    } else {
+        await step(`${vp.name}: log out returns to the landing page`, async () => {
+            await page.getByRole('button', { name: 'Log out' }).click();
+            await page.waitForURL(`${base}/`);
+            await page.getByText('You are logged out.').waitFor();
+        });
+        await step(`${vp.name}: a wrong password says so in words`, async () => {
+            expected = [/status of 401/];
+            const form = page.getByRole('form', { name: 'Log in' });
+            await form.getByLabel('Email').fill(email);
+            await form.getByLabel('Password').fill('not the password at all');
+            await form.getByRole('button', { name: 'Log in' }).click();
+            const alert = form.getByRole('alert');
+            await alert.waitFor();
+            const text = await alert.textContent();
+            if (text !== 'The email or password is not right.')
+                return `the message is "${text}"`;
+            if (await page.locator('.spinner:visible').count())
+                return 'a spinner still turns';
+            expected = [];
+        });
+        await step(`${vp.name}: log in through the form lands on Home`, async () => {
+            const form = page.getByRole('form', { name: 'Log in' });
+            await form.getByLabel('Email').fill(email);
+            await form.getByLabel('Password').fill('correct horse battery');
+            await form.getByRole('button', { name: 'Log in' }).click();
+            await page.waitForURL(`${base}/app/`);
+            await page.locator('.org-name').waitFor();
+        });
+    }
+
+    if (vp.name === 'desktop') {
+        // Calls recorded through the API (a session of its own), then Home
+        // again through the nav: the catalogue's free plan (the test's
+        // tests/fixtures/plans-dashboard.json) allows 5 calls a month.
+        const callsBar = async (level, count) => {
+            const session = await json('POST', '/v1/auth/login',
+                                       { email, password: 'correct horse battery' });
+            let business = (await json('GET', '/v1/businesses', undefined,
+                                       session.access_token)).data[0];
+            if (!business)
+                business = await json('POST', '/v1/businesses',
+                                      { name: 'Trattoria', phone_number: '+14155550101',
+                                        timezone: 'Europe/Rome' }, session.access_token);
+            for (let i = 0; i < count; i++)
+                await json('POST', '/v1/calls', { business_id: business.id,
+                                                  caller_number: '+14155550199',
+                                                  started_at: new Date().toISOString()
+                                                                  .replace(/\.\d+Z$/, 'Z'),
+                                                  duration_seconds: 30, status: 'completed' },
+                           session.access_token);
+            // The summary may trail the calls by a moment: Home is asked
+            // again until the bar changes (or the step's time runs out).
+            for (let tries = 0; tries < 20; tries++) {
+                await page.getByRole('link', { name: 'Home' }).click();
+                await page.locator('.usage-list').waitFor();
+                const cls = await page.locator('.usage[data-metric="calls"]').getAttribute('class');
+                if (cls === `usage ${level}`)
+                    return;
+                await page.waitForTimeout(500);
+            }
+            throw new Error(`the calls bar is not ${level}: ` +
+                            await page.locator('.usage[data-metric="calls"]').textContent());
+        };
+        await step(`${vp.name}: 4 calls of 5 turn the calls bar amber (80 %)`, async () => {
+            await callsBar('near', 4);
+            const text = await page.locator('.usage[data-metric="calls"] .usage-count').textContent();
+            if (text !== '4 of 5 · nearly there')
+                return `the bar says "${text}"`;
+            await shot('home-near-limit');
+        });
+        await step(`${vp.name}: 5 calls of 5 turn it red (100 %)`, async () => {
+            await callsBar('over', 1);
+            const text = await page.locator('.usage[data-metric="calls"] .usage-count').textContent();
+            if (text !== '5 of 5 · limit reached')
+                return `the bar says "${text}"`;
+            const colour = await page.locator('.usage[data-metric="calls"] .fill')
+                                     .evaluate((node) => getComputedStyle(node).backgroundColor);
+            if (colour !== 'rgb(180, 35, 24)')
+                return `the bar is ${colour}`;
+            await shot('home-over-limit');
+        });
+    }
+
+    await step(`${vp.name}: no console error, CSP violation or failed request`, async () => {
+        if (problems.length)
+            return problems.join(' | ');
+    });
+    await context.close();
+}
+
+await browser.close();
