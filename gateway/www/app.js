@@ -112,17 +112,20 @@ const STATUS = { active: 'Active', trialing: 'Trial', past_due: 'Payment past du
 
 async function home() {
     shell('Home', el('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    const at = location.pathname;
     let me, sub, usage;
     try {
         [me, sub, usage] = await Promise.all([api('GET', '/v1/me'),
                                               api('GET', '/v1/billing/subscription'),
                                               api('GET', '/v1/usage/summary')]);
     } catch (error) {
-        if (signedIn())
+        if (signedIn() && location.pathname === at)
             shell('Home', el('p', { class: 'form-error', role: 'alert' }, explain(error)),
                   el('button', { type: 'button', onclick: home }, 'Try again'));
         return;
     }
+    if (location.pathname !== at)
+        return;             // the user moved on while Home was loading
     const metrics = Object.entries(usage.metrics || {}).sort(([a], [b]) => a.localeCompare(b));
     const banners = [];
     if (sub.status === 'past_due')

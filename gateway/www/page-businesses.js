@@ -9,7 +9,8 @@
 // Opening hours: per day mon…sun up to 4 intervals of HH:MM (type=time);
 // a close earlier than its open is past midnight, which the form says
 // next to the interval. A 402 plan_limit_reached becomes an upgrade prompt
-// linking to /app/billing. Field errors from the API appear next to their
+// linking to /app/billing. A page whose answers arrive after the user has
+// moved elsewhere draws nothing. Field errors from the API appear next to their
 // fields (formError); the API's `fields.hours` next to the hours.
 
 import { api, ApiError } from './api.js';
@@ -56,15 +57,18 @@ function failed(title, error, retry) {
 
 async function list(notice) {
     shell('Businesses', el('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    const at = location.pathname;
     let page, sub;
     try {
         [page, sub] = await Promise.all([api('GET', '/v1/businesses?limit=100'),
                                          api('GET', '/v1/billing/subscription')]);
     } catch (error) {
-        if (error instanceof ApiError && error.status === 401)
+        if ((error instanceof ApiError && error.status === 401) || location.pathname !== at)
             return;
         return failed('Businesses', error, () => list());
     }
+    if (location.pathname !== at)
+        return;             // the user moved on while the list was loading
     const businesses = page.data || [];
     const limit = limitText(sub);
     const dialog = confirmDialog();
@@ -216,13 +220,16 @@ async function editor(id) {
     let business = null;
     if (id) {
         shell(title, el('p', { class: 'loading', role: 'status' }, 'Loading…'));
+        const at = location.pathname;
         try {
             business = await api('GET', `/v1/businesses/${id}`);
         } catch (error) {
-            if (error instanceof ApiError && error.status === 401)
+            if ((error instanceof ApiError && error.status === 401) || location.pathname !== at)
                 return;
             return failed(title, error, () => editor(id));
         }
+        if (location.pathname !== at)
+            return;
     }
     const n = ++uid;
     const name = el('input', { id: `b-name-${n}`, name: 'name', required: true, maxlength: 200,
