@@ -4,120 +4,24 @@
 //
 //   /            sign up (with ?ref=<code> as the referral) and log in
 //   /app/        Home: organization, plan and status, usage bars
+//   /app/businesses[/new|/<id>]  the businesses (page-businesses.js)
 //   /app/<x>     a page of later slices; unknown ones say "not found"
 //
 // Moving between pages is history.pushState, never a page load: the
 // session's tokens live in memory (see api.js), so a reload or a link
 // opened in a new tab starts signed out and lands on `/`.
 //
-// Every node is made with el() and text nodes: nothing the API returns is
+// The shared helpers are in ui.js, each page beyond Home in a module of
+// its own. Every node is made with el() and text nodes: nothing the API returns is
 // ever parsed as HTML. No inline script or style anywhere (the CSP
 // forbids both); the bars' widths are set through the CSSOM, which the
 // CSP allows.
 
-import { api, ApiError, logIn, logOut, onSignedOut, signUp, signedIn } from './api.js';
+import { api, logIn, onSignedOut, signUp, signedIn } from './api.js';
+import { el, explain, field, formError, navigate, setRenderer, shell, show, takeNotice } from './ui.js';
+import { businessesPage } from './page-businesses.js';
 
 const root = document.getElementById('root');
-
-// ---- DOM helpers ----------------------------------------------------------
-
-function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs)) {
-        if (value === false || value === null || value === undefined)
-            continue;
-        if (name === 'class')
-            node.className = value;
-        else
-        if (name.startsWith('on'))
-            node.addEventListener(name.slice(2), value);
-        else
-            node.setAttribute(name, value === true ? '' : value);
-    }
-    for (const child of children.flat())
-        if (child !== null && child !== undefined && child !== false)
-            node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    return node;
-}
-
-function show(...nodes) {
-    root.replaceChildren(...nodes);
-}
-
-// ---- messages for the API's error codes -----------------------------------
-
-const FIELD_NAMES = { email: 'Email', password: 'Password', name: 'Your name',
-                      organization_name: 'Business name', referral_code: 'Referral code' };
-
-function explain(error) {
-    if (!(error instanceof ApiError))
-        return 'Something went wrong in the page. Please try again.';
-    switch (error.code) {
-    case 'network_error':
-        return 'The server cannot be reached. Check your connection and try again.';
-    case 'validation_failed':
-        return 'Please correct the fields marked below.';
-    case 'email_taken':
-        return 'An account with this email already exists. Log in instead?';
-    case 'subdomain_taken':
-        return 'This web address is taken: please choose another.';
-    case 'invalid_credentials':
-    case 'unauthenticated':
-        return 'The email or password is not right.';
-    case 'too_many_attempts':
-    case 'rate_limited':
-        return `Too many attempts. Please wait${error.retryAfter ? ` ${error.retryAfter} s` : ' a moment'} and try again.`;
-    case 'service_unavailable':
-    case 'timeout':
-        return 'The service is busy right now. Please try again in a moment.';
-    case 'forbidden':
-        return 'Your role does not allow this.';
-    default:
-        return error.message || 'Something went wrong. Please try again.';
-    }
-}
-
-// ---- forms ----------------------------------------------------------------
-
-let uid = 0;
-
-function field(label, name, type, autocomplete, extra = {}) {
-    const id = `f-${name}-${++uid}`;
-    const hint = extra.hint ? el('p', { class: 'hint', id: `${id}-hint` }, extra.hint) : null;
-    const error = el('p', { class: 'field-error', id: `${id}-error`, hidden: true });
-    const input = el('input', { id, name, type, autocomplete, required: true,
-                                minlength: extra.minlength, 'aria-describedby':
-                                [hint && `${id}-hint`, `${id}-error`].filter(Boolean).join(' ') });
-    return el('div', { class: 'field' }, el('label', { for: id }, label), input, hint, error);
-}
-
-function formError(form, error) {
-    const box = form.querySelector('.form-error');
-    for (const node of form.querySelectorAll('.field-error')) {
-        node.hidden = true;
-        node.textContent = '';
-    }
-    for (const input of form.querySelectorAll('input'))
-        input.removeAttribute('aria-invalid');
-    if (!error) {
-        box.hidden = true;
-        return;
-    }
-    box.textContent = explain(error);
-    box.hidden = false;
-    let first = null;
-    for (const [name, message] of Object.entries(error.fields || {})) {
-        const input = form.elements.namedItem(name);
-        if (!input)
-            continue;
-        input.setAttribute('aria-invalid', 'true');
-        const slot = document.getElementById(`${input.id}-error`);
-        slot.textContent = `${FIELD_NAMES[name] || name}: ${message}`;
-        slot.hidden = false;
-        first = first || input;
-    }
-    (first || box).focus();
-}
 
 function authForm(title, submitLabel, fields, action) {
     const busy = el('span', { class: 'spinner', hidden: true, 'aria-hidden': 'true' });
@@ -148,6 +52,7 @@ function authForm(title, submitLabel, fields, action) {
     return form;
 }
 
+
 // ---- pages ----------------------------------------------------------------
 
 function landing(notice) {
@@ -173,21 +78,6 @@ function landing(notice) {
                      `You were invited with the referral code ${ref}.`) : null,
             el('div', { class: 'auth-grid' }, signup, login)));
     document.title = 'Switchboard — sign up or log in';
-}
-
-function shell(title, ...content) {
-    const out = el('button', { type: 'button', class: 'link', onclick: async () => {
-        await logOut();
-        navigate('/', 'You are logged out.');
-    } }, 'Log out');
-    show(el('header', { class: 'topbar' },
-            el('a', { class: 'brand', href: '/app/', 'data-link': true }, 'Switchboard'),
-            el('nav', { 'aria-label': 'Main' },
-               el('a', { href: '/app/', 'data-link': true, 'aria-current':
-                         location.pathname === '/app/' ? 'page' : false }, 'Home')),
-            out),
-         el('main', { id: 'main', tabindex: '-1' }, el('h1', {}, title), ...content));
-    document.title = `${title} — Switchboard`;
 }
 
 const METRICS = { api_requests: 'API requests', calls: 'Calls', call_minutes: 'Call minutes',
@@ -222,17 +112,20 @@ const STATUS = { active: 'Active', trialing: 'Trial', past_due: 'Payment past du
 
 async function home() {
     shell('Home', el('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    const at = location.pathname;
     let me, sub, usage;
     try {
         [me, sub, usage] = await Promise.all([api('GET', '/v1/me'),
                                               api('GET', '/v1/billing/subscription'),
                                               api('GET', '/v1/usage/summary')]);
     } catch (error) {
-        if (signedIn())
+        if (signedIn() && location.pathname === at)
             shell('Home', el('p', { class: 'form-error', role: 'alert' }, explain(error)),
                   el('button', { type: 'button', onclick: home }, 'Try again'));
         return;
     }
+    if (location.pathname !== at)
+        return;             // the user moved on while Home was loading
     const metrics = Object.entries(usage.metrics || {}).sort(([a], [b]) => a.localeCompare(b));
     const banners = [];
     if (sub.status === 'past_due')
@@ -269,20 +162,9 @@ function notFound() {
                                el('a', { href: '/app/', 'data-link': true }, 'Go to Home')));
 }
 
-// ---- routing --------------------------------------------------------------
-
-let pendingNotice = null;
-
-function navigate(path, notice) {
-    pendingNotice = notice || null;
-    history.pushState(null, '', path);
-    render();
-}
-
 function render() {
     const path = location.pathname;
-    const notice = pendingNotice;
-    pendingNotice = null;
+    const notice = takeNotice();
     if (!path.startsWith('/app')) {
         if (signedIn())
             return navigate('/app/');
@@ -294,6 +176,9 @@ function render() {
     }
     if (path === '/app/' || path === '/app')
         return home();
+    const businesses = path.match(/^\/app\/businesses(?:\/(new|[0-9a-f-]{36}))?\/?$/);
+    if (businesses)
+        return businessesPage(businesses[1] || null, notice);
     return notFound();
 }
 
@@ -305,6 +190,7 @@ document.addEventListener('click', (event) => {
     event.preventDefault();
     navigate(link.getAttribute('href'));
 });
+setRenderer(render);
 window.addEventListener('popstate', render);
 onSignedOut(() => navigate('/', 'Your session ended. Please log in again.'));
 render();

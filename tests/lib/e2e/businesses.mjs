@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// tests/lib/e2e/businesses.mjs BASE OUT — the dashboard's Businesses page
+// (gateway/www/page-businesses.js) in Debian's headless Chromium
+// (playwright-core), against a running suite at BASE. Used by
+// tests/t0051-dashboard-businesses.sh; the same step/output protocol as
+// dashboard.mjs: one line per step, "pass<TAB>what" or
+// "fail<TAB>what<TAB>why"; exit 2 only when the browser cannot be driven.
+//
+// Desktop (1280x900): sign up (the free plan: 1 business), Businesses
+// through the nav (empty state, "0 of 1"), create a business with an
+// after-midnight interval (hours read back through the API as entered),
+// listed; edit its greeting (read back); a second business → the 402 as
+// an upgrade prompt linking to /app/billing; delete through the
+// confirmation dialog → empty again. Phone (390x844): the page and the
+// create form fit the width and a business can be created. Screenshots
+// into OUT; no console error, CSP violation or failed request.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [base, out] = process.argv.slice(2);
+if (!base || !out) {
+    console.error('usage: businesses.mjs BASE OUT');
+    process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+
+const clean = (text) => String(text).replace(/[\t\n\r]+/g, ' ').slice(0, 500);
+const pass = (what) => console.log(`pass\t${clean(what)}`);
+const fail = (what, why) => console.log(`fail\t${clean(what)}\t${clean(why)}`);
+
+async function step(what, fn) {
+    try {
+        const why = await fn();
+        if (typeof why === 'string')
+            fail(what, why);
+        else
+            pass(what);
+        return !why;
+    } catch (error) {
+        fail(what, error && error.message ? error.message.split('\n')[0] : error);
+        return false;
+    }
+}
+
+async function json(method, path, body, token) {
+    const headers = { 'Content-Type': 'application/json' };
+    if (token)
+        headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(`${base}${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok)
+        throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+}
+
+const stamp = `${Date.now()}-${process.pid}`;
+const password = 'correct horse battery';
+
+let browser;
+try {
+    browser = await chromium.launch({
+        executablePath: process.env.SB_CHROMIUM || '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60000 });
+} catch (error) {
+    console.error(`businesses.mjs: cannot launch chromium: ${error.message}`);
+    process.exit(2);
+}
+
+for (const vp of [{ name: 'desktop', width: 1280, height: 900 },
+                  { name: 'phone', width: 390, height: 844 }]) {
+    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
+                                               isMobile: vp.name === 'phone',
+                                               hasTouch: vp.name === 'phone' });
+    const problems = [];
+    let expected = [];
+    await context.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) => {
+            console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
+        });
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('console', (message) => {
+        if (message.type() === 'error' && !expected.some((re) => re.test(message.text())))
+            problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('requestfailed', (request) =>
+        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+    const shot = (name) => page.screenshot({ path: join(out, `${vp.name}-${name}.png`),
+                                             fullPage: true });
+    const fits = async () => {
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        if (width > vp.width)
+            return `the page is ${width} px wide`;
+    };
+    const email = `biz-${vp.name}-${stamp}@example.com`;
+    let token = null;
+    const apiAs = async (method, path, body) => {
+        if (!token)
+            token = (await json('POST', '/v1/auth/login', { email, password })).access_token;
+        return json(method, path, body, token);
+    };
+    const fillForm = async (name) => {
+        const form = page.getByRole('form', { name: 'Add a business' });
+        await form.getByLabel('Name', { exact: true }).fill(name);
+        await form.getByLabel('Phone number').fill('+14155550123');
+        await form.getByLabel('Time zone').selectOption('Europe/Rome');
+        await form.getByRole('button', { name: 'Add Friday hours' }).click();
+        await form.getByLabel('Friday Opens').fill('18:00');
+        await form.getByLabel('Friday Closes').fill('02:00');
+        await form.getByRole('button', { name: 'Add Saturday hours' }).click();
+        await form.getByRole('button', { name: 'Add Saturday hours' }).click();
+        await form.getByLabel('Saturday Opens').nth(0).fill('11:30');
+        await form.getByLabel('Saturday Closes').nth(0).fill('14:00');
+        await form.getByLabel('Saturday Opens').nth(1).fill('18:00');
+        await form.getByLabel('Saturday Closes').nth(1).fill('02:00');
+        return form;
+    };
+
+    await step(`${vp.name}: sign up and open Businesses from Home's nav: the empty state`,
+               async () => {
+        await page.goto(`${base}/`);
+        const form = page.getByRole('form', { name: 'Create your account' });
+        await form.getByLabel('Your name').fill('Luigi');
+        await form.getByLabel('Business name').fill(`Trattoria ${vp.name}`);
+        await form.getByLabel('Email').fill(email);
+        await form.getByLabel('Password').fill(password);
+        await form.getByLabel('Password').press('Enter');
+        await page.waitForURL(`${base}/app/`);
+        await page.getByRole('navigation', { name: 'Main' })
+                  .getByRole('link', { name: 'Businesses' }).click();
+        await page.waitForURL(`${base}/app/businesses`);
+        await page.getByText('No business yet.').waitFor();
+        const limit = await page.locator('.limit').textContent();
+        if (limit !== '0 of 1 business on the free plan')
+            return `the limit says "${limit}"`;
+        await shot('businesses-empty');
+    });
+    if (vp.name === 'phone')
+        await step(`${vp.name}: the empty Businesses page fits 390 px`, fits);
+
+    await step(`${vp.name}: create a business with hours past midnight`, async () => {
+        await page.getByRole('link', { name: 'Add a business' }).click();
+        await page.waitForURL(`${base}/app/businesses/new`);
+        const form = await fillForm('Luigi Bar');
+        const notes = await form.locator('.overnight:visible').count();
+        if (notes !== 2)
+            return `${notes} "closes the next day" notes shown, not 2`;
+        if (vp.name === 'phone') {
+            const why = await fits();
+            if (why)
+                return `the form: ${why}`;
+        }
+        await shot('business-new');
+        await form.getByRole('button', { name: 'Add business' }).click();
+        await page.waitForURL(`${base}/app/businesses`);
+        await page.getByText('Luigi Bar was added.').waitFor();
+        const name = await page.locator('.business-name').textContent();
+        const phone = await page.locator('.business .phone').textContent();
+        const tz = await page.locator('.business .tz').textContent();
+        if (`${name}|${phone}|${tz}` !== 'Luigi Bar|+14155550123|Europe/Rome')
+            return `listed as ${name}|${phone}|${tz}`;
+        const limit = await page.locator('.limit').textContent();
+        if (limit !== '1 of 1 business on the free plan')
+            return `the limit says "${limit}"`;
+        await shot('businesses-one');
+    });
+
+    await step(`${vp.name}: the API stored the hours as entered`, async () => {
+        const list = (await apiAs('GET', '/v1/businesses')).data;
+        const hours = JSON.stringify(list[0] && list[0].hours);
+        const want = JSON.stringify({ fri: [{ open: '18:00', close: '02:00' }],
+                                      sat: [{ open: '11:30', close: '14:00' },
+                                            { open: '18:00', close: '02:00' }] });
+        if (hours !== want)
+            return `hours are ${hours}`;
+    });
+
+    if (vp.name === 'phone') {
+        await step(`${vp.name}: the list fits 390 px`, fits);
+    } else {
+        await step(`${vp.name}: edit the greeting`, async () => {
+            await page.getByRole('link', { name: 'Edit Luigi Bar' }).click();
+            const form = page.getByRole('form', { name: 'Edit business' });
+            await form.getByLabel('Greeting (optional)').fill('Ciao, Luigi Bar!');
+            await shot('business-edit');
+            await form.getByRole('button', { name: 'Save changes' }).click();
+            await page.getByText('Luigi Bar was saved.').waitFor();
+            const shown = await page.locator('.business .greeting').textContent();
+            if (shown !== 'Ciao, Luigi Bar!')
+                return `the list shows "${shown}"`;
+            const stored = (await apiAs('GET', '/v1/businesses')).data[0];
+            if (stored.greeting !== 'Ciao, Luigi Bar!' || stored.hours.sat.length !== 2)
+                return `stored: ${JSON.stringify(stored)}`;
+        });
+
+        await step(`${vp.name}: a second business meets the plan: an upgrade prompt`, async () => {
+            expected = [/status of 402/];
+            await page.getByRole('link', { name: 'Add a business' }).click();
+            const form = await fillForm('Luigi Deli');
+            await form.getByRole('button', { name: 'Add business' }).click();
+            const alert = form.locator('.form-error.upgrade');
+            await alert.waitFor();
+            const text = await alert.textContent();
+            if (!/business limit.*reached/.test(text))
+                return `the prompt says "${text}"`;
+            const href = await alert.getByRole('link', { name: 'Upgrade your plan' })
+                                    .getAttribute('href');
+            if (href !== '/app/billing')
+                return `the upgrade link goes to ${href}`;
+            const focused = await page.evaluate(() => document.activeElement.className);
+            if (!/form-error/.test(focused))
+                return `focus is on "${focused}"`;
+            await shot('business-upgrade');
+            expected = [];
+            await form.getByRole('link', { name: 'Cancel' }).click();
+            await page.waitForURL(`${base}/app/businesses`);
+        });
+
+        await step(`${vp.name}: delete through the confirmation dialog: empty again`, async () => {
+            await page.locator('.business-name').waitFor();
+            await page.getByRole('button', { name: 'Delete Luigi Bar' }).click();
+            const dialog = page.getByRole('dialog', { name: 'Delete this business?' });
+            await dialog.waitFor();
+            await shot('business-delete-confirm');
+            await dialog.getByRole('button', { name: 'Cancel' }).click();
+            const focus = await page.evaluate(() => document.activeElement.textContent);
+            if (focus !== 'Delete')
+                return `after Cancel, focus is on "${focus}"`;
+            if ((await apiAs('GET', '/v1/businesses')).data.length !== 1)
+                return 'Cancel deleted the business';
+            await page.getByRole('button', { name: 'Delete Luigi Bar' }).press('Enter');
+            await dialog.getByRole('button', { name: 'Yes, delete' }).click();
+            await page.getByText('Luigi Bar was deleted.').waitFor();
+            await page.getByText('No business yet.').waitFor();
+            if ((await apiAs('GET', '/v1/businesses')).data.length !== 0)
+                return 'the business is still in the API';
+            await shot('businesses-deleted');
+        });
+    }
+
+    await step(`${vp.name}: no console error, CSP violation or failed request`, async () => {
+        if (problems.length)
+            return problems.join(' | ');
+    });
+    await context.close();
+}
+await browser.close();
