@@ -13,18 +13,8 @@ suite_init
 # free: 5 calls a month, so that 4 calls show the amber bar, 5 the red.
 export SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/tests/fixtures/plans-dashboard.json
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-www=$(cd "$SB_BIN/.." && pwd)/share/www
-out=${SB_E2E_OUT:-$(cd "$SB_BIN/.." && pwd)/test-output/t0050}
-if ! chromium_bin >/dev/null; then
-    t_skip "no /usr/bin/chromium (deploy/local/deps.sh test installs it)"
-    exit 0
-fi
-if [[ ! -f $here/node_modules/playwright-core/package.json ]]; then
-    t_skip "no node_modules/playwright-core (make docs runs npm ci)"
-    exit 0
-fi
-t_ok "make built the dashboard next to the binaries ($www)" test -f "$www/index.html"
+e2e_ready t0050
+t_ok "make built the dashboard next to the binaries ($E2E_WWW)" test -f "$E2E_WWW/index.html"
 suite_up
 
 # ---- what the gateway sends -------------------------------------------------
@@ -46,24 +36,11 @@ http GET /app/assets/nope.js
 t_is "an unknown asset: 404" "$HTTP_STATUS" 404
 
 # ---- the browser ------------------------------------------------------------
-rm -rf "$out"
-mkdir -p "$out"
-log=$SUITE_TMP/log/e2e.log
-results=$(cd "$here" && timeout 300 node tests/lib/e2e/dashboard.mjs \
-          "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT" "$out" 2>"$log")
-rc=$?
-t_is "the browser could be driven (see $log)" "$rc" 0 || t_diag "$(tail -n 20 "$log")"
-steps=0
-while IFS=$'\t' read -r verdict what why; do
-    [[ -n $verdict ]] || continue
-    steps=$((steps + 1))
-    if [[ $verdict == pass ]]; then t_pass "$what"; else t_fail "$what" "  $why"; fi
-done <<<"$results"
-t_ok "the browser ran every step (19)" test "$steps" -eq 19
+e2e_run dashboard.mjs 19
 for shot in desktop-landing desktop-home desktop-home-near-limit desktop-home-over-limit \
             phone-landing phone-signup-conflict phone-home \
             phone-deep-link; do
-    t_ok "a screenshot of $shot" test -s "$out/$shot.png"
+    t_ok "a screenshot of $shot" test -s "$E2E_OUT/$shot.png"
 done
-t_note "screenshots: $out"
+t_note "screenshots: $E2E_OUT"
 t_done

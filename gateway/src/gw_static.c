@@ -420,6 +420,18 @@ s_param (gw_conn_t *conn, bool dots)
     return match->params [0].value;
 }
 
+//  Serves prefix + the route's {name} parameter (dotted: asset names,
+//  which may hold dots), or 404 when the name is not one s_param accepts.
+static void
+s_serve_named (gw_conn_t *conn, const char *prefix, bool dotted)
+{
+    const char *name = s_param (conn, dotted);
+    char key [256] = "";
+    if (name)
+        snprintf (key, sizeof (key), "%s%s", prefix, name);
+    s_serve (conn, key);
+}
+
 void
 gw_static_reference (gw_conn_t *conn)
 {
@@ -429,11 +441,7 @@ gw_static_reference (gw_conn_t *conn)
 void
 gw_static_asset (gw_conn_t *conn)
 {
-    const char *name = s_param (conn, true);
-    char key [256] = "";
-    if (name)
-        snprintf (key, sizeof (key), "/docs/assets/%s", name);
-    s_serve (conn, key);
+    s_serve_named (conn, "/docs/assets/", true);
 }
 
 void
@@ -445,11 +453,7 @@ gw_static_guides (gw_conn_t *conn)
 void
 gw_static_guide (gw_conn_t *conn)
 {
-    const char *name = s_param (conn, false);
-    char key [256] = "";
-    if (name)
-        snprintf (key, sizeof (key), "/docs/guides/%s", name);
-    s_serve (conn, key);
+    s_serve_named (conn, "/docs/guides/", false);
 }
 
 void
@@ -461,11 +465,7 @@ gw_static_app (gw_conn_t *conn)
 void
 gw_static_app_asset (gw_conn_t *conn)
 {
-    const char *name = s_param (conn, true);
-    char key [256] = "";
-    if (name)
-        snprintf (key, sizeof (key), "/app/assets/%s", name);
-    s_serve (conn, key);
+    s_serve_named (conn, "/app/assets/", true);
 }
 
 void

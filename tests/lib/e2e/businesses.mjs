@@ -15,62 +15,17 @@
 // create form fit the width and a business can be created. Screenshots
 // into OUT; no console error, CSP violation or failed request.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { args, step, json as apiJson, launch, viewports } from './lib.mjs';
 
-const [base, out] = process.argv.slice(2);
-if (!base || !out) {
-    console.error('usage: businesses.mjs BASE OUT');
-    process.exit(2);
-}
-mkdirSync(out, { recursive: true });
-
-const clean = (text) => String(text).replace(/[\t\n\r]+/g, ' ').slice(0, 500);
-const pass = (what) => console.log(`pass\t${clean(what)}`);
-const fail = (what, why) => console.log(`fail\t${clean(what)}\t${clean(why)}`);
-
-async function step(what, fn) {
-    try {
-        const why = await fn();
-        if (typeof why === 'string')
-            fail(what, why);
-        else
-            pass(what);
-        return !why;
-    } catch (error) {
-        fail(what, error && error.message ? error.message.split('\n')[0] : error);
-        return false;
-    }
-}
-
-async function json(method, path, body, token) {
-    const headers = { 'Content-Type': 'application/json' };
-    if (token)
-        headers.Authorization = `Bearer ${token}`;
-    const response = await fetch(`${base}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    if (!response.ok)
-        throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-}
-
+const { base, out } = args('businesses.mjs');
+const json = (method, path, body, token) => apiJson(base, method, path, body, token);
 const stamp = `${Date.now()}-${process.pid}`;
 const password = 'correct horse battery';
 
-let browser;
-try {
-    browser = await chromium.launch({
-        executablePath: process.env.SB_CHROMIUM || '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60000 });
-} catch (error) {
-    console.error(`businesses.mjs: cannot launch chromium: ${error.message}`);
-    process.exit(2);
-}
+const browser = await launch('businesses.mjs');
 
-for (const vp of [{ name: 'desktop', width: 1280, height: 900 },
-                  { name: 'phone', width: 390, height: 844 }]) {
+for (const vp of viewports) {
     const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
                                                isMobile: vp.name === 'phone',
                                                hasTouch: vp.name === 'phone' });

@@ -21,70 +21,14 @@
 // "fail<TAB>what<TAB>why", which the test turns into TAP. Exit status 0
 // unless the browser could not be driven at all (then 2, with a message).
 
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { args, step, json as apiJson, launch, viewports } from './lib.mjs';
 
-const [base, out] = process.argv.slice(2);
-if (!base || !out) {
-    console.error('usage: dashboard.mjs BASE OUT');
-    process.exit(2);
-}
-mkdirSync(out, { recursive: true });
-
-const clean = (text) => String(text).replace(/[\t\n\r]+/g, ' ').slice(0, 500);
-function pass(what) {
-    console.log(`pass\t${clean(what)}`);
-}
-function fail(what, why) {
-    console.log(`fail\t${clean(what)}\t${clean(why)}`);
-}
-
-// Runs one step: fn throws (or returns a string) to fail.
-async function step(what, fn) {
-    try {
-        const why = await fn();
-        if (typeof why === 'string')
-            fail(what, why);
-        else
-            pass(what);
-        return !why;
-    } catch (error) {
-        fail(what, error && error.message ? error.message.split('\n')[0] : error);
-        return false;
-    }
-}
-
+const { base, out } = args('dashboard.mjs');
+const json = (method, path, body, token) => apiJson(base, method, path, body, token);
 const stamp = `${Date.now()}-${process.pid}`;
 
-// A call to the API from the test itself (not the page): the answer's JSON.
-async function json(method, path, body, token) {
-    const headers = { 'Content-Type': 'application/json' };
-    if (token)
-        headers.Authorization = `Bearer ${token}`;
-    const response = await fetch(`${base}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    if (!response.ok)
-        throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-}
-const viewports = [
-    { name: 'desktop', width: 1280, height: 900 },
-    { name: 'phone', width: 390, height: 844 }
-];
-
-let browser;
-try {
-    browser = await chromium.launch({
-        executablePath: process.env.SB_CHROMIUM || '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-        timeout: 60000
-    });
-} catch (error) {
-    console.error(`dashboard.mjs: cannot launch chromium: ${error.message}`);
-    process.exit(2);
-}
+const browser = await launch('dashboard.mjs');
 
 for (const vp of viewports) {
     const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
