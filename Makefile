@@ -222,8 +222,13 @@ unit: all
 	$(if $(T),,@set -e; for s in $(SERVICES); do echo "$(BIN)/$$s-svc --selftest"; \
 	  ASAN_OPTIONS=detect_leaks=1 $(BIN)/$$s-svc --selftest; done)
 
+# A failed assertion's diagnostics are printed again after prove's summary
+# (SB_FAILLOG, tests/lib/suite.sh), so that the tail of a long log says why.
+FAILLOG = $(abspath $(BUILD))/test-output/failures.log
 integration: all
-	SB_BIN=$(abspath $(BIN)) prove -j2 --timer $(if $(T),tests/$(T)*.sh,tests/t*.sh)
+	@mkdir -p $(dir $(FAILLOG)) && rm -f $(FAILLOG)
+	SB_FAILLOG=$(FAILLOG) SB_BIN=$(abspath $(BIN)) prove -j2 --timer $(if $(T),tests/$(T)*.sh,tests/t*.sh) \
+	  || { echo "---- failed assertions ($(FAILLOG)) ----"; cat $(FAILLOG) 2>/dev/null; exit 1; }
 
 run:
 	@deploy/local/deps.sh run

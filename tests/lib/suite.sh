@@ -17,6 +17,9 @@
 # `set -e` in test scripts (a failed check must not stop the script) and do
 # not replace the EXIT trap. SB_BIN (the directory with the binaries) must be
 # set; the Makefile does. SB_KEEP=1 keeps the temp directory for inspection.
+# With SB_FAILLOG=FILE every failed assertion is also appended to FILE with
+# its diagnostics (`make integration` prints that file after prove's summary,
+# where a CI log's tail shows it).
 #
 # auth.sh, tenant.sh and usage.sh each source the library below them (each
 # file once): a script sources only the most specific one it uses.
@@ -178,6 +181,10 @@ t_fail () {
     T_FAILED=$((T_FAILED + 1))
     printf 'not ok %d - %s\n' "$T_N" "$1"
     t_diag "  Failed test '$1'" "  at $(_t_where)"
+    if [[ -n ${SB_FAILLOG:-} ]]; then
+        { printf '%s: not ok %d - %s\n' "${0##*/}" "$T_N" "$1"
+          (( $# < 2 )) || printf '    %s\n' "${@:2}"; } >>"$SB_FAILLOG"
+    fi
     shift
     (( $# == 0 )) || t_diag "$@"
     return 1

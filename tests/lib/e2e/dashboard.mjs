@@ -13,16 +13,15 @@
 // password, log in, and calls recorded through the API turning the calls
 // bar amber (4 of 5) then red (5 of 5). A screenshot of each page goes to
 // OUT.
-// Console errors, page errors, CSP violations (listened for from an init
-// script, which the page's CSP does not govern) and failed requests are
-// collected throughout; each viewport ends with a step asserting none.
+// Console errors, page errors, CSP violations, failed requests and answers
+// of 400 or more are collected throughout (lib.mjs openPage); each
+// viewport ends with a step asserting none beyond those a step provokes.
 //
 // Output: one line per step on stdout, "pass<TAB>what" or
 // "fail<TAB>what<TAB>why", which the test turns into TAP. Exit status 0
 // unless the browser could not be driven at all (then 2, with a message).
 
-import { join } from 'node:path';
-import { args, step, json as apiJson, launch, viewports } from './lib.mjs';
+import { args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
 
 const { base, out } = args('dashboard.mjs');
 const json = (method, path, body, token) => apiJson(base, method, path, body, token);
@@ -31,30 +30,7 @@ const stamp = `${Date.now()}-${process.pid}`;
 const browser = await launch('dashboard.mjs');
 
 for (const vp of viewports) {
-    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
-                                               isMobile: vp.name === 'phone',
-                                               hasTouch: vp.name === 'phone' });
-    const problems = [];
-    let expected = [];            // console messages a step provokes on purpose
-    await context.addInitScript(() => {
-        document.addEventListener('securitypolicyviolation', (event) => {
-            console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
-        });
-    });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on('console', (message) => {
-        if (message.type() !== 'error')
-            return;
-        const text = message.text();
-        if (!expected.some((re) => re.test(text)))
-            problems.push(`console: ${text}`);
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('requestfailed', (request) =>
-        problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
-    const shot = (name) => page.screenshot({ path: join(out, `${vp.name}-${name}.png`),
-                                             fullPage: true });
+    const { context, page, problems, allow, shot, fits } = await openPage(browser, vp, out);
     const email = `e2e-${vp.name}-${stamp}@example.com`;
     const org = `Luigi's Trattoria ${vp.name}`;
 
@@ -69,13 +45,9 @@ for (const vp of viewports) {
     });
 
     if (vp.name === 'phone') {
-        await step(`${vp.name}: the page is no wider than the phone`, async () => {
-            const width = await page.evaluate(() => document.documentElement.scrollWidth);
-            if (width > vp.width)
-                return `the page is ${width} px wide`;
-        });
+        await step(`${vp.name}: the page is no wider than the phone`, fits);
         await step(`${vp.name}: signing up with a taken email says so in words`, async () => {
-            expected = [/status of 409/];
+            allow(/\b409\b/);
             const form = page.getByRole('form', { name: 'Create your account' });
             await form.getByLabel('Your name').fill('Luigi');
             await form.getByLabel('Business name').fill(org);
@@ -88,7 +60,7 @@ for (const vp of viewports) {
             if (!/already exists/.test(text))
                 return `the message is "${text}"`;
             await shot('signup-conflict');
-            expected = [];
+            allow();
         });
     }
 
@@ -150,7 +122,7 @@ for (const vp of viewports) {
             await page.getByText('You are logged out.').waitFor();
         });
         await step(`${vp.name}: a wrong password says so in words`, async () => {
-            expected = [/status of 401/];
+            allow(/\b401\b/);
             const form = page.getByRole('form', { name: 'Log in' });
             await form.getByLabel('Email').fill(email);
             await form.getByLabel('Password').fill('not the password at all');
@@ -162,7 +134,7 @@ for (const vp of viewports) {
                 return `the message is "${text}"`;
             if (await page.locator('.spinner:visible').count())
                 return 'a spinner still turns';
-            expected = [];
+            allow();
         });
         await step(`${vp.name}: log in through the form lands on Home`, async () => {
             const form = page.getByRole('form', { name: 'Log in' });
@@ -227,10 +199,7 @@ for (const vp of viewports) {
         });
     }
 
-    await step(`${vp.name}: no console error, CSP violation or failed request`, async () => {
-        if (problems.length)
-            return problems.join(' | ');
-    });
+    await noProblems(vp, problems);
     await context.close();
 }
 

@@ -10,6 +10,7 @@
 
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 // BASE and OUT from the command line (usage and exit 2 when missing).
 export function args(script) {
@@ -75,3 +76,62 @@ export const viewports = [
     { name: 'desktop', width: 1280, height: 900 },
     { name: 'phone', width: 390, height: 844 }
 ];
+
+// A fresh browser context at viewport vp with one page, watched for
+// trouble: console errors, page errors, CSP violations (reported from an
+// init script, which the page's CSP does not govern), failed requests and
+// answers of 400 or more (with their URL, so that a failure says which
+// call it was). What a step provokes on purpose is allowed through
+// allow(re, ...) — a console text or a "<status> <path>" — until allow()
+// is called again. Returns { context, page, problems, allow, shot, fits }:
+// shot(name) saves OUT/<vp>-<name>.png; fits() says why the page is wider
+// than the viewport (undefined when it fits).
+export async function openPage(browser, vp, out) {
+    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height },
+                                               isMobile: vp.name === 'phone',
+                                               hasTouch: vp.name === 'phone' });
+    const problems = [];
+    let allowed = [];
+    const report = (text) => {
+        if (!allowed.some((re) => re.test(text)))
+            problems.push(text);
+    };
+    await context.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (event) => {
+            console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
+        });
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('console', (message) => {
+        if (message.type() === 'error')
+            report(`console: ${message.text()} (${message.location()?.url || 'no url'})`);
+    });
+    page.on('pageerror', (error) => report(`page error: ${error.message}`));
+    page.on('requestfailed', (request) =>
+        report(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
+    page.on('response', (response) => {
+        if (response.status() >= 400)
+            report(`answer: ${response.status()} ${new URL(response.url()).pathname}`
+                   + ` (${response.request().method()})`);
+    });
+    return {
+        context, page, problems,
+        allow: (...res) => { allowed = res; },
+        shot: (name) => page.screenshot({ path: join(out, `${vp.name}-${name}.png`),
+                                          fullPage: true }),
+        fits: async () => {
+            const width = await page.evaluate(() => document.documentElement.scrollWidth);
+            if (width > vp.width)
+                return `the page is ${width} px wide`;
+        }
+    };
+}
+
+// The step every viewport ends with.
+export async function noProblems(vp, problems) {
+    await step(`${vp.name}: no console error, CSP violation or failed request`, async () => {
+        if (problems.length)
+            return problems.join(' | ');
+    });
+}
