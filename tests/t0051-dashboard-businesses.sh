@@ -19,7 +19,7 @@ suite_up
 http GET /app/businesses/new
 t_is "/app/businesses/new answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run businesses.mjs 13
+e2e_run businesses.mjs 15
 for shot in desktop-businesses-empty desktop-business-new desktop-businesses-one \
             desktop-business-edit desktop-business-upgrade desktop-business-delete-confirm \
             desktop-businesses-deleted phone-businesses-empty phone-business-new \

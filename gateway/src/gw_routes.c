@@ -38,6 +38,10 @@ static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/app/", .local = gw_static_app },
     { .method = "GET", .path = "/app/assets/{name}", .local = gw_static_app_asset },
     { .method = "GET", .path = "/app/{path}", .local = gw_static_app, .flags = GW_ROUTE_REST },
+    //  The pages the mailed links open (auth-svc: SWITCHBOARD_PUBLIC_URL
+    //  followed by these, with ?token=...).
+    { .method = "GET", .path = "/reset-password", .local = gw_static_app },
+    { .method = "GET", .path = "/accept-invitation", .local = gw_static_app },
     //  Prometheus metrics: open, or only to the operator token when one
     //  is configured (gw_metrics.c).
     { .method = "GET", .path = "/metrics", .local = gw_metrics_scrape },

@@ -14,7 +14,7 @@
 // thrown as an ApiError carrying the API's stable code (error.code), its
 // message and, for validation_failed, the message of each field.
 
-const session = { access: null, refresh: null };
+const session = { access: null, refresh: null, me: null };
 let signedOut = () => {};
 
 export class ApiError extends Error {
@@ -46,6 +46,20 @@ function keep(tokens) {
 export function forget() {
     session.access = null;
     session.refresh = null;
+    session.me = null;
+}
+
+// GET /v1/me ({user, organization, role, plan}) once per session: app.js
+// awaits it before drawing a signed-in page, so that the nav knows the
+// role (ui.js shell). whoami(true) reads it again (after a rename).
+export async function whoami(again = false) {
+    if (!session.me || again)
+        session.me = await api('GET', '/v1/me');
+    return session.me;
+}
+
+export function currentMe() {
+    return session.me;
 }
 
 async function send(method, path, body, token) {
@@ -106,13 +120,22 @@ export async function api(method, path, body) {
 export async function signUp(fields) {
     const answer = await send('POST', '/v1/auth/signup', fields);
     keep(answer);
+    session.me = null;
     return answer;
 }
 
 export async function logIn(email, password) {
     const answer = await send('POST', '/v1/auth/login', { email, password });
     keep(answer);
+    session.me = null;
     return answer;
+}
+
+// Tokens from elsewhere (POST /v1/invitations/accept answers them): the
+// session starts with them.
+export function adopt(tokens) {
+    keep(tokens);
+    session.me = null;
 }
 
 export async function logOut() {

@@ -14,7 +14,7 @@
 // fields (formError); the API's `fields.hours` next to the hours.
 
 import { api, ApiError } from './api.js';
-import { el, explain, formError, navigate, shell } from './ui.js';
+import { confirmDialog, el, explain, formError, navigate, shell } from './ui.js';
 
 const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'],
               ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
@@ -71,7 +71,14 @@ async function list(notice) {
         return;             // the user moved on while the list was loading
     const businesses = page.data || [];
     const limit = limitText(sub);
-    const dialog = confirmDialog();
+    const dialog = confirmDialog({
+        title: 'Delete this business?', yes: 'Yes, delete',
+        text: (b) => `${b.name} and its settings will be deleted. This cannot be undone.`,
+        action: async (b) => {
+            await api('DELETE', `/v1/businesses/${b.id}`);
+            list(`${b.name} was deleted.`);
+        }
+    });
     const rows = businesses.map((b) => el('li', { class: 'card business', 'data-id': b.id },
         el('h2', { class: 'business-name' }, b.name),
         el('dl', {},
@@ -95,46 +102,6 @@ async function list(notice) {
           dialog.node);
     const focus = document.querySelector('main .notice') || document.getElementById('main');
     focus.focus();
-}
-
-function confirmDialog() {
-    let target = null, opener = null;
-    const text = el('p', { id: 'confirm-text' });
-    const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
-    const yes = el('button', { type: 'button', class: 'danger', onclick: async () => {
-        yes.disabled = true;
-        try {
-            await api('DELETE', `/v1/businesses/${target.id}`);
-            node.close();
-            list(`${target.name} was deleted.`);
-        } catch (failure) {
-            error.textContent = explain(failure);
-            error.hidden = false;
-        } finally {
-            yes.disabled = false;
-        }
-    } }, 'Yes, delete');
-    const no = el('button', { type: 'button', onclick: () => node.close() }, 'Cancel');
-    const node = el('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title',
-                                'aria-describedby': 'confirm-text' },
-                    el('h2', { id: 'confirm-title' }, 'Delete this business?'),
-                    text, error, el('div', { class: 'actions' }, no, yes));
-    node.addEventListener('close', () => {
-        if (opener && opener.isConnected)
-            opener.focus();
-    });
-    return {
-        node,
-        ask(business, from) {
-            target = business;
-            opener = from;
-            text.textContent = `${business.name} and its settings will be deleted. ` +
-                               'This cannot be undone.';
-            error.hidden = true;
-            node.showModal();
-            no.focus();
-        }
-    };
 }
 
 // ---- the form -------------------------------------------------------------
@@ -176,7 +143,7 @@ function interval(dayLabel, value, onRemove) {
 function dayEditor(key, dayLabel, values) {
     const items = el('ul', { class: 'intervals' });
     const add = el('button', { type: 'button', class: 'small',
-                               'aria-label': `Add ${dayLabel} hours` }, 'Add hours');
+                               'aria-label': `Add hours on ${dayLabel}` }, 'Add hours');
     const closed = el('span', { class: 'closed' }, 'Closed');
     const sync = () => {
         const count = items.children.length;

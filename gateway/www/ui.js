@@ -4,9 +4,11 @@
 // the errors shown next to them (field, formError), the signed-in page's
 // frame (shell) and moving between pages (navigate, which calls the
 // renderer app.js registers with setRenderer: history.pushState, never a
-// page load, since the session lives in memory).
+// page load, since the session lives in memory), a confirmation dialog
+// (confirmDialog) and dates in a business's time zone (when, day, isoDay,
+// businessMap).
 
-import { ApiError, logOut } from './api.js';
+import { ApiError, api, currentMe, logOut } from './api.js';
 
 const root = document.getElementById('root');
 
@@ -119,25 +121,148 @@ export function formError(form, error, names = FIELD_NAMES) {
     (first || box).focus();
 }
 
+// The signed-in pages, in the order of the nav; admin: only for admins
+// (the API would answer 403 to anyone else).
+export const PAGES = [
+    { path: '/app/', label: 'Home', exact: true },
+    { path: '/app/businesses', label: 'Businesses' },
+    { path: '/app/calls', label: 'Calls' },
+    { path: '/app/orders', label: 'Orders' },
+    { path: '/app/analytics', label: 'Analytics' },
+    { path: '/app/team', label: 'Team', admin: true },
+    { path: '/app/api-keys', label: 'API keys', admin: true },
+    { path: '/app/billing', label: 'Billing', admin: true },
+    { path: '/app/settings', label: 'Settings' },
+    { path: '/app/help', label: 'Help' }
+];
+
+// The frame of every signed-in page: the top bar (brand, the
+// organization, log out), the nav (admin pages only for admins: app.js
+// reads GET /v1/me before drawing any page, see api.js whoami) and <main>
+// with the page's title and content.
 export function shell(title, ...content) {
+    const me = currentMe();
     const out = el('button', { type: 'button', class: 'link', onclick: async () => {
         await logOut();
         navigate('/', 'You are logged out.');
     } }, 'Log out');
-    const here = (path, exact) => (exact ? location.pathname === path
-                                         : location.pathname.startsWith(path)) ? 'page' : false;
+    const here = (page) => (page.exact ? location.pathname === page.path
+                                       : location.pathname.startsWith(page.path)) ? 'page' : false;
+    const admin = !me || me.role === 'admin';
     show(el('header', { class: 'topbar' },
             el('a', { class: 'brand', href: '/app/', 'data-link': true }, 'Switchboard'),
-            el('nav', { 'aria-label': 'Main' },
-               el('a', { href: '/app/', 'data-link': true, 'aria-current': here('/app/', true) },
-                  'Home'),
-               el('a', { href: '/app/businesses', 'data-link': true,
-                         'aria-current': here('/app/businesses') }, 'Businesses')),
+            me ? el('span', { class: 'who' }, me.organization.name) : null,
             out),
+         el('nav', { class: 'mainnav', 'aria-label': 'Main' },
+            PAGES.filter((page) => admin || !page.admin).map((page) =>
+                el('a', { href: page.path, 'data-link': true, 'aria-current': here(page) },
+                   page.label))),
          el('main', { id: 'main', tabindex: '-1' }, el('h1', {}, title), ...content));
     document.title = `${title} — Switchboard`;
 }
 
+// A modal confirmation (<dialog>: focus stays inside, Escape cancels, the
+// opener gets focus back): { node, ask(item, opener) }. Put node in the
+// page; ask() shows text(item) and, on the yes button, awaits
+// action(item), closing on success and showing the API's error otherwise.
+export function confirmDialog({ title, text, yes: yesLabel, action }) {
+    let target = null, opener = null;
+    const id = `confirm-${++uid}`;
+    const body = el('p', { id: `${id}-text` });
+    const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
+    const yes = el('button', { type: 'button', class: 'danger', onclick: async () => {
+        yes.disabled = true;
+        try {
+            await action(target);
+            node.close();
+        } catch (failure) {
+            error.textContent = explain(failure);
+            error.hidden = false;
+        } finally {
+            yes.disabled = false;
+        }
+    } }, yesLabel);
+    const no = el('button', { type: 'button', onclick: () => node.close() }, 'Cancel');
+    const node = el('dialog', { class: 'confirm', 'aria-labelledby': `${id}-title`,
+                                'aria-describedby': `${id}-text` },
+                    el('h2', { id: `${id}-title` }, title),
+                    body, error, el('div', { class: 'actions' }, no, yes));
+    node.addEventListener('close', () => {
+        if (opener && opener.isConnected)
+            opener.focus();
+    });
+    return {
+        node,
+        ask(item, from) {
+            target = item;
+            opener = from;
+            body.textContent = text(item);
+            error.hidden = true;
+            node.showModal();
+            no.focus();
+        }
+    };
+}
+
+// ---- dates and times --------------------------------------------------------
+//
+// Calls and orders happen at a business: their times are shown in that
+// business's time zone (its IANA name, from GET /v1/businesses), with the
+// zone's abbreviation, whatever the browser's zone. Without a zone (or
+// with one the browser does not know) UTC is used and said.
+
+function zoneOr(timeZone) {
+    try {
+        new Intl.DateTimeFormat('en', { timeZone });
+        return timeZone || 'UTC';
+    } catch {
+        return 'UTC';
+    }
+}
+
+// "3 Dec 2026, 21:05 CET" — iso (RFC 3339) in timeZone.
+export function when(iso, timeZone) {
+    if (!iso)
+        return '';
+    return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short',
+                                                timeZone: zoneOr(timeZone),
+                                                timeZoneName: 'short' })
+        .formatToParts(new Date(iso))
+        .map((part) => part.value).join('');
+}
+
+// "3 Dec 2026" — the calendar day of iso in timeZone.
+export function day(iso, timeZone) {
+    if (!iso)
+        return '';
+    return new Date(iso).toLocaleDateString(undefined, { day: 'numeric', month: 'short',
+                                                         year: 'numeric',
+                                                         timeZone: zoneOr(timeZone) });
+}
+
+// "2026-12-03": the date iso falls on in timeZone (for date inputs and
+// for grouping by day).
+export function isoDay(iso, timeZone) {
+    const parts = new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit',
+                                                     day: '2-digit', timeZone: zoneOr(timeZone) })
+        .formatToParts(new Date(iso));
+    const get = (type) => parts.find((part) => part.type === type).value;
+    return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+// Every business of the organization (following next_cursor), for names
+// and time zones: a Map id → business.
+export async function businessMap() {
+    const map = new Map();
+    let cursor = null;
+    do {
+        const page = await api('GET', `/v1/businesses?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        for (const business of page.data || [])
+            map.set(business.id, business);
+        cursor = page.next_cursor;
+    } while (cursor);
+    return map;
+}
 
 // ---- routing --------------------------------------------------------------
 

@@ -18,7 +18,9 @@
 #                            whole test, saying why, when Chromium or
 #                            node_modules/playwright-core is missing
 #   e2e_run SCRIPT STEPS     runs tests/lib/e2e/SCRIPT against the suite's
-#                            gateway (empties E2E_OUT first) and turns its
+#                            gateway (empties E2E_OUT first; SB_MAIL_DIR is
+#                            the SMTP sink's folder when the test started
+#                            one) and turns its
 #                            "pass/fail<TAB>what[<TAB>why]" lines into one
 #                            TAP assertion each, then asserts the browser
 #                            could be driven and ran STEPS steps
@@ -71,7 +73,7 @@ e2e_run () {
     local script=$1 want=$2 log=$SUITE_TMP/log/e2e.log results rc steps=0 verdict what why
     rm -rf "$E2E_OUT"
     mkdir -p "$E2E_OUT"
-    results=$(cd "$E2E_ROOT" && timeout 300 node "tests/lib/e2e/$script" \
+    results=$(cd "$E2E_ROOT" && SB_MAIL_DIR=${SUITE_MAIL_DIR:-} timeout 300 node "tests/lib/e2e/$script" \
               "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT" "$E2E_OUT" 2>"$log")
     rc=$?
     t_is "the browser could be driven (see $log)" "$rc" 0 || t_diag "$(tail -n 20 "$log")"

@@ -15,7 +15,7 @@
 // create form fit the width and a business can be created. Screenshots
 // into OUT; no console error, CSP violation or failed request.
 
-import { args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
+import { a11y, args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
 
 const { base, out } = args('businesses.mjs');
 const json = (method, path, body, token) => apiJson(base, method, path, body, token);
@@ -38,11 +38,11 @@ for (const vp of viewports) {
         await form.getByLabel('Name', { exact: true }).fill(name);
         await form.getByLabel('Phone number').fill('+14155550123');
         await form.getByLabel('Time zone').selectOption('Europe/Rome');
-        await form.getByRole('button', { name: 'Add Friday hours' }).click();
+        await form.getByRole('button', { name: 'Add hours on Friday' }).click();
         await form.getByLabel('Friday Opens').fill('18:00');
         await form.getByLabel('Friday Closes').fill('02:00');
-        await form.getByRole('button', { name: 'Add Saturday hours' }).click();
-        await form.getByRole('button', { name: 'Add Saturday hours' }).click();
+        await form.getByRole('button', { name: 'Add hours on Saturday' }).click();
+        await form.getByRole('button', { name: 'Add hours on Saturday' }).click();
         await form.getByLabel('Saturday Opens').nth(0).fill('11:30');
         await form.getByLabel('Saturday Closes').nth(0).fill('14:00');
         await form.getByLabel('Saturday Opens').nth(1).fill('18:00');
@@ -85,6 +85,9 @@ for (const vp of viewports) {
                 return `the form: ${why}`;
         }
         await shot('business-new');
+        const why = await a11y(page);
+        if (why)
+            return `the form's accessibility: ${why}`;
         await form.getByRole('button', { name: 'Add business' }).click();
         await page.waitForURL(`${base}/app/businesses`);
         await page.getByText('Luigi Bar was added.').waitFor();
@@ -98,6 +101,7 @@ for (const vp of viewports) {
             return `the limit says "${limit}"`;
         await shot('businesses-one');
     });
+    await step(`${vp.name}: the list has no serious accessibility violation`, () => a11y(page));
 
     await step(`${vp.name}: the API stored the hours as entered`, async () => {
         const list = (await apiAs('GET', '/v1/businesses')).data;

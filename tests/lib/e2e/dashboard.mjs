@@ -21,7 +21,7 @@
 // "fail<TAB>what<TAB>why", which the test turns into TAP. Exit status 0
 // unless the browser could not be driven at all (then 2, with a message).
 
-import { args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
+import { a11y, args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
 
 const { base, out } = args('dashboard.mjs');
 const json = (method, path, body, token) => apiJson(base, method, path, body, token);
@@ -43,6 +43,8 @@ for (const vp of viewports) {
         await page.getByLabel('Business name').waitFor();
         await shot('landing');
     });
+    await step(`${vp.name}: the landing page has no serious accessibility violation`,
+               () => a11y(page));
 
     if (vp.name === 'phone') {
         await step(`${vp.name}: the page is no wider than the phone`, fits);
@@ -100,6 +102,7 @@ for (const vp of viewports) {
             return `a new organization is near or over a limit: ${metrics.join(', ')}`;
         await shot('home');
     });
+    await step(`${vp.name}: Home has no serious accessibility violation`, () => a11y(page));
 
     if (vp.name === 'phone') {
         await step(`${vp.name}: Home is no wider than the phone`, async () => {

@@ -1,6 +1,8 @@
 // tests/lib/e2e/lib.mjs — what every end-to-end script of the dashboard
-// shares (dashboard.mjs, businesses.mjs): its arguments, the step/output
-// protocol, API calls from the test itself, and Debian's Chromium.
+// shares: its arguments, the step/output protocol, API calls from the
+// test itself, Debian's Chromium and a watched page (openPage), the
+// accessibility check (a11y) and the mails of the suite's SMTP sink
+// (mailWait, mailLink).
 //
 // A script is run as `node <script>.mjs BASE OUT` (BASE: the gateway's URL;
 // OUT: the folder for screenshots, created here) and prints one line per
@@ -9,7 +11,8 @@
 // browser cannot be driven at all.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 // BASE and OUT from the command line (usage and exit 2 when missing).
@@ -134,4 +137,94 @@ export async function noProblems(vp, problems) {
         if (problems.length)
             return problems.join(' | ');
     });
+}
+
+// ---- accessibility ----------------------------------------------------------
+//
+// axe-core (npm, pinned in package-lock.json) run in the page as it is:
+// its source is evaluated through the DevTools protocol, which the page's
+// CSP does not govern (nothing is added to the page's own scripts). Rules:
+// WCAG 2.0/2.1 A and AA. Returns why the page fails (violations of
+// impact "serious" or "critical", each with its first target), or
+// undefined: a step's answer.
+let axeSource = null;
+export async function a11y(page) {
+    if (!axeSource)
+        axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+                                 'utf8');
+    if (!(await page.evaluate(() => typeof window.axe === 'object')))
+        await page.evaluate(axeSource);
+    const violations = await page.evaluate(async () => {
+        const result = await window.axe.run(document, {
+            runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+            resultTypes: ['violations']
+        });
+        return result.violations.map((v) => ({ id: v.id, impact: v.impact,
+                                               target: v.nodes[0]?.target?.join(' '),
+                                               count: v.nodes.length }));
+    });
+    const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    if (bad.length)
+        return bad.map((v) => `${v.id} (${v.impact}, ${v.count}×, e.g. ${v.target})`).join('; ');
+}
+
+// ---- mail -------------------------------------------------------------------
+//
+// The suite's SMTP sink (tests/fakes/smtp_sink.py) keeps each message as
+// SB_MAIL_DIR/<n>.eml (n = 1, 2, …) with "X-Sink-Rcpt: <address>" lines on
+// top; e2e_run passes SB_MAIL_DIR when the test started the sink.
+
+function mailFiles() {
+    const dir = process.env.SB_MAIL_DIR;
+    if (!dir)
+        throw new Error('no SB_MAIL_DIR: the test did not start the SMTP sink (suite_smtp_start)');
+    const files = [];
+    for (let n = 1; existsSync(join(dir, `${n}.eml`)); n++)
+        files.push(join(dir, `${n}.eml`));
+    return files;
+}
+
+// The text of a message: headers off, quoted-printable undone.
+function mailText(raw) {
+    const split = raw.indexOf('\r\n\r\n');
+    const head = raw.slice(0, split);
+    let body = raw.slice(split + 4);
+    if (/^Content-Transfer-Encoding:\s*quoted-printable/im.test(head))
+        body = Buffer.from(body.replace(/=\r?\n/g, '')
+                               .replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
+                           'latin1').toString('utf8');
+    const subject = (head.match(/^Subject:\s*(.*)$/im) || [])[1] || '';
+    return { head, subject, body: body.replace(/\r\n/g, '\n') };
+}
+
+const mailSeen = new Set();
+
+// The next message to `to` (any case) not returned before, waiting up to
+// `seconds`: { path, head, subject, body }. Throws when none comes.
+export async function mailWait(to, seconds = 15) {
+    const want = to.toLowerCase();
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        for (const path of mailFiles()) {
+            if (mailSeen.has(path))
+                continue;
+            const raw = readFileSync(path, 'utf8');
+            const rcpts = [...raw.matchAll(/^X-Sink-Rcpt:\s*(\S+)\r?$/gm)].map((m) => m[1].toLowerCase());
+            if (rcpts.includes(want)) {
+                mailSeen.add(path);
+                return { path, ...mailText(raw) };
+            }
+        }
+        if (Date.now() > deadline)
+            throw new Error(`no mail to ${to} within ${seconds} s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+}
+
+// The first URL in a mail's text that starts with prefix.
+export function mailLink(mail, prefix) {
+    const url = mail.body.split(/\s+/).find((word) => word.startsWith(prefix));
+    if (!url)
+        throw new Error(`no link starting ${prefix} in the mail "${mail.subject}"`);
+    return url;
 }
