@@ -19,7 +19,8 @@
 
 import { onSignedOut, signedIn, whoami } from './api.js';
 import { el, explain, navigate, setRenderer, shell, show, takeNotice } from './ui.js';
-import { acceptInvitationPage, landingPage, resetPasswordPage } from './page-account.js';
+import { landingPage, resetPasswordPage } from './page-account.js';
+import { acceptInvitationPage } from './page-invitation.js';
 import { homePage } from './page-home.js';
 import { businessesPage } from './page-businesses.js';
 import { callsPage } from './page-calls.js';

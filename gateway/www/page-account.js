@@ -66,8 +66,3 @@ export function landingPage(notice) {
 export function resetPasswordPage() {
     show(el('main', { id: 'main', class: 'landing' }, el('p', {}, 'This page is not built yet.')));
 }
-
-// /accept-invitation?token=… (the mailed link). Not built yet.
-export function acceptInvitationPage() {
-    show(el('main', { id: 'main', class: 'landing' }, el('p', {}, 'This page is not built yet.')));
-}

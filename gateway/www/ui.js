@@ -204,6 +204,28 @@ export function confirmDialog({ title, text, yes: yesLabel, action }) {
     };
 }
 
+// A secret or a link shown with a button that copies it (the Clipboard
+// API; where the browser refuses, the text is selected for the user to
+// copy and the button says so). label names what is copied ("Copy the
+// key"); a status region announces the result.
+export function copyRow(text, label) {
+    const code = el('code', { class: 'copy-text' }, text);
+    const status = el('span', { class: 'copy-status', role: 'status' });
+    const button = el('button', { type: 'button', 'aria-label': label, onclick: async () => {
+        try {
+            await navigator.clipboard.writeText(text);
+            status.textContent = 'Copied.';
+        } catch {
+            const range = document.createRange();
+            range.selectNodeContents(code);
+            getSelection().removeAllRanges();
+            getSelection().addRange(range);
+            status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+        }
+    } }, 'Copy');
+    return el('div', { class: 'copy-row' }, code, button, status);
+}
+
 // ---- dates and times --------------------------------------------------------
 //
 // Calls and orders happen at a business: their times are shown in that
