@@ -59,7 +59,7 @@ BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
 
 .PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare docs \
-        docs-missing docs-screenshot lint-openapi
+        docs-missing docs-screenshot dashboard-screenshots lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
 help:
@@ -74,6 +74,7 @@ help:
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
 	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
+	@echo "make dashboard-screenshots  docs/img/dashboard-*.png: Home and Businesses, desktop and phone"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
 
@@ -196,6 +197,11 @@ docs-screenshot:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory all docs
 	@SB_BIN=$(abspath $(BIN)) tools/docs-screenshot.sh docs/img/docs.png
+
+dashboard-screenshots:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory all docs
+	@SB_BIN=$(abspath $(BIN)) tools/dashboard-screenshots.sh docs/img
 
 # `make test`: packages, a release build (what `make run` uses must compile
 # too), the sanitizer build, unit tests, then integration tests.

@@ -85,7 +85,9 @@ async function list(notice) {
            el('div', {}, el('dt', {}, 'Phone'), el('dd', { class: 'phone' }, b.phone_number)),
            el('div', {}, el('dt', {}, 'Time zone'), el('dd', { class: 'tz' }, b.timezone)),
            b.greeting ? el('div', {}, el('dt', {}, 'Greeting'),
-                           el('dd', { class: 'greeting' }, b.greeting)) : null),
+                           el('dd', { class: 'greeting' }, b.greeting)) : null,
+           el('div', { class: 'hours-row' }, el('dt', {}, 'Opening hours'),
+              el('dd', { class: 'week-hours' }, hoursSummary(b.hours)))),
         el('div', { class: 'actions' },
            el('a', { class: 'button', href: `/app/businesses/${b.id}`, 'data-link': true,
                      'aria-label': `Edit ${b.name}` }, 'Edit'),
@@ -102,6 +104,18 @@ async function list(notice) {
           dialog.node);
     const focus = document.querySelector('main .notice') || document.getElementById('main');
     focus.focus();
+}
+
+// The week's hours in words, a line per open day ("Fri 18:00–02:00 (next
+// day)"); "Closed every day" for {} and "Not set" for null.
+function hoursSummary(hours) {
+    if (!hours)
+        return 'Not set';
+    const lines = DAYS.filter(([key]) => (hours[key] || []).length).map(([key, label]) =>
+        el('span', { class: 'hours-day' }, `${label.slice(0, 3)} `,
+           hours[key].map((i) => `${i.open}–${i.close}${i.close <= i.open ? ' (next day)' : ''}`)
+                     .join(', ')));
+    return lines.length ? lines : 'Closed every day';
 }
 
 // ---- the form -------------------------------------------------------------

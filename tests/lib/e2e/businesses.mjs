@@ -9,9 +9,9 @@
 // Desktop (1280x900): sign up (the free plan: 1 business), Businesses
 // through the nav (empty state, "0 of 1"), create a business with an
 // after-midnight interval (hours read back through the API as entered),
-// listed; edit its greeting (read back); a second business → the 402 as
-// an upgrade prompt linking to /app/billing; delete through the
-// confirmation dialog → empty again. Phone (390x844): the page and the
+// listed with its week's hours in words; edit its greeting (read back);
+// a second business → the 402 as an upgrade prompt linking to
+// /app/billing; delete through the confirmation dialog → empty again. Phone (390x844): the page and the
 // create form fit the width and a business can be created. Screenshots
 // into OUT; no console error, CSP violation or failed request.
 
@@ -96,6 +96,10 @@ for (const vp of viewports) {
         const tz = await page.locator('.business .tz').textContent();
         if (`${name}|${phone}|${tz}` !== 'Luigi Bar|+14155550123|Europe/Rome')
             return `listed as ${name}|${phone}|${tz}`;
+        const hours = await page.locator('.business .hours-day').allTextContents();
+        if (hours.join('|') !== 'Fri 18:00–02:00 (next day)|'
+                                + 'Sat 11:30–14:00, 18:00–02:00 (next day)')
+            return `the card's hours read ${hours.join('|')}`;
         const limit = await page.locator('.limit').textContent();
         if (limit !== '1 of 1 business on the free plan')
             return `the limit says "${limit}"`;
