@@ -36,7 +36,7 @@ http GET /app/assets/nope.js
 t_is "an unknown asset: 404" "$HTTP_STATUS" 404
 
 # ---- the browser ------------------------------------------------------------
-e2e_run dashboard.mjs 23
+e2e_run dashboard.mjs 24
 for shot in desktop-landing desktop-home desktop-home-near-limit desktop-home-over-limit \
             phone-landing phone-signup-conflict phone-home \
             phone-deep-link; do

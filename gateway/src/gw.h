@@ -32,6 +32,7 @@ typedef void (gw_local_fn) (gw_conn_t *conn);
                                     //  body's bytes, signature: Stripe-Signature or nil}
 #define GW_ROUTE_REST      4        //  the path's last {param} takes the rest of the path,
                                     //  slashes and all (at most GW_PARAM_MAX bytes)
+#define GW_ROUTE_SESSION   8        //  the refresh token may travel in a cookie (gw_session.c)
 
 typedef struct {
     const char *method;             //  "GET", "POST", ...
@@ -289,6 +290,28 @@ void gw_static_app (gw_conn_t *conn);
 void gw_static_app_asset (gw_conn_t *conn);
 
 void gw_static_test (bool verbose);
+
+//  ---- the dashboard's refresh cookie (gw_session.c) ---------------------
+
+struct MHD_Connection;
+
+#define GW_SESSION_TOKEN_MAX  128   //  characters of a refresh token in the cookie, at most
+#define GW_SESSION_HEADER_MAX 256   //  a Set-Cookie value, at most
+
+//  True when route is a session route and the request asks for the cookie
+//  (Switchboard-Session: cookie).
+bool gw_session_wanted (struct MHD_Connection *connection, const gw_route_t *route);
+//  The request's sb_refresh cookie when well formed, else NULL. Borrowed
+//  from the connection.
+const char *gw_session_cookie (struct MHD_Connection *connection);
+//  Writes the Set-Cookie value that keeps token (NULL: clears the cookie)
+//  into out. False when token is not a well-formed token or out is too
+//  small.
+bool gw_session_set_cookie (char *out, size_t size, const char *token, int max_age, bool secure);
+//  Writes the Set-Cookie value of the page's hint (sb_session=1 on /, no
+//  secret) that goes with it: set, or cleared.
+bool gw_session_set_hint (char *out, size_t size, bool set, int max_age, bool secure);
+void gw_session_test (bool verbose);
 
 //  ---- the API reference (gw_openapi.c) ---------------------------------
 

@@ -79,6 +79,8 @@ struct _gw_t {
     pthread_mutex_t conns_lock;
     zhashx_t *conns;                //  limit key -> open connections (as a pointer)
     gw_static_t *docs;              //  what /docs serves (gw_static.c)
+    int cookie_max_age;             //  the refresh cookie's life (SWITCHBOARD_REFRESH_TOKEN_DAYS)
+    bool cookie_secure;             //  SWITCHBOARD_PUBLIC_URL is https: the cookie is Secure
 };
 
 //  RECEIVING the body; in PRESTEP while a lookup for authentication is on
@@ -114,6 +116,9 @@ struct _gw_conn_t {
     const char *content_type;       //  NULL: application/json
     void *local;                    //  a local handler's state (gw_http_set_local)
     void (*local_release) (void *);
+    bool session;                   //  the refresh token travels in the cookie (gw_session.c)
+    char set_cookie [GW_SESSION_HEADER_MAX];    //  "": no Set-Cookie in the answer
+    char set_hint [GW_SESSION_HEADER_MAX];      //  its companion (gw_session_set_hint)
 };
 
 //  ---------------------------------------------------------------------
@@ -165,6 +170,10 @@ s_respond (gw_conn_t *conn, int status, msgpack_sbuffer *buf, const char *header
         s_add_rate_headers (response, &conn->rate);
     if (conn->replayed)
         MHD_add_response_header (response, "Idempotent-Replayed", "true");
+    if (*conn->set_cookie) {
+        MHD_add_response_header (response, "Set-Cookie", conn->set_cookie);
+        MHD_add_response_header (response, "Set-Cookie", conn->set_hint);
+    }
     enum MHD_Result rc = MHD_queue_response (conn->connection, (unsigned int) status, response);
     MHD_destroy_response (response);
     conn->state = S_DONE;
@@ -211,6 +220,41 @@ s_respond_error (gw_conn_t *conn, int status, const char *code, const char *mess
     return rc;
 }
 
+//  For a session request (gw_session.c): when body is a map with a
+//  well-formed "refresh_token", writes the map without it into buf and
+//  the token into the connection's Set-Cookie; true then. False (buf
+//  untouched) otherwise.
+static bool
+s_move_refresh (gw_conn_t *conn, msgpack_sbuffer *buf, const msgpack_object *body)
+{
+    const msgpack_object *token = body && body->type == MSGPACK_OBJECT_MAP
+                                  ? sb_mpk_get (body, "refresh_token") : NULL;
+    char text [GW_SESSION_TOKEN_MAX + 1];
+    if (!token || sb_mpk_copy_str (token, text, sizeof (text))
+        || !gw_session_set_cookie (conn->set_cookie, sizeof (conn->set_cookie), text,
+                                   conn->gw->cookie_max_age, conn->gw->cookie_secure)
+        || !gw_session_set_hint (conn->set_hint, sizeof (conn->set_hint), true,
+                                 conn->gw->cookie_max_age, conn->gw->cookie_secure)) {
+        *conn->set_cookie = 0;
+        return false;
+    }
+    const msgpack_object_map *map = &body->via.map;
+    bool first = true;
+    s_write (buf, "{");
+    for (uint32_t i = 0; i < map->size; i++) {
+        if (sb_mpk_str_eq (&map->ptr [i].key, "refresh_token"))
+            continue;
+        if (!first)
+            s_write (buf, ",");
+        first = false;
+        sb_json_write (buf, &map->ptr [i].key);
+        s_write (buf, ":");
+        sb_json_write (buf, &map->ptr [i].val);
+    }
+    s_write (buf, "}");
+    return true;
+}
+
 //  Turns the broker's answer into the HTTP response.
 static enum MHD_Result
 s_respond_reply (gw_conn_t *conn)
@@ -253,8 +297,22 @@ s_respond_reply (gw_conn_t *conn)
         s_write (&buf, "}}");
     }
     else
+    if (conn->session && reply.status < 300 && s_move_refresh (conn, &buf, reply.body))
+        ;                   //  written, the refresh token in the cookie
+    else
     if (reply.status != 204)
         sb_json_write (&buf, reply.body);
+    //  Logging out, or a refresh refused (no token, or a bad one): the
+    //  cookie goes too.
+    if (conn->session
+        && ((streq (conn->match.route->op, "auth.logout") && reply.status < 300)
+            || (streq (conn->match.route->op, "auth.refresh")
+                && (reply.status == 400 || reply.status == 401)))) {
+        gw_session_set_cookie (conn->set_cookie, sizeof (conn->set_cookie), NULL, 0,
+                               conn->gw->cookie_secure);
+        gw_session_set_hint (conn->set_hint, sizeof (conn->set_hint), false, 0,
+                             conn->gw->cookie_secure);
+    }
     //  A service says how long to wait in the error's retry_after; HTTP
     //  says it in Retry-After.
     char retry [24] = "";
@@ -840,6 +898,14 @@ s_forward (gw_conn_t *conn)
         return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
                                 "the URL has a parameter that is not valid UTF-8", NULL, NULL);
     }
+    //  The dashboard's refresh token comes from its cookie when the body
+    //  has none (gw_session.c).
+    conn->session = gw_session_wanted (conn->connection, route);
+    if (conn->session && !json_object_get (args, "refresh_token")) {
+        const char *cookie = gw_session_cookie (conn->connection);
+        if (cookie)
+            json_object_set_new (args, "refresh_token", json_string (cookie));
+    }
 
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
@@ -1219,6 +1285,8 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     pthread_mutex_init (&self->conns_lock, NULL);
     self->conns = zhashx_new ();
     self->docs = gw_static_new (config->docs_dir);
+    self->cookie_max_age = config->refresh_token_days * 86400;
+    self->cookie_secure = config->public_url && strncmp (config->public_url, "https://", 8) == 0;
 
     struct sockaddr_in addr = { 0 };
     addr.sin_family = AF_INET;

@@ -69,14 +69,16 @@ static const gw_route_t s_routes [] = {
     //  each, one at a time per auth-svc worker) get S_HASHING_MS: under a
     //  burst of logins they queue behind each other, and a login answered
     //  after 6 s beats a 504 after 5.
+    //  GW_ROUTE_SESSION: the dashboard's refresh token may travel in an
+    //  httpOnly cookie instead of the JSON (gw_session.c).
     { .method = "POST", .path = "/v1/auth/signup", .service = "auth", .op = "auth.signup",
-      .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS },
+      .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS, .flags = GW_ROUTE_SESSION },
     { .method = "POST", .path = "/v1/auth/login", .service = "auth", .op = "auth.login",
-      .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS },
+      .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS, .flags = GW_ROUTE_SESSION },
     { .method = "POST", .path = "/v1/auth/refresh", .service = "auth", .op = "auth.refresh",
-      .role = SB_ROLE_NONE },
+      .role = SB_ROLE_NONE, .flags = GW_ROUTE_SESSION },
     { .method = "POST", .path = "/v1/auth/logout", .service = "auth", .op = "auth.logout",
-      .role = SB_ROLE_USER },
+      .role = SB_ROLE_USER, .flags = GW_ROUTE_SESSION },
     { .method = "POST", .path = "/v1/auth/password/forgot", .service = "auth",
       .op = "auth.password_forgot", .role = SB_ROLE_NONE },
     { .method = "POST", .path = "/v1/auth/password/reset", .service = "auth",
@@ -105,7 +107,8 @@ static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/v1/invitations", .service = "auth", .op = "invitations.list",
       .role = SB_ROLE_ADMIN },
     { .method = "POST", .path = "/v1/invitations/accept", .service = "auth",
-      .op = "invitations.accept", .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS },
+      .op = "invitations.accept", .role = SB_ROLE_NONE, .deadline_ms = S_HASHING_MS,
+      .flags = GW_ROUTE_SESSION },
     { .method = "DELETE", .path = "/v1/invitations/{id}", .service = "auth",
       .op = "invitations.delete", .role = SB_ROLE_ADMIN },
     { .method = "POST", .path = "/v1/api-keys", .service = "auth", .op = "apikeys.create",

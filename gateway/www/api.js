@@ -1,20 +1,28 @@
 // gateway/www/api.js — the dashboard's only way to the API: same origin,
 // JSON in and out, the session's tokens attached.
 //
-// Tokens live in memory only (this module's `session`), never in
-// localStorage, sessionStorage, a cookie or a URL: a script injected into
-// the page could read any of those, and the page's CSP already keeps
-// foreign script out. The price is that a reload or a new tab logs out; a
-// later slice can keep the refresh token in an httpOnly cookie (a gateway
-// route that script cannot read) to survive reloads.
+// The access token (15 minutes) lives in memory only (this module's
+// `session`), never in web storage or a URL. The refresh token is never
+// seen by script at all: the session calls (signup, login, refresh,
+// logout, accepting an invitation) send `Switchboard-Session: cookie`, and
+// the gateway keeps the refresh token in an httpOnly, SameSite=Strict
+// cookie on /v1/auth (gateway/src/gw_session.c). So a reload, a new tab or
+// the trip to Stripe Checkout and back resumes the session (resume():
+// one refresh), and a script injected into the page could use the session
+// while the page is open but never carry its refresh token away.
 //
-// An answer of 401 to a call with a session tries POST /v1/auth/refresh
-// once (the API rotates the refresh token) and repeats the call; when
-// that fails the session ends and onSignedOut is told. Every failure is
+// An answer of 401 to a call with a session refreshes (the API rotates the
+// refresh token) and repeats the call once; when that fails the session
+// ends and onSignedOut is told. Refreshes never overlap: presenting a
+// rotated-away token twice would revoke the whole session (the API's
+// reuse detection), so one refresh at a time runs, within this page (a
+// shared promise) and across the origin's tabs (the Web Locks API, where
+// the browser has it); a call that waited uses the token the other one
+// got. Every failure is
 // thrown as an ApiError carrying the API's stable code (error.code), its
 // message and, for validation_failed, the message of each field.
 
-const session = { access: null, refresh: null, me: null };
+const session = { access: null, me: null };
 let signedOut = () => {};
 
 export class ApiError extends Error {
@@ -40,13 +48,16 @@ export function signedIn() {
 
 function keep(tokens) {
     session.access = tokens.access_token;
-    session.refresh = tokens.refresh_token;
 }
 
+// Forgets the session in this page. The httpOnly cookie is the gateway's
+// to clear (logout does); its readable hint goes here, so that a session
+// the API has already ended (the organization deleted, every session
+// logged out) is not tried again at the next page load.
 export function forget() {
     session.access = null;
-    session.refresh = null;
     session.me = null;
+    document.cookie = 'sb_session=; Path=/; Max-Age=0; SameSite=Strict';
 }
 
 // GET /v1/me ({user, organization, role, plan}) once per session: app.js
@@ -62,8 +73,14 @@ export function currentMe() {
     return session.me;
 }
 
+// The routes whose refresh token travels in the cookie.
+const SESSION_ROUTES = new Set(['/v1/auth/signup', '/v1/auth/login', '/v1/auth/refresh',
+                                '/v1/auth/logout', '/v1/invitations/accept']);
+
 async function send(method, path, body, token) {
     const headers = { Accept: 'application/json' };
+    if (SESSION_ROUTES.has(path))
+        headers['Switchboard-Session'] = 'cookie';
     if (body !== undefined)
         headers['Content-Type'] = 'application/json';
     if (token)
@@ -91,25 +108,50 @@ async function send(method, path, body, token) {
     return data;
 }
 
-async function refresh() {
-    if (!session.refresh)
-        return false;
-    try {
-        keep(await send('POST', '/v1/auth/refresh', { refresh_token: session.refresh }));
-        return true;
-    } catch {
-        return false;
+let refreshing = null;
+
+// One refresh through the cookie; true when it gave an access token. stale:
+// the access token that was refused (a refresh that finished meanwhile
+// already replaced it: nothing to do).
+function refresh(stale) {
+    if (session.access && session.access !== stale)
+        return Promise.resolve(true);
+    if (!refreshing) {
+        const run = async () => {
+            try {
+                keep(await send('POST', '/v1/auth/refresh', {}));
+                return true;
+            } catch {
+                return false;
+            }
+        };
+        refreshing = (navigator.locks ? navigator.locks.request('sb-refresh', run) : run())
+            .finally(() => { refreshing = null; });
     }
+    return refreshing;
+}
+
+// At page load: the session the cookie holds, if any (true when resumed).
+// The gateway sets a readable hint beside the httpOnly cookie
+// (sb_session=1, no secret): without it there is nothing to resume and
+// no request is made.
+export async function resume() {
+    if (session.access)
+        return true;
+    if (!/(?:^|;\s*)sb_session=1(?:;|$)/.test(document.cookie))
+        return false;
+    return refresh(null);
 }
 
 // A call with the session's access token (one refresh on 401).
 export async function api(method, path, body) {
+    const used = session.access;
     try {
-        return await send(method, path, body, session.access);
+        return await send(method, path, body, used);
     } catch (error) {
         if (!(error instanceof ApiError) || error.status !== 401 || !session.access)
             throw error;
-        if (await refresh())
+        if (await refresh(used))
             return send(method, path, body, session.access);
         forget();
         signedOut();
@@ -138,13 +180,22 @@ export function adopt(tokens) {
     session.me = null;
 }
 
-export async function logOut() {
+// Ends this session (all: every session of the user) at the API, which
+// clears the cookie; an access token that expired meanwhile is refreshed
+// first. The tokens in memory are forgotten whatever the server says.
+export async function logOut(all = false) {
+    const body = all ? { all: true } : {};
+    const used = session.access;
     try {
-        if (session.access)
-            await send('POST', '/v1/auth/logout', { refresh_token: session.refresh },
-                       session.access);
-    } catch {
-        // The tokens are forgotten here whatever the server says.
+        if (used)
+            await send('POST', '/v1/auth/logout', body, used);
+    } catch (error) {
+        try {
+            if (error instanceof ApiError && error.status === 401 && await refresh(used))
+                await send('POST', '/v1/auth/logout', body, session.access);
+        } catch {
+            // forgotten below all the same
+        }
     }
     forget();
 }

@@ -7,17 +7,18 @@
 // the shared helpers are in ui.js. ROUTES below is the one list of paths;
 // ui.js PAGES is the nav.
 //
-// Moving between pages is history.pushState, never a page load: the
-// session's tokens live in memory (see api.js), so a reload or a link
-// opened in a new tab starts signed out and lands on `/`. Before any
-// signed-in page is drawn, GET /v1/me is read once (api.js whoami) so
-// that the nav knows the user's role.
+// Moving between pages is history.pushState, never a page load. A page
+// load (a reload, a link opened in a new tab, coming back from Stripe)
+// first resumes the session the gateway's httpOnly cookie holds (api.js
+// resume), so a signed-in user stays signed in. Before any signed-in page
+// is drawn, GET /v1/me is read once (api.js whoami) so that the nav knows
+// the user's role.
 //
 // Every node is made with el() and text nodes: nothing the API returns is
 // ever parsed as HTML. No inline script or style anywhere (the CSP
 // forbids both).
 
-import { onSignedOut, signedIn, whoami } from './api.js';
+import { onSignedOut, resume, signedIn, whoami } from './api.js';
 import { el, explain, navigate, setRenderer, shell, show, takeNotice } from './ui.js';
 import { landingPage, resetPasswordPage } from './page-account.js';
 import { acceptInvitationPage } from './page-invitation.js';
@@ -63,6 +64,11 @@ async function render() {
     const notice = takeNotice();
     if (PUBLIC[path])
         return PUBLIC[path](notice);
+    if (!signedIn()) {
+        await resume();             // the session the cookie holds (api.js)
+        if (location.pathname !== path)
+            return;
+    }
     if (!path.startsWith('/app')) {
         if (signedIn())
             return navigate('/app/');

@@ -83,6 +83,7 @@ static const s_test_t s_tests [] = {
     { "auth", gw_auth_test },
     { "addr", gw_addr_test },
     { "static", gw_static_test },
+    { "session", gw_session_test },
     { "metrics", gw_metrics_test },
     { "routes_ops", s_routes_ops_test },
     { "openapi", gw_openapi_test },

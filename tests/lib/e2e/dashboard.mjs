@@ -7,10 +7,11 @@
 // For each viewport (desktop 1280x900, phone 390x844): the landing page,
 // sign-up through the form, Home with the organization, the plan "free",
 // its status and the usage bars; on the phone also a second sign-up with
-// the same email (the API's conflict shown in words) and a deep link
-// opened afresh (the gateway answers the app; without a session in memory
-// it lands on the log-in page); on the desktop also log out, a wrong
-// password, log in, and calls recorded through the API turning the calls
+// the same email (the API's conflict shown in words), a reload that keeps
+// the session (the gateway's httpOnly cookie, which script cannot read)
+// and a deep link opened in a fresh browser (the gateway answers the
+// app; without a session it lands on the log-in page); on the desktop
+// also log out (a reload stays logged out), a wrong password, log in, and calls recorded through the API turning the calls
 // bar amber (4 of 5) then red (5 of 5). A screenshot of each page goes to
 // OUT.
 // Console errors, page errors, CSP violations, failed requests and answers
@@ -110,19 +111,41 @@ for (const vp of viewports) {
             if (width > vp.width)
                 return `the page is ${width} px wide`;
         });
-        await step(`${vp.name}: a deep link loads the app, which asks to log in`, async () => {
-            const response = await page.goto(`${base}/app/businesses/42/edit`);
+        await step(`${vp.name}: a reload keeps the session (the httpOnly cookie)`, async () => {
+            const response = await page.goto(`${base}/app/businesses`);
             if (response.status() !== 200)
-                return `GET /app/businesses/42/edit answered ${response.status()}`;
-            await page.waitForURL(`${base}/`);
-            await page.getByText('Please log in to continue.').waitFor();
-            await shot('deep-link');
+                return `GET /app/businesses answered ${response.status()}`;
+            await page.getByRole('heading', { name: 'Businesses', level: 1 }).waitFor();
+            if (page.url() !== `${base}/app/businesses`)
+                return `the page moved to ${page.url()}`;
+            const script = await page.evaluate(() => document.cookie);
+            if (/sb_refresh/.test(script))
+                return `script can read the refresh cookie: ${script}`;
+        });
+        await step(`${vp.name}: a deep link without a session asks to log in`, async () => {
+            const other = await browser.newContext({ viewport: { width: vp.width,
+                                                                  height: vp.height } });
+            try {
+                const fresh = await other.newPage();
+                const response = await fresh.goto(`${base}/app/businesses/42/edit`);
+                if (response.status() !== 200)
+                    return `GET /app/businesses/42/edit answered ${response.status()}`;
+                await fresh.waitForURL(`${base}/`);
+                await fresh.getByText('Please log in to continue.').waitFor();
+                await fresh.screenshot({ path: `${out}/${vp.name}-deep-link.png`, fullPage: true });
+            } finally {
+                await other.close();
+            }
         });
     } else {
         await step(`${vp.name}: log out returns to the landing page`, async () => {
             await page.getByRole('button', { name: 'Log out' }).click();
             await page.waitForURL(`${base}/`);
             await page.getByText('You are logged out.').waitFor();
+            await page.reload();
+            await page.getByRole('heading', { name: 'Log in' }).waitFor();
+            if (page.url() !== `${base}/`)
+                return `after log out, a reload went to ${page.url()}`;
         });
         await step(`${vp.name}: a wrong password says so in words`, async () => {
             allow(/\b401\b/);
