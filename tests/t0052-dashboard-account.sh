@@ -9,7 +9,8 @@
 # subdomain shown by its field, a wrong current password explained, a
 # password change, log out everywhere (an API session ends too), delete
 # the organization by typing its name (then the API refuses its token and
-# its login). At 390 px the landing page, the forgot flow, the reset page
+# its login); a member who is not an admin sees the organization
+# read-only. At 390 px the landing page, the forgot flow, the reset page
 # and Settings fit. Screenshots go to build/<mode>/test-output/t0052/ (or
 # $SB_E2E_OUT).
 . "$(dirname "$0")/lib/suite.sh"
@@ -31,11 +32,11 @@ t_is "  which sends no referrer (the token stays here)" \
 http GET /app/settings
 t_is "/app/settings answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run account.mjs 27
+e2e_run account.mjs 28
 for shot in desktop-landing desktop-forgot-sent desktop-reset desktop-reset-mismatch \
             desktop-reset-done desktop-reset-used desktop-settings desktop-settings-renamed \
             desktop-settings-subdomain-taken desktop-settings-password-wrong \
-            desktop-settings-password-changed desktop-logged-out-everywhere \
+            desktop-settings-password-changed desktop-logged-out-everywhere desktop-settings-member \
             desktop-settings-delete desktop-deleted \
             phone-landing phone-forgot-sent phone-reset phone-reset-done phone-settings; do
     t_ok "a screenshot of $shot" test -s "$E2E_OUT/$shot.png"

@@ -54,6 +54,9 @@ function onSubmit(form, { button, busy }, names, check, action) {
         event.preventDefault();
         const values = Object.fromEntries(new FormData(form));
         const wrong = check(values);
+        // The notice of an earlier save would read as this form's outcome.
+        for (const notice of document.querySelectorAll('main > .notice'))
+            notice.remove();
         if (wrong) {
             formError(form, localError(wrong), names);
             return;
@@ -89,8 +92,8 @@ function orgSection(org, admin) {
     input(name).value = org.name;
     input(name).maxLength = 200;
     const subdomain = field('Subdomain', 'subdomain', 'text', 'off', {
-        hint: 'Lower-case letters, digits and hyphens (not first or last), up to 63 ' +
-              'characters. Requests to <subdomain>.<our address> must then use your keys.' });
+        hint: 'Your organization\'s own address for the API. Lower-case letters, digits ' +
+              'and hyphens (not first or last), up to 63 characters.' });
     input(subdomain).value = org.subdomain;
     input(subdomain).maxLength = 63;
     input(subdomain).setAttribute('spellcheck', 'false');

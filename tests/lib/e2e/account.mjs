@@ -22,6 +22,8 @@
 // organization by typing its name (disabled until it matches; afterwards
 // the API refuses the old token and the login). Phone (390x844): the
 // landing page, the forgot flow, the reset page and Settings fit and work.
+// A member who is not an admin (invited through the API) sees the
+// organization read-only and no delete.
 // Each page state is saved as a screenshot in OUT; each page passes the
 // accessibility check on the desktop; no console error, CSP violation or
 // failed request beyond those a step provokes.
@@ -369,6 +371,40 @@ for (const vp of viewports) {
         await shot('logged-out-everywhere');
         if (!await eventually(async () => await status('GET', '/v1/me', undefined, other) === 401))
             return 'the API session still works';
+    });
+
+    await step(`${vp.name}: a member who is not an admin sees the organization read-only`,
+               async () => {
+        const member = `member-${stamp}@example.com`;
+        const admin = (await json('POST', '/v1/auth/login', { email, password: third }))
+            .access_token;
+        await json('POST', '/v1/invitations', { email: member, role: 'user' }, admin);
+        const invite = mailLink(await mailWait(member, 30), `${base}/accept-invitation?token=`);
+        await json('POST', '/v1/invitations/accept',
+                   { token: new URL(invite).searchParams.get('token'), name: 'Marco',
+                     password: first });
+        const form = page.getByRole('form', { name: 'Log in', exact: true });
+        await form.getByLabel('Email').fill(member);
+        await form.getByLabel('Password').fill(first);
+        await form.getByRole('button', { name: 'Log in' }).click();
+        await page.waitForURL(`${base}/app/`);
+        await openSettings();
+        const shown = `${await page.locator('.org-name').textContent()}|` +
+                      `${await page.locator('.org-subdomain').textContent()}`;
+        const org = await json('GET', '/v1/organization', undefined, admin);
+        if (shown !== `${renamed}|${org.subdomain}`)
+            return `shown: ${shown}`;
+        const controls = await page.locator('main input').count();
+        if (controls !== 3)
+            return `${controls} inputs (only the password form's 3 were expected)`;
+        if (await page.getByRole('heading', { name: 'Delete the organization' }).count())
+            return 'a member is offered to delete the organization';
+        await shot('settings-member');
+        const why = await a11y(page);
+        if (why)
+            return why;
+        await page.getByRole('button', { name: 'Log out', exact: true }).click();
+        await page.waitForURL(`${base}/`);
     });
 
     await step(`${vp.name}: delete the organization by typing its name`, async () => {
