@@ -149,7 +149,10 @@ export async function api(method, path, body) {
     try {
         return await send(method, path, body, used);
     } catch (error) {
-        if (!(error instanceof ApiError) || error.status !== 401 || !session.access)
+        // invalid_credentials is a wrong password (changing it), not a
+        // refused access token: nothing to refresh.
+        if (!(error instanceof ApiError) || error.status !== 401
+            || error.code === 'invalid_credentials' || !session.access)
             throw error;
         if (await refresh(used))
             return send(method, path, body, session.access);

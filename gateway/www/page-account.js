@@ -25,13 +25,9 @@
 // visitor moved on; each form shows the API's error in words, field
 // messages next to their fields, and a spinner while it waits. A form's
 // answer of tokens starts the session (api.js) and opens Home.
-//
-// Shared helper written here (a candidate for ui.js): localError(fields),
-// an ApiError of code validation_failed for checks made in the page, so
-// that formError shows them like the API's own.
 
 import { ApiError, api, logIn, signUp } from './api.js';
-import { el, explain, field, formError, navigate, show } from './ui.js';
+import { el, explain, field, formError, localError, navigate, show } from './ui.js';
 import { plansGrid } from './plans.js';
 
 const NAMES = { email: 'Email', password: 'Password', name: 'Your name',
@@ -44,12 +40,6 @@ const RESET_NAMES = { password: 'New password', password_confirm: 'Confirmation'
 let landingFocus = null;
 // The reset link's token, once taken out of the address bar.
 let resetToken = null;
-
-export function localError(fields) {
-    return new ApiError(400, { error: { code: 'validation_failed',
-                                        message: 'Please correct the fields marked below.',
-                                        fields } });
-}
 
 function submitButton(label) {
     const busy = el('span', { class: 'spinner', hidden: true, 'aria-hidden': 'true' });

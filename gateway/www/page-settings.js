@@ -29,8 +29,7 @@
 // status line.
 
 import { ApiError, api, currentMe, forget, whoami } from './api.js';
-import { el, explain, field, formError, navigate, shell } from './ui.js';
-import { localError } from './page-account.js';
+import { el, explain, field, formError, localError, navigate, shell } from './ui.js';
 
 const ORG_NAMES = { name: 'Organization name', subdomain: 'Subdomain' };
 const PASSWORD_NAMES = { current_password: 'Current password', new_password: 'New password',

@@ -88,6 +88,15 @@ export function field(label, name, type, autocomplete, extra = {}) {
     return el('div', { class: 'field' }, el('label', { for: id }, label), input, hint, error);
 }
 
+// An error of the page's own checks (a confirmation that differs), shaped
+// like the API's validation_failed so that formError shows it the same
+// way: fields maps a field's name to its message.
+export function localError(fields) {
+    return new ApiError(400, { error: { code: 'validation_failed',
+                                        message: 'Please correct the fields marked below.',
+                                        fields } });
+}
+
 // Shows error (an ApiError, or null to clear) in form's .form-error box and
 // each field's message next to its control (names: the fields' names in
 // words); focus goes to the first field in error, else to the box.
