@@ -13,7 +13,9 @@
 # and the paid invoice, the spending cap saved, Manage billing → the fake's
 # portal; Help's links, the API's field errors, a support request → the
 # confirmation and both mails (support address and user); on the phone
-# everything fits and a pro organization's request is priority.
+# everything fits, /app/billing/success (reached in the app) shows Pro by
+# itself once the test sends the webhooks, and a pro organization's
+# request is priority.
 # Part two: billing-svc restarted without SWITCHBOARD_STRIPE_SECRET_KEY:
 # checkout and portal answer 503 billing_not_configured (asserted by API
 # here) and the page says billing is not set up on this server.
@@ -34,11 +36,16 @@ PLANS=$SUITE_TMP/plans.json
 SWITCHBOARD_PLANS_FILE=$SUITE_ROOT/deploy/plans.json "$SB_BIN/billing-svc" stripe-sync --write "$PLANS" \
     >"$SUITE_TMP/sync.out" 2>&1 || t_bail "stripe-sync failed: $(cat "$SUITE_TMP/sync.out")"
 export SWITCHBOARD_PLANS_FILE=$PLANS
-E2E_STARTER_PRICE=$("$SUITE_PYTHON" -c '
+price () {
+    "$SUITE_PYTHON" -c '
 import json, sys
-print([p for p in json.load(open(sys.argv[1]))["plans"] if p["id"] == "starter"][0]["stripe_price_id"])' "$PLANS")
-[[ $E2E_STARTER_PRICE == price_* ]] || t_bail "stripe-sync wrote no starter price: $(cat "$SUITE_TMP/sync.out")"
-export E2E_STARTER_PRICE
+print([p for p in json.load(open(sys.argv[1]))["plans"] if p["id"] == sys.argv[2]][0]["stripe_price_id"])' "$PLANS" "$1"
+}
+E2E_STARTER_PRICE=$(price starter)
+E2E_PRO_PRICE=$(price pro)
+[[ $E2E_STARTER_PRICE == price_* && $E2E_PRO_PRICE == price_* ]] \
+    || t_bail "stripe-sync wrote no prices: $(cat "$SUITE_TMP/sync.out")"
+export E2E_STARTER_PRICE E2E_PRO_PRICE
 suite_smtp_start || t_bail "the SMTP sink did not start"
 suite_up
 
@@ -47,10 +54,10 @@ t_is "/app/billing/success answers the app's page" "$HTTP_STATUS" 200
 http GET /app/help
 t_is "/app/help answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run billing.mjs 20
+e2e_run billing.mjs 21
 for shot in desktop-billing-free desktop-checkout-stand-in desktop-billing-back-from-checkout \
             desktop-billing-starter desktop-help desktop-help-errors desktop-help-sent \
-            phone-billing-free phone-help phone-help-sent; do
+            phone-billing-free phone-billing-pro phone-help phone-help-sent; do
     t_ok "a screenshot of $shot" test -s "$E2E_OUT/$shot.png"
 done
 

@@ -43,9 +43,9 @@
 // could say for these two paths instead of the generic notice (app.js
 // does not call it yet: see the module's end). Signed in at
 // /app/billing/success (a session that survived, e.g. a later refresh
-// cookie), the page says the payment was received and reads the
-// subscription again every 3 s, up to 10 times, until a paid plan is in
-// force.
+// cookie), the page says the payment was received and, while Free is
+// still in force, reads the subscription again every 3 s, up to 10 times,
+// and draws itself again once a paid plan is (awaitPlan).
 //
 // States: loading; the page's main data failing (an error in words with
 // "Try again"); invoices or credits failing alone (said in their
@@ -382,10 +382,34 @@ const RETURNS = {
     canceled: 'Checkout was canceled: nothing was charged and your plan is unchanged.'
 };
 
-async function draw(which, notice, round) {
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Back from Checkout while signed in: the webhook may come a moment after
+// the browser. The subscription is read again every 3 s (10 times at
+// most, only while the page is still shown); once a paid plan is in
+// force the page is drawn again, saying so.
+async function awaitPlan(at) {
+    for (let tries = 0; tries < 10; tries++) {
+        await pause(3000);
+        if (location.pathname !== at)
+            return;
+        let sub;
+        try {
+            sub = await api('GET', '/v1/billing/subscription');
+        } catch {
+            continue;
+        }
+        if (location.pathname !== at)
+            return;
+        if (sub.plan !== 'free')
+            return draw(null, `Payment received, thank you: your plan is now ${
+                capitalized(sub.plan)}.`);
+    }
+}
+
+async function draw(which, notice) {
     const at = location.pathname;
-    if (!round)
-        shell('Billing', el('p', { class: 'loading', role: 'status' }, 'Loading…'));
+    shell('Billing', el('p', { class: 'loading', role: 'status' }, 'Loading…'));
     const me = currentMe();
     if (me && me.role !== 'admin')
         return shell('Billing', el('p', { class: 'empty' },
@@ -405,33 +429,26 @@ async function draw(which, notice, round) {
     }
     if (location.pathname !== at)
         return;             // the user moved on while Billing was loading
-    if (round && document.activeElement && document.activeElement !== document.body
-        && document.activeElement.id !== 'main')
-        return;             // the user is busy on the page: no redraw under them
     const plans = catalogue.data || [];
     const box = el('p', { class: 'form-error billing-error', role: 'alert', tabindex: '-1',
                           hidden: true });
     const said = notice || RETURNS[which] || null;
     shell('Billing',
-          said ? el('p', { class: 'notice', role: 'status', tabindex: '-1' }, said) : null,
+          said ? el('p', { class: 'notice billing-notice', role: 'status', tabindex: '-1' }, said)
+               : null,
           box,
           subscriptionSection(sub, plans, box),
           plansSection(sub, plans, box),
           capSection(sub, plans),
           invoicesSection(invoices),
           creditsSection(credits, catalogue.referral_credit_cents));
-    if (!round)
-        (document.querySelector('main .notice') || document.getElementById('main')).focus();
-    // Back from Checkout: the webhook may come a moment after the browser.
-    if (which === 'success' && sub.plan === 'free' && (round || 0) < 10)
-        setTimeout(() => {
-            if (location.pathname === at)
-                draw(which, notice, (round || 0) + 1);
-        }, 3000);
+    (document.querySelector('main .billing-notice') || document.getElementById('main')).focus();
+    if (which === 'success' && sub.plan === 'free')
+        awaitPlan(at);
 }
 
 export function billingPage(which, notice) {
-    return draw(which, notice, 0);
+    return draw(which, notice);
 }
 
 // For the lead (app.js, page-account.js): to greet someone back from

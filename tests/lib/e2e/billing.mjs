@@ -7,8 +7,8 @@
 //
 // Environment (from the test): STRIPE_FAKE_URL (the fake's control
 // endpoints), E2E_WEBHOOK_SECRET (SWITCHBOARD_STRIPE_WEBHOOK_SECRET),
-// E2E_STARTER_PRICE (starter's Stripe price, from stripe-sync),
-// SWITCHBOARD_SUPPORT_EMAIL, SWITCHBOARD_OPERATOR_TOKEN, and E2E_PART:
+// E2E_STARTER_PRICE and E2E_PRO_PRICE (their Stripe prices, from
+// stripe-sync), SWITCHBOARD_SUPPORT_EMAIL, and E2E_PART:
 //
 //   (unset)        Desktop: sign up; Billing through the nav: Free marked
 //                  current, no invoices; the referral link shown equals the
@@ -34,10 +34,14 @@
 //                  the mail to the user, not priority on starter); the
 //                  support address gets the request's mail naming it and
 //                  the organization, the user a confirmation naming it.
-//                  Phone (390): Billing fits and Upgrade reaches Checkout;
-//                  put on pro by the operator, Help fits and a request is
-//                  answered as priority (the support mail's subject says
-//                  [priority]).
+//                  Phone (390): Billing fits and Upgrade to Pro reaches
+//                  Checkout; logged in again and at /app/billing/success in
+//                  the app (as a session that survived the trip would be):
+//                  "payment received", Free still current until the test
+//                  sends the webhooks, then the page (reading the
+//                  subscription every 3 s) shows Pro by itself; Help fits
+//                  and a request is answered as priority (the support
+//                  mail's subject says [priority]).
 //   unconfigured   (billing-svc without a Stripe key) Desktop: "Upgrade"
 //                  and "Manage billing" say billing is not set up on this
 //                  server; nothing reached the fake.
@@ -58,6 +62,7 @@ const part = process.env.E2E_PART || 'main';
 const fake = process.env.STRIPE_FAKE_URL;
 const secret = process.env.E2E_WEBHOOK_SECRET;
 const starterPrice = process.env.E2E_STARTER_PRICE;
+const proPrice = process.env.E2E_PRO_PRICE;
 const support = process.env.SWITCHBOARD_SUPPORT_EMAIL;
 const stamp = `${Date.now()}-${process.pid}`;
 const password = 'correct horse battery';
@@ -248,17 +253,8 @@ async function desktop(vp) {
         if (!session)
             return 'no session';
         const now = Math.floor(Date.now() / 1000);
-        const sub = `sub_e2e_${stamp}`.replace(/-/g, '_');
-        await webhook('checkout.session.completed', {
-            id: session.id, object: 'checkout.session', mode: 'subscription',
-            client_reference_id: orgId, customer: session.customer, subscription: sub,
-            metadata: { organization_id: orgId, plan: 'starter' } });
-        await webhook('customer.subscription.created', {
-            id: sub, object: 'subscription', customer: session.customer, status: 'active',
-            cancel_at_period_end: false, metadata: { organization_id: orgId, plan: 'starter' },
-            items: { object: 'list', data: [{ id: 'si_e2e', price: { id: starterPrice },
-                                              current_period_start: now,
-                                              current_period_end: now + 30 * 86400 }] } });
+        const sub = `sub_e2e_desktop_${process.pid}`;
+        await subscribed(session, orgId, 'starter', starterPrice, sub);
         await webhook('invoice.paid', {
             id: 'in_e2e_1', object: 'invoice', customer: session.customer, subscription: sub,
             number: 'E2E-0001', amount_due: 2900, amount_paid: 2900, currency: 'usd',
@@ -423,11 +419,27 @@ async function desktop(vp) {
     await context.close();
 }
 
+// The webhooks Stripe sends when a checkout completes: the session, then
+// its subscription (active, a 30-day period) for the plan's price.
+async function subscribed(session, orgId, plan, price, sub) {
+    const now = Math.floor(Date.now() / 1000);
+    await webhook('checkout.session.completed', {
+        id: session.id, object: 'checkout.session', mode: 'subscription',
+        client_reference_id: orgId, customer: session.customer, subscription: sub,
+        metadata: { organization_id: orgId, plan } });
+    await webhook('customer.subscription.created', {
+        id: sub, object: 'subscription', customer: session.customer, status: 'active',
+        cancel_at_period_end: false, metadata: { organization_id: orgId, plan },
+        items: { object: 'list', data: [{ id: `si_${sub}`, price: { id: price },
+                                          current_period_start: now,
+                                          current_period_end: now + 30 * 86400 }] } });
+}
+
 async function phone(vp) {
     const { context, page, problems, shot, fits } = await openPage(browser, vp, out);
     await standInForStripe(context);
     const email = `bill-${vp.name}-${stamp}@example.com`;
-    let orgId = null;
+    let orgId = null, session = null;
 
     await step(`${vp.name}: Billing fits 390 px, Upgrade reaches Checkout`, async () => {
         await signUp(page, email, 'Phone Pizzeria');
@@ -441,17 +453,39 @@ async function phone(vp) {
         await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
         await page.waitForURL(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
         const id = page.url().split('/').pop();
-        const s = (await fakeObjects()).checkout_sessions.find((x) => x.id === id);
-        if (!s || s.client_reference_id !== orgId || s.metadata.plan !== 'pro')
-            return `the fake's session: ${JSON.stringify(s)}`;
+        session = (await fakeObjects()).checkout_sessions.find((x) => x.id === id);
+        if (!session || session.client_reference_id !== orgId || session.metadata.plan !== 'pro')
+            return `the fake's session: ${JSON.stringify(session)}`;
     });
 
-    await step(`${vp.name}: on pro (given by the operator), Help fits and a request is priority`,
+    await step(`${vp.name}: signed in at /app/billing/success: "payment received", then Pro once Stripe's webhook comes`,
                async () => {
-        await json('PUT', `/v1/sys/subscriptions/${orgId}`, { plan: 'pro' },
-                   process.env.SWITCHBOARD_OPERATOR_TOKEN);
+        if (!session)
+            return 'no session';
         await page.goto(`${base}/`);
         await logIn(page, email);
+        // In the app (pushState), as a session that survived the trip would be.
+        await page.evaluate(() => {
+            history.pushState(null, '', '/app/billing/success');
+            window.dispatchEvent(new PopStateEvent('popstate'));
+        });
+        const notice = page.locator('main .billing-notice');
+        await notice.filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
+        const before = await page.locator('.plan-card.current').getAttribute('data-plan');
+        if (before !== 'free')
+            return `before the webhook the current plan is ${before}`;
+        await subscribed(session, orgId, 'pro', proPrice, `sub_e2e_phone_${process.pid}`);
+        await page.locator('.plan-card.current[data-plan="pro"]').waitFor({ timeout: 40000 });
+        const said = await notice.textContent();
+        if (said !== 'Payment received, thank you: your plan is now Pro.')
+            return `the notice says "${said}"`;
+        const why = await fits();
+        if (why)
+            return `Billing on pro: ${why}`;
+        await shot('billing-pro');
+    });
+
+    await step(`${vp.name}: on pro, Help fits and a request is priority`, async () => {
         await openNav(page, 'Help', '/app/help');
         let why = await fits();
         if (why)
