@@ -18,7 +18,9 @@
 # request is priority.
 # Part two: billing-svc restarted without SWITCHBOARD_STRIPE_SECRET_KEY:
 # checkout and portal answer 503 billing_not_configured (asserted by API
-# here) and the page says billing is not set up on this server.
+# here) and the page says billing is not set up on this server; past due
+# (the grace period) and over a limit explained (plans set by the
+# operator's route).
 # Screenshots in build/<mode>/test-output/t0056/ (or $SB_E2E_OUT).
 . "$(dirname "$0")/lib/auth.sh"
 . "$(dirname "$0")/lib/stripe.sh"
@@ -79,7 +81,9 @@ t_error "no Stripe key: portal 503" 503 billing_not_configured
 
 OUT_MAIN=$E2E_OUT
 E2E_OUT=$OUT_MAIN/not-configured
-E2E_PART=unconfigured e2e_run billing.mjs 5
-t_ok "a screenshot of the not-configured message" test -s "$E2E_OUT/desktop-billing-not-configured.png"
+E2E_PART=unconfigured e2e_run billing.mjs 6
+for shot in desktop-billing-not-configured desktop-billing-past-due desktop-billing-over-limit; do
+    t_ok "a screenshot of $shot" test -s "$E2E_OUT/$shot.png"
+done
 t_note "screenshots: $OUT_MAIN"
 t_done

@@ -44,7 +44,10 @@
 //                  mail's subject says [priority]).
 //   unconfigured   (billing-svc without a Stripe key) Desktop: "Upgrade"
 //                  and "Manage billing" say billing is not set up on this
-//                  server; nothing reached the fake.
+//                  server; nothing reached the fake. Then (through the
+//                  operator's route) past due on starter: the status and
+//                  the grace period explained; on free with 3 businesses:
+//                  the over-limit banner.
 //
 // Screenshots into OUT; no console error, CSP violation or failed request
 // but those a step provokes on purpose.
@@ -163,6 +166,40 @@ async function unconfigured() {
         if (at !== 'Upgrade')
             return `the Upgrade button is left as "${at}"`;
         allow();
+    });
+    await step(`${vp.name}: past due and over a limit: both explained on Billing`, async () => {
+        const op = process.env.SWITCHBOARD_OPERATOR_TOKEN;
+        const token = (await json('POST', '/v1/auth/login', { email, password })).access_token;
+        const orgId = (await json('GET', '/v1/me', undefined, token)).organization.id;
+        await json('PUT', `/v1/sys/subscriptions/${orgId}`, { plan: 'starter', status: 'past_due' },
+                   op);
+        const reopen = async () => {
+            await openNav(page, 'Home', '/app/');
+            await billingLoaded(page);
+        };
+        await reopen();
+        const banner = page.locator('.billing-sub .banner.over');
+        const text = await banner.textContent();
+        const grace = (await json('GET', '/v1/billing/subscription', undefined, token))
+            .grace_period_ends_at;
+        if (!/did not go through\. You keep Starter until .+; after that the organization moves to Free/
+            .test(text) || !grace)
+            return `the banner says "${text}" (grace ends ${grace})`;
+        const status = await page.locator('.billing-sub .status').textContent();
+        if (status !== 'Payment past due')
+            return `the status reads "${status}"`;
+        await shot('billing-past-due');
+        for (const name of ['Two', 'Three'])
+            await json('POST', '/v1/businesses', { name: `No Key ${name}`, timezone: 'UTC',
+                                                   phone_number: '+14155550142' }, token);
+        await json('PUT', `/v1/sys/subscriptions/${orgId}`, { plan: 'free' }, op);
+        await reopen();
+        const over = await page.locator('.billing-sub .banner.near').textContent();
+        if (!/^Over your plan's limit: businesses\. New ones are refused/.test(over))
+            return `the over-limit banner says "${over}"`;
+        if (await page.locator('.billing-sub .banner.over').count())
+            return 'a past-due banner is still shown';
+        await shot('billing-over-limit');
     });
     await step(`${vp.name}: the not-configured page has no serious accessibility violation`,
                () => a11y(page));
