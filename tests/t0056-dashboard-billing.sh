@@ -9,8 +9,9 @@
 # billing.mjs's header): the plans with Free current, the referral link
 # copied, Upgrade → the fake's Checkout with a session for the
 # organization, the signed webhooks Stripe would send (signed by
-# tests/lib/stripe_sign.py) → after logging in again Billing shows Starter
-# and the paid invoice, the spending cap saved, Manage billing → the fake's
+# tests/lib/stripe_sign.py) → back at the success URL (signed in where the
+# build resumes the session from the gateway's cookie, else after logging
+# in again) Billing shows Starter and the paid invoice, the spending cap saved, Manage billing → the fake's
 # portal; Help's links, the API's field errors, a support request → the
 # confirmation and both mails (support address and user); on the phone
 # everything fits, /app/billing/success (reached in the app) shows Pro by
@@ -48,6 +49,16 @@ E2E_PRO_PRICE=$(price pro)
 [[ $E2E_STARTER_PRICE == price_* && $E2E_PRO_PRICE == price_* ]] \
     || t_bail "stripe-sync wrote no prices: $(cat "$SUITE_TMP/sync.out")"
 export E2E_STARTER_PRICE E2E_PRO_PRICE
+# The trip to Stripe and back keeps the session when the build's api.js
+# resumes it from the gateway's httpOnly cookie (billing.mjs asserts the
+# behaviour of the build it runs against).
+if grep -q 'export async function resume' "$E2E_WWW/assets/api.js"; then
+    export E2E_RESUMES=1
+    t_note "api.js resumes the session at a page load: back from Checkout signed in"
+else
+    export E2E_RESUMES=0
+    t_note "api.js keeps tokens in memory only: back from Checkout signed out"
+fi
 suite_smtp_start || t_bail "the SMTP sink did not start"
 suite_up
 

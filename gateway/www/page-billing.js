@@ -34,18 +34,15 @@
 // stripe_unavailable (billingExplain below), else ui.js explain.
 //
 // Coming back from Stripe. Checkout and the portal are other sites: the
-// browser leaves the dashboard, and since the tokens live in memory only
-// (api.js; never in web storage), coming back to success_url is a fresh
-// page that is signed out: app.js shows the landing page ("Please log in
-// to continue."), and after logging in the admin finds the new plan here
-// (Stripe's webhook, not the return, changes the plan: see docs/API.md
-// "Checkout"). returnNotice(path) below words what the landing page
-// could say for these two paths instead of the generic notice (app.js
-// does not call it yet: see the module's end). Signed in at
-// /app/billing/success (a session that survived, e.g. a later refresh
-// cookie), the page says the payment was received and, while Free is
-// still in force, reads the subscription again every 3 s, up to 10 times,
-// and draws itself again once a paid plan is (awaitPlan).
+// browser leaves the dashboard and comes back with a page load. Where
+// api.js resumes the session from the gateway's httpOnly cookie (main
+// since e91145d), the admin lands here signed in: /app/billing/success
+// says the payment was received and, while Free is still in force, reads
+// the subscription again every 3 s (10 times at most) and draws itself
+// again once a paid plan is (awaitPlan) — Stripe's webhook, not the
+// return, changes the plan (docs/API.md "Checkout"). Where tokens live in
+// memory only, the page load lands signed out on the landing page and
+// the admin finds the new plan here after logging in.
 //
 // States: loading; the page's main data failing (an error in words with
 // "Try again"); invoices or credits failing alone (said in their
@@ -89,16 +86,6 @@ export function billingExplain(error) {
     default:
         return explain(error);
     }
-}
-
-// What the landing page can say to someone coming back signed out from
-// Stripe to one of this page's paths (null for any other path).
-export function returnNotice(path) {
-    if (/^\/app\/billing\/success\/?$/.test(path))
-        return 'Payment received, thank you. Log in to see your new plan on the Billing page.';
-    if (/^\/app\/billing\/canceled\/?$/.test(path))
-        return 'Checkout was canceled: nothing was charged. Log in to continue.';
-    return null;
 }
 
 const capitalized = (text) => (text ? text[0].toUpperCase() + text.slice(1) : '');
@@ -450,9 +437,3 @@ async function draw(which, notice) {
 export function billingPage(which, notice) {
     return draw(which, notice);
 }
-
-// For the lead (app.js, page-account.js): to greet someone back from
-// Stripe, app.js's render() could pass returnNotice(path) as the landing
-// page's notice instead of "Please log in to continue." and keep the
-// path (not a token) in history.state so that the login goes on to
-// /app/billing instead of /app/.

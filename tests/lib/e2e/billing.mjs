@@ -8,7 +8,12 @@
 // Environment (from the test): STRIPE_FAKE_URL (the fake's control
 // endpoints), E2E_WEBHOOK_SECRET (SWITCHBOARD_STRIPE_WEBHOOK_SECRET),
 // E2E_STARTER_PRICE and E2E_PRO_PRICE (their Stripe prices, from
-// stripe-sync), SWITCHBOARD_SUPPORT_EMAIL, and E2E_PART:
+// stripe-sync), SWITCHBOARD_SUPPORT_EMAIL, E2E_RESUMES (1 when the build's
+// api.js resumes the session at a page load from the gateway's httpOnly
+// cookie, so that the trip to Stripe and back keeps the user signed in;
+// 0 when its tokens live in memory only and the trip ends the session:
+// each step then asserts the one behaviour its build must have) and
+// E2E_PART:
 //
 //   (unset)        Desktop: sign up; Billing through the nav: Free marked
 //                  current, no invoices; the referral link shown equals the
@@ -17,12 +22,14 @@
 //                  Checkout URL (Stripe's own pages are stood in for by a
 //                  route of the test) and the fake holds a Checkout Session
 //                  for the organization and plan with our success and
-//                  cancel URLs; the test sends the signed webhooks Stripe
-//                  would (checkout.session.completed,
-//                  customer.subscription.created, invoice.paid; signed by
-//                  tests/lib/stripe_sign.py); back at success_url the page
-//                  is signed out (tokens in memory only) and says to log
-//                  in; after logging in Billing shows Starter with its
+//                  cancel URLs; back at success_url: signed in, "payment
+//                  received" with Free still current (E2E_RESUMES=1), or
+//                  the landing page asking to log in (0); the test sends
+//                  the signed webhooks Stripe would (checkout.session.
+//                  completed, customer.subscription.created, invoice.paid;
+//                  signed by tests/lib/stripe_sign.py); the success page
+//                  shows Starter by itself (it reads the subscription every
+//                  3 s), or after logging in Billing does; Billing: the
 //                  renewal date and the invoice (number, amount, Paid, a
 //                  new-tab link with rel=noopener); the spending cap saved
 //                  (read back through the API); "Manage billing" → the
@@ -35,13 +42,13 @@
 //                  support address gets the request's mail naming it and
 //                  the organization, the user a confirmation naming it.
 //                  Phone (390): Billing fits and Upgrade to Pro reaches
-//                  Checkout; logged in again and at /app/billing/success in
-//                  the app (as a session that survived the trip would be):
-//                  "payment received", Free still current until the test
-//                  sends the webhooks, then the page (reading the
-//                  subscription every 3 s) shows Pro by itself; Help fits
-//                  and a request is answered as priority (the support
-//                  mail's subject says [priority]).
+//                  Checkout; at /app/billing/success signed in (the
+//                  success URL, or in the app after logging in again when
+//                  the build cannot resume): "payment received", Free
+//                  still current until the test sends the webhooks, then
+//                  the page shows Pro by itself; Help fits and a request
+//                  is answered as priority (the support mail's subject
+//                  says [priority]).
 //   unconfigured   (billing-svc without a Stripe key) Desktop: "Upgrade"
 //                  and "Manage billing" say billing is not set up on this
 //                  server; nothing reached the fake. Then (through the
@@ -66,6 +73,7 @@ const fake = process.env.STRIPE_FAKE_URL;
 const secret = process.env.E2E_WEBHOOK_SECRET;
 const starterPrice = process.env.E2E_STARTER_PRICE;
 const proPrice = process.env.E2E_PRO_PRICE;
+const resumes = process.env.E2E_RESUMES === '1';
 const support = process.env.SWITCHBOARD_SUPPORT_EMAIL;
 const stamp = `${Date.now()}-${process.pid}`;
 const password = 'correct horse battery';
@@ -124,6 +132,17 @@ async function logIn(page, email) {
     await form.getByLabel('Password').fill(password);
     await form.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL(`${base}/app/`);
+}
+
+// A page load of the dashboard as the user who signed up in this context:
+// the session resumes from the gateway's cookie when the build does that
+// (resumes), else the landing page's login.
+async function backIn(page, email) {
+    await page.goto(`${base}/`);
+    if (resumes)
+        await page.waitForURL(`${base}/app/`);
+    else
+        await logIn(page, email);
 }
 
 async function openNav(page, name, path) {
@@ -285,6 +304,26 @@ async function desktop(vp) {
         await shot('checkout-stand-in');
     });
 
+    await step(resumes
+        ? `${vp.name}: back at success_url still signed in: "payment received", Free until Stripe's webhook`
+        : `${vp.name}: back at success_url the page is signed out and asks to log in`,
+               async () => {
+        await page.goto(session.success_url);
+        if (resumes) {
+            await page.locator('main .billing-notice')
+                      .filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
+            const current = await page.locator('.plan-card.current').getAttribute('data-plan');
+            if (current !== 'free')
+                return `before the webhook the current plan is ${current}`;
+        } else {
+            await page.getByRole('form', { name: 'Log in' }).waitFor();
+            const notice = await page.locator('.notice').first().textContent();
+            if (!/log in/i.test(notice))
+                return `the landing says "${notice}"`;
+        }
+        await shot('billing-back-from-checkout');
+    });
+
     await step(`${vp.name}: Stripe's webhooks (checkout completed, subscription created, invoice paid) applied`,
                async () => {
         if (!session)
@@ -303,19 +342,19 @@ async function desktop(vp) {
             return `the API says the plan is ${api.plan}`;
     });
 
-    await step(`${vp.name}: back at success_url the page is signed out and asks to log in`,
+    await step(resumes
+        ? `${vp.name}: the success page shows Starter by itself; Billing: its renewal and the invoice`
+        : `${vp.name}: logged in again, Billing shows Starter, its renewal and the invoice`,
                async () => {
-        await page.goto(session.success_url);
-        await page.getByRole('form', { name: 'Log in' }).waitFor();
-        const notice = await page.locator('.notice').first().textContent();
-        if (!/log in/i.test(notice))
-            return `the landing says "${notice}"`;
-        await shot('billing-back-from-checkout');
-    });
-
-    await step(`${vp.name}: logged in again, Billing shows Starter, its renewal and the invoice`,
-               async () => {
-        await logIn(page, email);
+        if (resumes) {
+            await page.locator('.plan-card.current[data-plan="starter"]')
+                      .waitFor({ timeout: 40000 });
+            const said = await page.locator('main .billing-notice').textContent();
+            if (said !== 'Payment received, thank you: your plan is now Starter.')
+                return `the notice says "${said}"`;
+        } else {
+            await logIn(page, email);
+        }
         await billingLoaded(page);
         const current = await page.locator('.plan-card.current').getAttribute('data-plan');
         const plan = await page.locator('.current-plan').textContent();
@@ -367,8 +406,7 @@ async function desktop(vp) {
     // ---- Help ----
     let request = null;
     await step(`${vp.name}: Help links to the guides and the reference`, async () => {
-        await page.goto(`${base}/`);
-        await logIn(page, email);
+        await backIn(page, email);
         await openNav(page, 'Help', '/app/help');
         const guides = page.locator('a.guide-link');
         const hrefs = await guides.evaluateAll((as) => as.map((a) =>
@@ -499,13 +537,16 @@ async function phone(vp) {
                async () => {
         if (!session)
             return 'no session';
-        await page.goto(`${base}/`);
-        await logIn(page, email);
-        // In the app (pushState), as a session that survived the trip would be.
-        await page.evaluate(() => {
-            history.pushState(null, '', '/app/billing/success');
-            window.dispatchEvent(new PopStateEvent('popstate'));
-        });
+        if (resumes) {
+            await page.goto(session.success_url);
+        } else {
+            // In the app (pushState), as a session that survived the trip would be.
+            await backIn(page, email);
+            await page.evaluate(() => {
+                history.pushState(null, '', '/app/billing/success');
+                window.dispatchEvent(new PopStateEvent('popstate'));
+            });
+        }
         const notice = page.locator('main .billing-notice');
         await notice.filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
         const before = await page.locator('.plan-card.current').getAttribute('data-plan');
