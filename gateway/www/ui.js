@@ -251,15 +251,16 @@ function zoneOr(timeZone) {
     }
 }
 
-// "3 Dec 2026, 21:05 CET" — iso (RFC 3339) in timeZone.
+// "3 Dec 2026, 21:05 CET" — iso (RFC 3339) in timeZone. (dateStyle and
+// timeStyle cannot be combined with timeZoneName: the fields are named.)
 export function when(iso, timeZone) {
     if (!iso)
         return '';
-    return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short',
+    return new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric',
+                                                hour: '2-digit', minute: '2-digit',
                                                 timeZone: zoneOr(timeZone),
                                                 timeZoneName: 'short' })
-        .formatToParts(new Date(iso))
-        .map((part) => part.value).join('');
+        .format(new Date(iso));
 }
 
 // "3 Dec 2026" — the calendar day of iso in timeZone.
