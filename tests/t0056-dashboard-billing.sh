@@ -49,16 +49,6 @@ E2E_PRO_PRICE=$(price pro)
 [[ $E2E_STARTER_PRICE == price_* && $E2E_PRO_PRICE == price_* ]] \
     || t_bail "stripe-sync wrote no prices: $(cat "$SUITE_TMP/sync.out")"
 export E2E_STARTER_PRICE E2E_PRO_PRICE
-# The trip to Stripe and back keeps the session when the build's api.js
-# resumes it from the gateway's httpOnly cookie (billing.mjs asserts the
-# behaviour of the build it runs against).
-if grep -q 'export async function resume' "$E2E_WWW/assets/api.js"; then
-    export E2E_RESUMES=1
-    t_note "api.js resumes the session at a page load: back from Checkout signed in"
-else
-    export E2E_RESUMES=0
-    t_note "api.js keeps tokens in memory only: back from Checkout signed out"
-fi
 suite_smtp_start || t_bail "the SMTP sink did not start"
 suite_up
 

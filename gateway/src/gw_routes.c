@@ -41,6 +41,9 @@ static const gw_route_t s_routes [] = {
     //  The pages the mailed links open (auth-svc: SWITCHBOARD_PUBLIC_URL
     //  followed by these, with ?token=...).
     { .method = "GET", .path = "/reset-password", .local = gw_static_app },
+    //  The referral link billing-svc hands out (GET /v1/billing/credits):
+    //  the sign-up form with ?ref=<code>.
+    { .method = "GET", .path = "/signup", .local = gw_static_app },
     { .method = "GET", .path = "/accept-invitation", .local = gw_static_app },
     //  Prometheus metrics: open, or only to the operator token when one
     //  is configured (gw_metrics.c).

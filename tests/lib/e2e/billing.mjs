@@ -8,12 +8,10 @@
 // Environment (from the test): STRIPE_FAKE_URL (the fake's control
 // endpoints), E2E_WEBHOOK_SECRET (SWITCHBOARD_STRIPE_WEBHOOK_SECRET),
 // E2E_STARTER_PRICE and E2E_PRO_PRICE (their Stripe prices, from
-// stripe-sync), SWITCHBOARD_SUPPORT_EMAIL, E2E_RESUMES (1 when the build's
-// api.js resumes the session at a page load from the gateway's httpOnly
-// cookie, so that the trip to Stripe and back keeps the user signed in;
-// 0 when its tokens live in memory only and the trip ends the session:
-// each step then asserts the one behaviour its build must have) and
-// E2E_PART:
+// stripe-sync), SWITCHBOARD_SUPPORT_EMAIL and E2E_PART. The trip to
+// Stripe and back is a page load: the session resumes from the gateway's
+// httpOnly cookie (api.js resume), so the user comes back signed in.
+//
 //
 //   (unset)        Desktop: sign up; Billing through the nav: Free marked
 //                  current, no invoices; the referral link shown equals the
@@ -23,13 +21,12 @@
 //                  route of the test) and the fake holds a Checkout Session
 //                  for the organization and plan with our success and
 //                  cancel URLs; back at success_url: signed in, "payment
-//                  received" with Free still current (E2E_RESUMES=1), or
-//                  the landing page asking to log in (0); the test sends
+//                  received" with Free still current; the test sends
 //                  the signed webhooks Stripe would (checkout.session.
 //                  completed, customer.subscription.created, invoice.paid;
 //                  signed by tests/lib/stripe_sign.py); the success page
 //                  shows Starter by itself (it reads the subscription every
-//                  3 s), or after logging in Billing does; Billing: the
+//                  3 s); Billing: the
 //                  renewal date and the invoice (number, amount, Paid, a
 //                  new-tab link with rel=noopener); the spending cap saved
 //                  (read back through the API); "Manage billing" → the
@@ -73,7 +70,6 @@ const fake = process.env.STRIPE_FAKE_URL;
 const secret = process.env.E2E_WEBHOOK_SECRET;
 const starterPrice = process.env.E2E_STARTER_PRICE;
 const proPrice = process.env.E2E_PRO_PRICE;
-const resumes = process.env.E2E_RESUMES === '1';
 const support = process.env.SWITCHBOARD_SUPPORT_EMAIL;
 const stamp = `${Date.now()}-${process.pid}`;
 const password = 'correct horse battery';
@@ -126,23 +122,11 @@ async function signUp(page, email, org) {
     await page.waitForURL(`${base}/app/`);
 }
 
-async function logIn(page, email) {
-    const form = page.getByRole('form', { name: 'Log in' });
-    await form.getByLabel('Email').fill(email);
-    await form.getByLabel('Password').fill(password);
-    await form.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${base}/app/`);
-}
-
 // A page load of the dashboard as the user who signed up in this context:
-// the session resumes from the gateway's cookie when the build does that
-// (resumes), else the landing page's login.
-async function backIn(page, email) {
+// the session resumes from the gateway's cookie.
+async function backIn(page) {
     await page.goto(`${base}/`);
-    if (resumes)
-        await page.waitForURL(`${base}/app/`);
-    else
-        await logIn(page, email);
+    await page.waitForURL(`${base}/app/`);
 }
 
 async function openNav(page, name, path) {
@@ -270,7 +254,7 @@ async function desktop(vp) {
     });
     await step(`${vp.name}: Billing has no serious accessibility violation`, () => a11y(page));
 
-    await step(`${vp.name}: the referral link is shown and copied`, async () => {
+    await step(`${vp.name}: the referral link is shown, copied, and opens the sign-up form`, async () => {
         const credits = await apiAs('GET', '/v1/billing/credits');
         if (!/\/signup\?ref=[0-9A-F]{10}$/.test(credits.referral_link || ''))
             return `the API's link is ${credits.referral_link}`;
@@ -282,6 +266,19 @@ async function desktop(vp) {
         const copied = await page.evaluate(() => navigator.clipboard.readText());
         if (copied !== credits.referral_link)
             return `the clipboard holds "${copied}"`;
+        // The link opens the sign-up form with the code, for a visitor.
+        const visitor = await browser.newContext();
+        try {
+            const fresh = await visitor.newPage();
+            const code = credits.referral_link.split('ref=')[1];
+            const response = await fresh.goto(`${base}/signup?ref=${code}`);
+            if (response.status() !== 200)
+                return `the referral link answered ${response.status()}`;
+            await fresh.getByRole('form', { name: 'Create your account' }).waitFor();
+            await fresh.getByText(`You were invited with the referral code ${code}.`).waitFor();
+        } finally {
+            await visitor.close();
+        }
     });
 
     await step(`${vp.name}: Upgrade to Starter goes to the fake's Checkout with a session for the organization`,
@@ -304,23 +301,14 @@ async function desktop(vp) {
         await shot('checkout-stand-in');
     });
 
-    await step(resumes
-        ? `${vp.name}: back at success_url still signed in: "payment received", Free until Stripe's webhook`
-        : `${vp.name}: back at success_url the page is signed out and asks to log in`,
+    await step(`${vp.name}: back at success_url still signed in: "payment received", Free until Stripe's webhook`,
                async () => {
         await page.goto(session.success_url);
-        if (resumes) {
-            await page.locator('main .billing-notice')
-                      .filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
-            const current = await page.locator('.plan-card.current').getAttribute('data-plan');
-            if (current !== 'free')
-                return `before the webhook the current plan is ${current}`;
-        } else {
-            await page.getByRole('form', { name: 'Log in' }).waitFor();
-            const notice = await page.locator('.notice').first().textContent();
-            if (!/log in/i.test(notice))
-                return `the landing says "${notice}"`;
-        }
+        await page.locator('main .billing-notice')
+                  .filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
+        const current = await page.locator('.plan-card.current').getAttribute('data-plan');
+        if (current !== 'free')
+            return `before the webhook the current plan is ${current}`;
         await shot('billing-back-from-checkout');
     });
 
@@ -342,19 +330,13 @@ async function desktop(vp) {
             return `the API says the plan is ${api.plan}`;
     });
 
-    await step(resumes
-        ? `${vp.name}: the success page shows Starter by itself; Billing: its renewal and the invoice`
-        : `${vp.name}: logged in again, Billing shows Starter, its renewal and the invoice`,
+    await step(`${vp.name}: the success page shows Starter by itself; Billing: its renewal and the invoice`,
                async () => {
-        if (resumes) {
-            await page.locator('.plan-card.current[data-plan="starter"]')
-                      .waitFor({ timeout: 40000 });
-            const said = await page.locator('main .billing-notice').textContent();
-            if (said !== 'Payment received, thank you: your plan is now Starter.')
-                return `the notice says "${said}"`;
-        } else {
-            await logIn(page, email);
-        }
+        await page.locator('.plan-card.current[data-plan="starter"]')
+                  .waitFor({ timeout: 40000 });
+        const said = await page.locator('main .billing-notice').textContent();
+        if (said !== 'Payment received, thank you: your plan is now Starter.')
+            return `the notice says "${said}"`;
         await billingLoaded(page);
         const current = await page.locator('.plan-card.current').getAttribute('data-plan');
         const plan = await page.locator('.current-plan').textContent();
@@ -406,7 +388,7 @@ async function desktop(vp) {
     // ---- Help ----
     let request = null;
     await step(`${vp.name}: Help links to the guides and the reference`, async () => {
-        await backIn(page, email);
+        await backIn(page);
         await openNav(page, 'Help', '/app/help');
         const guides = page.locator('a.guide-link');
         const hrefs = await guides.evaluateAll((as) => as.map((a) =>
@@ -537,16 +519,7 @@ async function phone(vp) {
                async () => {
         if (!session)
             return 'no session';
-        if (resumes) {
-            await page.goto(session.success_url);
-        } else {
-            // In the app (pushState), as a session that survived the trip would be.
-            await backIn(page, email);
-            await page.evaluate(() => {
-                history.pushState(null, '', '/app/billing/success');
-                window.dispatchEvent(new PopStateEvent('popstate'));
-            });
-        }
+        await page.goto(session.success_url);
         const notice = page.locator('main .billing-notice');
         await notice.filter({ hasText: 'as soon as Stripe confirms it' }).waitFor();
         const before = await page.locator('.plan-card.current').getAttribute('data-plan');
