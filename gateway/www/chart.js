@@ -25,7 +25,7 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 360, H = 190;
-const LEFT = 34, RIGHT = 8, TOP = 10, BOTTOM = 28;
+const LEFT = 34, RIGHT = 18, TOP = 10, BOTTOM = 28;
 const BAR = '#1f5fbf', AXIS = '#535b6b', GRID = '#d9dde5';
 
 function svg(tag, attrs = {}, text) {
@@ -78,7 +78,7 @@ export function barChart({ title, points, noun = ['item', 'items'], summary, emp
     const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM;
     const picture = svg('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img',
                                  'aria-label': label, class: 'chart-svg',
-                                 'font-family': 'system-ui, sans-serif', 'font-size': 10 });
+                                 'font-family': 'system-ui, sans-serif', 'font-size': 11 });
     const art = svg('g', { 'aria-hidden': 'true' });
     picture.append(art);
     // Grid lines and y labels at 0, half and the top.

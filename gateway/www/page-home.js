@@ -195,7 +195,8 @@ async function fillActivity(box) {
             return;
         const retry = el('button', { type: 'button', onclick: () => fillActivity(box) },
                          'Try again');
-        trend.replaceChildren(trend.firstChild,
+        const put = (node, ...children) => node.replaceChildren(...children.filter(Boolean));
+    put(trend, trend.firstChild,
                               el('p', { class: 'form-error', role: 'alert' }, explain(error)), retry);
         recent.replaceChildren(recent.firstChild);
         return;
@@ -203,7 +204,8 @@ async function fillActivity(box) {
     if (!box.isConnected)
         return;             // the user moved on
     const zoneNote = `Days in the ${zone} time zone.`;
-    trend.replaceChildren(trend.firstChild,
+    const put = (node, ...children) => node.replaceChildren(...children.filter(Boolean));
+    put(trend, trend.firstChild,
         el('p', { class: 'period' }, zoneNote),
         el('div', { class: 'charts' },
            barChart({ title: 'Calls per day', points: calls, noun: ['call', 'calls'],
@@ -213,7 +215,7 @@ async function fillActivity(box) {
                       summary: orders.more ? 'Only the latest 1,000 orders are counted.' : '' })),
         orders.more ? el('p', { class: 'hint' }, 'Only the latest 1,000 orders are counted.')
                     : null);
-    recent.replaceChildren(recent.firstChild,
+    put(recent, recent.firstChild,
         latest.length
             ? el('ul', { class: 'recent-calls' }, latest.map((c) => recentCall(c, businesses)))
             : el('p', { class: 'empty' }, 'No calls yet. The calls your businesses take ' +
