@@ -7,8 +7,8 @@
 # per-day counts and the recent calls of calls and orders recorded through
 # the API; Analytics on free as an upgrade prompt; after the operator
 # moves the organization to starter, the figures of what was recorded, the
-# date range (7, 90 days, a custom day) and the business filter; at
-# 390 px each page fits. Screenshots go to build/<mode>/test-output/t0054/
+# date range (7, 90 days, a custom day, a year; dates in the wrong order)
+# and the business filter; at 390 px each page fits. Screenshots go to build/<mode>/test-output/t0054/
 # (or $SB_E2E_OUT).
 . "$(dirname "$0")/lib/suite.sh"
 . "$(dirname "$0")/lib/chromium.sh"
@@ -23,9 +23,10 @@ suite_up
 http GET /app/analytics
 t_is "/app/analytics answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run analytics.mjs 17
+e2e_run analytics.mjs 18
 for shot in desktop-home-empty desktop-home-charts desktop-analytics-upgrade desktop-analytics \
-            desktop-analytics-90-days desktop-analytics-custom desktop-analytics-business \
+            desktop-analytics-90-days desktop-analytics-custom desktop-analytics-year \
+            desktop-analytics-range-error desktop-analytics-business \
             phone-home-empty phone-home-charts phone-analytics-upgrade phone-analytics; do
     t_ok "a screenshot of $shot" test -s "$E2E_OUT/$shot.png"
 done

@@ -223,7 +223,7 @@ export async function analyticsPage() {
         .map((h) => ({ key: String(h.hour), ...hourLabel(h.hour), value: h.calls }));
     const revenue = (orders.revenue || []).length
         ? orders.revenue.map((r) => money(r.cents, r.currency)).join(' + ')
-        : money(0, 'USD');
+        : '0';
     const scope = view.business ? businesses.get(view.business).name : 'All businesses';
     const span = `${dayLabels(first).label} – ${dayLabels(last).label}`;
     shell('Analytics',
