@@ -18,11 +18,12 @@
 // Routes: GET /v1/businesses (the filter, the zones: ui.js businessMap),
 // GET /v1/analytics/overview?from&to&timezone&business_id. States:
 // loading; the figures (an empty range says there were no calls); a
-// 403 feature_not_in_plan as an upgrade prompt linking to /app/billing;
+// 403 feature_not_in_plan as an upgrade prompt linking to /app/billing
+// (for a user who is not an admin: that an admin can upgrade);
 // other errors in words with Try again; answers that arrive after the
 // user moved on draw nothing.
 
-import { ApiError, api } from './api.js';
+import { ApiError, api, currentMe } from './api.js';
 import { addDays, barChart, dayLabels, dayStart } from './chart.js';
 import { businessMap, el, explain, isoDay, navigate, shell } from './ui.js';
 
@@ -179,6 +180,12 @@ function controls(view, businesses) {
     return form;
 }
 
+// Billing is an admin's page: others are told to ask one.
+function isAdmin() {
+    const me = currentMe();
+    return !me || me.role === 'admin';
+}
+
 // ---- the page -----------------------------------------------------------------
 
 export async function analyticsPage() {
@@ -208,8 +215,12 @@ export async function analyticsPage() {
                             el('p', {}, 'See your calls per day, your busiest hours, orders, ' +
                                         'revenue and how many calls become orders, on a plan ' +
                                         'with analytics.'),
-                            el('p', {}, el('a', { class: 'button primary-link', href: '/app/billing',
-                                                  'data-link': true }, 'Upgrade your plan'))));
+                            isAdmin()
+                                ? el('p', {}, el('a', { class: 'button primary-link',
+                                                        href: '/app/billing', 'data-link': true },
+                                                 'Upgrade your plan'))
+                                : el('p', {}, 'An admin of your organization can upgrade ' +
+                                              'the plan on the Billing page.')));
         return shell('Analytics', el('p', { class: 'form-error', role: 'alert' }, explain(error)),
                      el('button', { type: 'button', onclick: analyticsPage }, 'Try again'));
     }
