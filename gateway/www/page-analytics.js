@@ -24,8 +24,9 @@
 // user moved on draw nothing.
 
 import { ApiError, api, currentMe } from './api.js';
-import { addDays, barChart, dayLabels, dayStart } from './chart.js';
-import { businessMap, el, explain, isoDay, navigate, shell } from './ui.js';
+import { barChart } from './chart.js';
+import { addDays, businessMap, dayLabels, dayStart, el, explain, isoDay, navigate, referenceZone,
+         shell } from './ui.js';
 
 const PRESETS = [7, 30, 90];
 const MAX_DAYS = 366;
@@ -61,14 +62,6 @@ function queryOf(view) {
     if (view.business)
         query.set('business', view.business);
     return `/app/analytics?${query}`;
-}
-
-function zoneOf(businesses, id) {
-    if (id && businesses.has(id))
-        return businesses.get(id).timezone;
-    const oldest = [...businesses.values()].sort((a, b) =>
-        String(a.created_at).localeCompare(String(b.created_at)))[0];
-    return oldest ? oldest.timezone : 'UTC';
 }
 
 // [first day, last day, from ISO, to ISO] of view in zone.
@@ -198,7 +191,7 @@ export async function analyticsPage() {
         businesses = await businessMap();
         if (view.business && !businesses.has(view.business))
             view.business = '';
-        zone = zoneOf(businesses, view.business);
+        zone = referenceZone(businesses, view.business);
         let from, to;
         [first, last, from, to] = rangeOf(view, zone);
         const query = new URLSearchParams({ from, to, timezone: zone });

@@ -15,12 +15,13 @@
 //     orders from GET /v1/orders?from&to (orders are no usage metric),
 //     counting at most 1,000 (the chart says so when there are more);
 //   - the 5 most recent calls (GET /v1/calls?limit=5), each at its
-//     business's local time (callTime, see there; businessMap), linking to
+//     business's local time (ui.js when, businessMap), linking to
 //     /app/calls/<id>.
 
 import { api, signedIn } from './api.js';
-import { addDays, barChart, dayLabels, dayStart, daysFrom } from './chart.js';
-import { businessMap, el, explain, isoDay, shell } from './ui.js';
+import { barChart } from './chart.js';
+import { addDays, businessMap, dayLabels, dayStart, daysFrom, el, explain, isoDay, referenceZone,
+         shell, when } from './ui.js';
 
 const METRICS = { api_requests: 'API requests', calls: 'Calls', call_minutes: 'Call minutes',
                   orders: 'Orders', businesses: 'Businesses', users: 'Team members' };
@@ -105,13 +106,6 @@ const CALL_STATUS = { completed: 'Completed', missed: 'Missed', voicemail: 'Voic
 
 const loading = () => el('p', { class: 'loading', role: 'status' }, 'Loading…');
 
-// The organization's reference zone: its oldest business's (UTC without one).
-function homeZone(businesses) {
-    const oldest = [...businesses.values()].sort((a, b) =>
-        String(a.created_at).localeCompare(String(b.created_at)))[0];
-    return oldest ? oldest.timezone : 'UTC';
-}
-
 async function ordersSince(from, to) {
     const list = [];
     let cursor = null, pages = 0;
@@ -135,28 +129,13 @@ function perDay(days, items, zone) {
     return days.map((day) => ({ key: day, ...dayLabels(day), value: counts.get(day) }));
 }
 
-// "3 Dec 2026, 21:05 GMT+1": iso in timeZone (UTC when the browser does
-// not know it). ui.js when() would be the one to use, but Intl refuses
-// its dateStyle/timeStyle together with timeZoneName ("Invalid option"):
-// this is its replacement until ui.js is mended.
-function callTime(iso, timeZone) {
-    const options = { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit',
-                      minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' };
-    try {
-        return new Intl.DateTimeFormat(undefined, { ...options, timeZone }).format(new Date(iso));
-    } catch {
-        return new Intl.DateTimeFormat(undefined, { ...options, timeZone: 'UTC' })
-            .format(new Date(iso));
-    }
-}
-
 function recentCall(call, businesses) {
     const business = businesses.get(call.business_id);
     const zone = business ? business.timezone : 'UTC';
     const minutes = Math.floor(call.duration_seconds / 60), seconds = call.duration_seconds % 60;
     return el('li', { class: 'recent-call', 'data-id': call.id },
               el('a', { href: `/app/calls/${call.id}`, 'data-link': true },
-                 el('span', { class: 'call-when' }, callTime(call.started_at, zone)),
+                 el('span', { class: 'call-when' }, when(call.started_at, zone)),
                  el('span', { class: 'call-who' }, call.caller_number)),
               el('span', { class: 'call-meta' },
                  [business ? business.name : null, CALL_STATUS[call.status] || call.status,
@@ -175,7 +154,7 @@ async function fillActivity(box) {
     let businesses, zone, calls, orders, latest;
     try {
         businesses = await businessMap();
-        zone = homeZone(businesses);
+        zone = referenceZone(businesses);
         const today = isoDay(now.toISOString(), zone);
         const first = addDays(today, -(DAYS - 1));
         const fromMs = Math.floor(dayStart(first, zone) / 3600000) * 3600000;

@@ -6,7 +6,7 @@
 // renderer app.js registers with setRenderer: history.pushState, never a
 // page load, since the session lives in memory), a confirmation dialog
 // (confirmDialog) and dates in a business's time zone (when, day, isoDay,
-// businessMap).
+// dayStart, addDays, daysFrom, dayLabels, referenceZone, businessMap).
 
 import { ApiError, api, currentMe, logOut } from './api.js';
 
@@ -257,7 +257,7 @@ export function when(iso, timeZone) {
     if (!iso)
         return '';
     return new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric',
-                                                hour: '2-digit', minute: '2-digit',
+                                                hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
                                                 timeZone: zoneOr(timeZone),
                                                 timeZoneName: 'short' })
         .format(new Date(iso));
@@ -280,6 +280,68 @@ export function isoDay(iso, timeZone) {
         .formatToParts(new Date(iso));
     const get = (type) => parts.find((part) => part.type === type).value;
     return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+// The zone's offset from UTC at the instant ms, in ms (local − UTC).
+function offsetAt(ms, timeZone) {
+    const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23',
+                                                     year: 'numeric', month: '2-digit',
+                                                     day: '2-digit', hour: '2-digit',
+                                                     minute: '2-digit', second: '2-digit' })
+        .formatToParts(new Date(ms));
+    const get = (type) => Number(parts.find((part) => part.type === type).value);
+    return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'),
+                    get('second')) - Math.floor(ms / 1000) * 1000;
+}
+
+// The instant (ms) day ("2026-12-03") starts in timeZone (UTC when the
+// zone is unknown to the browser).
+export function dayStart(day, timeZone) {
+    const [y, m, d] = day.split('-').map(Number);
+    const guess = Date.UTC(y, m - 1, d);
+    try {
+        const first = guess - offsetAt(guess, timeZone);
+        return guess - offsetAt(first, timeZone);
+    } catch {
+        return guess;
+    }
+}
+
+// day + n days ("2026-12-03", -2 → "2026-12-01").
+export function addDays(day, n) {
+    const [y, m, d] = day.split('-').map(Number);
+    return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
+}
+
+// Every day from first to last, both included.
+export function daysFrom(first, last) {
+    const days = [];
+    for (let day = first; day <= last && days.length < 400; day = addDays(day, 1))
+        days.push(day);
+    return days;
+}
+
+// "3 Dec" (the axis) and "Thu 3 Dec 2026" (the table) for a day.
+export function dayLabels(day) {
+    const date = new Date(`${day}T12:00:00Z`);
+    return {
+        short: date.toLocaleDateString(undefined, { day: 'numeric', month: 'short',
+                                                    timeZone: 'UTC' }),
+        label: date.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric',
+                                                    month: 'short', year: 'numeric',
+                                                    timeZone: 'UTC' })
+    };
+}
+
+// The zone a page's days are counted in: business id's, else the
+// organization's oldest business's (UTC without any). businesses: a Map
+// from businessMap().
+export function referenceZone(businesses, id = null) {
+    if (id && businesses.has(id))
+        return businesses.get(id).timezone;
+    const oldest = [...businesses.values()].sort((a, b) =>
+        String(a.created_at).localeCompare(String(b.created_at)))[0];
+    return oldest ? oldest.timezone : 'UTC';
 }
 
 // Every business of the organization (following next_cursor), for names
