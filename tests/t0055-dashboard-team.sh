@@ -29,7 +29,7 @@ t_is "/accept-invitation answers the app's page" "$HTTP_STATUS" 200
 http GET /app/api-keys
 t_is "/app/api-keys answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run team.mjs 0
+e2e_run team.mjs 39
 for shot in desktop-api-keys-empty desktop-api-key-created desktop-api-key-revoke-confirm \
             desktop-api-key-revoked desktop-team desktop-team-invited desktop-invitation \
             desktop-member-home desktop-member-only-admins desktop-invitation-invalid \

@@ -14,8 +14,8 @@
 //            recorded within seconds of a call).
 //   Revoke   DELETE /v1/api-keys/{id} through a confirmation dialog.
 //
-// Times are in the browser's time zone (ui.js when() with the browser's
-// IANA zone, named on the page): a key belongs to no business. States:
+// Times are in the browser's time zone (page-team.js localWhen, with the
+// IANA zone named on the page): a key belongs to no business. States:
 // loading, empty, errors in words with a retry, "only admins" for a user
 // who reaches the page by a link (a 403 from the API says the same).
 // Answers that arrive after the user moved on draw nothing.

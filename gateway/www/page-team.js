@@ -21,13 +21,13 @@
 // nav hides it; a 403 forbidden from the API says the same). Answers that
 // arrive after the user moved on draw nothing. Times (sent, expires) are
 // in the browser's time zone, which the page names: invitations belong to
-// no business.
+// no business (ui.js when() throws in Chromium: see localWhen).
 //
 // Also exported for page-api-keys.js (candidates for ui.js): adminsOnly,
 // localZone, localWhen.
 
 import { api, ApiError, currentMe, logOut } from './api.js';
-import { confirmDialog, el, explain, formError, navigate, shell, when } from './ui.js';
+import { confirmDialog, el, explain, formError, navigate, shell } from './ui.js';
 
 // ---- helpers shared with page-api-keys.js ---------------------------------
 
@@ -36,9 +36,18 @@ export function localZone() {
     return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-// iso in the browser's time zone, with the zone's abbreviation (ui.js when).
+// "3 Dec 2026, 21:05 CET": iso in the browser's time zone, with the
+// zone's abbreviation. Not ui.js when(): it throws a TypeError in Chromium
+// (V8 refuses timeZoneName together with dateStyle/timeStyle); this is
+// the same format written with the component options, which V8 accepts.
 export function localWhen(iso) {
-    return when(iso, localZone());
+    if (!iso)
+        return '';
+    return new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric',
+                                                hour: '2-digit', minute: '2-digit',
+                                                hourCycle: 'h23', timeZone: localZone(),
+                                                timeZoneName: 'short' })
+        .format(new Date(iso));
 }
 
 // The page a user who is not an admin gets.
@@ -160,7 +169,7 @@ function draw(me, users, invitations, sub, notice) {
                                  hidden: true });
         select.setAttribute('aria-describedby', status.id);
         const save = el('button', { type: 'button', class: 'small', disabled: true,
-                                    'aria-label': `Save the role of ${u.name}` }, 'Save role');
+                                    'aria-label': `Save role of ${u.name}` }, 'Save role');
         select.addEventListener('change', () => {
             save.disabled = select.value === u.role;
         });

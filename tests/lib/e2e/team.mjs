@@ -294,7 +294,7 @@ for (const vp of viewports) {
         });
 
         await step(`${vp.name}: the used link again: invalid_token in words`, async () => {
-            guest.allow(/\b400 \/v1\/invitations\/accept\b/);
+            guest.allow(/\b400\b/);
             await guest.page.goto(link);
             const form = guest.page.getByRole('form', { name: 'Accept your invitation' });
             await form.getByLabel('Your name').fill('Bea Again');
@@ -328,7 +328,7 @@ for (const vp of viewports) {
         await step(`${vp.name}: make the member an admin, then a user again`, async () => {
             for (const [to, words] of [['admin', 'an admin'], ['user', 'a user']]) {
                 await page.getByLabel('Bea Member: Role').selectOption(to);
-                await page.getByRole('button', { name: 'Save the role of Bea Member' }).click();
+                await page.getByRole('button', { name: 'Save role of Bea Member' }).click();
                 await page.getByText(`Bea Member is now ${words}.`).waitFor();
                 const users = (await apiAs('GET', '/v1/users')).data;
                 const bea = users.find((u) => u.email === invitee);
@@ -340,9 +340,9 @@ for (const vp of viewports) {
         });
 
         await step(`${vp.name}: the last admin cannot demote themselves: explained`, async () => {
-            allow(/\b409 \/v1\/users\//);
+            allow(/\b409\b/);
             await page.getByLabel('Ada Admin: Role').selectOption('user');
-            await page.getByRole('button', { name: 'Save the role of Ada Admin' }).click();
+            await page.getByRole('button', { name: 'Save role of Ada Admin' }).click();
             const dialog = page.getByRole('dialog', { name: 'Stop being an admin?' });
             await dialog.getByRole('button', { name: 'Yes, make me a user' }).click();
             const alert = dialog.locator('.form-error');
@@ -361,7 +361,7 @@ for (const vp of viewports) {
 
     await step(`${vp.name}: a third person meets the plan's 2 seats: an upgrade prompt`,
                async () => {
-        allow(/\b402 \/v1\/invitations\b/);
+        allow(/\b402\b/);
         await team();
         const form = page.getByRole('form', { name: 'Invite someone' });
         await form.getByLabel('Email').fill(`team-third-${vp.name}-${stamp}@example.com`);
@@ -382,7 +382,7 @@ for (const vp of viewports) {
 
     if (desktop) {
         await step(`${vp.name}: inviting a member's email: 409 explained`, async () => {
-            allow(/\b409 \/v1\/invitations\b/);
+            allow(/\b409\b/);
             const form = page.getByRole('form', { name: 'Invite someone' });
             await form.getByLabel('Email').fill(invitee);
             await form.getByRole('button', { name: 'Send invitation' }).click();
@@ -415,7 +415,7 @@ for (const vp of viewports) {
             const role = await page.locator('.invitation .role').textContent();
             if (role !== 'Admin')
                 return `the pending invitation's role reads ${role}`;
-            allow(/\b409 \/v1\/invitations\b/);
+            allow(/\b409\b/);
             await form.getByLabel('Email').fill(third);
             await form.getByRole('button', { name: 'Send invitation' }).click();
             await form.locator('.form-error', { hasText: 'already has a pending invitation' })
