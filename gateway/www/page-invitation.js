@@ -12,8 +12,12 @@
 // sending, 400 invalid_token (the invitation is invalid, used, revoked or
 // expired: ask the admin for a new one), 409 email_taken (log in
 // instead), field errors next to their fields, any other error in words.
+// A session already open in the tab (another account) is logged out
+// before the new member's starts. The call is made without the session
+// (a fetch of its own: api.js api() would attach the open session's
+// token to a route that takes none).
 
-import { adopt, ApiError } from './api.js';
+import { adopt, ApiError, logOut, signedIn } from './api.js';
 import { el, field, formError, navigate, show } from './ui.js';
 
 let token = null;           // the link's token, once taken off the address
@@ -49,7 +53,7 @@ export function acceptInvitationPage() {
     const busy = el('span', { class: 'spinner', hidden: true, 'aria-hidden': 'true' });
     const button = el('button', { type: 'submit', class: 'primary' }, busy, 'Join the team');
     const box = el('p', { class: 'form-error', role: 'alert', tabindex: '-1', hidden: true });
-    const form = el('form', { class: 'card auth invitation', novalidate: true,
+    const form = el('form', { class: 'card auth accept-invitation', novalidate: true,
                               'aria-label': 'Accept your invitation' },
                     el('p', {}, 'Choose your name and a password to join your team on ' +
                                 'Switchboard. You log in with the email the invitation was ' +
@@ -67,6 +71,8 @@ export function acceptInvitationPage() {
         try {
             const tokens = await sendAccept(form);
             token = null;
+            if (signedIn())
+                await logOut();     // a session of another account ends first
             adopt(tokens);
             navigate('/app/', 'Welcome to the team!');
         } catch (error) {
