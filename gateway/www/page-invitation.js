@@ -13,11 +13,11 @@
 // expired: ask the admin for a new one), 409 email_taken (log in
 // instead), field errors next to their fields, any other error in words.
 // A session already open in the tab (another account) is logged out
-// before the new member's starts. The call is made without the session
-// (a fetch of its own: api.js api() would attach the open session's
-// token to a route that takes none).
+// first, so that the call goes without a session's token and the new
+// member's session replaces it (api.js handles the session's tokens:
+// adopt).
 
-import { adopt, ApiError, logOut, signedIn } from './api.js';
+import { adopt, api, ApiError, logOut, signedIn } from './api.js';
 import { el, field, formError, navigate, show } from './ui.js';
 
 let token = null;           // the link's token, once taken off the address
@@ -69,10 +69,12 @@ export function acceptInvitationPage() {
         button.disabled = true;
         busy.hidden = false;
         try {
-            const tokens = await sendAccept(form);
-            token = null;
             if (signedIn())
                 await logOut();     // a session of another account ends first
+            const tokens = await api('POST', '/v1/invitations/accept', {
+                token, name: form.elements.namedItem('name').value.trim(),
+                password: form.elements.namedItem('password').value });
+            token = null;
             adopt(tokens);
             navigate('/app/', 'Welcome to the team!');
         } catch (error) {
@@ -90,31 +92,4 @@ export function acceptInvitationPage() {
     });
     page(el('h1', {}, 'Accept your invitation'), form);
     name.querySelector('input').focus();
-}
-
-// POST /v1/invitations/accept without a session (the page is public): the
-// answer's tokens, or an ApiError.
-async function sendAccept(form) {
-    const body = { token, name: form.elements.namedItem('name').value.trim(),
-                   password: form.elements.namedItem('password').value };
-    let response;
-    try {
-        response = await fetch('/v1/invitations/accept', {
-            method: 'POST', credentials: 'same-origin', cache: 'no-store',
-            headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-            body: JSON.stringify(body)
-        });
-    } catch {
-        throw new ApiError(0, { error: { code: 'network_error',
-                                         message: 'The server cannot be reached.' } });
-    }
-    let data = null;
-    try {
-        data = await response.json();
-    } catch {
-        data = null;
-    }
-    if (!response.ok)
-        throw new ApiError(response.status, data);
-    return data;
 }
