@@ -14,15 +14,15 @@
 //            recorded within seconds of a call).
 //   Revoke   DELETE /v1/api-keys/{id} through a confirmation dialog.
 //
-// Times are in the browser's time zone (page-team.js localWhen, with the
+// Times are in the browser's time zone (ui.js when and localZone, with the
 // IANA zone named on the page): a key belongs to no business. States:
 // loading, empty, errors in words with a retry, "only admins" for a user
 // who reaches the page by a link (a 403 from the API says the same).
 // Answers that arrive after the user moved on draw nothing.
 
 import { api, ApiError, currentMe } from './api.js';
-import { confirmDialog, copyRow, el, explain, formError, shell } from './ui.js';
-import { adminsOnly, localWhen, localZone } from './page-team.js';
+import { adminsOnly, confirmDialog, copyRow, el, explain, formError, localZone, shell,
+         when } from './ui.js';
 
 const TITLE = 'API keys';
 const WHAT = 'manage API keys';
@@ -44,9 +44,9 @@ function endOfDay(value) {
 
 function keyState(k) {
     if (k.revoked_at)
-        return { cls: 'revoked', text: `Revoked ${localWhen(k.revoked_at)}` };
+        return { cls: 'revoked', text: `Revoked ${when(k.revoked_at, localZone())}` };
     if (k.expires_at && Date.parse(k.expires_at) <= Date.now())
-        return { cls: 'expired', text: `Expired ${localWhen(k.expires_at)}` };
+        return { cls: 'expired', text: `Expired ${when(k.expires_at, localZone())}` };
     return { cls: 'active', text: 'Active' };
 }
 
@@ -90,13 +90,13 @@ export async function apiKeysPage() {
                   el('dd', { class: 'role' }, k.role === 'admin' ? 'Admin' : 'User')),
                el('div', {}, el('dt', {}, 'Created by'),
                   el('dd', { class: 'created-by' }, k.created_by_email || 'a removed user')),
-               el('div', {}, el('dt', {}, 'Created'), el('dd', {}, localWhen(k.created_at))),
+               el('div', {}, el('dt', {}, 'Created'), el('dd', {}, when(k.created_at, localZone()))),
                el('div', {}, el('dt', {}, 'Last used'),
                   el('dd', { class: 'last-used' },
-                     k.last_used_at ? localWhen(k.last_used_at) : 'never')),
+                     k.last_used_at ? when(k.last_used_at, localZone()) : 'never')),
                el('div', {}, el('dt', {}, 'Expires'),
                   el('dd', { class: 'expires' },
-                     k.expires_at ? localWhen(k.expires_at) : 'never'))),
+                     k.expires_at ? when(k.expires_at, localZone()) : 'never'))),
             k.revoked_at ? null
                 : el('button', { type: 'button', class: 'danger small',
                                  'aria-label': `Revoke the key ${k.name}`,

@@ -21,42 +21,11 @@
 // nav hides it; a 403 forbidden from the API says the same). Answers that
 // arrive after the user moved on draw nothing. Times (sent, expires) are
 // in the browser's time zone, which the page names: invitations belong to
-// no business (ui.js when() throws in Chromium: see localWhen).
-//
-// Also exported for page-api-keys.js (candidates for ui.js): adminsOnly,
-// localZone, localWhen.
+// no business (ui.js when, localZone).
 
 import { api, ApiError, currentMe, logOut } from './api.js';
-import { confirmDialog, el, explain, formError, navigate, shell } from './ui.js';
-
-// ---- helpers shared with page-api-keys.js ---------------------------------
-
-// The browser's IANA time zone (UTC when it says none).
-export function localZone() {
-    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-}
-
-// "3 Dec 2026, 21:05 CET": iso in the browser's time zone, with the
-// zone's abbreviation. Not ui.js when(): it throws a TypeError in Chromium
-// (V8 refuses timeZoneName together with dateStyle/timeStyle); this is
-// the same format written with the component options, which V8 accepts.
-export function localWhen(iso) {
-    if (!iso)
-        return '';
-    return new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric',
-                                                hour: '2-digit', minute: '2-digit',
-                                                hourCycle: 'h23', timeZone: localZone(),
-                                                timeZoneName: 'short' })
-        .format(new Date(iso));
-}
-
-// The page a user who is not an admin gets.
-export function adminsOnly(title, what) {
-    shell(title, el('p', { class: 'form-error', role: 'alert' },
-                    `Only admins can ${what}. Ask an admin of your organization if you ` +
-                    'need a change.'),
-          el('p', {}, el('a', { href: '/app/', 'data-link': true }, 'Go to Home')));
-}
+import { adminsOnly, confirmDialog, el, explain, formError, localZone, navigate, shell,
+         when } from './ui.js';
 
 // ---- the page -------------------------------------------------------------
 
@@ -266,8 +235,8 @@ function draw(me, users, invitations, sub, notice) {
         el('dl', {},
            el('div', {}, el('dt', {}, 'Role'), el('dd', { class: 'role' },
                                                    inv.role === 'admin' ? 'Admin' : 'User')),
-           el('div', {}, el('dt', {}, 'Sent'), el('dd', {}, localWhen(inv.created_at))),
-           el('div', {}, el('dt', {}, 'Expires'), el('dd', {}, localWhen(inv.expires_at)))),
+           el('div', {}, el('dt', {}, 'Sent'), el('dd', {}, when(inv.created_at, localZone()))),
+           el('div', {}, el('dt', {}, 'Expires'), el('dd', {}, when(inv.expires_at, localZone())))),
         el('button', { type: 'button', class: 'danger small',
                        'aria-label': `Revoke the invitation to ${inv.email}`,
                        onclick: (event) => revokeDialog.ask(inv, event.currentTarget) },

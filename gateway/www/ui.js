@@ -235,6 +235,15 @@ export function copyRow(text, label) {
     return el('div', { class: 'copy-row' }, code, button, status);
 }
 
+// The page a user who is not an admin gets on an admin's page (a deep
+// link: the nav does not offer it).
+export function adminsOnly(title, what) {
+    shell(title, el('p', { class: 'form-error', role: 'alert' },
+                    `Only admins can ${what}. Ask an admin of your organization if you ` +
+                    'need a change.'),
+          el('p', {}, el('a', { href: '/app/', 'data-link': true }, 'Go to Home')));
+}
+
 // ---- dates and times --------------------------------------------------------
 //
 // Calls and orders happen at a business: their times are shown in that
@@ -249,6 +258,12 @@ function zoneOr(timeZone) {
     } catch {
         return 'UTC';
     }
+}
+
+// The browser's IANA time zone (UTC when it says none): for times that
+// belong to no business (API keys, invitations), said on the page.
+export function localZone() {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
 // "3 Dec 2026, 21:05 CET" — iso (RFC 3339) in timeZone. (dateStyle and
