@@ -15,10 +15,12 @@ static const sb_op_t s_ops [] = {
       .handler = billing_spending_cap_set },
     { .name = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = billing_subscriptions_assign },
-    { .name = "entitlements.get", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
-      .handler = billing_entitlements_get },
-    { .name = "entitlements.changes", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
-      .handler = billing_entitlements_changes },
+    //  Asked by every enforcing process, also while it serves a request:
+    //  on the peer worker too (sb_service_t, "The peer worker").
+    { .name = "entitlements.get", .role = SB_ROLE_SERVICE,
+      .flags = SB_OP_TX | SB_OP_PEER, .handler = billing_entitlements_get },
+    { .name = "entitlements.changes", .role = SB_ROLE_SERVICE,
+      .flags = SB_OP_TX | SB_OP_PEER, .handler = billing_entitlements_changes },
     //  Stripe calls: no transaction held while they run (billing_checkout.c)
     //  and on the "stripe" lane (sb_service_t.lane), so that a slow Stripe
     //  holds up only them.

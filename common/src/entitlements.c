@@ -239,7 +239,10 @@ static int
 s_call (sb_client_t *client, const char *op, const msgpack_sbuffer *args, int timeout_ms,
         sb_reply_msg_t *reply)
 {
-    int status = sb_client_request (client, "billing", op, NULL, args, timeout_ms, reply, NULL, 0);
+    //  billing's peer worker (sb_service_t, "The peer worker"): never behind a
+    //  handler of billing's that waits on the caller.
+    int status = sb_client_request (client, "billing.peer", op, NULL, args, timeout_ms, reply,
+                                    NULL, 0);
     if (status && (status != 200 || !reply->body)) {
         sb_debug ("entitlements: billing %s answered %d", op, status);
         sb_reply_msg_release (reply);

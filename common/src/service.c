@@ -23,6 +23,11 @@
     service's own worker goes on answering everything else. The start and
     stop hooks run once, on the main thread; worker_stop on each worker's.
 
+    A service with SB_OP_PEER operations also runs its peer worker
+    ("<name>.peer", sb_service_t: "The peer worker"), likewise on a thread
+    of its own: it answers only those operations (anything else: 404
+    unknown_operation), and a handler running there cannot call the bus.
+
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
     value of the map, so nothing is copied afterwards.
@@ -64,6 +69,7 @@ struct _sb_ctx_t {
 //  Each worker thread (the main one, and a lane's) has its own sockets.
 static __thread zsock_t *s_publisher;   //  the worker's PUB socket for events
 static __thread sb_client_t *s_client;  //  its bus client (entitlements, sb_ctx_call)
+static __thread bool s_peer;            //  this thread is the peer worker
 static sb_plans_t *s_plans;         //  the plan catalogue, for a service with .plans
 static sb_ents_t *s_ents;           //  entitlements remembered, for a service with .entitlements
 
@@ -110,7 +116,8 @@ sb_ctx_entitlement (sb_ctx_t *ctx, const char *org, sb_entitlement_t *ent, sb_re
     assert (s_ents);                //  a service that uses them says so (.entitlements)
     if (!org)
         org = ctx->request->head.org;
-    if (sb_ents_get (s_ents, s_client, org, S_ENTS_CALL_MS, ent) == 0)
+    //  On the peer worker only what is remembered: a lookup would call the bus.
+    if (sb_ents_get (s_ents, s_peer ? NULL : s_client, org, S_ENTS_CALL_MS, ent) == 0)
         return 0;
     if (reply) {
         msgpack_packer *pk = sb_reply_error_extra (
@@ -128,6 +135,11 @@ sb_ctx_call (sb_ctx_t *ctx, const char *service, const char *op, const msgpack_s
 {
     if (!s_client)
         return -1;
+    if (s_peer) {
+        sb_error ("%s called %s %s on the bus: a peer operation may not (it could wait "
+                  "on a worker that waits on it)", ctx->request->head.op, service, op);
+        return -1;
+    }
     const sb_envelope_head_t *head = &ctx->request->head;
     int64_t left = head->deadline - sb_now_ms ();
     if (left < timeout_ms)
@@ -147,7 +159,9 @@ sb_ctx_call (sb_ctx_t *ctx, const char *service, const char *op, const msgpack_s
     msgpack_sbuffer envelope;
     msgpack_sbuffer_init (&envelope);
     sb_envelope_encode_request (&envelope, &call, args ? args->data : NULL, args ? args->size : 0);
-    int rc = sb_client_call (s_client, service, envelope.data, envelope.size, timeout_ms, reply);
+    char peer [SB_SERVICE_NAME_MAX + 1];
+    snprintf (peer, sizeof (peer), "%s.peer", service);
+    int rc = sb_client_call (s_client, peer, envelope.data, envelope.size, timeout_ms, reply);
     msgpack_sbuffer_destroy (&envelope);
     return rc;
 }
@@ -627,7 +641,7 @@ s_op_for (sb_ctx_t *ctx, sb_reply_t *reply)
 {
     const sb_envelope_head_t *head = &ctx->request->head;
     const sb_op_t *op = sb_service_op (ctx->service, head->op);
-    if (!op) {
+    if (!op || (s_peer && !(op->flags & SB_OP_PEER))) {
         sb_reply_error (reply, 404, SB_E_UNKNOWN_OPERATION, "unknown operation '%s'", head->op);
         return NULL;
     }
@@ -1175,19 +1189,24 @@ s_serve (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, co
         service->worker_stop ();
 }
 
-//  The lane's worker: its own thread and database connection, one
-//  request at a time (sb_service_t.lane).
+//  A lane's worker (sb_service_t.lane, or the peer worker): its own thread
+//  and database connection, one request at a time.
 typedef struct {
     const sb_service_t *service;
     const sb_config_t *config;
+    const char *suffix;             //  the lane's name, or "peer"
+    bool peer;
+    pthread_t thread;
+    bool started;
 } s_lane_t;
 
 static void *
 s_lane_main (void *arg)
 {
     s_lane_t *lane = (s_lane_t *) arg;
+    s_peer = lane->peer;
     char name [64];
-    snprintf (name, sizeof (name), "%s.%s", lane->service->name, lane->service->lane);
+    snprintf (name, sizeof (name), "%s.%s", lane->service->name, lane->suffix);
     sb_db_t *db = sb_db_new (lane->config->service_database_url, lane->service->name);
     if (sb_db_connect (db, 30000) == 0)
         s_serve (lane->service, lane->config, db, name, 1);
@@ -1277,16 +1296,28 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
                                           : service->credit > 1 ? service->credit : 1;
         if (credit > SB_WORKER_CREDIT_MAX)
             credit = SB_WORKER_CREDIT_MAX;
-        s_lane_t lane = { .service = service, .config = &config };
-        pthread_t lane_thread;
-        bool lane_started = service->lane
-                            && pthread_create (&lane_thread, NULL, s_lane_main, &lane) == 0;
-        if (service->lane && !lane_started)
-            sb_error ("the '%s' lane cannot start: its operations wait for the main worker",
-                      service->lane);
+        bool has_peer = false;
+        for (const sb_op_t *op = service->ops; op && op->name; op++)
+            has_peer |= (op->flags & SB_OP_PEER) != 0;
+        s_lane_t lanes [2] = {
+            { .service = service, .config = &config, .suffix = service->lane },
+            { .service = service, .config = &config, .suffix = has_peer ? "peer" : NULL,
+              .peer = true }
+        };
+        for (size_t i = 0; i < 2; i++) {
+            if (!lanes [i].suffix)
+                continue;
+            lanes [i].started = pthread_create (&lanes [i].thread, NULL, s_lane_main,
+                                                &lanes [i]) == 0;
+            if (!lanes [i].started)
+                sb_error ("the '%s' worker cannot start: %s", lanes [i].suffix,
+                          lanes [i].peer ? "other services cannot reach this one"
+                                         : "its operations wait for the main worker");
+        }
         s_serve (service, &config, db, service->name, credit);
-        if (lane_started)
-            pthread_join (lane_thread, NULL);
+        for (size_t i = 0; i < 2; i++)
+            if (lanes [i].started)
+                pthread_join (lanes [i].thread, NULL);
         if (service->stop)
             service->stop ();
         status = 0;

@@ -708,7 +708,7 @@ s_authenticate (gw_conn_t *conn)
             sb_ents_pack_args (&args, conn->ident.org);
             sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
             conn->ent_asked = true;
-            s_submit (conn, S_PRESTEP, "billing", "entitlements.get", &head, &args, 2000);
+            s_submit (conn, S_PRESTEP, "billing.peer", "entitlements.get", &head, &args, 2000);
             msgpack_sbuffer_destroy (&args);
             return MHD_YES;
         }

@@ -65,7 +65,7 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_analytics_overview },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = tenant_org_purge },
-    { .name = "org.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+    { .name = "org.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX | SB_OP_PEER,
       .handler = tenant_org_counts },
     { .name = NULL }
 };

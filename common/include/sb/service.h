@@ -47,6 +47,10 @@ typedef int (sb_handler_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply
                                     //  transaction (a failure reruns each alone)
 #define SB_OP_LANE 16               //  waits on an outside party: routed to the service's
                                     //  lane (sb_service_t.lane), see there
+#define SB_OP_PEER 32               //  a leaf other services call while serving a
+                                    //  request (org.counts, entitlements.get): also
+                                    //  answered by the service's peer worker, see
+                                    //  "The peer worker" below
 #define SB_OP_IDEMPOTENT 8          //  with SB_OP_TX, for operations that create: a
                                     //  request with an Idempotency-Key (envelope "idem")
                                     //  runs once per organization and key; a repeat with
@@ -125,6 +129,22 @@ typedef struct {
     //  party holds up only them, never the service's other operations.
     //  Either worker answers any operation of the table.
     const char *lane;
+    //  The peer worker. A handler that calls another service over the bus
+    //  (sb_ctx_call, sb_ctx_entitlement) holds its worker while it waits;
+    //  if that service's worker were in turn waiting on this one (billing's
+    //  subscription counting auth's users while auth's /v1/me asks billing
+    //  for the plan), both would wait until a timeout: with one worker
+    //  each, a deadlock. So calls between services go only to leaf
+    //  operations (flagged SB_OP_PEER), and to a worker of their own: a
+    //  service with any SB_OP_PEER operation runs a third worker, on its
+    //  own thread with its own database connection, registered as bus
+    //  service "<name>.peer", which answers only those operations, and
+    //  sb_ctx_call (and the entitlements cache, for billing's
+    //  entitlements.get) sends to "<service>.peer". A peer operation may
+    //  not call the bus itself (sb_ctx_call refuses on the peer worker), so
+    //  no chain of waits can come back to a worker that waits: the peer
+    //  worker waits only on its database.
+
     //  Optional: called at the end of every worker thread (the lane's too),
     //  for state a handler keeps per thread.
     void (*worker_stop) (void);
@@ -168,7 +188,9 @@ int sb_ctx_entitlement (sb_ctx_t *ctx, const char *org, sb_entitlement_t *ent,
 //  (NULL: none), waiting at most timeout_ms (never past the request's
 //  deadline). Returns 0 with *reply (release with sb_reply_msg_release),
 //  or -1 when no answer came. The worker waits: for the rare request that
-//  needs another service's numbers, never on a hot path.
+//  needs another service's numbers, never on a hot path. op must be one of
+//  that service's SB_OP_PEER operations: the call goes to its peer worker
+//  ("<service>.peer"); on the peer worker itself it refuses (-1, logged).
 int sb_ctx_call (sb_ctx_t *ctx, const char *service, const char *op,
                  const msgpack_sbuffer *args, int timeout_ms, sb_reply_msg_t *reply);
 
