@@ -26,7 +26,7 @@ suite_up
 http GET "/app/calls?business_id=x&status=missed"
 t_is "/app/calls with a query answers the app's page" "$HTTP_STATUS" 200
 
-e2e_run calls.mjs 30
+e2e_run calls.mjs 32
 for shot in desktop-calls-empty desktop-calls-list desktop-calls-filtered desktop-calls-dates \
             desktop-calls-no-match desktop-call-detail desktop-call-missing \
             desktop-orders-list desktop-order-pending desktop-order-fulfilled \

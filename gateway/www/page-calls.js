@@ -311,7 +311,7 @@ export async function listPage(spec, notice) {
     const badRange = filters.from && filters.to && filters.from > filters.to;
     let content;
     if (badRange) {
-        content = el('p', { class: 'form-error', role: 'alert' },
+        content = el('p', { class: 'form-error range-error', role: 'alert' },
                      'The first day comes after the last day: no ' + spec.noun.plural +
                      ' can match. Please change the dates.');
     } else if (!(first.data || []).length) {

@@ -21,7 +21,9 @@
 // orders without buttons, a 409 (status changed through the API behind
 // the page's back) explained and the order re-read. Phone: both lists and
 // both details fit 390 px. Screenshots into OUT; no console error, CSP
-// violation or failed request beyond those provoked (404, 409).
+// violation or failed request beyond those provoked (404, 409). Also: a
+// reversed date range and query values that make no sense are said (and
+// not sent); Orders filtered by status.
 
 import { a11y, args, step, json as apiJson, launch, noProblems, openPage, viewports } from './lib.mjs';
 
@@ -237,6 +239,19 @@ for (const vp of viewports) {
             await shot('calls-no-match');
         });
 
+        await step(`${vp.name}: a query that makes no sense is said, not sent`, async () => {
+            await go(`/app/calls?from=${dayAfter(dayD, 1)}&to=${dayD}`);
+            const alert = await page.locator('main p.range-error[role="alert"]').textContent();
+            if (!/first day comes after the last day/.test(alert))
+                return `a reversed range says "${alert}"`;
+            await go('/app/calls?business_id=00000000-0000-4000-8000-000000000000&status=lost');
+            const note = await page.locator('main p.notice').textContent();
+            if (note !== 'Left out of the filters: a business that no longer exists, the status "lost".')
+                return `the notice says "${note}"`;
+            if (await page.locator('table.records tbody tr').count() !== 4)
+                return 'the list is not the unfiltered one';
+        });
+
         await step(`${vp.name}: the detail: summary and transcript as text, back keeps the filters`, async () => {
             const query = `?business_id=${ids.rome}&status=completed`;
             await go(`/app/calls${query}`);
@@ -423,6 +438,18 @@ for (const vp of viewports) {
         }
         allow();
     });
+
+    if (vp.name === 'desktop')
+        await step(`${vp.name}: Orders filtered by status (the same list as Calls)`, async () => {
+            await go('/app/orders?status=cancelled');
+            const got = await page.locator('table.records tbody tr').evaluateAll((trs) =>
+                trs.map((tr) => tr.dataset.id).sort());
+            if (got.join(',') !== [ids.o2, ids.o3].sort().join(','))
+                return `cancelled orders: ${got.join(',')}`;
+            const form = page.getByRole('form', { name: 'Filter orders' });
+            if (await form.getByLabel('Status').inputValue() !== 'cancelled')
+                return 'the form does not show the status of the URL';
+        });
 
     if (vp.name === 'phone')
         await step(`${vp.name}: a call's detail fits 390 px`, async () => {
