@@ -25,7 +25,8 @@
 
 import { ApiError, api, currentMe } from './api.js';
 import { barChart } from './chart.js';
-import { addDays, businessMap, dayLabels, dayStart, el, explain, isoDay, navigate, referenceZone,
+import { addDays, businessMap, dayLabels, dayStart, el, explain, isoDay, money, navigate,
+         referenceZone,
          shell } from './ui.js';
 
 const PRESETS = [7, 30, 90];
@@ -81,15 +82,6 @@ const number = (n) => Number(n || 0).toLocaleString();
 function duration(seconds) {
     const s = Math.round(Number(seconds) || 0);
     return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-}
-
-function money(cents, currency) {
-    try {
-        return new Intl.NumberFormat(undefined, { style: 'currency', currency })
-            .format(cents / 100);
-    } catch {
-        return `${(cents / 100).toFixed(2)} ${currency}`;
-    }
 }
 
 function figure(name, key, value) {

@@ -14,7 +14,7 @@
 // fields (formError); the API's `fields.hours` next to the hours.
 
 import { api, ApiError } from './api.js';
-import { confirmDialog, el, explain, formError, navigate, shell } from './ui.js';
+import { confirmDialog, el, explain, failed, formError, navigate, shell } from './ui.js';
 
 const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'],
               ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
@@ -46,11 +46,6 @@ function upgradePrompt(error) {
     return [`Your plan's business limit${limit} is reached. `,
             el('a', { href: '/app/billing', 'data-link': true }, 'Upgrade your plan'),
             ' to add more businesses.'];
-}
-
-function failed(title, error, retry) {
-    shell(title, el('p', { class: 'form-error', role: 'alert' }, explain(error)),
-          el('button', { type: 'button', onclick: retry }, 'Try again'));
 }
 
 // ---- the list -------------------------------------------------------------

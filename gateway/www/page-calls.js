@@ -32,12 +32,13 @@
 // a 401 draws nothing either (api.js ends the session and app.js shows the
 // log-in page).
 //
-// Shared with page-orders.js (exported here; candidates for ui.js):
-// listPage, money, statusBadge, failed, backLink, detailList, sameView
-// (the days in a zone are ui.js dayStart and addDays).
+// The list machinery is shared with page-orders.js (exported here):
+// listPage, statusBadge, backLink, detailList, sameView (money, failed and
+// the days in a zone are ui.js's).
 
 import { api, ApiError } from './api.js';
-import { addDays, businessMap, dayStart, el, explain, navigate, shell, when } from './ui.js';
+import { addDays, businessMap, dayStart, el, explain, failed, navigate, shell,
+         when } from './ui.js';
 
 export const PAGE_SIZE = 20;
 const CALL_STATUSES = ['completed', 'missed', 'voicemail', 'transferred'];
@@ -69,26 +70,8 @@ function dateParts(text) {
     return [year, month, dayOf];
 }
 
-// "€22.50" — cents of currency (ISO 4217) in the browser's locale; the
-// currency's own number of decimals (none for JPY).
-export function money(cents, currency) {
-    try {
-        const format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
-        const digits = format.resolvedOptions().maximumFractionDigits;
-        return format.format(cents / 10 ** digits);
-    } catch {
-        return `${(cents / 100).toFixed(2)} ${currency || ''}`.trim();
-    }
-}
-
 export function statusBadge(status) {
     return el('span', { class: `rec-badge st-${status}` }, status);
-}
-
-export function failed(title, error, retry, back) {
-    shell(title, el('p', { class: 'form-error', role: 'alert' }, explain(error)),
-          el('div', { class: 'actions' },
-             el('button', { type: 'button', onclick: retry }, 'Try again'), back || null));
 }
 
 export function backLink(path, label) {

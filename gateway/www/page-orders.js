@@ -28,8 +28,8 @@
 // nothing.
 
 import { api, ApiError } from './api.js';
-import { backLink, detailList, failed, listPage, money, sameView, statusBadge } from './page-calls.js';
-import { businessMap, confirmDialog, el, explain, shell, when } from './ui.js';
+import { backLink, detailList, listPage, sameView, statusBadge } from './page-calls.js';
+import { businessMap, confirmDialog, el, explain, failed, money, shell, when } from './ui.js';
 
 const ORDER_STATUSES = ['pending', 'confirmed', 'fulfilled', 'cancelled'];
 

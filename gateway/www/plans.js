@@ -12,18 +12,15 @@
 // Limits of -1 read "Unlimited"; features are named in words; overage
 // says what a call past the plan's limit costs.
 
-import { el } from './ui.js';
+import { el, money as uiMoney } from './ui.js';
 
 const FEATURES = { analytics: 'Analytics', webhooks: 'Webhooks',
                    priority_support: 'Priority support', audit_log_export: 'Audit log export',
                    sso: 'Single sign-on' };
 
+// A price: a whole amount without decimals ("$29"), else with ("$0.05").
 export function money(cents, currency = 'USD') {
-    const whole = cents % 100 === 0;
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency,
-                                              minimumFractionDigits: whole ? 0 : 2,
-                                              maximumFractionDigits: whole ? 0 : 2 })
-        .format(cents / 100);
+    return uiMoney(cents, currency, { trim: true });
 }
 
 function limit(value, noun, nouns) {

@@ -244,6 +244,31 @@ export function adminsOnly(title, what) {
           el('p', {}, el('a', { href: '/app/', 'data-link': true }, 'Go to Home')));
 }
 
+// "€22.50" — cents of currency (ISO 4217) in the browser's locale, with
+// the currency's own number of decimals (none for JPY); trim: a whole
+// amount without them ("$29", for prices).
+export function money(cents, currency = 'USD', { trim = false } = {}) {
+    try {
+        const format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+        const value = cents / 10 ** format.resolvedOptions().maximumFractionDigits;
+        if (trim && Number.isInteger(value))
+            return new Intl.NumberFormat(undefined, { style: 'currency', currency,
+                                                      minimumFractionDigits: 0,
+                                                      maximumFractionDigits: 0 }).format(value);
+        return format.format(value);
+    } catch {
+        return `${(cents / 100).toFixed(2)} ${currency || ''}`.trim();
+    }
+}
+
+// A page whose data could not be read: the error in words, "Try again"
+// (retry) and an optional way back (a node).
+export function failed(title, error, retry, back = null) {
+    shell(title, el('p', { class: 'form-error', role: 'alert' }, explain(error)),
+          el('div', { class: 'actions' },
+             el('button', { type: 'button', onclick: retry }, 'Try again'), back));
+}
+
 // ---- dates and times --------------------------------------------------------
 //
 // Calls and orders happen at a business: their times are shown in that
