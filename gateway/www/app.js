@@ -19,7 +19,8 @@
 // forbids both).
 
 import { onSignedOut, resume, signedIn, whoami } from './api.js';
-import { el, explain, navigate, setRenderer, shell, show, takeNotice } from './ui.js';
+import { el, explain, navigate, rememberReturnPath, setRenderer, shell, show,
+         takeNotice } from './ui.js';
 import { landingPage, resetPasswordPage } from './page-account.js';
 import { acceptInvitationPage } from './page-invitation.js';
 import { homePage } from './page-home.js';
@@ -75,6 +76,7 @@ async function render() {
         return landingPage(notice);
     }
     if (!signedIn()) {
+        rememberReturnPath(`${path}${location.search}`);    // opened after logging in
         history.replaceState(null, '', '/');
         return landingPage('Please log in to continue.');
     }

@@ -27,7 +27,7 @@
 // answer of tokens starts the session (api.js) and opens Home.
 
 import { ApiError, api, logIn, signUp } from './api.js';
-import { el, explain, field, formError, localError, navigate, show } from './ui.js';
+import { el, explain, field, formError, localError, navigate, show, takeReturnPath } from './ui.js';
 import { plansGrid } from './plans.js';
 
 const NAMES = { email: 'Email', password: 'Password', name: 'Your name',
@@ -198,7 +198,7 @@ export function landingPage(notice) {
                  field('Password', 'password', 'password', 'current-password')],
         action: async (values) => {
             await logIn(values.email, values.password);
-            navigate('/app/');
+            navigate(takeReturnPath() || '/app/');
         },
         after: el('p', { class: 'forgot-link' },
                   el('button', { type: 'button', class: 'link', onclick: openForgot },

@@ -414,6 +414,20 @@ export function takeNotice() {
     return notice;
 }
 
+// The page a signed-out visitor asked for (a deep link), to open once
+// they have logged in; taken once.
+let returnPath = null;
+
+export function rememberReturnPath(path) {
+    returnPath = path;
+}
+
+export function takeReturnPath() {
+    const path = returnPath;
+    returnPath = null;
+    return path;
+}
+
 export function navigate(path, notice) {
     pendingNotice = notice || null;
     history.pushState(null, '', path);

@@ -10,7 +10,8 @@
 // the same email (the API's conflict shown in words), a reload that keeps
 // the session (the gateway's httpOnly cookie, which script cannot read)
 // and a deep link opened in a fresh browser (the gateway answers the
-// app; without a session it lands on the log-in page); on the desktop
+// app; without a session it lands on the log-in page, and after logging
+// in on the page it asked for); on the desktop
 // also log out (a reload stays logged out), a wrong password, log in, and calls recorded through the API turning the calls
 // bar amber (4 of 5) then red (5 of 5). A screenshot of each page goes to
 // OUT.
@@ -122,17 +123,24 @@ for (const vp of viewports) {
             if (/sb_refresh/.test(script))
                 return `script can read the refresh cookie: ${script}`;
         });
-        await step(`${vp.name}: a deep link without a session asks to log in`, async () => {
+        await step(`${vp.name}: a deep link without a session asks to log in, then opens`,
+                   async () => {
             const other = await browser.newContext({ viewport: { width: vp.width,
                                                                   height: vp.height } });
             try {
                 const fresh = await other.newPage();
-                const response = await fresh.goto(`${base}/app/businesses/42/edit`);
+                const response = await fresh.goto(`${base}/app/calls?status=missed`);
                 if (response.status() !== 200)
-                    return `GET /app/businesses/42/edit answered ${response.status()}`;
+                    return `GET /app/calls?status=missed answered ${response.status()}`;
                 await fresh.waitForURL(`${base}/`);
                 await fresh.getByText('Please log in to continue.').waitFor();
                 await fresh.screenshot({ path: `${out}/${vp.name}-deep-link.png`, fullPage: true });
+                const form = fresh.getByRole('form', { name: 'Log in' });
+                await form.getByLabel('Email').fill(email);
+                await form.getByLabel('Password').fill('correct horse battery');
+                await form.getByRole('button', { name: 'Log in' }).click();
+                await fresh.waitForURL(`${base}/app/calls?status=missed`);
+                await fresh.getByRole('heading', { name: 'Calls', level: 1 }).waitFor();
             } finally {
                 await other.close();
             }
