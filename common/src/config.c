@@ -91,6 +91,10 @@ static const s_var_t s_vars [] = {
       S_FIELD (jwt_issuer), 0, 0 },
     { "KEYS_DIR", S_STR, NULL, 0, 0, NULL, "JWT signing keys (unset: <DATA_DIR>/keys)",
       S_FIELD (keys_dir), 0, 0 },
+    { "SECRETS_KEY", S_STR, NULL, 0, 0, NULL,
+      "key sealing stored third-party secrets: 32 bytes in base64 (unset: <DATA_DIR>/secrets.key, "
+      "made on first use; set it when services run on several hosts)",
+      S_FIELD (secrets_key), 0, 0 },
     { "ACCESS_TOKEN_TTL", S_INT, "900", 60, 900, NULL, "access token lifetime (seconds)",
       S_FIELD (access_token_ttl), 0, 0 },
     { "REFRESH_TOKEN_DAYS", S_INT, "30", 1, 365, NULL, "refresh token lifetime (days)",

@@ -3,6 +3,7 @@
     Usage: sb-selftest [-v] [-t NAME]   (NAME: one class, e.g. envelope)
 */
 #include "sb/sb.h"
+#include "sb/secrets.h"
 #include "../../gateway/src/gw.h"
 
 typedef struct {
@@ -75,6 +76,7 @@ static const s_test_t s_tests [] = {
     { "broker", sb_broker_test },
     { "json", sb_json_test },
     { "jwt", sb_jwt_test },
+    { "secrets", sb_secrets_test },
     { "mail", sb_mail_test },
     { "plans", sb_plans_test },
     { "entitlements", sb_ents_test },

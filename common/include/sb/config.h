@@ -56,6 +56,7 @@ typedef struct {
     //  Identity (auth-svc and the gateway)
     char *jwt_issuer;               //  SWITCHBOARD_JWT_ISSUER, unset = public_url
     char *keys_dir;                 //  SWITCHBOARD_KEYS_DIR, unset = <data_dir>/keys
+    char *secrets_key;              //  SWITCHBOARD_SECRETS_KEY (base64), unset = <data_dir>/secrets.key
     int access_token_ttl;           //  SWITCHBOARD_ACCESS_TOKEN_TTL, 900 (seconds, at most 900)
     int refresh_token_days;         //  SWITCHBOARD_REFRESH_TOKEN_DAYS, 30
     int login_max_failures;         //  SWITCHBOARD_LOGIN_MAX_FAILURES, 5 per (account, address)
