@@ -29,7 +29,9 @@ typedef void (gw_local_fn) (gw_conn_t *conn);
 //  Route flags.
 #define GW_ROUTE_OPERATOR  1        //  for operators: SWITCHBOARD_OPERATOR_TOKEN
 #define GW_ROUTE_RAW       2        //  the body is not parsed: args are {raw: bin of the
-                                    //  body's bytes, signature: Stripe-Signature or nil}
+                                    //  body's bytes, signature: the route's signature
+                                    //  header or nil, path, query, and the path's
+                                    //  parameters} (gw_http.c)
 #define GW_ROUTE_REST      4        //  the path's last {param} takes the rest of the path,
                                     //  slashes and all (at most GW_PARAM_MAX bytes)
 #define GW_ROUTE_SESSION   8        //  the refresh token may travel in a cookie (gw_session.c)
@@ -44,6 +46,8 @@ typedef struct {
     gw_local_fn *local;
     size_t max_body;                //  0: GW_MAX_BODY_ANON without authentication, else GW_MAX_BODY
     int flags;                      //  GW_ROUTE_*
+    const char *signature;          //  GW_ROUTE_RAW: the header carrying the sender's
+                                    //  signature ("Stripe-Signature")
 } gw_route_t;
 
 typedef struct {

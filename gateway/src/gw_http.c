@@ -47,8 +47,11 @@
     A route flagged GW_ROUTE_RAW (Stripe's webhook) takes its body as
     bytes, not JSON: the service verifies a signature over exactly what
     was sent, which parsing and repacking would lose. Its args are
-    {raw: <the body, msgpack bin>, signature: <the Stripe-Signature header,
-    or nil>}; no query or path parameters are added. Such a route has no
+    {raw: <the body, msgpack bin>, signature: <the route's signature header
+    (gw_route_t.signature), or nil>, path: <the path as requested>, query:
+    [[name, value], ...] (decoded, in the order sent), and each path
+    parameter by its name} — what a sender that signs the URL too (Twilio)
+    needs to rebuild it. Such a route has no
     credential and is not under the per-address limit of the anonymous
     auth routes (gw_ratelimit_client counts only those).
 */
@@ -91,6 +94,7 @@ struct _gw_conn_t {
     gw_t *gw;
     struct MHD_Connection *connection;
     const char *method;
+    const char *path;               //  the path as requested (libmicrohttpd's, for the request)
     gw_match_t match;
     char request_id [SB_ID_MAX + 1];
     char *body;
@@ -819,17 +823,46 @@ s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
 
 //  A raw route's request: {raw, signature}, no JSON parsing (see the
 //  header above).
+//  A raw route's query as [[name, value], ...]: counted, then packed (a
+//  name without a value packs "").
+typedef struct {
+    msgpack_packer *pk;
+    size_t count;
+    void *unused;
+} s_raw_query_t;
+
+static enum MHD_Result
+s_count_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind, (void) key, (void) value;
+    ((s_raw_query_t *) cls)->count++;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_pack_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    msgpack_packer *pk = ((s_raw_query_t *) cls)->pk;
+    msgpack_pack_array (pk, 2);
+    sb_mpk_pack_str (pk, key);
+    sb_mpk_pack_str (pk, value ? value : "");
+    return MHD_YES;
+}
+
 static enum MHD_Result
 s_forward_raw (gw_conn_t *conn, sb_envelope_head_t *head)
 {
     const gw_route_t *route = conn->match.route;
-    const char *signature = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
-                                                         "Stripe-Signature");
+    const char *signature = route->signature
+                            ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                           route->signature)
+                            : NULL;
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 2);
+    msgpack_pack_map (&pk, 4 + (uint32_t) conn->match.param_count);
     sb_mpk_pack_str (&pk, "raw");
     msgpack_pack_bin (&pk, conn->body_size);
     msgpack_pack_bin_body (&pk, conn->body ? conn->body : "", conn->body_size);
@@ -838,6 +871,15 @@ s_forward_raw (gw_conn_t *conn, sb_envelope_head_t *head)
         sb_mpk_pack_str (&pk, signature);
     else
         msgpack_pack_nil (&pk);
+    sb_mpk_pack_str (&pk, "path");
+    sb_mpk_pack_str (&pk, conn->path);
+    sb_mpk_pack_str (&pk, "query");
+    s_raw_query_t query = { &pk, 0, NULL };
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_count_query, &query);
+    msgpack_pack_array (&pk, (uint32_t) query.count);
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_pack_query, &query);
+    for (size_t i = 0; i < conn->match.param_count; i++)
+        sb_mpk_pack_kv_str (&pk, conn->match.params [i].name, conn->match.params [i].value);
     int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
     s_submit (conn, S_WAITING, route->service, route->op, head, &packed, deadline_ms);
     msgpack_sbuffer_destroy (&packed);
@@ -1041,6 +1083,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         conn->gw = self;
         conn->connection = connection;
         conn->method = method;
+        conn->path = url;
         conn->started = sb_mono_ms ();
         conn->started_us = gw_metrics_now_us ();
         *con_cls = conn;

@@ -188,7 +188,7 @@ static const gw_route_t s_routes [] = {
     //  checks over the exact bytes Stripe signed (hence raw).
     { .method = "POST", .path = "/v1/billing/webhook", .service = "billing",
       .op = "webhooks.receive", .role = SB_ROLE_NONE, .deadline_ms = 10000,
-      .max_body = 512 * 1024, .flags = GW_ROUTE_RAW },
+      .max_body = 512 * 1024, .flags = GW_ROUTE_RAW, .signature = "Stripe-Signature" },
     //  Operators: a plan given outside Stripe.
     { .method = "PUT", .path = "/v1/sys/subscriptions/{organization_id}", .service = "billing",
       .op = "subscriptions.assign", .role = SB_ROLE_SERVICE, .flags = GW_ROUTE_OPERATOR },

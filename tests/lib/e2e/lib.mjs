@@ -30,7 +30,12 @@ const clean = (text) => String(text).replace(/[\t\n\r]+/g, ' ').slice(0, 500);
 const pass = (what) => console.log(`pass\t${clean(what)}`);
 const fail = (what, why) => console.log(`fail\t${clean(what)}\t${clean(why)}`);
 
-// Runs one step: fn throws (or returns a string) to fail. True when it passed.
+// The page the latest openPage opened: a failed step says where it was.
+let currentPage = null;
+
+// Runs one step: fn throws (or returns a string) to fail. True when it
+// passed. A thrown error is told by its first lines (Playwright's say what
+// it waited for) and the page's address at the time.
 export async function step(what, fn) {
     try {
         const why = await fn();
@@ -40,7 +45,16 @@ export async function step(what, fn) {
             pass(what);
         return !why;
     } catch (error) {
-        fail(what, error && error.message ? error.message.split('\n')[0] : error);
+        const lines = error && error.message ? error.message.split('\n').map((l) => l.trim())
+                                                   .filter(Boolean).slice(0, 3).join(' / ')
+                                             : String(error);
+        let at = '';
+        try {
+            at = currentPage && !currentPage.isClosed() ? ` (the page was at ${currentPage.url()})` : '';
+        } catch {
+            at = '';
+        }
+        fail(what, `${lines}${at}`);
         return false;
     }
 }
@@ -105,6 +119,7 @@ export async function openPage(browser, vp, out) {
         });
     });
     const page = await context.newPage();
+    currentPage = page;
     page.setDefaultTimeout(20000);
     page.on('console', (message) => {
         if (message.type() === 'error')
