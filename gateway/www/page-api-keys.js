@@ -72,8 +72,8 @@ export async function apiKeysPage() {
                      'This cannot be undone.',
         action: async (k) => {
             await api('DELETE', `/v1/api-keys/${k.id}`);
+            await refresh();        // the notice once the list says so too
             say(`The key ${k.name} was revoked.`);
-            await refresh();
             notice.focus();
         }
     });

@@ -148,25 +148,50 @@ export const PAGES = [
 // The frame of every signed-in page: the top bar (brand, the
 // organization, log out), the nav (admin pages only for admins: app.js
 // reads GET /v1/me before drawing any page, see api.js whoami) and <main>
-// with the page's title and content.
+// with the page's title and content. The bar and the nav are drawn once
+// and then kept, only their current page and the organization's name
+// updated: a page drawn twice (loading, then loaded) must not replace a
+// link under the user's pointer between its mousedown and its mouseup,
+// which would swallow the click (and it spares a flicker).
 export function shell(title, ...content) {
     const me = currentMe();
-    const out = el('button', { type: 'button', class: 'link', onclick: async () => {
-        await logOut();
-        navigate('/', 'You are logged out.');
-    } }, 'Log out');
-    const here = (page) => (page.exact ? location.pathname === page.path
-                                       : location.pathname.startsWith(page.path)) ? 'page' : false;
     const admin = !me || me.role === 'admin';
-    show(el('header', { class: 'topbar' },
-            el('a', { class: 'brand', href: '/app/', 'data-link': true }, 'Switchboard'),
-            me ? el('span', { class: 'who' }, me.organization.name) : null,
-            out),
-         el('nav', { class: 'mainnav', 'aria-label': 'Main' },
-            PAGES.filter((page) => admin || !page.admin).map((page) =>
-                el('a', { href: page.path, 'data-link': true, 'aria-current': here(page) },
-                   page.label))),
-         el('main', { id: 'main', tabindex: '-1' }, el('h1', {}, title), ...content));
+    const pages = PAGES.filter((page) => admin || !page.admin);
+    const here = (page) => (page.exact ? location.pathname === page.path
+                                       : location.pathname.startsWith(page.path));
+    const main = el('main', { id: 'main', tabindex: '-1' }, el('h1', {}, title), ...content);
+    const nav = root.querySelector(':scope > nav.mainnav');
+    const kept = nav && root.querySelector(':scope > header.topbar')
+                 && [...nav.querySelectorAll('a')].map((a) => a.getAttribute('href')).join(' ')
+                    === pages.map((page) => page.path).join(' ');
+    if (kept) {
+        for (const link of nav.querySelectorAll('a')) {
+            const page = pages.find((p) => p.path === link.getAttribute('href'));
+            if (here(page))
+                link.setAttribute('aria-current', 'page');
+            else
+                link.removeAttribute('aria-current');
+        }
+        const who = root.querySelector(':scope > header.topbar .who');
+        if (who && me)
+            who.textContent = me.organization.name;
+        root.querySelector(':scope > main').replaceWith(main);
+    }
+    else {
+        const out = el('button', { type: 'button', class: 'link', onclick: async () => {
+            await logOut();
+            navigate('/', 'You are logged out.');
+        } }, 'Log out');
+        show(el('header', { class: 'topbar' },
+                el('a', { class: 'brand', href: '/app/', 'data-link': true }, 'Switchboard'),
+                me ? el('span', { class: 'who' }, me.organization.name) : null,
+                out),
+             el('nav', { class: 'mainnav', 'aria-label': 'Main' },
+                pages.map((page) => el('a', { href: page.path, 'data-link': true,
+                                              'aria-current': here(page) ? 'page' : false },
+                                       page.label))),
+             main);
+    }
     document.title = `${title} — Switchboard`;
 }
 

@@ -126,8 +126,13 @@ export async function openPage(browser, vp, out) {
             report(`console: ${message.text()} (${message.location()?.url || 'no url'})`);
     });
     page.on('pageerror', (error) => report(`page error: ${error.message}`));
-    page.on('requestfailed', (request) =>
-        report(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`));
+    // A request the browser abandoned because the page went away (a reload,
+    // a navigation) is not a failure of the app: net::ERR_ABORTED.
+    page.on('requestfailed', (request) => {
+        const why = request.failure()?.errorText;
+        if (why !== 'net::ERR_ABORTED')
+            report(`request failed: ${request.method()} ${request.url()} ${why}`);
+    });
     page.on('response', (response) => {
         if (response.status() >= 400)
             report(`answer: ${response.status()} ${new URL(response.url()).pathname}`
