@@ -65,6 +65,11 @@ enum {
 };
 
 static int64_t s_last_sweep;        //  monotonic ms of this worker's last global sweep
+//  Monotonic ms until which this worker asks no entitlement for the alert
+//  check (billing-svc did not answer one): storing usage never waits on
+//  billing-svc more than once per S_ENTS_QUIET_MS.
+#define S_ENTS_QUIET_MS 10000
+static int64_t s_ents_quiet_until;
 
 void
 usage_batch_init (usage_batch_t *self)
@@ -132,7 +137,10 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
 //  The limits of the batch's (organization, metric) pairs with a quota, as
 //  three array literals ($11 organizations, $12 metrics, $13 limits), each
 //  pair once; pairs without a limit, or whose entitlement billing-svc
-//  cannot give now, are left out (no alert check for them this time).
+//  cannot give now, are left out (no alert check for them this time). A
+//  lookup billing-svc does not answer (up to 2 s) makes this worker skip
+//  the check for S_ENTS_QUIET_MS: usage is stored all the same, and the
+//  alerts it would have raised wait for the organizations' next events.
 static void
 s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
 {
@@ -155,10 +163,13 @@ s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
         char org [64];
         snprintf (org, sizeof (org), "%.*s", (int) (space - pair), pair);
         sb_entitlement_t ent;
+        if (sb_mono_ms () < s_ents_quiet_until)
+            break;
         if (sb_ctx_entitlement (ctx, org, &ent, NULL)) {
-            sb_warn ("usage alerts: no entitlement for %s now; its alerts wait for its next "
-                     "event", org);
-            continue;
+            sb_warn ("usage alerts: billing-svc cannot say %s's limits now; alert checks "
+                     "wait for later events", org);
+            s_ents_quiet_until = sb_mono_ms () + S_ENTS_QUIET_MS;
+            break;
         }
         int64_t limit = usage_limit_of (&ent, space + 1);
         if (limit <= 0)
