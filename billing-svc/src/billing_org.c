@@ -12,8 +12,8 @@
 #include "sb/purge.h"
 
 static const char *const s_tables [] = { "credits", "referrals", "meter_reports", "invoices",
-                                          "webhook_events", "mail_outbox", "subscriptions",
-                                          NULL };
+                                          "webhook_events", "mail_outbox", "webhook_outbox",
+                                          "subscriptions", NULL };
 
 int
 billing_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)

@@ -45,13 +45,14 @@ static const sb_op_t s_ops [] = {
 
 //  The threads of every billing-svc process: the dunning sweep and mail
 //  relay (billing_dunning.c), the credits relay (billing_referrals.c) and
-//  the overage reporter (billing_meter.c).
+//  the overage reporter (billing_meter.c), the subscription.updated relay
+//  (billing_outbox.c).
 static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
     return billing_dunning_start (config) || billing_referrals_start (config)
-           || billing_meter_start (config) ? -1 : 0;
+           || billing_meter_start (config) || billing_outbox_start (config) ? -1 : 0;
 }
 
 static void
@@ -60,6 +61,7 @@ s_stop (void)
     billing_meter_stop ();
     billing_referrals_stop ();
     billing_dunning_stop ();
+    billing_outbox_stop ();
 }
 
 //  `billing-svc COMMAND ...`: the operator's commands (they run before the
@@ -98,7 +100,8 @@ s_selftest (bool verbose)
 
 //  The figures of /metrics (sys.stats): the backlog of each outbox (admin
 //  mails not yet handed to auth-svc, overage not yet reported to Stripe,
-//  credits not yet applied) and the age of its oldest row; and the Stripe
+//  credits not yet applied, subscription.updated events not yet handed to
+//  tenant-svc) and the age of its oldest row; and the Stripe
 //  events received, by type and outcome.
 static const char s_stats_sql [] =
     "WITH o (outbox, backlog, oldest) AS ("
@@ -108,7 +111,10 @@ static const char s_stats_sql [] =
     " SELECT 'meter_reports', count (*), min (created_at) FROM meter_reports"
     " WHERE reported_at IS NULL"
     " UNION ALL"
-    " SELECT 'credits', count (*), min (created_at) FROM credits WHERE status = 'pending')"
+    " SELECT 'credits', count (*), min (created_at) FROM credits WHERE status = 'pending'"
+    " UNION ALL"
+    " SELECT 'webhook_outbox', count (*), min (created_at) FROM webhook_outbox"
+    " WHERE acknowledged_at IS NULL)"
     " SELECT 'outbox_backlog' AS name, backlog::numeric AS value, outbox,"
     " NULL::text AS type, NULL::text AS outcome FROM o"
     " UNION ALL"

@@ -177,4 +177,12 @@ int billing_dunning_start (const sb_config_t *config);
 void billing_dunning_wake (void);
 void billing_dunning_stop (void);
 
+//  ---- subscription.updated webhook events (billing_outbox.c, issue 14) ----
+
+//  The relay of webhook_outbox (rows billing_sub_write adds) to tenant-svc's
+//  webhooks.enqueue: started by the service's start hook, stopped by its
+//  stop hook. It looks at the outbox every second.
+int billing_outbox_start (const sb_config_t *config);
+void billing_outbox_stop (void);
+
 #endif

@@ -11,6 +11,10 @@
     and publishes subscription.changed after commit. The caches of the
     other processes rely on both (sb/entitlements.h): a write that skipped
     the version would be missed by their catch-up.
+    The same statement adds the subscription.updated webhook event to
+    webhook_outbox when plan, status, current_period_end or
+    cancel_at_period_end changed (billing_outbox.c relays it), so an event
+    exists exactly for the versions that changed what it tells.
 
     What a subscription entitles (billing_entitlement_of) is computed, not
     stored: canceled means free; past_due keeps the plan until the grace
@@ -122,7 +126,14 @@ billing_sub_write (sb_db_t *db, const char *org, billing_sub_t *sub)
         s_or_null (sub->stripe_subscription_id), s_or_null (sub->stripe_status), state_at,
         s_or_null (sub->past_due_since), sub->has_cap ? cap : NULL, version
     };
+    //  One statement: the row before (the snapshot's), the write, and the
+    //  subscription.updated event when what a webhook tells changed
+    //  (webhook_outbox, billing_outbox.c).
     if (sb_db_run (db,
+                   "WITH old AS ("
+                   "  SELECT plan, status, current_period_end, cancel_at_period_end"
+                   "    FROM subscriptions WHERE organization_id = $1"
+                   "), up AS ("
                    "INSERT INTO subscriptions (organization_id, plan, status, current_period_start, "
                    "  current_period_end, cancel_at_period_end, trial_end, stripe_customer_id, "
                    "  stripe_subscription_id, stripe_status, stripe_state_at, past_due_since, "
@@ -133,7 +144,18 @@ billing_sub_write (sb_db_t *db, const char *org, billing_sub_t *sub)
                    "  cancel_at_period_end = $6, trial_end = $7, stripe_customer_id = $8, "
                    "  stripe_subscription_id = $9, stripe_status = $10, stripe_state_at = $11, "
                    "  past_due_since = $12, spending_cap_cents = $13, version = $14, "
-                   "  updated_at = now ()",
+                   "  updated_at = now () "
+                   "RETURNING organization_id, version, plan, status, current_period_end, "
+                   "  cancel_at_period_end"
+                   ")"
+                   "INSERT INTO webhook_outbox (organization_id, version, plan, status, "
+                   "  current_period_end, cancel_at_period_end) "
+                   "SELECT * FROM up AS u"
+                   " WHERE coalesce ((SELECT plan FROM old), 'free') IS DISTINCT FROM u.plan"
+                   "    OR coalesce ((SELECT status FROM old), 'active') IS DISTINCT FROM u.status"
+                   "    OR (SELECT current_period_end FROM old) IS DISTINCT FROM u.current_period_end"
+                   "    OR coalesce ((SELECT cancel_at_period_end FROM old), false)"
+                   "       IS DISTINCT FROM u.cancel_at_period_end",
                    14, params))
         return -1;
     sub->exists = true;

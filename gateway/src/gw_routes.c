@@ -167,6 +167,12 @@ static const gw_route_t s_routes [] = {
     { .method = "GET", .path = "/v1/usage", .service = "usage", .op = "usage.series",
       .role = SB_ROLE_USER },
 
+    //  Usage alerts
+    { .method = "GET", .path = "/v1/usage/alerts", .service = "usage", .op = "usage.alerts.get",
+      .role = SB_ROLE_USER },
+    { .method = "PUT", .path = "/v1/usage/alerts", .service = "usage", .op = "usage.alerts.set",
+      .role = SB_ROLE_ADMIN },
+
     //  Billing
     { .method = "GET", .path = "/v1/billing/plans", .service = "billing", .op = "billing.plans" },
     { .method = "GET", .path = "/v1/billing/subscription", .service = "billing",

@@ -14,6 +14,9 @@
         usage_reservations.c  usage.reserve, usage.commit, usage.release
         usage_series.c        usage.series
         usage_org.c           org.purge (a deleted organization's rows)
+        usage_alerts.c        usage alerts: thresholds (usage.alerts.get,
+                              usage.alerts.set) and the relay of the
+                              alert outbox (mail.admins, webhooks.enqueue)
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
@@ -94,6 +97,10 @@ int usage_reply_overflow (sb_reply_t *reply, const char *what, const char *count
 //  is a rate, enforced by the gateway, not a quota).
 int64_t usage_limit_of (const sb_entitlement_t *ent, const char *metric);
 
+//  True when some plan may limit metric per month (only "calls" today):
+//  the metrics whose limit is worth asking billing-svc for.
+bool usage_has_quota (const char *metric);
+
 //  The same for org, asking for its entitlement only when metric has a
 //  quota: 0 with *limit, or 1 when billing-svc could not say (reply
 //  answered 503).
@@ -108,6 +115,7 @@ int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *li
 //  request of the batch's k-th event (what _add was given).
 typedef struct {
     msgpack_sbuffer columns [8];
+    msgpack_sbuffer quotas;         //  "org metric\0" of events whose metric has a quota
     size_t count;
     uint32_t position [USAGE_MAX_EVENTS];
 } usage_batch_t;
@@ -127,6 +135,7 @@ typedef struct {
         const char *org;
         int64_t events;
     } *counted;
+    int64_t alerts;                 //  usage alerts the statement queued
 } usage_outcome_t;
 
 void usage_batch_init (usage_batch_t *self);
@@ -153,6 +162,11 @@ int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_
 //  The same in two halves: the statement (its parameters copied into the
 //  request's memory; batch not empty), then from its result the outcome
 //  (forgetting the cache entries of the counters it changed).
+//  The same statement queues the usage alerts its counters reached (see
+//  usage_alerts.c): the limits it needs are asked before (entitlements of
+//  the batch's organizations with limited metrics, from memory mostly); an
+//  organization whose entitlement billing-svc cannot give now is left out
+//  of the alert check only (its next counted event checks again).
 void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt);
 void usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome);
 
@@ -182,6 +196,17 @@ int usage_commit (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_release (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  ---- usage alerts (usage_alerts.c) ---------------------------------------------
+
+//  GET /v1/usage/alerts (any role): {thresholds}; PUT (admin) {thresholds}.
+int usage_alerts_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int usage_alerts_set (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  The alert relay's thread: started with the service, woken after a
+//  commit that queued alerts (from the worker's thread), stopped at exit.
+int usage_alerts_start (const sb_config_t *config);
+void usage_alerts_wake (void);
+void usage_alerts_stop (void);
 
 //  ---- start, selftests ---------------------------------------------------------
 

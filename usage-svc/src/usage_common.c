@@ -106,12 +106,18 @@ usage_limit_of (const sb_entitlement_t *ent, const char *metric)
     return streq (metric, "calls") && ent->calls_per_month >= 0 ? ent->calls_per_month : -1;
 }
 
+bool
+usage_has_quota (const char *metric)
+{
+    return streq (metric, "calls");
+}
+
 int
 usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *limit,
              sb_reply_t *reply)
 {
     *limit = -1;
-    if (!streq (metric, "calls"))
+    if (!usage_has_quota (metric))
         return 0;
     sb_entitlement_t ent;
     if (sb_ctx_entitlement (ctx, org, &ent, reply))

@@ -42,6 +42,20 @@
 
     usage.verify (role service) recomputes every counter from the events
     and counts the disagreements: the tests' proof that the above holds.
+
+    Usage alerts are queued by the same statement, the one place where
+    counters move (usage.record, usage.ingest and usage.commit all store
+    through it): for each counter it moved in the current period whose
+    metric the organization's plan limits (the limits travel as parameters,
+    asked of the entitlement cache before), every threshold of the
+    organization (alert_settings, default 80 and 100 percent) the new
+    value reaches and that is not yet in alerts_sent is inserted there ON
+    CONFLICT DO NOTHING, and each row actually inserted adds its two rows
+    to alert_outbox (usage_alerts.c relays them). "Reaches", not "crosses
+    in this batch": a threshold missed once (billing-svc could not say the
+    limit) is caught by the next counted event, and one lowered by an admin
+    below the current use fires at the next event. Same transaction as the
+    counter, so exactly once across workers and restarts.
 */
 #include "usage.h"
 
@@ -51,6 +65,11 @@ enum {
 };
 
 static int64_t s_last_sweep;        //  monotonic ms of this worker's last global sweep
+//  Monotonic ms until which this worker asks no entitlement for the alert
+//  check (billing-svc did not answer one): storing usage never waits on
+//  billing-svc more than once per S_ENTS_QUIET_MS.
+#define S_ENTS_QUIET_MS 10000
+static int64_t s_ents_quiet_until;
 
 void
 usage_batch_init (usage_batch_t *self)
@@ -59,6 +78,7 @@ usage_batch_init (usage_batch_t *self)
         msgpack_sbuffer_init (&self->columns [c]);
         msgpack_sbuffer_write (&self->columns [c], "{", 1);
     }
+    msgpack_sbuffer_init (&self->quotas);
     self->count = 0;
 }
 
@@ -67,6 +87,7 @@ usage_batch_release (usage_batch_t *self)
 {
     for (int c = 0; c < S_COLUMNS; c++)
         msgpack_sbuffer_destroy (&self->columns [c]);
+    msgpack_sbuffer_destroy (&self->quotas);
 }
 
 //  Appends one element to an array literal: quoted, with " and \ escaped
@@ -106,12 +127,72 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
     for (int c = 0; c < S_COLUMNS; c++)
         s_element (&self->columns [c], values [c], self->count == 0);
     self->count++;
+    if (usage_has_quota (metric)) {
+        msgpack_sbuffer_write (&self->quotas, org, strlen (org));
+        msgpack_sbuffer_write (&self->quotas, " ", 1);
+        msgpack_sbuffer_write (&self->quotas, metric, strlen (metric) + 1);
+    }
+}
+
+//  The limits of the batch's (organization, metric) pairs with a quota, as
+//  three array literals ($11 organizations, $12 metrics, $13 limits), each
+//  pair once; pairs without a limit, or whose entitlement billing-svc
+//  cannot give now, are left out (no alert check for them this time). A
+//  lookup billing-svc does not answer (up to 2 s) makes this worker skip
+//  the check for S_ENTS_QUIET_MS: usage is stored all the same, and the
+//  alerts it would have raised wait for the organizations' next events.
+static void
+s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
+{
+    msgpack_sbuffer lists [3];
+    for (int i = 0; i < 3; i++) {
+        msgpack_sbuffer_init (&lists [i]);
+        msgpack_sbuffer_write (&lists [i], "{", 1);
+    }
+    zhashx_t *seen = zhashx_new ();
+    bool first = true;
+    const char *at = batch->quotas.data;
+    const char *end = at ? at + batch->quotas.size : NULL;
+    while (at && at < end) {
+        const char *pair = at;
+        at += strlen (pair) + 1;
+        if (zhashx_lookup (seen, pair))
+            continue;
+        zhashx_insert (seen, pair, (void *) 1);
+        const char *space = strchr (pair, ' ');
+        char org [64];
+        snprintf (org, sizeof (org), "%.*s", (int) (space - pair), pair);
+        sb_entitlement_t ent;
+        if (sb_mono_ms () < s_ents_quiet_until)
+            break;
+        if (sb_ctx_entitlement (ctx, org, &ent, NULL)) {
+            sb_warn ("usage alerts: billing-svc cannot say %s's limits now; alert checks "
+                     "wait for later events", org);
+            s_ents_quiet_until = sb_mono_ms () + S_ENTS_QUIET_MS;
+            break;
+        }
+        int64_t limit = usage_limit_of (&ent, space + 1);
+        if (limit <= 0)
+            continue;
+        char number [24];
+        snprintf (number, sizeof (number), "%lld", (long long) limit);
+        s_element (&lists [0], org, first);
+        s_element (&lists [1], space + 1, first);
+        s_element (&lists [2], number, first);
+        first = false;
+    }
+    zhashx_destroy (&seen);
+    for (int i = 0; i < 3; i++) {
+        msgpack_sbuffer_write (&lists [i], "}", 1);
+        stmt->params [S_COLUMNS + 2 + i] = sb_ctx_strndup (ctx, lists [i].data, lists [i].size);
+        msgpack_sbuffer_destroy (&lists [i]);
+    }
 }
 
 void
 usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt)
 {
-    stmt->nparams = S_COLUMNS + 2;
+    stmt->nparams = S_COLUMNS + 5;
     for (int c = 0; c < S_COLUMNS; c++) {
         msgpack_sbuffer_write (&batch->columns [c], "}", 1);
         stmt->params [c] = sb_ctx_strndup (ctx, batch->columns [c].data, batch->columns [c].size);
@@ -120,6 +201,7 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
     snprintf (cap, 24, "%lld", (long long) USAGE_MAX_COUNTER);
     stmt->params [S_COLUMNS] = whole ? "true" : "false";
     stmt->params [S_COLUMNS + 1] = cap;
+    s_limits (ctx, batch, stmt);
     //  The cap, without a round trip and at little cost on the common
     //  path: `rough` finds the counters the batch could take past the cap
     //  counting every event as new (one index probe per counter of the
@@ -187,14 +269,44 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "  SELECT organization_id, metric, period_start, used FROM sums ORDER BY 1, 2, 3"
         "  ON CONFLICT (organization_id, metric, period_start)"
         "    DO UPDATE SET used = c.used + EXCLUDED.used"
-        "  RETURNING organization_id, metric, period_start"
+        "  RETURNING organization_id, metric, period_start, used"
+        "), quota AS ("
+        "  SELECT * FROM unnest ($11::uuid[], $12::text[], $13::bigint[])"
+        "    AS q (organization_id, metric, quota)"
+        "), reached AS ("
+        "  SELECT b.organization_id, b.metric, b.period_start, t.threshold, b.used, q.quota"
+        "    FROM bump AS b JOIN quota AS q ON q.organization_id = b.organization_id"
+        "                                  AND q.metric = b.metric"
+        "   CROSS JOIN LATERAL unnest (coalesce ("
+        "           (SELECT a.thresholds FROM alert_settings AS a"
+        "             WHERE a.organization_id = b.organization_id), '{80,100}'::int[]))"
+        "     AS t (threshold)"
+        "   WHERE b.period_start = " USAGE_SQL_PERIOD
+        "     AND b.used::numeric * 100 >= q.quota::numeric * t.threshold"
+        "     AND NOT EXISTS (SELECT FROM alerts_sent AS s"
+        "                      WHERE s.organization_id = b.organization_id"
+        "                        AND s.metric = b.metric AND s.period_start = b.period_start"
+        "                        AND s.threshold = t.threshold)"
+        "), sent AS ("
+        "  INSERT INTO alerts_sent (organization_id, metric, period_start, threshold, used, quota)"
+        "  SELECT * FROM reached ORDER BY 1, 2, 3, 4"
+        "  ON CONFLICT DO NOTHING"
+        "  RETURNING id, organization_id, metric, period_start, threshold, used, quota"
+        "), notices AS ("
+        "  INSERT INTO alert_outbox (alert_id, channel, organization_id, metric, period_start,"
+        "                            threshold, used, quota)"
+        "  SELECT s.id, c.channel, s.organization_id, s.metric, s.period_start, s.threshold,"
+        "         s.used, s.quota"
+        "    FROM sent AS s CROSS JOIN (VALUES ('mail'), ('webhook')) AS c (channel)"
+        "  RETURNING 1"
         ")"
         "SELECT (SELECT count (*) FROM ins),"
         "       (SELECT array_agg (i.n ORDER BY i.n) FROM input AS i JOIN refused AS r"
         "           ON r.organization_id = i.organization_id AND r.event_id = i.event_id)::text,"
         "       (SELECT min (o.metric || ' ' || to_char (o.period_start, 'YYYY-MM'))"
         "          FROM over AS o),"
-        "       b.organization_id, b.metric, b.period_start::text, s.events"
+        "       b.organization_id, b.metric, b.period_start::text, s.events,"
+        "       (SELECT count (*) FROM notices)"
         "  FROM (SELECT 1) AS one"
         "  LEFT JOIN (bump AS b JOIN sums AS s ON s.organization_id = b.organization_id"
         "             AND s.metric = b.metric AND s.period_start = b.period_start) ON true";
@@ -208,6 +320,9 @@ usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcom
     if (rows == 0)
         return;
     outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    outcome->alerts = strtoll (PQgetvalue (result, 0, 7), NULL, 10);
+    if (outcome->alerts)
+        sb_ctx_after_commit (ctx, usage_alerts_wake);
     if (!PQgetisnull (result, 0, 1)) {
         //  "{3,7,9}": ordinals from 1, in order; at most the batch's count.
         const char *p = PQgetvalue (result, 0, 1);

@@ -12,7 +12,9 @@
 #include "usage.h"
 #include "sb/purge.h"
 
-static const char *const s_tables [] = { "reservations", "events", "counters", NULL };
+static const char *const s_tables [] = { "reservations", "events", "counters",
+                                         "alert_outbox", "alerts_sent", "alert_settings",
+                                         NULL };
 
 int
 usage_org_purge (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)

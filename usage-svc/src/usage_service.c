@@ -8,6 +8,8 @@
         usage.release   POST /v1/usage/reservations/{id}/release
         usage.summary   GET  /v1/usage/summary
         usage.series    GET  /v1/usage
+        usage.alerts.get  GET /v1/usage/alerts (usage_alerts.c)
+        usage.alerts.set  PUT /v1/usage/alerts (admin)
     Internal (role service, `org` in the arguments where one is meant):
         usage.record    batches from producers (the tenant outbox relay)
         usage.check     may this organization use N more? (cached)
@@ -22,9 +24,18 @@
 */
 #include "usage.h"
 
+//  The thread of the usage alerts' outbox (usage_alerts.c).
+static int
+s_start (const sb_config_t *config, sb_db_t *db)
+{
+    (void) db;
+    return usage_alerts_start (config);
+}
+
 static void
 s_stop (void)
 {
+    usage_alerts_stop ();
     usage_cache_destroy ();
 }
 
@@ -49,8 +60,26 @@ static const sb_op_t s_ops [] = {
     { .name = "usage.commit", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_commit },
     { .name = "usage.release", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_release },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_org_purge },
+    //  Usage alerts (issue 14)
+    { .name = "usage.alerts.get", .role = SB_ROLE_USER, .flags = SB_OP_TX,
+      .handler = usage_alerts_get },
+    { .name = "usage.alerts.set", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = usage_alerts_set },
     { .name = NULL }
 };
+
+//  The figures of /metrics (sys.stats): the alert outbox's backlog (rows
+//  not yet acknowledged) per channel, and the age of its oldest row.
+static const char s_stats_sql [] =
+    "WITH o (outbox, backlog, oldest) AS ("
+    " SELECT 'alert_outbox_' || c.channel, count (a.alert_id), min (a.created_at)"
+    " FROM (VALUES ('mail'), ('webhook')) AS c (channel)"
+    " LEFT JOIN alert_outbox AS a ON a.channel = c.channel AND a.acknowledged_at IS NULL"
+    " GROUP BY c.channel)"
+    " SELECT 'outbox_backlog' AS name, backlog AS value, outbox FROM o"
+    " UNION ALL"
+    " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
+    " FROM o";
 
 const sb_service_t usage_service = {
     .name = "usage",
@@ -60,7 +89,9 @@ const sb_service_t usage_service = {
     .migrations = usage_migrations,
     .migration_count = &usage_migration_count,
     .entitlements = true,
+    .start = s_start,
     .stop = s_stop,
     .selftest = s_selftest,
     .credit = 32,
+    .stats_sql = s_stats_sql,
 };
