@@ -284,7 +284,8 @@ tenant_webhooks_test (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such webhook endpoint");
     if (s_feature (ctx, reply))
         return 0;
-    //  A ping to this endpoint only, subscribed or not, enabled or not.
+    //  A ping to this endpoint only, subscribed to ping or not (a disabled
+    //  endpoint gets it once enabled again).
     char source [48];
     snprintf (source, sizeof (source), "ping:");
     sb_uuid_v4 (source + 5);

@@ -79,7 +79,8 @@ void tenant_webhooks_sign_test (bool verbose);
 bool tenant_ssrf_address_public (const struct sockaddr *address);
 
 //  What a checked URL connects to: curl's CURLOPT_RESOLVE entry
-//  "host:port:address", which pins the connection to the address checked.
+//  "host:port:address", which pins the connection to the address checked
+//  (empty for an IPv6 literal host, which nothing resolves).
 typedef struct {
     char resolve [400];
 } tenant_ssrf_target_t;

@@ -304,12 +304,14 @@ s_start_job (const PGresult *rows, int r)
     job->headers = curl_slist_append (job->headers, header);
     snprintf (header, sizeof (header), "webhook-signature: %s", signature);
     job->headers = curl_slist_append (job->headers, header);
-    job->resolve = curl_slist_append (NULL, target.resolve);
+    if (*target.resolve)
+        job->resolve = curl_slist_append (NULL, target.resolve);
 
     CURL *easy = job->easy = curl_easy_init ();
     curl_easy_setopt (easy, CURLOPT_URL, url);
     curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, allow ? "https,http" : "https");
-    curl_easy_setopt (easy, CURLOPT_RESOLVE, job->resolve);
+    if (job->resolve)
+        curl_easy_setopt (easy, CURLOPT_RESOLVE, job->resolve);
     curl_easy_setopt (easy, CURLOPT_NOPROXY, "*");
     curl_easy_setopt (easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
