@@ -127,6 +127,16 @@ static const s_var_t s_vars [] = {
     { "TRUSTED_PROXIES", S_STR, NULL, 0, 0, NULL,
       "proxies (addresses, CIDRs, comma-separated) whose X-Forwarded-For names the client",
       S_FIELD (trusted_proxies), 0, 0 },
+    //  ---- outbound webhooks (tenant-svc, issue 14) ----
+    { "WEBHOOK_RETRY_SCALE", S_INT, "1", 1, 1000000, NULL,
+      "divides the webhook retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) and the "
+      "5 days after which a failing endpoint is disabled: for tests only (1 = as specified)",
+      S_FIELD (webhook_retry_scale), 0, 0 },
+    { "WEBHOOKS_ALLOW_PRIVATE", S_INT, "0", 0, 1, NULL,
+      "1: webhook endpoints may be http:// and resolve to loopback or private addresses "
+      "(tests and development; 0: https:// to public addresses only)",
+      S_FIELD (webhooks_allow_private), 0, 0 },
+    //  ---- end of outbound webhooks ----
     { "OPERATOR_TOKEN", S_STR, NULL, 0, 0, NULL,
       "bearer token for /v1/sys/* (at least 32 characters; unset: those routes answer 404)",
       S_FIELD (operator_token), 0, 0 },

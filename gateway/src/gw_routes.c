@@ -152,6 +152,24 @@ static const gw_route_t s_routes [] = {
       .role = SB_ROLE_USER },
     { .method = "GET", .path = "/v1/analytics/overview", .service = "tenant",
       .op = "analytics.overview", .role = SB_ROLE_USER },
+    //  ---- Webhooks (issue 14): tenant-svc's outbound webhook endpoints ----
+    { .method = "POST", .path = "/v1/webhooks", .service = "tenant", .op = "webhooks.create",
+      .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/webhooks", .service = "tenant", .op = "webhooks.list",
+      .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/webhooks/{id}", .service = "tenant", .op = "webhooks.get",
+      .role = SB_ROLE_ADMIN },
+    { .method = "PATCH", .path = "/v1/webhooks/{id}", .service = "tenant",
+      .op = "webhooks.update", .role = SB_ROLE_ADMIN },
+    { .method = "DELETE", .path = "/v1/webhooks/{id}", .service = "tenant",
+      .op = "webhooks.delete", .role = SB_ROLE_ADMIN },
+    { .method = "POST", .path = "/v1/webhooks/{id}/rotate-secret", .service = "tenant",
+      .op = "webhooks.rotate_secret", .role = SB_ROLE_ADMIN },
+    { .method = "POST", .path = "/v1/webhooks/{id}/test", .service = "tenant",
+      .op = "webhooks.test", .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/webhooks/{id}/deliveries", .service = "tenant",
+      .op = "webhooks.deliveries", .role = SB_ROLE_ADMIN },
+    //  ---- end of Webhooks ----
 
     //  Usage
     { .method = "POST", .path = "/v1/usage/events", .service = "usage", .op = "usage.ingest",

@@ -7,6 +7,7 @@
     records: created and read, never edited.
 */
 #include "tenant.h"
+#include "tenant_webhooks.h"
 
 #define S_COLUMNS                                                                          \
     "id, business_id, caller_number, " SB_SQL_TS ("started_at") " AS started_at, "         \
@@ -72,11 +73,24 @@ s_call_insert (sb_ctx_t *ctx, const s_call_t *call, sb_db_stmt_t *stmt)
             "  SELECT c.organization_id, gen_random_uuid (), m.metric, m.quantity, c.started_at,"
             "    c.business_id FROM c, LATERAL (VALUES ('calls', 1::bigint),"
             "    ('call_minutes', ceil (c.duration_seconds / 60.0)::bigint)) AS m (metric, quantity)"
-            "  WHERE m.quantity > 0 RETURNING 1)"
-            " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events FROM c",
+            "  WHERE m.quantity > 0 RETURNING 1),"
+            //  The call.created webhook event, when an endpoint wants it.
+            TENANT_WEBHOOKS_EMIT_SQL ("c", "c.organization_id", "'call.created:' || c.id",
+                                      "'call.created'::text",
+                                      "(SELECT row_to_json (x) FROM (SELECT " S_COLUMNS
+                                      " FROM c) AS x)")
+            " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events,"
+            " (SELECT count (*) FROM wd) AS _webhooks FROM c",
         .nparams = 9,
         .params = { sb_ctx_head (ctx)->org, id, call->business, call->caller, call->started,
                     seconds, call->status, call->transcript, call->summary } };
+}
+
+static void
+s_wake_both (void)
+{
+    tenant_relay_wake ();
+    tenant_webhooks_wake ();
 }
 
 //  The answer from the insert's result (NULL when it failed).
@@ -98,7 +112,10 @@ tenant_calls_create_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult 
         return sb_reply_fields (reply, &fields);
     }
     sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
-    sb_ctx_after_commit (ctx, tenant_relay_wake);
+    //  One function runs after the commit: the usage relay, and the
+    //  webhook sender too when the call queued deliveries.
+    sb_ctx_after_commit (ctx, atoll (PQgetvalue (result, 0, PQfnumber (result, "_webhooks"))) > 0
+                                  ? s_wake_both : tenant_relay_wake);
     return 0;
 }
 

@@ -6,6 +6,7 @@
     fulfilled, and pending or confirmed → cancelled.
 */
 #include "tenant.h"
+#include "tenant_webhooks.h"
 
 #define S_COLUMNS                                                                          \
     "id, business_id, call_id, customer_name, customer_phone, items, currency, total_cents, " \
@@ -138,6 +139,10 @@ tenant_orders_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
         }
         return -1;
     }
+    if (tenant_webhooks_emit (ctx, "order.created", result)) {
+        PQclear (result);
+        return -1;
+    }
     sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
     PQclear (result);
     return 0;
@@ -205,6 +210,10 @@ tenant_orders_update (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
                          3, params);
     if (!result)
         return -1;
+    if (tenant_webhooks_emit (ctx, "order.updated", result)) {
+        PQclear (result);
+        return -1;
+    }
     sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
     PQclear (result);
     return 0;

@@ -20,6 +20,7 @@ static const char *const s_tables [] = {
     "orders", "calls", "businesses",
     "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
     "usage_outbox",
+    "webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
     NULL
 };
 

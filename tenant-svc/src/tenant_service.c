@@ -9,17 +9,19 @@
 */
 #include "tenant.h"
 #include "tenant_analytics.h"
+#include "tenant_webhooks.h"
 
 static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    return tenant_relay_start (config);
+    return tenant_relay_start (config) || tenant_webhooks_start (config) ? -1 : 0;
 }
 
 static void
 s_stop (void)
 {
+    tenant_webhooks_stop ();
     tenant_relay_stop ();
 }
 
@@ -28,6 +30,8 @@ s_selftest (bool verbose)
 {
     tenant_common_test (verbose);
     tenant_import_test (verbose);
+    tenant_webhooks_sign_test (verbose);
+    tenant_ssrf_test (verbose);
 }
 
 static int
@@ -67,6 +71,26 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_org_purge },
     { .name = "org.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX | SB_OP_PEER,
       .handler = tenant_org_counts },
+    //  ---- Webhooks (issue 14, tenant_webhooks.c) ----
+    { .name = "webhooks.create", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_create },
+    { .name = "webhooks.list", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_list },
+    { .name = "webhooks.get", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_get },
+    { .name = "webhooks.update", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_update },
+    { .name = "webhooks.delete", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_delete },
+    { .name = "webhooks.rotate_secret", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_rotate_secret },
+    { .name = "webhooks.test", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_test },
+    { .name = "webhooks.deliveries", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_deliveries },
+    { .name = "webhooks.enqueue", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = tenant_webhooks_enqueue },
+    //  ---- end of Webhooks ----
     { .name = NULL }
 };
 

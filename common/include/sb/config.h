@@ -71,6 +71,9 @@ typedef struct {
     int auth_failures_per_minute;   //  SWITCHBOARD_AUTH_FAILURES_PER_MINUTE, 60, 0 = off
     char *trusted_proxies;          //  SWITCHBOARD_TRUSTED_PROXIES, unset = none
     char *operator_token;           //  SWITCHBOARD_OPERATOR_TOKEN, unset = no /v1/sys routes
+    //  Outbound webhooks (tenant-svc, issue 14)
+    int webhook_retry_scale;        //  SWITCHBOARD_WEBHOOK_RETRY_SCALE, 1 (divisor, tests only)
+    int webhooks_allow_private;     //  SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE, 0
     //  The gateway's /docs
     char *docs_dir;                 //  SWITCHBOARD_DOCS_DIR, unset = ../share/docs by the binary
 } sb_config_t;
