@@ -4,7 +4,9 @@
 # for usage-svc's and billing-svc's outbox relays) answers 202 and queues
 # the event for the organization's subscribed endpoints; the same event_id
 # again answers 202 and adds nothing (a relay resends until acknowledged);
-# bad arguments are 400 naming them; an admin's role is refused.
+# bad arguments are 400 naming them; an admin's role is refused. End to
+# end: billing-svc's own subscription.updated for a plan change reaches an
+# endpoint subscribed to it, signed and verified independently.
 . "$(dirname "$0")/lib/webhooks.sh"
 suite_init
 export SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE=1 SWITCHBOARD_WEBHOOK_RETRY_SCALE=1000
@@ -14,7 +16,7 @@ orgs_with_business A B
 wh_pro A || t_bail "A did not get plan pro"
 
 http_as "$A_AT" POST /v1/webhooks \
-    "{\"url\":\"$WH_BASE/hook/usage/200\",\"events\":[\"usage.threshold_reached\",\"subscription.updated\"]}"
+    "{\"url\":\"$WH_BASE/hook/usage/200\",\"events\":[\"usage.threshold_reached\"]}"
 t_status "an endpoint for the other services' events" 201
 ep=$(json_get "$HTTP_BODY" .id)
 wh_secrets usage "$(json_get "$HTTP_BODY" .secret)"
@@ -50,4 +52,16 @@ t_is "  naming them" "$(json_get "$out" .error.fields | "$SUITE_PYTHON" -c 'impo
     "data event_id organization_id type"
 out=$("$SB_BIN/sb-call" -r admin -o "$A_OID" tenant webhooks.enqueue "$args")
 t_is "an admin's role is refused" "$(json_get "$out" .status)" 403
+
+# billing-svc's own event, through its outbox and webhooks.enqueue.
+http_as "$A_AT" POST /v1/webhooks \
+    "{\"url\":\"$WH_BASE/hook/subs/200\",\"events\":[\"subscription.updated\"]}"
+t_status "an endpoint for subscription.updated" 201
+wh_secrets subs "$(json_get "$HTTP_BODY" .secret)"
+http_op PUT "/v1/sys/subscriptions/$A_OID" '{"plan":"enterprise"}'
+t_status "the operator moves A to enterprise" 200
+wh_wait subs 1 || t_fail "billing's subscription.updated arrived" "$(wh_log)"
+t_is "billing's subscription.updated delivered, verified independently" \
+    "$(wh_get subs '(r[-1]["body"]["type"], r[-1]["valid"], r[-1]["body"]["data"]["plan"], r[-1]["body"]["data"]["status"])')" \
+    '["subscription.updated", true, "enterprise", "active"]'
 t_done
