@@ -14,6 +14,8 @@ static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
+    if (tenant_twilio_start (config))
+        return -1;
     return tenant_relay_start (config);
 }
 
@@ -21,6 +23,7 @@ static void
 s_stop (void)
 {
     tenant_relay_stop ();
+    tenant_twilio_stop ();
 }
 
 static void
@@ -28,6 +31,7 @@ s_selftest (bool verbose)
 {
     tenant_common_test (verbose);
     tenant_import_test (verbose);
+    tenant_twilio_test (verbose);
 }
 
 static int
@@ -67,6 +71,19 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_org_purge },
     { .name = "org.counts", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX | SB_OP_PEER,
       .handler = tenant_org_counts },
+
+    //  Integrations: Twilio (tenant_twilio.c). The callback has no
+    //  credential but its signature, checked by the handler.
+    { .name = "twilio.put", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_put },
+    { .name = "twilio.get", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_get },
+    { .name = "twilio.delete", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_delete },
+    { .name = "twilio.events", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_events },
+    { .name = "twilio.callback", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
+      .handler = tenant_twilio_callback },
     { .name = NULL }
 };
 
