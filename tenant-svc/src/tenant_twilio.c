@@ -739,7 +739,8 @@ s_test_signature (void)
     SB_CHECK (!s_verify ("12345", url, params, 5, ""));
     SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8"));
     SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8=="));
-    params [0].value = "1235";
+    //  (Sorted by now: the first is CallSid.)
+    params [0].value = "CA1234567890ABCDF";
     SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
 
     //  The port's other spelling.
