@@ -158,6 +158,25 @@ t_is "  a missed call" "$(json_len "$HTTP_BODY" .data)" 1
 t_is "  from anonymous" "$(json_get "$HTTP_BODY" '.data[0].caller_number')" anonymous
 t_is "  0 seconds" "$(json_get "$HTTP_BODY" '.data[0].duration_seconds')" 0
 
+# Eight deliveries of one event at once: one call, seven duplicates.
+CA5=CA$(hex32)
+race=$("${SIGN[@]}" encode CallSid="$CA5" CallStatus=completed To="$PHONE" CallDuration=5)
+rsig=$("${SIGN[@]}" form "$TOKEN" "$URL" "$race")
+racers=()
+for i in $(seq 1 8); do
+    curl -s -o "$SUITE_TMP/race.$i" -H 'Content-Type: application/x-www-form-urlencoded' \
+        -H "X-Twilio-Signature: $rsig" --data-binary "$race" "$URL" &
+    racers+=($!)
+done
+wait "${racers[@]}"
+t_is "eight racing deliveries: one created, seven duplicates" \
+    "$(cat "$SUITE_TMP"/race.* | "$SUITE_PYTHON" -c 'import json,sys; d=json.JSONDecoder(); s=sys.stdin.read(); out=[]
+while s.strip():
+    o,i=d.raw_decode(s.strip()); out.append(o["outcome"]); s=s.strip()[i:]
+print(sorted(out).count("created"), sorted(out).count("duplicate"))')" "1 7"
+t_is "  one call for that CallSid" \
+    "$(suite_psql -c "select count(*) from tenant.calls where external_id = '$CA5'")" 1
+
 # ---- unknown To --------------------------------------------------------------------
 CA4=CA$(hex32)
 twilio_post "$URL" "$TOKEN" CallSid="$CA4" CallStatus=completed To=+19995550000 CallDuration=30
@@ -170,10 +189,10 @@ http_as "$A_AT" GET /v1/integrations/twilio/events
 t_status "GET events: 200" 200
 t_is "  every verified callback, newest first" \
     "$(json_get "$HTTP_BODY" '.data' | "$SUITE_PYTHON" -c 'import json,sys; print(" ".join(e["outcome"] for e in json.load(sys.stdin)))')" \
-    "unmatched created ignored duplicate ignored duplicate created created"
+    "unmatched $(printf 'duplicate %.0s' 1 2 3 4 5 6 7)created created ignored duplicate ignored duplicate created created"
 t_is "  the unmatched one's To" "$(json_get "$HTTP_BODY" '.data[0].to')" +19995550000
-t_is "  the created one names its call" "$(json_get "$HTTP_BODY" '.data[7].call_id')" "$CALL1"
-t_is "  with its sequence number" "$(json_get "$HTTP_BODY" '.data[7].sequence_number')" 3
+t_is "  the created one names its call" "$(json_get "$HTTP_BODY" '.data[15].call_id')" "$CALL1"
+t_is "  with its sequence number" "$(json_get "$HTTP_BODY" '.data[15].sequence_number')" 3
 http_as "$A_AT" GET /v1/integrations/twilio/events "" -G --data-urlencode "limit=2"
 t_is "  limit=2" "$(json_len "$HTTP_BODY" .data)" 2
 http_as "$A_AT" GET /v1/integrations/twilio
