@@ -72,6 +72,7 @@ static __thread sb_client_t *s_client;  //  its bus client (entitlements, sb_ctx
 static __thread bool s_peer;            //  this thread is the peer worker
 static sb_plans_t *s_plans;         //  the plan catalogue, for a service with .plans
 static sb_ents_t *s_ents;           //  entitlements remembered, for a service with .entitlements
+static sb_secrets_t *s_secrets;     //  the sealing key, for a service with .secrets
 
 struct _sb_reply_t {
     msgpack_sbuffer buf;
@@ -108,6 +109,20 @@ sb_ctx_plans (sb_ctx_t *ctx)
     (void) ctx;
     assert (s_plans);               //  a service that uses plans says so (.plans)
     return s_plans;
+}
+
+sb_secrets_t *
+sb_ctx_secrets (sb_ctx_t *ctx)
+{
+    (void) ctx;
+    return sb_service_secrets ();
+}
+
+sb_secrets_t *
+sb_service_secrets (void)
+{
+    assert (s_secrets);             //  a service that seals secrets says so (.secrets)
+    return s_secrets;
 }
 
 int
@@ -1284,6 +1299,15 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
         }
     }
 
+    if (service->secrets) {
+        s_secrets = sb_secrets_new (&config, why, sizeof (why));
+        if (!s_secrets) {
+            sb_error ("the key sealing stored secrets cannot be had: %s", why);
+            sb_plans_destroy (&s_plans);
+            sb_config_release (&config);
+            return 2;
+        }
+    }
     if (service->entitlements)
         s_ents = sb_ents_new (&config);
 
@@ -1325,6 +1349,7 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
     sb_db_destroy (&db);
     sb_ents_destroy (&s_ents);
     sb_plans_destroy (&s_plans);
+    sb_secrets_destroy (&s_secrets);
     sb_config_release (&config);
     return status;
 }

@@ -171,6 +171,21 @@ static const gw_route_t s_routes [] = {
       .op = "webhooks.deliveries", .role = SB_ROLE_ADMIN },
     //  ---- end of Webhooks ----
 
+    //  Integrations: Twilio (tenant-svc, tenant_twilio.c). The status
+    //  callback has no credential but X-Twilio-Signature, which tenant-svc
+    //  checks over the URL and the exact form Twilio signed (hence raw).
+    { .method = "PUT", .path = "/v1/integrations/twilio", .service = "tenant",
+      .op = "twilio.put", .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/integrations/twilio", .service = "tenant",
+      .op = "twilio.get", .role = SB_ROLE_ADMIN },
+    { .method = "DELETE", .path = "/v1/integrations/twilio", .service = "tenant",
+      .op = "twilio.delete", .role = SB_ROLE_ADMIN },
+    { .method = "GET", .path = "/v1/integrations/twilio/events", .service = "tenant",
+      .op = "twilio.events", .role = SB_ROLE_ADMIN },
+    { .method = "POST", .path = "/v1/integrations/twilio/callback/{token}", .service = "tenant",
+      .op = "twilio.callback", .role = SB_ROLE_NONE, .max_body = 64 * 1024,
+      .flags = GW_ROUTE_RAW, .signature = "X-Twilio-Signature" },
+
     //  Usage
     { .method = "POST", .path = "/v1/usage/events", .service = "usage", .op = "usage.ingest",
       .role = SB_ROLE_USER },

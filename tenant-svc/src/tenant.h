@@ -82,12 +82,13 @@ int tenant_timezone_known (sb_db_t *db, const char *name, bool *known);
 
 //  Enforces a quota exactly, even under concurrent requests: takes a
 //  transaction-scoped advisory lock on (what, organization), then counts
-//  with count_sql ($1 = organization). Returns 0 when one more fits, 1 when
-//  the quota is reached (the reply is 402 plan_limit_reached with limit and
-//  used, and the message beyond, or "<what>: the plan allows N" when it is
-//  NULL), -1 on a database failure. A limit of -1 is unlimited (no query).
-int tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
-                  const char *count_sql, const char *beyond);
+//  with count_sql ($1 = organization). org NULL: the request's. Returns 0
+//  when one more fits, 1 when the quota is reached (the reply, unless NULL,
+//  is 402 plan_limit_reached with limit and used, and the message beyond,
+//  or "<what>: the plan allows N" when it is NULL), -1 on a database
+//  failure. A limit of -1 is unlimited (no query).
+int tenant_quota (sb_ctx_t *ctx, const char *org, sb_reply_t *reply, const char *what,
+                  int64_t limit, const char *count_sql, const char *beyond);
 
 //  ---- handlers -----------------------------------------------------------
 
@@ -135,5 +136,56 @@ int tenant_import_command (int argc, char **argv, const sb_config_t *config);
 
 void tenant_common_test (bool verbose);
 void tenant_import_test (bool verbose);
+
+//  ---- calls from Twilio (issue 14: tenant_calls.c, tenant_twilio.c) --------
+
+//  A call to store, checked by its caller: business (of org), caller
+//  (E.164 or "anonymous"), started (RFC 3339, not in the future), duration
+//  (0–86400 s), status, transcript and summary (may be NULL), source
+//  ("api" or "twilio"; NULL: "api") and external_id (the CallSid, or NULL).
+typedef struct {
+    const char *business, *caller, *started, *status, *transcript, *summary;
+    int64_t duration;
+    const char *source;
+    const char *external_id;
+} tenant_call_t;
+
+//  Stores call for org as POST /v1/calls does, in the request's
+//  transaction: the plan's calls quota (locked and counted), then the call
+//  and its usage outbox rows in one statement. Returns 0 with *result (the
+//  call's row in the API's columns, for the caller to PQclear; no row when
+//  started is in the future; NULL when the statement failed: a business of
+//  another organization is SQLSTATE 23503); 1 when reply was answered
+//  (503: the plan cannot be read; 402 over the quota unless quiet_quota);
+//  2 over the quota with quiet_quota (nothing answered); -1 on a database
+//  failure. On a stored row the caller calls tenant_calls_stored.
+int tenant_calls_store (sb_ctx_t *ctx, const char *org, const tenant_call_t *call,
+                        bool quiet_quota, sb_reply_t *reply, PGresult **result);
+//  After tenant_calls_store stored a call (result's row): wakes, after
+//  the commit, the usage relay and, when the call queued webhook
+//  deliveries, the webhook sender.
+void tenant_calls_stored (sb_ctx_t *ctx, PGresult *result);
+
+//  The Twilio integration (tenant_twilio.c): the handlers (the token
+//  sealed with the skeleton's key, sb_ctx_secrets), and the selftests of
+//  the signature and of the form parser.
+int tenant_twilio_put (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_twilio_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_twilio_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_twilio_events (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int tenant_twilio_callback (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  The X-Twilio-Signature of a request: base64 of HMAC-SHA1, keyed with
+//  token, of url followed by each (name, value) of params sorted by name
+//  in byte order (names equal: by value), name then value appended.
+//  out holds at least TENANT_TWILIO_SIG_MAX bytes. Returns 0 or -1.
+typedef struct {
+    const char *name, *value;
+    size_t name_len, value_len;
+} tenant_form_param_t;
+#define TENANT_TWILIO_SIG_MAX 32
+int tenant_twilio_sign (const char *token, const char *url, tenant_form_param_t *params,
+                        size_t count, char *out);
+void tenant_twilio_test (bool verbose);
 
 #endif

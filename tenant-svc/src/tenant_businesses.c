@@ -181,7 +181,7 @@ tenant_businesses_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
     sb_entitlement_t ent;
     if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
         return 0;
-    int quota = tenant_quota (ctx, reply, "businesses", ent.businesses,
+    int quota = tenant_quota (ctx, NULL, reply, "businesses", ent.businesses,
                               "SELECT count (*) FROM businesses WHERE organization_id = $1", NULL);
     if (quota)
         return quota < 0 ? -1 : 0;

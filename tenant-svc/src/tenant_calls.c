@@ -5,13 +5,20 @@
     outbox; once the transaction commits, the process's relay is woken
     (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
     records: created and read, never edited.
+
+    tenant_calls_store is the one way a call is stored after its checks
+    (the plan's calls quota, then that statement): POST /v1/calls and the
+    Twilio status callbacks (tenant_twilio.c) both go through it, so a
+    call from Twilio counts exactly as one posted. A call carries its
+    source ('api', or 'twilio' with the CallSid as external_id).
 */
 #include "tenant.h"
 #include "tenant_webhooks.h"
 
 #define S_COLUMNS                                                                          \
     "id, business_id, caller_number, " SB_SQL_TS ("started_at") " AS started_at, "         \
-    "duration_seconds, status, transcript, summary, " SB_SQL_TS ("created_at") " AS created_at"
+    "duration_seconds, status, transcript, summary, " SB_SQL_TS ("created_at") " AS created_at, "  \
+    "source, external_id"
 
 static bool
 s_status_valid (const char *status)
@@ -21,14 +28,10 @@ s_status_valid (const char *status)
 }
 
 //  A call as its arguments give it, checked.
-typedef struct {
-    const char *business, *caller, *started, *status, *transcript, *summary;
-    int64_t duration;
-} s_call_t;
-
 static void
-s_call_read (sb_ctx_t *ctx, const msgpack_object *args, s_call_t *call, sb_fields_t *fields)
+s_call_read (sb_ctx_t *ctx, const msgpack_object *args, tenant_call_t *call, sb_fields_t *fields)
 {
+    *call = (tenant_call_t) { .source = "api" };
     call->business = sb_arg_uuid (ctx, args, "business_id", true, fields);
     call->caller = sb_arg_string (ctx, args, "caller_number", true, 1, 16, fields);
     if (call->caller && !streq (call->caller, "anonymous") && !tenant_e164 (call->caller))
@@ -53,7 +56,7 @@ s_call_read (sb_ctx_t *ctx, const msgpack_object *args, s_call_t *call, sb_field
 //  no row). started_at is a valid RFC 3339 time (checked), so its cast
 //  cannot fail; a business of another organization fails the foreign key.
 static void
-s_call_insert (sb_ctx_t *ctx, const s_call_t *call, sb_db_stmt_t *stmt)
+s_call_insert (sb_ctx_t *ctx, const char *org, const tenant_call_t *call, sb_db_stmt_t *stmt)
 {
     char *id = (char *) sb_ctx_alloc (ctx, 37);
     sb_uuid_v4 (id);
@@ -63,9 +66,9 @@ s_call_insert (sb_ctx_t *ctx, const s_call_t *call, sb_db_stmt_t *stmt)
         .sql =
             "WITH c AS ("
             "  INSERT INTO calls (organization_id, id, business_id, caller_number, started_at,"
-            "    duration_seconds, status, transcript, summary)"
+            "    duration_seconds, status, transcript, summary, source, external_id)"
             "  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::timestamptz, $6::int,"
-            "    $7::text, $8::text, $9::text"
+            "    $7::text, $8::text, $9::text, $10::text, $11::text"
             "  WHERE $5::timestamptz <= now () + interval '5 minutes' RETURNING *),"
             " u AS ("
             "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity,"
@@ -81,9 +84,10 @@ s_call_insert (sb_ctx_t *ctx, const s_call_t *call, sb_db_stmt_t *stmt)
                                       " FROM c) AS x)")
             " SELECT " S_COLUMNS ", (SELECT count (*) FROM u) AS _events,"
             " (SELECT count (*) FROM wd) AS _webhooks FROM c",
-        .nparams = 9,
-        .params = { sb_ctx_head (ctx)->org, id, call->business, call->caller, call->started,
-                    seconds, call->status, call->transcript, call->summary } };
+        .nparams = 11,
+        .params = { org, id, call->business, call->caller, call->started, seconds, call->status,
+                    call->transcript, call->summary, call->source ? call->source : "api",
+                    call->external_id } };
 }
 
 static void
@@ -112,11 +116,17 @@ tenant_calls_create_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult 
         return sb_reply_fields (reply, &fields);
     }
     sb_db_pack_row (sb_reply_body (reply, 201), result, 0);
+    tenant_calls_stored (ctx, result);
+    return 0;
+}
+
+void
+tenant_calls_stored (sb_ctx_t *ctx, PGresult *result)
+{
     //  One function runs after the commit: the usage relay, and the
     //  webhook sender too when the call queued deliveries.
     sb_ctx_after_commit (ctx, atoll (PQgetvalue (result, 0, PQfnumber (result, "_webhooks"))) > 0
                                   ? s_wake_both : tenant_relay_wake);
-    return 0;
 }
 
 //  Calls of several requests commit together (SB_OP_GROUP) when the plan
@@ -132,18 +142,42 @@ tenant_calls_create_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     sb_entitlement_t ent;
     if (sb_ctx_entitlement (ctx, NULL, &ent, NULL) || ent.calls_per_month >= 0)
         return 0;
-    s_call_t call;
+    tenant_call_t call;
     sb_fields_t fields = { 0 };
     s_call_read (ctx, args, &call, &fields);
     if (fields.count == 0)
-        s_call_insert (ctx, &call, stmt);
+        s_call_insert (ctx, sb_ctx_head (ctx)->org, &call, stmt);
+    return 0;
+}
+
+int
+tenant_calls_store (sb_ctx_t *ctx, const char *org, const tenant_call_t *call, bool quiet_quota,
+                    sb_reply_t *reply, PGresult **result)
+{
+    *result = NULL;
+    //  The month's calls, counted by when they were stored.
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, org, &ent, reply))
+        return 1;
+    //  Beyond a plan with overage, only the spending cap stops calls.
+    bool capped = ent.calls_included >= 0 && ent.calls_per_month != ent.calls_included;
+    int quota = tenant_quota (ctx, org, quiet_quota ? NULL : reply, "calls this month",
+                              ent.calls_per_month, TENANT_SQL_CALLS_THIS_MONTH,
+                              capped ? "this month's overage has reached the spending cap "
+                                       "(PUT /v1/billing/spending-cap raises or lifts it)"
+                                     : NULL);
+    if (quota)
+        return quota < 0 ? -1 : quiet_quota ? 2 : 1;
+    sb_db_stmt_t stmt;
+    s_call_insert (ctx, org, call, &stmt);
+    *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
     return 0;
 }
 
 int
 tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
-    s_call_t call;
+    tenant_call_t call;
     sb_fields_t fields = { 0 };
     s_call_read (ctx, args, &call, &fields);
     if (fields.count) {
@@ -161,22 +195,10 @@ tenant_calls_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
         }
         return sb_reply_fields (reply, &fields);
     }
-    //  The month's calls, counted by when they were stored.
-    sb_entitlement_t ent;
-    if (sb_ctx_entitlement (ctx, NULL, &ent, reply))
-        return 0;
-    //  Beyond a plan with overage, only the spending cap stops calls.
-    bool capped = ent.calls_included >= 0 && ent.calls_per_month != ent.calls_included;
-    int quota = tenant_quota (ctx, reply, "calls this month", ent.calls_per_month,
-                              TENANT_SQL_CALLS_THIS_MONTH,
-                              capped ? "this month's overage has reached the spending cap "
-                                       "(PUT /v1/billing/spending-cap raises or lifts it)"
-                                     : NULL);
-    if (quota)
-        return quota < 0 ? -1 : 0;
-    sb_db_stmt_t stmt;
-    s_call_insert (ctx, &call, &stmt);
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
+    PGresult *result;
+    int stored = tenant_calls_store (ctx, sb_ctx_head (ctx)->org, &call, false, reply, &result);
+    if (stored)
+        return stored < 0 ? -1 : 0;
     int rc = tenant_calls_create_finish (ctx, args, result, reply);
     PQclear (result);
     return rc;

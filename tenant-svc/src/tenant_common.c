@@ -233,12 +233,13 @@ tenant_timezone_known (sb_db_t *db, const char *name, bool *known)
 }
 
 int
-tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
-              const char *count_sql, const char *beyond)
+tenant_quota (sb_ctx_t *ctx, const char *org, sb_reply_t *reply, const char *what,
+              int64_t limit, const char *count_sql, const char *beyond)
 {
     if (limit < 0)
         return 0;
-    const char *org = sb_ctx_head (ctx)->org;
+    if (!org)
+        org = sb_ctx_head (ctx)->org;
     //  The lock serializes this organization's creations of this kind until
     //  the transaction ends, so the count below cannot go stale before the
     //  insert: the 100th passes, the 101st waits, then sees 100 and stops.
@@ -254,6 +255,8 @@ tenant_quota (sb_ctx_t *ctx, sb_reply_t *reply, const char *what, int64_t limit,
     PQclear (result);
     if (used < limit)
         return 0;
+    if (!reply)
+        return 1;
     char message [160];
     if (beyond)
         snprintf (message, sizeof (message), "%s", beyond);

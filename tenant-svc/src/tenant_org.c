@@ -7,7 +7,8 @@
     deleting calls first would update them all), calls, businesses, then
     the legacy import's records (the id map references its runs without a
     cascade) and the organization's undelivered and delivered usage
-    outbox rows (usage-svc purges the usage itself).
+    outbox rows (usage-svc purges the usage itself), and the Twilio
+    integration's callback events and the integration itself.
 
     Not on org.deleted any more: that event stays for the gateways' caches,
     and a tenant-svc that was down when it was published never heard it.
@@ -21,6 +22,7 @@ static const char *const s_tables [] = {
     "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
     "usage_outbox",
     "webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
+    "twilio_events", "twilio_integrations",
     NULL
 };
 

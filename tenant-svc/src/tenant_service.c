@@ -32,6 +32,7 @@ s_selftest (bool verbose)
     tenant_import_test (verbose);
     tenant_webhooks_sign_test (verbose);
     tenant_ssrf_test (verbose);
+    tenant_twilio_test (verbose);
 }
 
 static int
@@ -91,6 +92,19 @@ static const sb_op_t s_ops [] = {
     { .name = "webhooks.enqueue", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = tenant_webhooks_enqueue },
     //  ---- end of Webhooks ----
+
+    //  Integrations: Twilio (tenant_twilio.c). The callback has no
+    //  credential but its signature, checked by the handler.
+    { .name = "twilio.put", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_put },
+    { .name = "twilio.get", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_get },
+    { .name = "twilio.delete", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_delete },
+    { .name = "twilio.events", .role = SB_ROLE_ADMIN, .flags = SB_OP_TX,
+      .handler = tenant_twilio_events },
+    { .name = "twilio.callback", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
+      .handler = tenant_twilio_callback },
     { .name = NULL }
 };
 
@@ -113,6 +127,7 @@ const sb_service_t tenant_service = {
     .migrations = tenant_migrations,
     .migration_count = &tenant_migration_count,
     .entitlements = true,
+    .secrets = true,                //  the Twilio token, the webhook secrets
     .start = s_start,
     .stop = s_stop,
     .command = s_command,

@@ -115,19 +115,12 @@ s_feature (sb_ctx_t *ctx, sb_reply_t *reply)
     return 0;
 }
 
-//  A new secret, and its sealed form (freshly allocated), or NULL (503
-//  answered) when the sealing key is missing.
+//  A new secret into secret, and its sealed form (freshly allocated).
 static char *
-s_new_secret (sb_reply_t *reply, char *secret)
+s_new_secret (sb_ctx_t *ctx, char *secret)
 {
-    sb_secrets_t *secrets = tenant_webhooks_secrets ();
-    char *sealed = secrets ? (tenant_webhooks_secret_new (secret),
-                              sb_secrets_seal (secrets, secret, strlen (secret)))
-                           : NULL;
-    if (!sealed)
-        sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
-                        "webhook secrets cannot be stored: no sealing key (see the logs)");
-    return sealed;
+    tenant_webhooks_secret_new (secret);
+    return sb_secrets_seal (sb_ctx_secrets (ctx), secret, strlen (secret));
 }
 
 int
@@ -142,9 +135,7 @@ tenant_webhooks_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *r
     if (fields.count)
         return sb_reply_fields (reply, &fields);
     char secret [TENANT_WEBHOOKS_SECRET_SIZE];
-    char *sealed = s_new_secret (reply, secret);
-    if (!sealed)
-        return 0;
+    char *sealed = s_new_secret (ctx, secret);
     char id [37];
     sb_uuid_v4 (id);
     const char *params [] = { sb_ctx_head (ctx)->org, id, url, events, description, sealed,
@@ -249,9 +240,7 @@ tenant_webhooks_rotate_secret (sb_ctx_t *ctx, const msgpack_object *args, sb_rep
     if (!id)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such webhook endpoint");
     char secret [TENANT_WEBHOOKS_SECRET_SIZE];
-    char *sealed = s_new_secret (reply, secret);
-    if (!sealed)
-        return 0;
+    char *sealed = s_new_secret (ctx, secret);
     //  The current secret becomes the previous one for 24 h (a rotation
     //  within those 24 h drops the one before it).
     const char *params [] = { sb_ctx_head (ctx)->org, id, sealed, secret };

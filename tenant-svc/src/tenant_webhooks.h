@@ -101,7 +101,5 @@ int tenant_webhooks_start (const sb_config_t *config);
 void tenant_webhooks_stop (void);
 //  Tells the thread that a committed transaction wrote deliveries.
 void tenant_webhooks_wake (void);
-//  The process's sealing key (opened at start), for the handlers.
-sb_secrets_t *tenant_webhooks_secrets (void);
 
 #endif

@@ -84,12 +84,6 @@ static struct {
     int in_flight;
 } s;
 
-sb_secrets_t *
-tenant_webhooks_secrets (void)
-{
-    return s.secrets;
-}
-
 void
 tenant_webhooks_wake (void)
 {
@@ -523,10 +517,7 @@ int
 tenant_webhooks_start (const sb_config_t *config)
 {
     s.config = config;
-    char why [200];
-    s.secrets = sb_secrets_new (config, why, sizeof (why));
-    if (!s.secrets)
-        sb_warn ("webhooks: no sealing key (%s): endpoints cannot be created nor signed", why);
+    s.secrets = sb_service_secrets ();
     const char *curl = sb_curl_ready ();
     if (curl)
         return sb_error ("webhooks: libcurl: %s", curl);
@@ -550,5 +541,4 @@ tenant_webhooks_stop (void)
     if (s.multi)
         curl_multi_cleanup (s.multi);
     s.multi = NULL;
-    sb_secrets_destroy (&s.secrets);
 }

@@ -24,6 +24,7 @@
 #include "sb/log.h"
 #include "sb/err.h"
 #include "sb/config.h"
+#include "sb/secrets.h"
 #include "sb/mpk.h"
 #include "sb/envelope.h"
 #include "sb/json.h"

@@ -121,6 +121,11 @@ typedef struct {
     //  billing-svc answers them (sb/entitlements.h); sb_ctx_entitlement
     //  answers from them.
     bool entitlements;
+    //  True: the skeleton opens the key that seals third-party secrets
+    //  (sb/secrets.h) once at start, before the start hook, and stops the
+    //  process when it cannot be had; sb_ctx_secrets and sb_service_secrets
+    //  answer it.
+    bool secrets;
     //  Optional: a lane ("stripe") for the operations that wait on an
     //  outside party. Each process then also runs a second worker, on its
     //  own thread with its own database connection, registered as bus
@@ -173,6 +178,12 @@ sb_db_t *sb_ctx_db (sb_ctx_t *ctx);
 //  The plan catalogue the skeleton loaded for a service with .plans set
 //  (borrowed, valid until the process stops).
 const sb_plans_t *sb_ctx_plans (sb_ctx_t *ctx);
+
+//  The sealing key of a service with .secrets set (borrowed, valid until
+//  the process stops): for handlers, and for the service's own threads
+//  (started by its start hook) through sb_service_secrets.
+sb_secrets_t *sb_ctx_secrets (sb_ctx_t *ctx);
+sb_secrets_t *sb_service_secrets (void);
 
 //  The entitlement of org (NULL: the request's organization) for a service
 //  with .entitlements set: from memory, else asked of billing-svc (the
