@@ -13,7 +13,7 @@ kill -TERM "$(suite_pid tenant-1)"
 wait "$call"
 t_is "the call in hand got its reply" "$?" 0
 t_is "with status 200" "$(json_get "$(cat "$SUITE_TMP/call.out")" .status)" 200
-t_ok "the worker then exited 0" suite_stop tenant-1 5
+t_ok "the worker then exited 0" suite_wait_exit tenant-1 10
 t_ok "and its service is gone from readyz" suite_wait_status /readyz 503 5
 
 # Only internal callers may hold a worker: from HTTP, sleep_ms is ignored.

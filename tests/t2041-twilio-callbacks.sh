@@ -7,7 +7,8 @@
 # signed with another token, or unsigned: 403 invalid_signature, nothing
 # stored; a replay: duplicate; out of order (ringing after completed; a
 # lower SequenceNumber): no change; unknown To: 200 unmatched; over the
-# plan's calls quota (a plan of 1 call a month): 200, refused, no call;
+# plan's calls quota (a plan of 1 call a month): 200, refused, no call,
+# the admins told by mail once (not again for the next refused call);
 # DELETE: the old URL answers 404.
 . "$(dirname "$0")/lib/tenant.sh"
 suite_init
@@ -22,6 +23,7 @@ plans["plans"].append(tiny)
 json.dump(plans, open(sys.argv[2], "w"))
 PY
 export SWITCHBOARD_PLANS_FILE=$SUITE_TMP/plans.json
+suite_smtp_start || t_bail "the SMTP sink did not start"
 suite_up
 
 SIGN=("$SUITE_PYTHON" "$SUITE_ROOT/tests/lib/twilio_sign.py")
@@ -228,6 +230,22 @@ http_as "$Q_AT" GET /v1/integrations/twilio/events
 t_is "  listed as refused" "$(json_get "$HTTP_BODY" '.data[0].outcome')" refused
 t_is "  Q's list holds only Q's two callbacks" \
     "$(json_len "$HTTP_BODY" .data)" 2
+http_as "$Q_AT" GET /v1/me
+QMAIL=$(json_get "$HTTP_BODY" .user.email)
+mail=$(mail_wait_subject "$QMAIL" 'calls from Twilio are not being recorded' 15)
+t_ok "  Q's admin is told by mail that Twilio calls are not recorded" test -n "$mail"
+t_like "  … naming the call" "$(mail_body "$mail" 2>/dev/null)" "$QCA"
+twilio_post "$QURL" "$QTOKEN" CallSid="CA$(hex32)" CallStatus=completed To="$QPHONE" CallDuration=10
+t_field "another call over the quota: refused" .outcome refused
+acked () {
+    [[ $(suite_psql -c "select count (*) from tenant.admin_mail_outbox
+                        where organization_id = '$Q_OID' and acknowledged_at is not null") == 1 ]]
+}
+t_ok "  the one notice was handed to auth-svc" poll_until 10 acked
+t_is "  no second one this month" \
+    "$(suite_psql -c "select count (*) from tenant.admin_mail_outbox where organization_id = '$Q_OID'")" 1
+t_is "  one such mail to Q's admin in all" \
+    "$(mail_count_subject "$QMAIL" 'calls from Twilio are not being recorded')" 1
 
 # ---- reconnect, disconnect -------------------------------------------------------------------
 TOKEN2=$(hex32)

@@ -5,10 +5,12 @@
 # (the schedule's next delay here is 0.5 ms, the answer asks for 2 s); 410
 # disables the endpoint (the delivery failed, later events not queued for
 # it; enabled again by an admin, it is sent to again); an endpoint that never succeeds
-# fails after the schedule's eight attempts.
+# fails after the schedule's eight attempts; one failing for 5 days is
+# disabled. Each disabling mails the organization's admins.
 . "$(dirname "$0")/lib/webhooks.sh"
 suite_init
 export SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE=1 SWITCHBOARD_WEBHOOK_RETRY_SCALE=10000
+suite_smtp_start || t_bail "the SMTP sink did not start"
 suite_up
 wh_start || t_bail "the webhook receiver did not start"
 orgs_with_business A
@@ -61,6 +63,11 @@ _disabled () {
 poll_until 10 _disabled
 t_is "410: the endpoint is disabled, saying why" \
     "$(json_lines "$HTTP_BODY" .enabled .disabled_reason | tr '\n' '|')" "false|the endpoint answered 410 Gone|"
+http_as "$A_AT" GET /v1/me
+AMAIL=$(json_get "$HTTP_BODY" .user.email)
+mail=$(mail_wait_subject "$AMAIL" 'a webhook endpoint was disabled' 15)
+t_ok "  A's admins are told by mail" test -n "$mail"
+t_like "  … naming why" "$(mail_body "$mail" 2>/dev/null)" "because the endpoint answered 410 Gone"
 wh_deliveries A "$ep_gone"
 t_is "  the delivery failed after one attempt" \
     "$(json_lines "$HTTP_BODY" '.data[0].status' '.data[0].attempts[0].status_code' | tr '\n' ' ')" "failed 410 "
@@ -91,4 +98,25 @@ t_is "  the receiver saw 8 requests, one webhook-id" \
     "$(wh_get dead 'str(len(r)) + " " + str(len(set(x["id"] for x in r)))')" "8 1"
 http_as "$A_AT" GET "/v1/webhooks/$ep_dead"
 t_utc "  the endpoint is failing since" "$(json_get "$HTTP_BODY" .failing_since)"
+
+# ---- failing for 5 days: disabled, the admins told --------------------------------------
+suite_psql -c "UPDATE tenant.webhook_endpoints SET failing_since = now () - interval '6 days'
+               WHERE id = '$ep_dead'" > /dev/null
+http_as "$A_AT" POST "/v1/webhooks/$ep_dead/test"
+_dead_disabled () {
+    http_as "$A_AT" GET "/v1/webhooks/$ep_dead"
+    [[ $(json_get "$HTTP_BODY" .enabled 2>/dev/null) == false ]]
+}
+poll_until 20 _dead_disabled
+t_is "an endpoint failing for 5 days is disabled, saying why" \
+    "$(json_lines "$HTTP_BODY" .enabled .disabled_reason | tr '\n' '|')" \
+    "false|deliveries failed for 5 days|"
+# (The 410 endpoint was disabled once more by the ping after its
+# re-enabling: that mail came too. Each disabling is told.)
+found=
+for _ in 1 2 3; do
+    mail=$(mail_wait_subject "$AMAIL" 'a webhook endpoint was disabled' 15) || break
+    [[ $(mail_body "$mail") == *"because deliveries failed for 5 days"* ]] && { found=$mail; break; }
+done
+t_ok "  A's admins are told by mail" test -n "$found"
 t_done

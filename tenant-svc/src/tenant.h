@@ -118,6 +118,17 @@ void tenant_relay_stop (void);
 //  (from the worker's thread, which started the relay).
 void tenant_relay_wake (void);
 
+//  ---- mail to an organization's admins (tenant_notices.c) -----------------
+
+//  Queues a mail to org's admins in db's transaction, unless one with the
+//  same key was queued before (0, or -1 when the statement failed); the
+//  caller wakes the relay after the commit (tenant_notices_wake).
+int tenant_notice_queue (sb_db_t *db, const char *org, const char *key, const char *subject,
+                         const char *text);
+int tenant_notices_start (const sb_config_t *config);
+void tenant_notices_stop (void);
+void tenant_notices_wake (void);
+
 //  ---- an organization's deletion (tenant_org.c) ----------------------------
 
 //  org.purge: deletes a batch of the organization's rows in every table.

@@ -22,7 +22,7 @@ static const char *const s_tables [] = {
     "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
     "usage_outbox",
     "webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
-    "twilio_events", "twilio_integrations",
+    "twilio_events", "twilio_integrations", "admin_mail_outbox",
     NULL
 };
 

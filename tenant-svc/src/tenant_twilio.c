@@ -531,6 +531,23 @@ s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_fo
     if (stored == 2) {
         sb_info ("tenant: twilio call %s refused: the calls quota is reached", event->sid);
         event->outcome = "refused";
+        //  The admins are told once a month (tenant_notices.c).
+        char key [40], month [8];
+        snprintf (month, sizeof (month), "%.7s", started);
+        snprintf (key, sizeof (key), "twilio-refused:%s", month);
+        char text [1024];
+        snprintf (text, sizeof (text),
+                  "A call to your number %s (Twilio call %s) was not recorded: your plan's\r\n"
+                  "calls for this month are used up. Further calls this month are not\r\n"
+                  "recorded either; this is the only mail about them until next month.\r\n"
+                  "\r\n"
+                  "The Billing page shows the plans with more calls. Every callback Twilio\r\n"
+                  "sent is listed with its outcome at GET /v1/integrations/twilio/events.\r\n",
+                  event->to, event->sid);
+        if (tenant_notice_queue (sb_ctx_db (ctx), org, key,
+                                 "Switchboard: calls from Twilio are not being recorded", text))
+            return -1;
+        sb_ctx_after_commit (ctx, tenant_notices_wake);
         return 0;
     }
     if (!result)

@@ -148,9 +148,26 @@ s_record (s_job_t *job, long status, const char *error)
         "      < now () - $12::bigint * interval '1 millisecond', false)"
         "     THEN 'deliveries failed for 5 days' ELSE p.disabled_reason END,"
         "   updated_at = CASE WHEN $10::boolean THEN p.updated_at ELSE clock_timestamp () END"
-        "  FROM d WHERE p.organization_id = d.organization_id AND p.id = d.endpoint_id"
-        "  RETURNING p.id, p.enabled)"
-        " SELECT (SELECT count (*) FROM a), (SELECT bool_and (enabled) FROM p) FROM d",
+        "  FROM d, webhook_endpoints o"
+        "  WHERE p.organization_id = d.organization_id AND p.id = d.endpoint_id"
+        "   AND o.organization_id = p.organization_id AND o.id = p.id"
+        "  RETURNING p.organization_id, p.id, p.url, p.enabled, p.disabled_reason,"
+        "   o.enabled AS was_enabled),"
+        //  Disabled by this answer: the admins are told (tenant_notices.c),
+        //  once per disabling.
+        " m AS (INSERT INTO admin_mail_outbox (organization_id, dedupe_key, subject, body)"
+        "  SELECT organization_id, 'webhook-disabled:' || id || ':' || now (),"
+        "   'Switchboard: a webhook endpoint was disabled',"
+        "   'Switchboard stopped sending events to your webhook endpoint' || chr (13) || chr (10)"
+        "   || url || chr (13) || chr (10) || 'because ' || disabled_reason || '.'"
+        "   || chr (13) || chr (10) || chr (13) || chr (10)"
+        "   || 'Events are not queued for it while it is disabled. Once the endpoint works'"
+        "   || chr (13) || chr (10) || 'again, enable it (PATCH /v1/webhooks/' || id"
+        "   || ' {\"enabled\": true}).' || chr (13) || chr (10)"
+        "  FROM p WHERE was_enabled AND NOT enabled"
+        "  ON CONFLICT (organization_id, dedupe_key) DO NOTHING RETURNING 1)"
+        " SELECT (SELECT count (*) FROM a), (SELECT bool_and (enabled) FROM p),"
+        "  (SELECT count (*) FROM m) FROM d",
         12, params);
     if (!result) {
         sb_db_rollback (s.db);
@@ -162,9 +179,13 @@ s_record (s_job_t *job, long status, const char *error)
     else
     if (streq (PQgetvalue (result, 0, 1), "f"))
         sb_warn ("webhooks: an endpoint of organization %s is now disabled", job->org);
+    bool mailed = PQntuples (result) > 0 && atoi (PQgetvalue (result, 0, 2)) > 0;
     PQclear (result);
     if (sb_db_commit (s.db))
         sb_db_rollback (s.db);
+    else
+    if (mailed)
+        tenant_notices_wake ();
 }
 
 //  ---------------------------------------------------------------------------

@@ -56,6 +56,8 @@
 #                                    environment first, start more after)
 #           suite_stop KEY [SECS]    SIGTERM, wait (SIGKILL after SECS, 10);
 #                                    returns the process's exit status
+#           suite_wait_exit KEY [SECS]  wait for KEY, already told to stop,
+#                                    to exit (its status); sends nothing
 #           suite_kill KEY           SIGKILL and reap
 #           suite_signal_workers NAME SIG   kill -SIG every worker of service NAME
 #           suite_pid KEY            print the pid;  suite_running KEY: alive?
@@ -90,6 +92,8 @@
 #                                    not returned by an earlier mail_wait;
 #                                    prints its path; status 1 on timeout
 #           mail_count TO            messages to TO received so far
+#           mail_wait_subject TO REGEX [SECS]  mail_wait for a Subject like REGEX
+#           mail_count_subject TO REGEX        how many came with such a Subject
 #           mail_header PATH NAME    a header, RFC 2047 words decoded
 #           mail_body PATH           the text, transfer encoding undone, LF
 #           mail_link PATH PREFIX    the first URL in the text starting with
@@ -492,6 +496,18 @@ suite_stop () {
     _suite_reap "$key" "$pid"
 }
 
+# Wait up to $2 s (10) for process $1, already told to stop, to exit by
+# itself, and return its exit status (1 if it did not exit). Unlike
+# suite_stop it sends nothing: a second SIGTERM while a process shuts down
+# may find the default disposition back (czmq resets its handler at exit)
+# and kill it (143), which says nothing of how it stops.
+suite_wait_exit () {
+    local key=$1 grace=${2:-10} pid
+    pid=$(suite_pid "$key") || { t_diag "suite_wait_exit: no process '$key'"; return 1; }
+    _suite_wait_gone "$pid" "$grace" || { t_diag "suite_wait_exit: $key still runs after ${grace}s"; return 1; }
+    _suite_reap "$key" "$pid"
+}
+
 suite_kill () {
     local key=$1 pid
     pid=$(suite_pid "$key") || { t_diag "suite_kill: no process '$key'"; return 1; }
@@ -741,6 +757,39 @@ mail_wait () {
 mail_count () {
     [[ -n $SUITE_MAIL_DIR ]] || { echo 0; return 0; }
     _suite_mail_files "${1,,}" | wc -l
+}
+
+# mail_wait_subject TO REGEX [SECS]: like mail_wait, for the next mail to TO
+# whose Subject matches REGEX (extended); mails that do not match stay for
+# other waits. mail_count_subject TO REGEX: how many such mails came.
+mail_wait_subject () {
+    local to=${1,,} re=$2 secs=${3:-10} seen=$SUITE_TMP/mail-seen deadline f
+    [[ -n $SUITE_MAIL_DIR ]] || { t_diag "mail_wait_subject: call suite_smtp_start first"; return 2; }
+    deadline=$((SECONDS + secs))
+    while :; do
+        while IFS= read -r f; do
+            if ! grep -Fxq -- "$f" "$seen" 2>/dev/null \
+               && [[ $(mail_header "$f" Subject) =~ $re ]]; then
+                printf '%s\n' "$f" >> "$seen"
+                printf '%s\n' "$f"
+                return 0
+            fi
+        done < <(_suite_mail_files "$to")
+        if (( SECONDS >= deadline )); then
+            t_diag "mail_wait_subject: no new mail to $1 with a subject like '$re' within ${secs}s"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+mail_count_subject () {
+    local f n=0
+    [[ -n $SUITE_MAIL_DIR ]] || { echo 0; return 0; }
+    while IFS= read -r f; do
+        [[ $(mail_header "$f" Subject) =~ $2 ]] && n=$((n + 1))
+    done < <(_suite_mail_files "${1,,}")
+    echo "$n"
 }
 
 _SUITE_MAIL_PY='
