@@ -103,6 +103,20 @@ t_like "  the attempt is refused before connecting" \
 t_is "  with no status code" "$(json_get "$HTTP_BODY" '.data[0].attempts[0].status_code')" null
 t_is "  and the delivery pending for a retry" "$(json_get "$HTTP_BODY" '.data[0].status')" pending
 t_is "the receiver got nothing" "$(wh_get sneaky 'len(r)')" 0
+# An https name that resolves to loopback, behind the API's back: its form
+# passes, the address is refused as curl opens the socket.
+port=${WH_BASE##*:}
+suite_psql -c "UPDATE tenant.webhook_endpoints SET url = 'https://localhost:$port/hook/sneaky2/200'
+               WHERE id = '$ep2'" >/dev/null
+http_as "$A_AT" POST "/v1/webhooks/$ep2/test"
+_refused_addr () {
+    wh_deliveries A "$ep2"
+    [[ $(json_get "$HTTP_BODY" '.data[0].attempts[0].error' 2>/dev/null) == *"not a public address"* ]]
+}
+t_ok "a name resolving to loopback is refused as the socket opens" poll_until 10 _refused_addr
+t_like "  naming the address" "$(json_get "$HTTP_BODY" '.data[0].attempts[0].error')" \
+    '^refused: (127\.0\.0\.1|::1) is not a public address$'
+t_is "  the receiver got nothing" "$(wh_get sneaky2 'len(r)')" 0
 
 # ---- isolation, delete -------------------------------------------------------------
 http_as "$B_AT" GET "/v1/webhooks/$ep"

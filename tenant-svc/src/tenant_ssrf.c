@@ -112,9 +112,11 @@ s_refuse (char *why, size_t why_size, const char *text)
     return 1;
 }
 
-int
-tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t *target,
-                   char *why, size_t why_size)
+//  The checks of url that need no name resolution; with resolve, also the
+//  addresses of its host (and *target).
+static int
+s_check (const char *url, bool allow_private, bool resolve, tenant_ssrf_target_t *target,
+         char *why, size_t why_size)
 {
     CURLU *parsed = curl_url ();
     char *scheme = NULL, *host = NULL, *user = NULL, *port = NULL;
@@ -131,6 +133,10 @@ tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t *ta
     }
     if (curl_url_get (parsed, CURLUPART_USER, &user, 0) == CURLUE_OK) {
         s_refuse (why, why_size, "must not carry a user name or password");
+        goto done;
+    }
+    if (!resolve) {
+        rc = 0;
         goto done;
     }
     curl_url_get (parsed, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
@@ -194,6 +200,19 @@ done:
     return rc;
 }
 
+int
+tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t *target,
+                   char *why, size_t why_size)
+{
+    return s_check (url, allow_private, true, target, why, why_size);
+}
+
+int
+tenant_ssrf_check_url (const char *url, bool allow_private, char *why, size_t why_size)
+{
+    return s_check (url, allow_private, false, NULL, why, why_size);
+}
+
 //  Judges an address given as text.
 static bool
 s_public (const char *text)
@@ -250,6 +269,12 @@ tenant_ssrf_test (bool verbose)
     SB_CHECK (tenant_ssrf_check ("https://2130706433/hook", false, NULL, why, sizeof (why)) == 1);
     SB_CHECK (tenant_ssrf_check ("https://[::1]/hook", false, NULL, why, sizeof (why)) == 1);
     SB_CHECK (tenant_ssrf_check ("https://[::ffff:7f00:1]/", false, NULL, why, sizeof (why)) == 1);
+    //  Without resolving: the form only (the address is judged as curl
+    //  opens its socket).
+    SB_CHECK (tenant_ssrf_check_url ("https://localhost/hook", false, why, sizeof (why)) == 0);
+    SB_CHECK (tenant_ssrf_check_url ("http://8.8.8.8/x", false, why, sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_url ("https://user:pw@8.8.8.8/", false, why, sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_url ("http://127.0.0.1:9/", true, why, sizeof (why)) == 0);
     SB_CHECK (tenant_ssrf_check ("https://169.254.169.254/latest", false, NULL, why,
                                  sizeof (why)) == 1);
     SB_CHECK (tenant_ssrf_check ("https://8.8.8.8/hook", false, &target, why, sizeof (why)) == 0);

@@ -91,6 +91,10 @@ typedef struct {
 //  why (a sentence for a field error or an attempt's error).
 int tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t *target,
                        char *why, size_t why_size);
+//  The same checks without resolving the host (the delivery thread must not
+//  block on a resolver: its addresses are judged as curl opens the socket,
+//  tenant_ssrf_address_public). 0, or 1 with why.
+int tenant_ssrf_check_url (const char *url, bool allow_private, char *why, size_t why_size);
 
 void tenant_ssrf_test (bool verbose);
 

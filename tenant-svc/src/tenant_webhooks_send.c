@@ -17,10 +17,11 @@
         the same on every attempt), webhook-timestamp (this attempt's) and
         webhook-signature (one "v1,…" per active secret: the current one,
         and the previous one for 24 h after a rotation), 15 s in all. The
-        URL is checked again (tenant_ssrf_check) and curl pinned to the
-        address checked (CURLOPT_RESOLVE), the address of the socket
-        checked once more as curl opens it, no proxy, no redirect
-        followed (a 3xx is a failed attempt);
+        URL's form is checked again (tenant_ssrf_check_url) and every
+        address curl connects to is judged as it opens the socket (so
+        whatever a name resolves to at that moment, no rebinding window;
+        curl resolves asynchronously, never blocking the loop), no proxy,
+        no redirect followed (a 3xx is a failed attempt);
       - records each outcome with its attempt (status code or error,
         duration), only if the lease is still this thread's: 2xx
         succeeded; 410 fails the delivery and disables the endpoint;
@@ -36,11 +37,12 @@
     commit that queued deliveries (tenant_webhooks_wake), and otherwise
     looks for due rows at least once a second.
 
-    Not done: the organization's admins are not mailed when an endpoint
-    is disabled (the endpoint says why: disabled_reason). Name resolution
-    (getaddrinfo) blocks the loop while the system resolver answers.
+    An endpoint disabled by an answer (410, or 5 days of failures) has its
+    organization's admins mailed, in the same statement (admin_mail_outbox,
+    tenant_notices.c).
 */
 #include "tenant_webhooks.h"
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -61,13 +63,13 @@ typedef struct _s_job_t s_job_t;
 struct _s_job_t {
     CURL *easy;
     struct curl_slist *headers;
-    struct curl_slist *resolve;
     char *body;
     char org [37], delivery [37], lease [64];
     int attempts;                   //  before this one
     int64_t at_ms, started_ms;
     int64_t retry_after_s;          //  -1: none
     char error [CURL_ERROR_SIZE];
+    char refused [INET6_ADDRSTRLEN];    //  an address the socket check refused
     s_job_t *next;
 };
 
@@ -226,14 +228,21 @@ s_header (char *data, size_t size, size_t count, void *arg)
     return length;
 }
 
-//  The address curl is about to connect to is checked once more.
+//  Every address curl is about to connect to is judged here: the check
+//  that counts (whatever the name resolved to at this moment).
 static curl_socket_t
 s_open_socket (void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
-    (void) arg;
     (void) purpose;
-    if (!s.config->webhooks_allow_private && !tenant_ssrf_address_public (&address->addr))
+    s_job_t *job = (s_job_t *) arg;
+    if (!s.config->webhooks_allow_private && !tenant_ssrf_address_public (&address->addr)) {
+        const void *raw = address->family == AF_INET6
+                              ? (const void *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr
+                              : (const void *) &((struct sockaddr_in *) &address->addr)->sin_addr;
+        if (!inet_ntop (address->family, raw, job->refused, sizeof (job->refused)))
+            snprintf (job->refused, sizeof (job->refused), "?");
         return CURL_SOCKET_BAD;
+    }
     return socket (address->family, address->socktype, address->protocol);
 }
 
@@ -243,7 +252,6 @@ s_job_free (s_job_t *job)
     if (job->easy)
         curl_easy_cleanup (job->easy);
     curl_slist_free_all (job->headers);
-    curl_slist_free_all (job->resolve);
     free (job->body);
     free (job);
 }
@@ -291,9 +299,8 @@ s_start_job (const PGresult *rows, int r)
     job->body = sb_strdup (PQgetvalue (rows, r, 7));
 
     bool allow = s.config->webhooks_allow_private == 1;
-    tenant_ssrf_target_t target;
     char why [200];
-    if (tenant_ssrf_check (url, allow, &target, why, sizeof (why))) {
+    if (tenant_ssrf_check_url (url, allow, why, sizeof (why))) {
         char error [240];
         snprintf (error, sizeof (error), "refused: the URL %s", why);
         s_record (job, 0, error);
@@ -319,14 +326,10 @@ s_start_job (const PGresult *rows, int r)
     job->headers = curl_slist_append (job->headers, header);
     snprintf (header, sizeof (header), "webhook-signature: %s", signature);
     job->headers = curl_slist_append (job->headers, header);
-    if (*target.resolve)
-        job->resolve = curl_slist_append (NULL, target.resolve);
 
     CURL *easy = job->easy = curl_easy_init ();
     curl_easy_setopt (easy, CURLOPT_URL, url);
     curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, allow ? "https,http" : "https");
-    if (job->resolve)
-        curl_easy_setopt (easy, CURLOPT_RESOLVE, job->resolve);
     curl_easy_setopt (easy, CURLOPT_NOPROXY, "*");
     curl_easy_setopt (easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
@@ -339,6 +342,7 @@ s_start_job (const PGresult *rows, int r)
     curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_header);
     curl_easy_setopt (easy, CURLOPT_HEADERDATA, job);
     curl_easy_setopt (easy, CURLOPT_OPENSOCKETFUNCTION, s_open_socket);
+    curl_easy_setopt (easy, CURLOPT_OPENSOCKETDATA, job);
     curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, job->error);
     curl_easy_setopt (easy, CURLOPT_PRIVATE, job);
     if (curl_multi_add_handle (s.multi, easy) != CURLM_OK) {
@@ -447,6 +451,10 @@ s_reap (void)
         curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle (s.multi, easy);
         char error [CURL_ERROR_SIZE + 32];
+        if (code != CURLE_OK && *job->refused)
+            snprintf (error, sizeof (error), "refused: %.64s is not a public address",
+                      job->refused);
+        else
         if (code != CURLE_OK)
             snprintf (error, sizeof (error), "%s", *job->error ? job->error
                                                                : curl_easy_strerror (code));
