@@ -111,19 +111,11 @@ static const sb_outbox_t s_outbox = {
     .column_count = 5, .key_count = 1, .backoff_max_s = S_BACKOFF_MAX_S, .deliver = s_deliver
 };
 
-//  The relay's step: one due referral (sb_outbox_step).
-static int
-s_step (sb_db_t *db, sb_client_t *client, void *arg)
-{
-    (void) arg;
-    return sb_outbox_step (db, client, &s_outbox);
-}
 
 int
 auth_referrals_start (const sb_config_t *config)
 {
-    sb_relay_spec_t spec = { .name = "referrals", .schema = "auth", .step = s_step };
-    s_relay = sb_relay_new (config, &spec);
+    s_relay = sb_outbox_relay_new (config, "auth", &s_outbox);
     return s_relay ? 0 : -1;
 }
 

@@ -76,19 +76,11 @@ static const sb_outbox_t s_outbox = {
     .deliver = s_deliver
 };
 
-static int
-s_step (sb_db_t *db, sb_client_t *client, void *arg)
-{
-    (void) arg;
-    return sb_outbox_step (db, client, &s_outbox);
-}
 
 int
 billing_outbox_start (const sb_config_t *config)
 {
-    sb_relay_spec_t spec = { .name = "subscription events", .schema = "billing",
-                             .step = s_step };
-    s_relay = sb_relay_new (config, &spec);
+    s_relay = sb_outbox_relay_new (config, "billing", &s_outbox);
     return s_relay ? 0 : sb_error ("cannot start the subscription events relay");
 }
 

@@ -187,3 +187,17 @@ sb_outbox_step (sb_db_t *db, sb_client_t *client, const sb_outbox_t *outbox)
     }
     return 1;
 }
+
+static int
+s_outbox_relay_step (sb_db_t *db, sb_client_t *client, void *arg)
+{
+    return sb_outbox_step (db, client, (const sb_outbox_t *) arg);
+}
+
+sb_relay_t *
+sb_outbox_relay_new (const sb_config_t *config, const char *schema, const sb_outbox_t *outbox)
+{
+    sb_relay_spec_t spec = { .name = outbox->name, .schema = schema,
+                             .step = s_outbox_relay_step, .arg = (void *) outbox };
+    return sb_relay_new (config, &spec);
+}

@@ -63,18 +63,11 @@ static const sb_outbox_t s_outbox = {
     .deliver = s_deliver
 };
 
-static int
-s_step (sb_db_t *db, sb_client_t *client, void *arg)
-{
-    (void) arg;
-    return sb_outbox_step (db, client, &s_outbox);
-}
 
 int
 tenant_notices_start (const sb_config_t *config)
 {
-    sb_relay_spec_t spec = { .name = "admin mail", .schema = "tenant", .step = s_step };
-    s_relay = sb_relay_new (config, &spec);
+    s_relay = sb_outbox_relay_new (config, "tenant", &s_outbox);
     return s_relay ? 0 : -1;
 }
 

@@ -81,6 +81,12 @@ typedef struct {
 
 int sb_outbox_step (sb_db_t *db, sb_client_t *client, const sb_outbox_t *outbox);
 
+//  A relay whose step is sb_outbox_step on outbox (borrowed for the relay's
+//  life: a constant), named by it, on the service's schema. NULL when the
+//  thread cannot start.
+sb_relay_t *sb_outbox_relay_new (const sb_config_t *config, const char *schema,
+                                 const sb_outbox_t *outbox);
+
 //  Asks the relay to look at its outbox now; many wakes coalesce into one
 //  look. Call it from the thread that created the relay (the worker's),
 //  e.g. through sb_ctx_after_commit.
