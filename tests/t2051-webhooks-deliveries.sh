@@ -9,7 +9,8 @@
 # receiver saw. An organization without endpoints queues nothing. POST
 # .../test sends a ping; a rotated secret signs alongside the previous one
 # (two entries, both verifiable); a redirect is not followed (a failed
-# attempt; the target never reached).
+# attempt; the target never reached). Moved to a plan without webhooks, the
+# organization's calls and orders queue no more events.
 # SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE=1: the receiver is http on loopback.
 . "$(dirname "$0")/lib/webhooks.sh"
 suite_init
@@ -123,4 +124,20 @@ t_is "a 3xx is a failed attempt" \
     "$(json_lines "$HTTP_BODY" '.data[0].attempts[0].status_code' '.data[0].attempts[0].error' | tr '\n' '|')" \
     "302|redirect (302) not followed|"
 t_is "  the redirect's target never reached" "$(wh_get target 'len(r)')" 0
+
+# ---- a plan without webhooks: no more events of calls and orders ------------------
+http_op PUT "/v1/sys/subscriptions/$A_OID" '{"plan":"free"}'
+t_status "the operator moves A to free (no webhooks)" 200
+events_of_a () {
+    suite_psql -c "SELECT count (*) FROM tenant.webhook_events WHERE organization_id = '$A_OID'"
+}
+before=$(events_of_a)
+_on_free () {   # tenant-svc knows the plan once A cannot create an endpoint
+    http_as "$A_AT" POST /v1/webhooks "{\"url\":\"$WH_BASE/hook/x/200\",\"events\":[\"ping\"]}"
+    [[ $HTTP_STATUS == 403 ]]
+}
+t_ok "  tenant-svc applies the plan" poll_until 10 _on_free
+create_as "$A_AT" /v1/calls "$(call_body "$A_BIZ")" || t_fail "a call on free"
+create_as "$A_AT" /v1/orders "$(order_body "$A_BIZ")" || t_fail "an order on free"
+t_is "  a call and an order on free queue no event" "$(events_of_a)" "$before"
 t_done

@@ -366,6 +366,11 @@ s_emit (sb_ctx_t *ctx, const char *org, const char *source, const char *type, co
 int
 tenant_webhooks_emit (sb_ctx_t *ctx, const char *type, const PGresult *data)
 {
+    //  Only for a plan with webhooks (a plan that cannot be read now keeps
+    //  the event).
+    sb_entitlement_t ent;
+    if (sb_ctx_entitlement (ctx, NULL, &ent, NULL) == 0 && !(ent.features & SB_FEATURE_WEBHOOKS))
+        return 0;
     //  The row as the API shows it, as JSON.
     msgpack_sbuffer packed, json;
     msgpack_sbuffer_init (&packed);
