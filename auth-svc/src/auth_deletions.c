@@ -89,7 +89,6 @@ static const sb_outbox_t s_outbox = {
     .column_count = 2, .key_count = 2, .backoff_max_s = S_BACKOFF_MAX_S, .deliver = s_purge
 };
 
-
 int
 auth_deletions_start (const sb_config_t *config)
 {

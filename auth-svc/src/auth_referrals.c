@@ -111,7 +111,6 @@ static const sb_outbox_t s_outbox = {
     .column_count = 5, .key_count = 1, .backoff_max_s = S_BACKOFF_MAX_S, .deliver = s_deliver
 };
 
-
 int
 auth_referrals_start (const sb_config_t *config)
 {

@@ -151,18 +151,9 @@ s_deliver_one (sb_db_t *db, sb_client_t *client)
         sb_db_commit (db);
         return 0;
     }
-    msgpack_sbuffer args;
-    msgpack_sbuffer_init (&args);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    sb_mpk_pack_kv_str (&pk, "id", PQgetvalue (row, 0, 0));
-    sb_mpk_pack_kv_str (&pk, "organization_id", PQgetvalue (row, 0, 1));
-    sb_mpk_pack_kv_str (&pk, "subject", PQgetvalue (row, 0, 2));
-    sb_mpk_pack_kv_str (&pk, "text", PQgetvalue (row, 0, 3));
-    int status = sb_client_request (client, "auth", "mail.admins", PQgetvalue (row, 0, 1), &args,
-                                    S_CALL_MS, NULL, NULL, 0);
-    msgpack_sbuffer_destroy (&args);
+    int status = sb_client_mail_admins (client, PQgetvalue (row, 0, 0), PQgetvalue (row, 0, 1),
+                                        PQgetvalue (row, 0, 2), PQgetvalue (row, 0, 3), S_CALL_MS,
+                                        NULL, 0);
 
     char attempts [16], code [16];
     snprintf (attempts, sizeof (attempts), "%d", atoi (PQgetvalue (row, 0, 4)) + 1);

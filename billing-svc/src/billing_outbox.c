@@ -76,7 +76,6 @@ static const sb_outbox_t s_outbox = {
     .deliver = s_deliver
 };
 
-
 int
 billing_outbox_start (const sb_config_t *config)
 {

@@ -151,3 +151,22 @@ sb_client_call (sb_client_t *self, const char *service, const void *request, siz
     msgpack_unpacked_init (&reply->unpacked);
     return sb_error ("client: no reply from '%s' within %d ms", service, timeout_ms);
 }
+
+int
+sb_client_mail_admins (sb_client_t *self, const char *id, const char *org, const char *subject,
+                       const char *text, int timeout_ms, char *error, size_t error_size)
+{
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init (&args);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    sb_mpk_pack_kv_str (&pk, "id", id);
+    sb_mpk_pack_kv_str (&pk, "organization_id", org);
+    sb_mpk_pack_kv_str (&pk, "subject", subject);
+    sb_mpk_pack_kv_str (&pk, "text", text);
+    int status = sb_client_request (self, "auth", "mail.admins", org, &args, timeout_ms, NULL,
+                                    error, error_size);
+    msgpack_sbuffer_destroy (&args);
+    return status;
+}

@@ -41,19 +41,8 @@ s_deliver (sb_client_t *client, const char *const *row, bool *done, char *error,
            size_t error_size)
 {
     *done = true;
-    msgpack_sbuffer args;
-    msgpack_sbuffer_init (&args);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    sb_mpk_pack_kv_str (&pk, "id", row [C_ID]);
-    sb_mpk_pack_kv_str (&pk, "organization_id", row [C_ORG]);
-    sb_mpk_pack_kv_str (&pk, "subject", row [C_SUBJECT]);
-    sb_mpk_pack_kv_str (&pk, "text", row [C_BODY]);
-    int status = sb_client_request (client, "auth", "mail.admins", row [C_ORG], &args, S_CALL_MS,
-                                    NULL, error, error_size);
-    msgpack_sbuffer_destroy (&args);
-    return status;
+    return sb_client_mail_admins (client, row [C_ID], row [C_ORG], row [C_SUBJECT], row [C_BODY],
+                                  S_CALL_MS, error, error_size);
 }
 
 static const sb_outbox_t s_outbox = {
@@ -62,7 +51,6 @@ static const sb_outbox_t s_outbox = {
     .column_count = C_COUNT, .key_count = 1, .backoff_max_s = S_BACKOFF_MAX_S,
     .deliver = s_deliver
 };
-
 
 int
 tenant_notices_start (const sb_config_t *config)

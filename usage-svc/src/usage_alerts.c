@@ -161,19 +161,8 @@ s_mail (sb_client_t *client, const char *const *row, char *error, size_t error_s
               "allows it). The billing page shows the plans with higher limits; the\r\n"
               "alert thresholds are set with PUT /v1/usage/alerts.\r\n",
               row [C_USED], row [C_QUOTA], row [C_METRIC], row [C_PERIOD], row [C_THRESHOLD]);
-    msgpack_sbuffer args;
-    msgpack_sbuffer_init (&args);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    sb_mpk_pack_kv_str (&pk, "id", row [C_ALERT]);
-    sb_mpk_pack_kv_str (&pk, "organization_id", row [C_ORG]);
-    sb_mpk_pack_kv_str (&pk, "subject", subject);
-    sb_mpk_pack_kv_str (&pk, "text", text);
-    int status = sb_client_request (client, "auth", "mail.admins", row [C_ORG], &args, S_CALL_MS,
-                                    NULL, error, error_size);
-    msgpack_sbuffer_destroy (&args);
-    return status;
+    return sb_client_mail_admins (client, row [C_ALERT], row [C_ORG], subject, text, S_CALL_MS,
+                                  error, error_size);
 }
 
 //  webhooks.enqueue for one alert.
@@ -220,7 +209,6 @@ static const sb_outbox_t s_outbox = {
     .column_count = C_COUNT, .key_count = 2, .backoff_max_s = S_BACKOFF_MAX_S,
     .deliver = s_deliver
 };
-
 
 int
 usage_alerts_start (const sb_config_t *config)

@@ -38,4 +38,11 @@ int sb_client_request (sb_client_t *self, const char *service, const char *op, c
                        const msgpack_sbuffer *args, int timeout_ms, sb_reply_msg_t *reply,
                        char *error, size_t error_size);
 
+//  auth-svc's mail.admins: a mail to every admin of org (subject, text:
+//  CRLF lines), id naming it so that a repeat is not sent twice. The
+//  status as sb_client_request answers it.
+int sb_client_mail_admins (sb_client_t *self, const char *id, const char *org,
+                           const char *subject, const char *text, int timeout_ms, char *error,
+                           size_t error_size);
+
 #endif
