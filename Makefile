@@ -56,7 +56,7 @@ EMBED      := $(BUILD)/tools/sb-embed-sql
 NPM        := $(shell command -v npm 2>/dev/null)
 
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
-              $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench
+              $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench $(BIN)/switchboardctl
 
 .PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare docs \
         docs-missing docs-screenshot dashboard-screenshots lint-openapi
@@ -148,6 +148,12 @@ $(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
 
 # ---- tools and tests -----------------------------------------------------
 $(BIN)/sb-%: $(BUILD)/tools/sb-%.o $(LIBSB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# switchboardctl: the operator's tool, one file per command (tools/ctl/ctl.h).
+CTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/ctl/*.c))
+$(BIN)/switchboardctl: $(CTL_OBJ) $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -3,7 +3,9 @@
     Usage: sb-call [-b BROKERS] [-t TIMEOUT_MS] [-r ROLE] [-o ORG] SERVICE OP [JSON_ARGS]
 
     Builds a request envelope, sends it through an MDP client to the
-    brokers (SWITCHBOARD_BROKER by default) and prints the reply as JSON:
+    brokers (SWITCHBOARD_BROKER by default), with the internal key on a
+    secured bus (SWITCHBOARD_CURVE_CERT, default <CURVE_DIR>/internal.key),
+    and prints the reply as JSON:
     {"status":200,"body":...} or {"status":404,"error":{...}}. Exits 0 when
     a reply came (whatever its status), 1 on timeout, 2 on bad usage.
 */
@@ -12,7 +14,7 @@
 int
 main (int argc, char **argv)
 {
-    const char *brokers = getenv ("SWITCHBOARD_BROKER");
+    const char *brokers = NULL;     //  -b, else SWITCHBOARD_BROKER
     int timeout = 5000;
     sb_envelope_head_t head = { .role = SB_ROLE_SERVICE };
     int i = 1;
@@ -78,7 +80,16 @@ main (int argc, char **argv)
     sb_envelope_encode_request (&envelope, &head, packed.data, packed.size);
 
     int status = 1;
-    sb_client_t *client = sb_client_new (brokers ? brokers : "tcp://127.0.0.1:5555");
+    sb_config_t config;
+    char config_why [256];
+    if (sb_config_load (&config, NULL, NULL, config_why, sizeof (config_why))) {
+        fprintf (stderr, "sb-call: %s\n", config_why);
+        sb_config_release (&config);
+        msgpack_sbuffer_destroy (&packed);
+        msgpack_sbuffer_destroy (&envelope);
+        return 2;
+    }
+    sb_client_t *client = sb_client_new (&config, brokers);
     sb_reply_msg_t reply;
     if (client
         && sb_client_call (client, service, envelope.data, envelope.size, timeout, &reply) == 0) {
@@ -97,6 +108,7 @@ main (int argc, char **argv)
     else
         fprintf (stderr, "sb-call: no reply from '%s'\n", service);
     sb_client_destroy (&client);
+    sb_config_release (&config);
     msgpack_sbuffer_destroy (&packed);
     msgpack_sbuffer_destroy (&envelope);
     return status;

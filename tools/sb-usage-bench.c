@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 typedef struct {
+    const sb_config_t *config;      //  the bus's keys
     const char *brokers;
     const char *org;
     const char *run;
@@ -41,7 +42,7 @@ static void *
 s_run (void *arg)
 {
     s_worker_t *self = (s_worker_t *) arg;
-    sb_client_t *client = sb_client_new (self->brokers);
+    sb_client_t *client = sb_client_new (self->config, self->brokers);
     if (!client)
         return NULL;
     msgpack_sbuffer args, envelope;
@@ -113,7 +114,7 @@ s_compare (const void *a, const void *b)
 int
 main (int argc, char **argv)
 {
-    const char *brokers = getenv ("SWITCHBOARD_BROKER");
+    const char *brokers = NULL;     //  -b, else SWITCHBOARD_BROKER
     int clients = 4, batch = 100, seconds = 10;
     int i = 1;
     for (; i + 1 < argc && argv [i][0] == '-'; i += 2) {
@@ -139,13 +140,20 @@ main (int argc, char **argv)
     }
     sb_log_init ("sb-usage-bench");
     sb_log_set_level ("warn");
+    sb_config_t config;
+    char why [256];
+    if (sb_config_load (&config, NULL, NULL, why, sizeof (why))) {
+        fprintf (stderr, "sb-usage-bench: %s\n", why);
+        sb_config_release (&config);
+        return 2;
+    }
     char run [17];
     sb_random_hex (run, 8);
     s_worker_t *workers = (s_worker_t *) sb_calloc ((size_t) clients, sizeof (s_worker_t));
     pthread_t *threads = (pthread_t *) sb_calloc ((size_t) clients, sizeof (pthread_t));
     int64_t started = s_usec ();
     for (int c = 0; c < clients; c++) {
-        workers [c] = (s_worker_t) { .brokers = brokers ? brokers : "tcp://127.0.0.1:5555",
+        workers [c] = (s_worker_t) { .config = &config, .brokers = brokers,
                                      .org = argv [i], .run = run, .index = c, .batch = batch,
                                      .until = sb_mono_ms () + seconds * 1000 };
         pthread_create (&threads [c], NULL, s_run, &workers [c]);
@@ -176,5 +184,6 @@ main (int argc, char **argv)
     free (all);
     free (workers);
     free (threads);
+    sb_config_release (&config);
     return batches > 0 ? 0 : 1;
 }

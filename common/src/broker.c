@@ -26,6 +26,16 @@
     service name), carries the service frame the client sent, as MDP/0.1
     clients expect.
 
+    Trust (sb/curve.h). On a secured bus every message from the ROUTER
+    carries its sender's grant (the User-Id our ZAP handler gave the
+    connection). A READY for a service the key may not serve is refused
+    with DISCONNECT and never registers; a request whose envelope claims
+    more than the key allows (role service or operator, or another
+    organization, from a client key) is answered 403 forbidden without
+    reaching a worker. The HTTP threads' jobs are the gateway's own and
+    carry what the gateway authenticated. On a plaintext bus (loopback,
+    development) everyone is trusted, as before.
+
     Credit (our extension of MDP/0.1): a worker's READY may carry one more
     frame, the number of requests it takes at once (1 to SB_WORKER_CREDIT_MAX,
     decimal). Such a worker stays in its service's waiting list until that
@@ -96,6 +106,7 @@ typedef struct {
     uint64_t next_seq;
     bool terminated;
     bool draining;                  //  stopping: answer everything 503 at once
+    bool secured;                   //  CURVE: messages carry their sender's grant
 } s_broker_t;
 
 struct _sb_broker_t {
@@ -108,6 +119,7 @@ struct _sb_broker_t {
     char endpoint [256];
     int heartbeat_ms;
     int liveness;
+    bool secured;
     //  Live workers per service, for any thread.
     pthread_mutex_t count_lock;
     struct {
@@ -373,9 +385,28 @@ s_handle_job (s_broker_t *self)
     s_request_accept (self, request, job->service, strlen (job->service));
 }
 
+//  True when the key's grant allows what the envelope claims (role,
+//  organization). Only keys that are neither operators nor on a
+//  plaintext bus pay for decoding the head.
+static bool
+s_request_allowed (const sb_grant_t *grant, zframe_t *body)
+{
+    if (grant->kind == SB_GRANT_ANY || grant->kind == SB_GRANT_OPERATOR)
+        return true;
+    if (grant->kind == SB_GRANT_NONE)
+        return false;
+    sb_request_t decoded;
+    char why [64];
+    bool allowed = sb_request_decode (&decoded, zframe_data (body), zframe_size (body), why,
+                                      sizeof (why)) == 0
+                   && sb_grant_may_send (grant, decoded.head.role, decoded.head.org);
+    sb_request_release (&decoded);
+    return allowed;
+}
+
 //  A request from an external MDP client: [address][""][MDPC01][service][body].
 static void
-s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
+s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant_t *grant)
 {
     zframe_t *service_frame = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
@@ -399,6 +430,19 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
         zframe_destroy (&body);
         return;
     }
+    if (!s_request_allowed (grant, body)) {
+        char who [64];
+        sb_grant_format (grant, who, sizeof (who));
+        sb_warn ("broker: request %s for '%.*s' refused: key '%s' may not send it", request->id,
+                 (int) zframe_size (service_frame), (const char *) zframe_data (service_frame),
+                 *who ? who : "(none)");
+        request->seq = ++self->next_seq;
+        zhashx_insert (self->pending, &request->seq, request);
+        s_request_finish (self, request, NULL, 403, SB_E_FORBIDDEN,
+                          "this bus key may not send this request");
+        zframe_destroy (&body);
+        return;
+    }
     int64_t left = deadline_wall - sb_now_ms ();
     if (left > S_MAX_DEADLINE_MS)
         left = S_MAX_DEADLINE_MS;
@@ -410,7 +454,7 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
 
 //  A message from a worker: [address][""][MDPW01][command]...
 static void
-s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
+s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant_t *grant)
 {
     zframe_t *command = zmsg_pop (msg);
     char *key = zframe_strhex (sender);
@@ -443,6 +487,16 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg)
                 credit = 0;
         }
         zframe_destroy (&credit_frame);
+        if (service && !worker
+            && !sb_grant_may_register (grant, (const char *) zframe_data (name),
+                                       zframe_size (name))) {
+            char who [64];
+            sb_grant_format (grant, who, sizeof (who));
+            sb_warn ("broker: key '%s' may not register as '%s'", *who ? who : "(none)",
+                     service->name);
+            s_send_command (self, sender, SB_MDPW_DISCONNECT);
+        }
+        else
         if (worker || !service || !credit || zmsg_size (msg)) {
             //  READY twice, or for an impossible service: a protocol error.
             sb_warn ("broker: bad READY from %s", key);
@@ -529,11 +583,15 @@ s_handle_router (s_broker_t *self)
     zframe_t *empty = zmsg_pop (msg);
     zframe_t *header = zmsg_pop (msg);
     if (sender && empty && zframe_size (empty) == 0 && header) {
+        //  The grant travels on every frame the peer sent (the routing id
+        //  is the ROUTER's own, so it is read from the header).
+        sb_grant_t grant;
+        sb_grant_of_frame (&grant, header, self->secured);
         if (zframe_streq (header, SB_MDPC))
-            s_handle_client (self, sender, msg);
+            s_handle_client (self, sender, msg, &grant);
         else
         if (zframe_streq (header, SB_MDPW))
-            s_handle_worker (self, sender, msg);
+            s_handle_worker (self, sender, msg, &grant);
         else
             sb_warn ("broker: message with an unknown protocol header dropped");
     }
@@ -622,6 +680,7 @@ s_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     self->heartbeat_ms = owner->heartbeat_ms;
     self->liveness = owner->liveness;
+    self->secured = owner->secured;
     self->router = owner->router;
     owner->router = NULL;
     self->jobs = owner->jobs;
@@ -697,7 +756,7 @@ s_actor (zsock_t *pipe, void *args)
 }
 
 sb_broker_t *
-sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness)
+sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness, const sb_config_t *config)
 {
     sb_broker_t *self = (sb_broker_t *) sb_calloc (1, sizeof (sb_broker_t));
     snprintf (self->endpoint, sizeof (self->endpoint), "%s", endpoint);
@@ -717,7 +776,9 @@ sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness)
     zsock_set_rcvhwm (self->router, 100000);
     self->jobs = zsock_new (ZMQ_PULL);
     zsock_set_rcvhwm (self->jobs, 0);
-    if (zsock_bind (self->router, "%s", endpoint) == -1
+    self->secured = config && config->curve;
+    if ((config && sb_curve_server (self->router, config, "bus"))
+        || zsock_bind (self->router, "%s", endpoint) == -1
         || zsock_bind (self->jobs, "%s", self->jobs_endpoint) == -1) {
         sb_error ("broker: cannot bind '%s': %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->router);
@@ -850,7 +911,7 @@ sb_broker_test (bool verbose)
     (void) verbose;
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://sb-broker-test-%d", (int) getpid ());
-    sb_broker_t *broker = sb_broker_new (endpoint, 250, 3);
+    sb_broker_t *broker = sb_broker_new (endpoint, 250, 3, NULL);
     SB_CHECK (broker);
     if (!broker)
         return;

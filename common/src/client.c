@@ -13,11 +13,17 @@ struct _sb_client_t {
 };
 
 sb_client_t *
-sb_client_new (const char *brokers)
+sb_client_new (const sb_config_t *config, const char *brokers)
 {
     sb_client_t *self = (sb_client_t *) sb_calloc (1, sizeof (sb_client_t));
     self->sock = zsock_new (ZMQ_DEALER);
     zsock_set_linger (self->sock, 0);
+    if (sb_curve_client (self->sock, config)) {
+        sb_client_destroy (&self);
+        return NULL;
+    }
+    if (!brokers)
+        brokers = config->broker;
     //  Queue only to brokers we are connected to, so that a down gateway
     //  does not swallow requests meant for a live one.
     zsock_set_immediate (self->sock, 1);

@@ -140,6 +140,24 @@ static const s_var_t s_vars [] = {
     { "OPERATOR_TOKEN", S_STR, NULL, 0, 0, NULL,
       "bearer token for /v1/sys/* (at least 32 characters; unset: those routes answer 404)",
       S_FIELD (operator_token), 0, 0 },
+    { "CURVE", S_STR, "on", 0, 0, "on|off",
+      "on: the bus (broker, events) is CURVE-encrypted and admits only allowed keys; off: "
+      "plaintext, refused unless every bus endpoint is loopback (development)",
+      S_FIELD (curve_mode), 0, 0 },
+    { "CURVE_DIR", S_STR, NULL, 0, 0, NULL, "where the bus's keys live (unset: <DATA_DIR>/curve)",
+      S_FIELD (curve_dir), 0, 0 },
+    { "CURVE_CERT", S_STR, NULL, 0, 0, NULL,
+      "this program's certificate, NAME.key with NAME.key_secret beside it (unset: "
+      "<CURVE_DIR>/<program>.key: gateway, auth, tenant, billing, usage, operator, internal)",
+      S_FIELD (curve_cert), 0, 0 },
+    { "CURVE_SERVER_CERT", S_STR, NULL, 0, 0, NULL,
+      "the bus's certificate: its public key for workers and clients, and with server.key_secret "
+      "beside it for gateways (unset: <CURVE_DIR>/server.key)",
+      S_FIELD (curve_server_cert), 0, 0 },
+    { "CURVE_ALLOW", S_STR, NULL, 0, 0, NULL,
+      "gateways: the allow-list, a directory of public certificates with their roles (unset: "
+      "<CURVE_DIR>/allow)",
+      S_FIELD (curve_allow), 0, 0 },
     { "DOCS_DIR", S_STR, NULL, 0, 0, NULL,
       "what /docs serves, as make builds it (unset: ../share/docs by the gateway's binary)",
       S_FIELD (docs_dir), 0, 0 },
@@ -225,6 +243,47 @@ s_parse_int (const s_var_t *var, const char *value, int *out, char *why, size_t 
     return 0;
 }
 
+//  The bus's security: defaults under the data directory, and plaintext
+//  only where nothing leaves the machine (sb/curve.h).
+static int
+s_curve_settle (sb_config_t *self, const char *component, char *why, size_t why_size)
+{
+    self->curve = streq (self->curve_mode, "on");
+    if (!self->curve_dir)
+        self->curve_dir = zsys_sprintf ("%s/curve", self->data_dir);
+    if (!self->curve_cert) {
+        const char *name = component;
+        if (!name || !(streq (name, "gateway") || streq (name, "auth") || streq (name, "tenant")
+                       || streq (name, "billing") || streq (name, "usage")
+                       || streq (name, "operator")))
+            name = "internal";
+        self->curve_cert = zsys_sprintf ("%s/%s.key", self->curve_dir, name);
+    }
+    if (!self->curve_server_cert)
+        self->curve_server_cert = zsys_sprintf ("%s/server.key", self->curve_dir);
+    if (!self->curve_allow)
+        self->curve_allow = zsys_sprintf ("%s/allow", self->curve_dir);
+    if (self->curve)
+        return 0;
+    const struct {
+        const char *name;
+        char *const *items;
+        size_t count;
+    } lists [] = { { "BROKER", self->brokers, self->broker_count },
+                   { "EVENTS_PUB", self->events_pubs, self->events_pub_count },
+                   { "EVENTS_SUB", self->events_subs, self->events_sub_count } };
+    for (size_t l = 0; l < sizeof (lists) / sizeof (lists [0]); l++)
+        for (size_t i = 0; i < lists [l].count; i++)
+            if (!sb_curve_endpoint_loopback (lists [l].items [i])) {
+                snprintf (why, why_size,
+                          "SWITCHBOARD_CURVE=off is for loopback only, and SWITCHBOARD_%s names "
+                          "'%.100s': give the bus keys (switchboardctl keys) instead",
+                          lists [l].name, lists [l].items [i]);
+                return -1;
+            }
+    return 0;
+}
+
 int
 sb_config_load (sb_config_t *self, const char *component, char *const *envp, char *why,
                 size_t why_size)
@@ -258,7 +317,7 @@ sb_config_load (sb_config_t *self, const char *component, char *const *envp, cha
                 return -1;
         }
         else
-        if (!s_has_prefix (copy, var->prefixes, streq (var->name, "LOG_LEVEL"))) {
+        if (!s_has_prefix (copy, var->prefixes, var->prefixes && !strchr (var->prefixes, ':'))) {
             snprintf (why, why_size, "SWITCHBOARD_%s must be one of %s", var->name, var->prefixes);
             return -1;
         }
@@ -276,7 +335,7 @@ sb_config_load (sb_config_t *self, const char *component, char *const *envp, cha
         if (self->database_url)
             self->service_database_url = sb_strdup (self->database_url);
     }
-    return 0;
+    return s_curve_settle (self, component, why, why_size);
 }
 
 void

@@ -37,9 +37,7 @@ struct _sb_ents_t {
     char recent [S_RECENT][37];
     int64_t since;                  //  -1: not caught up yet
     int64_t (*now_ms) (void);       //  wall clock (tests inject one)
-    char *broker;
-    char *subs [SB_CONFIG_MAX_ENDPOINTS];
-    size_t sub_count;
+    const sb_config_t *config;      //  the service's: brokers, event endpoints, bus keys
     zactor_t *actor;
 };
 
@@ -368,12 +366,9 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     sb_ents_t *self = (sb_ents_t *) arg;
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    zsock_set_subscribe (sub, "subscription.changed");
-    for (size_t i = 0; i < self->sub_count; i++)
-        if (zsock_connect (sub, "%s", self->subs [i]) == -1)
-            sb_warn ("entitlements: cannot connect to '%s'", self->subs [i]);
-    sb_client_t *client = self->broker ? sb_client_new (self->broker) : NULL;
+    const char *const topics [] = { "subscription.changed", NULL };
+    zsock_t *sub = sb_events_subscriber_new (self->config, topics);
+    sb_client_t *client = sb_client_new (self->config, NULL);
     zsock_signal (pipe, 0);
     zpoller_t *poller = zpoller_new (pipe, sub, NULL);
     zpoller_set_nonstop (poller, true);
@@ -425,9 +420,7 @@ sb_ents_t *
 sb_ents_new (const sb_config_t *config)
 {
     sb_ents_t *self = s_new ();
-    self->broker = config->broker ? sb_strdup (config->broker) : NULL;
-    for (size_t i = 0; i < config->events_sub_count && i < SB_CONFIG_MAX_ENDPOINTS; i++)
-        self->subs [self->sub_count++] = sb_strdup (config->events_subs [i]);
+    self->config = config;
     self->actor = zactor_new (s_actor, self);
     return self;
 }
@@ -441,9 +434,6 @@ sb_ents_destroy (sb_ents_t **self_p)
     zactor_destroy (&self->actor);
     zhashx_destroy (&self->entries);
     pthread_mutex_destroy (&self->lock);
-    free (self->broker);
-    for (size_t i = 0; i < self->sub_count; i++)
-        free (self->subs [i]);
     free (self);
     *self_p = NULL;
 }

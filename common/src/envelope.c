@@ -58,6 +58,8 @@ sb_role_name (sb_role_t role)
         return "admin";
     case SB_ROLE_SERVICE:
         return "service";
+    case SB_ROLE_OPERATOR:
+        return "operator";
     default:
         return NULL;
     }
@@ -74,6 +76,8 @@ sb_role_parse (const char *name, sb_role_t *role)
         *role = SB_ROLE_ADMIN;
     else if (strcmp (name, "service") == 0)
         *role = SB_ROLE_SERVICE;
+    else if (strcmp (name, "operator") == 0)
+        *role = SB_ROLE_OPERATOR;
     else
         return -1;
     return 0;

@@ -52,6 +52,11 @@ sb_events_proxy_new (const sb_config_t *config)
     //  handed to the actor's thread.
     zsock_t *xsub = zsock_new (ZMQ_XSUB);
     zsock_t *xpub = zsock_new (ZMQ_XPUB);
+    if (sb_curve_server (xsub, config, "events") || sb_curve_server (xpub, config, "events")) {
+        zsock_destroy (&xsub);
+        zsock_destroy (&xpub);
+        return NULL;
+    }
     if (zsock_bind (xsub, "%s", config->events_pubs [0]) == -1
         || zsock_bind (xpub, "%s", config->events_subs [0]) == -1) {
         sb_error ("events: cannot bind '%s' / '%s': %s", config->events_pubs [0],
@@ -72,6 +77,10 @@ sb_events_publisher_new (const sb_config_t *config)
 {
     zsock_t *pub = zsock_new (ZMQ_PUB);
     zsock_set_linger (pub, 500);
+    if (sb_curve_client (pub, config)) {
+        zsock_destroy (&pub);
+        return NULL;
+    }
     for (size_t i = 0; i < config->events_pub_count; i++)
         if (zsock_connect (pub, "%s", config->events_pubs [i]) == -1)
             sb_warn ("events: cannot connect to '%s'", config->events_pubs [i]);
@@ -92,6 +101,10 @@ zsock_t *
 sb_events_subscriber_new (const sb_config_t *config, const char *const *topics)
 {
     zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (sb_curve_client (sub, config)) {
+        zsock_destroy (&sub);
+        return NULL;
+    }
     if (!topics || !*topics)
         zsock_set_subscribe (sub, "");
     for (; topics && *topics; topics++)

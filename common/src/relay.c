@@ -16,7 +16,7 @@ s_actor (zsock_t *pipe, void *arg)
     sb_relay_t *relay = (sb_relay_t *) arg;
     const sb_relay_spec_t *spec = &relay->spec;
     sb_db_t *db = sb_db_new (relay->config->service_database_url, spec->schema);
-    sb_client_t *client = spec->without_bus ? NULL : sb_client_new (relay->config->broker);
+    sb_client_t *client = spec->without_bus ? NULL : sb_client_new (relay->config, NULL);
     if (!client && !spec->without_bus)
         sb_error ("%s: no broker to deliver to", spec->name);
     zsock_signal (pipe, 0);

@@ -549,7 +549,7 @@ static int
 s_sys_ping (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     int64_t sleep_ms = 0;
-    if (ctx->request->head.role == SB_ROLE_SERVICE
+    if (ctx->request->head.role >= SB_ROLE_SERVICE
         && sb_mpk_int (sb_mpk_get (args, "sleep_ms"), &sleep_ms) == 0 && sleep_ms > 0)
         zclock_sleep ((int) (sleep_ms < 10000 ? sleep_ms : 10000));
     PGresult *result = sb_db_exec (ctx->db, "SELECT 1", 0, NULL);
@@ -1180,7 +1180,7 @@ s_serve (const sb_service_t *service, const sb_config_t *config, sb_db_t *db, co
          int credit)
 {
     s_publisher = sb_events_publisher_new (config);
-    s_client = sb_client_new (config->broker);
+    s_client = sb_client_new (config, NULL);
     sb_worker_t *worker = sb_worker_new (config, name, credit);
     sb_info ("worker %s of '%s' started (version %s)", s_worker_id, name, SB_VERSION);
     sb_worker_ticket_t tickets [SB_WORKER_CREDIT_MAX];
@@ -1285,6 +1285,10 @@ sb_service_main (int argc, char **argv, const sb_service_t *service)
             *c = (char) toupper ((unsigned char) *c);
         sb_error ("no database: set SWITCHBOARD_%s_DATABASE_URL or SWITCHBOARD_DATABASE_URL",
                   upper);
+        sb_config_release (&config);
+        return 2;
+    }
+    if (sb_curve_check (&config, false)) {
         sb_config_release (&config);
         return 2;
     }

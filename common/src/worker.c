@@ -21,6 +21,7 @@ typedef struct {
 } s_link_t;
 
 struct _sb_worker_t {
+    const sb_config_t *config;      //  the process's, for the bus's keys
     char service [SB_SERVICE_NAME_MAX + 1];
     s_link_t links [SB_CONFIG_MAX_ENDPOINTS];
     size_t link_count;
@@ -52,6 +53,10 @@ s_link_connect (sb_worker_t *self, s_link_t *link)
     }
     link->sock = zsock_new (ZMQ_DEALER);
     zsock_set_linger (link->sock, 0);
+    //  The keys were checked at start (sb_curve_check); one that became
+    //  unreadable since leaves the link unable to handshake, logged, and
+    //  it is read again at the next reconnect.
+    sb_curve_client (link->sock, self->config);
     if (zsock_connect (link->sock, "%s", link->endpoint) == -1)
         sb_error ("worker: cannot connect to '%s'", link->endpoint);
     if (*self->credit) {
@@ -74,6 +79,7 @@ sb_worker_t *
 sb_worker_new (const sb_config_t *config, const char *service, int credit)
 {
     sb_worker_t *self = (sb_worker_t *) sb_calloc (1, sizeof (sb_worker_t));
+    self->config = config;
     snprintf (self->service, sizeof (self->service), "%s", service);
     if (credit > SB_WORKER_CREDIT_MAX)
         credit = SB_WORKER_CREDIT_MAX;

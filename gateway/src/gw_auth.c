@@ -107,9 +107,8 @@ struct _gw_auth_t {
     zhashx_t *subdomains;           //  org -> subdomain string
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
     zactor_t *actor;
-    char *broker;
-    char *events_sub [SB_CONFIG_MAX_ENDPOINTS];
-    size_t events_sub_count;
+    const sb_config_t *config;      //  the gateway's: its broker, the events, the bus keys
+    char *broker;                   //  this gateway's own broker (the first endpoint)
 };
 
 //  ---------------------------------------------------------------------
@@ -486,13 +485,9 @@ static void
 s_actor (zsock_t *pipe, void *arg)
 {
     gw_auth_t *self = (gw_auth_t *) arg;
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    zsock_set_subscribe (sub, "sessions.revoked");
-    zsock_set_subscribe (sub, "apikey.revoked");
-    zsock_set_subscribe (sub, "org.");
-    for (size_t i = 0; i < self->events_sub_count; i++)
-        zsock_connect (sub, "%s", self->events_sub [i]);
-    sb_client_t *client = sb_client_new (self->broker);
+    const char *const topics [] = { "sessions.revoked", "apikey.revoked", "org.", NULL };
+    zsock_t *sub = sb_events_subscriber_new (self->config, topics);
+    sb_client_t *client = sb_client_new (self->config, self->broker);
     zsock_signal (pipe, 0);
 
     zpoller_t *poller = zpoller_new (pipe, sub, NULL);
@@ -786,7 +781,7 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         if (sb_mpk_copy_str (sb_mpk_get (reply->body, "id"), key->id, sizeof (key->id))
             || sb_mpk_copy_str (sb_mpk_get (reply->body, "org"), key->org, sizeof (key->org))
             || sb_mpk_copy_str (sb_mpk_get (reply->body, "role"), role, sizeof (role))
-            || sb_role_parse (role, &key->role) || key->role == SB_ROLE_SERVICE) {
+            || sb_role_parse (role, &key->role) || key->role >= SB_ROLE_SERVICE) {
             free (key);
             return;
         }
@@ -869,9 +864,8 @@ gw_auth_new (const sb_config_t *config)
     if (sodium_init () < 0)
         return NULL;
     gw_auth_t *self = s_new (config);
+    self->config = config;
     self->broker = sb_strdup (config->brokers [0]);
-    for (size_t i = 0; i < config->events_sub_count; i++)
-        self->events_sub [self->events_sub_count++] = sb_strdup (config->events_subs [i]);
     self->actor = zactor_new (s_actor, self);
     return self;
 }
@@ -894,8 +888,6 @@ gw_auth_destroy (gw_auth_t **self_p)
     pthread_rwlock_destroy (&self->keys_lock);
     pthread_mutex_destroy (&self->lock);
     free (self->broker);
-    for (size_t i = 0; i < self->events_sub_count; i++)
-        free (self->events_sub [i]);
     free (self);
     *self_p = NULL;
 }

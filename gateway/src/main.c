@@ -9,7 +9,9 @@ s_usage (FILE *out)
     fprintf (out, "Usage: gateway [--help] [--version]\n\n"
                   "Switchboard's HTTP gateway: serves the public API on SWITCHBOARD_HTTP_PORT,\n"
                   "hosts the bus broker on the first SWITCHBOARD_BROKER endpoint and the event\n"
-                  "proxy on SWITCHBOARD_EVENTS_PUB / SWITCHBOARD_EVENTS_SUB.\n\n"
+                  "proxy on SWITCHBOARD_EVENTS_PUB / SWITCHBOARD_EVENTS_SUB, both CURVE-secured\n"
+                  "(SWITCHBOARD_CURVE_*: only keys in the allow-list get in; see\n"
+                  "`switchboardctl keys --help`).\n\n"
                   "The /v1/sys routes answer only to SWITCHBOARD_OPERATOR_TOKEN (404 when\n"
                   "unset). Behind a proxy, list it in SWITCHBOARD_TRUSTED_PROXIES so that\n"
                   "per-address limits and the audit log see the client, not the proxy.\n\n");
@@ -43,8 +45,18 @@ main (int argc, char **argv)
     zsys_init ();
 
     int status = 1;
-    sb_broker_t *broker = sb_broker_new (config.brokers [0], config.heartbeat_ms,
-                                         config.heartbeat_liveness);
+    //  The ZAP handler comes first: a CURVE server socket bound without it
+    //  would admit any key (sb/curve.h).
+    zactor_t *zap = NULL;
+    bool bus_ready = true;
+    if (config.curve) {
+        bool failed = false;
+        bus_ready = sb_curve_check (&config, true) == 0
+                    && (zap = sb_curve_zap_new (&config, &failed)) != NULL;
+    }
+    sb_broker_t *broker = bus_ready ? sb_broker_new (config.brokers [0], config.heartbeat_ms,
+                                                      config.heartbeat_liveness, &config)
+                                     : NULL;
     zactor_t *events = broker ? sb_events_proxy_new (&config) : NULL;
     gw_t *http = events ? gw_http_new (&config, broker) : NULL;
     if (http) {
@@ -62,6 +74,7 @@ main (int argc, char **argv)
     }
     zactor_destroy (&events);
     sb_broker_destroy (&broker);
+    zactor_destroy (&zap);
     sb_config_release (&config);
     return status;
 }

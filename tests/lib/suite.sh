@@ -105,6 +105,8 @@
 # (http://127.0.0.1:<http port>), SWITCHBOARD_HEARTBEAT_MS=250,
 # SWITCHBOARD_LOG_LEVEL=debug, SB_PG_FAST=1, SB_PG_PORT, SUITE_TMP; every
 # other SWITCHBOARD_* variable inherited from the caller is unset first.
+# The bus keys are made under $SWITCHBOARD_DATA_DIR/curve (switchboardctl keys
+# init): every test runs with CURVE on.
 # It relaxes what would cut off tests about something else: generous plan
 # limits (SWITCHBOARD_PLANS_FILE), no per-address limit on refused
 # credentials (SWITCHBOARD_AUTH_FAILURES_PER_MINUTE=0) nor on signup, login
@@ -373,6 +375,10 @@ suite_init () {
     # The operator's token for /v1/sys/* (http_op sends it).
     SUITE_OPERATOR_TOKEN=op-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
     export SWITCHBOARD_OPERATOR_TOKEN=$SUITE_OPERATOR_TOKEN
+    # The bus is CURVE-secured in every test, as in production: one key
+    # pair per program under $SWITCHBOARD_DATA_DIR/curve, all allowed.
+    "$SB_BIN/switchboardctl" keys init >"$SUITE_TMP/log/keys.log" 2>&1 \
+        || t_bail "switchboardctl keys init failed: $(cat "$SUITE_TMP/log/keys.log")"
 }
 
 # Run pg.sh without our lock descriptors; its messages go to log/pg.sh.log.

@@ -74,6 +74,7 @@ static const s_test_t s_tests [] = {
     { "mpk", sb_mpk_test },
     { "envelope", sb_envelope_test },
     { "broker", sb_broker_test },
+    { "curve", sb_curve_test },
     { "json", sb_json_test },
     { "jwt", sb_jwt_test },
     { "secrets", sb_secrets_test },

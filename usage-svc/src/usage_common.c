@@ -24,7 +24,7 @@ usage_org (sb_ctx_t *ctx, const msgpack_object *args, sb_fields_t *fields)
 {
     const sb_envelope_head_t *head = sb_ctx_head (ctx);
     const char *org = head->org;
-    if (head->role == SB_ROLE_SERVICE) {
+    if (head->role >= SB_ROLE_SERVICE) {
         const char *given = sb_arg_string (ctx, args, "org", false, 36, 36, fields);
         if (given)
             org = given;
@@ -49,7 +49,7 @@ usage_org (sb_ctx_t *ctx, const msgpack_object *args, sb_fields_t *fields)
 int
 usage_act_as (sb_ctx_t *ctx, const char *org)
 {
-    if (sb_ctx_head (ctx)->role != SB_ROLE_SERVICE)
+    if (sb_ctx_head (ctx)->role < SB_ROLE_SERVICE)
         return 0;
     return sb_db_set_org (sb_ctx_db (ctx), org);
 }

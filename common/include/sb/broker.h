@@ -46,9 +46,14 @@ struct _sb_job_t {
     uint64_t seq;
 };
 
-//  Starts the broker, bound on endpoint (e.g. tcp://127.0.0.1:5555).
-//  Returns NULL (logged) when the endpoint cannot be bound.
-sb_broker_t *sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness);
+//  Starts the broker, bound on endpoint (e.g. tcp://127.0.0.1:5555). With
+//  config (NULL: a plaintext bus, for tests) and CURVE on, the ROUTER is a
+//  CURVE server in ZAP domain "bus" and every worker and client is held to
+//  its key's grant (sb/curve.h; the process's ZAP handler must be running).
+//  Returns NULL (logged) when the endpoint cannot be bound or the bus's
+//  certificate cannot be read.
+sb_broker_t *sb_broker_new (const char *endpoint, int heartbeat_ms, int liveness,
+                            const sb_config_t *config);
 
 //  Stops the broker: pending jobs complete with 503, workers are told to
 //  DISCONNECT. Nullifies *self_p.

@@ -15,9 +15,11 @@
 
 typedef struct _sb_client_t sb_client_t;
 
-//  Connects to the comma-separated broker endpoints. Returns NULL when none
-//  is a valid endpoint.
-sb_client_t *sb_client_new (const char *brokers);
+//  Connects to the comma-separated broker endpoints (NULL: config's
+//  SWITCHBOARD_BROKER), as a CURVE client with config's keys when the bus
+//  is secured (sb/curve.h). Returns NULL when none is a valid endpoint or
+//  the keys cannot be read (logged).
+sb_client_t *sb_client_new (const sb_config_t *config, const char *brokers);
 void sb_client_destroy (sb_client_t **self_p);
 
 //  Sends the request envelope (raw msgpack) to service and waits up to

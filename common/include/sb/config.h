@@ -74,6 +74,13 @@ typedef struct {
     //  Outbound webhooks (tenant-svc, issue 14)
     int webhook_retry_scale;        //  SWITCHBOARD_WEBHOOK_RETRY_SCALE, 1 (divisor, tests only)
     int webhooks_allow_private;     //  SWITCHBOARD_WEBHOOKS_ALLOW_PRIVATE, 0
+    //  The bus's security (sb/curve.h)
+    char *curve_mode;               //  SWITCHBOARD_CURVE, on | off
+    bool curve;                     //  ... is on
+    char *curve_dir;                //  SWITCHBOARD_CURVE_DIR, unset = <data_dir>/curve
+    char *curve_cert;               //  SWITCHBOARD_CURVE_CERT, unset = <curve_dir>/<program>.key
+    char *curve_server_cert;        //  SWITCHBOARD_CURVE_SERVER_CERT, unset = <curve_dir>/server.key
+    char *curve_allow;              //  SWITCHBOARD_CURVE_ALLOW, unset = <curve_dir>/allow
     //  The gateway's /docs
     char *docs_dir;                 //  SWITCHBOARD_DOCS_DIR, unset = ../share/docs by the binary
 } sb_config_t;

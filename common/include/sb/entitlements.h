@@ -69,7 +69,7 @@ typedef struct {
 typedef struct _sb_ents_t sb_ents_t;
 
 //  Starts the cache and its actor (events and the per-second catch-up)
-//  for the brokers and event endpoints of config (borrowed only here).
+//  for the brokers, event endpoints and bus keys of config (which must outlive it).
 sb_ents_t *sb_ents_new (const sb_config_t *config);
 void sb_ents_destroy (sb_ents_t **self_p);
 

@@ -33,7 +33,14 @@
 #define SB_FIELD_MAX          64                    //  org, sub, key characters
 #define SB_IDEM_MAX           255                   //  Idempotency-Key characters
 
-typedef enum { SB_ROLE_NONE = 0, SB_ROLE_USER, SB_ROLE_ADMIN, SB_ROLE_SERVICE } sb_role_t;
+//  Roles are ordered: an operation names the least it needs. SERVICE is
+//  an internal caller (another service, an internal program); OPERATOR is
+//  switchboardctl with an operator key, the only role that may call the
+//  operator's operations (sys.*). On a CURVE bus the broker accepts
+//  SERVICE and OPERATOR only from keys allowed them (sb/curve.h).
+typedef enum {
+    SB_ROLE_NONE = 0, SB_ROLE_USER, SB_ROLE_ADMIN, SB_ROLE_SERVICE, SB_ROLE_OPERATOR
+} sb_role_t;
 
 //  Returns the role's name ("admin", ...) or NULL for SB_ROLE_NONE, and parses one.
 const char *sb_role_name (sb_role_t role);

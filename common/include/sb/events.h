@@ -13,10 +13,13 @@
 #include "sb/config.h"
 
 //  Starts the proxy actor bound on the first SWITCHBOARD_EVENTS_PUB (XSUB)
-//  and SWITCHBOARD_EVENTS_SUB (XPUB) endpoints. NULL when binding fails.
+//  and SWITCHBOARD_EVENTS_SUB (XPUB) endpoints, as CURVE servers in ZAP domain "events" when the
+//  bus is secured (only internal callers' keys get in). NULL when binding
+//  fails or the bus's certificate cannot be read.
 zactor_t *sb_events_proxy_new (const sb_config_t *config);
 
-//  A PUB socket connected to every XSUB endpoint. Caller owns.
+//  A PUB socket connected to every XSUB endpoint (a CURVE client when the
+//  bus is secured). Caller owns; NULL when the keys cannot be read.
 zsock_t *sb_events_publisher_new (const sb_config_t *config);
 
 //  Publishes topic with a msgpack body (may be NULL). Returns 0 or -1.
@@ -24,6 +27,7 @@ int sb_events_publish (zsock_t *pub, const char *topic, const void *body, size_t
 
 //  A SUB socket connected to every XPUB endpoint, subscribed to the
 //  NULL-terminated topic prefixes (an empty list subscribes to everything).
+//  A CURVE client when the bus is secured; NULL when the keys cannot be read.
 zsock_t *sb_events_subscriber_new (const sb_config_t *config, const char *const *topics);
 
 #endif

@@ -35,6 +35,7 @@
 #include "sb/client.h"
 #include "sb/worker.h"
 #include "sb/events.h"
+#include "sb/curve.h"
 #include "sb/jwt.h"
 #include "sb/mail.h"
 #include "sb/service.h"

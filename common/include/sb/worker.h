@@ -26,7 +26,10 @@ typedef struct {
 } sb_worker_ticket_t;
 
 //  Connects to every broker endpoint in config for service, taking up to
-//  credit requests at once (1 to SB_WORKER_CREDIT_MAX). Caller owns.
+//  credit requests at once (1 to SB_WORKER_CREDIT_MAX), as a CURVE client
+//  when the bus is secured. config must outlive the worker (its keys are
+//  read again at each reconnect; check them at start with sb_curve_check).
+//  Caller owns.
 sb_worker_t *sb_worker_new (const sb_config_t *config, const char *service, int credit);
 
 //  Sends DISCONNECT to every broker and closes the sockets.
