@@ -37,9 +37,11 @@
     development) everyone is trusted, as before.
 
     Credit (our extension of MDP/0.1): a worker's READY may carry one more
-    frame, the number of requests it takes at once (1 to SB_WORKER_CREDIT_MAX,
-    decimal). Such a worker stays in its service's waiting list until that
-    many are in its hands, and moves to the end of the list with each
+    frame, the number of requests it takes at once (1 to
+    SB_WORKER_CREDIT_MAX, decimal), and after it another, its version
+    (printable, up to 32 characters; shown to operators). Such a worker
+    stays in its service's waiting list until that many are in its hands,
+    and moves to the end of the list with each
     request, so requests spread over the workers and each may find several
     to handle together (one database round trip for many reads, one commit
     for many usage batches). A worker without the frame takes one at a
@@ -47,6 +49,11 @@
     broker's own ticket ('@' and the request's sequence number), which the
     worker echoes in its REPLY, so replies match their requests in any
     order.
+
+    The broker answers one service itself: `mmi.workers` (in the spirit of
+    MDP's MMI), for internal and operator keys only: the services it knows,
+    the requests queued for each, and every worker with its version,
+    credit, requests in hand and the time of its READY.
 */
 #include "sb/sb.h"
 #include <pthread.h>
@@ -87,6 +94,8 @@ struct _s_worker_t {
     int64_t expiry;                 //  monotonic ms
     int credit;                     //  requests it takes at once
     int inflight;                   //  sent and not yet answered by it
+    char version [33];              //  from READY, printable ASCII, or ""
+    int64_t since;                  //  wall ms of its READY
     s_request_t *held [SB_WORKER_CREDIT_MAX];   //  those still pending (NULL: timed out)
     void *waiting_handle;           //  in service->waiting while it has credit left
 };
@@ -404,6 +413,45 @@ s_request_allowed (const sb_grant_t *grant, zframe_t *body)
     return allowed;
 }
 
+#define S_MMI_WORKERS "mmi.workers"
+
+//  The body of mmi.workers (see the header) into buf.
+static void
+s_mmi_workers (s_broker_t *self, msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    sb_mpk_pack_kv_str (&pk, "broker", self->owner->endpoint);
+    sb_mpk_pack_str (&pk, "services");
+    msgpack_pack_array (&pk, (uint32_t) zhashx_size (self->services));
+    for (s_service_t *service = (s_service_t *) zhashx_first (self->services); service;
+         service = (s_service_t *) zhashx_next (self->services)) {
+        msgpack_pack_map (&pk, 3);
+        sb_mpk_pack_kv_str (&pk, "name", service->name);
+        sb_mpk_pack_kv_int (&pk, "queued", (int64_t) zlistx_size (service->requests));
+        sb_mpk_pack_str (&pk, "workers");
+        msgpack_pack_array (&pk, (uint32_t) service->workers);
+        //  A cursor of its own: the services' one is in use.
+        zlistx_t *workers = zhashx_values (self->workers);
+        uint32_t packed = 0;
+        for (s_worker_t *worker = (s_worker_t *) zlistx_first (workers);
+             worker && packed < service->workers;
+             worker = (s_worker_t *) zlistx_next (workers)) {
+            if (worker->service != service)
+                continue;
+            msgpack_pack_map (&pk, 5);
+            sb_mpk_pack_kv_str (&pk, "id", worker->key);
+            sb_mpk_pack_kv_str (&pk, "version", worker->version);
+            sb_mpk_pack_kv_int (&pk, "credit", worker->credit);
+            sb_mpk_pack_kv_int (&pk, "inflight", worker->inflight);
+            sb_mpk_pack_kv_int (&pk, "since", worker->since);
+            packed++;
+        }
+        zlistx_destroy (&workers);
+    }
+}
+
 //  A request from an external MDP client: [address][""][MDPC01][service][body].
 static void
 s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant_t *grant)
@@ -443,6 +491,26 @@ s_handle_client (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant
         zframe_destroy (&body);
         return;
     }
+    if (zframe_streq (service_frame, S_MMI_WORKERS)) {
+        request->seq = ++self->next_seq;
+        zhashx_insert (self->pending, &request->seq, request);
+        zframe_destroy (&body);
+        if (!sb_grant_internal (grant)) {
+            s_request_finish (self, request, NULL, 403, SB_E_FORBIDDEN,
+                              "only internal and operator keys may ask for the workers");
+            return;
+        }
+        msgpack_sbuffer answer, reply;
+        msgpack_sbuffer_init (&answer);
+        msgpack_sbuffer_init (&reply);
+        s_mmi_workers (self, &answer);
+        sb_envelope_encode_reply (&reply, request->id, 200, answer.data, answer.size);
+        zframe_t *frame = zframe_new (reply.data, reply.size);
+        msgpack_sbuffer_destroy (&answer);
+        msgpack_sbuffer_destroy (&reply);
+        s_request_finish (self, request, &frame, 0, NULL, NULL);
+        return;
+    }
     int64_t left = deadline_wall - sb_now_ms ();
     if (left > S_MAX_DEADLINE_MS)
         left = S_MAX_DEADLINE_MS;
@@ -468,6 +536,18 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant
     if (cmd == SB_MDPW_READY [0]) {
         zframe_t *name = zmsg_pop (msg);
         zframe_t *credit_frame = zmsg_pop (msg);
+        zframe_t *version_frame = zmsg_pop (msg);
+        char version [33] = "";
+        if (version_frame) {
+            size_t size = zframe_size (version_frame);
+            const byte *data = zframe_data (version_frame);
+            bool printable = size < sizeof (version);
+            for (size_t i = 0; printable && i < size; i++)
+                printable = data [i] >= 0x21 && data [i] < 0x7f;
+            if (printable)
+                memcpy (version, data, size);
+            zframe_destroy (&version_frame);
+        }
         s_service_t *service = NULL;
         if (name && s_service_name_valid ((const char *) zframe_data (name), zframe_size (name)))
             service = s_service_require (self, (const char *) zframe_data (name),
@@ -513,6 +593,8 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant
             worker->address = zframe_dup (sender);
             worker->service = service;
             worker->credit = credit;
+            memcpy (worker->version, version, sizeof (version));
+            worker->since = sb_now_ms ();
             worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
             zhashx_insert (self->workers, worker->key, worker);
             service->workers++;

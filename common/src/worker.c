@@ -27,7 +27,7 @@ struct _sb_worker_t {
     size_t link_count;
     int heartbeat_ms;
     int liveness;
-    char credit [8];                //  READY's credit frame, "" for one at a time
+    char credit [8];                //  READY's credit frame, "1" for one at a time
     bool stopping;
     int64_t returned_at;            //  when recv last handed out a request
 };
@@ -53,22 +53,25 @@ s_link_connect (sb_worker_t *self, s_link_t *link)
     }
     link->sock = zsock_new (ZMQ_DEALER);
     zsock_set_linger (link->sock, 0);
+    //  Never block on a send: while no connection is up (a broker that is
+    //  down, or one that refuses our key) a heartbeat or READY is simply
+    //  dropped, and the loop keeps noticing SIGTERM.
+    zsock_set_sndtimeo (link->sock, 0);
     //  The keys were checked at start (sb_curve_check); one that became
     //  unreadable since leaves the link unable to handshake, logged, and
     //  it is read again at the next reconnect.
     sb_curve_client (link->sock, self->config);
     if (zsock_connect (link->sock, "%s", link->endpoint) == -1)
         sb_error ("worker: cannot connect to '%s'", link->endpoint);
-    if (*self->credit) {
-        void *handle = zsock_resolve (link->sock);
-        zmq_send (handle, "", 0, ZMQ_SNDMORE);
-        zmq_send (handle, SB_MDPW, strlen (SB_MDPW), ZMQ_SNDMORE);
-        zmq_send (handle, SB_MDPW_READY, 1, ZMQ_SNDMORE);
-        zmq_send (handle, self->service, strlen (self->service), ZMQ_SNDMORE);
-        zmq_send (handle, self->credit, strlen (self->credit), 0);
-    }
-    else
-        s_link_send (link, SB_MDPW_READY, self->service);
+    //  READY [service][credit][version]: our extension (broker.c), which
+    //  the operator's `switchboardctl workers` shows.
+    void *handle = zsock_resolve (link->sock);
+    zmq_send (handle, "", 0, ZMQ_SNDMORE);
+    zmq_send (handle, SB_MDPW, strlen (SB_MDPW), ZMQ_SNDMORE);
+    zmq_send (handle, SB_MDPW_READY, 1, ZMQ_SNDMORE);
+    zmq_send (handle, self->service, strlen (self->service), ZMQ_SNDMORE);
+    zmq_send (handle, self->credit, strlen (self->credit), ZMQ_SNDMORE);
+    zmq_send (handle, SB_VERSION, strlen (SB_VERSION), 0);
     int64_t now = sb_mono_ms ();
     link->expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
     link->heartbeat_at = now + self->heartbeat_ms;
@@ -83,8 +86,7 @@ sb_worker_new (const sb_config_t *config, const char *service, int credit)
     snprintf (self->service, sizeof (self->service), "%s", service);
     if (credit > SB_WORKER_CREDIT_MAX)
         credit = SB_WORKER_CREDIT_MAX;
-    if (credit > 1)
-        snprintf (self->credit, sizeof (self->credit), "%d", credit);
+    snprintf (self->credit, sizeof (self->credit), "%d", credit > 1 ? credit : 1);
     self->heartbeat_ms = config->heartbeat_ms;
     self->liveness = config->heartbeat_liveness;
     for (size_t i = 0; i < config->broker_count; i++) {

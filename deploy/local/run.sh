@@ -4,12 +4,14 @@
 # Starts (and provisions) the project-local PostgreSQL cluster in
 # $SWITCHBOARD_DATA_DIR/pg, then the gateway and one worker of each service
 # from $SB_BIN, waits until the gateway answers /readyz, prints the URL and
-# stays in the foreground. Ctrl-C or SIGTERM stops the services (SIGTERM, then
+# stays in the foreground. The bus is CURVE-secured as in production: the
+# first run makes one key pair per program under $SWITCHBOARD_DATA_DIR/curve
+# (`switchboardctl keys init`, which keeps pairs that exist). Ctrl-C or SIGTERM stops the services (SIGTERM, then
 # SIGKILL after 10 s) and the cluster.
 #
 # Environment (all optional except SB_BIN, which the Makefile sets):
 #   SB_BIN                  directory with gateway, auth-svc, tenant-svc,
-#                           billing-svc, usage-svc
+#                           billing-svc, usage-svc, switchboardctl
 #   SWITCHBOARD_DATA_DIR    cluster, logs, mail; default var/ in the repository
 #   SB_PG_PORT              port of the local cluster; default 5433, so that a
 #                           system PostgreSQL on 5432 does not get in the way
@@ -163,6 +165,7 @@ main () {
     trap 'exit 143' TERM
 
     setup_database
+    "$SB_BIN/switchboardctl" keys init >/dev/null || die "cannot make the bus's keys in $data/curve"
     for name in "${BINARIES[@]}"; do start_binary "$name"; done
     wait_ready "http://127.0.0.1:$SWITCHBOARD_HTTP_PORT/readyz"
 
