@@ -58,7 +58,7 @@ NPM        := $(shell command -v npm 2>/dev/null)
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench $(BIN)/switchboardctl
 
-.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare docs \
+.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare bench-curve docs \
         docs-missing docs-screenshot dashboard-screenshots lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
@@ -71,6 +71,7 @@ help:
 	@echo "make lint-openapi lint docs/openapi.yaml (npm ci, then @redocly/cli)"
 	@echo "make deps         install missing Debian packages (apt-get as root)"
 	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
+	@echo "make bench-curve  what CURVE on the bus costs: plaintext and CURVE runs side by side"
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
 	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
@@ -258,6 +259,13 @@ bench:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=release all
 	@SB_BIN=$(abspath build/release/bin) bench/bench.sh
+
+# `make bench-curve`: the cost of the CURVE-secured bus, plaintext and CURVE
+# runs alternating (bench/curve.sh).
+bench-curve:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
+	@SB_BIN=$(abspath build/release/bin) bench/curve.sh
 
 bench-compare:
 	@test -f $(SHARED_BENCH)/bench.sh || { echo "make bench-compare: no $(SHARED_BENCH)/bench.sh, the peers' yardstick;" \

@@ -38,7 +38,8 @@
 # SWITCHBOARD_* (see bench/lib.sh), BENCH_PROBE=6 (seconds of the run that
 # tallies statuses after a scenario with errors), BENCH_LATEST=1 (0: do not replace
 # bench/results/latest.md, e.g. for a subset of scenarios), SB_KEEP=1
-# (keep the suite's directory).
+# (keep the suite's directory), BENCH_RUN_ID (the results folder's name;
+# default the date and time).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export SB_BIN=${SB_BIN:-$ROOT/build/release/bin}
@@ -84,7 +85,7 @@ done
 [[ -x $SB_BIN/gateway ]] || { echo "bench.sh: no $SB_BIN/gateway: make MODE=release" >&2; exit 2; }
 command -v wrk >/dev/null || bench_pkgs wrk || exit 1
 
-RUN_ID=$(date +%Y%m%d-%H%M%S)
+RUN_ID=${BENCH_RUN_ID:-$(date +%Y%m%d-%H%M%S)}
 OUT=$ROOT/bench/results/$RUN_ID
 mkdir -p "$OUT/wrk" || exit 1
 
