@@ -421,6 +421,39 @@ sb_config_test (bool verbose)
     SB_CHECK (config.http_idle_seconds == 15 && config.http_body_seconds == 30);
     SB_CHECK (config.http_conns_per_address == 256 && config.auth_failures_per_minute == 60);
     SB_CHECK (config.trusted_proxies == NULL && config.operator_token == NULL);
+    SB_CHECK (config.curve && streq (config.curve_dir, "var/curve"));
+    SB_CHECK (streq (config.curve_cert, "var/curve/tenant.key"));
+    SB_CHECK (streq (config.curve_server_cert, "var/curve/server.key"));
+    SB_CHECK (streq (config.curve_allow, "var/curve/allow"));
+    sb_config_release (&config);
+
+    //  The bus's keys: a program's own name, tools as internal callers,
+    //  settings kept; plaintext only on loopback.
+    SB_CHECK (sb_config_load (&config, "operator", (char *const *) empty, why, sizeof (why)) == 0);
+    SB_CHECK (streq (config.curve_cert, "var/curve/operator.key"));
+    sb_config_release (&config);
+    SB_CHECK (sb_config_load (&config, NULL, (char *const *) empty, why, sizeof (why)) == 0);
+    SB_CHECK (streq (config.curve_cert, "var/curve/internal.key"));
+    sb_config_release (&config);
+    const char *curve_env [] = { "SWITCHBOARD_DATA_DIR=/d", "SWITCHBOARD_CURVE_CERT=/k/me.key",
+                                 "SWITCHBOARD_CURVE=off", NULL };
+    SB_CHECK (sb_config_load (&config, "auth", (char *const *) curve_env, why, sizeof (why)) == 0);
+    SB_CHECK (!config.curve && streq (config.curve_cert, "/k/me.key"));
+    SB_CHECK (streq (config.curve_allow, "/d/curve/allow"));
+    sb_config_release (&config);
+    const char *curve_open [] = { "SWITCHBOARD_CURVE=off",
+                                  "SWITCHBOARD_EVENTS_SUB=tcp://127.0.0.1:1,tcp://10.0.0.2:5557",
+                                  NULL };
+    SB_CHECK (sb_config_load (&config, "auth", (char *const *) curve_open, why, sizeof (why)) == -1);
+    SB_CHECK (strstr (why, "SWITCHBOARD_EVENTS_SUB") && strstr (why, "10.0.0.2"));
+    sb_config_release (&config);
+    const char *curve_bad [] = { "SWITCHBOARD_CURVE=maybe", NULL };
+    SB_CHECK (sb_config_load (&config, "auth", (char *const *) curve_bad, why, sizeof (why)) == -1);
+    SB_CHECK (strstr (why, "SWITCHBOARD_CURVE must be one of on|off"));
+    sb_config_release (&config);
+    const char *curve_prefix [] = { "SWITCHBOARD_CURVE=o", NULL };
+    SB_CHECK (sb_config_load (&config, "auth", (char *const *) curve_prefix, why,
+                              sizeof (why)) == -1);
     sb_config_release (&config);
 
     //  Values, lists, per-service override
