@@ -40,8 +40,9 @@ t_is "orgs suspend: exit 0" "$CTL_RC" 0
 t_is "the answer says suspended" "$(jq -r '"\(.id) \(.status)"' <<<"$CTL_OUT")" "$A_OID suspended"
 t_like "with the reason" "$(jq -r .suspension_reason <<<"$CTL_OUT")" '^unpaid invoices since March$'
 
-t_within "A's token: 403 organization_suspended" 5 403 GET /v1/businesses -H "Authorization: Bearer $A_AT"
-t_error "… with the code" 403 organization_suspended
+t_within "A's token: 403 at once" 5 403 GET /v1/businesses -H "Authorization: Bearer $A_AT"
+http_as "$A_AT" GET /v1/businesses
+t_error "… organization_suspended" 403 organization_suspended
 t_like "… and a clear message" "$(json_get "$HTTP_BODY" .error.message)" 'suspended'
 http_key "$akey" GET /v1/businesses
 t_error "A's API key: 403 organization_suspended" 403 organization_suspended
