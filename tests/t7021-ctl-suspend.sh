@@ -40,7 +40,7 @@ t_is "orgs suspend: exit 0" "$CTL_RC" 0
 t_is "the answer says suspended" "$(jq -r '"\(.id) \(.status)"' <<<"$CTL_OUT")" "$A_OID suspended"
 t_like "with the reason" "$(jq -r .suspension_reason <<<"$CTL_OUT")" '^unpaid invoices since March$'
 
-t_within "A's token: 403 at once" 5 403 GET /v1/businesses -H "Authorization: Bearer $A_AT"
+t_within "A's token: 403 at once" 5 403 GET /v1/businesses "" -H "Authorization: Bearer $A_AT"
 http_as "$A_AT" GET /v1/businesses
 t_error "… organization_suspended" 403 organization_suspended
 t_like "… and a clear message" "$(json_get "$HTTP_BODY" .error.message)" 'suspended'
@@ -85,7 +85,7 @@ t_is "… and A is still suspended" "$(jq -r .status <<<"$CTL_OUT")" suspended
 ctl_json orgs resume susp-co
 t_is "orgs resume: exit 0" "$CTL_RC" 0
 t_is "the answer says active" "$(jq -r .status <<<"$CTL_OUT")" active
-t_within "A's token works again" 5 200 GET /v1/businesses -H "Authorization: Bearer $A_AT"
+t_within "A's token works again" 5 200 GET /v1/businesses "" -H "Authorization: Bearer $A_AT"
 http_key "$akey" GET /v1/businesses
 t_status "A's key works again" 200
 login A2 "ann-$$@susp.example" "$pw"

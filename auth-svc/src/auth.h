@@ -9,7 +9,8 @@
     keys, login throttling and the audit log. Every handler runs inside a
     transaction (SB_OP_TX), so a request either happens whole or not at all,
     and its events (sessions.revoked, apikey.revoked, org.updated,
-    org.deleted) leave only once it has committed.
+    org.deleted, org.suspended, org.resumed) leave only once it has
+    committed.
 */
 #ifndef AUTH_H_INCLUDED
 #define AUTH_H_INCLUDED

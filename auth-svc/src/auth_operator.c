@@ -261,7 +261,12 @@ auth_sys_orgs_create_admin (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_
                                    1, lock);
     if (!result)
         return -1;
-    bool has_admin = PQntuples (result) == 1 && PQgetvalue (result, 0, 1) [0] == 't';
+    if (PQntuples (result) != 1) {
+        //  Deleted since s_org_arg found it.
+        PQclear (result);
+        return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such organization");
+    }
+    bool has_admin = PQgetvalue (result, 0, 1) [0] == 't';
     char *org_name = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 0), strlen (PQgetvalue (result, 0, 0)));
     PQclear (result);
     if (has_admin)

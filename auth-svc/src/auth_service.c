@@ -9,7 +9,10 @@
     they need; the gateway's own
     operations (resolving API keys, recording their use, fetching revoked
     sessions and organization subdomains) need the `service` role, which
-    only internal callers on the bus have.
+    only internal callers on the bus have. The operator's operations
+    (`sys.*`, switchboardctl's orgs and jwt commands, auth_operator.c) need
+    role operator, which only operator keys on the bus have; they sit in a
+    block of their own at the end of the table.
 */
 #include "auth.h"
 
