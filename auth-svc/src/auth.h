@@ -9,7 +9,8 @@
     keys, login throttling and the audit log. Every handler runs inside a
     transaction (SB_OP_TX), so a request either happens whole or not at all,
     and its events (sessions.revoked, apikey.revoked, org.updated,
-    org.deleted) leave only once it has committed.
+    org.deleted, org.suspended, org.resumed) leave only once it has
+    committed.
 */
 #ifndef AUTH_H_INCLUDED
 #define AUTH_H_INCLUDED
@@ -48,6 +49,10 @@ sb_jwt_keys_t *auth_keys (void);
 //  The `rotate-keys` command's work: writes a new signing key. 0, or -1
 //  (said on stderr).
 int auth_keys_rotate (const sb_config_t *config);
+//  The rotation itself (the command's and sys.keys.rotate's): writes a new
+//  signing key in the keys directory and, in a running service, refreshes
+//  the loaded set. 0, or -1 with why.
+int auth_keys_rotate_dir (const sb_config_t *config, char *why, size_t why_size);
 int auth_jwks (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 //  ---- password hashing (auth_hasher.c) -------------------------------------
@@ -229,5 +234,21 @@ int auth_referrals_start (const sb_config_t *config);
 void auth_referrals_stop (void);
 //  Has the relay look at the outbox now (from the worker's thread).
 void auth_referrals_wake (void);
+
+//  ---- operators: organizations, suspension, first admins, keys
+//  (auth_operator.c) ------------------------------------------------------
+
+int auth_sys_orgs_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_orgs_get (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_orgs_suspend (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_orgs_resume (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_orgs_create_admin (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_keys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_keys_rotate (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  orgs.suspended {org?} (the gateways): {orgs: [ids of suspended organizations]}.
+int auth_orgs_suspended (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+//  Whether org is suspended (login and refresh refuse it); on a database
+//  failure sets *error to -1 and returns false.
+bool auth_org_suspended (sb_ctx_t *ctx, const char *org, int *error);
 
 #endif

@@ -8,9 +8,11 @@
     as a token they signed may live (access token TTL and 300 s).
     auth_keys () returns the loaded set after a refresh (one stat of the
     directory), so that a key written by `auth-svc rotate-keys`, or by
-    another worker, signs from the next token on. auth_keys_rotate is that
-    command's work: it writes a new key and never touches a running
-    process's memory. auth.jwks (auth_jwks) answers the public keys.
+    another worker, signs from the next token on. auth_keys_rotate_dir is
+    the one rotation: the command (auth_keys_rotate, which never touches a
+    running process's memory) and the operator's sys.keys.rotate over the
+    bus (auth_operator.c, which then refreshes this worker's set) both call
+    it. auth.jwks (auth_jwks) answers the public keys.
 
     Threads. Everything here runs on the service's main thread: load at
     start, auth_keys () from the handlers (the worker loop runs there),
@@ -59,17 +61,35 @@ auth_keys (void)
 }
 
 int
-auth_keys_rotate (const sb_config_t *config)
+auth_keys_rotate_dir (const sb_config_t *config, char *why, size_t why_size)
 {
     char *dir = sb_config_keys_dir (config);
-    char why [256];
-    int rc = sb_jwt_keys_rotate (dir, why, sizeof (why));
-    if (rc)
-        fprintf (stderr, "auth-svc: cannot rotate the keys in '%s': %s\n", dir, why);
+    int rc = sb_jwt_keys_rotate (dir, why, why_size);
+    if (rc) {
+        //  Say where: the directory is the operator's first question.
+        char cause [256];
+        snprintf (cause, sizeof (cause), "%s", why);
+        snprintf (why, why_size, "in '%s': %s", dir, cause);
+    }
     else
-        printf ("a new signing key is in %s; running workers sign with it from now on\n", dir);
+    if (s_keys)
+        sb_jwt_keys_refresh (s_keys);
     free (dir);
     return rc ? -1 : 0;
+}
+
+int
+auth_keys_rotate (const sb_config_t *config)
+{
+    char why [512];
+    if (auth_keys_rotate_dir (config, why, sizeof (why))) {
+        fprintf (stderr, "auth-svc: cannot rotate the keys %s\n", why);
+        return -1;
+    }
+    char *dir = sb_config_keys_dir (config);
+    printf ("a new signing key is in %s; running workers sign with it from now on\n", dir);
+    free (dir);
+    return 0;
 }
 
 int

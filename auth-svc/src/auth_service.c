@@ -9,7 +9,10 @@
     they need; the gateway's own
     operations (resolving API keys, recording their use, fetching revoked
     sessions and organization subdomains) need the `service` role, which
-    only internal callers on the bus have.
+    only internal callers on the bus have. The operator's operations
+    (`sys.*`, switchboardctl's orgs and jwt commands, auth_operator.c) need
+    role operator, which only operator keys on the bus have; they sit in a
+    block of their own at the end of the table.
 */
 #include "auth.h"
 
@@ -94,6 +97,19 @@ static const sb_op_t s_ops [] = {
       .handler = auth_mail_admins },
     { .name = "support.create", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_IDEMPOTENT,
       .handler = auth_support_create },
+
+    //  ---- operators (auth_operator.c): switchboardctl orgs / jwt ----------
+    { .name = "sys.orgs.list", .role = SB_ROLE_OPERATOR, .handler = auth_sys_orgs_list },
+    { .name = "sys.orgs.get", .role = SB_ROLE_OPERATOR, .handler = auth_sys_orgs_get },
+    { .name = "sys.orgs.suspend", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = auth_sys_orgs_suspend },
+    { .name = "sys.orgs.resume", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = auth_sys_orgs_resume },
+    { .name = "sys.orgs.create_admin", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = auth_sys_orgs_create_admin },
+    { .name = "sys.keys.list", .role = SB_ROLE_OPERATOR, .handler = auth_sys_keys_list },
+    { .name = "sys.keys.rotate", .role = SB_ROLE_OPERATOR, .handler = auth_sys_keys_rotate },
+    { .name = "orgs.suspended", .role = SB_ROLE_SERVICE, .handler = auth_orgs_suspended },
     { .name = NULL }
 };
 

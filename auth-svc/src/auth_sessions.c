@@ -252,6 +252,14 @@ auth_login (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         return sb_reply_error (reply, 401, AUTH_E_INVALID_CREDENTIALS,
                                "the email or the password is wrong");
     }
+    //  The right password of a suspended organization's user: said so
+    //  (the password was proven, nothing is given away), no session.
+    int error = 0;
+    if (auth_org_suspended (ctx, org, &error))
+        return sb_reply_error (reply, 403, SB_E_ORGANIZATION_SUSPENDED,
+                               SB_ORGANIZATION_SUSPENDED_MESSAGE);
+    if (error)
+        return -1;
     auth_audit (ctx, org, user, "login.succeeded", email, NULL);
     return auth_reply_session (ctx, reply, 200, org, user, role);
 }
@@ -299,6 +307,12 @@ auth_refresh (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     }
     if (used || expired || revoked)
         return sb_reply_error (reply, 401, AUTH_E_INVALID_TOKEN, "this refresh token is not valid");
+    int error = 0;
+    if (auth_org_suspended (ctx, org, &error))
+        return sb_reply_error (reply, 403, SB_E_ORGANIZATION_SUSPENDED,
+                               SB_ORGANIZATION_SUSPENDED_MESSAGE);
+    if (error)
+        return -1;
 
     const char *mark [] = { hash };
     if (sb_db_run (sb_ctx_db (ctx),

@@ -101,6 +101,7 @@ typedef struct {
     msgpack_sbuffer args;           //  the arguments map
     char key_hash [65];             //  for apikeys.resolve: the cache key
     char sid [65];                  //  for sessions.revoked: the session asked about
+    char org [65];                  //  for orgs.suspended: the organization asked about
     uint64_t generation;            //  revocations seen when it was made
 } gw_need_t;
 

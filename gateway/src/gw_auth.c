@@ -37,6 +37,17 @@
       is numbered, a lookup carries the number current when it was made,
       and the last S_RECENT revocations are remembered by name (more than
       that in flight: the answer is dropped too);
+    - suspended organizations (an operator's `switchboardctl orgs
+      suspend`) are a set that never forgets: an org.suspended event adds
+      one, org.resumed removes it, and the minute's sync reads the whole
+      set from auth-svc (orgs.suspended) — keeping an organization whose
+      suspension arrived while the sync was in flight, and not re-adding
+      one resumed meanwhile (unless too many events came to tell: then
+      it stays refused until the next sync). Until the first sync has
+      answered, an organization not in the set is checked with auth-svc
+      (orgs.suspended {org}) like a session, and the answer kept for
+      S_CHECK_FRESH_S. Every credential of a suspended organization, access
+      token or API key, is refused 403 organization_suspended;
     - an unknown API key (auth-svc answered 404) is remembered, by the
       hash of the whole key, for S_UNKNOWN_S seconds, so repeating it costs
       no lookup. This is a performance cache, safe to empty when full: a
@@ -105,6 +116,9 @@ struct _gw_auth_t {
     zhashx_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
     zhashx_t *unknown;              //  hex SHA-256 of the key -> int64_t until
     zhashx_t *subdomains;           //  org -> subdomain string
+    zhashx_t *suspended;            //  org -> "" : suspended organizations (never purged)
+    zhashx_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
+    bool orgs_synced;               //  suspended has been read from auth-svc once
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
     zactor_t *actor;
     const sb_config_t *config;      //  the gateway's: its broker, the events, the bus keys
@@ -359,6 +373,57 @@ s_install_jwks (gw_auth_t *self, const msgpack_object *body)
     return 0;
 }
 
+//  An organization suspended (on = true) or resumed, from an event.
+static void
+s_suspend_org (gw_auth_t *self, const char *org, bool on)
+{
+    pthread_mutex_lock (&self->lock);
+    if (on)
+        zhashx_update (self->suspended, org, sb_strdup (""));
+    else
+        zhashx_delete (self->suspended, org);
+    zhashx_delete (self->org_checked, org);
+    s_recent_add (self, on ? "org" : "res", org);
+    pthread_mutex_unlock (&self->lock);
+    sb_info ("auth: organization %s %s", org, on ? "suspended" : "resumed");
+}
+
+//  The whole set from a sync's reply {orgs: [...]}, asked when revocation
+//  number generation was current: an organization suspended since stays,
+//  one resumed since is not re-added.
+static void
+s_suspended_install (gw_auth_t *self, const msgpack_object *body, uint64_t generation)
+{
+    const msgpack_object *orgs = sb_mpk_get (body, "orgs");
+    if (!orgs || orgs->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    pthread_mutex_lock (&self->lock);
+    bool overflow = self->generation - generation > S_RECENT;
+    zhashx_t *listed = zhashx_new ();
+    for (uint32_t i = 0; i < orgs->via.array.size; i++) {
+        char org [65];
+        if (sb_mpk_copy_str (&orgs->via.array.ptr [i], org, sizeof (org)))
+            continue;
+        zhashx_update (listed, org, (void *) "");
+        if (overflow || !s_recent_since (self, generation, "res", org, NULL, NULL))
+            zhashx_update (self->suspended, org, sb_strdup (""));
+    }
+    zlistx_t *doomed = zlistx_new ();
+    for (void *item = zhashx_first (self->suspended); item; item = zhashx_next (self->suspended)) {
+        const char *org = (const char *) zhashx_cursor (self->suspended);
+        if (!zhashx_lookup (listed, org) && !s_recent_since (self, generation, "org", org, NULL, NULL))
+            zlistx_add_end (doomed, (void *) org);
+    }
+    s_delete_listed (self->suspended, &doomed);
+    zhashx_destroy (&listed);
+    if (!self->orgs_synced)
+        sb_info ("auth: suspended organizations read from auth-svc (%zu)",
+                 zhashx_size (self->suspended));
+    self->orgs_synced = true;
+    zhashx_purge (self->org_checked);
+    pthread_mutex_unlock (&self->lock);
+}
+
 //  ---------------------------------------------------------------------
 //  The actor: events, periodic sync, used-key reports
 
@@ -407,6 +472,13 @@ s_sync (gw_auth_t *self, sb_client_t *client)
     if (s_call (client, "auth.jwks", "{}", &reply))
         return false;
     s_install_jwks (self, reply.body);
+    sb_reply_msg_release (&reply);
+    pthread_mutex_lock (&self->lock);
+    uint64_t generation = self->generation;
+    pthread_mutex_unlock (&self->lock);
+    if (s_call (client, "orgs.suspended", "{}", &reply))
+        return false;
+    s_suspended_install (self, reply.body, generation);
     sb_reply_msg_release (&reply);
     return true;
 }
@@ -466,6 +538,9 @@ s_handle_event (gw_auth_t *self, zmsg_t *msg)
         else
         if (streq (topic, "org.deleted") && *org)
             s_forget_keys_where (self, NULL, org);
+        else
+        if ((streq (topic, "org.suspended") || streq (topic, "org.resumed")) && *org)
+            s_suspend_org (self, org, streq (topic, "org.suspended"));
         else
         if (streq (topic, "org.updated") && *org
             && sb_mpk_copy_str (sb_mpk_get (event, "subdomain"), subdomain, sizeof (subdomain)) == 0) {
@@ -698,6 +773,35 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     return GW_AUTH_OK;
 }
 
+//  Refuses a suspended organization; before the first sync of the set,
+//  asks auth-svc about an organization not known suspended.
+static gw_auth_result_t
+s_check_suspended (gw_auth_t *self, const char *org, gw_denial_t *denial, gw_need_t *need)
+{
+    pthread_mutex_lock (&self->lock);
+    bool suspended = zhashx_lookup (self->suspended, org) != NULL, ask = false;
+    if (!suspended && !self->orgs_synced) {
+        s_check_t *check = (s_check_t *) zhashx_lookup (self->org_checked, org);
+        if (check && check->until > self->now ())
+            suspended = check->revoked;
+        else
+            ask = true;
+    }
+    uint64_t generation = self->generation;
+    pthread_mutex_unlock (&self->lock);
+    if (suspended) {
+        s_deny (denial, 403, SB_E_ORGANIZATION_SUSPENDED, SB_ORGANIZATION_SUSPENDED_MESSAGE);
+        return GW_AUTH_DENIED;
+    }
+    if (ask) {
+        s_need (need, "orgs.suspended", "org", org);
+        snprintf (need->org, sizeof (need->org), "%s", org);
+        need->generation = generation;
+        return GW_AUTH_NEED;
+    }
+    return GW_AUTH_OK;
+}
+
 //  The host without its port, lower case, into buf; "" when absent.
 static void
 s_host_name (const char *host, char *buf, size_t size)
@@ -721,6 +825,8 @@ gw_auth_check (gw_auth_t *self, const char *authorization, const char *api_key, 
     gw_auth_result_t result = strncmp (credential, "sbk_", 4) == 0
                                   ? s_check_key (self, credential, ident, denial, need)
                                   : s_check_jwt (self, credential, ident, denial, need);
+    if (result == GW_AUTH_OK)
+        result = s_check_suspended (self, ident->org, denial, need);
     if (result != GW_AUTH_OK)
         return result;
 
@@ -799,6 +905,29 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         pthread_mutex_unlock (&self->lock);
     }
     else
+    if (streq (need->op, "orgs.suspended")) {
+        //  {orgs: [need->org]} when that organization is suspended, else [].
+        const msgpack_object *orgs = sb_mpk_get (reply->body, "orgs");
+        if (!orgs || orgs->type != MSGPACK_OBJECT_ARRAY)
+            return;
+        bool suspended = false;
+        for (uint32_t i = 0; i < orgs->via.array.size; i++) {
+            char org [65];
+            if (sb_mpk_copy_str (&orgs->via.array.ptr [i], org, sizeof (org)) == 0
+                && streq (org, need->org))
+                suspended = true;
+        }
+        pthread_mutex_lock (&self->lock);
+        //  Said active but suspended since the question: stale.
+        if (suspended || !s_recent_since (self, need->generation, "org", need->org, NULL, NULL)) {
+            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
+            check->revoked = suspended;
+            check->until = self->now () + S_CHECK_FRESH_S;
+            s_cache_put (self->org_checked, need->org, check);
+        }
+        pthread_mutex_unlock (&self->lock);
+    }
+    else
     if (streq (need->op, "sessions.revoked")) {
         //  {sids: [need->sid]} when that session is not live, else [].
         const msgpack_object *sids = sb_mpk_get (reply->body, "sids");
@@ -854,6 +983,8 @@ s_new (const sb_config_t *config)
     self->api_keys = s_cache_new ();
     self->unknown = s_cache_new ();
     self->subdomains = s_cache_new ();
+    self->suspended = s_cache_new ();
+    self->org_checked = s_cache_new ();
     self->used = zhashx_new ();
     return self;
 }
@@ -883,6 +1014,8 @@ gw_auth_destroy (gw_auth_t **self_p)
     zhashx_destroy (&self->api_keys);
     zhashx_destroy (&self->unknown);
     zhashx_destroy (&self->subdomains);
+    zhashx_destroy (&self->suspended);
+    zhashx_destroy (&self->org_checked);
     zhashx_destroy (&self->used);
     sb_jwt_keys_destroy (&self->keys);
     pthread_rwlock_destroy (&self->keys_lock);
@@ -1019,6 +1152,8 @@ gw_auth_test (bool verbose)
     gw_auth_t *self = s_new (&config);
     self->now = s_test_clock;
     s_test_now = sb_now_ms () / 1000;
+    //  Suspensions are tested on their own below.
+    self->orgs_synced = true;
     gw_ident_t ident;
     gw_need_t need;
     const char *key = "sbk_0123abcd_secret";
@@ -1163,6 +1298,66 @@ gw_auth_test (bool verbose)
     if (dir)
         zdir_remove (dir, true);
     zdir_destroy (&dir);
+    gw_auth_destroy (&self);
+
+    //  Suspended organizations, on a fresh object.
+    self = s_new (&config);
+    self->now = s_test_clock;
+    s_test_now = 5000;
+    const char *other = "9d1f4e2a-7b3c-4a5d-8e6f-0a1b2c3d4e5f";
+    char listed [128];
+    snprintf (listed, sizeof (listed), "{\"orgs\":[\"%s\"]}", org);
+    gw_denial_t denial;
+    //  Before the first sync: each organization is asked about.
+    memset (&need, 0, sizeof (need));
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_NEED);
+    SB_CHECK (streq (need.op, "orgs.suspended") && streq (need.org, org));
+    s_test_reply (self, &need, 200, listed);
+    gw_need_release (&need);
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_DENIED);
+    SB_CHECK (denial.status == 403 && streq (denial.code, SB_E_ORGANIZATION_SUSPENDED));
+    //  Said active, but suspended while the answer was in flight: asked again.
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_NEED);
+    s_suspend_org (self, other, true);
+    s_suspend_org (self, other, false);
+    s_test_reply (self, &need, 200, "{\"orgs\":[]}");
+    gw_need_release (&need);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_NEED);
+    s_test_reply (self, &need, 200, "{\"orgs\":[]}");
+    gw_need_release (&need);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_OK);
+    //  The sync: the set read whole, then no more questions.
+    uint64_t asked = self->generation;
+    msgpack_unpacked unpacked;
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    json_t *parsed = sb_json_parse (listed, strlen (listed), why, sizeof (why));
+    sb_json_pack_into (&packed, parsed);
+    json_decref (parsed);
+    msgpack_unpacked_init (&unpacked);
+    SB_CHECK (msgpack_unpack_next (&unpacked, packed.data, packed.size, NULL)
+              == MSGPACK_UNPACK_SUCCESS);
+    s_suspended_install (self, &unpacked.data, asked);
+    SB_CHECK (self->orgs_synced && zhashx_size (self->suspended) == 1);
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_DENIED);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_OK);
+    //  Events: other suspended, org resumed, both at once.
+    asked = self->generation;
+    s_suspend_org (self, other, true);
+    s_suspend_org (self, org, false);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_DENIED);
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_OK);
+    //  A sync read before those events (org listed, other not): other
+    //  stays suspended, org is not suspended again.
+    s_suspended_install (self, &unpacked.data, asked);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_DENIED);
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_OK);
+    //  A later sync is the truth: other resumed without our hearing.
+    s_suspended_install (self, &unpacked.data, self->generation);
+    SB_CHECK (s_check_suspended (self, other, &denial, &need) == GW_AUTH_OK);
+    SB_CHECK (s_check_suspended (self, org, &denial, &need) == GW_AUTH_DENIED);
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&packed);
     gw_auth_destroy (&self);
 
     if (verbose)

@@ -683,11 +683,12 @@ s_authenticate (gw_conn_t *conn)
     const char *host = MHD_lookup_connection_value (c, MHD_HEADER_KIND, "Host");
     gw_auth_result_t result = gw_auth_check (self->auth, authorization, api_key, host, route->role,
                                              &conn->ident, &denial, &conn->need);
-    if (result == GW_AUTH_NEED && conn->presteps++ >= 3) {
+    if (result == GW_AUTH_NEED && conn->presteps++ >= 4) {
         //  A lookup that did not settle it (an unknown key, a kid that
         //  is not in the fresh key set): the credential is not valid.
-        //  A valid token may need three: the key set, its session (while
-        //  the revoked list is incomplete) and its organization's subdomain.
+        //  A valid token may need four: the key set, its session (while
+        //  the revoked list is incomplete), whether its organization is
+        //  suspended (before the first sync) and its subdomain.
         gw_need_release (&conn->need);
         result = GW_AUTH_DENIED;
         denial.status = 401;

@@ -64,4 +64,8 @@ const char *ctl_word (int argc, char **argv, int index, const char *const *with_
 //  The commands.
 int ctl_keys (ctl_t *ctl, int argc, char **argv);
 
+//  ---- organizations and JWT keys (ctl_orgs.c, ctl_jwt.c) ------------------
+int ctl_orgs (ctl_t *ctl, int argc, char **argv);
+int ctl_jwt (ctl_t *ctl, int argc, char **argv);
+
 #endif

@@ -17,6 +17,9 @@ typedef struct {
 
 static const s_command_t s_commands [] = {
     { "keys", ctl_keys, "CURVE keys of the bus: make one, allow one, set up one machine" },
+    //  ---- organizations and JWT keys ----
+    { "orgs", ctl_orgs, "organizations: list, search, show, suspend, resume, first admin" },
+    { "jwt", ctl_jwt, "auth-svc's JWT signing keys: list, rotate" },
     { NULL, NULL, NULL }
 };
 

@@ -34,4 +34,9 @@
 #define SB_E_NO_BILLING_ACCOUNT   "no_billing_account" //  no Stripe customer yet
 #define SB_E_INVALID_SIGNATURE    "invalid_signature"  //  a webhook's signature does not verify
 
+//  Operators (issue 15): an organization an operator suspended (403).
+#define SB_E_ORGANIZATION_SUSPENDED "organization_suspended"
+#define SB_ORGANIZATION_SUSPENDED_MESSAGE \
+    "this organization is suspended: its requests are refused until it is resumed (contact support)"
+
 #endif
