@@ -64,4 +64,11 @@ const char *ctl_word (int argc, char **argv, int index, const char *const *with_
 //  The commands.
 int ctl_keys (ctl_t *ctl, int argc, char **argv);
 
+//  ---- revenue, plan, migrations, workers, outboxes (ctl_<name>.c) ----
+int ctl_revenue (ctl_t *ctl, int argc, char **argv);
+int ctl_plan (ctl_t *ctl, int argc, char **argv);
+int ctl_migrations (ctl_t *ctl, int argc, char **argv);
+int ctl_workers (ctl_t *ctl, int argc, char **argv);
+int ctl_outboxes (ctl_t *ctl, int argc, char **argv);
+
 #endif

@@ -17,6 +17,12 @@ typedef struct {
 
 static const s_command_t s_commands [] = {
     { "keys", ctl_keys, "CURVE keys of the bus: make one, allow one, set up one machine" },
+    //  ---- revenue, plan, migrations, workers, outboxes ----
+    { "revenue", ctl_revenue, "MRR by plan and in total; new, churned, past due this month" },
+    { "plan", ctl_plan, "an organization's plan by hand (comped accounts): set, show" },
+    { "migrations", ctl_migrations, "schema migrations of every service: status, run" },
+    { "workers", ctl_workers, "live workers per service, per gateway, with version and load" },
+    { "outboxes", ctl_outboxes, "every service's outboxes: list, show, replay" },
     { NULL, NULL, NULL }
 };
 
