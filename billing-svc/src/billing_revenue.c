@@ -4,7 +4,7 @@
 
     Args {month?: "YYYY-MM"} (default: this month, UTC). One statement,
     aggregated in PostgreSQL across all organizations (switchboard.all_orgs).
-    Definitions (docs/API.md, "Operators"):
+    Definitions:
     - a plan's monthly price is its catalogue price_cents (a yearly plan's
       divided by 12); free and unknown plans are worth 0;
     - paying: a priced plan, status active or past_due, billed by Stripe
