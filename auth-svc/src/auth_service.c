@@ -131,6 +131,9 @@ static const char s_stats_sql [] =
     " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
     " FROM o";
 
+//  ---- operators (switchboardctl outboxes): auth_outboxes.c ----
+extern const sb_outbox_view_t auth_outboxes [];
+
 const sb_service_t auth_service = {
     .name = "auth",
     .binary = "auth-svc",
@@ -146,4 +149,5 @@ const sb_service_t auth_service = {
     .commands_help = "  rotate-keys   write a new signing key (the newest signs; older keys keep\n"
                      "                verifying until their tokens have expired)\n",
     .stats_sql = s_stats_sql,
+    .outboxes = auth_outboxes,          //  operators: auth_outboxes.c
 };

@@ -40,6 +40,9 @@ static const sb_op_t s_ops [] = {
       .handler = billing_referrals_paid_op },
     { .name = "billing.credits", .role = SB_ROLE_ADMIN, .flags = SB_OP_READ,
       .handler = billing_credits_get },
+    //  ---- operators (switchboardctl revenue): billing_revenue.c ----
+    { .name = "sys.revenue", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = billing_sys_revenue },
     { .name = NULL }
 };
 
@@ -124,6 +127,9 @@ static const char s_stats_sql [] =
     " SELECT 'webhook_events', count (*), NULL, type, outcome FROM webhook_events"
     " GROUP BY type, outcome";
 
+//  ---- operators (switchboardctl outboxes): billing_outboxes.c ----
+extern const sb_outbox_view_t billing_outboxes [];
+
 const sb_service_t billing_service = {
     .name = "billing",
     .binary = "billing-svc",
@@ -143,4 +149,5 @@ const sb_service_t billing_service = {
                      "                their ids, and with --write a copy of the catalogue with them\n",
     .selftest = s_selftest,
     .stats_sql = s_stats_sql,
+    .outboxes = billing_outboxes,          //  operators: billing_outboxes.c
 };

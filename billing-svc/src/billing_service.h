@@ -185,4 +185,7 @@ void billing_dunning_stop (void);
 int billing_outbox_start (const sb_config_t *config);
 void billing_outbox_stop (void);
 
+//  ---- operators (switchboardctl revenue): billing_revenue.c ----
+int billing_sys_revenue (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 #endif

@@ -428,8 +428,14 @@ billing_subscriptions_assign (sb_ctx_t *ctx, const msgpack_object *args, sb_repl
     if (status && !streq (status, "active") && !streq (status, "trialing")
         && !streq (status, "past_due") && !streq (status, "canceled"))
         sb_fields_add (&fields, "status", "must be active, trialing, past_due or canceled");
+    //  switchboardctl plan set --reason: kept in the log (who gave what, why)
+    const char *reason = sb_arg_string (ctx, args, "reason", false, 1, 500, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
+    sb_info ("subscriptions.assign: %s set to %s (%s) by %s: %s", org, plan,
+             status ? status : "active",
+             sb_ctx_head (ctx)->role >= SB_ROLE_OPERATOR ? "an operator" : "a service",
+             reason ? reason : "no reason given");
     if (sb_db_set_org (sb_ctx_db (ctx), org))
         return -1;
     billing_sub_t sub;

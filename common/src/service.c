@@ -631,9 +631,304 @@ s_sys_stats (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     return 0;
 }
 
+//  ---------------------------------------------------------------------
+//  The operator's built-in operations (role operator, switchboardctl)
+//
+//  sys.migrations {run?}: the schema's migrations as this binary ships
+//  them (its own, then the skeleton's) against <schema>.schema_migrations:
+//  each {version, name, state: applied|pending|unknown, applied_at}, where
+//  unknown is a version applied by another (newer) binary. With run true it
+//  first applies the pending ones through sb_migrate, the code path of the
+//  start: under the schema's advisory lock, so that several workers asked
+//  at once (or starting meanwhile) migrate exactly once. migrate.c records
+//  no checksums, so a file edited after it was applied cannot be told:
+//  the answer says checksums "not_recorded". Answers {service, schema,
+//  ran (run: how many applied; -1 when one failed), shipped, applied,
+//  pending, unknown, checksums, migrations: [...]}; a failed run answers
+//  500 migration_failed (the reason is in the service's log).
+
+static const char *
+s_migration_name (const sb_service_t *service, int version)
+{
+    for (size_t index = 0; index < *service->migration_count; index++)
+        if (service->migrations [index].version == version)
+            return service->migrations [index].name;
+    for (size_t index = 0; index < sb_skeleton_migration_count; index++)
+        if (sb_skeleton_migrations [index].version == version)
+            return sb_skeleton_migrations [index].name;
+    return NULL;
+}
+
+static int
+s_sys_migrations (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_service_t *service = ctx->service;
+    bool run = false;
+    sb_fields_t fields = { 0 };
+    sb_arg_bool (args, "run", &run, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    int ran = 0;
+    if (run) {
+        ran = sb_migrate (ctx->db, service->name, service->migrations,
+                          *service->migration_count);
+        if (ran < 0)
+            return sb_reply_error (reply, 500, "migration_failed",
+                                   "a migration of '%s' failed: see the service's log",
+                                   service->name);
+    }
+    //  Shipped versions, as one parameter: the applied ones join them in SQL
+    size_t shipped = *service->migration_count + sb_skeleton_migration_count;
+    char *versions = sb_malloc (shipped * 12 + 3);
+    size_t at = 0;
+    versions [at++] = '{';
+    for (size_t index = 0; index < shipped; index++) {
+        int version = index < *service->migration_count
+                    ? service->migrations [index].version
+                    : sb_skeleton_migrations [index - *service->migration_count].version;
+        at += (size_t) snprintf (versions + at, 13, "%s%d", index ? "," : "", version);
+    }
+    versions [at++] = '}';
+    versions [at] = 0;
+    const char *params [] = { versions };
+    PGresult *result = sb_db_exec (ctx->db,
+        "SELECT v.version, m.name AS applied_name, " SB_SQL_TS ("m.applied_at") " AS applied_at,"
+        " CASE WHEN m.version IS NULL THEN 'pending'"
+        "  WHEN s.version IS NULL THEN 'unknown' ELSE 'applied' END AS state"
+        " FROM (SELECT version FROM schema_migrations"
+        "       UNION SELECT unnest ($1::int[])) AS v"
+        " LEFT JOIN schema_migrations AS m ON m.version = v.version"
+        " LEFT JOIN unnest ($1::int[]) AS s (version) ON s.version = v.version"
+        " ORDER BY v.version", 1, params);
+    free (versions);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    int64_t applied = 0, pending = 0, unknown = 0;
+    for (int row = 0; row < rows; row++) {
+        const char *state = PQgetvalue (result, row, 3);
+        if (streq (state, "applied"))
+            applied++;
+        else
+        if (streq (state, "pending"))
+            pending++;
+        else
+            unknown++;
+    }
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 10);
+    sb_mpk_pack_kv_str (pk, "service", service->name);
+    sb_mpk_pack_kv_str (pk, "schema", service->name);
+    sb_mpk_pack_kv_str (pk, "worker", s_worker_id);
+    sb_mpk_pack_kv_int (pk, "ran", ran);
+    sb_mpk_pack_kv_int (pk, "shipped", (int64_t) shipped);
+    sb_mpk_pack_kv_int (pk, "applied", applied);
+    sb_mpk_pack_kv_int (pk, "pending", pending);
+    sb_mpk_pack_kv_int (pk, "unknown", unknown);
+    sb_mpk_pack_kv_str (pk, "checksums", "not_recorded");
+    sb_mpk_pack_str (pk, "migrations");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int row = 0; row < rows; row++) {
+        int version = atoi (PQgetvalue (result, row, 0));
+        const char *name = s_migration_name (service, version);
+        if (!name && !PQgetisnull (result, row, 1))
+            name = PQgetvalue (result, row, 1);
+        msgpack_pack_map (pk, 4);
+        sb_mpk_pack_kv_int (pk, "version", version);
+        sb_mpk_pack_kv_str (pk, "name", name);
+        sb_mpk_pack_kv_str (pk, "state", PQgetvalue (result, row, 3));
+        sb_mpk_pack_str (pk, "applied_at");
+        if (PQgetisnull (result, row, 2))
+            msgpack_pack_nil (pk);
+        else
+            sb_mpk_pack_str (pk, PQgetvalue (result, row, 2));
+    }
+    PQclear (result);
+    return 0;
+}
+
+//  sys.outboxes.list, .show {name, state?, limit?}, .replay {name, ids?}:
+//  the service's outboxes as it declares them (sb_outbox_view_t), read and
+//  changed across all organizations. An outbox's figures are
+//  {name, summary, pending, oldest_seconds, failed, dead, total}.
+
+//  Packs outbox's figures (its stats statement's row) as a map. 0 or -1.
+static int
+s_outbox_pack (sb_ctx_t *ctx, msgpack_packer *pk, const sb_outbox_view_t *outbox)
+{
+    PGresult *result = sb_db_exec (ctx->db, outbox->stats, 0, NULL);
+    if (!result)
+        return -1;
+    if (PQntuples (result) != 1) {
+        PQclear (result);
+        return sb_error ("outbox %s: its stats statement answered no row", outbox->name);
+    }
+    static const char *const counts [] = { "pending", "failed", "dead", "total" };
+    msgpack_pack_map (pk, 7);
+    sb_mpk_pack_kv_str (pk, "name", outbox->name);
+    sb_mpk_pack_kv_str (pk, "summary", outbox->summary);
+    for (size_t index = 0; index < sizeof (counts) / sizeof (counts [0]); index++) {
+        int column = PQfnumber (result, counts [index]);
+        sb_mpk_pack_kv_int (pk, counts [index],
+                            column < 0 ? 0 : strtoll (PQgetvalue (result, 0, column), NULL, 10));
+    }
+    int column = PQfnumber (result, "oldest_seconds");
+    sb_mpk_pack_str (pk, "oldest_seconds");
+    msgpack_pack_double (pk, column < 0 ? 0 : strtod (PQgetvalue (result, 0, column), NULL));
+    PQclear (result);
+    return 0;
+}
+
+//  The outbox args name, else NULL with the reply written.
+static const sb_outbox_view_t *
+s_outbox_arg (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *name = sb_arg_string (ctx, args, "name", true, 1, 64, &fields);
+    if (fields.count) {
+        sb_reply_fields (reply, &fields);
+        return NULL;
+    }
+    for (const sb_outbox_view_t *outbox = ctx->service->outboxes; outbox && outbox->name; outbox++)
+        if (streq (outbox->name, name))
+            return outbox;
+    sb_reply_error (reply, 404, SB_E_NOT_FOUND, "'%s' has no outbox '%s'", ctx->service->name,
+                    name);
+    return NULL;
+}
+
+static int
+s_sys_outboxes_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    (void) args;
+    if (sb_db_all_orgs (ctx->db))
+        return -1;
+    size_t count = 0;
+    for (const sb_outbox_view_t *outbox = ctx->service->outboxes; outbox && outbox->name; outbox++)
+        count++;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 2);
+    sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
+    sb_mpk_pack_str (pk, "outboxes");
+    msgpack_pack_array (pk, count);
+    for (size_t index = 0; index < count; index++)
+        if (s_outbox_pack (ctx, pk, &ctx->service->outboxes [index]))
+            return -1;
+    return 0;
+}
+
+static int
+s_sys_outboxes_show (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_outbox_view_t *outbox = s_outbox_arg (ctx, args, reply);
+    if (!outbox)
+        return 0;
+    sb_fields_t fields = { 0 };
+    const char *state = sb_arg_string (ctx, args, "state", false, 1, 16, &fields);
+    if (state && !streq (state, "pending") && !streq (state, "failed") && !streq (state, "dead")
+        && !streq (state, "delivered"))
+        sb_fields_add (&fields, "state", "must be pending, failed, dead or delivered");
+    int64_t limit = 20;
+    sb_arg_int (args, "limit", 1, 500, &limit, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    if (sb_db_all_orgs (ctx->db))
+        return -1;
+    char limit_text [24];
+    snprintf (limit_text, sizeof (limit_text), "%lld", (long long) limit);
+    const char *params [] = { state, limit_text };
+    PGresult *rows = sb_db_exec (ctx->db, outbox->rows, 2, params);
+    if (!rows)
+        return -1;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 3);
+    sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
+    sb_mpk_pack_str (pk, "outbox");
+    if (s_outbox_pack (ctx, pk, outbox)) {
+        PQclear (rows);
+        return -1;
+    }
+    sb_mpk_pack_str (pk, "rows");
+    sb_db_pack_rows (pk, rows);
+    PQclear (rows);
+    return 0;
+}
+
+static int
+s_sys_outboxes_replay (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    const sb_outbox_view_t *outbox = s_outbox_arg (ctx, args, reply);
+    if (!outbox)
+        return 0;
+    //  ids: a PostgreSQL array literal of keys made of [A-Za-z0-9:_-] only,
+    //  so that no quoting is needed
+    const msgpack_object *ids = sb_mpk_get (args, "ids");
+    char *array = NULL;
+    if (ids && ids->type != MSGPACK_OBJECT_NIL) {
+        sb_fields_t fields = { 0 };
+        if (ids->type != MSGPACK_OBJECT_ARRAY || ids->via.array.size == 0
+            || ids->via.array.size > 500)
+            sb_fields_add (&fields, "ids", "must be a list of 1 to 500 ids");
+        for (uint32_t index = 0; !fields.count && index < ids->via.array.size; index++) {
+            const msgpack_object *id = &ids->via.array.ptr [index];
+            bool ok = id->type == MSGPACK_OBJECT_STR && id->via.str.size > 0
+                   && id->via.str.size <= 128;
+            for (uint32_t at = 0; ok && at < id->via.str.size; at++) {
+                char c = id->via.str.ptr [at];
+                ok = isalnum ((unsigned char) c) || c == ':' || c == '_' || c == '-';
+            }
+            if (!ok)
+                sb_fields_add (&fields, "ids", "item %u is not an id of this outbox", index);
+        }
+        if (fields.count)
+            return sb_reply_fields (reply, &fields);
+        size_t size = 3;
+        for (uint32_t index = 0; index < ids->via.array.size; index++)
+            size += ids->via.array.ptr [index].via.str.size + 1;
+        array = sb_ctx_alloc (ctx, size);
+        size_t at = 0;
+        array [at++] = '{';
+        for (uint32_t index = 0; index < ids->via.array.size; index++) {
+            if (index)
+                array [at++] = ',';
+            memcpy (array + at, ids->via.array.ptr [index].via.str.ptr,
+                    ids->via.array.ptr [index].via.str.size);
+            at += ids->via.array.ptr [index].via.str.size;
+        }
+        array [at++] = '}';
+        array [at] = 0;
+    }
+    if (sb_db_all_orgs (ctx->db))
+        return -1;
+    const char *params [] = { array };
+    PGresult *result = sb_db_exec (ctx->db, outbox->replay, 1, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 4);
+    sb_mpk_pack_kv_str (pk, "service", ctx->service->name);
+    sb_mpk_pack_kv_str (pk, "name", outbox->name);
+    sb_mpk_pack_kv_int (pk, "replayed", rows);
+    sb_mpk_pack_str (pk, "ids");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int row = 0; row < rows; row++)
+        sb_mpk_pack_str (pk, PQgetvalue (result, row, 0));
+    PQclear (result);
+    return 0;
+}
+
 static const sb_op_t s_builtin_ops [] = {
     { .name = "sys.ping", .role = SB_ROLE_NONE, .handler = s_sys_ping },
     { .name = "sys.stats", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = s_sys_stats },
+    //  The operator's (switchboardctl migrations, outboxes)
+    { .name = "sys.migrations", .role = SB_ROLE_OPERATOR, .handler = s_sys_migrations },
+    { .name = "sys.outboxes.list", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = s_sys_outboxes_list },
+    { .name = "sys.outboxes.show", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = s_sys_outboxes_show },
+    { .name = "sys.outboxes.replay", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
+      .handler = s_sys_outboxes_replay },
     { .name = NULL }
 };
 

@@ -121,6 +121,9 @@ static const char s_stats_sql [] =
     " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
     " FROM o";
 
+//  ---- operators (switchboardctl outboxes): tenant_outboxes.c ----
+extern const sb_outbox_view_t tenant_outboxes [];
+
 const sb_service_t tenant_service = {
     .name = "tenant",
     .binary = "tenant-svc",
@@ -139,4 +142,5 @@ const sb_service_t tenant_service = {
     .selftest = s_selftest,
     .credit = 64,
     .stats_sql = s_stats_sql,
+    .outboxes = tenant_outboxes,          //  operators: tenant_outboxes.c
 };

@@ -67,5 +67,11 @@ int ctl_keys (ctl_t *ctl, int argc, char **argv);
 //  ---- organizations and JWT keys (ctl_orgs.c, ctl_jwt.c) ------------------
 int ctl_orgs (ctl_t *ctl, int argc, char **argv);
 int ctl_jwt (ctl_t *ctl, int argc, char **argv);
+//  ---- revenue, plan, migrations, workers, outboxes (ctl_<name>.c) ----
+int ctl_revenue (ctl_t *ctl, int argc, char **argv);
+int ctl_plan (ctl_t *ctl, int argc, char **argv);
+int ctl_migrations (ctl_t *ctl, int argc, char **argv);
+int ctl_workers (ctl_t *ctl, int argc, char **argv);
+int ctl_outboxes (ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -20,6 +20,12 @@ static const s_command_t s_commands [] = {
     //  ---- organizations and JWT keys ----
     { "orgs", ctl_orgs, "organizations: list, search, show, suspend, resume, first admin" },
     { "jwt", ctl_jwt, "auth-svc's JWT signing keys: list, rotate" },
+    //  ---- revenue, plan, migrations, workers, outboxes ----
+    { "revenue", ctl_revenue, "MRR by plan and in total; new, churned, past due this month" },
+    { "plan", ctl_plan, "an organization's plan by hand (comped accounts): set, show" },
+    { "migrations", ctl_migrations, "schema migrations of every service: status, run" },
+    { "workers", ctl_workers, "live workers per service, per gateway, with version and load" },
+    { "outboxes", ctl_outboxes, "every service's outboxes: list, show, replay" },
     { NULL, NULL, NULL }
 };
 

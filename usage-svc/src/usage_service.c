@@ -81,6 +81,9 @@ static const char s_stats_sql [] =
     " SELECT 'outbox_oldest_seconds', COALESCE (extract (epoch FROM now () - oldest), 0), outbox"
     " FROM o";
 
+//  ---- operators (switchboardctl outboxes): usage_outboxes.c ----
+extern const sb_outbox_view_t usage_outboxes [];
+
 const sb_service_t usage_service = {
     .name = "usage",
     .binary = "usage-svc",
@@ -94,4 +97,5 @@ const sb_service_t usage_service = {
     .selftest = s_selftest,
     .credit = 32,
     .stats_sql = s_stats_sql,
+    .outboxes = usage_outboxes,          //  operators: usage_outboxes.c
 };

@@ -15,7 +15,12 @@
     set for row-level security), reply encoding and the graceful stop on
     SIGTERM/SIGINT (the request in hand is finished first). Every service
     also answers `sys.ping`, and `sys.stats` (role service: its stats_sql
-    figures, for the gateway's /metrics).
+    figures, for the gateway's /metrics), and for the operator's tool
+    (role operator): `sys.migrations` {run?} (the schema's migrations:
+    applied, shipped, pending; run applies the pending ones as the start
+    does) and `sys.outboxes.list`, `.show` {name, state?, limit?} and
+    `.replay` {name, ids?} over the outboxes the service declares
+    (sb_outbox_view_t).
 
     A handler never sees a socket, a frame or a PGconn directly: it reads
     the request through ctx and writes the answer through reply.
@@ -91,6 +96,53 @@ typedef struct {
     sb_finish_fn *finish;
 } sb_op_t;
 
+//  One outbox of a service, declared once in the service's table of
+//  outboxes (sb_service_t.outboxes) for the operator's built-in operations
+//  sys.outboxes.list, .show and .replay (service.c). Each statement runs
+//  across all organizations (switchboard.all_orgs) in the service's schema:
+//  - stats: no parameters, one row: pending (neither delivered nor given
+//    up), oldest_seconds (age of the oldest pending row, 0 when none),
+//    failed (pending rows that have failed at least once: still retried),
+//    dead (rows given up: never retried unless replayed), total;
+//  - rows: $1 a state (pending, failed, dead or NULL: any) and $2 a limit:
+//    the newest rows, columns id (text: the key replay names the row by),
+//    state, attempts, created_at, next_attempt_at, last_error, organization_id;
+//  - replay: $1 a text[] of ids, or NULL for every failed or dead row:
+//    makes them due now (dead rows pending again, with fresh attempts),
+//    RETURNING id. A relay picks them up at its next wake (idle_ms).
+typedef struct {
+    const char *name;               //  "mail_outbox"
+    const char *summary;            //  one line: what it holds, where it goes
+    const char *stats;
+    const char *rows;
+    const char *replay;
+} sb_outbox_view_t;
+
+//  The three statements of the common outbox shape (sb_relay's step for
+//  tables with acknowledged_at, next_attempt_at, attempts, failures and
+//  last_error): rows are retried forever, so none is dead; failed = not
+//  acknowledged and failed at least once; replay makes rows due now. key is
+//  the SQL text of a row's id, org the column of its organization, created
+//  that of its creation time:
+//      { .name = "webhook_outbox", .summary = "...",
+//        SB_OUTBOX_ACKED ("webhook_outbox", "organization_id || ':' || version",
+//                         "organization_id", "created_at") },
+#define SB_OUTBOX_ACKED(table, key, org, created)                                            \
+    .stats = "SELECT count (*) FILTER (WHERE acknowledged_at IS NULL) AS pending,"            \
+             " COALESCE (extract (epoch FROM now () - min (" created ")"                     \
+             " FILTER (WHERE acknowledged_at IS NULL)), 0) AS oldest_seconds,"               \
+             " count (*) FILTER (WHERE acknowledged_at IS NULL AND failures > 0) AS failed,"  \
+             " 0 AS dead, count (*) AS total FROM " table,                                   \
+    .rows = "SELECT * FROM (SELECT (" key ")::text AS id, CASE WHEN acknowledged_at IS NOT"   \
+            " NULL THEN 'delivered' WHEN failures > 0 THEN 'failed' ELSE 'pending' END AS"   \
+            " state, attempts, " SB_SQL_TS (created) " AS created_at, "                      \
+            SB_SQL_TS ("next_attempt_at") " AS next_attempt_at, last_error, "                \
+            org "::text AS organization_id FROM " table ") AS o"                             \
+            " WHERE $1::text IS NULL OR state = $1 ORDER BY created_at DESC LIMIT $2::int",  \
+    .replay = "UPDATE " table " SET next_attempt_at = now () WHERE acknowledged_at IS NULL"  \
+              " AND CASE WHEN $1::text[] IS NULL THEN failures > 0"                          \
+              " ELSE (" key ")::text = ANY ($1::text[]) END RETURNING (" key ")::text"
+
 typedef struct {
     const char *name;               //  bus service and schema: "tenant"
     const char *binary;             //  "tenant-svc"
@@ -161,6 +213,9 @@ typedef struct {
     //  left out). Answered by the built-in op sys.stats; keep it cheap
     //  (partial indexes), it runs at every scrape.
     const char *stats_sql;
+    //  Optional: the service's outboxes (terminated by { .name = NULL }),
+    //  answered by the operator's built-in sys.outboxes.* (sb_outbox_view_t).
+    const sb_outbox_view_t *outboxes;
 } sb_service_t;
 
 //  The operation called name in service's table or the skeleton's own
