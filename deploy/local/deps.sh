@@ -41,6 +41,14 @@ test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc 
 # The API reference: responses checked against it (tests/lib/openapi_check.py),
 # the document linted (npm ci, then @redocly/cli).
 test_pkgs+=(python3-jsonschema)
+# ---- issue 15, deployment artifacts (tests/t7001-t7003) ----
+# systemd: systemd-analyze verify/security on deploy/systemd (t7001; the
+# package is there on most hosts, not always in a container). docker-compose
+# (Debian's, 1.29): `docker-compose config -q` parses
+# deploy/container/compose.yaml offline, no daemon needed (t7002). The
+# Containerfile linter and the Kubernetes schemas come from npm
+# (package.json).
+test_pkgs+=(systemd docker-compose)
 
 case $mode in
     run)  want=("${run_pkgs[@]}") ;;
