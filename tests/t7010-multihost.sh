@@ -16,7 +16,8 @@
 # keeps answering with the other host's; plugged back, its workers register
 # again on both gateways; a program with SWITCHBOARD_CURVE=off and a 10.x bus
 # refuses to start (configuration error, exit 2); a worker whose key is on
-# gateway 1's allow-list only registers there and is refused by gateway 2.
+# gateway 1's allow-list only registers there, is refused by gateway 2, and
+# goes on serving gateway 1 (and stops when told) all the same.
 # Assertions are on outcomes, polled with deadlines (no timing asserted).
 #
 # The test's HTTP requests run in the client's namespace: `through gwN CMD`
@@ -238,10 +239,15 @@ t_ok "gateway 2 lists the three businesses" listed_on gw2 "$A3_AT" "$BIZ1" "$BIZ
 
 # ---- a key on one allow-list only ------------------------------------------------------
 # A third tenant worker on host 2, with a key of its own allowed on gateway 1
-# only: it registers there (so it runs and connects) and gateway 2 refuses it.
+# only: it registers there (so it runs and connects) and gateway 2 refuses
+# it. Refused by one gateway, it must go on serving the other, and stop when
+# told (a refused CURVE handshake leaves that link without a peer: a
+# blocking send on it used to wedge the whole worker).
 ctl keys new "$HOSTS/wk2/curve/tenant-extra.key" --role tenant || t_bail "keys new tenant-extra failed"
 allow_on gw1 wk2 tenant-extra || t_bail "keys allow tenant-extra failed"
 extra_key=$(sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$HOSTS/wk2/curve/tenant-extra.key")
+gone () { grep -c "of 'tenant' is gone" "$SUITE_TMP/log/gateway-gw1.log"; }
+gone_before=$(gone)
 start_worker tenant wk2 tenant-extra SWITCHBOARD_CURVE_CERT="$HOSTS/wk2/curve/tenant-extra.key" \
     || t_bail "cannot start tenant-extra"
 t_workers "the extra tenant worker registers on gateway 1 (its key is allowed there)" gw1 3 30 tenant
@@ -253,5 +259,9 @@ t_ok "gateway 2 refuses its key (logged with the address)" poll_until 20 refused
 t_ok "  and has still two tenant workers" workers_are gw2 2 tenant
 through gw2 http GET /readyz
 t_status "  and is ready" 200
+t_ok "gateway 1 still has the extra worker" workers_are gw1 3 tenant
+t_ok "the extra worker stops on SIGTERM" suite_stop tenant-extra
+t_is "  gateway 1 never lost its heartbeats (no 'is gone' for tenant)" "$(gone)" "$gone_before"
+t_workers "  gateway 1 is back to two tenant workers" gw1 2 10 tenant
 
 t_done
