@@ -27,7 +27,8 @@
 #
 # Needs root and namespaces (veth, bridge); skips saying why otherwise.
 # Everything made (namespaces, veths, processes, the cluster, files) goes at
-# exit, on failure too (the EXIT trap of suite.sh, with netns.sh's part).
+# exit, on failure too (suite.sh's EXIT trap; the namespaces last, through
+# suite_at_exit, once the processes are stopped).
 . "$(dirname "$0")/lib/tenant.sh"
 . "$(dirname "$0")/lib/netns.sh"
 
@@ -107,7 +108,9 @@ allow_on () {            # GW HOST NAME: allow HOST's NAME.key on gateway GW
 for h in wk1 wk2; do
     for s in "${SERVICES[@]}"; do
         ctl keys new "$HOSTS/$h/curve/$s.key" --role "$s" || t_bail "keys new $s on $h failed"
-        allow_on gw1 "$h" "$s" && allow_on gw2 "$h" "$s" || t_bail "keys allow $h-$s failed"
+        if ! { allow_on gw1 "$h" "$s" && allow_on gw2 "$h" "$s"; }; then
+            t_bail "keys allow $h-$s failed"
+        fi
     done
 done
 
@@ -122,6 +125,9 @@ export SWITCHBOARD_SECRETS_KEY
 # ---- PostgreSQL on the database host -------------------------------------------
 # pg.sh listens on 127.0.0.1 (of its namespace here); the database host's
 # address is added, and the LAN to pg_hba.conf (passwords, as on loopback).
+# (SUITE_PG_STARTED and SUITE_PG_URL are suite.sh's: its cleanup and
+# suite_psql read them.)
+# shellcheck disable=SC2034
 pg_up () {
     local dir=$SUITE_TMP/pg root key value
     SUITE_PG_STARTED=1
