@@ -53,9 +53,11 @@ s_link_connect (sb_worker_t *self, s_link_t *link)
     }
     link->sock = zsock_new (ZMQ_DEALER);
     zsock_set_linger (link->sock, 0);
-    //  Never block on a send: while no connection is up (a broker that is
-    //  down, or one that refuses our key) a heartbeat or READY is simply
-    //  dropped, and the loop keeps noticing SIGTERM.
+    //  Sends never block: a broker that refused our key (a failed CURVE
+    //  handshake ends the connection for good, leaving the DEALER no
+    //  peer) would otherwise hold this thread in zmq_send for ever, so
+    //  the links to the other brokers go unheard and SIGTERM unanswered.
+    //  What cannot be queued is dropped; the link's expiry reconnects it.
     zsock_set_sndtimeo (link->sock, 0);
     //  The keys were checked at start (sb_curve_check); one that became
     //  unreadable since leaves the link unable to handshake, logged, and

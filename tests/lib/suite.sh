@@ -64,6 +64,10 @@
 #           suite_wait_ready [SECS]  /readyz answers 200 (default 30 s)
 #           suite_wait_status PATH CODE SECS [CURL-ARG...]
 #                                    poll until PATH answers CODE
+#           suite_at_exit CMD        run CMD (a command, no arguments) at exit,
+#                                    once the processes are stopped and the
+#                                    cluster is gone, before the temp dir goes
+#                                    (tests/lib/netns.sh removes its namespaces)
 #
 # HTTP:     http METHOD PATH [BODY] [CURL-ARG...]
 #               PATH is relative to the gateway (or a full http:// URL); a
@@ -136,6 +140,7 @@ SUITE_PG_URL=
 SUITE_MAIL_DIR=
 _SUITE_SMTP_PORT=
 declare -gA SUITE_PIDS=()
+_SUITE_AT_EXIT=()
 _SUITE_PORT_FDS=()
 declare -gA _SUITE_PORTS_TAKEN=()
 
@@ -550,6 +555,10 @@ suite_wait_status () {
     done
 }
 
+suite_at_exit () {
+    _SUITE_AT_EXIT+=("$1")
+}
+
 suite_wait_ready () {
     suite_wait_status /readyz 200 "${1:-30}"
 }
@@ -894,6 +903,8 @@ _suite_cleanup () {
         else _suite_pgsh destroy "$SUITE_TMP/pg"
         fi
     fi
+
+    for f in "${_SUITE_AT_EXIT[@]}"; do "$f"; done
 
     if [[ ${SB_KEEP:-0} == 1 ]]; then
         t_diag "SB_KEEP=1: kept $SUITE_TMP"
