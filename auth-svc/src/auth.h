@@ -244,6 +244,7 @@ int auth_sys_orgs_suspend (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 int auth_sys_orgs_resume (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_sys_orgs_create_admin (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_sys_keys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_sys_orgs_count (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_sys_keys_rotate (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 //  orgs.suspended {org?} (the gateways): {orgs: [ids of suspended organizations]}.
 int auth_orgs_suspended (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

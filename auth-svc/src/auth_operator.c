@@ -26,6 +26,10 @@
       `auth-svc rotate-keys` (auth_keys.c does both). Rotation writes into
       this worker's keys directory: every auth worker must share it (as on
       one machine, or a shared volume), as for the command.
+    - sys.orgs.count {month?: "YYYY-MM"}: {organizations, suspended,
+      signed_up (created in the month, default this one, UTC)} — what
+      `switchboardctl revenue` adds to billing's figures for the
+      organizations that never had a subscription row.
     - orgs.suspended {org?} (role service, for the gateways): the ids of
       every suspended organization, or with org whether that one is
       ({orgs: [org]} or {orgs: []}) — the durable side of the events.
@@ -408,4 +412,28 @@ auth_org_suspended (sb_ctx_t *ctx, const char *org, int *error)
     bool suspended = PQntuples (result) == 1;
     PQclear (result);
     return suspended;
+}
+
+int
+auth_sys_orgs_count (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *month = sb_arg_month (ctx, args, "month", false, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    if (sb_db_all_orgs (sb_ctx_db (ctx)))
+        return -1;
+    const char *params [] = { month };
+    PGresult *result = sb_db_exec (
+        sb_ctx_db (ctx),
+        "WITH m AS (SELECT t AS m0, t + interval '1 month' AS m1 FROM (SELECT"
+        "  (COALESCE ($1::text, to_char (now () AT TIME ZONE 'UTC', 'YYYY-MM')) || '-01')"
+        "  ::timestamp AT TIME ZONE 'UTC' AS t) AS x)"
+        " SELECT count (*)::bigint AS organizations,"
+        "  (count (*) FILTER (WHERE suspended_at IS NOT NULL))::bigint AS suspended,"
+        "  (count (*) FILTER (WHERE created_at >= m.m0 AND created_at < m.m1))::bigint"
+        "  AS signed_up"
+        " FROM organizations CROSS JOIN m",
+        1, params);
+    return sb_reply_one (reply, result, 200, NULL);
 }

@@ -101,6 +101,7 @@ static const sb_op_t s_ops [] = {
     //  ---- operators (auth_operator.c): switchboardctl orgs / jwt ----------
     { .name = "sys.orgs.list", .role = SB_ROLE_OPERATOR, .handler = auth_sys_orgs_list },
     { .name = "sys.orgs.get", .role = SB_ROLE_OPERATOR, .handler = auth_sys_orgs_get },
+    { .name = "sys.orgs.count", .role = SB_ROLE_OPERATOR, .handler = auth_sys_orgs_count },
     { .name = "sys.orgs.suspend", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,
       .handler = auth_sys_orgs_suspend },
     { .name = "sys.orgs.resume", .role = SB_ROLE_OPERATOR, .flags = SB_OP_TX,

@@ -22,7 +22,8 @@
       downgraded to free); entered_past_due = changes into past_due;
       new_subscriptions = subscription rows created this month;
     - organizations without a subscription row (never left free) are not
-      billing-svc's to count: by_plan counts rows only.
+      billing-svc's to count: by_plan counts rows only, and switchboardctl
+      adds auth-svc's count of organizations (sys.orgs.count) to free.
     Answers {month, currency, mrr_cents, at_risk_cents, paying, comped,
     trialing, past_due, organizations, by_plan: [{plan, price_cents,
     organizations, paying, comped, mrr_cents}], by_status: {status: n},
@@ -80,15 +81,7 @@ int
 billing_sys_revenue (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *month = sb_arg_string (ctx, args, "month", false, 7, 7, &fields);
-    if (month) {
-        bool ok = month [4] == '-';
-        for (int at = 0; ok && at < 7; at++)
-            ok = at == 4 || (month [at] >= '0' && month [at] <= '9');
-        int number = ok ? atoi (month + 5) : 0;
-        if (!ok || number < 1 || number > 12 || atoi (month) < 1970)
-            sb_fields_add (&fields, "month", "must be a month as YYYY-MM");
-    }
+    const char *month = sb_arg_month (ctx, args, "month", false, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
 

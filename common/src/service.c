@@ -382,6 +382,24 @@ sb_arg_timestamp (sb_ctx_t *ctx, const msgpack_object *args, const char *name, b
 }
 
 const char *
+sb_arg_month (sb_ctx_t *ctx, const msgpack_object *args, const char *name, bool required,
+              sb_fields_t *fields)
+{
+    const char *month = sb_arg_string (ctx, args, name, required, 7, 7, fields);
+    if (!month)
+        return NULL;
+    bool ok = month [4] == '-';
+    for (int at = 0; ok && at < 7; at++)
+        ok = at == 4 || (month [at] >= '0' && month [at] <= '9');
+    int number = ok ? atoi (month + 5) : 0;
+    if (!ok || number < 1 || number > 12 || atoi (month) < 1970) {
+        sb_fields_add (fields, name, "must be a month as YYYY-MM");
+        return NULL;
+    }
+    return month;
+}
+
+const char *
 sb_arg_id (sb_ctx_t *ctx, const msgpack_object *args)
 {
     char id [37];

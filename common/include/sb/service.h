@@ -318,6 +318,12 @@ bool sb_arg_bool (const msgpack_object *args, const char *name, bool *value, sb_
 const char *sb_arg_timestamp (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
                               bool required, int64_t *usec, sb_fields_t *fields);
 
+//  Reads a calendar month argument "YYYY-MM" (1970-01 or later): returns
+//  it (an arena string), or NULL when absent (then, if required, a field
+//  error) or when it is not one (a field error naming the argument).
+const char *sb_arg_month (sb_ctx_t *ctx, const msgpack_object *args, const char *name,
+                          bool required, sb_fields_t *fields);
+
 //  Commits the request's transaction even though the reply is an error
 //  (a failed login must still record the failure that throttles the next).
 void sb_ctx_commit_on_error (sb_ctx_t *ctx);
