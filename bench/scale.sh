@@ -36,7 +36,11 @@
 #           log_min_duration_statement = 0: the "duration:" lines (parse,
 #           bind, execute) of the request's transaction summed
 #           (bench/tools/scale.py says how). Logging is on only then, never
-#           during the wrk runs.
+#           during the wrk runs. A slow path gets fewer samples: as many as
+#           fit in SCALE_SAMPLE_SECONDS (20), at least one; and when wrk
+#           finished fewer than 5 requests in its run, the table shows this
+#           sequential client's HTTP times instead, with their statuses
+#           (a path slower than the gateway's deadline, 5 s, is 504).
 # Paths: the calls list's first page; the page 500 deep (its cursor found by
 # walking 499 pages); each filter alone (business_id; status missed (10 %);
 # status voicemail (rare); from (the 100 days back to now); to (older than
@@ -66,7 +70,8 @@
 #
 # Environment (defaults): SCALE_SIZES="10000 100000 1000000 10000000"
 # SCALE_ORGS=100000 SCALE_BUSINESSES=5 SCALE_OTHERS=10 SCALE_OTHER_PERCENT=10
-# SCALE_DURATION=3 SCALE_SAMPLES=100 SCALE_ORGS_DURATION=30 WRK_TIMEOUT=10s,
+# SCALE_DURATION=3 SCALE_SAMPLES=100 SCALE_SAMPLE_SECONDS=20
+# SCALE_ORGS_DURATION=30 SCALE_ORGS_THREADS=2 WRK_TIMEOUT=10s,
 # BENCH_WORKERS, BENCH_PG_CONF, SWITCHBOARD_* (bench/lib.sh), SB_KEEP=1.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,6 +86,7 @@ SCALE_OTHERS=${SCALE_OTHERS:-10}
 SCALE_OTHER_PERCENT=${SCALE_OTHER_PERCENT:-10}
 SCALE_DURATION=${SCALE_DURATION:-3}
 SCALE_SAMPLES=${SCALE_SAMPLES:-100}
+SCALE_SAMPLE_SECONDS=${SCALE_SAMPLE_SECONDS:-20}
 SCALE_ORGS_DURATION=${SCALE_ORGS_DURATION:-30}
 SCALE_ORGS_THREADS=${SCALE_ORGS_THREADS:-2}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
@@ -97,7 +103,7 @@ for n in $SCALE_SIZES; do
     (( n > prev )) || die "SCALE_SIZES must grow: $n after $prev"
     prev=$n
 done
-for v in SCALE_BUSINESSES SCALE_DURATION SCALE_SAMPLES SCALE_ORGS_DURATION SCALE_ORGS_THREADS; do
+for v in SCALE_BUSINESSES SCALE_DURATION SCALE_SAMPLES SCALE_SAMPLE_SECONDS SCALE_ORGS_DURATION SCALE_ORGS_THREADS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
 for v in SCALE_ORGS SCALE_OTHERS SCALE_OTHER_PERCENT; do
@@ -314,6 +320,7 @@ for size in $SCALE_SIZES; do
         || t_bail "cannot turn statement logging on"
     sleep 1
     "$PY" "$TOOL" sample "$BENCH_URL" "$token" "$PGLOG" "$SCALE_SAMPLES" "$size" "$SUITE_TMP/paths.tsv" \
+          "$SCALE_SAMPLE_SECONDS" \
         >> "$RESULTS" 2> "$OUT/sample-$size.err"
     rc=$?
     suite_psql -c "ALTER SYSTEM RESET log_min_duration_statement" -c "SELECT pg_reload_conf ()" >/dev/null

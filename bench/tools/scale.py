@@ -5,9 +5,10 @@
   scale.py walk BASE TOKEN PAGES             walk PAGES pages of GET /v1/calls
                                              ?limit=20, print the next cursor
                                              (URL-quoted; "" if the list ended)
-  scale.py sample BASE TOKEN PGLOG N SIZE PATHS.tsv
+  scale.py sample BASE TOKEN PGLOG N SIZE PATHS.tsv SECONDS
                                              per path (lines "name<TAB>role<TAB>
-                                             path"): N sequential GETs, then the
+                                             path"): N sequential GETs (fewer if
+                                             they take over SECONDS), then the
                                              PostgreSQL time of each request from
                                              the log lines PostgreSQL wrote
                                              meanwhile; one JSON line a path
@@ -42,14 +43,14 @@ def conn_for(base):
     return http.client.HTTPConnection(u.hostname, u.port or 80, timeout=120)
 
 
-def get(conn, path, token):
+def get(conn, path, token, strict=True):
     conn.request("GET", path, headers={"Authorization": "Bearer " + token,
                                        "Accept": "application/json"})
     r = conn.getresponse()
     body = r.read()
-    if r.status != 200:
+    if r.status != 200 and strict:
         sys.exit("scale.py: GET %s -> %d %s" % (path, r.status, body[:300].decode(errors="replace")))
-    return body
+    return r.status if not strict else body
 
 
 def login(base, email, password):
@@ -103,23 +104,30 @@ def server_times(text, role):
     return [groups[k][0] for k in order if groups[k][1]]
 
 
-def sample(base, token, pglog, n, size, paths_file):
+def sample(base, token, pglog, n, size, paths_file, budget):
     conn = conn_for(base)
-    n = int(n)
+    n, budget = int(n), float(budget)
     with open(paths_file) as f:
         paths = [line.rstrip("\n").split("\t") for line in f if line.strip()]
     for name, role, path in paths:
-        get(conn, path, token)                      # warm, and out of the window
+        get(conn, path, token, strict=False)        # warm, and out of the window
         time.sleep(0.2)
         start = os.path.getsize(pglog)
-        for _ in range(n):
-            get(conn, path, token)
+        began, times, statuses = time.monotonic(), [], {}
+        # n requests, or fewer when they take longer than the budget.
+        while len(times) < n and (not times or time.monotonic() - began < budget):
+            t0 = time.monotonic()
+            status = get(conn, path, token, strict=False)
+            times.append((time.monotonic() - t0) * 1e3)
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
         time.sleep(0.5)                             # the last lines reach the log
         with open(pglog, "rb") as f:
             f.seek(start)
             text = f.read().decode(errors="replace")
         t = server_times(text, role)
-        print(json.dumps({"kind": "server", "size": int(size), "scenario": name, "requests": n,
+        print(json.dumps({"kind": "server", "size": int(size), "scenario": name,
+                          "requests": len(times), "statuses": statuses,
+                          "http_p50_ms": percentile(times, 50), "http_p99_ms": percentile(times, 99),
                           "groups": len(t),
                           "server_p50_ms": percentile(t, 50), "server_p99_ms": percentile(t, 99),
                           "server_mean_ms": statistics.mean(t) if t else None}))
@@ -128,6 +136,16 @@ def sample(base, token, pglog, n, size, paths_file):
 
 def fmt(v, digits=2):
     return "-" if v is None else ("%.*f" % (digits, v))
+
+
+def http_of(h, v):
+    """HTTP p50, p99 and a note: wrk's, or, when wrk finished fewer than 5
+    requests in its run (a slow path), the sequential client's of sample,
+    marked with its statuses."""
+    if (h.get("requests") or 0) >= 5 or v.get("http_p50_ms") is None:
+        return h["p50_ms"], h["p99_ms"], ""
+    st = ", ".join("%s×%s" % (c, k) for k, c in sorted((v.get("statuses") or {}).items()))
+    return v["http_p50_ms"], v["http_p99_ms"], " (%s)" % st
 
 
 def table(results, orgs=None):
@@ -161,9 +179,12 @@ def table(results, orgs=None):
                 continue
             note = "" if v.get("groups") == v.get("requests") else \
                 " (%s groups / %s requests)" % (v.get("groups"), v.get("requests"))
-            out.append("| %s | %s ms%s | %s ms | %s ms | %s ms | %s | %d |" % (
+            p50, p99, hnote = http_of(h, v)
+            bad = sum(c for k, c in (v.get("statuses") or {}).items() if k != "200")
+            out.append("| %s | %s ms%s | %s ms | %s ms%s | %s ms | %s | %d |" % (
                 labels[s], fmt(v.get("server_p50_ms")), note, fmt(v.get("server_p99_ms")),
-                fmt(h["p50_ms"]), fmt(h["p99_ms"]), format(round(h["req_s"] or 0), ","), h["errors"]))
+                fmt(p50), hnote, fmt(p99), format(round(h["req_s"] or 0), ","),
+                h["errors"] + bad))
         out.append("")
     out.append("### How each grows: p50 server / HTTP, ms")
     out.append("")
@@ -173,7 +194,8 @@ def table(results, orgs=None):
         cells = []
         for size in sizes:
             h, v = http_rows.get((size, s)), srv.get((size, s), {})
-            cells.append("%s / %s" % (fmt(v.get("server_p50_ms")), fmt(h["p50_ms"]) if h else "-"))
+            p50, _, hnote = http_of(h, v) if h else (None, None, "")
+            cells.append("%s / %s%s" % (fmt(v.get("server_p50_ms")), fmt(p50), hnote))
         out.append("| %s | %s |" % (labels[s], " | ".join(cells)))
     out.append("")
     if orgs:
@@ -193,7 +215,7 @@ def table(results, orgs=None):
 
 
 def main(argv):
-    cmds = {"login": (login, 3), "walk": (walk, 3), "sample": (sample, 6), "table": (table, None)}
+    cmds = {"login": (login, 3), "walk": (walk, 3), "sample": (sample, 7), "table": (table, None)}
     if len(argv) < 2 or argv[1] not in cmds:
         sys.exit(__doc__)
     fn, nargs = cmds[argv[1]]
