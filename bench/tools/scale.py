@@ -138,6 +138,16 @@ def fmt(v, digits=2):
     return "-" if v is None else ("%.*f" % (digits, v))
 
 
+def server_cell(v, field):
+    """The server time, or why there is none: a request that failed (a 503
+    or 504 past the deadline: the worker dropped its connection, and the
+    statement's duration is never logged) leaves only partial figures."""
+    bad = sorted(k for k in (v.get("statuses") or {}) if k != "200")
+    if bad:
+        return "n/a (" + "/".join(bad) + ")"
+    return fmt(v.get(field)) + " ms"
+
+
 def http_of(h, v):
     """HTTP p50, p99 and a note: wrk's, or, when wrk finished fewer than 5
     requests in its run (a slow path), the sequential client's of sample,
@@ -145,7 +155,7 @@ def http_of(h, v):
     if (h.get("requests") or 0) >= 5 or v.get("http_p50_ms") is None:
         return h["p50_ms"], h["p99_ms"], ""
     st = ", ".join("%s×%s" % (c, k) for k, c in sorted((v.get("statuses") or {}).items()))
-    return v["http_p50_ms"], v["http_p99_ms"], " (%s)" % st
+    return v["http_p50_ms"], v["http_p99_ms"], " (sequential: %s)" % st
 
 
 def table(results, orgs=None):
@@ -181,12 +191,12 @@ def table(results, orgs=None):
                 " (%s groups / %s requests)" % (v.get("groups"), v.get("requests"))
             p50, p99, hnote = http_of(h, v)
             bad = sum(c for k, c in (v.get("statuses") or {}).items() if k != "200")
-            out.append("| %s | %s ms%s | %s ms | %s ms%s | %s ms | %s | %d |" % (
-                labels[s], fmt(v.get("server_p50_ms")), note, fmt(v.get("server_p99_ms")),
+            out.append("| %s | %s%s | %s | %s ms%s | %s ms | %s | %d |" % (
+                labels[s], server_cell(v, "server_p50_ms"), note, server_cell(v, "server_p99_ms"),
                 fmt(p50), hnote, fmt(p99), format(round(h["req_s"] or 0), ","),
                 h["errors"] + bad))
         out.append("")
-    out.append("### How each grows: p50 server / HTTP, ms")
+    out.append("### How each grows: p50 server / HTTP")
     out.append("")
     out.append("| path | " + " | ".join(format(s, ",") + " calls" for s in sizes) + " |")
     out.append("| --- |" + " ---: |" * len(sizes))
@@ -195,7 +205,7 @@ def table(results, orgs=None):
         for size in sizes:
             h, v = http_rows.get((size, s)), srv.get((size, s), {})
             p50, _, hnote = http_of(h, v) if h else (None, None, "")
-            cells.append("%s / %s%s" % (fmt(v.get("server_p50_ms")), fmt(p50), hnote))
+            cells.append("%s / %s ms%s" % (server_cell(v, "server_p50_ms"), fmt(p50), hnote))
         out.append("| %s | %s |" % (labels[s], " | ".join(cells)))
     out.append("")
     if orgs:
