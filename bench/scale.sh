@@ -54,7 +54,8 @@
 # subscription (6,000 requests a minute: so each has a rate-limit window at
 # the gateway), all in SQL; then GET /v1/businesses?limit=20 with X-API-Key
 # rotating over all of them (bench/lua/businesses.lua, SCALE_ORGS_THREADS=2
-# threads, 64 connections), twice for SCALE_ORGS_DURATION s (30): "first
+# threads, 64 connections), twice for SCALE_ORGS_DURATION s (SCALE_ORGS /
+# 1,000, at least 30: the first run should reach every key): "first
 # use" (every key unknown to the gateway) and "again"; the gateway's RSS
 # before, after and at its peak (sampled every second).
 #
@@ -71,7 +72,7 @@
 # Environment (defaults): SCALE_SIZES="10000 100000 1000000 10000000"
 # SCALE_ORGS=100000 SCALE_BUSINESSES=5 SCALE_OTHERS=10 SCALE_OTHER_PERCENT=10
 # SCALE_DURATION=3 SCALE_SAMPLES=100 SCALE_SAMPLE_SECONDS=20
-# SCALE_ORGS_DURATION=30 SCALE_ORGS_THREADS=2 WRK_TIMEOUT=10s,
+# SCALE_ORGS_DURATION (see above) SCALE_ORGS_THREADS=2 WRK_TIMEOUT=10s,
 # BENCH_WORKERS, BENCH_PG_CONF, SWITCHBOARD_* (bench/lib.sh), SB_KEEP=1.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,7 +88,8 @@ SCALE_OTHER_PERCENT=${SCALE_OTHER_PERCENT:-10}
 SCALE_DURATION=${SCALE_DURATION:-3}
 SCALE_SAMPLES=${SCALE_SAMPLES:-100}
 SCALE_SAMPLE_SECONDS=${SCALE_SAMPLE_SECONDS:-20}
-SCALE_ORGS_DURATION=${SCALE_ORGS_DURATION:-30}
+# Long enough for the first run to reach every key at ~1,000 req/s.
+SCALE_ORGS_DURATION=${SCALE_ORGS_DURATION:-$(( ${SCALE_ORGS//[^0-9]/} / 1000 > 30 ? ${SCALE_ORGS//[^0-9]/} / 1000 : 30 ))}
 SCALE_ORGS_THREADS=${SCALE_ORGS_THREADS:-2}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 BENCH_PASSWORD=${BENCH_PASSWORD:-bench-password-123}
@@ -394,7 +396,8 @@ fi
     echo "## make bench-scale — ${RUN_ID#scale-}"
     echo
     cat "$OUT/env.md"
-    echo "- sizes: $SCALE_SIZES calls in one organization ($SCALE_BUSINESSES businesses), $SCALE_OTHERS other organizations with $SCALE_OTHER_PERCENT % of the size each in the same tables; HTTP: wrk, 1 connection, ${SCALE_DURATION} s; server: time in PostgreSQL per request (statement log), $SCALE_SAMPLES sequential requests"
+    echo "- sizes: $SCALE_SIZES calls in one organization ($SCALE_BUSINESSES businesses), $SCALE_OTHERS other organizations with $SCALE_OTHER_PERCENT % of the size each in the same tables; HTTP: wrk, 1 connection, ${SCALE_DURATION} s; server: time in PostgreSQL per request (statement log), $SCALE_SAMPLES sequential requests (fewer past $SCALE_SAMPLE_SECONDS s)"
+    (( SCALE_ORGS > 0 )) && echo "- many organizations: wrk $SCALE_ORGS_THREADS threads, 64 connections, $SCALE_ORGS_DURATION s a run, X-API-Key of the next organization each request"
     echo
     "$PY" "$TOOL" table "$RESULTS" "$ORGS_RESULTS"
 } > "$OUT/table.md"

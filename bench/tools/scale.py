@@ -213,11 +213,12 @@ def table(results, orgs=None):
         if orows:
             out.append("### Many organizations: GET /v1/businesses?limit=20, X-API-Key rotating over every organization")
             out.append("")
-            out.append("| run | organizations | req/s | HTTP p50 | HTTP p99 | errors | gateway RSS before | after | peak during |")
-            out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            out.append("| run | organizations | requests | req/s | HTTP p50 | HTTP p99 | errors | gateway RSS before | after | peak during |")
+            out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             for r in orows:
-                out.append("| %s | %s | %s | %s ms | %s ms | %d | %s MiB | %s MiB | %s MiB |" % (
-                    r["run"], format(r["orgs"], ","), format(round(r["req_s"] or 0), ","), fmt(r["p50_ms"]),
+                out.append("| %s | %s | %s | %s | %s ms | %s ms | %d | %s MiB | %s MiB | %s MiB |" % (
+                    r["run"], format(r["orgs"], ","), format(r.get("requests") or 0, ","),
+                    format(round(r["req_s"] or 0), ","), fmt(r["p50_ms"]),
                     fmt(r["p99_ms"]), r["errors"], fmt(r["rss_before_kb"] / 1024, 1),
                     fmt(r["rss_after_kb"] / 1024, 1), fmt(r["rss_peak_kb"] / 1024, 1)))
             out.append("")
