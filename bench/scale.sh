@@ -88,8 +88,7 @@ SCALE_OTHER_PERCENT=${SCALE_OTHER_PERCENT:-10}
 SCALE_DURATION=${SCALE_DURATION:-3}
 SCALE_SAMPLES=${SCALE_SAMPLES:-100}
 SCALE_SAMPLE_SECONDS=${SCALE_SAMPLE_SECONDS:-20}
-# Long enough for the first run to reach every key at ~1,000 req/s.
-SCALE_ORGS_DURATION=${SCALE_ORGS_DURATION:-$(( ${SCALE_ORGS//[^0-9]/} / 1000 > 30 ? ${SCALE_ORGS//[^0-9]/} / 1000 : 30 ))}
+SCALE_ORGS_DURATION=${SCALE_ORGS_DURATION:-}
 SCALE_ORGS_THREADS=${SCALE_ORGS_THREADS:-2}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}
 BENCH_PASSWORD=${BENCH_PASSWORD:-bench-password-123}
@@ -105,11 +104,15 @@ for n in $SCALE_SIZES; do
     (( n > prev )) || die "SCALE_SIZES must grow: $n after $prev"
     prev=$n
 done
+for v in SCALE_ORGS SCALE_OTHERS SCALE_OTHER_PERCENT; do
+    [[ ${!v} =~ ^(0|[1-9][0-9]*)$ ]] || die "$v must be an integer ≥ 0"
+done
+# Long enough for the first run to reach every key at ~1,000 req/s.
+if [[ -z $SCALE_ORGS_DURATION ]]; then
+    SCALE_ORGS_DURATION=$(( SCALE_ORGS / 1000 > 30 ? SCALE_ORGS / 1000 : 30 ))
+fi
 for v in SCALE_BUSINESSES SCALE_DURATION SCALE_SAMPLES SCALE_SAMPLE_SECONDS SCALE_ORGS_DURATION SCALE_ORGS_THREADS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
-done
-for v in SCALE_ORGS SCALE_OTHERS SCALE_OTHER_PERCENT; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be an integer ≥ 0"
 done
 (( SCALE_ORGS <= 9999999 )) || die "SCALE_ORGS: at most 9,999,999"
 [[ -x $SB_BIN/gateway ]] || die "no $SB_BIN/gateway: make MODE=release"
