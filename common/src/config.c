@@ -166,7 +166,7 @@ static const s_var_t s_vars [] = {
       "API keys a gateway remembers (and as many unknown keys), least recently used evicted first "
       "(~300 bytes each)", S_FIELD (gateway_key_cache), 0, 0 },
     { "GATEWAY_TOKEN_CACHE", S_INT, "50000", 1, 100000000, NULL,
-      "verified access tokens a gateway remembers, least recently used evicted first (~1 KB each)",
+      "verified access tokens a gateway remembers, least recently used evicted first (~1.5 KB each)",
       S_FIELD (gateway_token_cache), 0, 0 },
     { "ENTITLEMENTS_CACHE", S_INT, "200000", 1, 100000000, NULL,
       "organizations whose entitlement each process remembers (and, at a gateway, whose "

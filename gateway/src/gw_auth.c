@@ -1166,7 +1166,8 @@ gw_auth_test (bool verbose)
 
     //  The whole object with its clock injected, no actor.
     sb_config_t config = { .access_token_ttl = 900, .revoked_sessions_max = 2,
-                           .public_url = (char *) "http://localhost" };
+                           .gateway_key_cache = 2, .gateway_token_cache = 100,
+                           .entitlements_cache = 100, .public_url = (char *) "http://localhost" };
     gw_auth_t *self = s_new (&config);
     self->now = s_test_clock;
     s_test_now = sb_now_ms () / 1000;
@@ -1227,6 +1228,52 @@ gw_auth_test (bool verbose)
     gw_need_release (&need);
     s_test_now += S_UNKNOWN_S;
     SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+
+    //  Eviction (a key cache of 2): three keys resolved, the least recently
+    //  used is asked again; revoked while evicted, auth-svc's 404 refuses
+    //  it; its "unknown" entry evicted in turn, it is asked again and
+    //  refused again — never served.
+    const char *three [3] = { "sbk_00000001_one", "sbk_00000002_two", "sbk_00000003_three" };
+    const char *three_ids [3] = { "00000000-0000-4000-8000-000000000001",
+                                  "00000000-0000-4000-8000-000000000002",
+                                  "00000000-0000-4000-8000-000000000003" };
+    bool resolved_all = true;
+    for (int i = 0; i < 3; i++) {
+        char body [512];
+        snprintf (body, sizeof (body),
+                  "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}",
+                  three_ids [i], org);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_NEED;
+        s_test_reply (self, &need, 200, body);
+        gw_need_release (&need);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_OK;
+        gw_need_release (&need);
+    }
+    SB_CHECK (resolved_all && sb_lru_size (self->api_keys) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_forget_keys_where (self, three_ids [0], NULL);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    const char *others [2] = { "sbk_0000000a_other", "sbk_0000000b_other" };
+    for (int i = 0; i < 2; i++) {
+        SB_CHECK (s_test_check (self, NULL, others [i], &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 404, NULL);
+        gw_need_release (&need);
+    }
+    SB_CHECK (sb_lru_size (self->unknown) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    //  The keys still cached are untouched by all that.
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK
+              && streq (ident.key, three_ids [2]));
     gw_need_release (&need);
 
     //  Sessions: tokens signed with a key set of our own.
