@@ -22,8 +22,20 @@
     API keys to auth-svc in batches for their last_used_at.
 
     Revocation fails closed:
-    - the positive caches (tokens, keys, subdomains) are emptied when full,
-      which only costs lookups; the revoked sessions are a deny-list, which
+    - the caches (tokens, keys, unknown keys, subdomains, and the answers
+      kept while a list below is incomplete) are bounded LRU tables
+      (sb/lru.h) that evict their least recently used entry when full,
+      never the whole table; forgetting any of their entries only makes
+      the gateway ask auth-svc again, never accept what it would refuse:
+      a key's positive entry gone means apikeys.resolve, which answers 404
+      for a revoked key; an unknown key's or a "revoked"/"suspended"
+      answer's entry gone means the question is asked again (those answers
+      are consulted only where the truth is otherwise asked, see below).
+      Their caps are settings: SWITCHBOARD_GATEWAY_KEY_CACHE (API keys,
+      and as many unknown keys), SWITCHBOARD_GATEWAY_TOKEN_CACHE (access
+      tokens, and as many session answers), SWITCHBOARD_ENTITLEMENTS_CACHE
+      (per organization: subdomains and suspension answers, like the
+      entitlements). The revoked sessions are a deny-list, which
       never forgets: an entry leaves only once every access token of its
       session has expired (revocation time + token lifetime + leeway).
       When it is full of live entries a revocation is not stored but the
@@ -50,17 +62,26 @@
       token or API key, is refused 403 organization_suspended;
     - an unknown API key (auth-svc answered 404) is remembered, by the
       hash of the whole key, for S_UNKNOWN_S seconds, so repeating it costs
-      no lookup. This is a performance cache, safe to empty when full: a
+      no lookup. This is a performance cache, safe to evict from: a
       key never exists before it is created (256 random bits), so no
       entry can hide a key created later, and forgetting one only costs a
-      lookup.
+      lookup (which auth-svc answers 404 again).
+
+    Denials kept in an LRU table, and why evicting them is safe: the
+    unknown keys (above); a session auth-svc said is revoked (checked),
+    read only while the deny-list is incomplete or not yet synced, that is
+    exactly when a session not found there is asked about: its entry gone,
+    the next token of that session is asked about again; an organization
+    auth-svc said is suspended (org_checked), read only before the first
+    sync of the suspended set, likewise asked again. What must never be
+    forgotten early (the deny-list, the suspended set) is not in an LRU.
 */
 #include "gw.h"
 #include "sb/jwt.h"
+#include "sb/lru.h"
 #include <pthread.h>
 #include <sodium.h>
 
-#define S_CACHE_MAX       20000     //  entries per cache before it is emptied
 #define S_SYNC_MS         60000     //  re-read revoked sessions and keys
 #define S_TOUCH_MS        2000      //  report used API keys
 #define S_JWKS_MIN_MS     1000      //  at most one key-set fetch per second on kid misses
@@ -74,8 +95,8 @@ typedef struct {
 } s_token_t;
 
 typedef struct {
-    char id [65];
-    char org [65];
+    char id [37];                   //  uuids: a longer answer is not cached
+    char org [37];
     char subdomain [64];
     sb_role_t role;
     int64_t expires_at;             //  unix seconds, 0 = never
@@ -108,16 +129,16 @@ struct _gw_auth_t {
     sb_jwt_keys_t *keys;            //  NULL until first fetched
     int64_t keys_fetched;           //  sb_mono_ms of the last fetch request
     pthread_mutex_t lock;           //  guards everything below
-    zhashx_t *tokens;               //  token text -> s_token_t
+    sb_lru_t *tokens;               //  token text -> s_token_t
     s_denylist_t revoked;
-    zhashx_t *checked;              //  sid -> s_check_t (while revoked is incomplete)
+    sb_lru_t *checked;              //  sid -> s_check_t (while revoked is incomplete)
     uint64_t generation;            //  revocations recorded so far
     char recent [S_RECENT][72];     //  the last ones: "sid:", "key:", "org:" + id
-    zhashx_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
-    zhashx_t *unknown;              //  hex SHA-256 of the key -> int64_t until
-    zhashx_t *subdomains;           //  org -> subdomain string
+    sb_lru_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
+    sb_lru_t *unknown;              //  hex SHA-256 of the key -> int64_t until
+    sb_lru_t *subdomains;           //  org -> char [64]
     zhashx_t *suspended;            //  org -> "" : suspended organizations (never purged)
-    zhashx_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
+    sb_lru_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
     bool orgs_synced;               //  suspended has been read from auth-svc once
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
     zactor_t *actor;
@@ -141,16 +162,6 @@ s_cache_new (void)
     zhashx_t *cache = zhashx_new ();
     zhashx_set_destructor (cache, s_free_item);
     return cache;
-}
-
-//  Inserts (replacing) item under key; empties the cache when it is full,
-//  which bounds memory at the cost of a burst of re-verification.
-static void
-s_cache_put (zhashx_t *cache, const char *key, void *item)
-{
-    if (zhashx_size (cache) >= S_CACHE_MAX)
-        zhashx_purge (cache);
-    zhashx_update (cache, key, item);
 }
 
 //  Deletes from cache the keys listed in *doomed_p (borrowed from the
@@ -296,7 +307,7 @@ s_revoke_sid (gw_auth_t *self, const char *sid, int64_t revoked_at)
     if (s_denylist_add (&self->revoked, sid, s_revoked_until (self, revoked_at), now))
         sb_debug ("auth: revoked sessions full (%zu): asking auth-svc until %lld",
                   self->revoked.max, (long long) self->revoked.incomplete_until);
-    zhashx_delete (self->checked, sid);
+    sb_lru_remove (self->checked, sid);
     s_recent_add (self, "sid", sid);
 }
 
@@ -324,6 +335,22 @@ s_revoke_sids (gw_auth_t *self, const msgpack_object *body)
     pthread_mutex_unlock (&self->lock);
 }
 
+typedef struct {
+    const char *id;
+    const char *org;
+} s_key_match_t;
+
+static bool
+s_key_matches (const char *hash, void *item, void *arg)
+{
+    (void) hash;
+    const s_key_t *key = (const s_key_t *) item;
+    const s_key_match_t *match = (const s_key_match_t *) arg;
+    return (match->id && streq (key->id, match->id)) || (match->org && streq (key->org, match->org));
+}
+
+//  Forgets the cached keys of id or of org (a walk over the cache: only
+//  on a revocation event, rare next to lookups).
 static void
 s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
 {
@@ -332,24 +359,20 @@ s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
         s_recent_add (self, "key", id);
     if (org)
         s_recent_add (self, "org", org);
-    zlistx_t *doomed = zlistx_new ();
-    s_key_t *key = (s_key_t *) zhashx_first (self->api_keys);
-    while (key) {
-        if ((id && streq (key->id, id)) || (org && streq (key->org, org)))
-            zlistx_add_end (doomed, (void *) zhashx_cursor (self->api_keys));
-        key = (s_key_t *) zhashx_next (self->api_keys);
-    }
-    s_delete_listed (self->api_keys, &doomed);
+    s_key_match_t match = { .id = id, .org = org };
+    sb_lru_remove_if (self->api_keys, s_key_matches, &match);
     if (org)
-        zhashx_delete (self->subdomains, org);
+        sb_lru_remove (self->subdomains, org);
     pthread_mutex_unlock (&self->lock);
 }
 
 static void
 s_set_subdomain (gw_auth_t *self, const char *org, const char *subdomain)
 {
+    char value [64];
+    snprintf (value, sizeof (value), "%s", subdomain);
     pthread_mutex_lock (&self->lock);
-    s_cache_put (self->subdomains, org, sb_strdup (subdomain));
+    sb_lru_put (self->subdomains, org, value);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -382,7 +405,7 @@ s_suspend_org (gw_auth_t *self, const char *org, bool on)
         zhashx_update (self->suspended, org, sb_strdup (""));
     else
         zhashx_delete (self->suspended, org);
-    zhashx_delete (self->org_checked, org);
+    sb_lru_remove (self->org_checked, org);
     s_recent_add (self, on ? "org" : "res", org);
     pthread_mutex_unlock (&self->lock);
     sb_info ("auth: organization %s %s", org, on ? "suspended" : "resumed");
@@ -420,7 +443,7 @@ s_suspended_install (gw_auth_t *self, const msgpack_object *body, uint64_t gener
         sb_info ("auth: suspended organizations read from auth-svc (%zu)",
                  zhashx_size (self->suspended));
     self->orgs_synced = true;
-    zhashx_purge (self->org_checked);
+    sb_lru_purge (self->org_checked);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -653,7 +676,7 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
     sb_jwt_claims_t claims;
     bool cached = false;
     pthread_mutex_lock (&self->lock);
-    s_token_t *hit = (s_token_t *) zhashx_lookup (self->tokens, token);
+    s_token_t *hit = (s_token_t *) sb_lru_get (self->tokens, token);
     if (hit && hit->claims.exp + SB_JWT_LEEWAY > now) {
         claims = hit->claims;
         cached = true;
@@ -686,10 +709,9 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
             s_deny (denial, 401, SB_E_UNAUTHENTICATED, "the access token is not valid");
             return GW_AUTH_DENIED;
         }
-        s_token_t *entry = (s_token_t *) sb_malloc (sizeof (s_token_t));
-        entry->claims = claims;
+        s_token_t entry = { .claims = claims };
         pthread_mutex_lock (&self->lock);
-        s_cache_put (self->tokens, token, entry);
+        sb_lru_put (self->tokens, token, &entry);
         pthread_mutex_unlock (&self->lock);
     }
     pthread_mutex_lock (&self->lock);
@@ -697,14 +719,14 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
     bool revoked = s_denylist_has (&self->revoked, claims.sid, wall), ask = false;
     if (!revoked && !(self->synced && s_denylist_complete (&self->revoked, wall))) {
         //  The deny-list cannot prove the session live: auth-svc can.
-        s_check_t *check = (s_check_t *) zhashx_lookup (self->checked, claims.sid);
+        s_check_t *check = (s_check_t *) sb_lru_get (self->checked, claims.sid);
         if (check && check->until > wall)
             revoked = check->revoked;
         else
             ask = true;
     }
     uint64_t generation = self->generation;
-    const char *subdomain = (const char *) zhashx_lookup (self->subdomains, claims.org);
+    const char *subdomain = (const char *) sb_lru_get (self->subdomains, claims.org);
     if (subdomain)
         snprintf (ident->subdomain, sizeof (ident->subdomain), "%s", subdomain);
     pthread_mutex_unlock (&self->lock);
@@ -739,12 +761,12 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     pthread_mutex_lock (&self->lock);
     int64_t now = self->now ();
     uint64_t generation = self->generation;
-    s_key_t *entry = (s_key_t *) zhashx_lookup (self->api_keys, hash);
+    s_key_t *entry = (s_key_t *) sb_lru_get (self->api_keys, hash);
     //  Expired keys go; so do entries older than a minute, which bounds how
     //  long a revocation whose event was lost can go unnoticed.
     if (entry && ((entry->expires_at && entry->expires_at <= now)
                   || entry->cached_at + S_KEY_FRESH_S <= now)) {
-        zhashx_delete (self->api_keys, hash);
+        sb_lru_remove (self->api_keys, hash);
         entry = NULL;
     }
     if (entry) {
@@ -756,7 +778,7 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
         zhashx_update (self->used, entry->id, NULL);
     }
     else {
-        int64_t *until = (int64_t *) zhashx_lookup (self->unknown, hash);
+        int64_t *until = (int64_t *) sb_lru_get (self->unknown, hash);
         unknown = until && *until > now;
     }
     pthread_mutex_unlock (&self->lock);
@@ -781,7 +803,7 @@ s_check_suspended (gw_auth_t *self, const char *org, gw_denial_t *denial, gw_nee
     pthread_mutex_lock (&self->lock);
     bool suspended = zhashx_lookup (self->suspended, org) != NULL, ask = false;
     if (!suspended && !self->orgs_synced) {
-        s_check_t *check = (s_check_t *) zhashx_lookup (self->org_checked, org);
+        s_check_t *check = (s_check_t *) sb_lru_get (self->org_checked, org);
         if (check && check->until > self->now ())
             suspended = check->revoked;
         else
@@ -860,10 +882,9 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
     if (reply && reply->status == 404 && streq (need->op, "apikeys.resolve")) {
         //  No such key (or revoked, or expired): refused without a lookup
         //  for a while.
-        int64_t *until = (int64_t *) sb_malloc (sizeof (int64_t));
         pthread_mutex_lock (&self->lock);
-        *until = self->now () + S_UNKNOWN_S;
-        s_cache_put (self->unknown, need->key_hash, until);
+        int64_t until = self->now () + S_UNKNOWN_S;
+        sb_lru_put (self->unknown, need->key_hash, &until);
         pthread_mutex_unlock (&self->lock);
         return;
     }
@@ -881,27 +902,23 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
     }
     else
     if (streq (need->op, "apikeys.resolve")) {
-        s_key_t *key = (s_key_t *) sb_calloc (1, sizeof (s_key_t));
+        s_key_t key = { 0 };
         char role [16] = "";
         int64_t expires_at = 0;
-        if (sb_mpk_copy_str (sb_mpk_get (reply->body, "id"), key->id, sizeof (key->id))
-            || sb_mpk_copy_str (sb_mpk_get (reply->body, "org"), key->org, sizeof (key->org))
+        if (sb_mpk_copy_str (sb_mpk_get (reply->body, "id"), key.id, sizeof (key.id))
+            || sb_mpk_copy_str (sb_mpk_get (reply->body, "org"), key.org, sizeof (key.org))
             || sb_mpk_copy_str (sb_mpk_get (reply->body, "role"), role, sizeof (role))
-            || sb_role_parse (role, &key->role) || key->role >= SB_ROLE_SERVICE) {
-            free (key);
+            || sb_role_parse (role, &key.role) || key.role >= SB_ROLE_SERVICE)
             return;
-        }
-        sb_mpk_copy_str (sb_mpk_get (reply->body, "subdomain"), key->subdomain,
-                         sizeof (key->subdomain));
+        sb_mpk_copy_str (sb_mpk_get (reply->body, "subdomain"), key.subdomain,
+                         sizeof (key.subdomain));
         if (sb_mpk_int (sb_mpk_get (reply->body, "expires_at"), &expires_at) == 0)
-            key->expires_at = expires_at;
+            key.expires_at = expires_at;
         pthread_mutex_lock (&self->lock);
-        key->cached_at = self->now ();
+        key.cached_at = self->now ();
         //  Revoked while the lookup was in flight: the answer is stale.
-        if (s_recent_since (self, need->generation, "key", key->id, "org", key->org))
-            free (key);
-        else
-            s_cache_put (self->api_keys, need->key_hash, key);
+        if (!s_recent_since (self, need->generation, "key", key.id, "org", key.org))
+            sb_lru_put (self->api_keys, need->key_hash, &key);
         pthread_mutex_unlock (&self->lock);
     }
     else
@@ -920,10 +937,8 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         pthread_mutex_lock (&self->lock);
         //  Said active but suspended since the question: stale.
         if (suspended || !s_recent_since (self, need->generation, "org", need->org, NULL, NULL)) {
-            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
-            check->revoked = suspended;
-            check->until = self->now () + S_CHECK_FRESH_S;
-            s_cache_put (self->org_checked, need->org, check);
+            s_check_t check = { .revoked = suspended, .until = self->now () + S_CHECK_FRESH_S };
+            sb_lru_put (self->org_checked, need->org, &check);
         }
         pthread_mutex_unlock (&self->lock);
     }
@@ -944,10 +959,10 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         int64_t now = self->now ();
         //  A session said live but revoked since the question: stale.
         if (revoked || !s_recent_since (self, need->generation, "sid", need->sid, NULL, NULL)) {
-            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
-            check->revoked = revoked;
-            check->until = revoked ? s_revoked_until (self, now) : now + S_CHECK_FRESH_S;
-            s_cache_put (self->checked, need->sid, check);
+            s_check_t check = { .revoked = revoked,
+                                .until = revoked ? s_revoked_until (self, now)
+                                                 : now + S_CHECK_FRESH_S };
+            sb_lru_put (self->checked, need->sid, &check);
         }
         pthread_mutex_unlock (&self->lock);
     }
@@ -977,14 +992,17 @@ s_new (const sb_config_t *config)
     self->now = s_wall_seconds;
     pthread_rwlock_init (&self->keys_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
-    self->tokens = s_cache_new ();
+    size_t tokens = (size_t) (config->gateway_token_cache > 0 ? config->gateway_token_cache : 1);
+    size_t keys = (size_t) (config->gateway_key_cache > 0 ? config->gateway_key_cache : 1);
+    size_t orgs = (size_t) (config->entitlements_cache > 0 ? config->entitlements_cache : 1);
+    self->tokens = sb_lru_new ("gateway_tokens", tokens, sizeof (s_token_t), SB_JWT_MAX_TOKEN);
     s_denylist_init (&self->revoked, (size_t) config->revoked_sessions_max);
-    self->checked = s_cache_new ();
-    self->api_keys = s_cache_new ();
-    self->unknown = s_cache_new ();
-    self->subdomains = s_cache_new ();
+    self->checked = sb_lru_new ("gateway_sessions_checked", tokens, sizeof (s_check_t), 64);
+    self->api_keys = sb_lru_new ("gateway_api_keys", keys, sizeof (s_key_t), 64);
+    self->unknown = sb_lru_new ("gateway_unknown_keys", keys, sizeof (int64_t), 64);
+    self->subdomains = sb_lru_new ("gateway_subdomains", orgs, 64, 64);
     self->suspended = s_cache_new ();
-    self->org_checked = s_cache_new ();
+    self->org_checked = sb_lru_new ("gateway_orgs_checked", orgs, sizeof (s_check_t), 64);
     self->used = zhashx_new ();
     return self;
 }
@@ -1008,14 +1026,14 @@ gw_auth_destroy (gw_auth_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->actor);
-    zhashx_destroy (&self->tokens);
+    sb_lru_destroy (&self->tokens);
     zhashx_destroy (&self->revoked.entries);
-    zhashx_destroy (&self->checked);
-    zhashx_destroy (&self->api_keys);
-    zhashx_destroy (&self->unknown);
-    zhashx_destroy (&self->subdomains);
+    sb_lru_destroy (&self->checked);
+    sb_lru_destroy (&self->api_keys);
+    sb_lru_destroy (&self->unknown);
+    sb_lru_destroy (&self->subdomains);
     zhashx_destroy (&self->suspended);
-    zhashx_destroy (&self->org_checked);
+    sb_lru_destroy (&self->org_checked);
     zhashx_destroy (&self->used);
     sb_jwt_keys_destroy (&self->keys);
     pthread_rwlock_destroy (&self->keys_lock);
@@ -1148,7 +1166,8 @@ gw_auth_test (bool verbose)
 
     //  The whole object with its clock injected, no actor.
     sb_config_t config = { .access_token_ttl = 900, .revoked_sessions_max = 2,
-                           .public_url = (char *) "http://localhost" };
+                           .gateway_key_cache = 2, .gateway_token_cache = 100,
+                           .entitlements_cache = 100, .public_url = (char *) "http://localhost" };
     gw_auth_t *self = s_new (&config);
     self->now = s_test_clock;
     s_test_now = sb_now_ms () / 1000;
@@ -1209,6 +1228,52 @@ gw_auth_test (bool verbose)
     gw_need_release (&need);
     s_test_now += S_UNKNOWN_S;
     SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_NEED);
+    gw_need_release (&need);
+
+    //  Eviction (a key cache of 2): three keys resolved, the least recently
+    //  used is asked again; revoked while evicted, auth-svc's 404 refuses
+    //  it; its "unknown" entry evicted in turn, it is asked again and
+    //  refused again — never served.
+    const char *three [3] = { "sbk_00000001_one", "sbk_00000002_two", "sbk_00000003_three" };
+    const char *three_ids [3] = { "00000000-0000-4000-8000-000000000001",
+                                  "00000000-0000-4000-8000-000000000002",
+                                  "00000000-0000-4000-8000-000000000003" };
+    bool resolved_all = true;
+    for (int i = 0; i < 3; i++) {
+        char body [512];
+        snprintf (body, sizeof (body),
+                  "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}",
+                  three_ids [i], org);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_NEED;
+        s_test_reply (self, &need, 200, body);
+        gw_need_release (&need);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_OK;
+        gw_need_release (&need);
+    }
+    SB_CHECK (resolved_all && sb_lru_size (self->api_keys) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_forget_keys_where (self, three_ids [0], NULL);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    const char *others [2] = { "sbk_0000000a_other", "sbk_0000000b_other" };
+    for (int i = 0; i < 2; i++) {
+        SB_CHECK (s_test_check (self, NULL, others [i], &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 404, NULL);
+        gw_need_release (&need);
+    }
+    SB_CHECK (sb_lru_size (self->unknown) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    //  The keys still cached are untouched by all that.
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK
+              && streq (ident.key, three_ids [2]));
     gw_need_release (&need);
 
     //  Sessions: tokens signed with a key set of our own.
