@@ -17,6 +17,9 @@
         usage_alerts.c        usage alerts: thresholds (usage.alerts.get,
                               usage.alerts.set) and the relay of the
                               alert outbox (mail.admins, webhooks.enqueue)
+        usage_retention.c     raw events deleted after
+                              SWITCHBOARD_USAGE_RETENTION_DAYS, their sums
+                              kept (usage.retain)
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
@@ -114,7 +117,7 @@ int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *li
 //  then usage_store, then _release. position [k] is the index in the
 //  request of the batch's k-th event (what _add was given).
 typedef struct {
-    msgpack_sbuffer columns [8];
+    msgpack_sbuffer columns [9];    //  the 8 columns given, then the deduplication key
     msgpack_sbuffer quotas;         //  "org metric\0" of events whose metric has a quota
     size_t count;
     uint32_t position [USAGE_MAX_EVENTS];
@@ -137,6 +140,12 @@ typedef struct {
     } *counted;
     int64_t alerts;                 //  usage alerts the statement queued
 } usage_outcome_t;
+
+//  The deduplication key of event id of organization org (a UUID, either
+//  case): the first 16 bytes of SHA-256 over the organization's 16 bytes
+//  and the id's, written as a UUID into key. Migration 0007 computes the
+//  same in SQL for the events stored before it.
+void usage_event_key (const char *org, const char *id, char key [37]);
 
 void usage_batch_init (usage_batch_t *self);
 void usage_batch_release (usage_batch_t *self);
@@ -208,9 +217,23 @@ int usage_alerts_start (const sb_config_t *config);
 void usage_alerts_wake (void);
 void usage_alerts_stop (void);
 
+//  ---- retention of raw events (usage_retention.c) --------------------------------
+
+//  Reads SWITCHBOARD_USAGE_RETENTION_DAYS's value (NULL or "" = 0, keep
+//  for ever; else 0 to 36500) into *days: 0, or -1 when it is not that.
+int usage_retention_days (const char *text, int *days);
+//  Reads the setting and starts the sweeping thread when it is set; -1
+//  (the service does not start) on an invalid value.
+int usage_retention_start (const sb_config_t *config);
+void usage_retention_stop (void);
+//  usage.retain (role service) {limit?}: one batch deleted now:
+//  {retention_days, deleted, more}.
+int usage_retain (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 //  ---- start, selftests ---------------------------------------------------------
 
 void usage_common_test (bool verbose);
 void usage_series_test (bool verbose);
+void usage_retention_test (bool verbose);
 
 #endif
