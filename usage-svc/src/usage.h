@@ -117,7 +117,7 @@ int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *li
 //  then usage_store, then _release. position [k] is the index in the
 //  request of the batch's k-th event (what _add was given).
 typedef struct {
-    msgpack_sbuffer columns [9];    //  the 8 columns given, then the deduplication key
+    msgpack_sbuffer columns [8];
     msgpack_sbuffer quotas;         //  "org metric\0" of events whose metric has a quota
     size_t count;
     uint32_t position [USAGE_MAX_EVENTS];
@@ -140,12 +140,6 @@ typedef struct {
     } *counted;
     int64_t alerts;                 //  usage alerts the statement queued
 } usage_outcome_t;
-
-//  The deduplication key of event id of organization org (a UUID, either
-//  case): the first 16 bytes of SHA-256 over the organization's 16 bytes
-//  and the id's, written as a UUID into key. Migration 0007 computes the
-//  same in SQL for the events stored before it.
-void usage_event_key (const char *org, const char *id, char key [37]);
 
 void usage_batch_init (usage_batch_t *self);
 void usage_batch_release (usage_batch_t *self);

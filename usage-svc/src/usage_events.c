@@ -48,12 +48,11 @@
     hours), counters, hours, hour_mismatches, events (stored), retired_events,
     examples, hour_examples}.
 
-    Deduplication reads the key (organization, usage_event_key (organization,
-    id)): 16 bytes of SHA-256 in a uuid column (migration 0007), not the
-    client's text; the hourly sums are kept by the same statement
-    (INSERT INTO hours ... GROUP BY from the inserted rows: a few rows a
-    batch). Events are deduplicated for as long as they are kept: forever
-    by default, SWITCHBOARD_USAGE_RETENTION_DAYS when set.
+    The hourly sums are kept by the same statement (INSERT INTO hours ...
+    GROUP BY from the inserted rows: a few rows a batch), so the events
+    table has one B-tree, its primary key (migration 0007). Events are
+    deduplicated for as long as they are kept: for ever by default, for
+    SWITCHBOARD_USAGE_RETENTION_DAYS when set (usage_retention.c).
 
     Usage alerts are queued by the same statement, the one place where
     counters move (usage.record, usage.ingest and usage.commit all store
@@ -70,12 +69,10 @@
     counter, so exactly once across workers and restarts.
 */
 #include "usage.h"
-#include <sodium.h>
 
 //  Columns of a batch, in usage_store's parameter order.
 enum {
-    S_ORG, S_ID, S_METRIC, S_QUANTITY, S_AT, S_BUSINESS, S_PROPERTIES, S_RESERVATION, S_KEY,
-    S_COLUMNS
+    S_ORG, S_ID, S_METRIC, S_QUANTITY, S_AT, S_BUSINESS, S_PROPERTIES, S_RESERVATION, S_COLUMNS
 };
 
 static int64_t s_last_sweep;        //  monotonic ms of this worker's last global sweep
@@ -128,40 +125,16 @@ s_element (msgpack_sbuffer *column, const char *value, bool first)
 }
 
 void
-usage_event_key (const char *org, const char *id, char key [37])
-{
-    //  The organization's 16 bytes (org is a checked UUID: 32 hex digits
-    //  and four hyphens), then the id's bytes
-    uint8_t bytes [16];
-    size_t n = 0;
-    int rc = sodium_hex2bin (bytes, sizeof (bytes), org, strlen (org), "-", &n, NULL);
-    assert (rc == 0 && n == sizeof (bytes));
-    (void) rc;
-    crypto_hash_sha256_state state;
-    uint8_t hash [crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_init (&state);
-    crypto_hash_sha256_update (&state, bytes, sizeof (bytes));
-    crypto_hash_sha256_update (&state, (const uint8_t *) id, strlen (id));
-    crypto_hash_sha256_final (&state, hash);
-    //  As a UUID: 8-4-4-4-12 hex digits
-    char hex [33];
-    sodium_bin2hex (hex, sizeof (hex), hash, 16);
-    snprintf (key, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-void
 usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const char *id,
                  const char *metric, int64_t quantity, const char *occurred_at,
                  const char *business, const char *properties, const char *reservation)
 {
     assert (self->count < USAGE_MAX_EVENTS);
     self->position [self->count] = position;
-    char number [24], key [37];
+    char number [24];
     snprintf (number, sizeof (number), "%lld", (long long) quantity);
-    usage_event_key (org, id, key);
-    const char *values [S_COLUMNS] = { org,         id,       metric,     number,
-                                       occurred_at, business, properties, reservation,
-                                       key };
+    const char *values [S_COLUMNS] = { org,      id,         metric,     number,
+                                       occurred_at, business, properties, reservation };
     for (int c = 0; c < S_COLUMNS; c++)
         s_element (&self->columns [c], values [c], self->count == 0);
     self->count++;
@@ -254,39 +227,39 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "WITH input AS ("
         "  SELECT i.*, date_trunc ('month', i.occurred_at AT TIME ZONE 'UTC')::date AS period_start"
         "    FROM unnest ($1::uuid[], $2::text[], $3::text[], $4::bigint[],"
-        "                 $5::timestamptz[], $6::uuid[], $7::jsonb[], $8::uuid[], $9::uuid[])"
+        "                 $5::timestamptz[], $6::uuid[], $7::jsonb[], $8::uuid[])"
         "    WITH ORDINALITY AS i (organization_id, event_id, metric, quantity, occurred_at,"
-        "                          business_id, properties, reservation_id, key, n)"
+        "                          business_id, properties, reservation_id, n)"
         "), rough AS ("
         "  SELECT organization_id, metric, period_start FROM input AS i GROUP BY 1, 2, 3"
         "  HAVING sum (quantity) + coalesce ((SELECT used FROM counters AS c"
         "           WHERE c.organization_id = i.organization_id AND c.metric = i.metric"
-        "             AND c.period_start = i.period_start), 0) > $11::bigint"
+        "             AND c.period_start = i.period_start), 0) > $10::bigint"
         "), suspect AS ("
-        "  SELECT DISTINCT ON (i.organization_id, i.key)"
+        "  SELECT DISTINCT ON (i.organization_id, i.event_id)"
         "         i.organization_id, i.event_id, i.metric, i.period_start, i.quantity"
         "    FROM input AS i"
         "   WHERE EXISTS (SELECT 1 FROM rough)"
         "     AND EXISTS (SELECT 1 FROM rough AS r WHERE r.organization_id = i.organization_id"
-        "                    AND ($10::bool OR (r.metric = i.metric"
+        "                    AND ($9::bool OR (r.metric = i.metric"
         "                                      AND r.period_start = i.period_start)))"
         "     AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.organization_id = i.organization_id"
-        "                        AND e.key = i.key)"
-        "   ORDER BY i.organization_id, i.key, i.n"
+        "                        AND e.event_id = i.event_id)"
+        "   ORDER BY i.organization_id, i.event_id, i.n"
         "), over AS ("
         "  SELECT organization_id, metric, period_start FROM suspect AS s GROUP BY 1, 2, 3"
         "  HAVING sum (quantity) + coalesce ((SELECT used FROM counters AS c"
         "           WHERE c.organization_id = s.organization_id AND c.metric = s.metric"
-        "             AND c.period_start = s.period_start), 0) > $11::bigint"
+        "             AND c.period_start = s.period_start), 0) > $10::bigint"
         "), refused AS ("
         "  SELECT s.organization_id, s.event_id FROM suspect AS s"
         "   WHERE EXISTS (SELECT 1 FROM over AS o WHERE o.organization_id = s.organization_id"
-        "                    AND ($10::bool OR (o.metric = s.metric"
+        "                    AND ($9::bool OR (o.metric = s.metric"
         "                                      AND o.period_start = s.period_start)))"
         "), ins AS ("
-        "  INSERT INTO events (organization_id, key, event_id, metric, quantity, occurred_at,"
+        "  INSERT INTO events (organization_id, event_id, metric, quantity, occurred_at,"
         "                      business_id, properties, reservation_id)"
-        "  SELECT organization_id, key, event_id, metric, quantity, occurred_at, business_id,"
+        "  SELECT organization_id, event_id, metric, quantity, occurred_at, business_id,"
         "         properties, reservation_id"
         "    FROM input AS i"
         "   WHERE NOT EXISTS (SELECT 1 FROM refused AS r"
@@ -294,7 +267,7 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "                        AND r.event_id = i.event_id)"
         "     AND NOT EXISTS (SELECT FROM purged_organizations AS p"
         "                      WHERE p.organization_id = i.organization_id)"
-        "   ORDER BY organization_id, key, n"
+        "   ORDER BY organization_id, event_id, n"
         "  ON CONFLICT DO NOTHING"
         "  RETURNING organization_id, metric, quantity, occurred_at"
         "), sums AS ("
@@ -316,7 +289,7 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "  ON CONFLICT (organization_id, metric, hour)"
         "    DO UPDATE SET quantity = h.quantity + EXCLUDED.quantity"
         "), quota AS ("
-        "  SELECT * FROM unnest ($12::uuid[], $13::text[], $14::bigint[])"
+        "  SELECT * FROM unnest ($11::uuid[], $12::text[], $13::bigint[])"
         "    AS q (organization_id, metric, quota)"
         "), reached AS ("
         "  SELECT b.organization_id, b.metric, b.period_start, t.threshold, b.used, q.quota"

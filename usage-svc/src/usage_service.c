@@ -30,7 +30,15 @@ static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    return usage_alerts_start (config) || usage_retention_start (config) ? -1 : 0;
+    //  The retention setting first: a bad one stops the start before any
+    //  thread runs
+    if (usage_retention_start (config))
+        return -1;
+    if (usage_alerts_start (config)) {
+        usage_retention_stop ();
+        return -1;
+    }
+    return 0;
 }
 
 static void
