@@ -34,7 +34,8 @@
 #                                    set ORG's METRIC counter of this month
 #                                    (UTC) to TARGET (up to 2^63 - 1) by
 #                                    storing one event "seed-<n>" of the
-#                                    difference (usage.verify still agrees);
+#                                    difference, added to its hour's sum in
+#                                    usage.hours too (usage.verify still agrees);
 #                                    run it with nothing else writing that
 #                                    counter
 #           usage_counter ORG METRIC this month's counter (0 when none)
@@ -152,8 +153,14 @@ usage_counter_set () {
         WITH cur AS (
           SELECT coalesce ((SELECT used FROM usage.counters WHERE organization_id = '$1'
                               AND metric = '$2' AND period_start = date_trunc ('month', now () AT TIME ZONE 'UTC')::date), 0) AS used)
-        INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
-        SELECT '$1', 'seed-' || gen_random_uuid (), '$2', $3 - used, now () FROM cur;
+        , seed AS (
+          INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
+          SELECT '$1', 'seed-' || gen_random_uuid (), '$2', $3 - used, now () FROM cur
+          RETURNING organization_id, metric, quantity, occurred_at)
+        INSERT INTO usage.hours AS h (organization_id, metric, hour, quantity)
+        SELECT organization_id, metric, date_trunc ('hour', occurred_at AT TIME ZONE 'UTC'), quantity
+          FROM seed
+        ON CONFLICT (organization_id, metric, hour) DO UPDATE SET quantity = h.quantity + EXCLUDED.quantity;
         INSERT INTO usage.counters (organization_id, metric, period_start, used)
         VALUES ('$1', '$2', date_trunc ('month', now () AT TIME ZONE 'UTC')::date, $3)
         ON CONFLICT (organization_id, metric, period_start) DO UPDATE SET used = EXCLUDED.used" >/dev/null

@@ -17,6 +17,9 @@
         usage_alerts.c        usage alerts: thresholds (usage.alerts.get,
                               usage.alerts.set) and the relay of the
                               alert outbox (mail.admins, webhooks.enqueue)
+        usage_retention.c     raw events deleted after
+                              SWITCHBOARD_USAGE_RETENTION_DAYS, their sums
+                              kept (usage.retain)
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
@@ -208,9 +211,23 @@ int usage_alerts_start (const sb_config_t *config);
 void usage_alerts_wake (void);
 void usage_alerts_stop (void);
 
+//  ---- retention of raw events (usage_retention.c) --------------------------------
+
+//  Reads SWITCHBOARD_USAGE_RETENTION_DAYS's value (NULL or "" = 0, keep
+//  for ever; else 0 to 36500) into *days: 0, or -1 when it is not that.
+int usage_retention_days (const char *text, int *days);
+//  Reads the setting and starts the sweeping thread when it is set; -1
+//  (the service does not start) on an invalid value.
+int usage_retention_start (const sb_config_t *config);
+void usage_retention_stop (void);
+//  usage.retain (role service) {limit?}: one batch deleted now:
+//  {retention_days, deleted, more}.
+int usage_retain (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 //  ---- start, selftests ---------------------------------------------------------
 
 void usage_common_test (bool verbose);
 void usage_series_test (bool verbose);
+void usage_retention_test (bool verbose);
 
 #endif
