@@ -177,6 +177,9 @@ static const s_var_t s_vars [] = {
       "beyond, the least recently seen is forgotten (~200 bytes each)",
       S_FIELD (gateway_rate_windows), 0, 0 },
     //  ---- end of bounded caches ----
+    { "USAGE_RETENTION_DAYS", S_INT, "0", 0, 36500, NULL,
+      "usage-svc: days raw usage events are kept (0: for ever); older ones are deleted, their "
+      "sums kept, and an id older than this counts again", S_FIELD (usage_retention_days), 0, 0 },
 
     { NULL }
 };

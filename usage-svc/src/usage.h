@@ -213,11 +213,8 @@ void usage_alerts_stop (void);
 
 //  ---- retention of raw events (usage_retention.c) --------------------------------
 
-//  Reads SWITCHBOARD_USAGE_RETENTION_DAYS's value (NULL or "" = 0, keep
-//  for ever; else 0 to 36500) into *days: 0, or -1 when it is not that.
-int usage_retention_days (const char *text, int *days);
-//  Reads the setting and starts the sweeping thread when it is set; -1
-//  (the service does not start) on an invalid value.
+//  Starts the sweeping thread when SWITCHBOARD_USAGE_RETENTION_DAYS
+//  (config->usage_retention_days, 0..36500, checked by the config) is not 0.
 int usage_retention_start (const sb_config_t *config);
 void usage_retention_stop (void);
 //  usage.retain (role service) {limit?}: one batch deleted now:

@@ -96,27 +96,9 @@ s_step (sb_db_t *db, sb_client_t *client, void *arg)
 }
 
 int
-usage_retention_days (const char *text, int *days)
-{
-    *days = 0;
-    if (!text || !*text)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (errno || *end || end == text || value < 0 || value > 36500)
-        return -1;
-    *days = (int) value;
-    return 0;
-}
-
-int
 usage_retention_start (const sb_config_t *config)
 {
-    const char *text = getenv ("SWITCHBOARD_USAGE_RETENTION_DAYS");
-    if (usage_retention_days (text, &s_days))
-        return sb_error ("SWITCHBOARD_USAGE_RETENTION_DAYS=%s: must be a number of days from 0 "
-                         "(keep for ever) to 36500", text);
+    s_days = config->usage_retention_days;     //  checked by sb_config_load (0..36500)
     if (s_days == 0)
         return 0;
     sb_info ("usage retention: raw events kept %d days (counters and hourly sums for ever)",
@@ -165,15 +147,19 @@ void
 usage_retention_test (bool verbose)
 {
     (void) verbose;
-    int days = -1;
-    SB_CHECK (usage_retention_days (NULL, &days) == 0 && days == 0);
-    SB_CHECK (usage_retention_days ("", &days) == 0 && days == 0);
-    SB_CHECK (usage_retention_days ("0", &days) == 0 && days == 0);
-    SB_CHECK (usage_retention_days ("30", &days) == 0 && days == 30);
-    SB_CHECK (usage_retention_days ("36500", &days) == 0 && days == 36500);
-    SB_CHECK (usage_retention_days ("36501", &days) == -1);
-    SB_CHECK (usage_retention_days ("-1", &days) == -1);
-    SB_CHECK (usage_retention_days ("30d", &days) == -1);
-    SB_CHECK (usage_retention_days ("x", &days) == -1);
-    SB_CHECK (usage_retention_days ("99999999999999999999", &days) == -1);
+    //  The setting's bounds are the config table's (sb_config_load).
+    char why [200] = "";
+    sb_config_t config = { 0 };
+    const char *bad [] = { "SWITCHBOARD_USAGE_RETENTION_DAYS=36501", NULL };
+    SB_CHECK (sb_config_load (&config, "usage", (char *const *) bad, why, sizeof (why)) == -1);
+    SB_CHECK (strstr (why, "SWITCHBOARD_USAGE_RETENTION_DAYS must be an integer from 0 to 36500"));
+    sb_config_release (&config);
+    const char *good [] = { "SWITCHBOARD_USAGE_RETENTION_DAYS=30", NULL };
+    SB_CHECK (sb_config_load (&config, "usage", (char *const *) good, why, sizeof (why)) == 0
+              && config.usage_retention_days == 30);
+    sb_config_release (&config);
+    const char *none [] = { NULL };
+    SB_CHECK (sb_config_load (&config, "usage", (char *const *) none, why, sizeof (why)) == 0
+              && config.usage_retention_days == 0);
+    sb_config_release (&config);
 }

@@ -89,6 +89,7 @@ typedef struct {
     int entitlements_cache;         //  SWITCHBOARD_ENTITLEMENTS_CACHE, 200000 organizations
     int gateway_rate_windows;       //  SWITCHBOARD_GATEWAY_RATE_WINDOWS, 262144 per rate-limit table
     //  ---- end of bounded caches ----
+    int usage_retention_days;       //  SWITCHBOARD_USAGE_RETENTION_DAYS, 0 = keep raw events for ever
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.
