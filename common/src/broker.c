@@ -7,10 +7,20 @@
 
     - sb_broker_submit pushes a job pointer over an inproc PUSH/PULL pair
       (the PUSH end is shared by the gateway's HTTP threads under a mutex:
-      holding it costs one inproc send);
+      holding it costs one inproc send); called on the actor's own thread
+      (from a hosted loop, below) it takes the job in directly;
     - sb_broker_worker_count reads a small table of live workers per
       service, guarded by its own mutex, which the actor refreshes whenever
       a worker comes or goes.
+
+    The actor's loop is one epoll set: the pipe, the ROUTER and the PULL
+    (their ZMQ_FD descriptors, each socket then read until ZMQ_EVENTS says
+    it is empty, a batch at a time) and, when the gateway has a single
+    HTTP thread, libmicrohttpd's own epoll descriptor (sb_broker_host):
+    the HTTP server then runs on this thread, once every turn, so that a
+    request goes from its connection to a worker and the reply back to the
+    connection without a hand-off between threads (each hand-off was a
+    wakeup of a sleeping thread; two per request).
 
     The ROUTER is ROUTER_MANDATORY: sending to a worker whose connection is
     gone fails at once, so a killed worker is noticed on the next dispatch
@@ -57,9 +67,11 @@
 */
 #include "sb/sb.h"
 #include <pthread.h>
+#include <sys/epoll.h>
 
 #define S_MAX_SERVICES      64
 #define S_SWEEP_MS          25      //  deadline resolution
+#define S_BATCH             64      //  messages read from a socket per turn
 #define S_MAX_DEADLINE_MS   (10 * 60 * 1000)
 
 typedef struct _s_service_t s_service_t;
@@ -116,6 +128,12 @@ typedef struct {
     bool terminated;
     bool draining;                  //  stopping: answer everything 503 at once
     bool secured;                   //  CURVE: messages carry their sender's grant
+    bool router_used;               //  sent on this turn: check it for input again
+    //  A hosted event loop (sb_broker_host), or host_run NULL.
+    int host_fd;
+    sb_broker_host_fn *host_run;
+    sb_broker_timeout_fn *host_timeout;
+    void *host_arg;
 } s_broker_t;
 
 struct _sb_broker_t {
@@ -129,6 +147,15 @@ struct _sb_broker_t {
     int heartbeat_ms;
     int liveness;
     bool secured;
+    //  The actor's thread and state: a job submitted on that thread (a
+    //  hosted loop's) is accepted there and then, without the pipe.
+    pthread_t thread;
+    s_broker_t *state;
+    //  What sb_broker_host hands to the actor (read by it on HOST).
+    int host_fd;
+    sb_broker_host_fn *host_run;
+    sb_broker_timeout_fn *host_timeout;
+    void *host_arg;
     //  Live workers per service, for any thread.
     pthread_mutex_t count_lock;
     struct {
@@ -208,6 +235,7 @@ s_send (s_broker_t *self, zframe_t *address, const char *const *parts, const siz
         size_t count, zframe_t *body)
 {
     void *handle = zsock_resolve (self->router);
+    self->router_used = true;
     if (zmq_send (handle, zframe_data (address), zframe_size (address), ZMQ_SNDMORE) == -1)
         return -1;
     for (size_t i = 0; i < count; i++) {
@@ -374,6 +402,8 @@ s_request_accept (s_broker_t *self, s_request_t *request, const char *name, size
     s_dispatch (self, service);
 }
 
+static void s_job_accept (s_broker_t *self, sb_job_t *job);
+
 static void
 s_handle_job (s_broker_t *self)
 {
@@ -384,8 +414,14 @@ s_handle_job (s_broker_t *self)
     if (zframe_size (frame) == sizeof (job))
         memcpy (&job, zframe_data (frame), sizeof (job));
     zframe_destroy (&frame);
-    if (!job)
-        return;
+    if (job)
+        s_job_accept (self, job);
+}
+
+//  Takes a job in as a request (on the actor's thread).
+static void
+s_job_accept (s_broker_t *self, sb_job_t *job)
+{
     s_request_t *request = (s_request_t *) sb_calloc (1, sizeof (s_request_t));
     request->job = job;
     request->body = job->request;
@@ -752,6 +788,49 @@ s_seq_compare (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+//  A command on the actor's pipe: $TERM, DRAIN, HOST, UNHOST.
+static void
+s_handle_command (s_broker_t *self, zsock_t *pipe, int poll_fd)
+{
+    sb_broker_t *owner = self->owner;
+    char *command = zstr_recv (pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "DRAIN")) {
+        self->draining = true;
+        s_request_t *request;
+        while ((request = (s_request_t *) zhashx_first (self->pending)))
+            s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                              "the gateway is stopping");
+        zsock_signal (pipe, 0);
+    }
+    else
+    if (streq (command, "HOST") && !self->host_run) {
+        struct epoll_event event = { .events = EPOLLIN, .data.u32 = 3 };
+        if (epoll_ctl (poll_fd, EPOLL_CTL_ADD, owner->host_fd, &event) == 0) {
+            self->host_fd = owner->host_fd;
+            self->host_run = owner->host_run;
+            self->host_timeout = owner->host_timeout;
+            self->host_arg = owner->host_arg;
+        }
+        else
+            sb_error ("broker: cannot poll the hosted loop: %s", strerror (errno));
+        zsock_signal (pipe, self->host_run ? 0 : 1);
+    }
+    else
+    if (streq (command, "UNHOST")) {
+        if (self->host_run)
+            epoll_ctl (poll_fd, EPOLL_CTL_DEL, self->host_fd, NULL);
+        self->host_fd = -1;
+        self->host_run = NULL;
+        self->host_timeout = NULL;
+        self->host_arg = NULL;
+        zsock_signal (pipe, 0);
+    }
+    zstr_free (&command);
+}
+
 static void
 s_actor (zsock_t *pipe, void *args)
 {
@@ -776,38 +855,51 @@ s_actor (zsock_t *pipe, void *args)
     zhashx_set_key_duplicator (self->pending, NULL);
     zhashx_set_key_destructor (self->pending, NULL);
 
+    owner->thread = pthread_self ();
+    owner->state = self;
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, self->router, self->jobs, NULL);
-    zpoller_set_nonstop (poller, true);
+    //  One epoll set for the pipe, the bus and the jobs (their ZMQ_FD
+    //  descriptors) and the hosted loop's descriptor. A ZMQ_FD only says
+    //  that the socket may have changed: a socket is read until ZMQ_EVENTS
+    //  says it is empty (at most S_BATCH messages a turn, then again at
+    //  once), and checked again whenever it was used (a send on the bus may
+    //  take in its incoming messages). The hosted loop runs on every turn:
+    //  connections that this turn's replies resumed are answered in it,
+    //  without a wakeup of their own.
+    zsock_t *sockets [3] = { pipe, self->router, self->jobs };
+    bool check [3] = { true, true, true };
+    int poll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    for (int i = 0; i < 3; i++) {
+        struct epoll_event event = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
+        epoll_ctl (poll_fd, EPOLL_CTL_ADD, zsock_fd (sockets [i]), &event);
+    }
+    self->host_fd = -1;
     self->heartbeat_at = sb_mono_ms () + self->heartbeat_ms;
     self->sweep_at = sb_mono_ms () + S_SWEEP_MS;
     while (!self->terminated) {
-        int64_t now = sb_mono_ms ();
-        int64_t next = self->heartbeat_at < self->sweep_at ? self->heartbeat_at : self->sweep_at;
-        int timeout = next > now ? (int) (next - now) : 0;
-        zsock_t *which = (zsock_t *) zpoller_wait (poller, timeout);
-        if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                self->terminated = true;
-            else
-            if (streq (command, "DRAIN")) {
-                self->draining = true;
-                s_request_t *request;
-                while ((request = (s_request_t *) zhashx_first (self->pending)))
-                    s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
-                                      "the gateway is stopping");
-                zsock_signal (pipe, 0);
-            }
-            zstr_free (&command);
+        if (check [0]) {
+            check [0] = false;
+            while (!self->terminated && (zsock_events (pipe) & ZMQ_POLLIN))
+                s_handle_command (self, pipe, poll_fd);
         }
-        else
-        if (which == self->router)
-            s_handle_router (self);
-        else
-        if (which == self->jobs)
-            s_handle_job (self);
-        now = sb_mono_ms ();
+        self->router_used = false;
+        if (check [1]) {
+            int i = 0;
+            while (i < S_BATCH && (zsock_events (self->router) & ZMQ_POLLIN)) {
+                s_handle_router (self);
+                i++;
+            }
+            check [1] = i == S_BATCH;
+        }
+        if (check [2]) {
+            int i = 0;
+            while (i < S_BATCH && (zsock_events (self->jobs) & ZMQ_POLLIN)) {
+                s_handle_job (self);
+                i++;
+            }
+            check [2] = i == S_BATCH;
+        }
+        int64_t now = sb_mono_ms ();
         if (now >= self->sweep_at) {
             s_sweep (self);
             self->sweep_at = now + S_SWEEP_MS;
@@ -816,7 +908,29 @@ s_actor (zsock_t *pipe, void *args)
             s_heartbeat (self);
             self->heartbeat_at = now + self->heartbeat_ms;
         }
+        if (self->host_run && !self->terminated)
+            self->host_run (self->host_arg);
+        if (self->router_used)
+            check [1] = true;
+        int timeout = 0;
+        if (!check [0] && !check [1] && !check [2]) {
+            now = sb_mono_ms ();
+            int64_t next = self->heartbeat_at < self->sweep_at ? self->heartbeat_at
+                                                               : self->sweep_at;
+            timeout = next > now ? (int) (next - now) : 0;
+            if (self->host_run) {
+                int host = self->host_timeout (self->host_arg);
+                if (host >= 0 && host < timeout)
+                    timeout = host;
+            }
+        }
+        struct epoll_event events [4];
+        int ready = epoll_wait (poll_fd, events, 4, timeout);
+        for (int i = 0; i < ready; i++)
+            if (events [i].data.u32 < 3)
+                check [events [i].data.u32] = true;
     }
+    close (poll_fd);
     //  Jobs still in the pipe, then everything pending, complete with 503;
     //  workers are told to disconnect so that they re-register with the
     //  next broker to come up.
@@ -829,7 +943,7 @@ s_actor (zsock_t *pipe, void *args)
     s_worker_t *worker;
     while ((worker = (s_worker_t *) zhashx_first (self->workers)))
         s_worker_delete (self, worker, true);
-    zpoller_destroy (&poller);
+    owner->state = NULL;
     zhashx_destroy (&self->pending);
     zhashx_destroy (&self->workers);
     zhashx_destroy (&self->services);
@@ -902,6 +1016,12 @@ sb_broker_drain (sb_broker_t *self)
 void
 sb_broker_submit (sb_broker_t *self, sb_job_t *job)
 {
+    //  On the actor's own thread (a hosted loop): accepted at once; the
+    //  job may even be done before this returns.
+    if (pthread_equal (pthread_self (), self->thread) && self->state) {
+        s_job_accept (self->state, job);
+        return;
+    }
     pthread_mutex_lock (&self->submit_lock);
     int rc = zmq_send (zsock_resolve (self->submit), &job, sizeof (job), 0);
     pthread_mutex_unlock (&self->submit_lock);
@@ -912,6 +1032,25 @@ sb_broker_submit (sb_broker_t *self, sb_job_t *job)
         zframe_destroy (&job->request);
         job->done (job);
     }
+}
+
+int
+sb_broker_host (sb_broker_t *self, int fd, sb_broker_host_fn *run, sb_broker_timeout_fn *timeout,
+                void *arg)
+{
+    self->host_fd = fd;
+    self->host_run = run;
+    self->host_timeout = timeout;
+    self->host_arg = arg;
+    zstr_send (self->actor, "HOST");
+    return zsock_wait (self->actor) == 0 ? 0 : -1;
+}
+
+void
+sb_broker_unhost (sb_broker_t *self)
+{
+    zstr_send (self->actor, "UNHOST");
+    zsock_wait (self->actor);
 }
 
 size_t
