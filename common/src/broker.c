@@ -67,7 +67,9 @@
 */
 #include "sb/sb.h"
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #define S_MAX_SERVICES      64
 #define S_SWEEP_MS          25      //  deadline resolution
@@ -877,12 +879,12 @@ s_actor (zsock_t *pipe, void *args)
     self->heartbeat_at = sb_mono_ms () + self->heartbeat_ms;
     self->sweep_at = sb_mono_ms () + S_SWEEP_MS;
     while (!self->terminated) {
+        self->router_used = false;
         if (check [0]) {
             check [0] = false;
             while (!self->terminated && (zsock_events (pipe) & ZMQ_POLLIN))
                 s_handle_command (self, pipe, poll_fd);
         }
-        self->router_used = false;
         if (check [1]) {
             int i = 0;
             while (i < S_BATCH && (zsock_events (self->router) & ZMQ_POLLIN)) {
@@ -1126,6 +1128,195 @@ s_test_envelope (msgpack_sbuffer *buf, const char *op)
     sb_envelope_encode_request (buf, &head, NULL, 0);
 }
 
+//  For the selftest's jobs: done callbacks run on the broker's thread.
+typedef struct {
+    atomic_int done;
+    bool on_broker;                 //  done ran on the thread that hosts the loop
+    bool inside_submit;             //  ... before sb_broker_submit returned
+} s_test_mark_t;
+
+static _Thread_local bool s_test_submitting;
+static pthread_t s_test_broker_thread;
+
+static void
+s_test_job_done (sb_job_t *job)
+{
+    s_test_mark_t *mark = (s_test_mark_t *) job->arg;
+    mark->on_broker = pthread_equal (pthread_self (), s_test_broker_thread);
+    mark->inside_submit = s_test_submitting;
+    atomic_store (&mark->done, 1);
+}
+
+static bool
+s_test_wait (s_test_mark_t *mark)
+{
+    for (int i = 0; i < 500 && !atomic_load (&mark->done); i++)
+        zclock_sleep (10);
+    return atomic_load (&mark->done) == 1;
+}
+
+static void
+s_test_job (sb_job_t *job, s_test_mark_t *mark, const char *service, int deadline_ms)
+{
+    msgpack_sbuffer envelope;
+    s_test_envelope (&envelope, "ping");
+    memset (job, 0, sizeof (*job));
+    snprintf (job->service, sizeof (job->service), "%s", service);
+    job->request = zframe_new (envelope.data, envelope.size);
+    msgpack_sbuffer_destroy (&envelope);
+    job->deadline = sb_mono_ms () + deadline_ms;
+    job->done = s_test_job_done;
+    job->arg = mark;
+}
+
+//  The hosted loop of the selftest: an eventfd; on its first turn it
+//  submits a job for a service nobody serves (answered at once, on this
+//  thread, inside the submit) and one for the live worker.
+typedef struct {
+    int fd;
+    atomic_int turns;
+    sb_broker_t *broker;
+    sb_job_t lonely, served;
+    s_test_mark_t lonely_mark, served_mark;
+} s_test_host_t;
+
+static void
+s_test_host_run (void *arg)
+{
+    s_test_host_t *host = (s_test_host_t *) arg;
+    uint64_t value;
+    if (read (host->fd, &value, sizeof (value)) == (ssize_t) sizeof (value)) {
+        s_test_broker_thread = pthread_self ();
+        s_test_job (&host->lonely, &host->lonely_mark, "nobody", 5000);
+        s_test_job (&host->served, &host->served_mark, "orders", 5000);
+        s_test_submitting = true;
+        sb_broker_submit (host->broker, &host->lonely);
+        sb_broker_submit (host->broker, &host->served);
+        s_test_submitting = false;
+    }
+    atomic_fetch_add (&host->turns, 1);
+}
+
+static int
+s_test_host_timeout (void *arg)
+{
+    (void) arg;
+    return 1000;
+}
+
+//  The worker's next REQUEST (heartbeats skipped): its ticket into
+//  address (9 bytes); false when none came.
+static bool
+s_test_worker_request (zsock_t *worker, byte address [9])
+{
+    zsock_set_rcvtimeo (worker, 5000);
+    zmsg_t *request = NULL;
+    while ((request = zmsg_recv (worker)) && zmsg_size (request) != 6)
+        zmsg_destroy (&request);
+    if (!request)
+        return false;
+    zframe_t *frame = zmsg_first (request);
+    for (int i = 0; i < 3; i++)
+        frame = zmsg_next (request);
+    bool ok = zframe_size (frame) == 9;
+    if (ok)
+        memcpy (address, zframe_data (frame), 9);
+    zmsg_destroy (&request);
+    return ok;
+}
+
+//  The worker answers the request of ticket address with status.
+static void
+s_test_worker_reply (zsock_t *worker, const byte address [9], int status)
+{
+    msgpack_sbuffer answer;
+    msgpack_sbuffer_init (&answer);
+    sb_envelope_encode_reply (&answer, "-", status, NULL, 0);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addmem (reply, "", 0);
+    zmsg_addstr (reply, SB_MDPW);
+    zmsg_addstr (reply, SB_MDPW_REPLY);
+    zmsg_addmem (reply, address, 9);
+    zmsg_addmem (reply, "", 0);
+    zmsg_addmem (reply, answer.data, answer.size);
+    zmsg_send (&reply, worker);
+    msgpack_sbuffer_destroy (&answer);
+}
+
+//  The status of a job's reply envelope, or -1.
+static int
+s_test_reply_status (const sb_job_t *job)
+{
+    if (job->status != 0 || !job->reply)
+        return -1;
+    sb_reply_msg_t reply;
+    char why [64];
+    int status = sb_reply_decode (&reply, zframe_data (job->reply), zframe_size (job->reply), why,
+                                  sizeof (why)) == 0 ? reply.status : -1;
+    sb_reply_msg_release (&reply);
+    return status;
+}
+
+//  In-process jobs: a reply after the deadline (504) is dropped and never
+//  reaches the job that is pending beside it; a hosted loop's jobs are
+//  taken in on the broker's thread and answered there, at once for a
+//  service without worker.
+static void
+s_test_jobs (sb_broker_t *broker, const char *endpoint)
+{
+    zsock_t *worker = zsock_new_dealer (endpoint);
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addmem (ready, "", 0);
+    zmsg_addstr (ready, SB_MDPW);
+    zmsg_addstr (ready, SB_MDPW_READY);
+    zmsg_addstr (ready, "orders");
+    zmsg_addstr (ready, "2");
+    zmsg_send (&ready, worker);
+    for (int i = 0; i < 200 && sb_broker_worker_count (broker, "orders") == 0; i++)
+        zclock_sleep (10);
+    SB_CHECK (sb_broker_worker_count (broker, "orders") == 1);
+
+    sb_job_t late, other;
+    s_test_mark_t late_mark = { 0 }, other_mark = { 0 };
+    s_test_job (&late, &late_mark, "orders", 100);
+    s_test_job (&other, &other_mark, "orders", 5000);
+    sb_broker_submit (broker, &late);
+    sb_broker_submit (broker, &other);
+    byte first [9], second [9];
+    SB_CHECK (s_test_worker_request (worker, first));
+    SB_CHECK (s_test_worker_request (worker, second));
+    SB_CHECK (s_test_wait (&late_mark) && late.status == 504 && !late.reply);
+    //  The late reply (first, 201), then the other's own (second, 202).
+    s_test_worker_reply (worker, first, 201);
+    s_test_worker_reply (worker, second, 202);
+    SB_CHECK (s_test_wait (&other_mark) && s_test_reply_status (&other) == 202);
+    SB_CHECK (late.status == 504 && !late.reply);
+    zframe_destroy (&other.reply);
+
+    s_test_host_t host = { .fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC), .broker = broker };
+    atomic_init (&host.turns, 0);
+    SB_CHECK (sb_broker_host (broker, host.fd, s_test_host_run, s_test_host_timeout, &host) == 0);
+    uint64_t one = 1;
+    SB_CHECK (write (host.fd, &one, sizeof (one)) == (ssize_t) sizeof (one));
+    SB_CHECK (s_test_wait (&host.lonely_mark));
+    SB_CHECK (host.lonely.status == 503 && host.lonely_mark.on_broker
+              && host.lonely_mark.inside_submit);
+    byte ticket [9];
+    SB_CHECK (s_test_worker_request (worker, ticket));
+    s_test_worker_reply (worker, ticket, 200);
+    SB_CHECK (s_test_wait (&host.served_mark) && s_test_reply_status (&host.served) == 200
+              && host.served_mark.on_broker && !host.served_mark.inside_submit);
+    zframe_destroy (&host.served.reply);
+    sb_broker_unhost (broker);
+    int turns = atomic_load (&host.turns);
+    SB_CHECK (turns > 0);
+    SB_CHECK (write (host.fd, &one, sizeof (one)) == (ssize_t) sizeof (one));
+    zclock_sleep (100);
+    SB_CHECK (atomic_load (&host.turns) == turns);
+    close (host.fd);
+    zsock_destroy (&worker);
+}
+
 void
 sb_broker_test (bool verbose)
 {
@@ -1191,5 +1382,6 @@ sb_broker_test (bool verbose)
     msgpack_sbuffer_destroy (&envelope);
     zsock_destroy (&worker);
     zsock_destroy (&client);
+    s_test_jobs (broker, endpoint);
     sb_broker_destroy (&broker);
 }

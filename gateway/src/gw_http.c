@@ -1,11 +1,26 @@
 /*  gw_http.c — the gateway's HTTP side, on libmicrohttpd.
 
-    libmicrohttpd runs one event loop (epoll) per thread in a small pool,
-    one thread per core. No thread ever waits for the bus: a request for a
-    service is turned into an envelope, handed to the broker as a job, and
-    its connection is suspended; when the reply (or a 503/504) comes back,
-    the broker's thread resumes the connection and libmicrohttpd calls our
-    handler again on its own thread, which turns the reply into JSON.
+    libmicrohttpd runs one event loop (epoll) per HTTP thread
+    (SWITCHBOARD_HTTP_THREADS, default half the cores). No thread ever
+    waits for the bus: a request for a service is turned into an envelope,
+    handed to the broker as a job, and its connection is suspended; when
+    the reply (or a 503/504) comes back, the broker resumes the connection
+    and libmicrohttpd calls our handler again, which turns the reply into
+    JSON.
+
+    With one HTTP thread (the default up to 3 cores) that thread is the
+    broker's: libmicrohttpd runs without a thread of its own and its epoll
+    descriptor is polled by the broker's loop with the bus (sb_broker_host;
+    MHD_run on every turn). A job is then taken in by the broker inside
+    sb_broker_submit, sent to its worker there and then, and its reply
+    resumes the connection on the same thread, which answers it in the same
+    turn: no hand-off between threads, where the pool of two or more hands
+    each request to the broker's thread and back (two wakeups of a sleeping
+    thread per request, the larger part of the gateway's cost per request
+    on a small machine). A reply or failure may come before s_submit even
+    returns (no worker: 503 at once), so the connection is always
+    suspended first. Stopping: the broker lets go of the loop
+    (sb_broker_unhost) before libmicrohttpd is stopped.
 
     Each request owns a gw_conn_t, created on the first call of the access
     handler and freed in the completed callback: the body, the match, the
@@ -1427,9 +1442,6 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     //  its reply back to the connection with no hand-off between threads
     //  (see the header).
     self->hosted = threads == 1;
-    const char *hosted = getenv ("SB_HTTP_HOSTED");
-    if (hosted && streq (hosted, "0"))
-        self->hosted = false;
     self->daemon = MHD_start_daemon (
         (self->hosted ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_ALLOW_SUSPEND_RESUME
         | MHD_USE_ERROR_LOG,
