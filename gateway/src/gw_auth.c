@@ -17,9 +17,26 @@
     gw_auth_apply, and asks again. Revocations arrive as events
     (sessions.revoked, apikey.revoked, org.updated, org.deleted) on an actor
     of ours subscribed to the event proxy, which also re-reads the revoked
-    sessions and the key set from auth-svc at start and every minute (so a
-    gateway that was down or missed an event catches up), and reports used
-    API keys to auth-svc in batches for their last_used_at.
+    sessions, the key set and the API keys revoked in the last
+    S_KEYS_WINDOW_S from auth-svc at start and every 45 s (so a gateway
+    that was down or missed an event catches up), and reports used API
+    keys to auth-svc in batches for their last_used_at.
+
+    How long a resolved API key is used from memory: a minute after its
+    lookup (S_KEY_FRESH_S), the bound on how long a revocation whose event
+    was lost goes unnoticed; longer (up to S_KEY_MAX_S) only while the
+    reads of the revoked keys (every 45 s) have gone on without a gap
+    since before the key was resolved, and the last one was sent within a
+    minute — so a lost event is still made up for within a minute, by the
+    read that lists the key (s_keys_revoked_install, s_key_fresh).
+    The reads are compared by the database's clock only (auth-svc's
+    `now` and each key's `resolved_at`), never with ours, so clock skew
+    between hosts does not matter; S_KEYS_LAG_S allows for a revocation
+    that commits up to a minute after its revoked_at. A read that failed,
+    answered `complete: false` (over 10,000 revocations in the window) or
+    came too late to chain on puts every key back on the minute. Without
+    this, 100,000 organizations' keys in use meant 1,667 lookups a second
+    at auth-svc, whatever the cache's size.
 
     Revocation fails closed:
     - the caches (tokens, keys, unknown keys, subdomains, and the answers
@@ -82,10 +99,15 @@
 #include <pthread.h>
 #include <sodium.h>
 
-#define S_SYNC_MS         60000     //  re-read revoked sessions and keys
+#define S_SYNC_MS         45000     //  re-read revoked sessions and keys (less than
+                                    //  S_KEY_FRESH_S: a read is sent before the last expires)
 #define S_TOUCH_MS        2000      //  report used API keys
 #define S_JWKS_MIN_MS     1000      //  at most one key-set fetch per second on kid misses
-#define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this
+#define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this,
+                                    //  unless the revoked keys were read since (below)
+#define S_KEY_MAX_S       600       //  ... and then at most after this
+#define S_KEYS_WINDOW_S   300       //  apikeys.revoked reads this far back
+#define S_KEYS_LAG_S      60        //  a revocation commits at most this after its revoked_at
 #define S_CHECK_FRESH_S   60        //  a session auth-svc said is live is asked again after this
 #define S_UNKNOWN_S       30        //  an unknown API key is refused without a lookup this long
 #define S_RECENT          256       //  revocations remembered by name for lookups in flight
@@ -101,6 +123,7 @@ typedef struct {
     sb_role_t role;
     int64_t expires_at;             //  unix seconds, 0 = never
     int64_t cached_at;              //  unix seconds
+    int64_t resolved_at;            //  the database's unix seconds when resolved, 0 = unknown
 } s_key_t;
 
 //  The deny-list of revoked sessions: sid -> the unix second from which
@@ -141,6 +164,13 @@ struct _gw_auth_t {
     sb_lru_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
     bool orgs_synced;               //  suspended has been read from auth-svc once
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
+    //  The revoked keys read from auth-svc (apikeys.revoked): every key
+    //  revoked at or after keys_chain_from (database seconds) has been
+    //  forgotten, as of the read sent at keys_read_at (our seconds, 0 =
+    //  none); keys_last_db is the database's clock at that read.
+    int64_t keys_chain_from;
+    int64_t keys_last_db;
+    int64_t keys_read_at;
     zactor_t *actor;
     const sb_config_t *config;      //  the gateway's: its broker, the events, the bus keys
     char *broker;                   //  this gateway's own broker (the first endpoint)
@@ -366,6 +396,79 @@ s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
     pthread_mutex_unlock (&self->lock);
 }
 
+static bool
+s_key_listed (const char *hash, void *item, void *arg)
+{
+    (void) hash;
+    return zhashx_lookup ((zhashx_t *) arg, ((const s_key_t *) item)->id) != NULL;
+}
+
+//  Applies apikeys.revoked's answer {now, complete, ids} to a read sent at
+//  sent_at (our seconds): the listed keys are forgotten (and remembered as
+//  revocations, for lookups in flight), and when the list is complete the
+//  chain of reads is extended. The reads form a chain when each covers
+//  back to S_KEYS_LAG_S before the previous one (a revocation whose
+//  transaction began then may have committed only after that read); a
+//  read that does not reach back so far starts a new chain. Every key
+//  revoked at or after keys_chain_from is then forgotten: a key resolved
+//  at resolved_at, no earlier than keys_chain_from + S_KEYS_LAG_S, can be
+//  kept past S_KEY_FRESH_S (see s_key_fresh). -1 on a malformed answer.
+static int
+s_keys_revoked_install (gw_auth_t *self, const msgpack_object *body, int64_t sent_at)
+{
+    int64_t now_db = 0;
+    const msgpack_object *ids = sb_mpk_get (body, "ids");
+    const msgpack_object *complete = sb_mpk_get (body, "complete");
+    if (sb_mpk_int (sb_mpk_get (body, "now"), &now_db) || now_db <= 0 || !ids
+        || ids->type != MSGPACK_OBJECT_ARRAY || !complete
+        || complete->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    zhashx_t *listed = zhashx_new ();
+    for (uint32_t i = 0; i < ids->via.array.size; i++) {
+        char id [65];
+        if (sb_mpk_copy_str (&ids->via.array.ptr [i], id, sizeof (id)) == 0)
+            zhashx_update (listed, id, (void *) 1);
+    }
+    pthread_mutex_lock (&self->lock);
+    for (void *item = zhashx_first (listed); item; item = zhashx_next (listed))
+        s_recent_add (self, "key", (const char *) zhashx_cursor (listed));
+    if (zhashx_size (listed))
+        sb_lru_remove_if (self->api_keys, s_key_listed, listed);
+    if (!complete->via.boolean)
+        self->keys_chain_from = INT64_MAX;      //  no proof: keys go back to the minute
+    else {
+        bool continues = self->keys_chain_from != INT64_MAX
+                         && now_db - S_KEYS_WINDOW_S <= self->keys_last_db - S_KEYS_LAG_S;
+        if (!continues)
+            self->keys_chain_from = now_db - S_KEYS_WINDOW_S;
+        self->keys_last_db = now_db;
+        self->keys_read_at = sent_at;
+    }
+    pthread_mutex_unlock (&self->lock);
+    zhashx_destroy (&listed);
+    return 0;
+}
+
+//  Whether a cached key may be used without asking auth-svc again: within
+//  S_KEY_FRESH_S of its lookup, as always (the bound on how long a
+//  revocation whose event was lost goes unnoticed); or, up to S_KEY_MAX_S,
+//  while the chain of revoked-key reads covers it and its last read was
+//  sent within S_KEY_FRESH_S — which keeps that bound, since a revocation
+//  is in the next read, sent every S_SYNC_MS. Reads failing, keys fall back to the
+//  minute. Called with the lock held.
+static bool
+s_key_fresh (gw_auth_t *self, const s_key_t *key, int64_t now)
+{
+    if (key->expires_at && key->expires_at <= now)
+        return false;
+    if (key->cached_at + S_KEY_FRESH_S > now)
+        return true;
+    return key->resolved_at > 0 && self->keys_chain_from != INT64_MAX
+           && key->resolved_at - S_KEYS_LAG_S >= self->keys_chain_from
+           && self->keys_read_at + S_KEY_FRESH_S > now
+           && key->cached_at + S_KEY_MAX_S > now;
+}
+
 static void
 s_set_subdomain (gw_auth_t *self, const char *org, const char *subdomain)
 {
@@ -503,6 +606,15 @@ s_sync (gw_auth_t *self, sb_client_t *client)
         return false;
     s_suspended_install (self, reply.body, generation);
     sb_reply_msg_release (&reply);
+    int64_t sent_at = self->now ();
+    snprintf (args, sizeof (args), "{\"since_seconds\":%d}", S_KEYS_WINDOW_S);
+    //  Not part of the sync's success: without this read (an auth-svc of
+    //  an older version, a timeout) keys are simply resolved every minute.
+    if (s_call (client, "apikeys.revoked", args, &reply) == 0) {
+        if (s_keys_revoked_install (self, reply.body, sent_at))
+            sb_warn ("auth: apikeys.revoked answered something malformed");
+        sb_reply_msg_release (&reply);
+    }
     return true;
 }
 
@@ -762,10 +874,9 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     int64_t now = self->now ();
     uint64_t generation = self->generation;
     s_key_t *entry = (s_key_t *) sb_lru_get (self->api_keys, hash);
-    //  Expired keys go; so do entries older than a minute, which bounds how
-    //  long a revocation whose event was lost can go unnoticed.
-    if (entry && ((entry->expires_at && entry->expires_at <= now)
-                  || entry->cached_at + S_KEY_FRESH_S <= now)) {
+    //  Expired keys go; so do entries no longer fresh (s_key_fresh: a
+    //  minute, or longer while the revoked keys are read every minute).
+    if (entry && !s_key_fresh (self, entry, now)) {
         sb_lru_remove (self->api_keys, hash);
         entry = NULL;
     }
@@ -914,6 +1025,9 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
                          sizeof (key.subdomain));
         if (sb_mpk_int (sb_mpk_get (reply->body, "expires_at"), &expires_at) == 0)
             key.expires_at = expires_at;
+        int64_t resolved_at = 0;
+        if (sb_mpk_int (sb_mpk_get (reply->body, "resolved_at"), &resolved_at) == 0)
+            key.resolved_at = resolved_at;
         pthread_mutex_lock (&self->lock);
         key.cached_at = self->now ();
         //  Revoked while the lookup was in flight: the answer is stale.
@@ -1004,6 +1118,7 @@ s_new (const sb_config_t *config)
     self->suspended = s_cache_new ();
     self->org_checked = sb_lru_new ("gateway_orgs_checked", orgs, sizeof (s_check_t), 64);
     self->used = zhashx_new ();
+    self->keys_chain_from = INT64_MAX;
     return self;
 }
 
@@ -1115,6 +1230,57 @@ s_test_revoke_event (gw_auth_t *self, const char *sid)
         s_revoke_sids (self, &unpacked.data);
     msgpack_unpacked_destroy (&unpacked);
     msgpack_sbuffer_destroy (&buf);
+}
+
+//  A read of the revoked keys answered json, sent at sent_at.
+static int
+s_test_keys_read (gw_auth_t *self, const char *json, int64_t sent_at)
+{
+    char why [128];
+    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    sb_json_pack_into (&buf, parsed);
+    json_decref (parsed);
+    int rc = -1;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    if (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        rc = s_keys_revoked_install (self, &unpacked.data, sent_at);
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+//  Resolves key as key_id (resolved by the database at db seconds); true
+//  when it was asked and then served from memory.
+static bool
+s_test_resolve (gw_auth_t *self, const char *key, const char *key_id, const char *org,
+                int64_t db)
+{
+    gw_ident_t ident;
+    gw_need_t need;
+    char body [512];
+    snprintf (body, sizeof (body),
+              "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"resolved_at\":%lld}",
+              key_id, org, (long long) db);
+    bool asked = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED;
+    s_test_reply (self, &need, 200, body);
+    gw_need_release (&need);
+    bool served = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_OK;
+    gw_need_release (&need);
+    return asked && served;
+}
+
+//  Whether key is served from memory now.
+static bool
+s_test_served (gw_auth_t *self, const char *key)
+{
+    gw_ident_t ident;
+    gw_need_t need;
+    bool served = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_OK;
+    gw_need_release (&need);
+    return served;
 }
 
 void
@@ -1275,6 +1441,96 @@ gw_auth_test (bool verbose)
     SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK
               && streq (ident.key, three_ids [2]));
     gw_need_release (&need);
+
+    //  Kept past the minute only while the revoked keys are read. The
+    //  database's clock runs S_SKEW ahead of ours here: only its own
+    //  readings are compared with each other.
+    {
+        const int64_t S_SKEW = 1000;
+        const char *long_key = "sbk_0000000c_kept";
+        const char *long_key_id = "00000000-0000-4000-8000-00000000000c";
+        int64_t t0 = s_test_now;
+        char read [256];
+        //  No read yet: resolved again after the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, t0 + S_SKEW));
+        s_test_now = t0 + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Resolved, then a complete read: long_key past the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        int64_t at = s_test_now;
+        s_test_now += 10;
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        s_test_now = at + S_KEY_FRESH_S + 5;
+        SB_CHECK (s_test_served (self, long_key));
+        //  No read for a minute: back to the minute's rule, asked again.
+        s_test_now = at + 10 + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Reads every minute keep it, up to S_KEY_MAX_S.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        bool long_all = true;
+        for (int64_t t = at + 30; t < at + S_KEY_MAX_S; t += 50) {
+            s_test_now = t;
+            snprintf (read, sizeof (read),
+                      "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                      (long long) (t + S_SKEW));
+            long_all &= s_test_keys_read (self, read, t) == 0;
+            long_all &= s_test_served (self, long_key);
+        }
+        SB_CHECK (long_all);
+        s_test_now = at + S_KEY_MAX_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A read listing the key forgets it at once.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        snprintf (read, sizeof (read),
+                  "{\"now\":%lld,\"complete\":true,\"ids\":[\"%s\"],\"orgs\":[\"%s\"]}",
+                  (long long) (s_test_now + S_SKEW), long_key_id, org);
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A gap between reads longer than the window allows breaks the
+        //  chain: a key resolved before the new chain's start is not long_key.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        s_test_now += S_KEYS_WINDOW_S;      //  (ours and the database's clocks alike)
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        SB_CHECK (!s_test_served (self, long_key));
+        //  An incomplete read proves nothing: only the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":false,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        s_test_now = at + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A key resolved without the database's clock (an older auth-svc):
+        //  the minute only, however the reads go.
+        s_test_now += 1;
+        at = s_test_now;
+        SB_CHECK (s_test_check (self, NULL, long_key, &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 200, resolved);
+        gw_need_release (&need);
+        for (int64_t t = at + 10; t <= at + 50; t += 20) {
+            s_test_now = t;
+            snprintf (read, sizeof (read),
+                      "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                      (long long) (t + S_SKEW));
+            SB_CHECK (s_test_keys_read (self, read, t) == 0);
+        }
+        SB_CHECK (s_test_served (self, long_key));
+        s_test_now = at + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Malformed answers are refused and change nothing.
+        SB_CHECK (s_test_keys_read (self, "{\"now\":\"soon\",\"complete\":true,\"ids\":[]}",
+                                    s_test_now) == -1);
+        SB_CHECK (s_test_keys_read (self, "{\"now\":5,\"complete\":1,\"ids\":[]}",
+                                    s_test_now) == -1);
+        SB_CHECK (s_test_keys_read (self, "{\"now\":5,\"complete\":true,\"ids\":{}}",
+                                    s_test_now) == -1);
+    }
 
     //  Sessions: tokens signed with a key set of our own.
     char top [] = "/tmp/sb-gwauth-test-XXXXXX";
