@@ -1213,21 +1213,33 @@ s_test_check (gw_auth_t *self, const char *bearer, const char *key, gw_ident_t *
     return result;
 }
 
+//  json as a msgpack object in unpacked (NULL when it does not parse);
+//  buf holds its bytes. Both released by the caller.
+static const msgpack_object *
+s_test_unpack (const char *json, msgpack_sbuffer *buf, msgpack_unpacked *unpacked)
+{
+    char why [128];
+    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
+    msgpack_sbuffer_init (buf);
+    msgpack_unpacked_init (unpacked);
+    if (!parsed)
+        return NULL;
+    sb_json_pack_into (buf, parsed);
+    json_decref (parsed);
+    return msgpack_unpack_next (unpacked, buf->data, buf->size, NULL) == MSGPACK_UNPACK_SUCCESS
+           ? &unpacked->data : NULL;
+}
+
 static void
 s_test_revoke_event (gw_auth_t *self, const char *sid)
 {
     char json [128];
     snprintf (json, sizeof (json), "{\"sids\":[\"%s\"]}", sid);
-    char why [128];
-    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    sb_json_pack_into (&buf, parsed);
-    json_decref (parsed);
     msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
-        s_revoke_sids (self, &unpacked.data);
+    const msgpack_object *body = s_test_unpack (json, &buf, &unpacked);
+    if (body)
+        s_revoke_sids (self, body);
     msgpack_unpacked_destroy (&unpacked);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -1236,17 +1248,10 @@ s_test_revoke_event (gw_auth_t *self, const char *sid)
 static int
 s_test_keys_read (gw_auth_t *self, const char *json, int64_t sent_at)
 {
-    char why [128];
-    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    sb_json_pack_into (&buf, parsed);
-    json_decref (parsed);
-    int rc = -1;
     msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
-        rc = s_keys_revoked_install (self, &unpacked.data, sent_at);
+    const msgpack_object *body = s_test_unpack (json, &buf, &unpacked);
+    int rc = body ? s_keys_revoked_install (self, body, sent_at) : -1;
     msgpack_unpacked_destroy (&unpacked);
     msgpack_sbuffer_destroy (&buf);
     return rc;
