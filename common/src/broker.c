@@ -951,6 +951,9 @@ s_actor (zsock_t *pipe, void *args)
     zhashx_destroy (&self->services);
     zsock_destroy (&self->jobs);
     zsock_destroy (&self->router);
+    //  A hosted HTTP loop verified tokens on this thread, leaving OpenSSL
+    //  state here; an actor's thread may outlive main's cleanup, so free it.
+    sb_jwt_thread_stop ();
 }
 
 sb_broker_t *
