@@ -222,25 +222,10 @@ for k in $(seq 0 $((nb - 1))); do
     usage_events "$SUITE_TMP/k$k.json" "k$k-" 1000
 done
 # The client: each batch until it gets its 202 (a producer with a retry loop).
-stream () {
-    local k try line status
-    for k in $(seq 0 $((nb - 1))); do
-        for try in $(seq 1 300); do
-            line=$(usage_post "$K_AT" "$SUITE_TMP/k$k.json")
-            status=${line%% *}
-            printf '%s %s %s\n' "$k" "$try" "$line" >> "$SUITE_TMP/stream.log"
-            [[ $status == 202 ]] && break
-            sleep 0.2
-        done
-    done
-}
 : > "$SUITE_TMP/stream.log"
-stream &
+usage_stream "$K_AT" "$nb" &
 stream_pid=$!
-got_some () {
-    (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= 4 ))
-}
-poll_until 60 got_some || t_fail "the stream got 4 answers 202 within 60 s"
+poll_until 60 usage_stream_acked 4 || t_fail "the stream got 4 answers 202 within 60 s"
 # Aim at a batch being written: kill as soon as PostgreSQL runs the insert
 # (a loop in the server looks every 2 ms for up to 10 s).
 caught=$(suite_psql -c "

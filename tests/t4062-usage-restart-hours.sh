@@ -16,25 +16,10 @@ for k in $(seq 0 $((nb - 1))); do
     # Events from START back one second per id: across the hour edge
     usage_events "$SUITE_TMP/k$k.json" "k$k-" 500 "sms,tokens" "2026-03-0$((1 + k % 3))T1$((k % 4)):03:00Z"
 done
-stream () {
-    local k try line status
-    for k in $(seq 0 $((nb - 1))); do
-        for try in $(seq 1 300); do
-            line=$(usage_post "$K_AT" "$SUITE_TMP/k$k.json")
-            status=${line%% *}
-            printf '%s %s %s\n' "$k" "$try" "$line" >> "$SUITE_TMP/stream.log"
-            [[ $status == 202 ]] && break
-            sleep 0.2
-        done
-    done
-}
 : > "$SUITE_TMP/stream.log"
-stream &
+usage_stream "$K_AT" "$nb" &
 stream_pid=$!
-got_some () {
-    (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= 3 ))
-}
-poll_until 60 got_some || t_fail "the stream got 3 answers 202 within 60 s"
+poll_until 60 usage_stream_acked 3 || t_fail "the stream got 3 answers 202 within 60 s"
 t_ok "usage-svc killed (SIGKILL) mid-stream" suite_kill usage-1
 acked=$(awk '$3 == 202 { print $1 }' "$SUITE_TMP/stream.log" | sort -u)
 missing=0

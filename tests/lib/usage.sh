@@ -136,6 +136,28 @@ usage_post () {
     printf '%s %s\n' "${status:-000}" "$(printf '%s' "${out%$'\n'*}" | tr -d '\n')"
 }
 
+# usage_stream TOKEN N &: a producer with a retry loop: posts
+# $SUITE_TMP/k0.json .. k<N-1>.json in turn, each until it gets its 202
+# (every 0.2 s, 300 tries at most), one line "K TRY STATUS BODY" per
+# attempt in $SUITE_TMP/stream.log (emptied first by the caller).
+usage_stream () {
+    local tok=$1 n=$2 k try line status
+    for k in $(seq 0 $((n - 1))); do
+        for try in $(seq 1 300); do
+            line=$(usage_post "$tok" "$SUITE_TMP/k$k.json")
+            status=${line%% *}
+            printf '%s %s %s\n' "$k" "$try" "$line" >> "$SUITE_TMP/stream.log"
+            [[ $status == 202 ]] && break
+            sleep 0.2
+        done
+    done
+}
+
+# usage_stream_acked N: true once N attempts of usage_stream got a 202.
+usage_stream_acked () {
+    (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= $1 ))
+}
+
 usage_sums () {
     suite_psql -F ' ' -c "SELECT metric, sum(quantity) FROM usage.events
                            WHERE organization_id = '$1' AND metric <> 'api_requests'
