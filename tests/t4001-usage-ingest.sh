@@ -256,16 +256,7 @@ done
 t_is "  every batch acknowledged before the kill ($(awk '$3 == 202' "$SUITE_TMP/before-kill.log" | wc -l)) is wholly stored" "$missing" 0
 sleep 1
 t_ok "usage-svc started again" suite_start_service usage 2
-finished () {
-    ! kill -0 "$stream_pid" 2>/dev/null
-}
-if poll_until 240 finished; then
-    t_pass "the client got a 202 for every batch in the end"
-else
-    t_fail "the client got a 202 for every batch in the end" "$(tail -n 5 "$SUITE_TMP/stream.log")"
-    kill "$stream_pid" 2>/dev/null
-fi
-wait "$stream_pid" 2>/dev/null
+usage_stream_finish "$stream_pid"
 failures=$(awk '$3 != 202' "$SUITE_TMP/stream.log" | wc -l)
 t_like "  some attempts failed while usage-svc was down, and were resent ($failures)" "$failures" '^[1-9][0-9]*$'
 t_is "  every batch ends with a 202" "$(awk '$3 == 202 { print $1 }' "$SUITE_TMP/stream.log" | sort -u | wc -l)" "$nb"

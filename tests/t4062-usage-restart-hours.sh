@@ -31,16 +31,7 @@ done
 t_is "  every batch acknowledged before the kill ($(echo "$acked" | wc -w)) is wholly stored" "$missing" 0
 sleep 1
 t_ok "usage-svc started again" suite_start_service usage 1
-finished () {
-    ! kill -0 "$stream_pid" 2>/dev/null
-}
-if poll_until 240 finished; then
-    t_pass "the client got a 202 for every batch in the end"
-else
-    t_fail "the client got a 202 for every batch in the end" "$(tail -n 5 "$SUITE_TMP/stream.log")"
-    kill "$stream_pid" 2>/dev/null
-fi
-wait "$stream_pid" 2>/dev/null
+usage_stream_finish "$stream_pid"
 t_note "  ($(awk '$3 != 202' "$SUITE_TMP/stream.log" | wc -l) attempts failed while usage-svc was down and were resent)"
 t_is "K holds each of the $((nb * 500)) events once" \
     "$(suite_psql -c "SELECT count(*), count(DISTINCT event_id) FROM usage.events

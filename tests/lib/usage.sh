@@ -158,6 +158,19 @@ usage_stream_acked () {
     (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= $1 ))
 }
 
+# usage_stream_finish PID: waits (up to 240 s) for usage_stream to have a
+# 202 for every batch: one assertion; on failure stops the stream.
+usage_stream_finish () {
+    local pid=$1
+    if poll_until 240 eval "! kill -0 $pid 2>/dev/null"; then
+        t_pass "the client got a 202 for every batch in the end"
+    else
+        t_fail "the client got a 202 for every batch in the end" "$(tail -n 5 "$SUITE_TMP/stream.log")"
+        kill "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+}
+
 usage_sums () {
     suite_psql -F ' ' -c "SELECT metric, sum(quantity) FROM usage.events
                            WHERE organization_id = '$1' AND metric <> 'api_requests'
