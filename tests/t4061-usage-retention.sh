@@ -87,6 +87,8 @@ t_is "org.purge of B: done, its hours and retired sums gone" \
 suite_stop usage-1
 unset SWITCHBOARD_USAGE_RETENTION_DAYS
 t_ok "usage-svc restarted without the setting" suite_start_service usage 1
+# (its worker registered before it is asked: /readyz counts one per service)
+suite_wait_ready 30 || t_bail "usage-svc did not register again within 30 s"
 suite_psql -c "UPDATE usage.events SET received_at = now () - interval '400 days'" >/dev/null
 out=$(usage_bus usage.retain)
 t_is "  usage.retain: retention 0 (for ever), deletes nothing" \
