@@ -4,9 +4,11 @@
 # below what is used — SWITCHBOARD_GATEWAY_KEY_CACHE=50 (API keys, and as
 # many unknown keys), SWITCHBOARD_ENTITLEMENTS_CACHE=4 (organizations, in
 # every process), SWITCHBOARD_GATEWAY_RATE_WINDOWS=16 (one window per
-# shard) — 6 organizations with 20 API keys each (120 keys):
+# shard, 16 in all) — 17 organizations with 8 API keys each (136 keys; 17
+# organizations so that two share a shard whatever the hash: evictions are
+# certain, not a matter of the hash seed):
 #   - every request with every key succeeds, twice round (each key's entry
-#     evicted in between: a round touches 120 keys through a cache of 50);
+#     evicted in between: a round touches 136 keys through a cache of 50);
 #   - /metrics shows each cache at or under its cap, at its capacity, with
 #     evictions;
 #   - a key revoked after its entry was evicted is refused (auth-svc asked
@@ -24,7 +26,7 @@ suite_up
 log=$SUITE_TMP/log/auth-1.log
 lookups () { grep -c '"msg":"apikeys.resolve -> ' "$log"; }
 
-ORGS=6 PER_ORG=20
+ORGS=17 PER_ORG=8
 declare -a KEYS IDS TOKENS
 for ((o = 0; o < ORGS; o++)); do
     signup O "cache$o@example.com" "$AUTH_PASSWORD" "Cache $o" "Cache Org $o" "cacheorg$o" \
@@ -84,7 +86,7 @@ t_is "/metrics: gateway_rate_organizations capacity 16" \
     "$(metric switchboard_cache_capacity gateway_rate_organizations)" 16
 entries=$(metric switchboard_cache_entries gateway_rate_organizations)
 t_ok "  entries $entries <= 16" test "$entries" -le 16
-t_ok "  evictions > 0 (6 organizations, one window per shard)" \
+t_ok "  evictions > 0 (17 organizations, 16 windows)" \
     test "$(metric switchboard_cache_evictions_total gateway_rate_organizations)" -gt 0
 t_is "/metrics: gateway_unknown_keys capacity 50" \
     "$(metric switchboard_cache_capacity gateway_unknown_keys)" 50
