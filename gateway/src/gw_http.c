@@ -1,26 +1,30 @@
 /*  gw_http.c — the gateway's HTTP side, on libmicrohttpd.
 
     libmicrohttpd runs one event loop (epoll) per HTTP thread
-    (SWITCHBOARD_HTTP_THREADS, default half the cores). No thread ever
-    waits for the bus: a request for a service is turned into an envelope,
-    handed to the broker as a job, and its connection is suspended; when
-    the reply (or a 503/504) comes back, the broker resumes the connection
-    and libmicrohttpd calls our handler again, which turns the reply into
-    JSON.
+    (SWITCHBOARD_HTTP_THREADS; by default half the cores, at least two
+    when there are two or more). No thread ever waits for the bus: a
+    request for a service is turned into an envelope, handed to the broker
+    as a job, and its connection is suspended; when the reply (or a
+    503/504) comes back, the broker resumes the connection and
+    libmicrohttpd calls our handler again, which turns the reply into JSON.
 
-    With one HTTP thread (the default up to 3 cores) that thread is the
-    broker's: libmicrohttpd runs without a thread of its own and its epoll
-    descriptor is polled by the broker's loop with the bus (sb_broker_host;
-    MHD_run on every turn). A job is then taken in by the broker inside
-    sb_broker_submit, sent to its worker there and then, and its reply
-    resumes the connection on the same thread, which answers it in the same
-    turn: no hand-off between threads, where the pool of two or more hands
-    each request to the broker's thread and back (two wakeups of a sleeping
-    thread per request, the larger part of the gateway's cost per request
-    on a small machine). A reply or failure may come before s_submit even
-    returns (no worker: 503 at once), so the connection is always
-    suspended first. Stopping: the broker lets go of the loop
-    (sb_broker_unhost) before libmicrohttpd is stopped.
+    The first HTTP thread is the broker's: one libmicrohttpd server runs
+    without a thread of its own, its epoll descriptor polled by the
+    broker's loop with the bus (sb_broker_host; MHD_run on every turn). A
+    job from it is taken in by the broker inside sb_broker_submit, sent to
+    its worker there and then, and its reply resumes the connection on the
+    same thread, which answers it in the same turn: no hand-off between
+    threads. The other HTTP threads (threads - 1) are a second server on
+    the same port (both listen with SO_REUSEPORT: the kernel spreads the
+    connections over the two listening sockets): its requests for a
+    service are handed to the broker's thread and back (two wakeups of a
+    sleeping thread per request), while what needs no service (/healthz,
+    /openapi.json, a 401) is answered on its own thread. So the API mostly
+    goes without hand-offs and the HTTP side as a whole keeps more than one
+    thread's share of the CPU. A reply or failure may come before s_submit
+    even returns (no worker: 503 at once), so the connection is always
+    suspended first. Stopping: the broker lets go of the hosted loop
+    (sb_broker_unhost) before the servers are stopped.
 
     Each request owns a gw_conn_t, created on the first call of the access
     handler and freed in the completed callback: the body, the match, the
@@ -1462,14 +1466,19 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
         s_release (self);
         return NULL;
     }
-    //  By default half the cores, at least one: an epoll thread carries
-    //  ~90k requests a second here, and the gateway shares the machine with
-    //  workers and PostgreSQL, so more threads mostly add context switches
-    //  (2 cores, GET /v1/businesses: one thread 11.6-12.9k req/s, p99
-    //  8.8-9.8 ms; two threads 10.2-11.0k, p99 10.2-11.3 ms).
+    //  By default half the cores, at least two (one on a single core): the
+    //  broker's thread and one of its own. The gateway shares the machine
+    //  with workers and PostgreSQL, so more threads mostly add context
+    //  switches; but a second keeps the HTTP side's share of the CPU when
+    //  the server is the whole cost (2 cores, GET /healthz, 2 threads of
+    //  wrk, alternating runs on a loaded machine: the broker's thread
+    //  alone 82-102k req/s, with a second 91-120k), and it costs the API
+    //  little: a request on the second server is handed to the broker and
+    //  back (GET /v1/businesses: 47-49 us of gateway CPU a request against
+    //  44-50 us, throughput within the runs' noise).
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     unsigned int threads = config->http_threads > 0 ? (unsigned int) config->http_threads
-                                                    : (unsigned int) (cores > 1 ? cores / 2 : 1);
+                         : cores < 2 ? 1 : cores < 4 ? 2 : (unsigned int) (cores / 2);
     //  The first HTTP loop is the broker's: libmicrohttpd runs without a
     //  thread of its own, its epoll descriptor polled by the broker's loop
     //  with the bus (sb_broker_host), so that a request goes to its worker
