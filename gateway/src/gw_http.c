@@ -1472,10 +1472,11 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     //  switches; but a second keeps the HTTP side's share of the CPU when
     //  the server is the whole cost (2 cores, GET /healthz, 2 threads of
     //  wrk, alternating runs on a loaded machine: the broker's thread
-    //  alone 82-102k req/s, with a second 91-120k), and it costs the API
-    //  little: a request on the second server is handed to the broker and
-    //  back (GET /v1/businesses: 47-49 us of gateway CPU a request against
-    //  44-50 us, throughput within the runs' noise).
+    //  alone 81-102k req/s, median 87k; with a second 88-120k, median
+    //  102k), and it costs the API little: a request on the second server
+    //  is handed to the broker and back (GET /v1/businesses: 47-57 us of
+    //  gateway CPU a request, mean 51, against 44-55, mean 50; throughput
+    //  within the runs' noise).
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     unsigned int threads = config->http_threads > 0 ? (unsigned int) config->http_threads
                          : cores < 2 ? 1 : cores < 4 ? 2 : (unsigned int) (cores / 2);
