@@ -202,7 +202,7 @@ bench_env_info () {
     echo "- commit $commit$dirty, binaries ${SB_BIN#"$BENCH_ROOT"/}"
     echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, kernel $(uname -r); load average before the start ${_BENCH_LOADAVG:-?} (anything else running skews the figures)"
     echo "- load: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), ${THREADS:-2} threads, ${CONNECTIONS:-64} connections, ${WARMUP:-3} s warm-up then ${DURATION:-10} s measured, on the same CPUs as the server and the database"
-    echo "- Switchboard: gateway-1 (HTTP threads ${SWITCHBOARD_HTTP_THREADS:-0 = half the cores, at least 1}), workers $BENCH_WORKERS; plan catalogue bench/plans-bench.json"
+    echo "- Switchboard: gateway-1 (HTTP threads ${SWITCHBOARD_HTTP_THREADS:-0 = half the cores, at least 2}), workers $BENCH_WORKERS; plan catalogue bench/plans-bench.json"
     echo "- $("${SB_PG_BINDIR:-/usr/lib/postgresql/15/bin}/postgres" --version 2>/dev/null | sed 's/ (.*//'): $(suite_psql -c "
         SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY ord)
           FROM unnest('{fsync,synchronous_commit,full_page_writes,shared_buffers,max_connections,

@@ -62,7 +62,8 @@ for threads in 1 2; do
         t_like "1 thread: the HTTP loop runs on the broker's thread" "$(cat "$log")" \
                "with 1 threads \(the broker's\)"
     else
-        t_like "2 threads: a pool of HTTP threads" "$(cat "$log")" "with 2 threads;"
+        t_like "2 threads: the broker's and a server of 1 thread of its own" "$(cat "$log")" \
+               "with 2 threads \(the broker's and 1 of its own\)"
     fi
 
     read -r answered wrong < <(burst 16 40)

@@ -27,7 +27,8 @@ typedef struct {
 static const s_var_t s_vars [] = {
     { "HTTP_PORT", S_INT, "8080", 1, 65535, NULL, "gateway HTTP port", S_FIELD (http_port), 0, 0 },
     { "HTTP_BIND", S_STR, "0.0.0.0", 0, 0, NULL, "gateway HTTP listen address", S_FIELD (http_bind), 0, 0 },
-    { "HTTP_THREADS", S_INT, "0", 0, 256, NULL, "gateway HTTP threads (0 = half the cores, at least 1)",
+    { "HTTP_THREADS", S_INT, "0", 0, 256, NULL,
+      "gateway HTTP threads (0 = half the cores, at least 2; 1 on one core)",
       S_FIELD (http_threads), 0, 0 },
     { "WORKER_CREDIT", S_INT, "0", 0, 64, NULL,
       "requests a service worker takes at once (0 = the service's own default)",

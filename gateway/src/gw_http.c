@@ -1,26 +1,30 @@
 /*  gw_http.c — the gateway's HTTP side, on libmicrohttpd.
 
     libmicrohttpd runs one event loop (epoll) per HTTP thread
-    (SWITCHBOARD_HTTP_THREADS, default half the cores). No thread ever
-    waits for the bus: a request for a service is turned into an envelope,
-    handed to the broker as a job, and its connection is suspended; when
-    the reply (or a 503/504) comes back, the broker resumes the connection
-    and libmicrohttpd calls our handler again, which turns the reply into
-    JSON.
+    (SWITCHBOARD_HTTP_THREADS; by default half the cores, at least two
+    when there are two or more). No thread ever waits for the bus: a
+    request for a service is turned into an envelope, handed to the broker
+    as a job, and its connection is suspended; when the reply (or a
+    503/504) comes back, the broker resumes the connection and
+    libmicrohttpd calls our handler again, which turns the reply into JSON.
 
-    With one HTTP thread (the default up to 3 cores) that thread is the
-    broker's: libmicrohttpd runs without a thread of its own and its epoll
-    descriptor is polled by the broker's loop with the bus (sb_broker_host;
-    MHD_run on every turn). A job is then taken in by the broker inside
-    sb_broker_submit, sent to its worker there and then, and its reply
-    resumes the connection on the same thread, which answers it in the same
-    turn: no hand-off between threads, where the pool of two or more hands
-    each request to the broker's thread and back (two wakeups of a sleeping
-    thread per request, the larger part of the gateway's cost per request
-    on a small machine). A reply or failure may come before s_submit even
-    returns (no worker: 503 at once), so the connection is always
-    suspended first. Stopping: the broker lets go of the loop
-    (sb_broker_unhost) before libmicrohttpd is stopped.
+    The first HTTP thread is the broker's: one libmicrohttpd server runs
+    without a thread of its own, its epoll descriptor polled by the
+    broker's loop with the bus (sb_broker_host; MHD_run on every turn). A
+    job from it is taken in by the broker inside sb_broker_submit, sent to
+    its worker there and then, and its reply resumes the connection on the
+    same thread, which answers it in the same turn: no hand-off between
+    threads. The other HTTP threads (threads - 1) are a second server on
+    the same port (both listen with SO_REUSEPORT: the kernel spreads the
+    connections over the two listening sockets): its requests for a
+    service are handed to the broker's thread and back (two wakeups of a
+    sleeping thread per request), while what needs no service (/healthz,
+    /openapi.json, a 401) is answered on its own thread. So the API mostly
+    goes without hand-offs and the HTTP side as a whole keeps more than one
+    thread's share of the CPU. A reply or failure may come before s_submit
+    even returns (no worker: 503 at once), so the connection is always
+    suspended first. Stopping: the broker lets go of the hosted loop
+    (sb_broker_unhost) before the servers are stopped.
 
     Each request owns a gw_conn_t, created on the first call of the access
     handler and freed in the completed callback: the body, the match, the
@@ -82,8 +86,8 @@
 #define S_OPERATOR_TOKEN_MIN 32     //  characters of SWITCHBOARD_OPERATOR_TOKEN, at least
 
 struct _gw_t {
-    struct MHD_Daemon *daemon;
-    bool hosted;                    //  its loop runs on the broker's thread (one HTTP thread)
+    struct MHD_Daemon *daemon;      //  its loop runs on the broker's thread
+    struct MHD_Daemon *pool;        //  on threads of its own, the same port; or NULL
     sb_broker_t *broker;
     gw_auth_t *auth;
     gw_ratelimit_t *rates;
@@ -1372,6 +1376,47 @@ s_release (gw_t *self)
     free (self);
 }
 
+//  Starts a libmicrohttpd server on addr: with threads 0, one whose loop
+//  the caller runs (MHD_run; the broker's, sb_broker_host); else one of
+//  that many threads of its own. NULL when it cannot listen.
+static struct MHD_Daemon *
+s_daemon_start (gw_t *self, const sb_config_t *config, struct sockaddr_in *addr,
+                unsigned int threads)
+{
+    //  A pool of one is no pool (libmicrohttpd warns about a size below 2):
+    //  then the slot carries the connection timeout, set again below.
+    //  libmicrohttpd 0.9.75's only timeout is for silence (it restarts
+    //  with every byte): a body that trickles is cut by our body deadline
+    //  (s_access), headers that trickle are bounded by the connection's
+    //  memory pool (below) and the cap of connections per address.
+    unsigned int idle = (unsigned int) config->http_idle_seconds;
+    return MHD_start_daemon (
+        (threads ? MHD_USE_EPOLL_INTERNAL_THREAD : MHD_USE_EPOLL) | MHD_ALLOW_SUSPEND_RESUME
+        | MHD_USE_ERROR_LOG,
+        (uint16_t) config->http_port, s_accept, self, s_access, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
+        threads > 1 ? threads : idle,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
+        //  Request headers must fit in a connection's memory pool, else
+        //  libmicrohttpd answers 431 itself, with an HTML page: 24 KiB
+        //  holds some 22 KiB of headers, so that anything from our limit
+        //  (GW_MAX_HEADERS, 16 KiB) to there gets our JSON 431; beyond it
+        //  the HTML page remains (docs/API.md). Bodies are read into our
+        //  own buffer. libmicrohttpd zeroes the pool between the requests
+        //  of a keep-alive connection, which costs with its size: GET
+        //  /healthz alone, 2 threads of wrk, 64 connections, measured:
+        //  16 KiB 91,000 req/s, 24 KiB 87,400, 32 KiB 84,000, 72 KiB 70,000.
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (24 * 1024),
+        //  SO_REUSEPORT too: the second server binds the first's port.
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) addr,
+        MHD_OPTION_END);
+}
+
 gw_t *
 gw_http_new (const sb_config_t *config, sb_broker_t *broker)
 {
@@ -1421,69 +1466,61 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
         s_release (self);
         return NULL;
     }
-    //  By default half the cores, at least one: an epoll thread carries
-    //  ~90k requests a second here, and the gateway shares the machine with
-    //  workers and PostgreSQL, so more threads mostly add context switches
-    //  (2 cores, GET /v1/businesses: one thread 11.6-12.9k req/s, p99
-    //  8.8-9.8 ms; two threads 10.2-11.0k, p99 10.2-11.3 ms).
+    //  By default half the cores, at least two (one on a single core): the
+    //  broker's thread and one of its own. The gateway shares the machine
+    //  with workers and PostgreSQL, so more threads mostly add context
+    //  switches; but a second keeps the HTTP side's share of the CPU when
+    //  the server is the whole cost (2 cores, GET /healthz, 2 threads of
+    //  wrk, alternating runs on a loaded machine: the broker's thread
+    //  alone 81-102k req/s, median 87k; with a second 88-120k, median
+    //  102k), and it costs the API little: a request on the second server
+    //  is handed to the broker and back (GET /v1/businesses: 47-57 us of
+    //  gateway CPU a request, mean 51, against 44-55, mean 50; throughput
+    //  within the runs' noise).
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     unsigned int threads = config->http_threads > 0 ? (unsigned int) config->http_threads
-                                                    : (unsigned int) (cores > 1 ? cores / 2 : 1);
-    //  A pool of one is no pool (libmicrohttpd warns about a size below 2):
-    //  then the slot carries the connection timeout, set again below.
-    //  libmicrohttpd 0.9.75's only timeout is for silence (it restarts
-    //  with every byte): a body that trickles is cut by our body deadline
-    //  (s_access), headers that trickle are bounded by the connection's
-    //  memory pool (below) and the cap of connections per address.
-    unsigned int idle = (unsigned int) config->http_idle_seconds;
-    //  One HTTP thread: the broker's. libmicrohttpd runs without a thread
-    //  of its own, its epoll descriptor polled by the broker's loop with
-    //  the bus (sb_broker_host), so that a request goes to its worker and
-    //  its reply back to the connection with no hand-off between threads
-    //  (see the header).
-    self->hosted = threads == 1;
-    self->daemon = MHD_start_daemon (
-        (self->hosted ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_ALLOW_SUSPEND_RESUME
-        | MHD_USE_ERROR_LOG,
-        (uint16_t) config->http_port, s_accept, self, s_access, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
-        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
-        threads > 1 ? threads : idle,
-        MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
-        MHD_OPTION_CONNECTION_TIMEOUT, idle,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 10000,
-        //  Request headers must fit in a connection's memory pool, else
-        //  libmicrohttpd answers 431 itself, with an HTML page: 24 KiB
-        //  holds some 22 KiB of headers, so that anything from our limit
-        //  (GW_MAX_HEADERS, 16 KiB) to there gets our JSON 431; beyond it
-        //  the HTML page remains (docs/API.md). Bodies are read into our
-        //  own buffer. libmicrohttpd zeroes the pool between the requests
-        //  of a keep-alive connection, which costs with its size: GET
-        //  /healthz alone, 2 threads of wrk, 64 connections, measured:
-        //  16 KiB 91,000 req/s, 24 KiB 87,400, 32 KiB 84,000, 72 KiB 70,000.
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (24 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int) 1,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
-        MHD_OPTION_END);
+                         : cores < 2 ? 1 : cores < 4 ? 2 : (unsigned int) (cores / 2);
+    //  The first HTTP loop is the broker's: libmicrohttpd runs without a
+    //  thread of its own, its epoll descriptor polled by the broker's loop
+    //  with the bus (sb_broker_host), so that a request goes to its worker
+    //  and its reply back to the connection with no hand-off between
+    //  threads (see the header). The others (threads - 1) are a second
+    //  server of their own threads on the same port (SO_REUSEPORT: the
+    //  kernel spreads the connections over both).
+    self->daemon = s_daemon_start (self, config, &addr, 0);
+    if (self->daemon && threads > 1) {
+        //  The port the first bound (it may have been 0: any).
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                                MHD_DAEMON_INFO_BIND_PORT);
+        if (info && info->port)
+            addr.sin_port = htons (info->port);
+        self->pool = s_daemon_start (self, config, &addr, threads - 1);
+        if (!self->pool) {
+            MHD_stop_daemon (self->daemon);
+            self->daemon = NULL;
+        }
+    }
     if (!self->daemon) {
         sb_error ("cannot listen on %s:%d", config->http_bind, config->http_port);
         s_release (self);
         return NULL;
     }
-    if (self->hosted) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
-                                                                MHD_DAEMON_INFO_EPOLL_FD);
-        if (!info || sb_broker_host (broker, info->epoll_fd, s_host_run, s_host_timeout, self)) {
-            sb_error ("http: libmicrohttpd's loop cannot run on the broker's thread");
-            MHD_stop_daemon (self->daemon);
-            s_release (self);
-            return NULL;
-        }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info || sb_broker_host (broker, info->epoll_fd, s_host_run, s_host_timeout, self)) {
+        sb_error ("http: libmicrohttpd's loop cannot run on the broker's thread");
+        if (self->pool)
+            MHD_stop_daemon (self->pool);
+        MHD_stop_daemon (self->daemon);
+        s_release (self);
+        return NULL;
     }
-    sb_info ("http: listening on %s:%d with %u threads%s; %d connections per address, idle %d s, "
-             "bodies %d s; %zu trusted proxies; operator routes %s", config->http_bind,
-             config->http_port, threads, self->hosted ? " (the broker's)" : "",
+    char others [48] = "";
+    if (threads > 1)
+        snprintf (others, sizeof (others), " and %u of its own", threads - 1);
+    sb_info ("http: listening on %s:%d with %u threads (the broker's%s); %d connections per "
+             "address, idle %d s, bodies %d s; %zu trusted proxies; operator routes %s",
+             config->http_bind, config->http_port, threads, others,
              config->http_conns_per_address, config->http_idle_seconds,
              config->http_body_seconds, gw_proxies_count (proxies),
              self->has_operator ? "on" : "off");
@@ -1504,8 +1541,9 @@ gw_http_destroy (gw_t **self_p)
     if (self) {
         //  The broker's thread lets go of the loop first: libmicrohttpd
         //  is stopped from here.
-        if (self->hosted)
-            sb_broker_unhost (self->broker);
+        sb_broker_unhost (self->broker);
+        if (self->pool)
+            MHD_stop_daemon (self->pool);
         MHD_stop_daemon (self->daemon);
         s_release (self);
         *self_p = NULL;

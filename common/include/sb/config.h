@@ -18,7 +18,7 @@ typedef struct {
     //  Gateway
     int http_port;                  //  SWITCHBOARD_HTTP_PORT, 8080
     char *http_bind;                //  SWITCHBOARD_HTTP_BIND, 0.0.0.0
-    int http_threads;               //  SWITCHBOARD_HTTP_THREADS, 0 = half the cores (at least 1)
+    int http_threads;               //  SWITCHBOARD_HTTP_THREADS, 0 = half the cores (at least 2; 1 on one core)
     int worker_credit;              //  SWITCHBOARD_WORKER_CREDIT, 0 = the service's default
     char *public_url;               //  SWITCHBOARD_PUBLIC_URL
     //  Bus
