@@ -37,31 +37,102 @@
     "     ORDER BY created_at, id LIMIT 1)"                                                \
     " FROM r"
 
-//  Calls are grouped once, by GROUPING SETS: per local day (GROUPING = 3,
-//  the bits of the columns not grouped by: hour and status) with minutes and
-//  seconds, and per local hour and status (GROUPING = 4); totals, statuses
-//  and hours are sums of those few rows. (Two hash tables per call instead
-//  of four for totals, days, hours and statuses: some 15% less time.) The
-//  innermost subquery is kept from being flattened (OFFSET 0) so that a
-//  call's local time is computed once, not once per key, and so that the
-//  planner hashes the groups (it cannot estimate their number from
-//  started_at's and would sort every call). Orders: GROUPING (status,
-//  currency) is 3 for the totals, 1 per status, 2 per currency. Minutes
-//  are ⌈seconds/60⌉ per call, as usage counts them.
+//  The calls. The whole local days of the range, [lo_day, hi_day) — from
+//  lo, the first local midnight at or after from, to hi, the local
+//  midnight that begins to's day — are read from analytics_days for the
+//  businesses whose own zone is the request's; the rest from calls: the
+//  two partial days at the edges ([from, lo) and [hi, to), each a range
+//  of the covering index calls_analytics) for every business, and
+//  [lo, hi) for the businesses in another zone (a scan started only when
+//  there is one: the one-time filter on other_ids). With no whole day,
+//  lo = hi = to. Each part is aggregated per local day (g = 3: calls,
+//  minutes, seconds), per local hour (g = 5) and per status (g = 6), and
+//  the union summed per key (a day can come from both parts when
+//  businesses are in two zones). The raw innermost subquery is kept from
+//  being flattened (OFFSET 0) so that a call's local time is computed
+//  once, not once per key, and the groups are hashed. Minutes are
+//  ⌈seconds/60⌉ per call, as usage counts them.
 #define S_OVERVIEW_SQL                                                                      \
-    "WITH call_sets AS ("                                                                   \
-    "  SELECT GROUPING (day, hour, status) AS g, day, hour, status, count (*) AS calls,"    \
-    "    sum ((seconds + 59) / 60) AS minutes, sum (seconds) AS seconds"                    \
-    "  FROM (SELECT local::date AS day, date_part ('hour', local)::int AS hour,"            \
-    "          status, seconds"                                                             \
-    "        FROM (SELECT started_at AT TIME ZONE $5::text AS local, status,"               \
-    "                duration_seconds AS seconds"                                           \
-    "              FROM calls WHERE organization_id = $1"                                   \
-    "                AND started_at >= $2::timestamptz AND started_at < $3::timestamptz"    \
-    "                AND ($4::uuid IS NULL OR business_id = $4::uuid)"                      \
-    "              OFFSET 0) l) c"                                                          \
-    "  GROUP BY GROUPING SETS ((day), (hour, status))),"                                    \
-    " order_sets AS ("                                                                      \
+    "WITH bounds AS ("                                                                      \
+    "  SELECT CASE WHEN lo_day < hi_day THEN lo_day::timestamp AT TIME ZONE $5::text"       \
+    "           ELSE $3::timestamptz END AS lo,"                                            \
+    "    CASE WHEN lo_day < hi_day THEN hi_day::timestamp AT TIME ZONE $5::text"            \
+    "      ELSE $3::timestamptz END AS hi, lo_day, hi_day,"                                 \
+    "    (SELECT array_agg (id) FROM businesses WHERE organization_id = $1"                 \
+    "       AND timezone = $5::text AND ($4::uuid IS NULL OR id = $4::uuid)) AS zone_ids,"  \
+    "    (SELECT array_agg (id) FROM businesses WHERE organization_id = $1"                 \
+    "       AND timezone <> $5::text AND ($4::uuid IS NULL OR id = $4::uuid)) AS other_ids" \
+    "  FROM (SELECT CASE WHEN (f::timestamp AT TIME ZONE $5::text) = $2::timestamptz"      \
+    "                 THEN f ELSE f + 1 END AS lo_day,"                                     \
+    "          ($3::timestamptz AT TIME ZONE $5::text)::date AS hi_day"                     \
+    "        FROM (SELECT ($2::timestamptz AT TIME ZONE $5::text)::date AS f) f) d),"       \
+    " raw AS ("                                                                             \
+    "  SELECT local::date AS day, date_part ('hour', local)::int AS hour, status, seconds"  \
+    "  FROM (SELECT started_at AT TIME ZONE $5::text AS local, status,"                     \
+    "          duration_seconds AS seconds FROM calls"                                      \
+    "        WHERE organization_id = $1 AND started_at >= $2::timestamptz"                  \
+    "          AND started_at < (SELECT lo FROM bounds)"                                    \
+    "          AND ($4::uuid IS NULL OR business_id = $4::uuid)"                            \
+    "        UNION ALL"                                                                     \
+    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds FROM calls"  \
+    "        WHERE organization_id = $1 AND started_at >= (SELECT hi FROM bounds)"          \
+    "          AND started_at < $3::timestamptz"                                            \
+    "          AND ($4::uuid IS NULL OR business_id = $4::uuid)"                            \
+    "        UNION ALL"                                                                     \
+    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds FROM calls"  \
+    "        WHERE (SELECT other_ids IS NOT NULL FROM bounds)"                              \
+    "          AND organization_id = $1 AND started_at >= (SELECT lo FROM bounds)"          \
+    "          AND started_at < (SELECT hi FROM bounds)"                                    \
+    "          AND business_id = ANY ((SELECT other_ids FROM bounds)::uuid[])"                    \
+    "        OFFSET 0) l),"                                                                 \
+    " rolled AS ("                                                                          \
+    "  SELECT day, status, calls, minutes, seconds, hours FROM analytics_days"              \
+    "  WHERE (SELECT zone_ids IS NOT NULL FROM bounds) AND organization_id = $1"            \
+    "    AND day >= (SELECT lo_day FROM bounds) AND day < (SELECT hi_day FROM bounds)"      \
+    "    AND business_id = ANY ((SELECT zone_ids FROM bounds)::uuid[])),"                         \
+    " rolled_hours AS ("                                                                    \
+    "  SELECT ARRAY ["                                                                      \
+    "    sum (hours [1]),"  \
+    "    sum (hours [2]),"  \
+    "    sum (hours [3]),"  \
+    "    sum (hours [4]),"  \
+    "    sum (hours [5]),"  \
+    "    sum (hours [6]),"  \
+    "    sum (hours [7]),"  \
+    "    sum (hours [8]),"  \
+    "    sum (hours [9]),"  \
+    "    sum (hours [10]),"  \
+    "    sum (hours [11]),"  \
+    "    sum (hours [12]),"  \
+    "    sum (hours [13]),"  \
+    "    sum (hours [14]),"  \
+    "    sum (hours [15]),"  \
+    "    sum (hours [16]),"  \
+    "    sum (hours [17]),"  \
+    "    sum (hours [18]),"  \
+    "    sum (hours [19]),"  \
+    "    sum (hours [20]),"  \
+    "    sum (hours [21]),"  \
+    "    sum (hours [22]),"  \
+    "    sum (hours [23]),"  \
+    "    sum (hours [24])"  \
+    "    ] AS n FROM rolled),"                                                              \
+    " call_sets AS ("                                                                       \
+    "  SELECT g, day, hour, status, sum (calls)::bigint AS calls,"                          \
+    "    sum (minutes)::bigint AS minutes, sum (seconds)::bigint AS seconds FROM ("                                                 \
+    "   SELECT GROUPING (day, hour, status) AS g, day, hour, status, count (*) AS calls,"   \
+    "     sum ((seconds + 59) / 60) AS minutes, sum (seconds) AS seconds"                   \
+    "   FROM raw GROUP BY GROUPING SETS ((day), (hour), (status))"                          \
+    "   UNION ALL"                                                                          \
+    "   SELECT 3, day, NULL, NULL, sum (calls), sum (minutes), sum (seconds)"               \
+    "   FROM rolled GROUP BY day"                                                           \
+    "   UNION ALL"                                                                          \
+    "   SELECT 6, NULL, NULL, status, sum (calls), NULL, NULL FROM rolled GROUP BY status"  \
+    "   UNION ALL"                                                                          \
+    "   SELECT 5, NULL, (h.i - 1)::int, NULL, h.n, NULL, NULL"                              \
+    "   FROM rolled_hours r, unnest (r.n) WITH ORDINALITY h (n, i) WHERE h.n > 0) u"        \
+    "  GROUP BY g, day, hour, status),"                                                     \
+    " order_sets AS ("                                                                   \
     "  SELECT GROUPING (status, currency) AS g, status, currency, count (*) AS orders,"     \
     "    count (*) FILTER (WHERE status <> 'cancelled') AS kept,"                           \
     "    coalesce (sum (total_cents) FILTER (WHERE status <> 'cancelled'), 0) AS cents"     \
@@ -90,7 +161,7 @@
     "     round (coalesce (t.seconds::numeric / nullif (t.calls, 0), 0), 1),"               \
     "   'by_status', (SELECT json_object_agg (s.status,"                                    \
     "       (SELECT coalesce (sum (calls), 0)::bigint FROM call_sets c"                     \
-    "        WHERE c.g = 4 AND c.status = s.status) ORDER BY s.n)"                          \
+    "        WHERE c.g = 6 AND c.status = s.status) ORDER BY s.n)"                          \
     "     FROM unnest ('{completed,missed,voicemail,transferred}'::text[])"                 \
     "       WITH ORDINALITY s (status, n)),"                                                \
     "   'by_day', (SELECT json_agg (json_build_object ('date', to_char (d.day, 'YYYY-MM-DD')," \
@@ -110,7 +181,7 @@
     "    AS conversion,"                                                                    \
     "  (SELECT coalesce (json_agg (json_build_object ('hour', hour, 'calls', n)"            \
     "     ORDER BY n DESC, hour), '[]')"                                                    \
-    "   FROM (SELECT hour, sum (calls)::bigint AS n FROM call_sets WHERE g = 4"             \
+    "   FROM (SELECT hour, sum (calls)::bigint AS n FROM call_sets WHERE g = 5"             \
     "     GROUP BY hour ORDER BY n DESC, hour LIMIT 5) h) AS busiest_hours"                 \
     " FROM totals t"
 
@@ -196,4 +267,51 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
     PQclear (result);
     return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  analytics.verify: the rollup against the calls, in one statement (one
+//  snapshot: a call and its rollup rows are written in one transaction, so
+//  a concurrent insert is in both or in neither). The expected rows come
+//  from the view analytics_days_recomputed (migration 0012), the same
+//  aggregation the triggers make. With repair, the businesses with a
+//  difference get their rows again from the view (analytics_rebuild).
+
+#define S_VERIFY_SQL                                                                        \
+    "WITH e AS (SELECT * FROM analytics_days_recomputed"                                    \
+    "           WHERE $1::uuid IS NULL OR organization_id = $1::uuid),"                     \
+    " a AS (SELECT * FROM analytics_days"                                                   \
+    "       WHERE $1::uuid IS NULL OR organization_id = $1::uuid),"                         \
+    " d AS (SELECT organization_id, day::text AS day, business_id, status,"                 \
+    "         CASE WHEN e.calls IS NULL THEN NULL ELSE json_build_object ('calls', e.calls,"  \
+    "           'minutes', e.minutes, 'seconds', e.seconds, 'hours', e.hours) END"          \
+    "           AS expected,"                                                               \
+    "         CASE WHEN a.calls IS NULL THEN NULL ELSE json_build_object ('calls', a.calls,"  \
+    "           'minutes', a.minutes, 'seconds', a.seconds, 'hours', a.hours) END"          \
+    "           AS actual"                                                                  \
+    "       FROM e FULL JOIN a USING (organization_id, day, business_id, status)"           \
+    "       WHERE (e.calls, e.minutes, e.seconds, e.hours)"                                 \
+    "             IS DISTINCT FROM (a.calls, a.minutes, a.seconds, a.hours)),"              \
+    " r AS (SELECT sum (analytics_rebuild (organization_id, business_id))::bigint AS n"       \
+    "       FROM (SELECT DISTINCT organization_id, business_id FROM d) b WHERE $2::boolean)" \
+    " SELECT (SELECT count (*) FROM d) AS mismatches, (SELECT count (*) FROM a) AS rows,"   \
+    "  (SELECT coalesce (sum (calls), 0)::bigint FROM e) AS calls,"                         \
+    "  (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM d"                         \
+    "     ORDER BY organization_id, day, business_id, status LIMIT 10) x) AS examples,"    \
+    "  (SELECT n FROM r) AS repaired"
+
+int
+tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    sb_fields_t fields = { 0 };
+    const char *org = sb_arg_uuid (ctx, args, "org", false, &fields);
+    bool repair = false;
+    sb_arg_bool (args, "repair", &repair, &fields);
+    if (fields.count)
+        return sb_reply_fields (reply, &fields);
+    if (sb_db_all_orgs (sb_ctx_db (ctx)))
+        return -1;
+    const char *params [] = { org, repair ? "true" : "false" };
+    return sb_db_pack_query_row (sb_ctx_db (ctx), sb_reply_body (reply, 200), S_VERIFY_SQL,
+                                 2, params);
 }

@@ -107,6 +107,9 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_twilio_events },
     { .name = "twilio.callback", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
       .handler = tenant_twilio_callback },
+    //  ---- Analytics rollup (issue 16, tenant_analytics.c) ----
+    { .name = "analytics.verify", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = tenant_analytics_verify },
     { .name = NULL }
 };
 
