@@ -279,9 +279,9 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 
 #define S_VERIFY_SQL                                                                        \
     "WITH e AS (SELECT * FROM analytics_days_recomputed"                                    \
-    "           WHERE $1::uuid IS NULL OR organization_id = $1::uuid),"                     \
+    "           WHERE organization_id = $1::uuid),"                     \
     " a AS (SELECT * FROM analytics_days"                                                   \
-    "       WHERE $1::uuid IS NULL OR organization_id = $1::uuid),"                         \
+    "       WHERE organization_id = $1::uuid),"                      \
     " d AS (SELECT organization_id, day::text AS day, business_id, status,"                 \
     "         CASE WHEN e.calls IS NULL THEN NULL ELSE json_build_object ('calls', e.calls,"  \
     "           'minutes', e.minutes, 'seconds', e.seconds, 'hours', e.hours) END"          \
@@ -304,12 +304,13 @@ int
 tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
     sb_fields_t fields = { 0 };
-    const char *org = sb_arg_uuid (ctx, args, "org", false, &fields);
+    const char *org = sb_arg_uuid (ctx, args, "org", true, &fields);
     bool repair = false;
     sb_arg_bool (args, "repair", &repair, &fields);
     if (fields.count)
         return sb_reply_fields (reply, &fields);
-    if (sb_db_all_orgs (sb_ctx_db (ctx)))
+    //  One organization: the policies of calls and businesses see one.
+    if (sb_db_set_org (sb_ctx_db (ctx), org))
         return -1;
     const char *params [] = { org, repair ? "true" : "false" };
     return sb_db_pack_query_row (sb_ctx_db (ctx), sb_reply_body (reply, 200), S_VERIFY_SQL,

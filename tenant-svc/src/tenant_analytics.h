@@ -14,9 +14,9 @@
 //  (SB_OP_TX). Returns 0, or -1 when the database failed.
 int tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
-//  analytics.verify {org?, repair?} (role service and above): the rollup
-//  (analytics_days) recomputed from the calls and compared, one
-//  organization or all: 200 {mismatches, rows, calls, examples (up to 10
+//  analytics.verify {org, repair?} (role service and above): the rollup
+//  (analytics_days) of one organization recomputed from its calls and
+//  compared: 200 {mismatches, rows, calls, examples (up to 10
 //  {organization_id, day, business_id, status, expected, actual})}; with
 //  repair true, the differing organizations' rows are rebuilt in the same
 //  transaction and {repaired} says how many rows were rewritten.
