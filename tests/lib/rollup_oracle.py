@@ -54,4 +54,4 @@ elif cmd == "check":         # check ROWS FROM TO TZ BIZ|- ANSWER: "name<TAB>got
     for k in exp:
         print("%s\t%s\t%s" % (k, json.dumps(act[k])[:200] if act[k] != exp[k] else "same",
                               "same" if act[k] == exp[k] else json.dumps(exp[k])[:200]))
-    print("n\t%d\t%d" % (n, n))
+    print("calls in range\t%s\tTrue" % (n > 0))
