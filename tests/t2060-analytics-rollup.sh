@@ -10,7 +10,8 @@
 # the triggers run on a bulk INSERT) plus calls through POST /v1/calls.
 # Ranges: a year on New York midnights, 30 days with partial edge days, a
 # DST week, an explicit timezone of another business, a business's own
-# zone; then a business's zone changes (PATCH) and the answers stay exact;
+# zone; then a business's zone changes (PATCH), then the oldest business's
+# (the organization's zone), and the answers stay exact;
 # calls are deleted by SQL and a business is deleted. analytics.verify
 # reports 0 differences, then 1 after a rollup row is corrupted by SQL,
 # and repair restores it.
@@ -79,6 +80,16 @@ t_is "PATCH timezone: 200" "$HTTP_STATUS" 200
 check "after zone change: year" 2024-01-01T05:00:00Z 2024-12-31T05:00:00Z default -
 check "after zone change: moved business" 2024-02-10T05:00:00Z 2024-03-10T05:00:00Z default "$kol"
 t_is "verify after zone change" "$(json_get "$(verify "")" .body.mismatches)" 0
+# The oldest business's zone changes: the organization's zone with it.
+http_as "$A_AT" PATCH "/v1/businesses/$ny" '{"timezone": "Europe/Paris"}'
+t_is "PATCH the oldest business's timezone: 200" "$HTTP_STATUS" 200
+check "organization's zone changed: year" 2024-01-01T00:00:00Z 2024-12-31T00:00:00Z default -
+t_is "  the default zone is Paris" "$(json_get "$HTTP_BODY" .timezone)" Europe/Paris
+check "organization's zone changed: a business in its zone" 2024-03-01T00:00:00Z 2024-04-01T00:00:00Z \
+    America/New_York "$kol"
+check "organization's zone changed: New York explicitly" 2024-03-01T00:00:00Z 2024-04-01T00:00:00Z \
+    America/New_York -
+t_is "verify after the organization's zone changed" "$(json_get "$(verify "")" .body.mismatches)" 0
 
 # Deletes: calls by SQL (as org.purge does), a business (cascade).
 suite_psql -c "DELETE FROM tenant.calls WHERE organization_id = '$A_OID'
@@ -91,8 +102,9 @@ t_is "verify after deletes" "$(json_get "$(verify "")" .body.mismatches)" 0
 
 # Corruption: verify names the row; repair rebuilds it.
 suite_psql -c "UPDATE tenant.analytics_days SET calls = calls + 1
-               WHERE (organization_id, day, business_id, status) =
-                     (SELECT organization_id, day, business_id, status FROM tenant.analytics_days
+               WHERE (organization_id, timezone, day, business_id, status) =
+                     (SELECT organization_id, timezone, day, business_id, status
+                      FROM tenant.analytics_days
                       WHERE organization_id = '$A_OID' ORDER BY day LIMIT 1)" > /dev/null
 out=$(verify "")
 t_is "verify: the corrupted row" "$(json_get "$out" .body.mismatches)" 1

@@ -87,10 +87,13 @@
     "           ELSE $3::timestamptz END AS lo,"                                            \
     "    CASE WHEN lo_day < hi_day THEN hi_day::timestamp AT TIME ZONE $5::text"            \
     "      ELSE $3::timestamptz END AS hi, lo_day, hi_day,"                                 \
-    "    (SELECT array_agg (id) FROM businesses WHERE organization_id = $1"                 \
-    "       AND timezone = $5::text AND ($4::uuid IS NULL OR id = $4::uuid)) AS zone_ids,"  \
-    "    (SELECT array_agg (id) FROM businesses WHERE organization_id = $1"                 \
-    "       AND timezone <> $5::text AND ($4::uuid IS NULL OR id = $4::uuid)) AS other_ids" \
+    "    (SELECT array_agg (business_id) FROM analytics_zones WHERE organization_id = $1"   \
+    "       AND timezone = $5::text AND ($4::uuid IS NULL OR business_id = $4::uuid))"      \
+    "       AS zone_ids,"                                                                   \
+    "    (SELECT array_agg (id) FROM businesses b WHERE organization_id = $1"               \
+    "       AND ($4::uuid IS NULL OR id = $4::uuid) AND NOT EXISTS (SELECT FROM"            \
+    "         analytics_zones z WHERE z.organization_id = $1 AND z.business_id = b.id"      \
+    "         AND z.timezone = $5::text)) AS other_ids"                                     \
     "  FROM (SELECT CASE WHEN (f::timestamp AT TIME ZONE $5::text) = $2::timestamptz"      \
     "                 THEN f ELSE f + 1 END AS lo_day,"                                     \
     "          ($3::timestamptz AT TIME ZONE $5::text)::date AS hi_day"                     \
@@ -117,6 +120,7 @@
     " rolled AS ("                                                                          \
     "  SELECT day, status, calls, minutes, seconds, hours FROM analytics_days"              \
     "  WHERE (SELECT zone_ids IS NOT NULL FROM bounds) AND organization_id = $1"            \
+    "    AND timezone = $5::text"                                                           \
     "    AND day >= (SELECT lo_day FROM bounds) AND day < (SELECT hi_day FROM bounds)"      \
     "    AND business_id = ANY ((SELECT zone_ids FROM bounds)::uuid[])),"                         \
     " rolled_hours AS ("                                                                    \
@@ -311,22 +315,22 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     "           WHERE organization_id = $1::uuid),"                     \
     " a AS (SELECT * FROM analytics_days"                                                   \
     "       WHERE organization_id = $1::uuid),"                      \
-    " d AS (SELECT organization_id, day::text AS day, business_id, status,"                 \
+    " d AS (SELECT organization_id, timezone, day::text AS day, business_id, status,"       \
     "         CASE WHEN e.calls IS NULL THEN NULL ELSE json_build_object ('calls', e.calls,"  \
     "           'minutes', e.minutes, 'seconds', e.seconds, 'hours', e.hours) END"          \
     "           AS expected,"                                                               \
     "         CASE WHEN a.calls IS NULL THEN NULL ELSE json_build_object ('calls', a.calls,"  \
     "           'minutes', a.minutes, 'seconds', a.seconds, 'hours', a.hours) END"          \
     "           AS actual"                                                                  \
-    "       FROM e FULL JOIN a USING (organization_id, day, business_id, status)"           \
+    "       FROM e FULL JOIN a USING (organization_id, timezone, day, business_id, status)" \
     "       WHERE (e.calls, e.minutes, e.seconds, e.hours)"                                 \
     "             IS DISTINCT FROM (a.calls, a.minutes, a.seconds, a.hours)),"              \
     " r AS (SELECT sum (analytics_rebuild (organization_id, business_id))::bigint AS n"       \
     "       FROM (SELECT DISTINCT organization_id, business_id FROM d) b WHERE $2::boolean)" \
     " SELECT (SELECT count (*) FROM d) AS mismatches, (SELECT count (*) FROM a) AS rows,"   \
-    "  (SELECT coalesce (sum (calls), 0)::bigint FROM e) AS calls,"                         \
+    "  (SELECT count (*) FROM calls WHERE organization_id = $1::uuid) AS calls,"            \
     "  (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM d"                         \
-    "     ORDER BY organization_id, day, business_id, status LIMIT 10) x) AS examples,"    \
+    "     ORDER BY organization_id, timezone, day, business_id, status LIMIT 10) x) AS examples,"    \
     "  (SELECT n FROM r) AS repaired"
 
 int
