@@ -12,30 +12,32 @@
 
     Calls come from the rollup where it is exact, from raw calls elsewhere
     (issue 16: a year ≤ 50 ms at 10 million calls). analytics_days
-    (migration 0012) holds per organization, local day, business and status
-    the calls, minutes, seconds and calls per local hour, in the business's
-    OWN zone, kept by statement triggers on calls in the same transaction
-    as every write of calls. Why per local day in the business's zone and
-    not per UTC hour: a UTC hour is not one local hour in a zone at :30 or
-    :45 (Asia/Kolkata, Australia/Adelaide, Asia/Kathmandu), and a year of
-    UTC hours is 24 times the rows. A local day of the business's zone is
-    exact for the default request (a business's overview is in its zone;
-    an organization's is in its oldest business's zone, exact for every
-    business of that zone) at one row per day and status. So:
+    (migration 0012) holds per organization, zone, local day, business and
+    status the calls, minutes, seconds and calls per local hour, kept by
+    statement triggers on calls in the same transaction as every write of
+    calls. Each call is counted in the zones the overview defaults to: its
+    business's own zone (a business's overview) and its organization's
+    zone, the oldest business's (the organization's overview, whatever the
+    zones of the other businesses) — one or two rows per key. Why local
+    days in those zones and not UTC hours: a UTC hour is not one local
+    hour in a zone at :30 or :45 (Asia/Kolkata, Australia/Adelaide,
+    Asia/Kathmandu), and a year of UTC hours is 24 times the rows; a local
+    day is exact for the requests made by default at one row per day and
+    status. So:
       - whole local days of the range, [lo_day, hi_day), of the businesses
-        whose zone is the request's zone: the rollup;
+        with rows in the request's zone (analytics_zones): the rollup;
       - the partial days at the two edges ([from, lo) and [hi, to)), of
         every business: raw calls, a range of the covering index
         calls_analytics (at most two days of calls);
-      - every business in another zone than the request's (an explicit
-        timezone, or an organization whose businesses are in several
-        zones): raw calls of the range, as before the rollup — exact,
-        not faster.
+      - a business without rows in the request's zone (an explicit
+        timezone that is neither its zone nor its organization's): raw
+        calls of the range, as before the rollup — exact, not faster.
     A local day is taken to be one interval of time [midnight, next
     midnight), midnight as PostgreSQL resolves it (AT TIME ZONE): true of
     every zone whose clocks never go back across midnight. A business's
-    zone changing rebuilds its rows in the same statement (trigger), so
-    the rollup is never in a zone its business no longer has.
+    zone changing, or its organization's, rebuilds the rows concerned in
+    the same statement (triggers on businesses), so rows are never in a
+    zone that is no longer theirs.
 
     Orders are read from the table (orders_recent, then the heap), not
     rolled up: orders are taken on calls, so a year of them is a
@@ -69,10 +71,10 @@
 //  The calls. The whole local days of the range, [lo_day, hi_day) — from
 //  lo, the first local midnight at or after from, to hi, the local
 //  midnight that begins to's day — are read from analytics_days for the
-//  businesses whose own zone is the request's; the rest from calls: the
+//  businesses with rows in the request's zone; the rest from calls: the
 //  two partial days at the edges ([from, lo) and [hi, to), each a range
 //  of the covering index calls_analytics) for every business, and
-//  [lo, hi) for the businesses in another zone (a scan started only when
+//  [lo, hi) for the businesses without (a scan started only when
 //  there is one: the one-time filter on other_ids). With no whole day,
 //  lo = hi = to. Each part is aggregated per local day (g = 3: calls,
 //  minutes, seconds), per local hour (g = 5) and per status (g = 6), and
