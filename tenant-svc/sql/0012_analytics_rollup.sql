@@ -71,20 +71,27 @@ CREATE POLICY tenant_isolation ON analytics_days
                 OR current_setting ('switchboard.all_orgs', true) = 'on');
 
 -- The 24 calls per hour of the (hour, calls) pairs given; hours absent are 0.
+-- (PL/pgSQL, not SQL: a SQL function that cannot be inlined is planned
+-- again at every call; PL/pgSQL keeps its plans for the session.)
 CREATE FUNCTION analytics_hours (hrs integer[], ns bigint[]) RETURNS integer[]
-    IMMUTABLE LANGUAGE sql SET search_path FROM CURRENT AS $$
-    SELECT array_agg (coalesce (u.n, 0)::integer ORDER BY i)
-      FROM generate_series (0, 23) i LEFT JOIN unnest (hrs, ns) u (h, n) ON u.h = i
+    IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT array_agg (coalesce (u.n, 0)::integer ORDER BY i)
+              FROM generate_series (0, 23) i LEFT JOIN unnest (hrs, ns) u (h, n) ON u.h = i);
+END
 $$;
 
 -- Element-wise a + sign × b.
 CREATE FUNCTION analytics_hours_add (a integer[], b integer[], sign integer) RETURNS integer[]
-    IMMUTABLE LANGUAGE sql SET search_path FROM CURRENT AS $$
-    SELECT array_agg (x + sign * y ORDER BY i) FROM unnest (a, b) WITH ORDINALITY u (x, y, i)
+    IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (SELECT array_agg (x + sign * y ORDER BY i)
+              FROM unnest (a, b) WITH ORDINALITY u (x, y, i));
+END
 $$;
 
 CREATE FUNCTION analytics_lock_key (org uuid) RETURNS bigint
-    IMMUTABLE LANGUAGE sql SET search_path FROM CURRENT AS $$
+    IMMUTABLE LANGUAGE sql AS $$
     SELECT hashtextextended ('analytics_days ' || org::text, 0)
 $$;
 
@@ -92,12 +99,15 @@ $$;
 -- organization's (the zone of the oldest business, as the overview's
 -- default), once when they are the same.
 CREATE FUNCTION analytics_zones_of (org uuid, business uuid) RETURNS SETOF text
-    STABLE LANGUAGE sql SET search_path FROM CURRENT AS $$
-    SELECT DISTINCT t FROM unnest (ARRAY [
-        (SELECT timezone FROM businesses WHERE organization_id = org AND id = business),
-        (SELECT timezone FROM businesses WHERE organization_id = org
-          ORDER BY created_at, id LIMIT 1)]) t
-     WHERE t IS NOT NULL
+    STABLE LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    RETURN QUERY
+        SELECT DISTINCT t FROM unnest (ARRAY [
+            (SELECT timezone FROM businesses WHERE organization_id = org AND id = business),
+            (SELECT timezone FROM businesses WHERE organization_id = org
+              ORDER BY created_at, id LIMIT 1)]) t
+         WHERE t IS NOT NULL;
+END
 $$;
 
 CREATE VIEW analytics_zones WITH (security_invoker = true) AS
