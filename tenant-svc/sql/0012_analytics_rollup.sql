@@ -133,7 +133,41 @@ CREATE VIEW analytics_days_recomputed WITH (security_invoker = true) AS
 
 CREATE FUNCTION analytics_calls_changed () RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    r record;
+    zb text;
+    zo text;
+    z text;
+    h integer;
+    hrs integer[];
 BEGIN
+    -- One call inserted (the API's case): the same counts without the
+    -- aggregation's machinery, a third of its cost per call.
+    IF TG_OP = 'INSERT' THEN
+        SELECT count (*) INTO h FROM new_rows;
+    END IF;
+    IF TG_OP = 'INSERT' AND h = 1 THEN
+        SELECT * INTO r FROM new_rows;
+        PERFORM pg_advisory_xact_lock_shared (analytics_lock_key (r.organization_id));
+        SELECT timezone INTO zb FROM businesses
+         WHERE organization_id = r.organization_id AND id = r.business_id;
+        SELECT timezone INTO zo FROM businesses
+         WHERE organization_id = r.organization_id ORDER BY created_at, id LIMIT 1;
+        FOREACH z IN ARRAY CASE WHEN zo IS NULL OR zo = zb THEN ARRAY [zb]
+                                ELSE ARRAY [zb, zo] END LOOP
+            h := date_part ('hour', r.started_at AT TIME ZONE z)::integer + 1;
+            hrs := array_fill (0, ARRAY [24]);
+            hrs [h] := 1;
+            INSERT INTO analytics_days AS a (organization_id, timezone, day, business_id, status,
+                                             calls, minutes, seconds, hours)
+            VALUES (r.organization_id, z, (r.started_at AT TIME ZONE z)::date, r.business_id,
+                    r.status, 1, (r.duration_seconds + 59) / 60, r.duration_seconds, hrs)
+            ON CONFLICT (organization_id, timezone, day, business_id, status) DO UPDATE
+               SET calls = a.calls + 1, minutes = a.minutes + EXCLUDED.minutes,
+                   seconds = a.seconds + EXCLUDED.seconds, hours [h] = a.hours [h] + 1;
+        END LOOP;
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         PERFORM pg_advisory_xact_lock_shared (k)
            FROM (SELECT DISTINCT analytics_lock_key (organization_id) AS k FROM old_rows) o
