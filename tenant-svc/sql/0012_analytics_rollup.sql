@@ -27,10 +27,14 @@
 -- longer its own. analytics.verify recomputes the rows from the calls
 -- and reports differences.
 --
--- Cost: one more statement per call statement, one or two upserts.
--- Contention: the calls of one business, zone, local day and status
--- update one row, so concurrent inserts of one such key serialize on it
--- until commit.
+-- Cost: the trigger per call statement, one or two upserts: POST
+-- /v1/calls went from ~2,700 to ~1,850 req/s in bench/bench.sh's calls
+-- scenario (one noisy run each, alternated; 2026-12-03). Contention: the
+-- calls of one business, zone, local day and status update one row, so
+-- concurrent inserts of one such key serialize on it until commit (one
+-- commit at a time per key: a business with hundreds of calls a second
+-- on one day would wait on it; the benchmark's spread over 100
+-- organizations does not).
 
 CREATE TABLE analytics_days (
     organization_id uuid NOT NULL,
