@@ -58,7 +58,7 @@ NPM        := $(shell command -v npm 2>/dev/null)
 BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb-events \
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench $(BIN)/switchboardctl
 
-.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare bench-curve docs \
+.PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare bench-curve bench-scale docs \
         docs-missing docs-screenshot dashboard-screenshots lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
@@ -72,6 +72,7 @@ help:
 	@echo "make deps         install missing Debian packages (apt-get as root)"
 	@echo "make bench        release build, benchmark the main paths with wrk (bench/results/)"
 	@echo "make bench-curve  what CURVE on the bus costs: plaintext and CURVE runs side by side"
+	@echo "make bench-scale  how each read path grows with the data (SCALE_SIZES calls), many organizations (SCALE_ORGS)"
 	@echo "make bench-compare the same side by side with the peers in $(SHARED_BENCH), ratios to the targets"
 	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
@@ -266,6 +267,14 @@ bench-curve:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=release all
 	@SB_BIN=$(abspath build/release/bin) bench/curve.sh
+
+# `make bench-scale`: how each read path's cost grows with one organization's
+# calls (SCALE_SIZES), and the gateway with many organizations (SCALE_ORGS)
+# (bench/scale.sh; minutes of loading at 10,000,000 calls).
+bench-scale:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
+	@SB_BIN=$(abspath build/release/bin) bench/scale.sh
 
 bench-compare:
 	@test -f $(SHARED_BENCH)/bench.sh || { echo "make bench-compare: no $(SHARED_BENCH)/bench.sh, the peers' yardstick;" \
