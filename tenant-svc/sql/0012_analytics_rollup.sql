@@ -8,33 +8,46 @@
 -- and the organization's zone, the zone of its oldest business (the
 -- organization's overview) — one row set when they are the same, two when
 -- not. The overview (tenant_analytics.c) reads these rows for the whole
--- local days of its range and raw calls for the rest.
+-- local days of its range, plus the deltas not folded yet, and raw calls
+-- for the rest.
 --
--- Exactness: triggers on calls keep the rows in the same transaction as
--- every write of calls, whatever the path (the API's two insert forms, the
--- legacy import, deletes by org.purge or by a business's cascade, COPY of a
--- benchmark's seed). They are statement triggers over transition tables,
--- so a bulk write aggregates first and touches each rollup row once. The
--- zones of a business's calls change when its zone changes or when the
--- organization's oldest business changes (a business created, deleted or
--- its zone changed): a trigger on businesses then rebuilds the rows
--- concerned in the same statement — the business's own rows, or every row
--- of the organization when the organization's zone changed. Races: the
--- call triggers hold a shared advisory lock of the organization (key
--- analytics_lock_key), the business trigger an exclusive one, so a zone
--- change waits for the calls in flight and new calls wait for it (and
--- then read the new zones): never a call counted in a zone that is no
--- longer its own. analytics.verify recomputes the rows from the calls
--- and reports differences.
+-- The write side is an append-only delta log. Statement triggers on calls
+-- append to analytics_deltas, in the transaction of every write of calls
+-- whatever the path (the API's insert, the legacy import, deletes by
+-- org.purge or a business's cascade, an UPDATE or COPY by hand), one row
+-- per change: +1 for a call inserted, −1 for a call deleted, −1 (old) and
+-- +1 (new) for a call updated. A delta is the call's raw facts (business,
+-- started_at, status, seconds), with no zone and no aggregate: the table
+-- has no unique index and no row is ever updated, so concurrent calls of
+-- one organization or business never wait on each other (round 5's
+-- upsert per call serialized them on one row until commit, and took an
+-- advisory lock per organization; it cost POST /v1/calls a third of its
+-- throughput).
 --
--- Cost: the trigger per call statement, one or two upserts: POST
--- /v1/calls went from ~2,700 to ~1,850 req/s in bench/bench.sh's calls
--- scenario (one noisy run each, alternated; 2026-12-03). Contention: the
--- calls of one business, zone, local day and status update one row, so
--- concurrent inserts of one such key serialize on it until commit (one
--- commit at a time per key: a business with hundreds of calls a second
--- on one day would wait on it; the benchmark's spread over 100
--- organizations does not).
+-- The folder (tenant_analytics.c, a background thread in each tenant-svc
+-- worker; one at a time across workers: pg_try_advisory_xact_lock of
+-- analytics_fold_key ()) moves deltas into analytics_days, up to a batch
+-- at a time, in one transaction: DELETE … RETURNING, the zones of now
+-- (analytics_businesses and analytics_orgs, kept with businesses), GROUP
+-- BY, upsert, rows left at zero deleted. It resolves the zones, not the
+-- writer. Invariant, true in every snapshot:
+--     analytics_days + (analytics_deltas aggregated in the zones of now)
+--       = the calls aggregated in the zones of now.
+-- It holds because (1) a delta and its call's write commit together, a
+-- fold deletes deltas and adds them to rows atomically; (2) a zone change
+-- (a business's zone, or the organization's: its oldest business created,
+-- deleted or moved) rebuilds the rows concerned in the transaction that
+-- changes the zone, as calls − pending deltas in one snapshot, holding
+-- the fold lock from before that snapshot until its commit: a fold in
+-- flight (old zones) commits first and its rows are rebuilt; the next
+-- fold starts after the commit and reads the new zones. Deltas committed
+-- after the rebuild's snapshot are of calls it did not see: folded later,
+-- in the new zones. A delta of a business deleted meanwhile folds into
+-- nothing (no zone; its rows went by the foreign key's cascade).
+-- Ordering of zone changes among themselves: an exclusive advisory lock
+-- per organization (analytics_lock_key) taken by the business trigger
+-- only — never by calls. analytics.verify compares rows + pending deltas
+-- with the calls; repair rebuilds.
 
 CREATE TABLE analytics_days (
     organization_id uuid NOT NULL,
@@ -52,11 +65,40 @@ CREATE TABLE analytics_days (
 );
 CREATE INDEX analytics_days_business ON analytics_days (organization_id, business_id);
 
+-- The changes of calls not folded yet: sign +1 or −1 times one call.
+-- One index, for the overview's read of an organization's range.
+CREATE TABLE analytics_deltas (
+    organization_id uuid NOT NULL,
+    business_id     uuid NOT NULL,
+    started_at      timestamptz NOT NULL,
+    status          text NOT NULL,
+    seconds         integer NOT NULL,
+    sign            smallint NOT NULL
+);
+CREATE INDEX analytics_deltas_range ON analytics_deltas (organization_id, started_at);
+-- Deleted a second after they are written: vacuumed often.
+ALTER TABLE analytics_deltas SET (autovacuum_vacuum_scale_factor = 0,
+                                  autovacuum_vacuum_threshold = 10000,
+                                  autovacuum_vacuum_insert_threshold = 10000);
+
 -- The zone of an organization's oldest business when its rows were made:
 -- the zone of its organization-wide rows.
 CREATE TABLE analytics_orgs (
     organization_id uuid PRIMARY KEY,
     timezone        text NOT NULL
+);
+
+-- Each business's zone, for the folder: it folds every organization's
+-- deltas in one statement (switchboard.all_orgs), and the policy of
+-- businesses shows one organization at a time. Kept by the trigger on
+-- businesses in the same transaction as the business (with
+-- analytics_orgs), so the two agree in every snapshot; analytics.verify
+-- would see a difference (rows folded into a wrong zone).
+CREATE TABLE analytics_businesses (
+    organization_id uuid NOT NULL,
+    business_id     uuid NOT NULL,
+    timezone        text NOT NULL,
+    PRIMARY KEY (organization_id, business_id)
 );
 
 ALTER TABLE analytics_orgs ENABLE ROW LEVEL SECURITY;
@@ -73,6 +115,21 @@ CREATE POLICY tenant_isolation ON analytics_days
            OR current_setting ('switchboard.all_orgs', true) = 'on')
     WITH CHECK (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
                 OR current_setting ('switchboard.all_orgs', true) = 'on');
+ALTER TABLE analytics_businesses ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_businesses FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_businesses
+    USING (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+           OR current_setting ('switchboard.all_orgs', true) = 'on')
+    WITH CHECK (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+                OR current_setting ('switchboard.all_orgs', true) = 'on');
+ALTER TABLE analytics_deltas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_deltas FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_businesses FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_deltas
+    USING (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+           OR current_setting ('switchboard.all_orgs', true) = 'on')
+    WITH CHECK (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+                OR current_setting ('switchboard.all_orgs', true) = 'on');
 
 -- The 24 calls per hour of the (hour, calls) pairs given; hours absent are 0.
 -- (PL/pgSQL, not SQL: a SQL function that cannot be inlined is planned
@@ -81,7 +138,9 @@ CREATE FUNCTION analytics_hours (hrs integer[], ns bigint[]) RETURNS integer[]
     IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
     RETURN (SELECT array_agg (coalesce (u.n, 0)::integer ORDER BY i)
-              FROM generate_series (0, 23) i LEFT JOIN unnest (hrs, ns) u (h, n) ON u.h = i);
+              FROM generate_series (0, 23) i LEFT JOIN
+                   (SELECT h, sum (n) AS n FROM unnest (hrs, ns) v (h, n) GROUP BY h) u
+                ON u.h = i);
 END
 $$;
 
@@ -94,9 +153,16 @@ BEGIN
 END
 $$;
 
+-- The zone changes of one organization, one at a time.
 CREATE FUNCTION analytics_lock_key (org uuid) RETURNS bigint
     IMMUTABLE LANGUAGE sql AS $$
     SELECT hashtextextended ('analytics_days ' || org::text, 0)
+$$;
+
+-- The folder's lock: one fold at a time, and no fold during a rebuild.
+CREATE FUNCTION analytics_fold_key () RETURNS bigint
+    IMMUTABLE LANGUAGE sql AS $$
+    SELECT hashtextextended ('analytics_days fold', 0)
 $$;
 
 -- The zones a business's calls are counted in: its own, and its
@@ -118,121 +184,44 @@ CREATE VIEW analytics_zones WITH (security_invoker = true) AS
     SELECT b.organization_id, b.id AS business_id, z.timezone
       FROM businesses b, LATERAL analytics_zones_of (b.organization_id, b.id) z (timezone);
 
--- The rollup rows of the calls: one definition used by the rebuilds, the
--- backfill and analytics.verify (which compares it with the table). The
--- triggers make the same aggregation over their transition tables.
-CREATE VIEW analytics_days_recomputed WITH (security_invoker = true) AS
-    SELECT organization_id, timezone, day, business_id, status, sum (n)::integer AS calls,
-           sum (minutes)::bigint AS minutes, sum (seconds)::bigint AS seconds,
+-- The calls (source 'call', +1 each) and the pending deltas (source
+-- 'delta', signed) aggregated per rollup key in the zones of now: one
+-- definition for the backfill, the rebuilds (calls − deltas) and
+-- analytics.verify (calls against rows + deltas). The folder makes the
+-- same aggregation over the deltas it deletes.
+CREATE VIEW analytics_days_by_source WITH (security_invoker = true) AS
+    SELECT organization_id, timezone, day, business_id, status, source,
+           sum (n)::integer AS calls, sum (minutes)::bigint AS minutes,
+           sum (seconds)::bigint AS seconds,
            analytics_hours (array_agg (hour), array_agg (n)) AS hours
       FROM (SELECT c.organization_id, z.timezone,
                    (c.started_at AT TIME ZONE z.timezone)::date AS day, c.business_id, c.status,
-                   date_part ('hour', c.started_at AT TIME ZONE z.timezone)::integer AS hour,
-                   count (*) AS n, sum ((c.duration_seconds + 59) / 60) AS minutes,
-                   sum (c.duration_seconds) AS seconds
-              FROM calls c JOIN analytics_zones z
+                   c.source, date_part ('hour', c.started_at AT TIME ZONE z.timezone)::integer AS hour,
+                   sum (c.n) AS n, sum (c.n * ((c.seconds + 59) / 60)) AS minutes,
+                   sum (c.n * c.seconds) AS seconds
+              FROM (SELECT organization_id, business_id, started_at, status,
+                           duration_seconds AS seconds, 1 AS n, 'call' AS source FROM calls
+                    UNION ALL
+                    SELECT organization_id, business_id, started_at, status, seconds,
+                           sign::integer, 'delta' FROM analytics_deltas) c
+              JOIN analytics_zones z
                 ON z.organization_id = c.organization_id AND z.business_id = c.business_id
-             GROUP BY 1, 2, 3, 4, 5, 6) h
-     GROUP BY 1, 2, 3, 4, 5;
+             GROUP BY 1, 2, 3, 4, 5, 6, 7) h
+     GROUP BY 1, 2, 3, 4, 5, 6;
 
+-- The writers' side: one delta per call changed, nothing else.
 CREATE FUNCTION analytics_calls_changed () RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-DECLARE
-    r record;
-    zb text;
-    zo text;
-    z text;
-    h integer;
-    hrs integer[];
 BEGIN
-    -- One call inserted (the API's case): the same counts without the
-    -- aggregation's machinery, a third of its cost per call.
-    IF TG_OP = 'INSERT' THEN
-        SELECT count (*) INTO h FROM new_rows;
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO analytics_deltas
+            SELECT organization_id, business_id, started_at, status, duration_seconds, -1
+              FROM old_rows;
     END IF;
-    IF TG_OP = 'INSERT' AND h = 1 THEN
-        SELECT * INTO r FROM new_rows;
-        PERFORM pg_advisory_xact_lock_shared (analytics_lock_key (r.organization_id));
-        SELECT timezone INTO zb FROM businesses
-         WHERE organization_id = r.organization_id AND id = r.business_id;
-        SELECT timezone INTO zo FROM businesses
-         WHERE organization_id = r.organization_id ORDER BY created_at, id LIMIT 1;
-        FOREACH z IN ARRAY CASE WHEN zo IS NULL OR zo = zb THEN ARRAY [zb]
-                                ELSE ARRAY [zb, zo] END LOOP
-            h := date_part ('hour', r.started_at AT TIME ZONE z)::integer + 1;
-            hrs := array_fill (0, ARRAY [24]);
-            hrs [h] := 1;
-            INSERT INTO analytics_days AS a (organization_id, timezone, day, business_id, status,
-                                             calls, minutes, seconds, hours)
-            VALUES (r.organization_id, z, (r.started_at AT TIME ZONE z)::date, r.business_id,
-                    r.status, 1, (r.duration_seconds + 59) / 60, r.duration_seconds, hrs)
-            ON CONFLICT (organization_id, timezone, day, business_id, status) DO UPDATE
-               SET calls = a.calls + 1, minutes = a.minutes + EXCLUDED.minutes,
-                   seconds = a.seconds + EXCLUDED.seconds, hours [h] = a.hours [h] + 1;
-        END LOOP;
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM pg_advisory_xact_lock_shared (k)
-           FROM (SELECT DISTINCT analytics_lock_key (organization_id) AS k FROM old_rows) o
-          ORDER BY k;
-        WITH h AS (SELECT c.organization_id, z.timezone,
-                          (c.started_at AT TIME ZONE z.timezone)::date AS day,
-                          c.business_id, c.status,
-                          date_part ('hour', c.started_at AT TIME ZONE z.timezone)::integer AS hour,
-                          count (*) AS n, sum ((c.duration_seconds + 59) / 60) AS minutes,
-                          sum (c.duration_seconds) AS seconds
-                     FROM old_rows c JOIN
-                          (SELECT p.organization_id, p.business_id, z.timezone
-                             FROM (SELECT DISTINCT organization_id, business_id FROM old_rows) p,
-                                  LATERAL analytics_zones_of (p.organization_id, p.business_id)
-                                    z (timezone)) z
-                       ON z.organization_id = c.organization_id AND z.business_id = c.business_id
-                    GROUP BY 1, 2, 3, 4, 5, 6),
-             d AS (SELECT organization_id, timezone, day, business_id, status,
-                          sum (n)::integer AS calls, sum (minutes)::bigint AS minutes,
-                          sum (seconds)::bigint AS seconds,
-                          analytics_hours (array_agg (hour), array_agg (n)) AS hours
-                     FROM h GROUP BY 1, 2, 3, 4, 5)
-        UPDATE analytics_days a
-           SET calls = a.calls - d.calls, minutes = a.minutes - d.minutes,
-               seconds = a.seconds - d.seconds,
-               hours = analytics_hours_add (a.hours, d.hours, -1)
-          FROM d
-         WHERE a.organization_id = d.organization_id AND a.timezone = d.timezone
-           AND a.day = d.day AND a.business_id = d.business_id AND a.status = d.status;
-        DELETE FROM analytics_days a USING (SELECT DISTINCT organization_id, business_id
-                                              FROM old_rows) o
-         WHERE a.organization_id = o.organization_id AND a.business_id = o.business_id
-           AND a.calls = 0;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM pg_advisory_xact_lock_shared (k)
-           FROM (SELECT DISTINCT analytics_lock_key (organization_id) AS k FROM new_rows) o
-          ORDER BY k;
-        INSERT INTO analytics_days AS a (organization_id, timezone, day, business_id, status,
-                                         calls, minutes, seconds, hours)
-        WITH h AS (SELECT c.organization_id, z.timezone,
-                          (c.started_at AT TIME ZONE z.timezone)::date AS day,
-                          c.business_id, c.status,
-                          date_part ('hour', c.started_at AT TIME ZONE z.timezone)::integer AS hour,
-                          count (*) AS n, sum ((c.duration_seconds + 59) / 60) AS minutes,
-                          sum (c.duration_seconds) AS seconds
-                     FROM new_rows c JOIN
-                          (SELECT p.organization_id, p.business_id, z.timezone
-                             FROM (SELECT DISTINCT organization_id, business_id FROM new_rows) p,
-                                  LATERAL analytics_zones_of (p.organization_id, p.business_id)
-                                    z (timezone)) z
-                       ON z.organization_id = c.organization_id AND z.business_id = c.business_id
-                    GROUP BY 1, 2, 3, 4, 5, 6)
-        SELECT organization_id, timezone, day, business_id, status, sum (n)::integer,
-               sum (minutes)::bigint, sum (seconds)::bigint,
-               analytics_hours (array_agg (hour), array_agg (n))
-          FROM h GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (organization_id, timezone, day, business_id, status) DO UPDATE
-           SET calls = a.calls + EXCLUDED.calls, minutes = a.minutes + EXCLUDED.minutes,
-               seconds = a.seconds + EXCLUDED.seconds,
-               hours = analytics_hours_add (a.hours, EXCLUDED.hours, 1);
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO analytics_deltas
+            SELECT organization_id, business_id, started_at, status, duration_seconds, 1
+              FROM new_rows;
     END IF;
     RETURN NULL;
 END
@@ -246,17 +235,95 @@ CREATE TRIGGER analytics_calls_updated AFTER UPDATE ON calls
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_calls_changed ();
 
--- The rows of an organization (or of one of its businesses) again from
--- the calls, in the zones of now; returns the number of rows written.
+-- One fold: up to batch deltas (any, in physical order) deleted and added
+-- to their rows in the zones of now, and the rows left at zero deleted.
+-- Returns the number of deltas folded, or −1 when another fold (or a
+-- rebuild) holds the lock. The caller sees every organization
+-- (switchboard.all_orgs) and commits right after.
+CREATE FUNCTION analytics_fold (batch integer) RETURNS integer
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    folded integer;
+    zeros analytics_days[];
+BEGIN
+    IF NOT pg_try_advisory_xact_lock (analytics_fold_key ()) THEN
+        RETURN -1;
+    END IF;
+    -- (A new snapshot per statement: the fold sees every delta committed
+    -- before it took the lock.)
+    WITH d AS (DELETE FROM analytics_deltas
+                WHERE ctid = ANY (ARRAY (SELECT ctid FROM analytics_deltas LIMIT batch))
+               RETURNING *),
+         h AS (SELECT d.organization_id, z.timezone,
+                      (d.started_at AT TIME ZONE z.timezone)::date AS day, d.business_id, d.status,
+                      date_part ('hour', d.started_at AT TIME ZONE z.timezone)::integer AS hour,
+                      sum (d.sign) AS n, sum (d.sign * ((d.seconds + 59) / 60)) AS minutes,
+                      sum (d.sign * d.seconds) AS seconds
+                 FROM d JOIN
+                      (SELECT DISTINCT b.organization_id, b.business_id, t.timezone
+                         FROM analytics_businesses b
+                         JOIN analytics_orgs o ON o.organization_id = b.organization_id,
+                              unnest (ARRAY [b.timezone, o.timezone]) t (timezone)
+                        WHERE (b.organization_id, b.business_id)
+                              IN (SELECT organization_id, business_id FROM d)) z
+                   ON z.organization_id = d.organization_id AND z.business_id = d.business_id
+                GROUP BY 1, 2, 3, 4, 5, 6),
+         up AS (INSERT INTO analytics_days AS a (organization_id, timezone, day, business_id,
+                                                 status, calls, minutes, seconds, hours)
+                SELECT organization_id, timezone, day, business_id, status, sum (n)::integer,
+                       sum (minutes)::bigint, sum (seconds)::bigint,
+                       analytics_hours (array_agg (hour), array_agg (n))
+                  FROM h GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+                ON CONFLICT (organization_id, timezone, day, business_id, status) DO UPDATE
+                   SET calls = a.calls + EXCLUDED.calls, minutes = a.minutes + EXCLUDED.minutes,
+                       seconds = a.seconds + EXCLUDED.seconds,
+                       hours = analytics_hours_add (a.hours, EXCLUDED.hours, 1)
+                RETURNING a.*)
+    SELECT (SELECT count (*) FROM d),
+           (SELECT array_agg (up::analytics_days) FROM up
+             WHERE calls = 0 AND minutes = 0 AND seconds = 0
+               AND hours = array_fill (0, ARRAY [24]))
+      INTO folded, zeros;
+    DELETE FROM analytics_days a USING unnest (zeros) z
+     WHERE (a.organization_id, a.timezone, a.day, a.business_id, a.status)
+         = (z.organization_id, z.timezone, z.day, z.business_id, z.status)
+       AND a.calls = 0 AND a.minutes = 0 AND a.seconds = 0
+       AND a.hours = array_fill (0, ARRAY [24]);
+    RETURN folded;
+END
+$$;
+
+-- The rows of an organization (or of one of its businesses) again, in the
+-- zones of now: the calls minus the deltas not folded yet, in one
+-- snapshot, the fold lock held (taken before that snapshot, kept to the
+-- commit). Returns the number of rows written.
 CREATE FUNCTION analytics_rebuild (org uuid, business uuid) RETURNS bigint
-    LANGUAGE sql SET search_path FROM CURRENT AS $$
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    written bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock (analytics_fold_key ());
     DELETE FROM analytics_days
      WHERE organization_id = org AND (business IS NULL OR business_id = business);
-    WITH ins AS (INSERT INTO analytics_days
-                     SELECT * FROM analytics_days_recomputed
-                      WHERE organization_id = org AND (business IS NULL OR business_id = business)
-                 RETURNING 1)
-    SELECT count (*) FROM ins;
+    WITH r AS (SELECT * FROM analytics_days_by_source
+                WHERE organization_id = org AND (business IS NULL OR business_id = business)),
+         ins AS (
+        INSERT INTO analytics_days
+        SELECT organization_id, timezone, day, business_id, status,
+               coalesce (c.calls, 0) - coalesce (d.calls, 0),
+               coalesce (c.minutes, 0) - coalesce (d.minutes, 0),
+               coalesce (c.seconds, 0) - coalesce (d.seconds, 0),
+               analytics_hours_add (coalesce (c.hours, array_fill (0, ARRAY [24])),
+                                    coalesce (d.hours, array_fill (0, ARRAY [24])), -1)
+          FROM (SELECT * FROM r WHERE source = 'call') c
+               FULL JOIN (SELECT * FROM r WHERE source = 'delta') d
+               USING (organization_id, timezone, day, business_id, status)
+         WHERE (c.calls, c.minutes, c.seconds, c.hours)
+               IS DISTINCT FROM (d.calls, d.minutes, d.seconds, d.hours)
+        RETURNING 1)
+    SELECT count (*) INTO written FROM ins;
+    RETURN written;
+END
 $$;
 
 -- A business created, deleted or moved to another zone (or to another
@@ -264,6 +331,8 @@ $$;
 -- holds the one its rows are in) may change, and then every row of the
 -- organization is made again; else a business's zone changed makes its
 -- own rows again. (Deleted: its rows went by the foreign key's cascade.)
+-- The organization's first business rebuilds nothing: no call can be
+-- older than it.
 CREATE FUNCTION analytics_business_changed () RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
@@ -272,6 +341,12 @@ DECLARE
     zone_was text;
 BEGIN
     PERFORM pg_advisory_xact_lock (analytics_lock_key (org));
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM analytics_businesses WHERE organization_id = org AND business_id = OLD.id;
+    ELSE
+        INSERT INTO analytics_businesses VALUES (org, NEW.id, NEW.timezone)
+            ON CONFLICT (organization_id, business_id) DO UPDATE SET timezone = EXCLUDED.timezone;
+    END IF;
     SELECT timezone INTO zone_now FROM businesses
      WHERE organization_id = org ORDER BY created_at, id LIMIT 1;
     SELECT timezone INTO zone_was FROM analytics_orgs WHERE organization_id = org;
@@ -280,7 +355,9 @@ BEGIN
         IF zone_now IS NOT NULL THEN
             INSERT INTO analytics_orgs VALUES (org, zone_now);
         END IF;
-        PERFORM analytics_rebuild (org, NULL);
+        IF zone_was IS NOT NULL THEN
+            PERFORM analytics_rebuild (org, NULL);
+        END IF;
     ELSIF TG_OP = 'UPDATE' THEN
         PERFORM analytics_rebuild (org, NEW.id);
     END IF;
@@ -303,11 +380,18 @@ ALTER TABLE calls NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE businesses NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_days NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_orgs NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_deltas NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_businesses NO FORCE ROW LEVEL SECURITY;
+INSERT INTO analytics_businesses SELECT organization_id, id, timezone FROM businesses;
 INSERT INTO analytics_orgs
     SELECT DISTINCT ON (organization_id) organization_id, timezone FROM businesses
      ORDER BY organization_id, created_at, id;
-INSERT INTO analytics_days SELECT * FROM analytics_days_recomputed;
+INSERT INTO analytics_days
+    SELECT organization_id, timezone, day, business_id, status, calls, minutes, seconds, hours
+      FROM analytics_days_by_source WHERE source = 'call';
 ALTER TABLE analytics_orgs FORCE ROW LEVEL SECURITY;
 ALTER TABLE calls FORCE ROW LEVEL SECURITY;
 ALTER TABLE businesses FORCE ROW LEVEL SECURITY;
 ALTER TABLE analytics_days FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_deltas FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_businesses FORCE ROW LEVEL SECURITY;

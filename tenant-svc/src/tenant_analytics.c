@@ -50,6 +50,7 @@
 */
 #include "tenant.h"
 #include "tenant_analytics.h"
+#include "sb/relay.h"
 
 //  ---------------------------------------------------------------------------
 //  The statements. Parameters of the overview: $1 organization, $2 from,
@@ -101,23 +102,30 @@
     "          ($3::timestamptz AT TIME ZONE $5::text)::date AS hi_day"                     \
     "        FROM (SELECT ($2::timestamptz AT TIME ZONE $5::text)::date AS f) f) d),"       \
     " raw AS ("                                                                             \
-    "  SELECT local::date AS day, date_part ('hour', local)::int AS hour, status, seconds"  \
-    "  FROM (SELECT started_at AT TIME ZONE $5::text AS local, status,"                     \
-    "          duration_seconds AS seconds FROM calls"                                      \
+    "  SELECT local::date AS day, date_part ('hour', local)::int AS hour, status, seconds,"  \
+    "    n FROM (SELECT started_at AT TIME ZONE $5::text AS local, status,"                 \
+    "          duration_seconds AS seconds, 1 AS n FROM calls"                              \
     "        WHERE organization_id = $1 AND started_at >= $2::timestamptz"                  \
     "          AND started_at < (SELECT lo FROM bounds)"                                    \
     "          AND ($4::uuid IS NULL OR business_id = $4::uuid)"                            \
     "        UNION ALL"                                                                     \
-    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds FROM calls"  \
+    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds, 1 FROM calls" \
     "        WHERE organization_id = $1 AND started_at >= (SELECT hi FROM bounds)"          \
     "          AND started_at < $3::timestamptz"                                            \
     "          AND ($4::uuid IS NULL OR business_id = $4::uuid)"                            \
     "        UNION ALL"                                                                     \
-    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds FROM calls"  \
+    "        SELECT started_at AT TIME ZONE $5::text, status, duration_seconds, 1 FROM calls" \
     "        WHERE (SELECT other_ids IS NOT NULL FROM bounds)"                              \
     "          AND organization_id = $1 AND started_at >= (SELECT lo FROM bounds)"          \
     "          AND started_at < (SELECT hi FROM bounds)"                                    \
-    "          AND business_id = ANY ((SELECT other_ids FROM bounds)::uuid[])"                    \
+    "          AND business_id = ANY ((SELECT other_ids FROM bounds)::uuid[])"              \
+    "        UNION ALL"                                                                     \
+    "        SELECT started_at AT TIME ZONE $5::text, status, seconds, sign FROM"           \
+    "          analytics_deltas"                                                            \
+    "        WHERE (SELECT zone_ids IS NOT NULL FROM bounds)"                               \
+    "          AND organization_id = $1 AND started_at >= (SELECT lo FROM bounds)"          \
+    "          AND started_at < (SELECT hi FROM bounds)"                                    \
+    "          AND business_id = ANY ((SELECT zone_ids FROM bounds)::uuid[])"               \
     "        OFFSET 0) l),"                                                                 \
     " rolled AS ("                                                                          \
     "  SELECT day, status, calls, minutes, seconds, hours FROM analytics_days"              \
@@ -155,8 +163,8 @@
     " call_sets AS ("                                                                       \
     "  SELECT g, day, hour, status, sum (calls)::bigint AS calls,"                          \
     "    sum (minutes)::bigint AS minutes, sum (seconds)::bigint AS seconds FROM ("          \
-    "   SELECT GROUPING (day, hour, status) AS g, day, hour, status, count (*) AS calls,"   \
-    "     sum ((seconds + 59) / 60) AS minutes, sum (seconds) AS seconds"                   \
+    "   SELECT GROUPING (day, hour, status) AS g, day, hour, status, sum (n) AS calls,"     \
+    "     sum (n * ((seconds + 59) / 60)) AS minutes, sum (n * seconds) AS seconds"         \
     "   FROM raw GROUP BY GROUPING SETS ((day), (hour), (status))"                          \
     "   UNION ALL"                                                                          \
     "   SELECT 3, day, NULL, NULL, sum (calls), sum (minutes), sum (seconds)"               \
@@ -217,7 +225,8 @@
     "  (SELECT coalesce (json_agg (json_build_object ('hour', hour, 'calls', n)"            \
     "     ORDER BY n DESC, hour), '[]')"                                                    \
     "   FROM (SELECT hour, sum (calls)::bigint AS n FROM call_sets WHERE g = 5"             \
-    "     GROUP BY hour ORDER BY n DESC, hour LIMIT 5) h) AS busiest_hours"                 \
+    "     GROUP BY hour HAVING sum (calls) > 0 ORDER BY n DESC, hour LIMIT 5) h)"           \
+    "    AS busiest_hours"                                                                  \
     " FROM totals t"
 
 //  ---------------------------------------------------------------------------
@@ -313,10 +322,19 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 //  difference get their rows again from the view (analytics_rebuild).
 
 #define S_VERIFY_SQL                                                                        \
-    "WITH e AS (SELECT * FROM analytics_days_recomputed"                                    \
-    "           WHERE organization_id = $1::uuid),"                     \
-    " a AS (SELECT * FROM analytics_days"                                                   \
-    "       WHERE organization_id = $1::uuid),"                      \
+    "WITH s AS (SELECT * FROM analytics_days_by_source WHERE organization_id = $1::uuid),"  \
+    " e AS (SELECT * FROM s WHERE source = 'call'),"                                        \
+    " p AS (SELECT * FROM s WHERE source = 'delta'),"                                       \
+    " r AS (SELECT * FROM analytics_days WHERE organization_id = $1::uuid),"                \
+    " a AS (SELECT * FROM (SELECT organization_id, timezone, day, business_id, status,"     \
+    "         coalesce (r.calls, 0) + coalesce (p.calls, 0) AS calls,"                      \
+    "         coalesce (r.minutes, 0) + coalesce (p.minutes, 0) AS minutes,"                \
+    "         coalesce (r.seconds, 0) + coalesce (p.seconds, 0) AS seconds,"                \
+    "         analytics_hours_add (coalesce (r.hours, array_fill (0, ARRAY [24])),"         \
+    "           coalesce (p.hours, array_fill (0, ARRAY [24])), 1) AS hours"                \
+    "       FROM r FULL JOIN p USING (organization_id, timezone, day, business_id, status)"  \
+    "       ) n WHERE (calls, minutes, seconds, hours)"                                     \
+    "         IS DISTINCT FROM (0, 0, 0, array_fill (0, ARRAY [24]))),"                     \
     " d AS (SELECT organization_id, timezone, day::text AS day, business_id, status,"       \
     "         CASE WHEN e.calls IS NULL THEN NULL ELSE json_build_object ('calls', e.calls,"  \
     "           'minutes', e.minutes, 'seconds', e.seconds, 'hours', e.hours) END"          \
@@ -327,13 +345,16 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     "       FROM e FULL JOIN a USING (organization_id, timezone, day, business_id, status)" \
     "       WHERE (e.calls, e.minutes, e.seconds, e.hours)"                                 \
     "             IS DISTINCT FROM (a.calls, a.minutes, a.seconds, a.hours)),"              \
-    " r AS (SELECT sum (analytics_rebuild (organization_id, business_id))::bigint AS n"       \
+    " x AS (SELECT sum (analytics_rebuild (organization_id, business_id))::bigint AS n"     \
     "       FROM (SELECT DISTINCT organization_id, business_id FROM d) b WHERE $2::boolean)" \
-    " SELECT (SELECT count (*) FROM d) AS mismatches, (SELECT count (*) FROM a) AS rows,"   \
+    " SELECT (SELECT count (*) FROM d) AS mismatches, (SELECT count (*) FROM r) AS rows,"   \
+    "  (SELECT count (*) FROM analytics_deltas WHERE organization_id = $1::uuid)"           \
+    "    AS pending,"                                                                       \
     "  (SELECT count (*) FROM calls WHERE organization_id = $1::uuid) AS calls,"            \
     "  (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM d"                         \
-    "     ORDER BY organization_id, timezone, day, business_id, status LIMIT 10) x) AS examples,"    \
-    "  (SELECT n FROM r) AS repaired"
+    "     ORDER BY organization_id, timezone, day, business_id, status LIMIT 10) x)"        \
+    "    AS examples,"                                                                      \
+    "  (SELECT n FROM x) AS repaired"
 
 int
 tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
@@ -350,4 +371,59 @@ tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     const char *params [] = { org, repair ? "true" : "false" };
     return sb_db_pack_query_row (sb_ctx_db (ctx), sb_reply_body (reply, 200), S_VERIFY_SQL,
                                  2, params);
+}
+
+//  ---------------------------------------------------------------------------
+//  The folder: an sb_relay without bus (its own thread and connection),
+//  every second, moves the deltas into analytics_days — up to S_FOLD_BATCH
+//  in one transaction (analytics_fold, migration 0012), again at once while
+//  batches come full. One fold at a time across the workers: the others'
+//  try-lock fails and they sleep. A fold that fails (the database, or a
+//  business deleted while its row was being inserted: the foreign key) is
+//  rolled back, its deltas stay, and the relay backs off and tries again;
+//  the overview counts the deltas meanwhile, so it stays exact, only
+//  slower as they pile up.
+
+#define S_FOLD_BATCH    20000
+
+static sb_relay_t *s_folder;
+
+static int
+s_fold_step (sb_db_t *db, sb_client_t *client, void *arg)
+{
+    (void) client;
+    (void) arg;
+    if (sb_db_begin (db))
+        return -1;
+    char batch [16];
+    snprintf (batch, sizeof (batch), "%d", S_FOLD_BATCH);
+    const char *params [] = { batch };
+    PGresult *result = sb_db_all_orgs (db) ? NULL
+                       : sb_db_exec (db, "SELECT analytics_fold ($1::int)", 1, params);
+    if (!result) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    int folded = atoi (PQgetvalue (result, 0, 0));
+    PQclear (result);
+    if (sb_db_commit (db)) {
+        sb_db_rollback (db);
+        return -1;
+    }
+    return folded == S_FOLD_BATCH ? 1 : 0;
+}
+
+int
+tenant_analytics_start (const sb_config_t *config)
+{
+    sb_relay_spec_t spec = { .name = "analytics folder", .schema = "tenant",
+                             .step = s_fold_step, .without_bus = true };
+    s_folder = sb_relay_new (config, &spec);
+    return s_folder ? 0 : -1;
+}
+
+void
+tenant_analytics_stop (void)
+{
+    sb_relay_destroy (&s_folder);
 }

@@ -18,7 +18,8 @@
 #include "sb/purge.h"
 
 static const char *const s_tables [] = {
-    "orders", "calls", "analytics_days", "businesses", "analytics_orgs",
+    "orders", "calls", "analytics_deltas", "analytics_days", "businesses",
+    "analytics_businesses", "analytics_orgs",
     "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
     "usage_outbox",
     "webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",

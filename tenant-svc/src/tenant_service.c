@@ -16,12 +16,13 @@ s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
     return tenant_relay_start (config) || tenant_notices_start (config)
-           || tenant_webhooks_start (config) ? -1 : 0;
+           || tenant_webhooks_start (config) || tenant_analytics_start (config) ? -1 : 0;
 }
 
 static void
 s_stop (void)
 {
+    tenant_analytics_stop ();
     tenant_webhooks_stop ();
     tenant_notices_stop ();
     tenant_relay_stop ();
