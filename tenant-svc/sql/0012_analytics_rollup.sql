@@ -48,6 +48,14 @@
 -- per organization (analytics_lock_key) taken by the business trigger
 -- only — never by calls. analytics.verify compares rows + pending deltas
 -- with the calls; repair rebuilds.
+--
+-- Cost to a writer, measured (2026-12-03, the insert statement of
+-- tenant_calls.c with the usage outbox, 8,000 in a PL/pgSQL loop, the
+-- backend's CPU time from /proc, 3 runs alternated on the busy 2-core
+-- machine): 61 µs without the rollup; 70 µs with this statement trigger;
+-- 71 µs with a row trigger; 67 µs with the delta appended by the
+-- statement's own CTE. The trigger is kept: a few µs more than the CTE,
+-- and every path that writes calls is covered without its help.
 
 CREATE TABLE analytics_days (
     organization_id uuid NOT NULL,

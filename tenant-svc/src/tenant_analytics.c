@@ -13,19 +13,26 @@
     Calls come from the rollup where it is exact, from raw calls elsewhere
     (issue 16: a year ≤ 50 ms at 10 million calls). analytics_days
     (migration 0012) holds per organization, zone, local day, business and
-    status the calls, minutes, seconds and calls per local hour, kept by
-    statement triggers on calls in the same transaction as every write of
-    calls. Each call is counted in the zones the overview defaults to: its
-    business's own zone (a business's overview) and its organization's
-    zone, the oldest business's (the organization's overview, whatever the
-    zones of the other businesses) — one or two rows per key. Why local
-    days in those zones and not UTC hours: a UTC hour is not one local
-    hour in a zone at :30 or :45 (Asia/Kolkata, Australia/Adelaide,
-    Asia/Kathmandu), and a year of UTC hours is 24 times the rows; a local
-    day is exact for the requests made by default at one row per day and
-    status. So:
+    status the calls, minutes, seconds and calls per local hour. Writers
+    do not touch it: a write of calls appends deltas (analytics_deltas,
+    +1/−1 per call, the call's raw facts, by statement triggers in the
+    writer's transaction), and the folder below moves them into
+    analytics_days every second; so the overview reads the rollup rows
+    PLUS the deltas not folded yet, in one snapshot (the fold deletes
+    deltas and adds them to rows in one transaction): exact at any
+    moment, whatever the folder's lag. Each call is counted in the zones
+    the overview defaults to: its business's own zone (a business's
+    overview) and its organization's zone, the oldest business's (the
+    organization's overview, whatever the zones of the other businesses)
+    — one or two rows per key. Why local days in those zones and not UTC
+    hours: a UTC hour is not one local hour in a zone at :30 or :45
+    (Asia/Kolkata, Australia/Adelaide, Asia/Kathmandu), and a year of UTC
+    hours is 24 times the rows; a local day is exact for the requests made
+    by default at one row per day and status. So:
       - whole local days of the range, [lo_day, hi_day), of the businesses
-        with rows in the request's zone (analytics_zones): the rollup;
+        with rows in the request's zone (analytics_zones): the rollup,
+        and the deltas of those businesses in [lo, hi), read like raw
+        calls with their sign (index analytics_deltas_range);
       - the partial days at the two edges ([from, lo) and [hi, to)), of
         every business: raw calls, a range of the covering index
         calls_analytics (at most two days of calls);
@@ -36,8 +43,9 @@
     midnight), midnight as PostgreSQL resolves it (AT TIME ZONE): true of
     every zone whose clocks never go back across midnight. A business's
     zone changing, or its organization's, rebuilds the rows concerned in
-    the same statement (triggers on businesses), so rows are never in a
-    zone that is no longer theirs.
+    the same transaction (triggers on businesses; the ordering against
+    the folder is in 0012's header), so rows are never in a zone that is
+    no longer theirs.
 
     Orders are read from the table (orders_recent, then the heap), not
     rolled up: orders are taken on calls, so a year of them is a
@@ -314,12 +322,13 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 }
 
 //  ---------------------------------------------------------------------------
-//  analytics.verify: the rollup against the calls, in one statement (one
-//  snapshot: a call and its rollup rows are written in one transaction, so
-//  a concurrent insert is in both or in neither). The expected rows come
-//  from the view analytics_days_recomputed (migration 0012), the same
-//  aggregation the triggers make. With repair, the businesses with a
-//  difference get their rows again from the view (analytics_rebuild).
+//  analytics.verify: the rollup plus the deltas not folded yet against the
+//  calls, in one statement (one snapshot: a call and its delta are written
+//  in one transaction, a fold moves deltas into rows in one). Both sides
+//  come from the view analytics_days_by_source (migration 0012): source
+//  'call' is expected, the rows plus source 'delta' is actual; keys that
+//  add up to nothing are left out. With repair, the businesses with a
+//  difference get their rows again (analytics_rebuild: calls − pending).
 
 #define S_VERIFY_SQL                                                                        \
     "WITH s AS (SELECT * FROM analytics_days_by_source WHERE organization_id = $1::uuid),"  \

@@ -4,7 +4,10 @@
     its usage — 1 `calls` and ⌈duration/60⌉ `call_minutes` — into the usage
     outbox; once the transaction commits, the process's relay is woken
     (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
-    records: created and read, never edited.
+    records: created and read, never edited. The insert also appends one
+    row to analytics_deltas (a statement trigger, migration 0012: no lock,
+    no unique index; the analytics folder aggregates it later), which is
+    all the analytics rollup costs a call.
 
     tenant_calls_store is the one way a call is stored after its checks
     (the plan's calls quota, then that statement): POST /v1/calls and the
