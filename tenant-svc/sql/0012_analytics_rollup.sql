@@ -338,7 +338,9 @@ $$;
 -- created_at, never by the API): the organization's zone (analytics_orgs
 -- holds the one its rows are in) may change, and then every row of the
 -- organization is made again; else a business's zone changed makes its
--- own rows again. (Deleted: its rows went by the foreign key's cascade.)
+-- own rows again. (Deleted: its rows went by the foreign key's cascade;
+-- analytics_businesses, analytics_orgs and its deltas go here, so
+-- org.purge needs none of the rollup's tables in its list.)
 -- The organization's first business rebuilds nothing: no call can be
 -- older than it.
 CREATE FUNCTION analytics_business_changed () RETURNS trigger
@@ -350,6 +352,11 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock (analytics_lock_key (org));
     IF TG_OP = 'DELETE' THEN
+        -- Its deltas go too (its calls' −1 came first: the cascade's
+        -- trigger fires before this one), the fold lock held so that no
+        -- fold holds them meanwhile: org.purge leaves no row behind.
+        PERFORM pg_advisory_xact_lock (analytics_fold_key ());
+        DELETE FROM analytics_deltas WHERE organization_id = org AND business_id = OLD.id;
         DELETE FROM analytics_businesses WHERE organization_id = org AND business_id = OLD.id;
     ELSE
         INSERT INTO analytics_businesses VALUES (org, NEW.id, NEW.timezone)

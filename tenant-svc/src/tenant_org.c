@@ -18,8 +18,7 @@
 #include "sb/purge.h"
 
 static const char *const s_tables [] = {
-    "orders", "calls", "analytics_deltas", "analytics_days", "businesses",
-    "analytics_businesses", "analytics_orgs",
+    "orders", "calls", "businesses",
     "legacy_import_rejects", "legacy_id_map", "legacy_import_runs",
     "usage_outbox",
     "webhook_attempts", "webhook_deliveries", "webhook_events", "webhook_endpoints",
