@@ -278,14 +278,20 @@ BEGIN
                 GROUP BY 1, 2, 3, 4, 5, 6),
          up AS (INSERT INTO analytics_days AS a (organization_id, timezone, day, business_id,
                                                  status, calls, minutes, seconds, hours)
+                -- (The hours in plain SQL, not the PL/pgSQL helpers: a
+                -- fold computes them for thousands of rows.)
                 SELECT organization_id, timezone, day, business_id, status, sum (n)::integer,
                        sum (minutes)::bigint, sum (seconds)::bigint,
-                       analytics_hours (array_agg (hour), array_agg (n))
+                       (SELECT array_agg (coalesce (x.n, 0)::integer ORDER BY i)
+                          FROM generate_series (0, 23) i
+                          LEFT JOIN unnest (array_agg (hour), array_agg (n)) x (hour, n)
+                            ON x.hour = i)
                   FROM h GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
                 ON CONFLICT (organization_id, timezone, day, business_id, status) DO UPDATE
                    SET calls = a.calls + EXCLUDED.calls, minutes = a.minutes + EXCLUDED.minutes,
                        seconds = a.seconds + EXCLUDED.seconds,
-                       hours = analytics_hours_add (a.hours, EXCLUDED.hours, 1)
+                       hours = ARRAY (SELECT a.hours [i] + EXCLUDED.hours [i]
+                                        FROM generate_series (1, 24) i ORDER BY i)
                 RETURNING a.*)
     SELECT (SELECT count (*) FROM d),
            (SELECT array_agg (up::analytics_days) FROM up
