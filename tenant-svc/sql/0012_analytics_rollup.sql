@@ -79,6 +79,18 @@
 -- 20 ms. Measured and left: fillfactor 70 (no difference, the updates
 -- were HOT either way once vacuumed); the index analytics_days_business
 -- (a business deleted needs it).
+--
+-- POST /v1/calls (bench/bench.sh SCENARIOS=calls, 100 organizations × 10
+-- businesses, main's release build d41bfb4 and this one alternated, 4
+-- runs each, load average rising 1.9 → 7 with the other engineers'
+-- benchmarks): main 2,684 / 3,081 / 2,211 / 2,841 req/s, this 2,277 /
+-- 2,597 / 1,838 / 2,186 — 18 % fewer on average (31 % before). Not the
+-- fold any more: a build that never folds during the run measured the
+-- same (1,785 / 1,978 against 1,611 / 2,011), and one without the index
+-- of analytics_deltas too (1,776 / 2,184 against 1,990 / 2,108). What is
+-- left is the writer's statement trigger (61 → 70 µs of the backend's
+-- CPU per insert above: 15 % of it, and tenant-svc's one worker in the
+-- benchmark waits on that backend).
 
 CREATE TABLE analytics_days (
     organization_id uuid NOT NULL,
