@@ -73,14 +73,16 @@
 # SCALE_ORGS=100000 SCALE_BUSINESSES=5 SCALE_OTHERS=10 SCALE_OTHER_PERCENT=10
 # SCALE_DURATION=3 SCALE_SAMPLES=100 SCALE_SAMPLE_SECONDS=20
 # SCALE_ORGS_DURATION (see above) SCALE_ORGS_THREADS=2 WRK_TIMEOUT=10s,
-# BENCH_WORKERS, BENCH_PG_CONF, SWITCHBOARD_* (bench/lib.sh), SB_KEEP=1.
+# BENCH_WORKERS, BENCH_PG_CONF, SWITCHBOARD_* (bench/lib.sh), SB_KEEP=1,
+# BENCH_LATEST=1 (0: leave bench/results/scale.md alone). SCALE_SIZES=""
+# measures only the many organizations, SCALE_ORGS=0 only the sizes.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export SB_BIN=${SB_BIN:-$ROOT/build/release/bin}
 . "$ROOT/tests/lib/suite.sh"
 . "$ROOT/bench/lib.sh"
 
-SCALE_SIZES=${SCALE_SIZES:-10000 100000 1000000 10000000}
+SCALE_SIZES=${SCALE_SIZES-10000 100000 1000000 10000000}   # (set but empty: no sizes)
 SCALE_ORGS=${SCALE_ORGS:-100000}
 SCALE_BUSINESSES=${SCALE_BUSINESSES:-5}
 SCALE_OTHERS=${SCALE_OTHERS:-10}
@@ -407,6 +409,10 @@ fi
 bench_keep_logs "$OUT"
 echo
 cat "$OUT/table.md"
-cp "$OUT/table.md" "$ROOT/bench/results/scale.md"
-bench_log "results in $OUT (table also in bench/results/scale.md)"
+if [[ ${BENCH_LATEST:-1} == 1 ]]; then
+    cp "$OUT/table.md" "$ROOT/bench/results/scale.md"
+    bench_log "results in $OUT (table also in bench/results/scale.md)"
+else
+    bench_log "results in $OUT (BENCH_LATEST=0: bench/results/scale.md left as it was)"
+fi
 T_DONE=1

@@ -222,25 +222,10 @@ for k in $(seq 0 $((nb - 1))); do
     usage_events "$SUITE_TMP/k$k.json" "k$k-" 1000
 done
 # The client: each batch until it gets its 202 (a producer with a retry loop).
-stream () {
-    local k try line status
-    for k in $(seq 0 $((nb - 1))); do
-        for try in $(seq 1 300); do
-            line=$(usage_post "$K_AT" "$SUITE_TMP/k$k.json")
-            status=${line%% *}
-            printf '%s %s %s\n' "$k" "$try" "$line" >> "$SUITE_TMP/stream.log"
-            [[ $status == 202 ]] && break
-            sleep 0.2
-        done
-    done
-}
 : > "$SUITE_TMP/stream.log"
-stream &
+usage_stream "$K_AT" "$nb" &
 stream_pid=$!
-got_some () {
-    (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= 4 ))
-}
-poll_until 60 got_some || t_fail "the stream got 4 answers 202 within 60 s"
+poll_until 60 usage_stream_acked 4 || t_fail "the stream got 4 answers 202 within 60 s"
 # Aim at a batch being written: kill as soon as PostgreSQL runs the insert
 # (a loop in the server looks every 2 ms for up to 10 s).
 caught=$(suite_psql -c "
@@ -271,16 +256,7 @@ done
 t_is "  every batch acknowledged before the kill ($(awk '$3 == 202' "$SUITE_TMP/before-kill.log" | wc -l)) is wholly stored" "$missing" 0
 sleep 1
 t_ok "usage-svc started again" suite_start_service usage 2
-finished () {
-    ! kill -0 "$stream_pid" 2>/dev/null
-}
-if poll_until 240 finished; then
-    t_pass "the client got a 202 for every batch in the end"
-else
-    t_fail "the client got a 202 for every batch in the end" "$(tail -n 5 "$SUITE_TMP/stream.log")"
-    kill "$stream_pid" 2>/dev/null
-fi
-wait "$stream_pid" 2>/dev/null
+usage_stream_finish "$stream_pid"
 failures=$(awk '$3 != 202' "$SUITE_TMP/stream.log" | wc -l)
 t_like "  some attempts failed while usage-svc was down, and were resent ($failures)" "$failures" '^[1-9][0-9]*$'
 t_is "  every batch ends with a 202" "$(awk '$3 == 202 { print $1 }' "$SUITE_TMP/stream.log" | sort -u | wc -l)" "$nb"

@@ -43,7 +43,11 @@ suite_psql -v ON_ERROR_STOP=1 -c "
     INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
     VALUES ('$A_OID', 'old-1', 'legacy', 5000000000000000000, '$hour'::timestamptz + interval '1 minute'),
            ('$A_OID', 'old-2', 'legacy', 5000000000000000000, '$hour'::timestamptz + interval '2 minutes'),
-           ('$A_OID', 'old-3', 'legacy', 7, '$hour'::timestamptz + interval '61 minutes')" >/dev/null \
+           ('$A_OID', 'old-3', 'legacy', 7, '$hour'::timestamptz + interval '61 minutes');
+    -- their hourly sums, as migration 0008 computed them for events stored before it
+    INSERT INTO usage.hours (organization_id, metric, hour, quantity)
+    SELECT organization_id, metric, date_trunc ('hour', occurred_at AT TIME ZONE 'UTC'), sum (quantity)
+      FROM usage.events WHERE organization_id = '$A_OID' AND metric = 'legacy' GROUP BY 1, 2, 3" >/dev/null \
     || t_fail "old events stored"
 from=$(date -u -d '-4 hours' +%Y-%m-%dT%H:00:00Z)
 to=$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)

@@ -172,6 +172,7 @@ int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+int auth_apikeys_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 //  Revokes the admin keys user created (or that were created with them),
 //  publishing apikey.revoked for each and auditing it with details_json.
 //  Returns how many, or -1.

@@ -171,7 +171,8 @@ auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "SELECT k.id, k.organization_id AS org, k.role, o.subdomain, "
-        "  extract (epoch FROM k.expires_at)::bigint AS expires_at, k.secret_hash AS _hash "
+        "  extract (epoch FROM k.expires_at)::bigint AS expires_at, k.secret_hash AS _hash, "
+        "  extract (epoch FROM now ())::bigint AS resolved_at "
         "FROM api_keys k JOIN organizations o ON o.id = k.organization_id "
         "WHERE k.prefix = $1 AND k.revoked_at IS NULL "
         "AND (k.expires_at IS NULL OR k.expires_at > now ())",
@@ -188,6 +189,59 @@ auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
         sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
     else
         sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
+    PQclear (result);
+    return 0;
+}
+
+//  What a gateway keeping resolved keys must forget: the keys revoked in
+//  the last since_seconds (1 to 3600), by the database's clock, with that
+//  clock's reading: {now, complete, ids: [key id], orgs: [organization]}.
+//  complete is false when more than S_REVOKED_MAX were revoked in the
+//  window: the first ones are listed, and the gateway must not take the
+//  list as a proof that no other key was revoked.
+#define S_REVOKED_MAX 10000
+
+int
+auth_apikeys_revoked (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
+{
+    int64_t since = 0;
+    if (sb_mpk_int (sb_mpk_get (args, "since_seconds"), &since) || since < 1 || since > 3600)
+        return sb_reply_error (reply, 400, SB_E_VALIDATION_FAILED,
+                               "since_seconds must be an integer from 1 to 3600");
+    char seconds [24], limit [24];
+    snprintf (seconds, sizeof (seconds), "%lld", (long long) since);
+    snprintf (limit, sizeof (limit), "%d", S_REVOKED_MAX + 1);
+    const char *params [] = { seconds, limit };
+    PGresult *result = sb_db_exec (sb_ctx_db (ctx),
+                                   "SELECT extract (epoch FROM now ())::bigint, k.id, "
+                                   "       k.organization_id "
+                                   "FROM (SELECT 1) one LEFT JOIN LATERAL ("
+                                   "  SELECT id, organization_id FROM api_keys "
+                                   "  WHERE revoked_at > now () - make_interval (secs => $1::int) "
+                                   "  ORDER BY revoked_at LIMIT $2::int) k ON true",
+                                   2, params);
+    if (!result)
+        return -1;
+    int rows = PQgetisnull (result, 0, 1) ? 0 : PQntuples (result);
+    bool complete = rows <= S_REVOKED_MAX;
+    if (!complete)
+        rows = S_REVOKED_MAX;
+    msgpack_packer *pk = sb_reply_body (reply, 200);
+    msgpack_pack_map (pk, 4);
+    sb_mpk_pack_kv_int (pk, "now", strtoll (PQgetvalue (result, 0, 0), NULL, 10));
+    sb_mpk_pack_str (pk, "complete");
+    if (complete)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+    sb_mpk_pack_str (pk, "ids");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++)
+        sb_mpk_pack_str (pk, PQgetvalue (result, r, 1));
+    sb_mpk_pack_str (pk, "orgs");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int r = 0; r < rows; r++)
+        sb_mpk_pack_str (pk, PQgetvalue (result, r, 2));
     PQclear (result);
     return 0;
 }

@@ -92,6 +92,7 @@ static const sb_op_t s_ops [] = {
       .handler = auth_apikeys_resolve },
     { .name = "apikeys.touch", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = auth_apikeys_touch },
+    { .name = "apikeys.revoked", .role = SB_ROLE_SERVICE, .handler = auth_apikeys_revoked },
     { .name = "audit.list", .role = SB_ROLE_ADMIN, .handler = auth_audit_list },
     { .name = "mail.admins", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
       .handler = auth_mail_admins },

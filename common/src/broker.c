@@ -7,10 +7,20 @@
 
     - sb_broker_submit pushes a job pointer over an inproc PUSH/PULL pair
       (the PUSH end is shared by the gateway's HTTP threads under a mutex:
-      holding it costs one inproc send);
+      holding it costs one inproc send); called on the actor's own thread
+      (from a hosted loop, below) it takes the job in directly;
     - sb_broker_worker_count reads a small table of live workers per
       service, guarded by its own mutex, which the actor refreshes whenever
       a worker comes or goes.
+
+    The actor's loop is one epoll set: the pipe, the ROUTER and the PULL
+    (their ZMQ_FD descriptors, each socket then read until ZMQ_EVENTS says
+    it is empty, a batch at a time) and, when the gateway has a single
+    HTTP thread, libmicrohttpd's own epoll descriptor (sb_broker_host):
+    the HTTP server then runs on this thread, once every turn, so that a
+    request goes from its connection to a worker and the reply back to the
+    connection without a hand-off between threads (each hand-off was a
+    wakeup of a sleeping thread; two per request).
 
     The ROUTER is ROUTER_MANDATORY: sending to a worker whose connection is
     gone fails at once, so a killed worker is noticed on the next dispatch
@@ -57,9 +67,13 @@
 */
 #include "sb/sb.h"
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #define S_MAX_SERVICES      64
 #define S_SWEEP_MS          25      //  deadline resolution
+#define S_BATCH             64      //  messages read from a socket per turn
 #define S_MAX_DEADLINE_MS   (10 * 60 * 1000)
 
 typedef struct _s_service_t s_service_t;
@@ -116,6 +130,12 @@ typedef struct {
     bool terminated;
     bool draining;                  //  stopping: answer everything 503 at once
     bool secured;                   //  CURVE: messages carry their sender's grant
+    bool router_used;               //  sent on this turn: check it for input again
+    //  A hosted event loop (sb_broker_host), or host_run NULL.
+    int host_fd;
+    sb_broker_host_fn *host_run;
+    sb_broker_timeout_fn *host_timeout;
+    void *host_arg;
 } s_broker_t;
 
 struct _sb_broker_t {
@@ -129,6 +149,15 @@ struct _sb_broker_t {
     int heartbeat_ms;
     int liveness;
     bool secured;
+    //  The actor's thread and state: a job submitted on that thread (a
+    //  hosted loop's) is accepted there and then, without the pipe.
+    pthread_t thread;
+    s_broker_t *state;
+    //  What sb_broker_host hands to the actor (read by it on HOST).
+    int host_fd;
+    sb_broker_host_fn *host_run;
+    sb_broker_timeout_fn *host_timeout;
+    void *host_arg;
     //  Live workers per service, for any thread.
     pthread_mutex_t count_lock;
     struct {
@@ -208,6 +237,7 @@ s_send (s_broker_t *self, zframe_t *address, const char *const *parts, const siz
         size_t count, zframe_t *body)
 {
     void *handle = zsock_resolve (self->router);
+    self->router_used = true;
     if (zmq_send (handle, zframe_data (address), zframe_size (address), ZMQ_SNDMORE) == -1)
         return -1;
     for (size_t i = 0; i < count; i++) {
@@ -374,6 +404,8 @@ s_request_accept (s_broker_t *self, s_request_t *request, const char *name, size
     s_dispatch (self, service);
 }
 
+static void s_job_accept (s_broker_t *self, sb_job_t *job);
+
 static void
 s_handle_job (s_broker_t *self)
 {
@@ -384,8 +416,14 @@ s_handle_job (s_broker_t *self)
     if (zframe_size (frame) == sizeof (job))
         memcpy (&job, zframe_data (frame), sizeof (job));
     zframe_destroy (&frame);
-    if (!job)
-        return;
+    if (job)
+        s_job_accept (self, job);
+}
+
+//  Takes a job in as a request (on the actor's thread).
+static void
+s_job_accept (s_broker_t *self, sb_job_t *job)
+{
     s_request_t *request = (s_request_t *) sb_calloc (1, sizeof (s_request_t));
     request->job = job;
     request->body = job->request;
@@ -752,6 +790,49 @@ s_seq_compare (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+//  A command on the actor's pipe: $TERM, DRAIN, HOST, UNHOST.
+static void
+s_handle_command (s_broker_t *self, zsock_t *pipe, int poll_fd)
+{
+    sb_broker_t *owner = self->owner;
+    char *command = zstr_recv (pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (command, "DRAIN")) {
+        self->draining = true;
+        s_request_t *request;
+        while ((request = (s_request_t *) zhashx_first (self->pending)))
+            s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
+                              "the gateway is stopping");
+        zsock_signal (pipe, 0);
+    }
+    else
+    if (streq (command, "HOST") && !self->host_run) {
+        struct epoll_event event = { .events = EPOLLIN, .data.u32 = 3 };
+        if (epoll_ctl (poll_fd, EPOLL_CTL_ADD, owner->host_fd, &event) == 0) {
+            self->host_fd = owner->host_fd;
+            self->host_run = owner->host_run;
+            self->host_timeout = owner->host_timeout;
+            self->host_arg = owner->host_arg;
+        }
+        else
+            sb_error ("broker: cannot poll the hosted loop: %s", strerror (errno));
+        zsock_signal (pipe, self->host_run ? 0 : 1);
+    }
+    else
+    if (streq (command, "UNHOST")) {
+        if (self->host_run)
+            epoll_ctl (poll_fd, EPOLL_CTL_DEL, self->host_fd, NULL);
+        self->host_fd = -1;
+        self->host_run = NULL;
+        self->host_timeout = NULL;
+        self->host_arg = NULL;
+        zsock_signal (pipe, 0);
+    }
+    zstr_free (&command);
+}
+
 static void
 s_actor (zsock_t *pipe, void *args)
 {
@@ -776,38 +857,51 @@ s_actor (zsock_t *pipe, void *args)
     zhashx_set_key_duplicator (self->pending, NULL);
     zhashx_set_key_destructor (self->pending, NULL);
 
+    owner->thread = pthread_self ();
+    owner->state = self;
     zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, self->router, self->jobs, NULL);
-    zpoller_set_nonstop (poller, true);
+    //  One epoll set for the pipe, the bus and the jobs (their ZMQ_FD
+    //  descriptors) and the hosted loop's descriptor. A ZMQ_FD only says
+    //  that the socket may have changed: a socket is read until ZMQ_EVENTS
+    //  says it is empty (at most S_BATCH messages a turn, then again at
+    //  once), and checked again whenever it was used (a send on the bus may
+    //  take in its incoming messages). The hosted loop runs on every turn:
+    //  connections that this turn's replies resumed are answered in it,
+    //  without a wakeup of their own.
+    zsock_t *sockets [3] = { pipe, self->router, self->jobs };
+    bool check [3] = { true, true, true };
+    int poll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    for (int i = 0; i < 3; i++) {
+        struct epoll_event event = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
+        epoll_ctl (poll_fd, EPOLL_CTL_ADD, zsock_fd (sockets [i]), &event);
+    }
+    self->host_fd = -1;
     self->heartbeat_at = sb_mono_ms () + self->heartbeat_ms;
     self->sweep_at = sb_mono_ms () + S_SWEEP_MS;
     while (!self->terminated) {
-        int64_t now = sb_mono_ms ();
-        int64_t next = self->heartbeat_at < self->sweep_at ? self->heartbeat_at : self->sweep_at;
-        int timeout = next > now ? (int) (next - now) : 0;
-        zsock_t *which = (zsock_t *) zpoller_wait (poller, timeout);
-        if (which == pipe) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                self->terminated = true;
-            else
-            if (streq (command, "DRAIN")) {
-                self->draining = true;
-                s_request_t *request;
-                while ((request = (s_request_t *) zhashx_first (self->pending)))
-                    s_request_finish (self, request, NULL, 503, SB_E_SERVICE_UNAVAILABLE,
-                                      "the gateway is stopping");
-                zsock_signal (pipe, 0);
-            }
-            zstr_free (&command);
+        self->router_used = false;
+        if (check [0]) {
+            check [0] = false;
+            while (!self->terminated && (zsock_events (pipe) & ZMQ_POLLIN))
+                s_handle_command (self, pipe, poll_fd);
         }
-        else
-        if (which == self->router)
-            s_handle_router (self);
-        else
-        if (which == self->jobs)
-            s_handle_job (self);
-        now = sb_mono_ms ();
+        if (check [1]) {
+            int i = 0;
+            while (i < S_BATCH && (zsock_events (self->router) & ZMQ_POLLIN)) {
+                s_handle_router (self);
+                i++;
+            }
+            check [1] = i == S_BATCH;
+        }
+        if (check [2]) {
+            int i = 0;
+            while (i < S_BATCH && (zsock_events (self->jobs) & ZMQ_POLLIN)) {
+                s_handle_job (self);
+                i++;
+            }
+            check [2] = i == S_BATCH;
+        }
+        int64_t now = sb_mono_ms ();
         if (now >= self->sweep_at) {
             s_sweep (self);
             self->sweep_at = now + S_SWEEP_MS;
@@ -816,7 +910,29 @@ s_actor (zsock_t *pipe, void *args)
             s_heartbeat (self);
             self->heartbeat_at = now + self->heartbeat_ms;
         }
+        if (self->host_run && !self->terminated)
+            self->host_run (self->host_arg);
+        if (self->router_used)
+            check [1] = true;
+        int timeout = 0;
+        if (!check [0] && !check [1] && !check [2]) {
+            now = sb_mono_ms ();
+            int64_t next = self->heartbeat_at < self->sweep_at ? self->heartbeat_at
+                                                               : self->sweep_at;
+            timeout = next > now ? (int) (next - now) : 0;
+            if (self->host_run) {
+                int host = self->host_timeout (self->host_arg);
+                if (host >= 0 && host < timeout)
+                    timeout = host;
+            }
+        }
+        struct epoll_event events [4];
+        int ready = epoll_wait (poll_fd, events, 4, timeout);
+        for (int i = 0; i < ready; i++)
+            if (events [i].data.u32 < 3)
+                check [events [i].data.u32] = true;
     }
+    close (poll_fd);
     //  Jobs still in the pipe, then everything pending, complete with 503;
     //  workers are told to disconnect so that they re-register with the
     //  next broker to come up.
@@ -829,12 +945,15 @@ s_actor (zsock_t *pipe, void *args)
     s_worker_t *worker;
     while ((worker = (s_worker_t *) zhashx_first (self->workers)))
         s_worker_delete (self, worker, true);
-    zpoller_destroy (&poller);
+    owner->state = NULL;
     zhashx_destroy (&self->pending);
     zhashx_destroy (&self->workers);
     zhashx_destroy (&self->services);
     zsock_destroy (&self->jobs);
     zsock_destroy (&self->router);
+    //  A hosted HTTP loop verified tokens on this thread, leaving OpenSSL
+    //  state here; an actor's thread may outlive main's cleanup, so free it.
+    sb_jwt_thread_stop ();
 }
 
 sb_broker_t *
@@ -902,6 +1021,12 @@ sb_broker_drain (sb_broker_t *self)
 void
 sb_broker_submit (sb_broker_t *self, sb_job_t *job)
 {
+    //  On the actor's own thread (a hosted loop): accepted at once; the
+    //  job may even be done before this returns.
+    if (pthread_equal (pthread_self (), self->thread) && self->state) {
+        s_job_accept (self->state, job);
+        return;
+    }
     pthread_mutex_lock (&self->submit_lock);
     int rc = zmq_send (zsock_resolve (self->submit), &job, sizeof (job), 0);
     pthread_mutex_unlock (&self->submit_lock);
@@ -912,6 +1037,25 @@ sb_broker_submit (sb_broker_t *self, sb_job_t *job)
         zframe_destroy (&job->request);
         job->done (job);
     }
+}
+
+int
+sb_broker_host (sb_broker_t *self, int fd, sb_broker_host_fn *run, sb_broker_timeout_fn *timeout,
+                void *arg)
+{
+    self->host_fd = fd;
+    self->host_run = run;
+    self->host_timeout = timeout;
+    self->host_arg = arg;
+    zstr_send (self->actor, "HOST");
+    return zsock_wait (self->actor) == 0 ? 0 : -1;
+}
+
+void
+sb_broker_unhost (sb_broker_t *self)
+{
+    zstr_send (self->actor, "UNHOST");
+    zsock_wait (self->actor);
 }
 
 size_t
@@ -987,6 +1131,195 @@ s_test_envelope (msgpack_sbuffer *buf, const char *op)
     sb_envelope_encode_request (buf, &head, NULL, 0);
 }
 
+//  For the selftest's jobs: done callbacks run on the broker's thread.
+typedef struct {
+    atomic_int done;
+    bool on_broker;                 //  done ran on the thread that hosts the loop
+    bool inside_submit;             //  ... before sb_broker_submit returned
+} s_test_mark_t;
+
+static _Thread_local bool s_test_submitting;
+static pthread_t s_test_broker_thread;
+
+static void
+s_test_job_done (sb_job_t *job)
+{
+    s_test_mark_t *mark = (s_test_mark_t *) job->arg;
+    mark->on_broker = pthread_equal (pthread_self (), s_test_broker_thread);
+    mark->inside_submit = s_test_submitting;
+    atomic_store (&mark->done, 1);
+}
+
+static bool
+s_test_wait (s_test_mark_t *mark)
+{
+    for (int i = 0; i < 500 && !atomic_load (&mark->done); i++)
+        zclock_sleep (10);
+    return atomic_load (&mark->done) == 1;
+}
+
+static void
+s_test_job (sb_job_t *job, s_test_mark_t *mark, const char *service, int deadline_ms)
+{
+    msgpack_sbuffer envelope;
+    s_test_envelope (&envelope, "ping");
+    memset (job, 0, sizeof (*job));
+    snprintf (job->service, sizeof (job->service), "%s", service);
+    job->request = zframe_new (envelope.data, envelope.size);
+    msgpack_sbuffer_destroy (&envelope);
+    job->deadline = sb_mono_ms () + deadline_ms;
+    job->done = s_test_job_done;
+    job->arg = mark;
+}
+
+//  The hosted loop of the selftest: an eventfd; on its first turn it
+//  submits a job for a service nobody serves (answered at once, on this
+//  thread, inside the submit) and one for the live worker.
+typedef struct {
+    int fd;
+    atomic_int turns;
+    sb_broker_t *broker;
+    sb_job_t lonely, served;
+    s_test_mark_t lonely_mark, served_mark;
+} s_test_host_t;
+
+static void
+s_test_host_run (void *arg)
+{
+    s_test_host_t *host = (s_test_host_t *) arg;
+    uint64_t value;
+    if (read (host->fd, &value, sizeof (value)) == (ssize_t) sizeof (value)) {
+        s_test_broker_thread = pthread_self ();
+        s_test_job (&host->lonely, &host->lonely_mark, "nobody", 5000);
+        s_test_job (&host->served, &host->served_mark, "orders", 5000);
+        s_test_submitting = true;
+        sb_broker_submit (host->broker, &host->lonely);
+        sb_broker_submit (host->broker, &host->served);
+        s_test_submitting = false;
+    }
+    atomic_fetch_add (&host->turns, 1);
+}
+
+static int
+s_test_host_timeout (void *arg)
+{
+    (void) arg;
+    return 1000;
+}
+
+//  The worker's next REQUEST (heartbeats skipped): its ticket into
+//  address (9 bytes); false when none came.
+static bool
+s_test_worker_request (zsock_t *worker, byte address [9])
+{
+    zsock_set_rcvtimeo (worker, 5000);
+    zmsg_t *request = NULL;
+    while ((request = zmsg_recv (worker)) && zmsg_size (request) != 6)
+        zmsg_destroy (&request);
+    if (!request)
+        return false;
+    zframe_t *frame = zmsg_first (request);
+    for (int i = 0; i < 3; i++)
+        frame = zmsg_next (request);
+    bool ok = zframe_size (frame) == 9;
+    if (ok)
+        memcpy (address, zframe_data (frame), 9);
+    zmsg_destroy (&request);
+    return ok;
+}
+
+//  The worker answers the request of ticket address with status.
+static void
+s_test_worker_reply (zsock_t *worker, const byte address [9], int status)
+{
+    msgpack_sbuffer answer;
+    msgpack_sbuffer_init (&answer);
+    sb_envelope_encode_reply (&answer, "-", status, NULL, 0);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addmem (reply, "", 0);
+    zmsg_addstr (reply, SB_MDPW);
+    zmsg_addstr (reply, SB_MDPW_REPLY);
+    zmsg_addmem (reply, address, 9);
+    zmsg_addmem (reply, "", 0);
+    zmsg_addmem (reply, answer.data, answer.size);
+    zmsg_send (&reply, worker);
+    msgpack_sbuffer_destroy (&answer);
+}
+
+//  The status of a job's reply envelope, or -1.
+static int
+s_test_reply_status (const sb_job_t *job)
+{
+    if (job->status != 0 || !job->reply)
+        return -1;
+    sb_reply_msg_t reply;
+    char why [64];
+    int status = sb_reply_decode (&reply, zframe_data (job->reply), zframe_size (job->reply), why,
+                                  sizeof (why)) == 0 ? reply.status : -1;
+    sb_reply_msg_release (&reply);
+    return status;
+}
+
+//  In-process jobs: a reply after the deadline (504) is dropped and never
+//  reaches the job that is pending beside it; a hosted loop's jobs are
+//  taken in on the broker's thread and answered there, at once for a
+//  service without worker.
+static void
+s_test_jobs (sb_broker_t *broker, const char *endpoint)
+{
+    zsock_t *worker = zsock_new_dealer (endpoint);
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addmem (ready, "", 0);
+    zmsg_addstr (ready, SB_MDPW);
+    zmsg_addstr (ready, SB_MDPW_READY);
+    zmsg_addstr (ready, "orders");
+    zmsg_addstr (ready, "2");
+    zmsg_send (&ready, worker);
+    for (int i = 0; i < 200 && sb_broker_worker_count (broker, "orders") == 0; i++)
+        zclock_sleep (10);
+    SB_CHECK (sb_broker_worker_count (broker, "orders") == 1);
+
+    sb_job_t late, other;
+    s_test_mark_t late_mark = { 0 }, other_mark = { 0 };
+    s_test_job (&late, &late_mark, "orders", 100);
+    s_test_job (&other, &other_mark, "orders", 5000);
+    sb_broker_submit (broker, &late);
+    sb_broker_submit (broker, &other);
+    byte first [9], second [9];
+    SB_CHECK (s_test_worker_request (worker, first));
+    SB_CHECK (s_test_worker_request (worker, second));
+    SB_CHECK (s_test_wait (&late_mark) && late.status == 504 && !late.reply);
+    //  The late reply (first, 201), then the other's own (second, 202).
+    s_test_worker_reply (worker, first, 201);
+    s_test_worker_reply (worker, second, 202);
+    SB_CHECK (s_test_wait (&other_mark) && s_test_reply_status (&other) == 202);
+    SB_CHECK (late.status == 504 && !late.reply);
+    zframe_destroy (&other.reply);
+
+    s_test_host_t host = { .fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC), .broker = broker };
+    atomic_init (&host.turns, 0);
+    SB_CHECK (sb_broker_host (broker, host.fd, s_test_host_run, s_test_host_timeout, &host) == 0);
+    uint64_t one = 1;
+    SB_CHECK (write (host.fd, &one, sizeof (one)) == (ssize_t) sizeof (one));
+    SB_CHECK (s_test_wait (&host.lonely_mark));
+    SB_CHECK (host.lonely.status == 503 && host.lonely_mark.on_broker
+              && host.lonely_mark.inside_submit);
+    byte ticket [9];
+    SB_CHECK (s_test_worker_request (worker, ticket));
+    s_test_worker_reply (worker, ticket, 200);
+    SB_CHECK (s_test_wait (&host.served_mark) && s_test_reply_status (&host.served) == 200
+              && host.served_mark.on_broker && !host.served_mark.inside_submit);
+    zframe_destroy (&host.served.reply);
+    sb_broker_unhost (broker);
+    int turns = atomic_load (&host.turns);
+    SB_CHECK (turns > 0);
+    SB_CHECK (write (host.fd, &one, sizeof (one)) == (ssize_t) sizeof (one));
+    zclock_sleep (100);
+    SB_CHECK (atomic_load (&host.turns) == turns);
+    close (host.fd);
+    zsock_destroy (&worker);
+}
+
 void
 sb_broker_test (bool verbose)
 {
@@ -1052,5 +1385,6 @@ sb_broker_test (bool verbose)
     msgpack_sbuffer_destroy (&envelope);
     zsock_destroy (&worker);
     zsock_destroy (&client);
+    s_test_jobs (broker, endpoint);
     sb_broker_destroy (&broker);
 }

@@ -161,6 +161,25 @@ static const s_var_t s_vars [] = {
     { "DOCS_DIR", S_STR, NULL, 0, 0, NULL,
       "what /docs serves, as make builds it (unset: ../share/docs by the gateway's binary)",
       S_FIELD (docs_dir), 0, 0 },
+    //  ---- bounded caches (issue 16, sb/lru.h) ----
+    { "GATEWAY_KEY_CACHE", S_INT, "200000", 1, 100000000, NULL,
+      "API keys a gateway remembers (and as many unknown keys), least recently used evicted first "
+      "(~300 bytes each)", S_FIELD (gateway_key_cache), 0, 0 },
+    { "GATEWAY_TOKEN_CACHE", S_INT, "50000", 1, 100000000, NULL,
+      "verified access tokens a gateway remembers, least recently used evicted first (~1.5 KB each)",
+      S_FIELD (gateway_token_cache), 0, 0 },
+    { "ENTITLEMENTS_CACHE", S_INT, "200000", 1, 100000000, NULL,
+      "organizations whose entitlement each process remembers (and, at a gateway, whose "
+      "subdomain), least recently used evicted first (~250 bytes each)",
+      S_FIELD (entitlements_cache), 0, 0 },
+    { "GATEWAY_RATE_WINDOWS", S_INT, "262144", 16, 100000000, NULL,
+      "rate-limit windows a gateway keeps per table (organizations, client addresses, failures); "
+      "beyond, the least recently seen is forgotten (~200 bytes each)",
+      S_FIELD (gateway_rate_windows), 0, 0 },
+    //  ---- end of bounded caches ----
+    { "USAGE_RETENTION_DAYS", S_INT, "0", 0, 36500, NULL,
+      "usage-svc: days raw usage events are kept (0: for ever); older ones are deleted, their "
+      "sums kept, and an id older than this counts again", S_FIELD (usage_retention_days), 0, 0 },
 
     { NULL }
 };

@@ -1,7 +1,10 @@
 /*  entitlements.c — the entitlement cache (contract in sb/entitlements.h).
 
     State, under one mutex:
-    - entries: org -> sb_entitlement_t, remembered answers;
+    - entries: org -> sb_entitlement_t, remembered answers, an LRU table
+      (sb/lru.h) of SWITCHBOARD_ENTITLEMENTS_CACHE entries that evicts the
+      least recently used one when full: an organization evicted is asked
+      of billing-svc again at its next request, like one never seen;
     - generation: the number of change notices heard (events and the
       catch-up's answers), and recent [generation % S_RECENT]: the
       organization of each of the last S_RECENT notices, so that an answer
@@ -20,11 +23,12 @@
 */
 #include "sb/sb.h"
 #include "sb/entitlements.h"
+#include "sb/lru.h"
 #include "sb/mpk.h"
 #include "sb/plans.h"
 #include <pthread.h>
 
-#define S_CACHE_MAX   100000        //  entries before the cache is emptied
+#define S_CACHE_MIN   1             //  entries at least (a zeroed config in a selftest)
 #define S_RECENT      1024          //  notices remembered by organization
 #define S_POLL_MS     1000          //  catch-up interval
 #define S_FIRST_MS    200           //  until the first answer (nothing is remembered before)
@@ -32,7 +36,7 @@
 
 struct _sb_ents_t {
     pthread_mutex_t lock;
-    zhashx_t *entries;              //  org -> sb_entitlement_t (owned)
+    sb_lru_t *entries;              //  org -> sb_entitlement_t
     uint64_t generation;
     char recent [S_RECENT][37];
     int64_t since;                  //  -1: not caught up yet
@@ -129,21 +133,14 @@ sb_ents_pack_args (msgpack_sbuffer *buf, const char *org)
 //  ---------------------------------------------------------------------
 //  The table
 
-static void
-s_entry_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
 //  A notice that org changed to version: drops an older entry and is
 //  remembered for the answers in flight. Under the lock.
 static void
 s_notice (sb_ents_t *self, const char *org, uint64_t version)
 {
-    sb_entitlement_t *entry = (sb_entitlement_t *) zhashx_lookup (self->entries, org);
+    sb_entitlement_t *entry = (sb_entitlement_t *) sb_lru_peek (self->entries, org);
     if (entry && entry->version < version)
-        zhashx_delete (self->entries, org);
+        sb_lru_remove (self->entries, org);
     self->generation++;
     snprintf (self->recent [self->generation % S_RECENT], 37, "%s", org);
 }
@@ -152,7 +149,7 @@ s_notice (sb_ents_t *self, const char *org, uint64_t version)
 static void
 s_forget_all (sb_ents_t *self)
 {
-    zhashx_purge (self->entries);
+    sb_lru_purge (self->entries);
     self->generation += S_RECENT + 1;
     memset (self->recent, 0, sizeof (self->recent));
 }
@@ -175,9 +172,9 @@ sb_ents_lookup (sb_ents_t *self, const char *org, sb_entitlement_t *ent, uint64_
 {
     bool found = false;
     pthread_mutex_lock (&self->lock);
-    sb_entitlement_t *entry = (sb_entitlement_t *) zhashx_lookup (self->entries, org);
+    sb_entitlement_t *entry = (sb_entitlement_t *) sb_lru_get (self->entries, org);
     if (entry && entry->expires_ms && entry->expires_ms <= self->now_ms ()) {
-        zhashx_delete (self->entries, org);
+        sb_lru_remove (self->entries, org);
         entry = NULL;
     }
     if (entry) {
@@ -204,15 +201,10 @@ sb_ents_store (sb_ents_t *self, const msgpack_object *body, const char *org,
             continue;
         *ent = found;
         pthread_mutex_lock (&self->lock);
-        sb_entitlement_t *entry = (sb_entitlement_t *) zhashx_lookup (self->entries, org);
+        sb_entitlement_t *entry = (sb_entitlement_t *) sb_lru_peek (self->entries, org);
         if (s_unchanged_since (self, org, generation) && (!entry || entry->version < found.version)
-            && (!found.expires_ms || found.expires_ms > self->now_ms ())) {
-            if (zhashx_size (self->entries) >= S_CACHE_MAX)
-                zhashx_purge (self->entries);
-            sb_entitlement_t *copy = (sb_entitlement_t *) sb_malloc (sizeof (*copy));
-            *copy = found;
-            zhashx_update (self->entries, org, copy);
-        }
+            && (!found.expires_ms || found.expires_ms > self->now_ms ()))
+            sb_lru_put (self->entries, org, &found);
         pthread_mutex_unlock (&self->lock);
         return 0;
     }
@@ -223,7 +215,7 @@ size_t
 sb_ents_size (sb_ents_t *self)
 {
     pthread_mutex_lock (&self->lock);
-    size_t size = zhashx_size (self->entries);
+    size_t size = sb_lru_size (self->entries);
     pthread_mutex_unlock (&self->lock);
     return size;
 }
@@ -289,7 +281,7 @@ s_apply_changes (sb_ents_t *self, const msgpack_object *body)
             sb_info ("entitlements: %s, forgetting %zu entries",
                      complete->via.boolean ? "billing's version went backwards"
                                            : "too many changes at once",
-                     zhashx_size (self->entries));
+                     sb_lru_size (self->entries));
         s_forget_all (self);
     }
     else
@@ -405,12 +397,13 @@ s_actor (zsock_t *pipe, void *arg)
 }
 
 static sb_ents_t *
-s_new (void)
+s_new (int capacity)
 {
     sb_ents_t *self = (sb_ents_t *) sb_calloc (1, sizeof (sb_ents_t));
     pthread_mutex_init (&self->lock, NULL);
-    self->entries = zhashx_new ();
-    zhashx_set_destructor (self->entries, s_entry_free);
+    self->entries = sb_lru_new ("entitlements", capacity > S_CACHE_MIN ? (size_t) capacity
+                                                                       : S_CACHE_MIN,
+                                sizeof (sb_entitlement_t), 64);
     self->since = -1;
     self->now_ms = sb_now_ms;
     return self;
@@ -419,7 +412,7 @@ s_new (void)
 sb_ents_t *
 sb_ents_new (const sb_config_t *config)
 {
-    sb_ents_t *self = s_new ();
+    sb_ents_t *self = s_new (config->entitlements_cache);
     self->config = config;
     self->actor = zactor_new (s_actor, self);
     return self;
@@ -432,7 +425,7 @@ sb_ents_destroy (sb_ents_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->actor);
-    zhashx_destroy (&self->entries);
+    sb_lru_destroy (&self->entries);
     pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;
@@ -520,7 +513,7 @@ sb_ents_test (bool verbose)
     (void) verbose;
     const char *a = "0b6a3c52-4d1e-4f0a-9a53-6f0e5b7c1d2e";
     const char *b = "7c1d2e0b-6a3c-424d-8e4f-0a9a536f0e5b";
-    sb_ents_t *self = s_new ();
+    sb_ents_t *self = s_new (100);
     self->now_ms = s_test_clock;
     sb_entitlement_t ent;
     uint64_t generation;
@@ -605,4 +598,27 @@ sb_ents_test (bool verbose)
     msgpack_sbuffer_destroy (&buf);
     sb_ents_destroy (&self);
     SB_CHECK (self == NULL);
+
+    //  A full cache evicts the least recently used organization, one at a
+    //  time: it is asked again (not remembered), the others stay.
+    self = s_new (2);
+    self->now_ms = s_test_clock;
+    s_test_changes (self, 1, true, NULL, 0);
+    const char *c = "11111111-1111-4111-8111-111111111111";
+    SB_CHECK (!sb_ents_lookup (self, a, &ent, &generation));
+    SB_CHECK (s_test_store (self, a, "pro", 1, 0, generation, &ent) == 0);
+    SB_CHECK (s_test_store (self, b, "starter", 1, 0, generation, &ent) == 0);
+    SB_CHECK (sb_ents_lookup (self, a, &ent, &generation));          //  a used: b is older
+    SB_CHECK (s_test_store (self, c, "pro", 1, 0, generation, &ent) == 0);
+    SB_CHECK (sb_ents_size (self) == 2);
+    SB_CHECK (!sb_ents_lookup (self, b, &ent, NULL));
+    SB_CHECK (sb_ents_lookup (self, a, &ent, NULL) && streq (ent.plan, "pro"));
+    SB_CHECK (sb_ents_lookup (self, c, &ent, NULL));
+    //  An evicted organization's change is still heard: the answer that
+    //  was in flight across it is not remembered.
+    SB_CHECK (!sb_ents_lookup (self, b, &ent, &generation));
+    s_test_changes (self, 2, true, b, 2);
+    SB_CHECK (s_test_store (self, b, "starter", 1, 0, generation, &ent) == 0);
+    SB_CHECK (!sb_ents_lookup (self, b, &ent, NULL));
+    sb_ents_destroy (&self);
 }

@@ -134,12 +134,67 @@ sb_json_pack (msgpack_packer *pk, const json_t *value)
 //  --------------------------------------------------------------------------
 //  Writer
 
-static void
+//  Room for len more bytes in buf (growing it as msgpack_sbuffer_write
+//  would: doubling); out of memory aborts.
+static inline void
+s_reserve (msgpack_sbuffer *buf, size_t len)
+{
+    if (buf->alloc - buf->size >= len)
+        return;
+    size_t alloc = buf->alloc ? buf->alloc * 2 : MSGPACK_SBUFFER_INIT_SIZE;
+    while (alloc < buf->size + len)
+        alloc *= 2;
+    char *data = (char *) realloc (buf->data, alloc);
+    if (!data)
+        abort ();
+    buf->data = data;
+    buf->alloc = alloc;
+}
+
+static inline void
 s_put (msgpack_sbuffer *buf, const char *data, size_t len)
 {
-    //  msgpack_sbuffer_write fails only when out of memory, which aborts
-    if (len > 0 && msgpack_sbuffer_write (buf, data, len) != 0)
-        abort ();
+    if (len == 0)
+        return;
+    s_reserve (buf, len);
+    memcpy (buf->data + buf->size, data, len);
+    buf->size += len;
+}
+
+//  What the string writer does with each byte: 0 copies it as is, 1
+//  escapes it, 2 starts a UTF-8 sequence to check.
+static const uint8_t s_string_class [256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,     //  '"'
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,     //  '\\'
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
+};
+
+//  An integer's decimal digits (no snprintf on the hot path).
+static void
+s_put_u64 (msgpack_sbuffer *buf, uint64_t value, bool negative)
+{
+    char text [24];
+    size_t at = sizeof (text);
+    do {
+        text [--at] = (char) ('0' + value % 10);
+        value /= 10;
+    } while (value);
+    if (negative)
+        text [--at] = '-';
+    s_put (buf, text + at, sizeof (text) - at);
 }
 
 static void
@@ -152,13 +207,15 @@ void
 sb_json_write_string (msgpack_sbuffer *buf, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    //  Room for the common case (nothing to escape) at once.
+    s_reserve (buf, len + 2);
     s_put (buf, "\"", 1);
     const uint8_t *p = (const uint8_t *)s;
     size_t run = 0; //  start of bytes not yet written
     size_t i = 0;
     while (p && i < len) {
         uint8_t c = p[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        if (s_string_class[c] == 0) {
             i++;
             continue;
         }
@@ -270,7 +327,6 @@ s_write_key (msgpack_sbuffer *buf, const msgpack_object *key, int depth)
 static void
 s_write (msgpack_sbuffer *buf, const msgpack_object *obj, int depth)
 {
-    char number[32];
     if (depth > S_WRITE_MAX_DEPTH) {
         s_puts (buf, "null");
         return;
@@ -283,12 +339,12 @@ s_write (msgpack_sbuffer *buf, const msgpack_object *obj, int depth)
         s_puts (buf, obj->via.boolean ? "true" : "false");
         break;
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        snprintf (number, sizeof (number), "%" PRIu64, obj->via.u64);
-        s_puts (buf, number);
+        s_put_u64 (buf, obj->via.u64, false);
         break;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        snprintf (number, sizeof (number), "%" PRId64, obj->via.i64);
-        s_puts (buf, number);
+        //  The magnitude as unsigned: -INT64_MIN does not fit an int64_t.
+        s_put_u64 (buf, obj->via.i64 < 0 ? 0 - (uint64_t) obj->via.i64 : (uint64_t) obj->via.i64,
+                   obj->via.i64 < 0);
         break;
     case MSGPACK_OBJECT_FLOAT32:
         s_write_double (buf, obj->via.f64, true);

@@ -17,13 +17,42 @@
     gw_auth_apply, and asks again. Revocations arrive as events
     (sessions.revoked, apikey.revoked, org.updated, org.deleted) on an actor
     of ours subscribed to the event proxy, which also re-reads the revoked
-    sessions and the key set from auth-svc at start and every minute (so a
-    gateway that was down or missed an event catches up), and reports used
-    API keys to auth-svc in batches for their last_used_at.
+    sessions, the key set and the API keys revoked in the last
+    S_KEYS_WINDOW_S from auth-svc at start and every 45 s (so a gateway
+    that was down or missed an event catches up), and reports used API
+    keys to auth-svc in batches for their last_used_at.
+
+    How long a resolved API key is used from memory: a minute after its
+    lookup (S_KEY_FRESH_S), the bound on how long a revocation whose event
+    was lost goes unnoticed; longer (up to S_KEY_MAX_S) only while the
+    reads of the revoked keys (every 45 s) have gone on without a gap
+    since before the key was resolved, and the last one was sent within a
+    minute — so a lost event is still made up for within a minute, by the
+    read that lists the key (s_keys_revoked_install, s_key_fresh).
+    The reads are compared by the database's clock only (auth-svc's
+    `now` and each key's `resolved_at`), never with ours, so clock skew
+    between hosts does not matter; S_KEYS_LAG_S allows for a revocation
+    that commits up to a minute after its revoked_at. A read that failed,
+    answered `complete: false` (over 10,000 revocations in the window) or
+    came too late to chain on puts every key back on the minute. Without
+    this, 100,000 organizations' keys in use meant 1,667 lookups a second
+    at auth-svc, whatever the cache's size.
 
     Revocation fails closed:
-    - the positive caches (tokens, keys, subdomains) are emptied when full,
-      which only costs lookups; the revoked sessions are a deny-list, which
+    - the caches (tokens, keys, unknown keys, subdomains, and the answers
+      kept while a list below is incomplete) are bounded LRU tables
+      (sb/lru.h) that evict their least recently used entry when full,
+      never the whole table; forgetting any of their entries only makes
+      the gateway ask auth-svc again, never accept what it would refuse:
+      a key's positive entry gone means apikeys.resolve, which answers 404
+      for a revoked key; an unknown key's or a "revoked"/"suspended"
+      answer's entry gone means the question is asked again (those answers
+      are consulted only where the truth is otherwise asked, see below).
+      Their caps are settings: SWITCHBOARD_GATEWAY_KEY_CACHE (API keys,
+      and as many unknown keys), SWITCHBOARD_GATEWAY_TOKEN_CACHE (access
+      tokens, and as many session answers), SWITCHBOARD_ENTITLEMENTS_CACHE
+      (per organization: subdomains and suspension answers, like the
+      entitlements). The revoked sessions are a deny-list, which
       never forgets: an entry leaves only once every access token of its
       session has expired (revocation time + token lifetime + leeway).
       When it is full of live entries a revocation is not stored but the
@@ -50,21 +79,35 @@
       token or API key, is refused 403 organization_suspended;
     - an unknown API key (auth-svc answered 404) is remembered, by the
       hash of the whole key, for S_UNKNOWN_S seconds, so repeating it costs
-      no lookup. This is a performance cache, safe to empty when full: a
+      no lookup. This is a performance cache, safe to evict from: a
       key never exists before it is created (256 random bits), so no
       entry can hide a key created later, and forgetting one only costs a
-      lookup.
+      lookup (which auth-svc answers 404 again).
+
+    Denials kept in an LRU table, and why evicting them is safe: the
+    unknown keys (above); a session auth-svc said is revoked (checked),
+    read only while the deny-list is incomplete or not yet synced, that is
+    exactly when a session not found there is asked about: its entry gone,
+    the next token of that session is asked about again; an organization
+    auth-svc said is suspended (org_checked), read only before the first
+    sync of the suspended set, likewise asked again. What must never be
+    forgotten early (the deny-list, the suspended set) is not in an LRU.
 */
 #include "gw.h"
 #include "sb/jwt.h"
+#include "sb/lru.h"
 #include <pthread.h>
 #include <sodium.h>
 
-#define S_CACHE_MAX       20000     //  entries per cache before it is emptied
-#define S_SYNC_MS         60000     //  re-read revoked sessions and keys
+#define S_SYNC_MS         45000     //  re-read revoked sessions and keys (less than
+                                    //  S_KEY_FRESH_S: a read is sent before the last expires)
 #define S_TOUCH_MS        2000      //  report used API keys
 #define S_JWKS_MIN_MS     1000      //  at most one key-set fetch per second on kid misses
-#define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this
+#define S_KEY_FRESH_S     60        //  a cached API key is resolved again after this,
+                                    //  unless the revoked keys were read since (below)
+#define S_KEY_MAX_S       600       //  ... and then at most after this
+#define S_KEYS_WINDOW_S   300       //  apikeys.revoked reads this far back
+#define S_KEYS_LAG_S      60        //  a revocation commits at most this after its revoked_at
 #define S_CHECK_FRESH_S   60        //  a session auth-svc said is live is asked again after this
 #define S_UNKNOWN_S       30        //  an unknown API key is refused without a lookup this long
 #define S_RECENT          256       //  revocations remembered by name for lookups in flight
@@ -74,12 +117,13 @@ typedef struct {
 } s_token_t;
 
 typedef struct {
-    char id [65];
-    char org [65];
+    char id [37];                   //  uuids: a longer answer is not cached
+    char org [37];
     char subdomain [64];
     sb_role_t role;
     int64_t expires_at;             //  unix seconds, 0 = never
     int64_t cached_at;              //  unix seconds
+    int64_t resolved_at;            //  the database's unix seconds when resolved, 0 = unknown
 } s_key_t;
 
 //  The deny-list of revoked sessions: sid -> the unix second from which
@@ -108,18 +152,25 @@ struct _gw_auth_t {
     sb_jwt_keys_t *keys;            //  NULL until first fetched
     int64_t keys_fetched;           //  sb_mono_ms of the last fetch request
     pthread_mutex_t lock;           //  guards everything below
-    zhashx_t *tokens;               //  token text -> s_token_t
+    sb_lru_t *tokens;               //  token text -> s_token_t
     s_denylist_t revoked;
-    zhashx_t *checked;              //  sid -> s_check_t (while revoked is incomplete)
+    sb_lru_t *checked;              //  sid -> s_check_t (while revoked is incomplete)
     uint64_t generation;            //  revocations recorded so far
     char recent [S_RECENT][72];     //  the last ones: "sid:", "key:", "org:" + id
-    zhashx_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
-    zhashx_t *unknown;              //  hex SHA-256 of the key -> int64_t until
-    zhashx_t *subdomains;           //  org -> subdomain string
+    sb_lru_t *api_keys;             //  hex SHA-256 of the key -> s_key_t
+    sb_lru_t *unknown;              //  hex SHA-256 of the key -> int64_t until
+    sb_lru_t *subdomains;           //  org -> char [64]
     zhashx_t *suspended;            //  org -> "" : suspended organizations (never purged)
-    zhashx_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
+    sb_lru_t *org_checked;          //  org -> s_check_t (before the first orgs sync)
     bool orgs_synced;               //  suspended has been read from auth-svc once
     zhashx_t *used;                 //  key id -> (unused) for the next touch batch
+    //  The revoked keys read from auth-svc (apikeys.revoked): every key
+    //  revoked at or after keys_chain_from (database seconds) has been
+    //  forgotten, as of the read sent at keys_read_at (our seconds, 0 =
+    //  none); keys_last_db is the database's clock at that read.
+    int64_t keys_chain_from;
+    int64_t keys_last_db;
+    int64_t keys_read_at;
     zactor_t *actor;
     const sb_config_t *config;      //  the gateway's: its broker, the events, the bus keys
     char *broker;                   //  this gateway's own broker (the first endpoint)
@@ -141,16 +192,6 @@ s_cache_new (void)
     zhashx_t *cache = zhashx_new ();
     zhashx_set_destructor (cache, s_free_item);
     return cache;
-}
-
-//  Inserts (replacing) item under key; empties the cache when it is full,
-//  which bounds memory at the cost of a burst of re-verification.
-static void
-s_cache_put (zhashx_t *cache, const char *key, void *item)
-{
-    if (zhashx_size (cache) >= S_CACHE_MAX)
-        zhashx_purge (cache);
-    zhashx_update (cache, key, item);
 }
 
 //  Deletes from cache the keys listed in *doomed_p (borrowed from the
@@ -296,7 +337,7 @@ s_revoke_sid (gw_auth_t *self, const char *sid, int64_t revoked_at)
     if (s_denylist_add (&self->revoked, sid, s_revoked_until (self, revoked_at), now))
         sb_debug ("auth: revoked sessions full (%zu): asking auth-svc until %lld",
                   self->revoked.max, (long long) self->revoked.incomplete_until);
-    zhashx_delete (self->checked, sid);
+    sb_lru_remove (self->checked, sid);
     s_recent_add (self, "sid", sid);
 }
 
@@ -324,6 +365,22 @@ s_revoke_sids (gw_auth_t *self, const msgpack_object *body)
     pthread_mutex_unlock (&self->lock);
 }
 
+typedef struct {
+    const char *id;
+    const char *org;
+} s_key_match_t;
+
+static bool
+s_key_matches (const char *hash, void *item, void *arg)
+{
+    (void) hash;
+    const s_key_t *key = (const s_key_t *) item;
+    const s_key_match_t *match = (const s_key_match_t *) arg;
+    return (match->id && streq (key->id, match->id)) || (match->org && streq (key->org, match->org));
+}
+
+//  Forgets the cached keys of id or of org (a walk over the cache: only
+//  on a revocation event, rare next to lookups).
 static void
 s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
 {
@@ -332,24 +389,93 @@ s_forget_keys_where (gw_auth_t *self, const char *id, const char *org)
         s_recent_add (self, "key", id);
     if (org)
         s_recent_add (self, "org", org);
-    zlistx_t *doomed = zlistx_new ();
-    s_key_t *key = (s_key_t *) zhashx_first (self->api_keys);
-    while (key) {
-        if ((id && streq (key->id, id)) || (org && streq (key->org, org)))
-            zlistx_add_end (doomed, (void *) zhashx_cursor (self->api_keys));
-        key = (s_key_t *) zhashx_next (self->api_keys);
-    }
-    s_delete_listed (self->api_keys, &doomed);
+    s_key_match_t match = { .id = id, .org = org };
+    sb_lru_remove_if (self->api_keys, s_key_matches, &match);
     if (org)
-        zhashx_delete (self->subdomains, org);
+        sb_lru_remove (self->subdomains, org);
     pthread_mutex_unlock (&self->lock);
+}
+
+static bool
+s_key_listed (const char *hash, void *item, void *arg)
+{
+    (void) hash;
+    return zhashx_lookup ((zhashx_t *) arg, ((const s_key_t *) item)->id) != NULL;
+}
+
+//  Applies apikeys.revoked's answer {now, complete, ids} to a read sent at
+//  sent_at (our seconds): the listed keys are forgotten (and remembered as
+//  revocations, for lookups in flight), and when the list is complete the
+//  chain of reads is extended. The reads form a chain when each covers
+//  back to S_KEYS_LAG_S before the previous one (a revocation whose
+//  transaction began then may have committed only after that read); a
+//  read that does not reach back so far starts a new chain. Every key
+//  revoked at or after keys_chain_from is then forgotten: a key resolved
+//  at resolved_at, no earlier than keys_chain_from + S_KEYS_LAG_S, can be
+//  kept past S_KEY_FRESH_S (see s_key_fresh). -1 on a malformed answer.
+static int
+s_keys_revoked_install (gw_auth_t *self, const msgpack_object *body, int64_t sent_at)
+{
+    int64_t now_db = 0;
+    const msgpack_object *ids = sb_mpk_get (body, "ids");
+    const msgpack_object *complete = sb_mpk_get (body, "complete");
+    if (sb_mpk_int (sb_mpk_get (body, "now"), &now_db) || now_db <= 0 || !ids
+        || ids->type != MSGPACK_OBJECT_ARRAY || !complete
+        || complete->type != MSGPACK_OBJECT_BOOLEAN)
+        return -1;
+    zhashx_t *listed = zhashx_new ();
+    for (uint32_t i = 0; i < ids->via.array.size; i++) {
+        char id [65];
+        if (sb_mpk_copy_str (&ids->via.array.ptr [i], id, sizeof (id)) == 0)
+            zhashx_update (listed, id, (void *) 1);
+    }
+    pthread_mutex_lock (&self->lock);
+    for (void *item = zhashx_first (listed); item; item = zhashx_next (listed))
+        s_recent_add (self, "key", (const char *) zhashx_cursor (listed));
+    if (zhashx_size (listed))
+        sb_lru_remove_if (self->api_keys, s_key_listed, listed);
+    if (!complete->via.boolean)
+        self->keys_chain_from = INT64_MAX;      //  no proof: keys go back to the minute
+    else {
+        bool continues = self->keys_chain_from != INT64_MAX
+                         && now_db - S_KEYS_WINDOW_S <= self->keys_last_db - S_KEYS_LAG_S;
+        if (!continues)
+            self->keys_chain_from = now_db - S_KEYS_WINDOW_S;
+        self->keys_last_db = now_db;
+        self->keys_read_at = sent_at;
+    }
+    pthread_mutex_unlock (&self->lock);
+    zhashx_destroy (&listed);
+    return 0;
+}
+
+//  Whether a cached key may be used without asking auth-svc again: within
+//  S_KEY_FRESH_S of its lookup, as always (the bound on how long a
+//  revocation whose event was lost goes unnoticed); or, up to S_KEY_MAX_S,
+//  while the chain of revoked-key reads covers it and its last read was
+//  sent within S_KEY_FRESH_S — which keeps that bound, since a revocation
+//  is in the next read, sent every S_SYNC_MS. Reads failing, keys fall back to the
+//  minute. Called with the lock held.
+static bool
+s_key_fresh (gw_auth_t *self, const s_key_t *key, int64_t now)
+{
+    if (key->expires_at && key->expires_at <= now)
+        return false;
+    if (key->cached_at + S_KEY_FRESH_S > now)
+        return true;
+    return key->resolved_at > 0 && self->keys_chain_from != INT64_MAX
+           && key->resolved_at - S_KEYS_LAG_S >= self->keys_chain_from
+           && self->keys_read_at + S_KEY_FRESH_S > now
+           && key->cached_at + S_KEY_MAX_S > now;
 }
 
 static void
 s_set_subdomain (gw_auth_t *self, const char *org, const char *subdomain)
 {
+    char value [64];
+    snprintf (value, sizeof (value), "%s", subdomain);
     pthread_mutex_lock (&self->lock);
-    s_cache_put (self->subdomains, org, sb_strdup (subdomain));
+    sb_lru_put (self->subdomains, org, value);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -382,7 +508,7 @@ s_suspend_org (gw_auth_t *self, const char *org, bool on)
         zhashx_update (self->suspended, org, sb_strdup (""));
     else
         zhashx_delete (self->suspended, org);
-    zhashx_delete (self->org_checked, org);
+    sb_lru_remove (self->org_checked, org);
     s_recent_add (self, on ? "org" : "res", org);
     pthread_mutex_unlock (&self->lock);
     sb_info ("auth: organization %s %s", org, on ? "suspended" : "resumed");
@@ -420,7 +546,7 @@ s_suspended_install (gw_auth_t *self, const msgpack_object *body, uint64_t gener
         sb_info ("auth: suspended organizations read from auth-svc (%zu)",
                  zhashx_size (self->suspended));
     self->orgs_synced = true;
-    zhashx_purge (self->org_checked);
+    sb_lru_purge (self->org_checked);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -480,6 +606,15 @@ s_sync (gw_auth_t *self, sb_client_t *client)
         return false;
     s_suspended_install (self, reply.body, generation);
     sb_reply_msg_release (&reply);
+    int64_t sent_at = self->now ();
+    snprintf (args, sizeof (args), "{\"since_seconds\":%d}", S_KEYS_WINDOW_S);
+    //  Not part of the sync's success: without this read (an auth-svc of
+    //  an older version, a timeout) keys are simply resolved every minute.
+    if (s_call (client, "apikeys.revoked", args, &reply) == 0) {
+        if (s_keys_revoked_install (self, reply.body, sent_at))
+            sb_warn ("auth: apikeys.revoked answered something malformed");
+        sb_reply_msg_release (&reply);
+    }
     return true;
 }
 
@@ -653,7 +788,7 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
     sb_jwt_claims_t claims;
     bool cached = false;
     pthread_mutex_lock (&self->lock);
-    s_token_t *hit = (s_token_t *) zhashx_lookup (self->tokens, token);
+    s_token_t *hit = (s_token_t *) sb_lru_get (self->tokens, token);
     if (hit && hit->claims.exp + SB_JWT_LEEWAY > now) {
         claims = hit->claims;
         cached = true;
@@ -686,10 +821,9 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
             s_deny (denial, 401, SB_E_UNAUTHENTICATED, "the access token is not valid");
             return GW_AUTH_DENIED;
         }
-        s_token_t *entry = (s_token_t *) sb_malloc (sizeof (s_token_t));
-        entry->claims = claims;
+        s_token_t entry = { .claims = claims };
         pthread_mutex_lock (&self->lock);
-        s_cache_put (self->tokens, token, entry);
+        sb_lru_put (self->tokens, token, &entry);
         pthread_mutex_unlock (&self->lock);
     }
     pthread_mutex_lock (&self->lock);
@@ -697,14 +831,14 @@ s_check_jwt (gw_auth_t *self, const char *token, gw_ident_t *ident, gw_denial_t 
     bool revoked = s_denylist_has (&self->revoked, claims.sid, wall), ask = false;
     if (!revoked && !(self->synced && s_denylist_complete (&self->revoked, wall))) {
         //  The deny-list cannot prove the session live: auth-svc can.
-        s_check_t *check = (s_check_t *) zhashx_lookup (self->checked, claims.sid);
+        s_check_t *check = (s_check_t *) sb_lru_get (self->checked, claims.sid);
         if (check && check->until > wall)
             revoked = check->revoked;
         else
             ask = true;
     }
     uint64_t generation = self->generation;
-    const char *subdomain = (const char *) zhashx_lookup (self->subdomains, claims.org);
+    const char *subdomain = (const char *) sb_lru_get (self->subdomains, claims.org);
     if (subdomain)
         snprintf (ident->subdomain, sizeof (ident->subdomain), "%s", subdomain);
     pthread_mutex_unlock (&self->lock);
@@ -739,12 +873,11 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
     pthread_mutex_lock (&self->lock);
     int64_t now = self->now ();
     uint64_t generation = self->generation;
-    s_key_t *entry = (s_key_t *) zhashx_lookup (self->api_keys, hash);
-    //  Expired keys go; so do entries older than a minute, which bounds how
-    //  long a revocation whose event was lost can go unnoticed.
-    if (entry && ((entry->expires_at && entry->expires_at <= now)
-                  || entry->cached_at + S_KEY_FRESH_S <= now)) {
-        zhashx_delete (self->api_keys, hash);
+    s_key_t *entry = (s_key_t *) sb_lru_get (self->api_keys, hash);
+    //  Expired keys go; so do entries no longer fresh (s_key_fresh: a
+    //  minute, or longer while the revoked keys are read every minute).
+    if (entry && !s_key_fresh (self, entry, now)) {
+        sb_lru_remove (self->api_keys, hash);
         entry = NULL;
     }
     if (entry) {
@@ -756,7 +889,7 @@ s_check_key (gw_auth_t *self, const char *key, gw_ident_t *ident, gw_denial_t *d
         zhashx_update (self->used, entry->id, NULL);
     }
     else {
-        int64_t *until = (int64_t *) zhashx_lookup (self->unknown, hash);
+        int64_t *until = (int64_t *) sb_lru_get (self->unknown, hash);
         unknown = until && *until > now;
     }
     pthread_mutex_unlock (&self->lock);
@@ -781,7 +914,7 @@ s_check_suspended (gw_auth_t *self, const char *org, gw_denial_t *denial, gw_nee
     pthread_mutex_lock (&self->lock);
     bool suspended = zhashx_lookup (self->suspended, org) != NULL, ask = false;
     if (!suspended && !self->orgs_synced) {
-        s_check_t *check = (s_check_t *) zhashx_lookup (self->org_checked, org);
+        s_check_t *check = (s_check_t *) sb_lru_get (self->org_checked, org);
         if (check && check->until > self->now ())
             suspended = check->revoked;
         else
@@ -860,10 +993,9 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
     if (reply && reply->status == 404 && streq (need->op, "apikeys.resolve")) {
         //  No such key (or revoked, or expired): refused without a lookup
         //  for a while.
-        int64_t *until = (int64_t *) sb_malloc (sizeof (int64_t));
         pthread_mutex_lock (&self->lock);
-        *until = self->now () + S_UNKNOWN_S;
-        s_cache_put (self->unknown, need->key_hash, until);
+        int64_t until = self->now () + S_UNKNOWN_S;
+        sb_lru_put (self->unknown, need->key_hash, &until);
         pthread_mutex_unlock (&self->lock);
         return;
     }
@@ -881,27 +1013,26 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
     }
     else
     if (streq (need->op, "apikeys.resolve")) {
-        s_key_t *key = (s_key_t *) sb_calloc (1, sizeof (s_key_t));
+        s_key_t key = { 0 };
         char role [16] = "";
         int64_t expires_at = 0;
-        if (sb_mpk_copy_str (sb_mpk_get (reply->body, "id"), key->id, sizeof (key->id))
-            || sb_mpk_copy_str (sb_mpk_get (reply->body, "org"), key->org, sizeof (key->org))
+        if (sb_mpk_copy_str (sb_mpk_get (reply->body, "id"), key.id, sizeof (key.id))
+            || sb_mpk_copy_str (sb_mpk_get (reply->body, "org"), key.org, sizeof (key.org))
             || sb_mpk_copy_str (sb_mpk_get (reply->body, "role"), role, sizeof (role))
-            || sb_role_parse (role, &key->role) || key->role >= SB_ROLE_SERVICE) {
-            free (key);
+            || sb_role_parse (role, &key.role) || key.role >= SB_ROLE_SERVICE)
             return;
-        }
-        sb_mpk_copy_str (sb_mpk_get (reply->body, "subdomain"), key->subdomain,
-                         sizeof (key->subdomain));
+        sb_mpk_copy_str (sb_mpk_get (reply->body, "subdomain"), key.subdomain,
+                         sizeof (key.subdomain));
         if (sb_mpk_int (sb_mpk_get (reply->body, "expires_at"), &expires_at) == 0)
-            key->expires_at = expires_at;
+            key.expires_at = expires_at;
+        int64_t resolved_at = 0;
+        if (sb_mpk_int (sb_mpk_get (reply->body, "resolved_at"), &resolved_at) == 0)
+            key.resolved_at = resolved_at;
         pthread_mutex_lock (&self->lock);
-        key->cached_at = self->now ();
+        key.cached_at = self->now ();
         //  Revoked while the lookup was in flight: the answer is stale.
-        if (s_recent_since (self, need->generation, "key", key->id, "org", key->org))
-            free (key);
-        else
-            s_cache_put (self->api_keys, need->key_hash, key);
+        if (!s_recent_since (self, need->generation, "key", key.id, "org", key.org))
+            sb_lru_put (self->api_keys, need->key_hash, &key);
         pthread_mutex_unlock (&self->lock);
     }
     else
@@ -920,10 +1051,8 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         pthread_mutex_lock (&self->lock);
         //  Said active but suspended since the question: stale.
         if (suspended || !s_recent_since (self, need->generation, "org", need->org, NULL, NULL)) {
-            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
-            check->revoked = suspended;
-            check->until = self->now () + S_CHECK_FRESH_S;
-            s_cache_put (self->org_checked, need->org, check);
+            s_check_t check = { .revoked = suspended, .until = self->now () + S_CHECK_FRESH_S };
+            sb_lru_put (self->org_checked, need->org, &check);
         }
         pthread_mutex_unlock (&self->lock);
     }
@@ -944,10 +1073,10 @@ gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *rep
         int64_t now = self->now ();
         //  A session said live but revoked since the question: stale.
         if (revoked || !s_recent_since (self, need->generation, "sid", need->sid, NULL, NULL)) {
-            s_check_t *check = (s_check_t *) sb_malloc (sizeof (s_check_t));
-            check->revoked = revoked;
-            check->until = revoked ? s_revoked_until (self, now) : now + S_CHECK_FRESH_S;
-            s_cache_put (self->checked, need->sid, check);
+            s_check_t check = { .revoked = revoked,
+                                .until = revoked ? s_revoked_until (self, now)
+                                                 : now + S_CHECK_FRESH_S };
+            sb_lru_put (self->checked, need->sid, &check);
         }
         pthread_mutex_unlock (&self->lock);
     }
@@ -977,15 +1106,19 @@ s_new (const sb_config_t *config)
     self->now = s_wall_seconds;
     pthread_rwlock_init (&self->keys_lock, NULL);
     pthread_mutex_init (&self->lock, NULL);
-    self->tokens = s_cache_new ();
+    size_t tokens = (size_t) (config->gateway_token_cache > 0 ? config->gateway_token_cache : 1);
+    size_t keys = (size_t) (config->gateway_key_cache > 0 ? config->gateway_key_cache : 1);
+    size_t orgs = (size_t) (config->entitlements_cache > 0 ? config->entitlements_cache : 1);
+    self->tokens = sb_lru_new ("gateway_tokens", tokens, sizeof (s_token_t), SB_JWT_MAX_TOKEN);
     s_denylist_init (&self->revoked, (size_t) config->revoked_sessions_max);
-    self->checked = s_cache_new ();
-    self->api_keys = s_cache_new ();
-    self->unknown = s_cache_new ();
-    self->subdomains = s_cache_new ();
+    self->checked = sb_lru_new ("gateway_sessions_checked", tokens, sizeof (s_check_t), 64);
+    self->api_keys = sb_lru_new ("gateway_api_keys", keys, sizeof (s_key_t), 64);
+    self->unknown = sb_lru_new ("gateway_unknown_keys", keys, sizeof (int64_t), 64);
+    self->subdomains = sb_lru_new ("gateway_subdomains", orgs, 64, 64);
     self->suspended = s_cache_new ();
-    self->org_checked = s_cache_new ();
+    self->org_checked = sb_lru_new ("gateway_orgs_checked", orgs, sizeof (s_check_t), 64);
     self->used = zhashx_new ();
+    self->keys_chain_from = INT64_MAX;
     return self;
 }
 
@@ -1008,14 +1141,14 @@ gw_auth_destroy (gw_auth_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->actor);
-    zhashx_destroy (&self->tokens);
+    sb_lru_destroy (&self->tokens);
     zhashx_destroy (&self->revoked.entries);
-    zhashx_destroy (&self->checked);
-    zhashx_destroy (&self->api_keys);
-    zhashx_destroy (&self->unknown);
-    zhashx_destroy (&self->subdomains);
+    sb_lru_destroy (&self->checked);
+    sb_lru_destroy (&self->api_keys);
+    sb_lru_destroy (&self->unknown);
+    sb_lru_destroy (&self->subdomains);
     zhashx_destroy (&self->suspended);
-    zhashx_destroy (&self->org_checked);
+    sb_lru_destroy (&self->org_checked);
     zhashx_destroy (&self->used);
     sb_jwt_keys_destroy (&self->keys);
     pthread_rwlock_destroy (&self->keys_lock);
@@ -1080,23 +1213,79 @@ s_test_check (gw_auth_t *self, const char *bearer, const char *key, gw_ident_t *
     return result;
 }
 
+//  json as a msgpack object in unpacked (NULL when it does not parse);
+//  buf holds its bytes. Both released by the caller.
+static const msgpack_object *
+s_test_unpack (const char *json, msgpack_sbuffer *buf, msgpack_unpacked *unpacked)
+{
+    char why [128];
+    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
+    msgpack_sbuffer_init (buf);
+    msgpack_unpacked_init (unpacked);
+    if (!parsed)
+        return NULL;
+    sb_json_pack_into (buf, parsed);
+    json_decref (parsed);
+    return msgpack_unpack_next (unpacked, buf->data, buf->size, NULL) == MSGPACK_UNPACK_SUCCESS
+           ? &unpacked->data : NULL;
+}
+
 static void
 s_test_revoke_event (gw_auth_t *self, const char *sid)
 {
     char json [128];
     snprintf (json, sizeof (json), "{\"sids\":[\"%s\"]}", sid);
-    char why [128];
-    json_t *parsed = sb_json_parse (json, strlen (json), why, sizeof (why));
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    sb_json_pack_into (&buf, parsed);
-    json_decref (parsed);
     msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (msgpack_unpack_next (&unpacked, buf.data, buf.size, NULL) == MSGPACK_UNPACK_SUCCESS)
-        s_revoke_sids (self, &unpacked.data);
+    const msgpack_object *body = s_test_unpack (json, &buf, &unpacked);
+    if (body)
+        s_revoke_sids (self, body);
     msgpack_unpacked_destroy (&unpacked);
     msgpack_sbuffer_destroy (&buf);
+}
+
+//  A read of the revoked keys answered json, sent at sent_at.
+static int
+s_test_keys_read (gw_auth_t *self, const char *json, int64_t sent_at)
+{
+    msgpack_sbuffer buf;
+    msgpack_unpacked unpacked;
+    const msgpack_object *body = s_test_unpack (json, &buf, &unpacked);
+    int rc = body ? s_keys_revoked_install (self, body, sent_at) : -1;
+    msgpack_unpacked_destroy (&unpacked);
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+//  Resolves key as key_id (resolved by the database at db seconds); true
+//  when it was asked and then served from memory.
+static bool
+s_test_resolve (gw_auth_t *self, const char *key, const char *key_id, const char *org,
+                int64_t db)
+{
+    gw_ident_t ident;
+    gw_need_t need;
+    char body [512];
+    snprintf (body, sizeof (body),
+              "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"resolved_at\":%lld}",
+              key_id, org, (long long) db);
+    bool asked = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_NEED;
+    s_test_reply (self, &need, 200, body);
+    gw_need_release (&need);
+    bool served = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_OK;
+    gw_need_release (&need);
+    return asked && served;
+}
+
+//  Whether key is served from memory now.
+static bool
+s_test_served (gw_auth_t *self, const char *key)
+{
+    gw_ident_t ident;
+    gw_need_t need;
+    bool served = s_test_check (self, NULL, key, &ident, &need) == GW_AUTH_OK;
+    gw_need_release (&need);
+    return served;
 }
 
 void
@@ -1148,7 +1337,8 @@ gw_auth_test (bool verbose)
 
     //  The whole object with its clock injected, no actor.
     sb_config_t config = { .access_token_ttl = 900, .revoked_sessions_max = 2,
-                           .public_url = (char *) "http://localhost" };
+                           .gateway_key_cache = 2, .gateway_token_cache = 100,
+                           .entitlements_cache = 100, .public_url = (char *) "http://localhost" };
     gw_auth_t *self = s_new (&config);
     self->now = s_test_clock;
     s_test_now = sb_now_ms () / 1000;
@@ -1210,6 +1400,142 @@ gw_auth_test (bool verbose)
     s_test_now += S_UNKNOWN_S;
     SB_CHECK (s_test_check (self, NULL, unknown, &ident, &need) == GW_AUTH_NEED);
     gw_need_release (&need);
+
+    //  Eviction (a key cache of 2): three keys resolved, the least recently
+    //  used is asked again; revoked while evicted, auth-svc's 404 refuses
+    //  it; its "unknown" entry evicted in turn, it is asked again and
+    //  refused again — never served.
+    const char *three [3] = { "sbk_00000001_one", "sbk_00000002_two", "sbk_00000003_three" };
+    const char *three_ids [3] = { "00000000-0000-4000-8000-000000000001",
+                                  "00000000-0000-4000-8000-000000000002",
+                                  "00000000-0000-4000-8000-000000000003" };
+    bool resolved_all = true;
+    for (int i = 0; i < 3; i++) {
+        char body [512];
+        snprintf (body, sizeof (body),
+                  "{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"user\",\"subdomain\":\"acme\"}",
+                  three_ids [i], org);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_NEED;
+        s_test_reply (self, &need, 200, body);
+        gw_need_release (&need);
+        resolved_all &= s_test_check (self, NULL, three [i], &ident, &need) == GW_AUTH_OK;
+        gw_need_release (&need);
+    }
+    SB_CHECK (resolved_all && sb_lru_size (self->api_keys) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_forget_keys_where (self, three_ids [0], NULL);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    const char *others [2] = { "sbk_0000000a_other", "sbk_0000000b_other" };
+    for (int i = 0; i < 2; i++) {
+        SB_CHECK (s_test_check (self, NULL, others [i], &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 404, NULL);
+        gw_need_release (&need);
+    }
+    SB_CHECK (sb_lru_size (self->unknown) == 2);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_NEED);
+    s_test_reply (self, &need, 404, NULL);
+    gw_need_release (&need);
+    SB_CHECK (s_test_check (self, NULL, three [0], &ident, &need) == GW_AUTH_DENIED);
+    gw_need_release (&need);
+    //  The keys still cached are untouched by all that.
+    SB_CHECK (s_test_check (self, NULL, three [2], &ident, &need) == GW_AUTH_OK
+              && streq (ident.key, three_ids [2]));
+    gw_need_release (&need);
+
+    //  Kept past the minute only while the revoked keys are read. The
+    //  database's clock runs S_SKEW ahead of ours here: only its own
+    //  readings are compared with each other.
+    {
+        const int64_t S_SKEW = 1000;
+        const char *long_key = "sbk_0000000c_kept";
+        const char *long_key_id = "00000000-0000-4000-8000-00000000000c";
+        int64_t t0 = s_test_now;
+        char read [256];
+        //  No read yet: resolved again after the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, t0 + S_SKEW));
+        s_test_now = t0 + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Resolved, then a complete read: long_key past the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        int64_t at = s_test_now;
+        s_test_now += 10;
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        s_test_now = at + S_KEY_FRESH_S + 5;
+        SB_CHECK (s_test_served (self, long_key));
+        //  No read for a minute: back to the minute's rule, asked again.
+        s_test_now = at + 10 + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Reads every minute keep it, up to S_KEY_MAX_S.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        bool long_all = true;
+        for (int64_t t = at + 30; t < at + S_KEY_MAX_S; t += 50) {
+            s_test_now = t;
+            snprintf (read, sizeof (read),
+                      "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                      (long long) (t + S_SKEW));
+            long_all &= s_test_keys_read (self, read, t) == 0;
+            long_all &= s_test_served (self, long_key);
+        }
+        SB_CHECK (long_all);
+        s_test_now = at + S_KEY_MAX_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A read listing the key forgets it at once.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        snprintf (read, sizeof (read),
+                  "{\"now\":%lld,\"complete\":true,\"ids\":[\"%s\"],\"orgs\":[\"%s\"]}",
+                  (long long) (s_test_now + S_SKEW), long_key_id, org);
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A gap between reads longer than the window allows breaks the
+        //  chain: a key resolved before the new chain's start is not long_key.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        s_test_now += S_KEYS_WINDOW_S;      //  (ours and the database's clocks alike)
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        SB_CHECK (!s_test_served (self, long_key));
+        //  An incomplete read proves nothing: only the minute.
+        SB_CHECK (s_test_resolve (self, long_key, long_key_id, org, s_test_now + S_SKEW));
+        at = s_test_now;
+        snprintf (read, sizeof (read), "{\"now\":%lld,\"complete\":false,\"ids\":[],\"orgs\":[]}",
+                  (long long) (s_test_now + S_SKEW));
+        SB_CHECK (s_test_keys_read (self, read, s_test_now) == 0);
+        s_test_now = at + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  A key resolved without the database's clock (an older auth-svc):
+        //  the minute only, however the reads go.
+        s_test_now += 1;
+        at = s_test_now;
+        SB_CHECK (s_test_check (self, NULL, long_key, &ident, &need) == GW_AUTH_NEED);
+        s_test_reply (self, &need, 200, resolved);
+        gw_need_release (&need);
+        for (int64_t t = at + 10; t <= at + 50; t += 20) {
+            s_test_now = t;
+            snprintf (read, sizeof (read),
+                      "{\"now\":%lld,\"complete\":true,\"ids\":[],\"orgs\":[]}",
+                      (long long) (t + S_SKEW));
+            SB_CHECK (s_test_keys_read (self, read, t) == 0);
+        }
+        SB_CHECK (s_test_served (self, long_key));
+        s_test_now = at + S_KEY_FRESH_S;
+        SB_CHECK (!s_test_served (self, long_key));
+        //  Malformed answers are refused and change nothing.
+        SB_CHECK (s_test_keys_read (self, "{\"now\":\"soon\",\"complete\":true,\"ids\":[]}",
+                                    s_test_now) == -1);
+        SB_CHECK (s_test_keys_read (self, "{\"now\":5,\"complete\":1,\"ids\":[]}",
+                                    s_test_now) == -1);
+        SB_CHECK (s_test_keys_read (self, "{\"now\":5,\"complete\":true,\"ids\":{}}",
+                                    s_test_now) == -1);
+    }
 
     //  Sessions: tokens signed with a key set of our own.
     char top [] = "/tmp/sb-gwauth-test-XXXXXX";

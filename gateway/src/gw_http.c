@@ -1,11 +1,26 @@
 /*  gw_http.c — the gateway's HTTP side, on libmicrohttpd.
 
-    libmicrohttpd runs one event loop (epoll) per thread in a small pool,
-    one thread per core. No thread ever waits for the bus: a request for a
-    service is turned into an envelope, handed to the broker as a job, and
-    its connection is suspended; when the reply (or a 503/504) comes back,
-    the broker's thread resumes the connection and libmicrohttpd calls our
-    handler again on its own thread, which turns the reply into JSON.
+    libmicrohttpd runs one event loop (epoll) per HTTP thread
+    (SWITCHBOARD_HTTP_THREADS, default half the cores). No thread ever
+    waits for the bus: a request for a service is turned into an envelope,
+    handed to the broker as a job, and its connection is suspended; when
+    the reply (or a 503/504) comes back, the broker resumes the connection
+    and libmicrohttpd calls our handler again, which turns the reply into
+    JSON.
+
+    With one HTTP thread (the default up to 3 cores) that thread is the
+    broker's: libmicrohttpd runs without a thread of its own and its epoll
+    descriptor is polled by the broker's loop with the bus (sb_broker_host;
+    MHD_run on every turn). A job is then taken in by the broker inside
+    sb_broker_submit, sent to its worker there and then, and its reply
+    resumes the connection on the same thread, which answers it in the same
+    turn: no hand-off between threads, where the pool of two or more hands
+    each request to the broker's thread and back (two wakeups of a sleeping
+    thread per request, the larger part of the gateway's cost per request
+    on a small machine). A reply or failure may come before s_submit even
+    returns (no worker: 503 at once), so the connection is always
+    suspended first. Stopping: the broker lets go of the loop
+    (sb_broker_unhost) before libmicrohttpd is stopped.
 
     Each request owns a gw_conn_t, created on the first call of the access
     handler and freed in the completed callback: the body, the match, the
@@ -68,6 +83,7 @@
 
 struct _gw_t {
     struct MHD_Daemon *daemon;
+    bool hosted;                    //  its loop runs on the broker's thread (one HTTP thread)
     sb_broker_t *broker;
     gw_auth_t *auth;
     gw_ratelimit_t *rates;
@@ -280,8 +296,12 @@ s_respond_reply (gw_conn_t *conn)
         return s_respond_error (conn, 502, SB_E_INTERNAL, "the service answered badly", NULL,
                                 NULL);
     }
+    //  The JSON text is about as long as the msgpack and a half: room for
+    //  it at once, rather than growing by doubling and copying.
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
+    buf.alloc = zframe_size (job->reply) * 3 / 2 + 256;
+    buf.data = (char *) sb_realloc (NULL, buf.alloc);
     if (reply.error) {
         const msgpack_object_map *map = &reply.error->via.map;
         char code [64] = SB_E_INTERNAL, message [512] = "";
@@ -964,16 +984,31 @@ s_forward (gw_conn_t *conn)
     return MHD_YES;
 }
 
-//  A sane client request id: kept as ours so that logs line up.
+//  A sane client request id: kept as ours so that logs line up. Ours are
+//  16 random bytes in hex, as sb_random_hex makes them, taken from a
+//  per-thread pool that libsodium refills 32 ids at a time (one getrandom
+//  call per request was a visible share of GET /healthz).
+#define S_ID_BYTES 16
+static _Thread_local unsigned char s_id_pool [32 * S_ID_BYTES];
+static _Thread_local size_t s_id_used = sizeof (s_id_pool);
+
 static void
 s_request_id (gw_conn_t *conn)
 {
     const char *theirs = MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
                                                       "X-Request-Id");
-    if (theirs && sb_envelope_id_valid (theirs))
+    if (theirs && sb_envelope_id_valid (theirs)) {
         snprintf (conn->request_id, sizeof (conn->request_id), "%s", theirs);
-    else
-        sb_random_hex (conn->request_id, 16);
+        return;
+    }
+    if (s_id_used == sizeof (s_id_pool)) {
+        randombytes_buf (s_id_pool, sizeof (s_id_pool));
+        s_id_used = 0;
+    }
+    sodium_bin2hex (conn->request_id, sizeof (conn->request_id), s_id_pool + s_id_used,
+                    S_ID_BYTES);
+    sodium_memzero (s_id_pool + s_id_used, S_ID_BYTES);
+    s_id_used += S_ID_BYTES;
 }
 
 //  Every X-Forwarded-For header of a request, in order, joined by commas.
@@ -992,13 +1027,31 @@ s_collect_xff (void *cls, enum MHD_ValueKind kind, const char *key, const char *
     return MHD_YES;
 }
 
+//  What a TCP connection knows of its peer from the start (s_notify), in
+//  libmicrohttpd's socket context: the key its connections count under
+//  ("" when not counted), and for a peer that is not a trusted proxy, the
+//  client's address and limit key, the same for every request on it.
+typedef struct {
+    char counted [GW_ADDR_TEXT];
+    bool direct;
+    char ip [GW_ADDR_TEXT];
+    char key [GW_ADDR_TEXT];
+} s_peer_t;
+
 //  The client's address and limit key: the TCP peer's, or what a trusted
 //  proxy's X-Forwarded-For says.
 static void
 s_client (gw_conn_t *conn)
 {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info (
-        conn->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        conn->connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const s_peer_t *known = info ? (const s_peer_t *) info->socket_context : NULL;
+    if (known && known->direct) {
+        memcpy (conn->client_ip, known->ip, sizeof (conn->client_ip));
+        memcpy (conn->client_key, known->key, sizeof (conn->client_key));
+        return;
+    }
+    info = MHD_get_connection_info (conn->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     gw_addr_t peer, client;
     if (!info || gw_addr_from_sockaddr (&peer, info->client_addr))
         return;
@@ -1221,26 +1274,37 @@ s_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *info = MHD_get_connection_info (
             connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        char key [GW_ADDR_TEXT];
-        if (self->conns_cap <= 0 || !info || !s_conn_key (self, info->client_addr, key))
+        gw_addr_t peer;
+        if (!info || gw_addr_from_sockaddr (&peer, info->client_addr))
             return;
-        pthread_mutex_lock (&self->conns_lock);
-        uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, key);
-        zhashx_update (self->conns, key, (void *) (open + 1));
-        pthread_mutex_unlock (&self->conns_lock);
-        *socket_context = sb_strdup (key);
+        s_peer_t *known = (s_peer_t *) sb_calloc (1, sizeof (s_peer_t));
+        if (!gw_proxies_trusts (self->proxies, &peer)) {
+            known->direct = true;
+            gw_addr_format (&peer, known->ip, sizeof (known->ip));
+            gw_addr_key (&peer, known->key, sizeof (known->key));
+        }
+        if (self->conns_cap > 0 && known->direct) {
+            memcpy (known->counted, known->key, sizeof (known->counted));
+            pthread_mutex_lock (&self->conns_lock);
+            uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, known->counted);
+            zhashx_update (self->conns, known->counted, (void *) (open + 1));
+            pthread_mutex_unlock (&self->conns_lock);
+        }
+        *socket_context = known;
     }
     else
     if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-        char *key = (char *) *socket_context;
-        pthread_mutex_lock (&self->conns_lock);
-        uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, key);
-        if (open > 1)
-            zhashx_update (self->conns, key, (void *) (open - 1));
-        else
-            zhashx_delete (self->conns, key);
-        pthread_mutex_unlock (&self->conns_lock);
-        free (key);
+        s_peer_t *known = (s_peer_t *) *socket_context;
+        if (*known->counted) {
+            pthread_mutex_lock (&self->conns_lock);
+            uintptr_t open = (uintptr_t) zhashx_lookup (self->conns, known->counted);
+            if (open > 1)
+                zhashx_update (self->conns, known->counted, (void *) (open - 1));
+            else
+                zhashx_delete (self->conns, known->counted);
+            pthread_mutex_unlock (&self->conns_lock);
+        }
+        free (known);
         *socket_context = NULL;
     }
 }
@@ -1275,6 +1339,23 @@ s_mhd_log (void *cls, const char *format, va_list args)
     while (len && message [len - 1] == '\n')
         message [--len] = 0;
     sb_warn ("http: %s", message);
+}
+
+//  The daemon's loop hosted by the broker (sb_broker_host), on the
+//  broker's thread: a turn of libmicrohttpd's, and its next timeout.
+static void
+s_host_run (void *arg)
+{
+    MHD_run (((gw_t *) arg)->daemon);
+}
+
+static int
+s_host_timeout (void *arg)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout (((gw_t *) arg)->daemon, &ms) != MHD_YES)
+        return -1;
+    return ms > 60000 ? 60000 : (int) ms;
 }
 
 //  Frees what gw_http_new made before the daemon.
@@ -1355,8 +1436,15 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
     //  (s_access), headers that trickle are bounded by the connection's
     //  memory pool (below) and the cap of connections per address.
     unsigned int idle = (unsigned int) config->http_idle_seconds;
+    //  One HTTP thread: the broker's. libmicrohttpd runs without a thread
+    //  of its own, its epoll descriptor polled by the broker's loop with
+    //  the bus (sb_broker_host), so that a request goes to its worker and
+    //  its reply back to the connection with no hand-off between threads
+    //  (see the header).
+    self->hosted = threads == 1;
     self->daemon = MHD_start_daemon (
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        (self->hosted ? MHD_USE_EPOLL : MHD_USE_EPOLL_INTERNAL_THREAD) | MHD_ALLOW_SUSPEND_RESUME
+        | MHD_USE_ERROR_LOG,
         (uint16_t) config->http_port, s_accept, self, s_access, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_TIMEOUT,
@@ -1383,9 +1471,20 @@ gw_http_new (const sb_config_t *config, sb_broker_t *broker)
         s_release (self);
         return NULL;
     }
-    sb_info ("http: listening on %s:%d with %u threads; %d connections per address, idle %d s, "
+    if (self->hosted) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                                MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info || sb_broker_host (broker, info->epoll_fd, s_host_run, s_host_timeout, self)) {
+            sb_error ("http: libmicrohttpd's loop cannot run on the broker's thread");
+            MHD_stop_daemon (self->daemon);
+            s_release (self);
+            return NULL;
+        }
+    }
+    sb_info ("http: listening on %s:%d with %u threads%s; %d connections per address, idle %d s, "
              "bodies %d s; %zu trusted proxies; operator routes %s", config->http_bind,
-             config->http_port, threads, config->http_conns_per_address, config->http_idle_seconds,
+             config->http_port, threads, self->hosted ? " (the broker's)" : "",
+             config->http_conns_per_address, config->http_idle_seconds,
              config->http_body_seconds, gw_proxies_count (proxies),
              self->has_operator ? "on" : "off");
     return self;
@@ -1403,6 +1502,10 @@ gw_http_destroy (gw_t **self_p)
 {
     gw_t *self = *self_p;
     if (self) {
+        //  The broker's thread lets go of the loop first: libmicrohttpd
+        //  is stopped from here.
+        if (self->hosted)
+            sb_broker_unhost (self->broker);
         MHD_stop_daemon (self->daemon);
         s_release (self);
         *self_p = NULL;

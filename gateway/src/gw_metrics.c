@@ -38,12 +38,20 @@
     of one service, is dropped; label values are escaped as the format
     wants.
 
+    The gateway's bounded caches (sb/lru.h: API keys, unknown keys, access
+    tokens, subdomains, entitlements, rate-limit windows ...) are reported
+    by name: switchboard_cache_entries and _capacity (gauges), and
+    switchboard_cache_hits_total, _misses_total and _evictions_total
+    (counters), labelled cache="<name>" (a fixed set, the names in the
+    code; a sharded table is one figure).
+
     Who may scrape: anyone when no SWITCHBOARD_OPERATOR_TOKEN is set;
     otherwise only "Authorization: Bearer <the operator token>" (401 else,
     counted as a refused credential): Prometheus sends it with
     `authorization: {credentials_file: ...}` in its scrape config.
 */
 #include "gw.h"
+#include "sb/lru.h"
 #include <stdatomic.h>
 #include <time.h>
 
@@ -386,6 +394,46 @@ s_write_counters (msgpack_sbuffer *buf)
                   (unsigned long long) S_SUM (limited [k]));
 }
 
+//  The bounded caches: one family at a time, each with every cache.
+typedef struct {
+    msgpack_sbuffer *buf;
+    const char *family;
+    int which;                      //  0 entries, 1 capacity, 2 hits, 3 misses, 4 evictions
+} s_cache_pass_t;
+
+static void
+s_cache_line (const sb_lru_stats_t *stats, void *arg)
+{
+    s_cache_pass_t *pass = (s_cache_pass_t *) arg;
+    uint64_t values [] = { stats->size, stats->capacity, stats->hits, stats->misses,
+                           stats->evictions };
+    if (s_name_ok (stats->name))
+        s_printf (pass->buf, "%s{cache=\"%s\"} %llu\n", pass->family, stats->name,
+                  (unsigned long long) values [pass->which]);
+}
+
+static void
+s_write_caches (msgpack_sbuffer *buf)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families [] = {
+        { "switchboard_cache_entries", "gauge", "Entries in a bounded cache of the gateway, by cache." },
+        { "switchboard_cache_capacity", "gauge",
+          "Entries a bounded cache holds at most (its setting), by cache." },
+        { "switchboard_cache_hits_total", "counter", "Lookups a cache answered, by cache." },
+        { "switchboard_cache_misses_total", "counter",
+          "Lookups a cache could not answer (asked elsewhere), by cache." },
+        { "switchboard_cache_evictions_total", "counter",
+          "Entries evicted, least recently used first, to make room, by cache." },
+    };
+    for (int f = 0; f < 5; f++) {
+        s_family (buf, families [f].name, families [f].type, families [f].help);
+        s_cache_pass_t pass = { .buf = buf, .family = families [f].name, .which = f };
+        sb_lru_report (s_cache_line, &pass);
+    }
+}
+
 //  ---------------------------------------------------------------------
 //  The scrape
 
@@ -601,6 +649,7 @@ gw_metrics_scrape (gw_conn_t *conn)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     s_write_counters (&buf);
+    s_write_caches (&buf);
     s_write_services (&buf, scrape);
     gw_http_respond (conn, 200, "text/plain; version=0.0.4; charset=utf-8", &buf);
     msgpack_sbuffer_destroy (&buf);

@@ -26,8 +26,15 @@
     of the clock's minute), so organizations do not all reset together.
     Requests refused do not count. An organization or address idle for two
     windows has no state left worth keeping and is dropped, which bounds
-    memory to what was active in the last two minutes (and a hard cap per
-    shard beyond that, evicting the least recently seen).
+    memory to what was active in the last two minutes; beyond that a hard
+    cap, SWITCHBOARD_GATEWAY_RATE_WINDOWS per table (split over the
+    shards), evicts the least recently seen window, one at a time (its
+    usage count is handed to the actor first, so no request goes
+    uncounted). Forgetting a window that is still live lets its
+    organization or address start a fresh minute: the one way a limit can
+    be exceeded here, and only when more of them were active within two
+    minutes than the cap (the default holds 262,144 per table: size it
+    above the organizations that use a gateway within two minutes).
 
     With N gateways behind a balancer, SWITCHBOARD_RATE_SHARE=N makes each
     enforce 1/N of every limit (rounded up): no coordination between
@@ -42,17 +49,19 @@
     event: the counts of an organization it refuses (its counter at the
     cap) are logged and dropped, the other organizations' are taken.
 
-    The tables are sharded by a hash of the key, each shard a mutex and a
-    chained hash table with a fixed number of buckets.
+    The tables are sharded by a hash of the key, each shard a mutex and an
+    LRU table (sb/lru.h): every admission or count refreshes its window's
+    entry, so the least recently used entry is also the one idle longest,
+    and idle windows are dropped from that end without a scan.
 */
 #include "gw.h"
+#include "sb/lru.h"
 #include <pthread.h>
 #include <unistd.h>
 
 #define S_WINDOW_MS       60000     //  one fixed window
 #define S_SHARDS          16
-#define S_BUCKETS         2048      //  per shard
-#define S_SHARD_MAX       16384     //  entries per shard before eviction
+#define S_KEY_MAX         64        //  longer keys (none expected) are cut
 #define S_BATCH_MAX       1000      //  events per usage.record (usage-svc's cap)
 #define S_OUTBOX_MAX      200000    //  counts waiting for usage-svc, at most
 #define S_KEEP_SECONDS    300       //  unacknowledged counts are dropped after this
@@ -70,16 +79,13 @@ typedef struct {
     int64_t prev_last;              //  of prev (meaningless while prev is 0)
 } s_window_t;
 
-typedef struct _s_entry_t s_entry_t;
-struct _s_entry_t {
-    s_entry_t *next;
-    uint32_t hash;
+//  The value of a key (organization id or client address) in a shard.
+typedef struct {
     s_window_t window;
     int64_t last_ms;                //  last admitted or refused request
     int64_t usage_second;           //  unix second of usage_count
     int64_t usage_count;
-    char key [65];                  //  organization id or client address
-};
+} s_entry_t;
 
 //  A count for usage-svc: org made count requests during second.
 typedef struct {
@@ -95,8 +101,7 @@ typedef struct {
 
 typedef struct {
     pthread_mutex_t lock;
-    s_entry_t *buckets [S_BUCKETS];
-    size_t size;
+    sb_lru_t *entries;              //  key -> s_entry_t
     int64_t last_second;            //  usage seconds never go back within a shard
     s_usages_t ready;               //  ended seconds, for the actor to take
 } s_shard_t;
@@ -260,13 +265,34 @@ s_usages_release (s_usages_t *list)
     memset (list, 0, sizeof (*list));
 }
 
+static void s_entry_evicted (const char *key, void *value, void *arg);
+
+//  A table of at most windows entries (split over the shards), listed as
+//  name for /metrics.
 static void
-s_table_init (s_table_t *table, bool count_usage)
+s_table_init (s_table_t *table, bool count_usage, const char *name, int windows)
 {
     memset (table, 0, sizeof (*table));
     table->count_usage = count_usage;
-    for (size_t i = 0; i < S_SHARDS; i++)
-        pthread_mutex_init (&table->shards [i].lock, NULL);
+    size_t per_shard = windows > S_SHARDS ? (size_t) windows / S_SHARDS : 1;
+    for (size_t i = 0; i < S_SHARDS; i++) {
+        s_shard_t *shard = &table->shards [i];
+        pthread_mutex_init (&shard->lock, NULL);
+        shard->entries = sb_lru_new (name, per_shard, sizeof (s_entry_t), S_KEY_MAX);
+        sb_lru_set_evict (shard->entries, s_entry_evicted, shard);
+    }
+}
+
+static size_t
+s_table_size (s_table_t *table)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < S_SHARDS; i++) {
+        pthread_mutex_lock (&table->shards [i].lock);
+        size += sb_lru_size (table->shards [i].entries);
+        pthread_mutex_unlock (&table->shards [i].lock);
+    }
+    return size;
 }
 
 static void
@@ -274,13 +300,7 @@ s_table_release (s_table_t *table)
 {
     for (size_t i = 0; i < S_SHARDS; i++) {
         s_shard_t *shard = &table->shards [i];
-        for (size_t b = 0; b < S_BUCKETS; b++) {
-            while (shard->buckets [b]) {
-                s_entry_t *entry = shard->buckets [b];
-                shard->buckets [b] = entry->next;
-                free (entry);
-            }
-        }
+        sb_lru_destroy (&shard->entries);
         s_usages_release (&shard->ready);
         pthread_mutex_destroy (&shard->lock);
     }
@@ -301,72 +321,55 @@ s_shard_second (s_shard_t *shard, int64_t wall_ms)
 
 //  Hands an entry's count for an ended second to the actor (lock held).
 static void
-s_entry_release_usage (s_shard_t *shard, s_entry_t *entry)
+s_entry_release_usage (s_shard_t *shard, const char *key, s_entry_t *entry)
 {
     if (entry->usage_count)
-        s_usages_push (&shard->ready, entry->key, entry->usage_second, entry->usage_count);
+        s_usages_push (&shard->ready, key, entry->usage_second, entry->usage_count);
     entry->usage_count = 0;
 }
 
-//  Unlinks and frees entries idle for two windows (their state is all
-//  zero), or, when force is set, the least recently seen one. Lock held.
+//  An entry evicted for room: its count still goes to usage-svc.
 static void
-s_shard_evict (s_shard_t *shard, int64_t now, bool force)
+s_entry_evicted (const char *key, void *value, void *arg)
 {
-    s_entry_t **oldest = NULL;
-    for (size_t b = 0; b < S_BUCKETS; b++) {
-        s_entry_t **link = &shard->buckets [b];
-        while (*link) {
-            s_entry_t *entry = *link;
-            if (now - entry->last_ms >= 2 * S_WINDOW_MS && !entry->usage_count) {
-                *link = entry->next;
-                free (entry);
-                shard->size--;
-                continue;
-            }
-            if (!oldest || entry->last_ms < (*oldest)->last_ms)
-                oldest = link;
-            link = &entry->next;
-        }
-    }
-    if (force && shard->size >= S_SHARD_MAX && oldest) {
-        s_entry_t *entry = *oldest;
-        s_entry_release_usage (shard, entry);
-        *oldest = entry->next;
-        free (entry);
-        shard->size--;
-    }
+    s_entry_release_usage ((s_shard_t *) arg, key, (s_entry_t *) value);
 }
 
-//  The entry for key, created when absent (lock held).
-static s_entry_t *
-s_shard_entry (s_shard_t *shard, const char *key, uint32_t hash, int64_t now)
+//  Drops the entries idle for two windows (their state is all zero): the
+//  least recently used end of the table, so it stops at the first live
+//  one. Lock held.
+static void
+s_shard_drop_idle (s_shard_t *shard, int64_t now)
 {
-    s_entry_t **bucket = &shard->buckets [(hash / S_SHARDS) % S_BUCKETS];
-    for (s_entry_t *entry = *bucket; entry; entry = entry->next)
-        if (entry->hash == hash && streq (entry->key, key))
-            return entry;
-    if (shard->size >= S_SHARD_MAX)
-        s_shard_evict (shard, now, true);
-    s_entry_t *entry = (s_entry_t *) sb_calloc (1, sizeof (s_entry_t));
-    snprintf (entry->key, sizeof (entry->key), "%s", key);
-    entry->hash = hash;
-    entry->window.start = now;
-    entry->next = *bucket;
-    *bucket = entry;
-    shard->size++;
+    const char *key;
+    s_entry_t *entry;
+    while ((entry = (s_entry_t *) sb_lru_oldest (shard->entries, &key))
+           && now - entry->last_ms >= 2 * S_WINDOW_MS && !entry->usage_count)
+        sb_lru_remove (shard->entries, key);
+}
+
+//  The entry for key, created when absent (evicting the least recently
+//  seen when the shard is full), made the most recent (lock held).
+static s_entry_t *
+s_shard_entry (s_shard_t *shard, const char *key, int64_t now)
+{
+    char cut [S_KEY_MAX + 1];
+    snprintf (cut, sizeof (cut), "%s", key);
+    s_entry_t *entry = (s_entry_t *) sb_lru_get (shard->entries, cut);
+    if (!entry) {
+        entry = (s_entry_t *) sb_lru_put (shard->entries, cut, NULL);
+        entry->window.start = now;
+    }
     return entry;
 }
 
-//  The entry for key, or NULL (lock held).
+//  The entry for key, or NULL; not refreshed (lock held).
 static s_entry_t *
-s_shard_find (s_shard_t *shard, const char *key, uint32_t hash)
+s_shard_find (s_shard_t *shard, const char *key)
 {
-    for (s_entry_t *entry = shard->buckets [(hash / S_SHARDS) % S_BUCKETS]; entry;
-         entry = entry->next)
-        if (entry->hash == hash && streq (entry->key, key))
-            return entry;
-    return NULL;
+    char cut [S_KEY_MAX + 1];
+    snprintf (cut, sizeof (cut), "%s", key);
+    return (s_entry_t *) sb_lru_peek (shard->entries, cut);
 }
 
 //  Seconds until key may have one more counted under limit (0: now),
@@ -377,7 +380,7 @@ s_table_wait (s_table_t *table, const char *key, int64_t limit, int64_t now)
     uint32_t hash = s_hash (key);
     s_shard_t *shard = &table->shards [hash % S_SHARDS];
     pthread_mutex_lock (&shard->lock);
-    s_entry_t *entry = s_shard_find (shard, key, hash);
+    s_entry_t *entry = s_shard_find (shard, key);
     int64_t wait = 0;
     if (entry) {
         s_window_roll (&entry->window, now);
@@ -395,7 +398,7 @@ s_table_count (s_table_t *table, const char *key, int64_t now)
     uint32_t hash = s_hash (key);
     s_shard_t *shard = &table->shards [hash % S_SHARDS];
     pthread_mutex_lock (&shard->lock);
-    s_entry_t *entry = s_shard_entry (shard, key, hash, now);
+    s_entry_t *entry = s_shard_entry (shard, key, now);
     entry->last_ms = now;
     s_window_roll (&entry->window, now);
     entry->window.cur++;
@@ -412,7 +415,7 @@ s_table_admit (s_table_t *table, const char *key, int64_t limit, int64_t now, in
     uint32_t hash = s_hash (key);
     s_shard_t *shard = &table->shards [hash % S_SHARDS];
     pthread_mutex_lock (&shard->lock);
-    s_entry_t *entry = s_shard_entry (shard, key, hash, now);
+    s_entry_t *entry = s_shard_entry (shard, key, now);
     entry->last_ms = now;
     bool admitted = true;
     if (limit >= 0)
@@ -420,12 +423,27 @@ s_table_admit (s_table_t *table, const char *key, int64_t limit, int64_t now, in
     if (admitted && table->count_usage) {
         int64_t second = s_shard_second (shard, wall_ms);
         if (entry->usage_second != second)
-            s_entry_release_usage (shard, entry);
+            s_entry_release_usage (shard, key, entry);
         entry->usage_second = second;
         entry->usage_count++;
     }
     pthread_mutex_unlock (&shard->lock);
     return admitted;
+}
+
+typedef struct {
+    s_shard_t *shard;
+    int64_t second;
+    bool all;
+} s_harvest_t;
+
+static void
+s_harvest_entry (const char *key, void *value, void *arg)
+{
+    s_harvest_t *harvest = (s_harvest_t *) arg;
+    s_entry_t *entry = (s_entry_t *) value;
+    if (entry->usage_count && (harvest->all || entry->usage_second < harvest->second))
+        s_entry_release_usage (harvest->shard, key, entry);
 }
 
 //  Moves every count of an ended second (every count at all when `all`)
@@ -437,15 +455,15 @@ s_table_harvest (s_table_t *table, int64_t now, int64_t wall_ms, bool all, s_usa
         s_shard_t *shard = &table->shards [i];
         pthread_mutex_lock (&shard->lock);
         int64_t second = s_shard_second (shard, wall_ms);
-        for (size_t b = 0; b < S_BUCKETS; b++)
-            for (s_entry_t *entry = shard->buckets [b]; entry; entry = entry->next)
-                if (entry->usage_count && (all || entry->usage_second < second))
-                    s_entry_release_usage (shard, entry);
+        if (table->count_usage) {
+            s_harvest_t harvest = { .shard = shard, .second = second, .all = all };
+            sb_lru_each (shard->entries, s_harvest_entry, &harvest);
+        }
         if (all)
             //  Later requests count in a later second: the ids just taken
             //  must not come back with other counts.
             shard->last_second = second + 1;
-        s_shard_evict (shard, now, false);
+        s_shard_drop_idle (shard, now);
         for (size_t k = 0; k < shard->ready.size; k++) {
             const s_usage_t *item = &shard->ready.items [k];
             s_usages_push (out, item->org, item->second, item->count);
@@ -712,9 +730,9 @@ static gw_ratelimit_t *
 s_new (const sb_config_t *config, int share)
 {
     gw_ratelimit_t *self = (gw_ratelimit_t *) sb_calloc (1, sizeof (gw_ratelimit_t));
-    s_table_init (&self->orgs, true);
-    s_table_init (&self->clients, false);
-    s_table_init (&self->failures, false);
+    s_table_init (&self->orgs, true, "gateway_rate_organizations", config->gateway_rate_windows);
+    s_table_init (&self->clients, false, "gateway_rate_addresses", config->gateway_rate_windows);
+    s_table_init (&self->failures, false, "gateway_rate_failures", config->gateway_rate_windows);
     self->auth_failures = config->auth_failures_per_minute;
     self->share = share;
     self->auth_rate = config->auth_rate_per_minute;
@@ -826,6 +844,18 @@ s_test_wall_clock (void)
     return s_test_wall;
 }
 
+//  The usage count org's window holds, -1 when it has none (selftest).
+static int64_t
+s_find_count (gw_ratelimit_t *self, const char *org)
+{
+    s_shard_t *shard = &self->orgs.shards [s_hash (org) % S_SHARDS];
+    pthread_mutex_lock (&shard->lock);
+    s_entry_t *entry = s_shard_find (shard, org);
+    int64_t count = entry ? entry->usage_count : -1;
+    pthread_mutex_unlock (&shard->lock);
+    return count;
+}
+
 void
 gw_ratelimit_test (bool verbose)
 {
@@ -932,7 +962,7 @@ gw_ratelimit_test (bool verbose)
 
     //  The whole object with its clocks injected, no actor.
     int64_t limit = 60;
-    sb_config_t config = { .auth_rate_per_minute = 3 };
+    sb_config_t config = { .auth_rate_per_minute = 3, .gateway_rate_windows = 262144 };
     gw_ratelimit_t *self = s_new (&config, 1);
     self->mono = s_test_mono_clock;
     self->wall = s_test_wall_clock;
@@ -1042,10 +1072,7 @@ gw_ratelimit_test (bool verbose)
     //  Idle organizations leave the table after two windows.
     s_test_mono += 2 * S_WINDOW_MS;
     s_collect (self, false);
-    size_t entries = 0;
-    for (size_t i = 0; i < S_SHARDS; i++)
-        entries += self->orgs.shards [i].size;
-    SB_CHECK (entries == 0);
+    SB_CHECK (s_table_size (&self->orgs) == 0);
 
     //  Client addresses on the auth routes only, 3 a minute here.
     SB_CHECK (gw_ratelimit_client (self, "auth.me", "192.0.2.1") == 0);
@@ -1091,6 +1118,33 @@ gw_ratelimit_test (bool verbose)
     SB_CHECK (self->outbox.size == 1 && self->outbox.items [0].count == 1000);
     gw_ratelimit_destroy (&self);
     SB_CHECK (self == NULL);
+
+    //  A table at its cap (16 windows: one per shard) evicts the least
+    //  recently seen window, one at a time, and hands its usage count on
+    //  first: nothing admitted goes uncounted.
+    config.gateway_rate_windows = 16;
+    self = s_new (&config, 1);
+    self->mono = s_test_mono_clock;
+    self->wall = s_test_wall_clock;
+    for (int i = 0; i < 5; i++)
+        gw_ratelimit_org (self, org_a, limit, &rate);
+    for (int i = 0; i < 200; i++) {
+        char org [37];
+        snprintf (org, sizeof (org), "00000000-0000-4000-8000-%012d", i);
+        gw_ratelimit_org (self, org, limit, &rate);
+        s_test_mono += 1;
+    }
+    SB_CHECK (s_table_size (&self->orgs) <= 16);
+    SB_CHECK (s_find_count (self, org_a) == -1);             //  evicted: its shard filled
+    s_collect (self, true);
+    int64_t counted = 0, counted_a = 0;
+    for (size_t i = 0; i < self->outbox.size; i++) {
+        counted += self->outbox.items [i].count;
+        if (streq (self->outbox.items [i].org, org_a))
+            counted_a += self->outbox.items [i].count;
+    }
+    SB_CHECK (counted == 205 && counted_a == 5);
+    gw_ratelimit_destroy (&self);
     if (verbose)
         printf ("OK\n");
 }

@@ -34,7 +34,8 @@
 #                                    set ORG's METRIC counter of this month
 #                                    (UTC) to TARGET (up to 2^63 - 1) by
 #                                    storing one event "seed-<n>" of the
-#                                    difference (usage.verify still agrees);
+#                                    difference, added to its hour's sum in
+#                                    usage.hours too (usage.verify still agrees);
 #                                    run it with nothing else writing that
 #                                    counter
 #           usage_counter ORG METRIC this month's counter (0 when none)
@@ -135,6 +136,41 @@ usage_post () {
     printf '%s %s\n' "${status:-000}" "$(printf '%s' "${out%$'\n'*}" | tr -d '\n')"
 }
 
+# usage_stream TOKEN N &: a producer with a retry loop: posts
+# $SUITE_TMP/k0.json .. k<N-1>.json in turn, each until it gets its 202
+# (every 0.2 s, 300 tries at most), one line "K TRY STATUS BODY" per
+# attempt in $SUITE_TMP/stream.log (emptied first by the caller).
+usage_stream () {
+    local tok=$1 n=$2 k try line status
+    for k in $(seq 0 $((n - 1))); do
+        for try in $(seq 1 300); do
+            line=$(usage_post "$tok" "$SUITE_TMP/k$k.json")
+            status=${line%% *}
+            printf '%s %s %s\n' "$k" "$try" "$line" >> "$SUITE_TMP/stream.log"
+            [[ $status == 202 ]] && break
+            sleep 0.2
+        done
+    done
+}
+
+# usage_stream_acked N: true once N attempts of usage_stream got a 202.
+usage_stream_acked () {
+    (( $(awk '$3 == 202' "$SUITE_TMP/stream.log" | wc -l) >= $1 ))
+}
+
+# usage_stream_finish PID: waits (up to 240 s) for usage_stream to have a
+# 202 for every batch: one assertion; on failure stops the stream.
+usage_stream_finish () {
+    local pid=$1
+    if poll_until 240 eval "! kill -0 $pid 2>/dev/null"; then
+        t_pass "the client got a 202 for every batch in the end"
+    else
+        t_fail "the client got a 202 for every batch in the end" "$(tail -n 5 "$SUITE_TMP/stream.log")"
+        kill "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+}
+
 usage_sums () {
     suite_psql -F ' ' -c "SELECT metric, sum(quantity) FROM usage.events
                            WHERE organization_id = '$1' AND metric <> 'api_requests'
@@ -152,8 +188,14 @@ usage_counter_set () {
         WITH cur AS (
           SELECT coalesce ((SELECT used FROM usage.counters WHERE organization_id = '$1'
                               AND metric = '$2' AND period_start = date_trunc ('month', now () AT TIME ZONE 'UTC')::date), 0) AS used)
-        INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
-        SELECT '$1', 'seed-' || gen_random_uuid (), '$2', $3 - used, now () FROM cur;
+        , seed AS (
+          INSERT INTO usage.events (organization_id, event_id, metric, quantity, occurred_at)
+          SELECT '$1', 'seed-' || gen_random_uuid (), '$2', $3 - used, now () FROM cur
+          RETURNING organization_id, metric, quantity, occurred_at)
+        INSERT INTO usage.hours AS h (organization_id, metric, hour, quantity)
+        SELECT organization_id, metric, date_trunc ('hour', occurred_at AT TIME ZONE 'UTC'), quantity
+          FROM seed
+        ON CONFLICT (organization_id, metric, hour) DO UPDATE SET quantity = h.quantity + EXCLUDED.quantity;
         INSERT INTO usage.counters (organization_id, metric, period_start, used)
         VALUES ('$1', '$2', date_trunc ('month', now () AT TIME ZONE 'UTC')::date, $3)
         ON CONFLICT (organization_id, metric, period_start) DO UPDATE SET used = EXCLUDED.used" >/dev/null

@@ -4,6 +4,7 @@
 */
 #include "sb/sb.h"
 #include "sb/secrets.h"
+#include "sb/lru.h"
 #include "../../gateway/src/gw.h"
 
 typedef struct {
@@ -81,6 +82,7 @@ static const s_test_t s_tests [] = {
     { "mail", sb_mail_test },
     { "plans", sb_plans_test },
     { "entitlements", sb_ents_test },
+    { "lru", sb_lru_test },
     { "routes", gw_routes_test },
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },

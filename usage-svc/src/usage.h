@@ -17,6 +17,9 @@
         usage_alerts.c        usage alerts: thresholds (usage.alerts.get,
                               usage.alerts.set) and the relay of the
                               alert outbox (mail.admins, webhooks.enqueue)
+        usage_retention.c     raw events deleted after
+                              SWITCHBOARD_USAGE_RETENTION_DAYS, their sums
+                              kept (usage.retain)
 */
 #ifndef USAGE_H_INCLUDED
 #define USAGE_H_INCLUDED
@@ -208,9 +211,20 @@ int usage_alerts_start (const sb_config_t *config);
 void usage_alerts_wake (void);
 void usage_alerts_stop (void);
 
+//  ---- retention of raw events (usage_retention.c) --------------------------------
+
+//  Starts the sweeping thread when SWITCHBOARD_USAGE_RETENTION_DAYS
+//  (config->usage_retention_days, 0..36500, checked by the config) is not 0.
+int usage_retention_start (const sb_config_t *config);
+void usage_retention_stop (void);
+//  usage.retain (role service) {limit?}: one batch deleted now:
+//  {retention_days, deleted, more}.
+int usage_retain (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
 //  ---- start, selftests ---------------------------------------------------------
 
 void usage_common_test (bool verbose);
 void usage_series_test (bool verbose);
+void usage_retention_test (bool verbose);
 
 #endif

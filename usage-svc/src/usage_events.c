@@ -40,8 +40,19 @@
     so an acknowledged event is never lost, and one that was not
     acknowledged can be sent again and still counts once.
 
-    usage.verify (role service) recomputes every counter from the events
-    and counts the disagreements: the tests' proof that the above holds.
+    usage.verify (role service) recomputes every counter (per month) and
+    every hourly sum (table hours, what usage.series reads) from the events
+    and from the sums of the events the retention sweep deleted (table
+    retired, usage_retention.c), and counts the disagreements: the tests'
+    proof that the above holds. Its answer: {mismatches (counters and
+    hours), counters, hours, hour_mismatches, events (stored), retired_events,
+    examples, hour_examples}.
+
+    The hourly sums are kept by the same statement (INSERT INTO hours ...
+    GROUP BY from the inserted rows: a few rows a batch), so the events
+    table has one B-tree, its primary key (migration 0007). Events are
+    deduplicated for as long as they are kept: for ever by default, for
+    SWITCHBOARD_USAGE_RETENTION_DAYS when set (usage_retention.c).
 
     Usage alerts are queued by the same statement, the one place where
     counters move (usage.record, usage.ingest and usage.commit all store
@@ -270,6 +281,13 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "  ON CONFLICT (organization_id, metric, period_start)"
         "    DO UPDATE SET used = c.used + EXCLUDED.used"
         "  RETURNING organization_id, metric, period_start, used"
+        "), hourly AS ("
+        "  INSERT INTO hours AS h (organization_id, metric, hour, quantity)"
+        "  SELECT organization_id, metric, date_trunc ('hour', occurred_at AT TIME ZONE 'UTC'),"
+        "         sum (quantity)"
+        "    FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        "  ON CONFLICT (organization_id, metric, hour)"
+        "    DO UPDATE SET quantity = h.quantity + EXCLUDED.quantity"
         "), quota AS ("
         "  SELECT * FROM unnest ($11::uuid[], $12::text[], $13::bigint[])"
         "    AS q (organization_id, metric, quota)"
@@ -702,24 +720,49 @@ usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         sb_ctx_db (ctx), sb_reply_body (reply, 200),
         "WITH e AS ("
         "  SELECT organization_id, metric,"
-        "         date_trunc ('month', occurred_at AT TIME ZONE 'UTC')::date AS period_start,"
-        "         sum (quantity) AS used, count(*) AS events"
+        "         date_trunc ('hour', occurred_at AT TIME ZONE 'UTC') AS hour,"
+        "         sum (quantity) AS used, count (*) AS events"
         "    FROM events WHERE $1::uuid IS NULL OR organization_id = $1::uuid"
         "   GROUP BY 1, 2, 3"
+        "), er AS ("
+        "  SELECT organization_id, metric, hour, sum (used) AS used"
+        "    FROM (SELECT organization_id, metric, hour, used FROM e"
+        "          UNION ALL"
+        "          SELECT organization_id, metric, hour, quantity FROM retired"
+        "           WHERE $1::uuid IS NULL OR organization_id = $1::uuid) AS x"
+        "   GROUP BY 1, 2, 3"
+        "), m AS ("
+        "  SELECT organization_id, metric, date_trunc ('month', hour)::date AS period_start,"
+        "         sum (used) AS used"
+        "    FROM er GROUP BY 1, 2, 3"
         "), c AS ("
         "  SELECT organization_id, metric, period_start, used FROM counters"
         "   WHERE $1::uuid IS NULL OR organization_id = $1::uuid"
         "), d AS ("
         "  SELECT organization_id, metric, period_start::text AS period_start,"
-        "         coalesce (e.used, 0) AS events_sum, c.used AS counter"
-        "    FROM e FULL JOIN c USING (organization_id, metric, period_start)"
-        "   WHERE coalesce (e.used, 0) <> coalesce (c.used, 0)"
+        "         coalesce (m.used, 0) AS events_sum, c.used AS counter"
+        "    FROM m FULL JOIN c USING (organization_id, metric, period_start)"
+        "   WHERE coalesce (m.used, 0) <> coalesce (c.used, 0)"
+        "), h AS ("
+        "  SELECT organization_id, metric, hour, quantity FROM hours"
+        "   WHERE $1::uuid IS NULL OR organization_id = $1::uuid"
+        "), hd AS ("
+        "  SELECT organization_id, metric, hour,"
+        "         coalesce (er.used, 0) AS events_sum, h.quantity AS hour_sum"
+        "    FROM er FULL JOIN h USING (organization_id, metric, hour)"
+        "   WHERE coalesce (er.used, 0) <> coalesce (h.quantity, 0)"
         ")"
-        "SELECT (SELECT count(*) FROM d) AS mismatches,"
+        "SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM hd) AS mismatches,"
         "       (SELECT count(*) FROM c) AS counters,"
+        "       (SELECT count(*) FROM h) AS hours,"
+        "       (SELECT count(*) FROM hd) AS hour_mismatches,"
         "       (SELECT coalesce (sum (events), 0)::bigint FROM e) AS events,"
+        "       (SELECT coalesce (sum (events), 0)::bigint FROM retired"
+        "         WHERE $1::uuid IS NULL OR organization_id = $1::uuid) AS retired_events,"
         "       (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM d LIMIT 10) AS x)"
-        "         AS examples",
+        "         AS examples,"
+        "       (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM hd LIMIT 10) AS x)"
+        "         AS hour_examples",
         1, params);
     return rc ? usage_reply_db_error (ctx, reply) : 0;
 }

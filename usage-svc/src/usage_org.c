@@ -12,7 +12,7 @@
 #include "usage.h"
 #include "sb/purge.h"
 
-static const char *const s_tables [] = { "reservations", "events", "counters",
+static const char *const s_tables [] = { "reservations", "events", "counters", "hours", "retired",
                                          "alert_outbox", "alerts_sent", "alert_settings",
                                          NULL };
 

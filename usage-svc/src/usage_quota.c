@@ -22,12 +22,15 @@
     PostgreSQL and is exact under any concurrency; check is the cheap
     advisory question, reserve the binding one.
 
-    The cache is bounded: past S_CACHE_MAX entries it is emptied (every
-    entry is at most a second from useless anyway). Workers are single
+    The cache is bounded: an LRU table of S_CACHE_MAX entries (sb/lru.h)
+    that evicts the least recently used one when full, not the whole table
+    (an entry evicted is read from PostgreSQL again, like one a second
+    old). Workers are single
     threaded (the skeleton serves one request at a time), so it needs no
     lock.
 */
 #include "usage.h"
+#include "sb/lru.h"
 
 #define S_CACHE_TTL_MS 1000
 #define S_CACHE_MAX    50000
@@ -38,14 +41,7 @@ typedef struct {
     int64_t fetched;                //  monotonic ms
 } s_entry_t;
 
-static zhashx_t *s_cache;
-
-static void
-s_entry_destroy (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
+static sb_lru_t *s_cache;            //  "org|metric|period" -> s_entry_t
 
 static void
 s_key (char *key, size_t size, const char *org, const char *metric, const char *period)
@@ -60,13 +56,13 @@ usage_cache_forget (const char *org, const char *metric, const char *period)
         return;
     char key [160];
     s_key (key, sizeof (key), org, metric, period);
-    zhashx_delete (s_cache, key);
+    sb_lru_remove (s_cache, key);
 }
 
 void
 usage_cache_destroy (void)
 {
-    zhashx_destroy (&s_cache);
+    sb_lru_destroy (&s_cache);
 }
 
 //  The current period's first day, "YYYY-MM-01" (UTC), from our clock.
@@ -128,11 +124,9 @@ usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     char period [16], key [160];
     s_period_now (period);
     s_key (key, sizeof (key), org, metric, period);
-    if (!s_cache) {
-        s_cache = zhashx_new ();
-        zhashx_set_destructor (s_cache, s_entry_destroy);
-    }
-    s_entry_t *entry = (s_entry_t *) zhashx_lookup (s_cache, key);
+    if (!s_cache)
+        s_cache = sb_lru_new (NULL, S_CACHE_MAX, sizeof (s_entry_t), sizeof (key) - 1);
+    s_entry_t *entry = (s_entry_t *) sb_lru_get (s_cache, key);
     int64_t now = sb_mono_ms ();
     bool cached = entry && now - entry->fetched < S_CACHE_TTL_MS;
     if (!cached) {
@@ -140,14 +134,11 @@ usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         if (s_fetch (ctx, org, metric, period, &fresh))
             return sb_reply_error (reply, 503, SB_E_SERVICE_UNAVAILABLE,
                                    "the database is unavailable");
-        if (!entry) {
-            if (zhashx_size (s_cache) >= S_CACHE_MAX)
-                zhashx_purge (s_cache);
-            entry = (s_entry_t *) sb_malloc (sizeof (s_entry_t));
-            zhashx_insert (s_cache, key, entry);
-        }
-        *entry = fresh;
+        entry = (s_entry_t *) sb_lru_put (s_cache, key, &fresh);
     }
+    //  A copy: the table's pointer lasts only until its next change.
+    s_entry_t got = *entry;
+    entry = &got;
     int64_t limit;
     if (usage_limit (ctx, org, metric, &limit, reply))
         return 0;

@@ -8,6 +8,15 @@
     events with occurred_at in that bucket and in [from, to). So the points
     add up to exactly the usage of [from, to).
 
+    The sums come from the hourly sums (table hours, kept by the statement
+    that stores events, migration 0008) for the whole UTC hours of the
+    range, and from the raw events for the partial hours at its edges
+    (from and to not on the hour): the cost grows with the range's hours
+    and the edges' events, not with the organization's events. Raw events
+    older than the retention (SWITCHBOARD_USAGE_RETENTION_DAYS) are gone:
+    a partial hour at an edge older than that counts nothing, whole hours
+    always count (their sums are kept).
+
     Defaults: granularity day; to now; from 24 hours, 30 days or 12 months
     before `to`. A range holds at most 744 hour, 400 day or 120 month
     buckets (a month of hours, a year and a month of days, ten years of
@@ -120,18 +129,40 @@ usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
     if (usage_act_as (ctx, org))
         return usage_reply_db_error (ctx, reply);
 
-    //  Sum per bucket over the index (organization, metric, occurred_at),
-    //  then every bucket, zeros included.
-    const char *params [] = { org, metric, from_text, to_text, granularity };
+    //  The whole hours [whole_from, whole_to) from the hourly sums; the
+    //  partial hours at the edges, [from, edge_end) and [edge_start, to),
+    //  from the raw events (through the BRIN index on occurred_at). With
+    //  from and to in one hour or in adjacent ones there is no whole hour
+    //  and the two edges cover [from, to) between them.
+    int64_t whole_from = s_floor_div (from + S_HOUR_US - 1, S_HOUR_US) * S_HOUR_US;
+    int64_t whole_to = s_floor_div (to, S_HOUR_US) * S_HOUR_US;
+    int64_t edge_end = whole_from < to ? whole_from : to;
+    int64_t edge_start = whole_to > whole_from ? whole_to : whole_from;
+    char whole_from_text [SB_TIMESTAMP_SIZE], whole_to_text [SB_TIMESTAMP_SIZE];
+    char edge_end_text [SB_TIMESTAMP_SIZE], edge_start_text [SB_TIMESTAMP_SIZE];
+    sb_timestamp_format (whole_from, whole_from_text);
+    sb_timestamp_format (whole_to, whole_to_text);
+    sb_timestamp_format (edge_end, edge_end_text);
+    sb_timestamp_format (edge_start, edge_start_text);
+    const char *params [] = { org,           metric,          from_text,       to_text,
+                              granularity,   whole_from_text, whole_to_text,   edge_end_text,
+                              edge_start_text };
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
-        "WITH e AS ("
-        "  SELECT date_trunc ($5::text, occurred_at AT TIME ZONE 'UTC') AS t,"
-        "         sum (quantity) AS value"
-        "    FROM events"
-        "   WHERE organization_id = $1::uuid AND metric = $2::text"
-        "     AND occurred_at >= $3::timestamptz AND occurred_at < $4::timestamptz"
-        "   GROUP BY 1"
+        "WITH parts AS ("
+        "  SELECT date_trunc ($5::text, h.hour) AS t, h.quantity AS value"
+        "    FROM hours AS h"
+        "   WHERE h.organization_id = $1::uuid AND h.metric = $2::text"
+        "     AND h.hour >= $6::timestamptz AT TIME ZONE 'UTC'"
+        "     AND h.hour < $7::timestamptz AT TIME ZONE 'UTC'"
+        "  UNION ALL"
+        "  SELECT date_trunc ($5::text, e.occurred_at AT TIME ZONE 'UTC'), e.quantity"
+        "    FROM events AS e"
+        "   WHERE e.organization_id = $1::uuid AND e.metric = $2::text"
+        "     AND ((e.occurred_at >= $3::timestamptz AND e.occurred_at < $8::timestamptz)"
+        "          OR (e.occurred_at >= $9::timestamptz AND e.occurred_at < $4::timestamptz))"
+        "), e AS ("
+        "  SELECT t, sum (value) AS value FROM parts GROUP BY 1"
         ")"
         "SELECT to_char (s.t, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t,"
         "       least (coalesce (e.value, 0), 9223372036854775807)::bigint AS value"
@@ -140,7 +171,7 @@ usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         "                        ('1 ' || $5::text)::interval) AS s (t)"
         "  LEFT JOIN e ON e.t = s.t"
         " ORDER BY s.t",
-        5, params);
+        9, params);
     if (!result)
         return usage_reply_db_error (ctx, reply);
     msgpack_packer *pk = sb_reply_body (reply, 200);

@@ -16,6 +16,7 @@
         usage.verify    counters recomputed from the events: {mismatches}
         usage.counts    a month's counter of one metric for many organizations
         org.purge       a deleted organization's rows, a batch a call (usage_org.c)
+        usage.retain    one batch of the retention sweep now (usage_retention.c)
     and the public ones too, for the call engine (reserve, commit, release).
 
     Every operation but usage.check runs in a transaction (SB_OP_TX);
@@ -29,12 +30,21 @@ static int
 s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
-    return usage_alerts_start (config);
+    //  The retention setting first: a bad one stops the start before any
+    //  thread runs
+    if (usage_retention_start (config))
+        return -1;
+    if (usage_alerts_start (config)) {
+        usage_retention_stop ();
+        return -1;
+    }
+    return 0;
 }
 
 static void
 s_stop (void)
 {
+    usage_retention_stop ();
     usage_alerts_stop ();
     usage_cache_destroy ();
 }
@@ -44,6 +54,7 @@ s_selftest (bool verbose)
 {
     usage_common_test (verbose);
     usage_series_test (verbose);
+    usage_retention_test (verbose);
 }
 
 static const sb_op_t s_ops [] = {
@@ -59,6 +70,8 @@ static const sb_op_t s_ops [] = {
       .handler = usage_reserve },
     { .name = "usage.commit", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_commit },
     { .name = "usage.release", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_release },
+    { .name = "usage.retain", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = usage_retain },
     { .name = "org.purge", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_org_purge },
     //  Usage alerts (issue 14)
     { .name = "usage.alerts.get", .role = SB_ROLE_USER, .flags = SB_OP_TX,

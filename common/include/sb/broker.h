@@ -10,7 +10,10 @@
       services), whose envelope deadline the broker reads;
     - the gateway's own HTTP threads, in process, through sb_broker_submit:
       a job is a request plus a completion callback, so an HTTP thread never
-      waits for the bus (its connection is suspended meanwhile).
+      waits for the bus (its connection is suspended meanwhile). An HTTP
+      server whose loop the broker hosts (sb_broker_host) runs on the
+      broker's thread: its jobs are taken in and answered there, with no
+      hand-off between threads.
 
     A request for a service with no live worker is answered 503 at once; a
     request still unanswered at its deadline is answered 504; a request whose
@@ -67,6 +70,24 @@ void sb_broker_drain (sb_broker_t *self);
 //  Hands a job to the broker; callable from any thread. The job must stay
 //  valid until its done callback has run.
 void sb_broker_submit (sb_broker_t *self, sb_job_t *job);
+
+//  Another event loop run on the broker's thread (the gateway's HTTP
+//  server when it has one thread): fd (e.g. an epoll descriptor) is polled
+//  with the bus, and run (arg) is called on every turn of the broker's loop
+//  — when fd is readable, after bus messages (whose jobs' done callbacks
+//  may have readied work for it), and timeout (arg) milliseconds after the
+//  last turn at most (-1: no timeout of its own). A job submitted from run
+//  is taken in at once, without a hand-off between threads. Returns 0 once
+//  the broker runs it, -1 (logged) when fd cannot be polled or a loop is
+//  hosted already.
+typedef void (sb_broker_host_fn) (void *arg);
+typedef int (sb_broker_timeout_fn) (void *arg);
+int sb_broker_host (sb_broker_t *self, int fd, sb_broker_host_fn *run,
+                     sb_broker_timeout_fn *timeout, void *arg);
+
+//  Stops running the hosted loop; once this returns, run is never called
+//  again.
+void sb_broker_unhost (sb_broker_t *self);
 
 //  Number of live workers registered for service, from any thread.
 size_t sb_broker_worker_count (sb_broker_t *self, const char *service);

@@ -83,6 +83,13 @@ typedef struct {
     char *curve_allow;              //  SWITCHBOARD_CURVE_ALLOW, unset = <curve_dir>/allow
     //  The gateway's /docs
     char *docs_dir;                 //  SWITCHBOARD_DOCS_DIR, unset = ../share/docs by the binary
+    //  ---- bounded caches (issue 16, sb/lru.h) ----
+    int gateway_key_cache;          //  SWITCHBOARD_GATEWAY_KEY_CACHE, 200000 API keys (and unknown ones)
+    int gateway_token_cache;        //  SWITCHBOARD_GATEWAY_TOKEN_CACHE, 50000 access tokens
+    int entitlements_cache;         //  SWITCHBOARD_ENTITLEMENTS_CACHE, 200000 organizations
+    int gateway_rate_windows;       //  SWITCHBOARD_GATEWAY_RATE_WINDOWS, 262144 per rate-limit table
+    //  ---- end of bounded caches ----
+    int usage_retention_days;       //  SWITCHBOARD_USAGE_RETENTION_DAYS, 0 = keep raw events for ever
 } sb_config_t;
 
 //  The issuer of access tokens (jwt_issuer, else public_url). Borrowed.

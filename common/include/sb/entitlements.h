@@ -29,8 +29,10 @@
     notice of the same organization arrived meanwhile, or when more notices
     arrived than the last S_RECENT remembered by name. An entitlement may
     also say until when it holds (a past-due subscription's grace period
-    ends): it is forgotten then. The cache is a positive one, emptied when
-    full: forgetting costs a lookup, never a wrong answer.
+    ends): it is forgotten then. The cache is a positive one, bounded by
+    SWITCHBOARD_ENTITLEMENTS_CACHE organizations and evicting the least
+    recently used one when full (sb/lru.h): forgetting costs a lookup,
+    never a wrong answer.
 
     When billing-svc cannot be reached, what is remembered keeps being
     used (nothing can change an entitlement while billing-svc is down, but
