@@ -256,15 +256,32 @@ CREATE VIEW analytics_days_by_source WITH (security_invoker = true) AS
      GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- The writers' side: one delta per call changed, nothing else.
+-- Inserted: tenant-svc's insert (tenant_calls.c, the API's and Twilio's
+-- calls) appends its call's delta itself, in a CTE of its statement, and
+-- names the call in switchboard.call_delta (set_config, local to the
+-- transaction) before the row is made; the row trigger below skips that
+-- call (its WHEN, evaluated per row before anything is queued) and appends
+-- the delta of any other call inserted — the legacy import, bench/scale.sh's
+-- loader, SQL by hand. Deleted or updated (org.purge, a business's cascade,
+-- SQL by hand; tenant-svc never changes a call): statement triggers with
+-- transition tables, one INSERT per statement whatever its size.
+CREATE FUNCTION analytics_call_inserted () RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO analytics_deltas
+        VALUES (NEW.organization_id, NEW.business_id, NEW.started_at, NEW.status,
+                NEW.duration_seconds, 1);
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION analytics_calls_changed () RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        INSERT INTO analytics_deltas
-            SELECT organization_id, business_id, started_at, status, duration_seconds, -1
-              FROM old_rows;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
+    INSERT INTO analytics_deltas
+        SELECT organization_id, business_id, started_at, status, duration_seconds, -1
+          FROM old_rows;
+    IF TG_OP = 'UPDATE' THEN
         INSERT INTO analytics_deltas
             SELECT organization_id, business_id, started_at, status, duration_seconds, 1
               FROM new_rows;
@@ -274,7 +291,8 @@ END
 $$;
 
 CREATE TRIGGER analytics_calls_inserted AFTER INSERT ON calls
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_calls_changed ();
+    FOR EACH ROW WHEN (NEW.id::text IS DISTINCT FROM current_setting ('switchboard.call_delta', true))
+    EXECUTE FUNCTION analytics_call_inserted ();
 CREATE TRIGGER analytics_calls_deleted AFTER DELETE ON calls
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_calls_changed ();
 CREATE TRIGGER analytics_calls_updated AFTER UPDATE ON calls

@@ -63,7 +63,13 @@ s_call_read (sb_ctx_t *ctx, const msgpack_object *args, tenant_call_t *call, sb_
     "    duration_seconds, status, transcript, summary, source, external_id)"              \
     "  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::timestamptz, $6::int,"          \
     "    $7::text, $8::text, $9::text, $10::text, $11::text"                              \
-    "  WHERE $5::timestamptz <= now () + interval '5 minutes' RETURNING *),"               \
+    "  WHERE $5::timestamptz <= now () + interval '5 minutes'"                             \
+    "    AND set_config ('switchboard.call_delta', $2::uuid::text, true) IS NOT NULL"       \
+    "  RETURNING *),"                                                                      \
+    " d AS ("                                                                              \
+    "  INSERT INTO analytics_deltas (organization_id, business_id, started_at, status,"    \
+    "    seconds, sign)"                                                                    \
+    "  SELECT organization_id, business_id, started_at, status, duration_seconds, 1 FROM c)," \
     " u AS ("                                                                              \
     "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity,"             \
     "    occurred_at, business_id)"                                                         \
