@@ -150,4 +150,55 @@ t_is "the rollup moved the status" \
                       AND status = 'voicemail' AND timezone = 'America/New_York'")" 1
 all "folded changes:"
 t_is "verify at the end: no difference" "$(json_get "$(verify "")" .body.mismatches)" 0
+# Who writes a call's delta (round 7): tenant-svc's insert in its own
+# statement (the 54 calls posted above made 54 deltas, not 108: the row
+# trigger skipped the call its statement named in switchboard.call_delta);
+# the row trigger for any other insert. A call inserted by SQL is counted;
+# so is one inserted in a transaction that names another call.
+sql_call () {   # sql_call STARTED [SQL before the insert]
+    suite_psql -c "BEGIN; $2
+                   INSERT INTO tenant.calls (organization_id, id, business_id, caller_number,
+                                             started_at, duration_seconds, status)
+                   VALUES ('$A_OID', gen_random_uuid (), '$ny', '+15555550100', '$1', 125,
+                           'completed');
+                   COMMIT;" > /dev/null
+}
+before=$(suite_psql -c "SELECT count (*) FROM tenant.calls WHERE organization_id = '$A_OID'")
+sql_call 2026-01-06T15:00:00Z
+sql_call 2026-01-06T16:00:00Z \
+    "SELECT set_config ('switchboard.call_delta', gen_random_uuid ()::text, true);"
+t_is "two calls inserted by SQL" \
+    "$(suite_psql -c "SELECT count (*) FROM tenant.calls WHERE organization_id = '$A_OID'")" \
+    $((before + 2))
+for _ in $(seq 200); do [[ $(pending) == 0 ]] && break; sleep 0.1; done
+all "inserted by SQL:"
+t_is "verify after the inserts by SQL: no difference" "$(json_get "$(verify "")" .body.mismatches)" 0
+
+# Drift: a call whose insert claims its delta without writing it, and one
+# inserted with the triggers off. verify sees both; repair fixes them.
+suite_psql -c "BEGIN; SET LOCAL session_replication_role = replica;
+               INSERT INTO tenant.calls (organization_id, id, business_id, caller_number,
+                                         started_at, duration_seconds, status)
+               VALUES ('$A_OID', '00000000-0000-4000-8000-0000000000bb', '$kol',
+                       '+15555550100', '2026-01-07T16:00:00Z', 61, 'missed');
+               COMMIT;" > /dev/null
+suite_psql -c "INSERT INTO tenant.calls (organization_id, id, business_id, caller_number,
+                                         started_at, duration_seconds, status)
+               SELECT '$A_OID', '00000000-0000-4000-8000-0000000000aa', '$ny', '+15555550100',
+                      '2026-01-07T17:00:00Z', 61, 'voicemail'
+                WHERE set_config ('switchboard.call_delta',
+                                  '00000000-0000-4000-8000-0000000000aa', true) IS NOT NULL" \
+    > /dev/null
+for _ in $(seq 200); do [[ $(pending) == 0 ]] && break; sleep 0.1; done
+out=$(verify "")
+# Three keys: the missed call in its business's zone (Paris) and the
+# organization's (New York), the voicemail in New York.
+t_is "verify sees the calls without delta" "$(json_get "$out" .body.mismatches)" 3
+t_is "verify: the first key lacks one call" \
+    "$(json_get "$out" .body.examples[0].expected.calls)/$(json_get "$out" .body.examples[0].actual.calls)" \
+    "1/"
+out=$(verify ', "repair": true')
+t_ok "repair rebuilds the businesses concerned" test "$(json_get "$out" .body.repaired)" -gt 0
+t_is "verify after repair: no difference" "$(json_get "$(verify "")" .body.mismatches)" 0
+all "repaired:"
 t_done

@@ -11,18 +11,30 @@
 -- local days of its range, plus the deltas not folded yet, and raw calls
 -- for the rest.
 --
--- The write side is an append-only delta log. Statement triggers on calls
--- append to analytics_deltas, in the transaction of every write of calls
--- whatever the path (the API's insert, the legacy import, deletes by
--- org.purge or a business's cascade, an UPDATE or COPY by hand), one row
--- per change: +1 for a call inserted, −1 for a call deleted, −1 (old) and
--- +1 (new) for a call updated. A delta is the call's raw facts (business,
--- started_at, status, seconds), with no zone and no aggregate: the table
--- has no unique index and no row is ever updated, so concurrent calls of
--- one organization or business never wait on each other (round 5's
--- upsert per call serialized them on one row until commit, and took an
--- advisory lock per organization; it cost POST /v1/calls a third of its
--- throughput).
+-- The write side is an append-only delta log, analytics_deltas, written in
+-- the transaction of every write of calls whatever the path, one row per
+-- change: +1 for a call inserted, −1 for a call deleted, −1 (old) and +1
+-- (new) for a call updated. Who writes it:
+--   - tenant-svc's insert (tenant_calls.c: POST /v1/calls, Twilio's calls),
+--     the hot path: its own statement, a CTE beside the usage outbox's; it
+--     names its call in switchboard.call_delta (set_config, local to the
+--     transaction) before the row is made;
+--   - any other insert (the legacy import, bench/scale.sh's loader, SQL by
+--     hand): a row trigger on calls, whose WHEN skips the call named in
+--     switchboard.call_delta — evaluated per row before anything is queued,
+--     so on the hot path it costs a comparison, not a trigger;
+--   - deletes (org.purge, a business's cascade) and updates (by hand;
+--     tenant-svc never changes a call): statement triggers with transition
+--     tables, one INSERT per statement whatever its size.
+-- A delta is the call's raw facts (business, started_at, status, seconds),
+-- with no zone and no aggregate: the table has no unique index and no row
+-- is ever updated, so concurrent calls of one organization or business
+-- never wait on each other (round 5's upsert per call serialized them on
+-- one row until commit, and took an advisory lock per organization; it
+-- cost POST /v1/calls a third of its throughput). A write with the
+-- triggers off (session_replication_role = replica), or an insert that
+-- names its call in switchboard.call_delta without writing its delta,
+-- leaves the rollup short: analytics.verify reports it, repair rebuilds.
 --
 -- The folder (tenant_analytics.c, a background thread in each tenant-svc
 -- worker; one at a time across workers: pg_try_advisory_xact_lock of

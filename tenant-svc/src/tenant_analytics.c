@@ -15,8 +15,9 @@
     (migration 0012) holds per organization, zone, local day, business and
     status the calls, minutes, seconds and calls per local hour. Writers
     do not touch it: a write of calls appends deltas (analytics_deltas,
-    +1/−1 per call, the call's raw facts, by statement triggers in the
-    writer's transaction), and the folder below moves them into
+    +1/−1 per call, the call's raw facts, in the writer's transaction:
+    by tenant_calls.c's insert statement itself, by triggers for every
+    other write; 0012's header), and the folder below moves them into
     analytics_days every 5 s (at once while a backlog lasts); so the
     overview reads the rollup rows PLUS the deltas not folded yet, in one
     snapshot (the fold deletes deltas and adds them to rows in one

@@ -4,10 +4,15 @@
     its usage — 1 `calls` and ⌈duration/60⌉ `call_minutes` — into the usage
     outbox; once the transaction commits, the process's relay is woken
     (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
-    records: created and read, never edited. The insert also appends one
-    row to analytics_deltas (a statement trigger, migration 0012: no lock,
-    no unique index; the analytics folder aggregates it later), which is
-    all the analytics rollup costs a call.
+    records: created and read, never edited. The same statement appends
+    the call's row to analytics_deltas (a CTE; no lock, no unique index;
+    the analytics folder aggregates it later), which is all the analytics
+    rollup costs a call, and names the call in switchboard.call_delta
+    (set_config, local to the transaction) before the row is made, so that
+    the row trigger of migration 0012 — there for every other insert:
+    the legacy import, SQL by hand — skips it. A call named there whose
+    statement did not write its delta would be missing from the rollup:
+    only this statement names a call.
 
     tenant_calls_store is the one way a call is stored after its checks
     (the plan's calls quota, then that statement): POST /v1/calls and the
