@@ -62,13 +62,28 @@
 -- only — never by calls. analytics.verify compares rows + pending deltas
 -- with the calls; repair rebuilds.
 --
--- Cost to a writer, measured (2026-12-03, the insert statement of
--- tenant_calls.c with the usage outbox, 8,000 in a PL/pgSQL loop, the
--- backend's CPU time from /proc, 3 runs alternated on the busy 2-core
--- machine): 61 µs without the rollup; 70 µs with this statement trigger;
--- 71 µs with a row trigger; 67 µs with the delta appended by the
--- statement's own CTE. The trigger is kept: a few µs more than the CTE,
--- and every path that writes calls is covered without its help.
+-- Cost to a writer, measured (2026-12-03 round 7, load average 6–12 from
+-- the other engineers and a 10M-call load: every figure below is noisy).
+-- The insert statement of tenant_calls.c with the usage outbox, 10,000 in
+-- a PL/pgSQL loop as sb_tenant, the backend's CPU time from /proc, 3
+-- rounds alternated (µs per insert): nothing 90/104/95; the statement
+-- trigger 110/109/115; the CTE + this row trigger skipped 120/114/120; the
+-- CTE alone 117/110/117; the row trigger not skipped 128/121/129. So the
+-- skipped row trigger costs next to nothing (CTE alone vs CTE + skipped:
+-- within the noise), but the CTE is not cheaper than the statement
+-- trigger in a loop whose plans are cached: what a delta costs is its row
+-- (heap, index, WAL, the policy's check), wherever it is written. Under
+-- POST /v1/calls (perf record -g of tenant-svc's backends, 8 s of
+-- bench/bench.sh SCENARIOS=calls, one run each): the after-trigger queue's
+-- end of query (AfterTriggerEndQuery) was 10.0 % of the samples with the
+-- statement trigger (plpgsql_exec_trigger 5.7 %), 5.0 % with the CTE and
+-- 4.6 % on main (the foreign key's check); ExecutorStart 8.3 % against
+-- 7.3 % on main (one more table in the plan). Chosen: the CTE, for the
+-- trigger machinery it takes off the hot path, and the row trigger for
+-- the other inserts, which are not hot (a bulk load, bench/scale.sh's,
+-- writes its deltas in its own statement with the triggers off: the row
+-- trigger doubled its load time at 100,000 calls, 17 → 33 s; so it is
+-- 9 s, the foreign keys unchecked too).
 --
 -- Cost of the fold, measured (2026-12-03, a scratch cluster of the test
 -- harness, tenant-svc stopped; 100,000 deltas folded 20,000 at a time as
@@ -93,16 +108,14 @@
 -- (a business deleted needs it).
 --
 -- POST /v1/calls (bench/bench.sh SCENARIOS=calls, 100 organizations × 10
--- businesses, main's release build d41bfb4 and this one alternated, 4
--- runs each, load average rising 1.9 → 7 with the other engineers'
--- benchmarks): main 2,684 / 3,081 / 2,211 / 2,841 req/s, this 2,277 /
--- 2,597 / 1,838 / 2,186 — 18 % fewer on average (31 % before). Not the
--- fold any more: a build that never folds during the run measured the
--- same (1,785 / 1,978 against 1,611 / 2,011), and one without the index
--- of analytics_deltas too (1,776 / 2,184 against 1,990 / 2,108). What is
--- left is the writer's statement trigger (61 → 70 µs of the backend's
--- CPU per insert above: 15 % of it, and tenant-svc's one worker in the
--- benchmark waits on that backend).
+-- businesses), round 6: main d41bfb4 2,684 / 3,081 / 2,211 / 2,841 req/s,
+-- the statement trigger 2,277 / 2,597 / 1,838 / 2,186 (−18 %); a build
+-- that never folds and one without the index of analytics_deltas measured
+-- the same. Round 7 (main d2522a0's release build and this one
+-- alternated, load average 6–16): main 1,471 / 1,686 / 1,581 / 1,182 /
+-- 479 / 1,280, the statement trigger 1,194 / 1,753 / 1,018, this 1,224 /
+-- 1,730 / 1,066 / 727 / 1,320 / 1,295 — runs of one build vary 3× on the
+-- machine of that day: no conclusion; the lead's quiet machine decides.
 
 CREATE TABLE analytics_days (
     organization_id uuid NOT NULL,
