@@ -14,4 +14,18 @@
 //  (SB_OP_TX). Returns 0, or -1 when the database failed.
 int tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
+//  analytics.verify {org, repair?} (role service and above): the rollup
+//  (analytics_days) of one organization recomputed from its calls and
+//  compared: 200 {mismatches, rows, calls, examples (up to 10
+//  {organization_id, day, business_id, status, expected, actual}), pending
+//  (deltas not folded yet, counted with the rows)}; with
+//  repair true, the differing organizations' rows are rebuilt in the same
+//  transaction and {repaired} says how many rows were rewritten.
+int tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
+
+//  The folder (a thread with its own connection): moves analytics_deltas
+//  into analytics_days every second. start returns 0 or -1.
+int tenant_analytics_start (const sb_config_t *config);
+void tenant_analytics_stop (void);
+
 #endif

@@ -4,7 +4,15 @@
     its usage — 1 `calls` and ⌈duration/60⌉ `call_minutes` — into the usage
     outbox; once the transaction commits, the process's relay is woken
     (tenant_relay.c delivers the outbox to usage-svc). Calls are immutable
-    records: created and read, never edited.
+    records: created and read, never edited. The same statement appends
+    the call's row to analytics_deltas (a CTE; no lock, no unique index;
+    the analytics folder aggregates it later), which is all the analytics
+    rollup costs a call, and names the call in switchboard.call_delta
+    (set_config, local to the transaction) before the row is made, so that
+    the row trigger of migration 0012 — there for every other insert:
+    the legacy import, SQL by hand — skips it. A call named there whose
+    statement did not write its delta would be missing from the rollup:
+    only this statement names a call.
 
     tenant_calls_store is the one way a call is stored after its checks
     (the plan's calls quota, then that statement): POST /v1/calls and the
@@ -60,7 +68,13 @@ s_call_read (sb_ctx_t *ctx, const msgpack_object *args, tenant_call_t *call, sb_
     "    duration_seconds, status, transcript, summary, source, external_id)"              \
     "  SELECT $1::uuid, $2::uuid, $3::uuid, $4::text, $5::timestamptz, $6::int,"          \
     "    $7::text, $8::text, $9::text, $10::text, $11::text"                              \
-    "  WHERE $5::timestamptz <= now () + interval '5 minutes' RETURNING *),"               \
+    "  WHERE $5::timestamptz <= now () + interval '5 minutes'"                             \
+    "    AND set_config ('switchboard.call_delta', $2::uuid::text, true) IS NOT NULL"       \
+    "  RETURNING *),"                                                                      \
+    " d AS ("                                                                              \
+    "  INSERT INTO analytics_deltas (organization_id, business_id, started_at, status,"    \
+    "    seconds, sign)"                                                                    \
+    "  SELECT organization_id, business_id, started_at, status, duration_seconds, 1 FROM c)," \
     " u AS ("                                                                              \
     "  INSERT INTO usage_outbox (organization_id, event_id, metric, quantity,"             \
     "    occurred_at, business_id)"                                                         \

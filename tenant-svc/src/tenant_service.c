@@ -16,12 +16,13 @@ s_start (const sb_config_t *config, sb_db_t *db)
 {
     (void) db;
     return tenant_relay_start (config) || tenant_notices_start (config)
-           || tenant_webhooks_start (config) ? -1 : 0;
+           || tenant_webhooks_start (config) || tenant_analytics_start (config) ? -1 : 0;
 }
 
 static void
 s_stop (void)
 {
+    tenant_analytics_stop ();
     tenant_webhooks_stop ();
     tenant_notices_stop ();
     tenant_relay_stop ();
@@ -107,6 +108,9 @@ static const sb_op_t s_ops [] = {
       .handler = tenant_twilio_events },
     { .name = "twilio.callback", .role = SB_ROLE_NONE, .flags = SB_OP_TX,
       .handler = tenant_twilio_callback },
+    //  ---- Analytics rollup (issue 16, tenant_analytics.c) ----
+    { .name = "analytics.verify", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX,
+      .handler = tenant_analytics_verify },
     { .name = NULL }
 };
 
