@@ -100,6 +100,8 @@ typedef struct {
     const char *sql;
     int nparams;
     const char *const *params;
+    const int *lengths;             //  NULL: text parameters
+    const int *formats;
     int parse;                      //  slot whose Parse precedes it, or -1
     PGresult *result;               //  its result once read (success or error)
     bool failed;                    //  error, aborted, or never answered
@@ -111,6 +113,9 @@ typedef struct {
 //  that need it, in the same pipeline: set_config (..., true) is local to
 //  the transaction, explicit or implicit (up to the pipeline's Sync).
 #define S_SET_ORG "SELECT set_config('switchboard.org', $1, true)"
+//  A statement across organizations (sb_db_stmt_t.all_orgs), and back.
+#define S_ALL_ORGS_ON "SELECT set_config('switchboard.all_orgs', 'on', true)"
+#define S_ALL_ORGS_OFF "SELECT set_config('switchboard.all_orgs', '', true)"
 
 struct _sb_db_t {
     char *url;                      //  conninfo or postgres:// URL (secret)
@@ -486,8 +491,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
         }
         int slot = s_statement (self, step->sql);
         if (slot < 0) {
-            sent = PQsendQueryParams (conn, step->sql, step->nparams, NULL, step->params, NULL,
-                                      NULL, 0) == 1;
+            sent = PQsendQueryParams (conn, step->sql, step->nparams, NULL, step->params,
+                                      step->lengths, step->formats, 0) == 1;
             continue;
         }
         char name [16];
@@ -497,8 +502,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
             self->statements [slot].state = S_PREPARED;
             step->parse = slot;
         }
-        sent = sent && PQsendQueryPrepared (conn, name, step->nparams, step->params, NULL, NULL,
-                                            0) == 1;
+        sent = sent && PQsendQueryPrepared (conn, name, step->nparams, step->params,
+                                            step->lengths, step->formats, 0) == 1;
     }
     //  A pipeline that does not end in a Sync is never answered
     if (sent && (count == 0 || steps [count - 1].sql))
@@ -938,17 +943,24 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
 
 
 //  --------------------------------------------------------------------------
-//  Appends stmt to steps [n], after its organization when it has one.
-//  Returns the new count; *at is the statement's own step.
+//  Appends stmt to steps [n], after its organization when it has one
+//  (between all_orgs on and off, for one across organizations). Returns
+//  the new count; *at is the statement's own step.
 
 static size_t
 s_steps_add (s_step_t *steps, size_t n, const sb_db_stmt_t *stmt, size_t *at)
 {
+    if (stmt->all_orgs)
+        steps [n++] = (s_step_t) { .sql = S_ALL_ORGS_ON };
+    else
     if (stmt->org)
         steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmt->org };
     *at = n;
     steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
-                               .params = stmt->params };
+                               .params = stmt->params, .lengths = stmt->lengths,
+                               .formats = stmt->formats };
+    if (stmt->all_orgs)
+        steps [n++] = (s_step_t) { .sql = S_ALL_ORGS_OFF };
     return n;
 }
 
@@ -965,7 +977,7 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
     //  First all in one implicit transaction with one Sync: a transaction
     //  per statement costs PostgreSQL more than the statement. A failure
     //  there spoils the statements after it, so then all again, alone.
-    s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 1, sizeof (s_step_t));
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 4 + 1, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     int rc = -1;
     bool alone = count == 1;
@@ -1038,7 +1050,7 @@ sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresu
     //  BEGIN, per statement its organization and itself, the transaction's
     //  id and COMMIT; every answer kept, should the connection be lost
     //  before COMMIT's (s_resolve_commit)
-    s_step_t *steps = (s_step_t *) sb_calloc (count * 2 + 3, sizeof (s_step_t));
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 3, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     size_t n = 0;
     steps [n++] = (s_step_t) { .sql = "BEGIN" };

@@ -171,7 +171,11 @@ int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_
 //  organization whose entitlement billing-svc cannot give now is left out
 //  of the alert check only (its next counted event checks again).
 void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt);
-void usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome);
+//  org: only that organization's part of the outcome (a merged statement's,
+//  usage_ingest_merge): its accepted and counted events, and its refusal
+//  as over alone (refused_count 0); NULL: the whole batch's.
+void usage_store_done (sb_ctx_t *ctx, const PGresult *result, const char *org,
+                       usage_outcome_t *outcome);
 
 //  ---- the counter cache (usage_quota.c) --------------------------------------
 
@@ -185,6 +189,7 @@ void usage_cache_destroy (void);
 int usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 sb_query_fn usage_ingest_query;
 sb_finish_fn usage_ingest_finish;
+sb_merge_fn usage_ingest_merge;
 int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

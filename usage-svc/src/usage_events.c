@@ -321,8 +321,10 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "SELECT (SELECT count (*) FROM ins),"
         "       (SELECT array_agg (i.n ORDER BY i.n) FROM input AS i JOIN refused AS r"
         "           ON r.organization_id = i.organization_id AND r.event_id = i.event_id)::text,"
-        "       (SELECT min (o.metric || ' ' || to_char (o.period_start, 'YYYY-MM'))"
-        "          FROM over AS o),"
+        "       (SELECT string_agg (organization_id || ' ' || counter, E'\\n' ORDER BY counter)"
+        "          FROM (SELECT organization_id,"
+        "                       min (metric || ' ' || to_char (period_start, 'YYYY-MM')) AS counter"
+        "                  FROM over GROUP BY 1) AS o),"
         "       b.organization_id, b.metric, b.period_start::text, s.events,"
         "       (SELECT count (*) FROM notices)"
         "  FROM (SELECT 1) AS one"
@@ -330,18 +332,37 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "             AND s.metric = b.metric AND s.period_start = b.period_start) ON true";
 }
 
+//  The counter named for org in over's lines ("<org> <metric> <YYYY-MM>",
+//  the least first), or for any organization when org is NULL; or NULL.
+static const char *
+s_over_of (sb_ctx_t *ctx, const char *over, const char *org)
+{
+    for (const char *line = over; *line; ) {
+        const char *end = strchr (line, '\n');
+        size_t size = end ? (size_t) (end - line) : strlen (line);
+        const char *space = memchr (line, ' ', size);
+        if (space && (!org || ((size_t) (space - line) == strlen (org)
+                               && memcmp (line, org, strlen (org)) == 0)))
+            return sb_ctx_strndup (ctx, space + 1, size - (size_t) (space + 1 - line));
+        line += size + (end != NULL);
+    }
+    return NULL;
+}
+
 void
-usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome)
+usage_store_done (sb_ctx_t *ctx, const PGresult *result, const char *org,
+                  usage_outcome_t *outcome)
 {
     memset (outcome, 0, sizeof (*outcome));
     int rows = PQntuples (result);
     if (rows == 0)
         return;
-    outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    if (!org)
+        outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
     outcome->alerts = strtoll (PQgetvalue (result, 0, 7), NULL, 10);
     if (outcome->alerts)
         sb_ctx_after_commit (ctx, usage_alerts_wake);
-    if (!PQgetisnull (result, 0, 1)) {
+    if (!org && !PQgetisnull (result, 0, 1)) {
         //  "{3,7,9}": ordinals from 1, in order; at most the batch's count.
         const char *p = PQgetvalue (result, 0, 1);
         outcome->refused = (uint32_t *) sb_ctx_alloc (ctx, sizeof (uint32_t) * USAGE_MAX_EVENTS);
@@ -358,11 +379,12 @@ usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcom
         }
     }
     if (!PQgetisnull (result, 0, 2))
-        outcome->over = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 2),
-                                        (size_t) PQgetlength (result, 0, 2));
+        outcome->over = s_over_of (ctx, PQgetvalue (result, 0, 2), org);
     outcome->counted = sb_ctx_alloc (ctx, sizeof (*outcome->counted) * (size_t) rows);
     for (int r = 0; r < rows; r++)
-        if (!PQgetisnull (result, r, 3)) {
+        if (!PQgetisnull (result, r, 3) && (!org || streq (PQgetvalue (result, r, 3), org))) {
+            if (org)
+                outcome->accepted += strtoll (PQgetvalue (result, r, 6), NULL, 10);
             usage_cache_forget (PQgetvalue (result, r, 3), PQgetvalue (result, r, 4),
                                 PQgetvalue (result, r, 5));
             outcome->counted [outcome->counted_count].org
@@ -384,7 +406,7 @@ usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_t *o
     PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
     if (!result)
         return -1;
-    usage_store_done (ctx, result, outcome);
+    usage_store_done (ctx, result, NULL, outcome);
     PQclear (result);
     return 0;
 }
@@ -682,15 +704,59 @@ usage_ingest_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
     return 0;
 }
 
+//  One statement for the requests of a group's round (sb_merge_fn): their
+//  arrays of events and of limits joined, the flags and the cap as they
+//  are (the same for all). Each event's organization is its request's own
+//  (usage_org, never the body's: the arrays' first column), and each
+//  request of a round is of another organization, so the statement keeps
+//  every row under its request's organization, and "whole" refuses one
+//  request's events, no other's. Each finish takes its organization's
+//  part of the answer (usage_store_done).
+int
+usage_ingest_merge (sb_ctx_t *ctx, const sb_db_stmt_t *stmts, size_t count,
+                    sb_db_stmt_t *merged)
+{
+    static const int joined [] = { 0, 1, 2, 3, 4, 5, 6, 7, S_COLUMNS + 2, S_COLUMNS + 3,
+                                   S_COLUMNS + 4 };
+    *merged = stmts [0];
+    merged->org = NULL;
+    for (size_t j = 0; j < sizeof (joined) / sizeof (joined [0]); j++) {
+        int p = joined [j];
+        size_t size = 2;
+        for (size_t i = 0; i < count; i++)
+            size += strlen (stmts [i].params [p]) - 1;
+        char *array = (char *) sb_ctx_alloc (ctx, size + 1);
+        char *at = array;
+        *at++ = '{';
+        for (size_t i = 0; i < count; i++) {
+            //  "{...}": the elements between the braces
+            const char *given = stmts [i].params [p];
+            size_t inner = strlen (given) - 2;
+            if (inner == 0)
+                continue;
+            if (at > array + 1)
+                *at++ = ',';
+            memcpy (at, given + 1, inner);
+            at += inner;
+        }
+        *at++ = '}';
+        *at = 0;
+        merged->params [p] = array;
+    }
+    return 0;
+}
+
 int
 usage_ingest_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                      sb_reply_t *reply)
 {
     if (!result)
         return usage_reply_db_error (ctx, reply);
+    sb_fields_t fields = { 0 };
+    const char *org = usage_org (ctx, args, &fields);
     usage_outcome_t outcome;
-    usage_store_done (ctx, result, &outcome);
-    if (outcome.refused_count)
+    usage_store_done (ctx, result, org, &outcome);
+    if (outcome.over)
         return usage_reply_overflow (reply, "these events (none was stored)",
                                      outcome.over ? outcome.over : "of this organization");
     msgpack_packer *pk = sb_reply_body (reply, 202);

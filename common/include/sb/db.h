@@ -109,13 +109,20 @@ void sb_db_read (sb_db_t *self, const char *org);
 void sb_db_read_end (sb_db_t *self);
 
 //  One statement of a batch: org (NULL: none) is set for row-level
-//  security in the statement's own implicit transaction.
+//  security in the statement's own implicit transaction. all_orgs (org
+//  then ignored): the statement sees every organization
+//  (switchboard.all_orgs on), and only it: the setting is undone right
+//  after it, in the same round trip. lengths and formats (NULL: all text)
+//  as for PQexecParams: format 1 for a binary parameter (sb_db_array_t).
 #define SB_DB_PARAMS_MAX 16
 typedef struct {
     const char *org;
     const char *sql;
     int nparams;
     const char *params [SB_DB_PARAMS_MAX];
+    bool all_orgs;
+    const int *lengths;
+    const int *formats;
 } sb_db_stmt_t;
 
 //  Runs count independent statements in one round trip, in one implicit
