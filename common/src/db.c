@@ -37,7 +37,9 @@
     input, are cut before the quote. Server notices and warnings go to our
     log instead of libpq's default of printing them on stderr.
 */
+#include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -116,6 +118,9 @@ typedef struct {
 //  A statement across organizations (sb_db_stmt_t.all_orgs), and back.
 #define S_ALL_ORGS_ON "SELECT set_config('switchboard.all_orgs', 'on', true)"
 #define S_ALL_ORGS_OFF "SELECT set_config('switchboard.all_orgs', '', true)"
+
+static PGresult *s_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+                         const int *lengths, const int *formats);
 
 struct _sb_db_t {
     char *url;                      //  conninfo or postgres:// URL (secret)
@@ -604,7 +609,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
 //  failure recorded.
 
 static PGresult *
-s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *params)
+s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+             const int *lengths, const int *formats)
 {
     bool begin = self->tx_deferred;
     const char *org = (begin || self->reading) && self->has_org ? self->org : NULL;
@@ -614,7 +620,8 @@ s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *par
         steps [count++] = (s_step_t) { .sql = "BEGIN" };
     if (org)
         steps [count++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &org };
-    steps [count++] = (s_step_t) { .sql = sql, .nparams = nparams, .params = params };
+    steps [count++] = (s_step_t) { .sql = sql, .nparams = nparams, .params = params,
+                                   .lengths = lengths, .formats = formats };
     s_pipeline (self, steps, count);
 
     PGresult *failure = NULL;
@@ -676,7 +683,7 @@ s_resolve_commit (sb_db_t *self, const s_step_t *steps, size_t count)
     PGresult *result = NULL;
     if (*id && s_reconnect (self) == 0) {
         const char *params [] = { id };
-        result = s_exec_once (self, "SELECT pg_xact_status ($1::xid8)", 1, params);
+        result = s_exec_once (self, "SELECT pg_xact_status ($1::xid8)", 1, params, NULL, NULL);
         if (result && PQntuples (result) == 1 && !PQgetisnull (result, 0, 0))
             status = PQgetvalue (result, 0, 0);
     }
@@ -855,7 +862,7 @@ sb_db_connect (sb_db_t *self, int wait_ms)
         }
         const char *params [] = { quoted };
         PGresult *result = s_exec_once (self, "SELECT set_config('search_path', $1, false)", 1,
-                                        params);
+                                        params, NULL, NULL);
         PQfreemem (quoted);
         if (!result) {
             s_disconnect (self);
@@ -881,6 +888,19 @@ sb_db_connect (sb_db_t *self, int wait_ms)
 
 PGresult *
 sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    return s_exec (self, sql, nparams, params, NULL, NULL);
+}
+
+PGresult *
+sb_db_exec_stmt (sb_db_t *self, const sb_db_stmt_t *stmt)
+{
+    return s_exec (self, stmt->sql, stmt->nparams, stmt->params, stmt->lengths, stmt->formats);
+}
+
+static PGresult *
+s_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+        const int *lengths, const int *formats)
 {
     assert (self);
     assert (sql);
@@ -908,7 +928,7 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
         sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
         return NULL;
     }
-    PGresult *result = s_exec_once (self, sql, nparams, params);
+    PGresult *result = s_exec_once (self, sql, nparams, params, lengths, formats);
     if (result)
         return result;
 
@@ -933,7 +953,7 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
             sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
             return NULL;
         }
-        result = s_exec_once (self, sql, nparams, params);
+        result = s_exec_once (self, sql, nparams, params, lengths, formats);
         if (result)
             return result;
     }
@@ -1417,4 +1437,187 @@ sb_db_pack_rows (msgpack_packer *pk, const PGresult *result)
     msgpack_pack_array (pk, (size_t) rows);
     for (int r = 0; r < rows; r++)
         sb_db_pack_row (pk, result, r);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Array parameters in PostgreSQL's binary format (see db.h): a 20-byte
+//  head (ndim 1, has-null flag, element type, length, lower bound 1, each
+//  a big-endian int32), written last in the room left for it, then each
+//  element as a big-endian int32 length (-1: NULL) and its bytes.
+
+#define S_ARRAY_HEAD 20
+
+static void
+s_array_put (sb_db_array_t *self, const void *bytes, size_t size)
+{
+    if (self->size + size > self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 256;
+        while (capacity < self->size + size)
+            capacity *= 2;
+        self->data = (char *) sb_realloc (self->data, capacity);
+        self->capacity = capacity;
+    }
+    memcpy (self->data + self->size, bytes, size);
+    self->size += size;
+}
+
+static void
+s_array_put_int32 (sb_db_array_t *self, int32_t value)
+{
+    uint32_t net = htonl ((uint32_t) value);
+    s_array_put (self, &net, 4);
+}
+
+void
+sb_db_array_init (sb_db_array_t *self, uint32_t type)
+{
+    memset (self, 0, sizeof (*self));
+    self->type = type;
+    char head [S_ARRAY_HEAD] = { 0 };
+    s_array_put (self, head, sizeof head);
+}
+
+void
+sb_db_array_release (sb_db_array_t *self)
+{
+    free (self->data);
+    memset (self, 0, sizeof (*self));
+}
+
+void
+sb_db_array_add (sb_db_array_t *self, const void *bytes, size_t size)
+{
+    assert (size <= INT32_MAX);
+    self->count++;
+    if (!bytes) {
+        self->nulls = true;
+        s_array_put_int32 (self, -1);
+        return;
+    }
+    s_array_put_int32 (self, (int32_t) size);
+    s_array_put (self, bytes, size);
+}
+
+void
+sb_db_array_add_text (sb_db_array_t *self, const char *text)
+{
+    sb_db_array_add (self, text, text ? strlen (text) : 0);
+}
+
+void
+sb_db_array_add_int8 (sb_db_array_t *self, int64_t value)
+{
+    uint64_t bits = (uint64_t) value;
+    unsigned char net [8];
+    for (int i = 7; i >= 0; i--, bits >>= 8)
+        net [i] = (unsigned char) (bits & 0xff);
+    sb_db_array_add (self, net, 8);
+}
+
+int
+sb_db_array_add_uuid (sb_db_array_t *self, const char *text)
+{
+    if (!text) {
+        sb_db_array_add (self, NULL, 0);
+        return 0;
+    }
+    if (!sb_is_uuid (text))
+        return -1;
+    unsigned char bytes [16];
+    size_t n = 0;
+    for (const char *c = text; *c && n < 32; c++) {
+        if (*c == '-')
+            continue;
+        int digit = isdigit ((unsigned char) *c) ? *c - '0' : tolower ((unsigned char) *c) - 'a' + 10;
+        if (n % 2 == 0)
+            bytes [n / 2] = (unsigned char) (digit << 4);
+        else
+            bytes [n / 2] |= (unsigned char) digit;
+        n++;
+    }
+    sb_db_array_add (self, bytes, sizeof bytes);
+    return 0;
+}
+
+void
+sb_db_array_add_timestamptz (sb_db_array_t *self, int64_t usec)
+{
+    //  PostgreSQL counts microseconds from 2000-01-01 UTC
+    sb_db_array_add_int8 (self, usec - INT64_C (946684800000000));
+}
+
+void
+sb_db_array_add_jsonb (sb_db_array_t *self, const char *json)
+{
+    if (!json) {
+        sb_db_array_add (self, NULL, 0);
+        return;
+    }
+    //  Version 1: the JSON text follows
+    size_t size = strlen (json);
+    self->count++;
+    s_array_put_int32 (self, (int32_t) size + 1);
+    s_array_put (self, "\1", 1);
+    s_array_put (self, json, size);
+}
+
+const char *
+sb_db_array_finish (sb_db_array_t *self, int *length)
+{
+    //  An empty array is written with no dimension: 12 bytes of head
+    //  from byte 8, so that the same buffer serves
+    char *head = self->data + (self->count ? 0 : 8);
+    int32_t values [5] = { 1, self->nulls, (int32_t) self->type, (int32_t) self->count, 1 };
+    if (!self->count)
+        values [0] = 0;
+    for (int i = 0; i < (self->count ? 5 : 3); i++) {
+        uint32_t net = htonl ((uint32_t) values [i]);
+        memcpy (head + 4 * i, &net, 4);
+    }
+    *length = (int) (self->size - (size_t) (head - self->data));
+    return head;
+}
+
+static uint32_t
+s_int32_at (const char *at)
+{
+    uint32_t net;
+    memcpy (&net, at, 4);
+    return ntohl (net);
+}
+
+size_t
+sb_db_array_join (const char *const *arrays, const int *lengths, size_t count, char *out)
+{
+    uint32_t type = 0, nulls = 0, elements = 0;
+    size_t size = S_ARRAY_HEAD;
+    for (size_t i = 0; i < count; i++) {
+        const char *array = arrays [i];
+        assert (lengths [i] >= 12);
+        if (type == 0 || s_int32_at (array) == 1)
+            type = s_int32_at (array + 8);
+        if (s_int32_at (array) == 0)
+            continue;
+        assert (s_int32_at (array) == 1 && lengths [i] >= S_ARRAY_HEAD);
+        nulls |= s_int32_at (array + 4);
+        elements += s_int32_at (array + 12);
+        memcpy (out + size, array + S_ARRAY_HEAD, (size_t) lengths [i] - S_ARRAY_HEAD);
+        size += (size_t) lengths [i] - S_ARRAY_HEAD;
+    }
+    uint32_t values [5] = { 1, nulls, type, elements, 1 };
+    if (elements == 0) {
+        //  No element anywhere: an empty array's 12 bytes
+        values [0] = 0;
+        for (int i = 0; i < 3; i++) {
+            uint32_t net = htonl (values [i]);
+            memcpy (out + 4 * i, &net, 4);
+        }
+        return 12;
+    }
+    for (int i = 0; i < 5; i++) {
+        uint32_t net = htonl (values [i]);
+        memcpy (out + 4 * i, &net, 4);
+    }
+    return size;
 }

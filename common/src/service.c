@@ -1001,7 +1001,7 @@ s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_
     }
     if (stmt.org && sb_db_in_transaction (ctx->db) && sb_db_set_org (ctx->db, stmt.org))
         return -1;
-    PGresult *result = sb_db_exec (ctx->db, stmt.sql, stmt.nparams, stmt.params);
+    PGresult *result = sb_db_exec_stmt (ctx->db, &stmt);
     int rc = op->finish (ctx, ctx->request->args, result, reply);
     PQclear (result);
     return rc;
@@ -1343,6 +1343,7 @@ s_run_merged (s_slot_t **group, const sb_db_stmt_t *stmts, size_t count, sb_db_t
     if (!op->merge || op->merge (&group [0]->ctx, stmts, count, &merged))
         return 0;
     merged.all_orgs = true;
+    sb_log_set_request_id (NULL);
     PGresult *result = NULL;
     int rc = sb_db_exec_group (db, &merged, 1, &result);
     sb_log_set_request_id (NULL);

@@ -113,11 +113,12 @@ int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *li
 //  ---- storing events (usage_events.c) ----------------------------------------
 
 //  A batch of checked events, as the columns of one INSERT: each column a
-//  PostgreSQL array literal being built. Owned by the caller: _init, _add,
-//  then usage_store, then _release. position [k] is the index in the
-//  request of the batch's k-th event (what _add was given).
+//  PostgreSQL array in binary form being built (sb_db_array_t). Owned by
+//  the caller: _init, _add, then usage_store, then _release. position [k]
+//  is the index in the request of the batch's k-th event (what _add was
+//  given).
 typedef struct {
-    msgpack_sbuffer columns [8];
+    sb_db_array_t columns [8];
     msgpack_sbuffer quotas;         //  "org metric\0" of events whose metric has a quota
     size_t count;
     uint32_t position [USAGE_MAX_EVENTS];
@@ -145,7 +146,8 @@ void usage_batch_init (usage_batch_t *self);
 void usage_batch_release (usage_batch_t *self);
 //  Adds one event, the request's event number position (strings borrowed
 //  for the call; business, properties and reservation may be NULL;
-//  properties is JSON text).
+//  properties is JSON text). org, business and reservation are UUIDs and
+//  occurred_at RFC 3339, checked before (asserted).
 void usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const char *id,
                       const char *metric, int64_t quantity, const char *occurred_at,
                       const char *business, const char *properties, const char *reservation);

@@ -82,13 +82,17 @@ static int64_t s_last_sweep;        //  monotonic ms of this worker's last globa
 #define S_ENTS_QUIET_MS 10000
 static int64_t s_ents_quiet_until;
 
+//  The element type of each column, as the statement casts it.
+static const uint32_t s_types [S_COLUMNS] = {
+    SB_DB_OID_UUID, SB_DB_OID_TEXT, SB_DB_OID_TEXT, SB_DB_OID_INT8, SB_DB_OID_TIMESTAMPTZ,
+    SB_DB_OID_UUID, SB_DB_OID_JSONB, SB_DB_OID_UUID
+};
+
 void
 usage_batch_init (usage_batch_t *self)
 {
-    for (int c = 0; c < S_COLUMNS; c++) {
-        msgpack_sbuffer_init (&self->columns [c]);
-        msgpack_sbuffer_write (&self->columns [c], "{", 1);
-    }
+    for (int c = 0; c < S_COLUMNS; c++)
+        sb_db_array_init (&self->columns [c], s_types [c]);
     msgpack_sbuffer_init (&self->quotas);
     self->count = 0;
 }
@@ -97,31 +101,18 @@ void
 usage_batch_release (usage_batch_t *self)
 {
     for (int c = 0; c < S_COLUMNS; c++)
-        msgpack_sbuffer_destroy (&self->columns [c]);
+        sb_db_array_release (&self->columns [c]);
     msgpack_sbuffer_destroy (&self->quotas);
 }
 
-//  Appends one element to an array literal: quoted, with " and \ escaped
-//  (inside quotes nothing else is special), or NULL.
+//  Appends a UUID checked before (NULL: NULL).
 static void
-s_element (msgpack_sbuffer *column, const char *value, bool first)
+s_uuid (sb_db_array_t *column, const char *uuid)
 {
-    if (!first)
-        msgpack_sbuffer_write (column, ",", 1);
-    if (!value) {
-        msgpack_sbuffer_write (column, "NULL", 4);
-        return;
-    }
-    msgpack_sbuffer_write (column, "\"", 1);
-    const char *run = value;
-    for (const char *c = value; *c; c++)
-        if (*c == '"' || *c == '\\') {
-            msgpack_sbuffer_write (column, run, (size_t) (c - run));
-            msgpack_sbuffer_write (column, "\\", 1);
-            run = c;
-        }
-    msgpack_sbuffer_write (column, run, strlen (run));
-    msgpack_sbuffer_write (column, "\"", 1);
+    int rc = sb_db_array_add_uuid (column, uuid);
+    assert (rc == 0);
+    if (rc)
+        sb_db_array_add (column, NULL, 0);
 }
 
 void
@@ -131,18 +122,37 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
 {
     assert (self->count < USAGE_MAX_EVENTS);
     self->position [self->count] = position;
-    char number [24];
-    snprintf (number, sizeof (number), "%lld", (long long) quantity);
-    const char *values [S_COLUMNS] = { org,      id,         metric,     number,
-                                       occurred_at, business, properties, reservation };
-    for (int c = 0; c < S_COLUMNS; c++)
-        s_element (&self->columns [c], values [c], self->count == 0);
+    int64_t usec = 0;
+    int parsed = sb_timestamp_parse (occurred_at, &usec);
+    assert (parsed == 0);
+    (void) parsed;
+    s_uuid (&self->columns [S_ORG], org);
+    sb_db_array_add_text (&self->columns [S_ID], id);
+    sb_db_array_add_text (&self->columns [S_METRIC], metric);
+    sb_db_array_add_int8 (&self->columns [S_QUANTITY], quantity);
+    sb_db_array_add_timestamptz (&self->columns [S_AT], usec);
+    s_uuid (&self->columns [S_BUSINESS], business);
+    sb_db_array_add_jsonb (&self->columns [S_PROPERTIES], properties);
+    s_uuid (&self->columns [S_RESERVATION], reservation);
     self->count++;
     if (usage_has_quota (metric)) {
         msgpack_sbuffer_write (&self->quotas, org, strlen (org));
         msgpack_sbuffer_write (&self->quotas, " ", 1);
         msgpack_sbuffer_write (&self->quotas, metric, strlen (metric) + 1);
     }
+}
+
+//  Puts array as parameter p of stmt, copied into the request's memory.
+static void
+s_param_array (sb_ctx_t *ctx, sb_db_stmt_t *stmt, int p, sb_db_array_t *array)
+{
+    int length;
+    const char *bytes = sb_db_array_finish (array, &length);
+    char *copy = (char *) sb_ctx_alloc (ctx, (size_t) length);
+    memcpy (copy, bytes, (size_t) length);
+    stmt->params [p] = copy;
+    ((int *) stmt->lengths) [p] = length;
+    ((int *) stmt->formats) [p] = 1;
 }
 
 //  The limits of the batch's (organization, metric) pairs with a quota, as
@@ -155,13 +165,11 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
 static void
 s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
 {
-    msgpack_sbuffer lists [3];
-    for (int i = 0; i < 3; i++) {
-        msgpack_sbuffer_init (&lists [i]);
-        msgpack_sbuffer_write (&lists [i], "{", 1);
-    }
+    static const uint32_t types [3] = { SB_DB_OID_UUID, SB_DB_OID_TEXT, SB_DB_OID_INT8 };
+    sb_db_array_t lists [3];
+    for (int i = 0; i < 3; i++)
+        sb_db_array_init (&lists [i], types [i]);
     zhashx_t *seen = zhashx_new ();
-    bool first = true;
     const char *at = batch->quotas.data;
     const char *end = at ? at + batch->quotas.size : NULL;
     while (at && at < end) {
@@ -185,18 +193,14 @@ s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
         int64_t limit = usage_limit_of (&ent, space + 1);
         if (limit <= 0)
             continue;
-        char number [24];
-        snprintf (number, sizeof (number), "%lld", (long long) limit);
-        s_element (&lists [0], org, first);
-        s_element (&lists [1], space + 1, first);
-        s_element (&lists [2], number, first);
-        first = false;
+        s_uuid (&lists [0], org);
+        sb_db_array_add_text (&lists [1], space + 1);
+        sb_db_array_add_int8 (&lists [2], limit);
     }
     zhashx_destroy (&seen);
     for (int i = 0; i < 3; i++) {
-        msgpack_sbuffer_write (&lists [i], "}", 1);
-        stmt->params [S_COLUMNS + 2 + i] = sb_ctx_strndup (ctx, lists [i].data, lists [i].size);
-        msgpack_sbuffer_destroy (&lists [i]);
+        s_param_array (ctx, stmt, S_COLUMNS + 2 + i, &lists [i]);
+        sb_db_array_release (&lists [i]);
     }
 }
 
@@ -204,10 +208,13 @@ void
 usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt)
 {
     stmt->nparams = S_COLUMNS + 5;
-    for (int c = 0; c < S_COLUMNS; c++) {
-        msgpack_sbuffer_write (&batch->columns [c], "}", 1);
-        stmt->params [c] = sb_ctx_strndup (ctx, batch->columns [c].data, batch->columns [c].size);
-    }
+    //  Arrays in binary (format 1), the flag and the cap in text (0)
+    stmt->lengths = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) stmt->nparams);
+    stmt->formats = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) stmt->nparams);
+    memset ((int *) stmt->lengths, 0, sizeof (int) * (size_t) stmt->nparams);
+    memset ((int *) stmt->formats, 0, sizeof (int) * (size_t) stmt->nparams);
+    for (int c = 0; c < S_COLUMNS; c++)
+        s_param_array (ctx, stmt, c, &batch->columns [c]);
     char *cap = (char *) sb_ctx_alloc (ctx, 24);
     snprintf (cap, 24, "%lld", (long long) USAGE_MAX_COUNTER);
     stmt->params [S_COLUMNS] = whole ? "true" : "false";
@@ -403,7 +410,7 @@ usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_t *o
         return 0;
     sb_db_stmt_t stmt = { NULL };
     usage_store_stmt (ctx, batch, whole, &stmt);
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
+    PGresult *result = sb_db_exec_stmt (sb_ctx_db (ctx), &stmt);
     if (!result)
         return -1;
     usage_store_done (ctx, result, NULL, outcome);
@@ -711,7 +718,8 @@ usage_ingest_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
 //  request of a round is of another organization, so the statement keeps
 //  every row under its request's organization, and "whole" refuses one
 //  request's events, no other's. Each finish takes its organization's
-//  part of the answer (usage_store_done).
+//  part of the answer (usage_store_done). The arrays are binary
+//  (sb_db_array_join).
 int
 usage_ingest_merge (sb_ctx_t *ctx, const sb_db_stmt_t *stmts, size_t count,
                     sb_db_stmt_t *merged)
@@ -720,27 +728,22 @@ usage_ingest_merge (sb_ctx_t *ctx, const sb_db_stmt_t *stmts, size_t count,
                                    S_COLUMNS + 4 };
     *merged = stmts [0];
     merged->org = NULL;
+    int nparams = stmts [0].nparams;
+    int *lengths = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) nparams);
+    memcpy (lengths, stmts [0].lengths, sizeof (int) * (size_t) nparams);
+    merged->lengths = lengths;
+    const char **arrays = (const char **) sb_ctx_alloc (ctx, sizeof (char *) * count);
+    int *sizes = (int *) sb_ctx_alloc (ctx, sizeof (int) * count);
     for (size_t j = 0; j < sizeof (joined) / sizeof (joined [0]); j++) {
         int p = joined [j];
-        size_t size = 2;
-        for (size_t i = 0; i < count; i++)
-            size += strlen (stmts [i].params [p]) - 1;
-        char *array = (char *) sb_ctx_alloc (ctx, size + 1);
-        char *at = array;
-        *at++ = '{';
+        size_t size = 20;
         for (size_t i = 0; i < count; i++) {
-            //  "{...}": the elements between the braces
-            const char *given = stmts [i].params [p];
-            size_t inner = strlen (given) - 2;
-            if (inner == 0)
-                continue;
-            if (at > array + 1)
-                *at++ = ',';
-            memcpy (at, given + 1, inner);
-            at += inner;
+            arrays [i] = stmts [i].params [p];
+            sizes [i] = stmts [i].lengths [p];
+            size += (size_t) sizes [i];
         }
-        *at++ = '}';
-        *at = 0;
+        char *array = (char *) sb_ctx_alloc (ctx, size);
+        lengths [p] = (int) sb_db_array_join (arrays, sizes, count, array);
         merged->params [p] = array;
     }
     return 0;
