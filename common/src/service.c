@@ -28,6 +28,15 @@
     of its own: it answers only those operations (anything else: 404
     unknown_operation), and a handler running there cannot call the bus.
 
+    Changes marked SB_OP_GROUP (query/finish halves) of the requests a
+    worker holds commit together: in rounds of one request per
+    organization, each round one transaction and one round trip
+    (sb_db_exec_group); when the op merges (sb_op_t.merge), a round is one
+    statement across the organizations (all_orgs for that statement only),
+    each request's finish reading its part of the one result. A merged
+    statement that fails reruns as a group, a group that fails reruns each
+    request alone: one request's failure never fails another's.
+
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
     value of the map, so nothing is copied afterwards.

@@ -22,7 +22,9 @@
 
     The caps (usage.h): an event is at most 10^9, a counter (organization,
     metric, month) at most 10^15, so no sum ever comes near bigint's limit.
-    The checked batch is one statement: its columns travel as arrays, are
+    The checked batch is one statement: its columns travel as arrays (in
+    PostgreSQL's binary form, sb_db_array_t: the server parses no array
+    text, UUID or timestamp), are
     unnested server-side, the counters the batch would take past the cap
     are found (see usage_store_stmt) and their events left out, and
 
@@ -39,6 +41,22 @@
     after the transaction committed (the skeleton commits before replying),
     so an acknowledged event is never lost, and one that was not
     acknowledged can be sent again and still counts once.
+
+    The usage.ingest requests of one round of a group commit (one per
+    organization, service.c) are stored by one such statement
+    (usage_ingest_merge joins their arrays): PostgreSQL parses, plans and
+    starts it once for the round, not once per request. It runs with every
+    organization visible (row-level security lets it write the round's
+    organizations); isolation is kept by construction: each event's
+    organization is its request's (usage_org: the caller's, never the
+    body's), the statement joins and groups on the organization, and each
+    request of a round is of another organization, so "whole" refuses one
+    request's events and no other's. Each request's finish takes its
+    organization's rows of the one result (accepted, counters moved, the
+    counter over the cap). Bad data never reaches the statement (400 from
+    the checks above); should the merged statement fail all the same, the
+    round runs again as a group of one statement per request, then each
+    alone, so one request's failure fails no other (t4063).
 
     usage.verify (role service) recomputes every counter (per month) and
     every hourly sum (table hours, what usage.series reads) from the events

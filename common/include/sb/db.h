@@ -196,6 +196,8 @@ const char *sb_db_array_finish (sb_db_array_t *self, int *length);
 //  the sum of the lengths plus 20 bytes. Returns the bytes written.
 size_t sb_db_array_join (const char *const *arrays, const int *lengths, size_t count, char *out);
 
+void sb_db_test (bool verbose);
+
 //  The underlying connection, for the rare caller that needs libpq itself
 //  (COPY, pipelining). Borrowed; may change after a reconnect.
 PGconn *sb_db_conn (sb_db_t *self);
