@@ -4,9 +4,11 @@
     restart: the connection string, the schema for search_path, whether the
     caller has a transaction open, and the SQLSTATE of the last failure.
 
-    Every statement is a prepared statement with text parameters, so SQL
-    text never carries a value and the server parses each text once per
-    connection. A statement travels in one pipeline with what must come
+    Every statement is a prepared statement with parameters (text, or
+    binary where the caller says so: sb_db_array_t builds array parameters
+    in PostgreSQL's binary form, which the server takes without parsing
+    array text), so SQL text never carries a value and the server parses
+    each text once per connection. A statement travels in one pipeline with what must come
     before it — the BEGIN that sb_db_begin deferred, the organization for
     row-level security — so that a transaction's first statement, or a
     read under sb_db_read, costs one round trip. When a statement fails because the
@@ -37,7 +39,9 @@
     input, are cut before the quote. Server notices and warnings go to our
     log instead of libpq's default of printing them on stderr.
 */
+#include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -100,6 +104,8 @@ typedef struct {
     const char *sql;
     int nparams;
     const char *const *params;
+    const int *lengths;             //  NULL: text parameters
+    const int *formats;
     int parse;                      //  slot whose Parse precedes it, or -1
     PGresult *result;               //  its result once read (success or error)
     bool failed;                    //  error, aborted, or never answered
@@ -111,6 +117,12 @@ typedef struct {
 //  that need it, in the same pipeline: set_config (..., true) is local to
 //  the transaction, explicit or implicit (up to the pipeline's Sync).
 #define S_SET_ORG "SELECT set_config('switchboard.org', $1, true)"
+//  A statement across organizations (sb_db_stmt_t.all_orgs), and back.
+#define S_ALL_ORGS_ON "SELECT set_config('switchboard.all_orgs', 'on', true)"
+#define S_ALL_ORGS_OFF "SELECT set_config('switchboard.all_orgs', '', true)"
+
+static PGresult *s_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+                         const int *lengths, const int *formats);
 
 struct _sb_db_t {
     char *url;                      //  conninfo or postgres:// URL (secret)
@@ -486,8 +498,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
         }
         int slot = s_statement (self, step->sql);
         if (slot < 0) {
-            sent = PQsendQueryParams (conn, step->sql, step->nparams, NULL, step->params, NULL,
-                                      NULL, 0) == 1;
+            sent = PQsendQueryParams (conn, step->sql, step->nparams, NULL, step->params,
+                                      step->lengths, step->formats, 0) == 1;
             continue;
         }
         char name [16];
@@ -497,8 +509,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
             self->statements [slot].state = S_PREPARED;
             step->parse = slot;
         }
-        sent = sent && PQsendQueryPrepared (conn, name, step->nparams, step->params, NULL, NULL,
-                                            0) == 1;
+        sent = sent && PQsendQueryPrepared (conn, name, step->nparams, step->params,
+                                            step->lengths, step->formats, 0) == 1;
     }
     //  A pipeline that does not end in a Sync is never answered
     if (sent && (count == 0 || steps [count - 1].sql))
@@ -599,7 +611,8 @@ s_pipeline (sb_db_t *self, s_step_t *steps, size_t count)
 //  failure recorded.
 
 static PGresult *
-s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *params)
+s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+             const int *lengths, const int *formats)
 {
     bool begin = self->tx_deferred;
     const char *org = (begin || self->reading) && self->has_org ? self->org : NULL;
@@ -609,7 +622,8 @@ s_exec_once (sb_db_t *self, const char *sql, int nparams, const char *const *par
         steps [count++] = (s_step_t) { .sql = "BEGIN" };
     if (org)
         steps [count++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &org };
-    steps [count++] = (s_step_t) { .sql = sql, .nparams = nparams, .params = params };
+    steps [count++] = (s_step_t) { .sql = sql, .nparams = nparams, .params = params,
+                                   .lengths = lengths, .formats = formats };
     s_pipeline (self, steps, count);
 
     PGresult *failure = NULL;
@@ -671,7 +685,7 @@ s_resolve_commit (sb_db_t *self, const s_step_t *steps, size_t count)
     PGresult *result = NULL;
     if (*id && s_reconnect (self) == 0) {
         const char *params [] = { id };
-        result = s_exec_once (self, "SELECT pg_xact_status ($1::xid8)", 1, params);
+        result = s_exec_once (self, "SELECT pg_xact_status ($1::xid8)", 1, params, NULL, NULL);
         if (result && PQntuples (result) == 1 && !PQgetisnull (result, 0, 0))
             status = PQgetvalue (result, 0, 0);
     }
@@ -850,7 +864,7 @@ sb_db_connect (sb_db_t *self, int wait_ms)
         }
         const char *params [] = { quoted };
         PGresult *result = s_exec_once (self, "SELECT set_config('search_path', $1, false)", 1,
-                                        params);
+                                        params, NULL, NULL);
         PQfreemem (quoted);
         if (!result) {
             s_disconnect (self);
@@ -876,6 +890,19 @@ sb_db_connect (sb_db_t *self, int wait_ms)
 
 PGresult *
 sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    return s_exec (self, sql, nparams, params, NULL, NULL);
+}
+
+PGresult *
+sb_db_exec_stmt (sb_db_t *self, const sb_db_stmt_t *stmt)
+{
+    return s_exec (self, stmt->sql, stmt->nparams, stmt->params, stmt->lengths, stmt->formats);
+}
+
+static PGresult *
+s_exec (sb_db_t *self, const char *sql, int nparams, const char *const *params,
+        const int *lengths, const int *formats)
 {
     assert (self);
     assert (sql);
@@ -903,7 +930,7 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
         sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
         return NULL;
     }
-    PGresult *result = s_exec_once (self, sql, nparams, params);
+    PGresult *result = s_exec_once (self, sql, nparams, params, lengths, formats);
     if (result)
         return result;
 
@@ -928,7 +955,7 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
             sb_error ("statement failed, database unreachable [%s]: %s", self->sqlstate, excerpt);
             return NULL;
         }
-        result = s_exec_once (self, sql, nparams, params);
+        result = s_exec_once (self, sql, nparams, params, lengths, formats);
         if (result)
             return result;
     }
@@ -938,17 +965,24 @@ sb_db_exec (sb_db_t *self, const char *sql, int nparams, const char *const *para
 
 
 //  --------------------------------------------------------------------------
-//  Appends stmt to steps [n], after its organization when it has one.
-//  Returns the new count; *at is the statement's own step.
+//  Appends stmt to steps [n], after its organization when it has one
+//  (between all_orgs on and off, for one across organizations). Returns
+//  the new count; *at is the statement's own step.
 
 static size_t
 s_steps_add (s_step_t *steps, size_t n, const sb_db_stmt_t *stmt, size_t *at)
 {
+    if (stmt->all_orgs)
+        steps [n++] = (s_step_t) { .sql = S_ALL_ORGS_ON };
+    else
     if (stmt->org)
         steps [n++] = (s_step_t) { .sql = S_SET_ORG, .nparams = 1, .params = &stmt->org };
     *at = n;
     steps [n++] = (s_step_t) { .sql = stmt->sql, .nparams = stmt->nparams,
-                               .params = stmt->params };
+                               .params = stmt->params, .lengths = stmt->lengths,
+                               .formats = stmt->formats };
+    if (stmt->all_orgs)
+        steps [n++] = (s_step_t) { .sql = S_ALL_ORGS_OFF };
     return n;
 }
 
@@ -965,7 +999,7 @@ sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresul
     //  First all in one implicit transaction with one Sync: a transaction
     //  per statement costs PostgreSQL more than the statement. A failure
     //  there spoils the statements after it, so then all again, alone.
-    s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 1, sizeof (s_step_t));
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 4 + 1, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     int rc = -1;
     bool alone = count == 1;
@@ -1038,7 +1072,7 @@ sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGresu
     //  BEGIN, per statement its organization and itself, the transaction's
     //  id and COMMIT; every answer kept, should the connection be lost
     //  before COMMIT's (s_resolve_commit)
-    s_step_t *steps = (s_step_t *) sb_calloc (count * 2 + 3, sizeof (s_step_t));
+    s_step_t *steps = (s_step_t *) sb_calloc (count * 3 + 3, sizeof (s_step_t));
     size_t *index = (size_t *) sb_calloc (count + 1, sizeof (size_t));
     size_t n = 0;
     steps [n++] = (s_step_t) { .sql = "BEGIN" };
@@ -1405,4 +1439,260 @@ sb_db_pack_rows (msgpack_packer *pk, const PGresult *result)
     msgpack_pack_array (pk, (size_t) rows);
     for (int r = 0; r < rows; r++)
         sb_db_pack_row (pk, result, r);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Array parameters in PostgreSQL's binary format (see db.h): a 20-byte
+//  head (ndim 1, has-null flag, element type, length, lower bound 1, each
+//  a big-endian int32), written last in the room left for it, then each
+//  element as a big-endian int32 length (-1: NULL) and its bytes.
+
+#define S_ARRAY_HEAD 20
+
+static void
+s_array_put (sb_db_array_t *self, const void *bytes, size_t size)
+{
+    if (self->size + size > self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 256;
+        while (capacity < self->size + size)
+            capacity *= 2;
+        self->data = (char *) sb_realloc (self->data, capacity);
+        self->capacity = capacity;
+    }
+    memcpy (self->data + self->size, bytes, size);
+    self->size += size;
+}
+
+static void
+s_array_put_int32 (sb_db_array_t *self, int32_t value)
+{
+    uint32_t net = htonl ((uint32_t) value);
+    s_array_put (self, &net, 4);
+}
+
+void
+sb_db_array_init (sb_db_array_t *self, uint32_t type)
+{
+    memset (self, 0, sizeof (*self));
+    self->type = type;
+    char head [S_ARRAY_HEAD] = { 0 };
+    s_array_put (self, head, sizeof head);
+}
+
+void
+sb_db_array_release (sb_db_array_t *self)
+{
+    free (self->data);
+    memset (self, 0, sizeof (*self));
+}
+
+void
+sb_db_array_add (sb_db_array_t *self, const void *bytes, size_t size)
+{
+    assert (size <= INT32_MAX);
+    self->count++;
+    if (!bytes) {
+        self->nulls = true;
+        s_array_put_int32 (self, -1);
+        return;
+    }
+    s_array_put_int32 (self, (int32_t) size);
+    s_array_put (self, bytes, size);
+}
+
+void
+sb_db_array_add_text (sb_db_array_t *self, const char *text)
+{
+    sb_db_array_add (self, text, text ? strlen (text) : 0);
+}
+
+void
+sb_db_array_add_int8 (sb_db_array_t *self, int64_t value)
+{
+    uint64_t bits = (uint64_t) value;
+    unsigned char net [8];
+    for (int i = 7; i >= 0; i--, bits >>= 8)
+        net [i] = (unsigned char) (bits & 0xff);
+    sb_db_array_add (self, net, 8);
+}
+
+int
+sb_db_array_add_uuid (sb_db_array_t *self, const char *text)
+{
+    if (!text) {
+        sb_db_array_add (self, NULL, 0);
+        return 0;
+    }
+    if (!sb_is_uuid (text))
+        return -1;
+    unsigned char bytes [16];
+    size_t n = 0;
+    for (const char *c = text; *c && n < 32; c++) {
+        if (*c == '-')
+            continue;
+        int digit = isdigit ((unsigned char) *c) ? *c - '0' : tolower ((unsigned char) *c) - 'a' + 10;
+        if (n % 2 == 0)
+            bytes [n / 2] = (unsigned char) (digit << 4);
+        else
+            bytes [n / 2] |= (unsigned char) digit;
+        n++;
+    }
+    sb_db_array_add (self, bytes, sizeof bytes);
+    return 0;
+}
+
+void
+sb_db_array_add_timestamptz (sb_db_array_t *self, int64_t usec)
+{
+    //  PostgreSQL counts microseconds from 2000-01-01 UTC
+    sb_db_array_add_int8 (self, usec - INT64_C (946684800000000));
+}
+
+void
+sb_db_array_add_jsonb (sb_db_array_t *self, const char *json)
+{
+    if (!json) {
+        sb_db_array_add (self, NULL, 0);
+        return;
+    }
+    //  Version 1: the JSON text follows
+    size_t size = strlen (json);
+    self->count++;
+    s_array_put_int32 (self, (int32_t) size + 1);
+    s_array_put (self, "\1", 1);
+    s_array_put (self, json, size);
+}
+
+const char *
+sb_db_array_finish (sb_db_array_t *self, int *length)
+{
+    //  An empty array is written with no dimension: 12 bytes of head
+    //  from byte 8, so that the same buffer serves
+    char *head = self->data + (self->count ? 0 : 8);
+    int32_t values [5] = { 1, self->nulls, (int32_t) self->type, (int32_t) self->count, 1 };
+    if (!self->count)
+        values [0] = 0;
+    for (int i = 0; i < (self->count ? 5 : 3); i++) {
+        uint32_t net = htonl ((uint32_t) values [i]);
+        memcpy (head + 4 * i, &net, 4);
+    }
+    *length = (int) (self->size - (size_t) (head - self->data));
+    return head;
+}
+
+static uint32_t
+s_int32_at (const char *at)
+{
+    uint32_t net;
+    memcpy (&net, at, 4);
+    return ntohl (net);
+}
+
+size_t
+sb_db_array_join (const char *const *arrays, const int *lengths, size_t count, char *out)
+{
+    uint32_t type = 0, nulls = 0, elements = 0;
+    size_t size = S_ARRAY_HEAD;
+    for (size_t i = 0; i < count; i++) {
+        const char *array = arrays [i];
+        assert (lengths [i] >= 12);
+        if (type == 0 || s_int32_at (array) == 1)
+            type = s_int32_at (array + 8);
+        if (s_int32_at (array) == 0)
+            continue;
+        assert (s_int32_at (array) == 1 && lengths [i] >= S_ARRAY_HEAD);
+        nulls |= s_int32_at (array + 4);
+        elements += s_int32_at (array + 12);
+        memcpy (out + size, array + S_ARRAY_HEAD, (size_t) lengths [i] - S_ARRAY_HEAD);
+        size += (size_t) lengths [i] - S_ARRAY_HEAD;
+    }
+    uint32_t values [5] = { 1, nulls, type, elements, 1 };
+    if (elements == 0) {
+        //  No element anywhere: an empty array's 12 bytes
+        values [0] = 0;
+        for (int i = 0; i < 3; i++) {
+            uint32_t net = htonl (values [i]);
+            memcpy (out + 4 * i, &net, 4);
+        }
+        return 12;
+    }
+    for (int i = 0; i < 5; i++) {
+        uint32_t net = htonl (values [i]);
+        memcpy (out + 4 * i, &net, 4);
+    }
+    return size;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Selftest: the binary arrays, byte for byte (no server needed).
+
+#include "sb/test.h"
+
+void
+sb_db_test (bool verbose)
+{
+    (void) verbose;
+    sb_db_array_t ints;
+    sb_db_array_init (&ints, SB_DB_OID_INT8);
+    sb_db_array_add_int8 (&ints, 1);
+    sb_db_array_add (&ints, NULL, 0);
+    sb_db_array_add_int8 (&ints, -2);
+    int length;
+    const char *bytes = sb_db_array_finish (&ints, &length);
+    static const unsigned char want [] = {
+        0, 0, 0, 1,  0, 0, 0, 1,  0, 0, 0, 20,  0, 0, 0, 3,  0, 0, 0, 1,
+        0, 0, 0, 8,  0, 0, 0, 0, 0, 0, 0, 1,
+        0xff, 0xff, 0xff, 0xff,
+        0, 0, 0, 8,  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe
+    };
+    SB_CHECK (length == (int) sizeof want && memcmp (bytes, want, sizeof want) == 0);
+
+    //  UUIDs: 16 bytes, either case; anything else refused
+    sb_db_array_t uuids;
+    sb_db_array_init (&uuids, SB_DB_OID_UUID);
+    SB_CHECK (sb_db_array_add_uuid (&uuids, "00112233-4455-6677-8899-AABBCCDDEEFF") == 0);
+    SB_CHECK (sb_db_array_add_uuid (&uuids, "not-a-uuid") == -1);
+    SB_CHECK (uuids.count == 1);
+    bytes = sb_db_array_finish (&uuids, &length);
+    SB_CHECK (length == 20 + 4 + 16);
+    SB_CHECK ((unsigned char) bytes [24] == 0x00 && (unsigned char) bytes [25] == 0x11
+              && (unsigned char) bytes [39] == 0xff);
+
+    //  An empty array: no dimension, 12 bytes
+    sb_db_array_t empty;
+    sb_db_array_init (&empty, SB_DB_OID_INT8);
+    const char *none = sb_db_array_finish (&empty, &length);
+    SB_CHECK (length == 12 && none [3] == 0 && none [11] == 20);
+
+    //  Joined: [1, NULL, -2] + [] + [1, NULL, -2] is one array of 6
+    bytes = sb_db_array_finish (&ints, &length);
+    int none_length;
+    none = sb_db_array_finish (&empty, &none_length);
+    const char *arrays [] = { none, bytes, none, bytes };
+    int lengths [] = { none_length, length, none_length, length };
+    char *out = (char *) sb_malloc ((size_t) (2 * length + 2 * none_length + 20));
+    size_t joined = sb_db_array_join (arrays, lengths, 4, out);
+    SB_CHECK (joined == (size_t) (20 + 2 * (length - 20)));
+    SB_CHECK (memcmp (out, want, 12) == 0);            //  ndim 1, nulls, int8
+    SB_CHECK (out [15] == 6 && out [19] == 1);
+    SB_CHECK (memcmp (out + 20, want + 20, (size_t) length - 20) == 0
+              && memcmp (out + length, want + 20, (size_t) length - 20) == 0);
+    //  Only empty ones: empty
+    SB_CHECK (sb_db_array_join (arrays, lengths, 1, out) == 12 && out [3] == 0);
+    free (out);
+
+    //  jsonb: version 1, then the text; text: its bytes
+    sb_db_array_t docs;
+    sb_db_array_init (&docs, SB_DB_OID_JSONB);
+    sb_db_array_add_jsonb (&docs, "{}");
+    sb_db_array_add_jsonb (&docs, NULL);
+    bytes = sb_db_array_finish (&docs, &length);
+    SB_CHECK (length == 20 + 4 + 3 + 4 && bytes [23] == 3 && bytes [24] == 1
+              && memcmp (bytes + 25, "{}", 2) == 0 && bytes [4 + 3] == 1);
+    sb_db_array_release (&docs);
+    sb_db_array_release (&empty);
+    sb_db_array_release (&uuids);
+    sb_db_array_release (&ints);
 }

@@ -28,6 +28,15 @@
     of its own: it answers only those operations (anything else: 404
     unknown_operation), and a handler running there cannot call the bus.
 
+    Changes marked SB_OP_GROUP (query/finish halves) of the requests a
+    worker holds commit together: in rounds of one request per
+    organization, each round one transaction and one round trip
+    (sb_db_exec_group); when the op merges (sb_op_t.merge), a round is one
+    statement across the organizations (all_orgs for that statement only),
+    each request's finish reading its part of the one result. A merged
+    statement that fails reruns as a group, a group that fails reruns each
+    request alone: one request's failure never fails another's.
+
     A reply is written once, straight into its final buffer: the envelope
     head first, then the handler packs the body (or the error) as the last
     value of the map, so nothing is copied afterwards.
@@ -1001,7 +1010,7 @@ s_query_alone (sb_ctx_t *ctx, const sb_op_t *op, sb_reply_t *reply, const sb_db_
     }
     if (stmt.org && sb_db_in_transaction (ctx->db) && sb_db_set_org (ctx->db, stmt.org))
         return -1;
-    PGresult *result = sb_db_exec (ctx->db, stmt.sql, stmt.nparams, stmt.params);
+    PGresult *result = sb_db_exec_stmt (ctx->db, &stmt);
     int rc = op->finish (ctx, ctx->request->args, result, reply);
     PQclear (result);
     return rc;
@@ -1316,15 +1325,52 @@ s_slot_close (s_slot_t *slot)
 }
 
 //  Finishes a request of a batch from its statement's result (NULL: the
-//  statement failed).
+//  statement failed), which it frees unless shared (a merged statement's).
 static void
-s_slot_finish (s_slot_t *slot, sb_db_t *db, PGresult *result)
+s_slot_finish (s_slot_t *slot, sb_db_t *db, PGresult *result, bool shared)
 {
     sb_log_set_request (slot->request.head.id, slot->request.head.org);
     if (slot->op->finish (&slot->ctx, slot->request.args, result, &slot->reply)
         || !slot->reply.written)
         s_reply_failure (&slot->reply, db, false);
+    if (!shared)
+        PQclear (result);
+}
+
+//  Runs a round of a group as one statement when its op merges (see
+//  sb_merge_fn): 1 when the round is answered (committed, or lost with the
+//  connection), 0 when it is to run as a group (declined, or the merged
+//  statement failed).
+static int
+s_run_merged (s_slot_t **group, const sb_db_stmt_t *stmts, size_t count, sb_db_t *db)
+{
+    const sb_op_t *op = group [0]->op;
+    for (size_t i = 1; i < count; i++)
+        if (group [i]->op != op)
+            return 0;
+    sb_db_stmt_t merged = { NULL };
+    if (!op->merge || op->merge (&group [0]->ctx, stmts, count, &merged))
+        return 0;
+    merged.all_orgs = true;
+    sb_log_set_request_id (NULL);
+    PGresult *result = NULL;
+    int rc = sb_db_exec_group (db, &merged, 1, &result);
+    sb_log_set_request_id (NULL);
+    sb_debug ("%zu changes in one transaction: %s, as one statement", count,
+              rc ? "failed" : "committed");
+    if (rc && !sb_db_unavailable (db))
+        return 0;
+    for (size_t i = 0; i < count; i++) {
+        if (rc) {
+            sb_log_set_request (group [i]->request.head.id, group [i]->request.head.org);
+            s_reply_failure (&group [i]->reply, db, true);
+        }
+        else
+            s_slot_finish (group [i], db, result, true);
+        s_ctx_flush_events (&group [i]->ctx, rc == 0);
+    }
     PQclear (result);
+    return 1;
 }
 
 //  Orders the changes of a group by organization, so that concurrent
@@ -1337,8 +1383,9 @@ s_by_org (const void *a, const void *b)
     return order ? order : (x < y ? -1 : x > y);
 }
 
-//  Commits the changes of several requests in one transaction; when that
-//  fails for another reason than the connection, each runs alone. The
+//  Commits the changes of several requests in one transaction, as one
+//  statement when their op merges them; when that fails for another
+//  reason than the connection, each runs alone. The
 //  group is in order of organization, with one request per organization:
 //  each statement takes its locks in key order, so concurrent groups (and
 //  single statements) lock in one global order and cannot deadlock; two
@@ -1352,6 +1399,11 @@ s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
     for (size_t i = 0; i < count; i++)
         stmts [i] = group [i]->stmt;
     bool alone = count == 1;
+    if (!alone && s_run_merged (group, stmts, count, db)) {
+        free (stmts);
+        free (results);
+        return;
+    }
     if (!alone) {
         int rc = sb_db_exec_group (db, stmts, count, results);
         sb_log_set_request_id (NULL);
@@ -1365,7 +1417,7 @@ s_run_group (s_slot_t **group, size_t count, sb_db_t *db)
                 s_reply_failure (&group [i]->reply, db, true);
             }
             else
-                s_slot_finish (group [i], db, results [i]);
+                s_slot_finish (group [i], db, results [i], false);
             s_ctx_flush_events (&group [i]->ctx, rc == 0);
         }
     }
@@ -1437,7 +1489,7 @@ s_handle (const sb_service_t *service, const sb_config_t *config, sb_db_t *db,
         n = 0;
         for (size_t i = 0; i < count; i++)
             if (slots [i].op && !slots [i].group)
-                s_slot_finish (&slots [i], db, results [n++]);
+                s_slot_finish (&slots [i], db, results [n++], false);
         free (stmts);
         free (results);
     }

@@ -83,6 +83,7 @@ static const s_test_t s_tests [] = {
     { "plans", sb_plans_test },
     { "entitlements", sb_ents_test },
     { "lru", sb_lru_test },
+    { "db", sb_db_test },
     { "routes", gw_routes_test },
     { "ratelimit", gw_ratelimit_test },
     { "auth", gw_auth_test },

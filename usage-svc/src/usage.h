@@ -113,11 +113,12 @@ int usage_limit (sb_ctx_t *ctx, const char *org, const char *metric, int64_t *li
 //  ---- storing events (usage_events.c) ----------------------------------------
 
 //  A batch of checked events, as the columns of one INSERT: each column a
-//  PostgreSQL array literal being built. Owned by the caller: _init, _add,
-//  then usage_store, then _release. position [k] is the index in the
-//  request of the batch's k-th event (what _add was given).
+//  PostgreSQL array in binary form being built (sb_db_array_t). Owned by
+//  the caller: _init, _add, then usage_store, then _release. position [k]
+//  is the index in the request of the batch's k-th event (what _add was
+//  given).
 typedef struct {
-    msgpack_sbuffer columns [8];
+    sb_db_array_t columns [8];
     msgpack_sbuffer quotas;         //  "org metric\0" of events whose metric has a quota
     size_t count;
     uint32_t position [USAGE_MAX_EVENTS];
@@ -145,7 +146,8 @@ void usage_batch_init (usage_batch_t *self);
 void usage_batch_release (usage_batch_t *self);
 //  Adds one event, the request's event number position (strings borrowed
 //  for the call; business, properties and reservation may be NULL;
-//  properties is JSON text).
+//  properties is JSON text). org, business and reservation are UUIDs and
+//  occurred_at RFC 3339, checked before (asserted).
 void usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const char *id,
                       const char *metric, int64_t quantity, const char *occurred_at,
                       const char *business, const char *properties, const char *reservation);
@@ -171,7 +173,11 @@ int usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_
 //  organization whose entitlement billing-svc cannot give now is left out
 //  of the alert check only (its next counted event checks again).
 void usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt);
-void usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome);
+//  org: only that organization's part of the outcome (a merged statement's,
+//  usage_ingest_merge): its accepted and counted events, and its refusal
+//  as over alone (refused_count 0); NULL: the whole batch's.
+void usage_store_done (sb_ctx_t *ctx, const PGresult *result, const char *org,
+                       usage_outcome_t *outcome);
 
 //  ---- the counter cache (usage_quota.c) --------------------------------------
 
@@ -185,6 +191,7 @@ void usage_cache_destroy (void);
 int usage_record (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 sb_query_fn usage_ingest_query;
 sb_finish_fn usage_ingest_finish;
+sb_merge_fn usage_ingest_merge;
 int usage_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_check (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int usage_summary (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

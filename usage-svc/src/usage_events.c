@@ -22,7 +22,9 @@
 
     The caps (usage.h): an event is at most 10^9, a counter (organization,
     metric, month) at most 10^15, so no sum ever comes near bigint's limit.
-    The checked batch is one statement: its columns travel as arrays, are
+    The checked batch is one statement: its columns travel as arrays (in
+    PostgreSQL's binary form, sb_db_array_t: the server parses no array
+    text, UUID or timestamp), are
     unnested server-side, the counters the batch would take past the cap
     are found (see usage_store_stmt) and their events left out, and
 
@@ -39,6 +41,22 @@
     after the transaction committed (the skeleton commits before replying),
     so an acknowledged event is never lost, and one that was not
     acknowledged can be sent again and still counts once.
+
+    The usage.ingest requests of one round of a group commit (one per
+    organization, service.c) are stored by one such statement
+    (usage_ingest_merge joins their arrays): PostgreSQL parses, plans and
+    starts it once for the round, not once per request. It runs with every
+    organization visible (row-level security lets it write the round's
+    organizations); isolation is kept by construction: each event's
+    organization is its request's (usage_org: the caller's, never the
+    body's), the statement joins and groups on the organization, and each
+    request of a round is of another organization, so "whole" refuses one
+    request's events and no other's. Each request's finish takes its
+    organization's rows of the one result (accepted, counters moved, the
+    counter over the cap). Bad data never reaches the statement (400 from
+    the checks above); should the merged statement fail all the same, the
+    round runs again as a group of one statement per request, then each
+    alone, so one request's failure fails no other (t4063).
 
     usage.verify (role service) recomputes every counter (per month) and
     every hourly sum (table hours, what usage.series reads) from the events
@@ -82,13 +100,17 @@ static int64_t s_last_sweep;        //  monotonic ms of this worker's last globa
 #define S_ENTS_QUIET_MS 10000
 static int64_t s_ents_quiet_until;
 
+//  The element type of each column, as the statement casts it.
+static const uint32_t s_types [S_COLUMNS] = {
+    SB_DB_OID_UUID, SB_DB_OID_TEXT, SB_DB_OID_TEXT, SB_DB_OID_INT8, SB_DB_OID_TIMESTAMPTZ,
+    SB_DB_OID_UUID, SB_DB_OID_JSONB, SB_DB_OID_UUID
+};
+
 void
 usage_batch_init (usage_batch_t *self)
 {
-    for (int c = 0; c < S_COLUMNS; c++) {
-        msgpack_sbuffer_init (&self->columns [c]);
-        msgpack_sbuffer_write (&self->columns [c], "{", 1);
-    }
+    for (int c = 0; c < S_COLUMNS; c++)
+        sb_db_array_init (&self->columns [c], s_types [c]);
     msgpack_sbuffer_init (&self->quotas);
     self->count = 0;
 }
@@ -97,31 +119,18 @@ void
 usage_batch_release (usage_batch_t *self)
 {
     for (int c = 0; c < S_COLUMNS; c++)
-        msgpack_sbuffer_destroy (&self->columns [c]);
+        sb_db_array_release (&self->columns [c]);
     msgpack_sbuffer_destroy (&self->quotas);
 }
 
-//  Appends one element to an array literal: quoted, with " and \ escaped
-//  (inside quotes nothing else is special), or NULL.
+//  Appends a UUID checked before (NULL: NULL).
 static void
-s_element (msgpack_sbuffer *column, const char *value, bool first)
+s_uuid (sb_db_array_t *column, const char *uuid)
 {
-    if (!first)
-        msgpack_sbuffer_write (column, ",", 1);
-    if (!value) {
-        msgpack_sbuffer_write (column, "NULL", 4);
-        return;
-    }
-    msgpack_sbuffer_write (column, "\"", 1);
-    const char *run = value;
-    for (const char *c = value; *c; c++)
-        if (*c == '"' || *c == '\\') {
-            msgpack_sbuffer_write (column, run, (size_t) (c - run));
-            msgpack_sbuffer_write (column, "\\", 1);
-            run = c;
-        }
-    msgpack_sbuffer_write (column, run, strlen (run));
-    msgpack_sbuffer_write (column, "\"", 1);
+    int rc = sb_db_array_add_uuid (column, uuid);
+    assert (rc == 0);
+    if (rc)
+        sb_db_array_add (column, NULL, 0);
 }
 
 void
@@ -131,18 +140,37 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
 {
     assert (self->count < USAGE_MAX_EVENTS);
     self->position [self->count] = position;
-    char number [24];
-    snprintf (number, sizeof (number), "%lld", (long long) quantity);
-    const char *values [S_COLUMNS] = { org,      id,         metric,     number,
-                                       occurred_at, business, properties, reservation };
-    for (int c = 0; c < S_COLUMNS; c++)
-        s_element (&self->columns [c], values [c], self->count == 0);
+    int64_t usec = 0;
+    int parsed = sb_timestamp_parse (occurred_at, &usec);
+    assert (parsed == 0);
+    (void) parsed;
+    s_uuid (&self->columns [S_ORG], org);
+    sb_db_array_add_text (&self->columns [S_ID], id);
+    sb_db_array_add_text (&self->columns [S_METRIC], metric);
+    sb_db_array_add_int8 (&self->columns [S_QUANTITY], quantity);
+    sb_db_array_add_timestamptz (&self->columns [S_AT], usec);
+    s_uuid (&self->columns [S_BUSINESS], business);
+    sb_db_array_add_jsonb (&self->columns [S_PROPERTIES], properties);
+    s_uuid (&self->columns [S_RESERVATION], reservation);
     self->count++;
     if (usage_has_quota (metric)) {
         msgpack_sbuffer_write (&self->quotas, org, strlen (org));
         msgpack_sbuffer_write (&self->quotas, " ", 1);
         msgpack_sbuffer_write (&self->quotas, metric, strlen (metric) + 1);
     }
+}
+
+//  Puts array as parameter p of stmt, copied into the request's memory.
+static void
+s_param_array (sb_ctx_t *ctx, sb_db_stmt_t *stmt, int p, sb_db_array_t *array)
+{
+    int length;
+    const char *bytes = sb_db_array_finish (array, &length);
+    char *copy = (char *) sb_ctx_alloc (ctx, (size_t) length);
+    memcpy (copy, bytes, (size_t) length);
+    stmt->params [p] = copy;
+    ((int *) stmt->lengths) [p] = length;
+    ((int *) stmt->formats) [p] = 1;
 }
 
 //  The limits of the batch's (organization, metric) pairs with a quota, as
@@ -155,13 +183,11 @@ usage_batch_add (usage_batch_t *self, uint32_t position, const char *org, const 
 static void
 s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
 {
-    msgpack_sbuffer lists [3];
-    for (int i = 0; i < 3; i++) {
-        msgpack_sbuffer_init (&lists [i]);
-        msgpack_sbuffer_write (&lists [i], "{", 1);
-    }
+    static const uint32_t types [3] = { SB_DB_OID_UUID, SB_DB_OID_TEXT, SB_DB_OID_INT8 };
+    sb_db_array_t lists [3];
+    for (int i = 0; i < 3; i++)
+        sb_db_array_init (&lists [i], types [i]);
     zhashx_t *seen = zhashx_new ();
-    bool first = true;
     const char *at = batch->quotas.data;
     const char *end = at ? at + batch->quotas.size : NULL;
     while (at && at < end) {
@@ -185,18 +211,14 @@ s_limits (sb_ctx_t *ctx, usage_batch_t *batch, sb_db_stmt_t *stmt)
         int64_t limit = usage_limit_of (&ent, space + 1);
         if (limit <= 0)
             continue;
-        char number [24];
-        snprintf (number, sizeof (number), "%lld", (long long) limit);
-        s_element (&lists [0], org, first);
-        s_element (&lists [1], space + 1, first);
-        s_element (&lists [2], number, first);
-        first = false;
+        s_uuid (&lists [0], org);
+        sb_db_array_add_text (&lists [1], space + 1);
+        sb_db_array_add_int8 (&lists [2], limit);
     }
     zhashx_destroy (&seen);
     for (int i = 0; i < 3; i++) {
-        msgpack_sbuffer_write (&lists [i], "}", 1);
-        stmt->params [S_COLUMNS + 2 + i] = sb_ctx_strndup (ctx, lists [i].data, lists [i].size);
-        msgpack_sbuffer_destroy (&lists [i]);
+        s_param_array (ctx, stmt, S_COLUMNS + 2 + i, &lists [i]);
+        sb_db_array_release (&lists [i]);
     }
 }
 
@@ -204,10 +226,13 @@ void
 usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t *stmt)
 {
     stmt->nparams = S_COLUMNS + 5;
-    for (int c = 0; c < S_COLUMNS; c++) {
-        msgpack_sbuffer_write (&batch->columns [c], "}", 1);
-        stmt->params [c] = sb_ctx_strndup (ctx, batch->columns [c].data, batch->columns [c].size);
-    }
+    //  Arrays in binary (format 1), the flag and the cap in text (0)
+    stmt->lengths = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) stmt->nparams);
+    stmt->formats = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) stmt->nparams);
+    memset ((int *) stmt->lengths, 0, sizeof (int) * (size_t) stmt->nparams);
+    memset ((int *) stmt->formats, 0, sizeof (int) * (size_t) stmt->nparams);
+    for (int c = 0; c < S_COLUMNS; c++)
+        s_param_array (ctx, stmt, c, &batch->columns [c]);
     char *cap = (char *) sb_ctx_alloc (ctx, 24);
     snprintf (cap, 24, "%lld", (long long) USAGE_MAX_COUNTER);
     stmt->params [S_COLUMNS] = whole ? "true" : "false";
@@ -321,8 +346,10 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "SELECT (SELECT count (*) FROM ins),"
         "       (SELECT array_agg (i.n ORDER BY i.n) FROM input AS i JOIN refused AS r"
         "           ON r.organization_id = i.organization_id AND r.event_id = i.event_id)::text,"
-        "       (SELECT min (o.metric || ' ' || to_char (o.period_start, 'YYYY-MM'))"
-        "          FROM over AS o),"
+        "       (SELECT string_agg (organization_id || ' ' || counter, E'\\n' ORDER BY counter)"
+        "          FROM (SELECT organization_id,"
+        "                       min (metric || ' ' || to_char (period_start, 'YYYY-MM')) AS counter"
+        "                  FROM over GROUP BY 1) AS o),"
         "       b.organization_id, b.metric, b.period_start::text, s.events,"
         "       (SELECT count (*) FROM notices)"
         "  FROM (SELECT 1) AS one"
@@ -330,18 +357,37 @@ usage_store_stmt (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, sb_db_stmt_t 
         "             AND s.metric = b.metric AND s.period_start = b.period_start) ON true";
 }
 
+//  The counter named for org in over's lines ("<org> <metric> <YYYY-MM>",
+//  the least first), or for any organization when org is NULL; or NULL.
+static const char *
+s_over_of (sb_ctx_t *ctx, const char *over, const char *org)
+{
+    for (const char *line = over; *line; ) {
+        const char *end = strchr (line, '\n');
+        size_t size = end ? (size_t) (end - line) : strlen (line);
+        const char *space = memchr (line, ' ', size);
+        if (space && (!org || ((size_t) (space - line) == strlen (org)
+                               && memcmp (line, org, strlen (org)) == 0)))
+            return sb_ctx_strndup (ctx, space + 1, size - (size_t) (space + 1 - line));
+        line += size + (end != NULL);
+    }
+    return NULL;
+}
+
 void
-usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcome)
+usage_store_done (sb_ctx_t *ctx, const PGresult *result, const char *org,
+                  usage_outcome_t *outcome)
 {
     memset (outcome, 0, sizeof (*outcome));
     int rows = PQntuples (result);
     if (rows == 0)
         return;
-    outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    if (!org)
+        outcome->accepted = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
     outcome->alerts = strtoll (PQgetvalue (result, 0, 7), NULL, 10);
     if (outcome->alerts)
         sb_ctx_after_commit (ctx, usage_alerts_wake);
-    if (!PQgetisnull (result, 0, 1)) {
+    if (!org && !PQgetisnull (result, 0, 1)) {
         //  "{3,7,9}": ordinals from 1, in order; at most the batch's count.
         const char *p = PQgetvalue (result, 0, 1);
         outcome->refused = (uint32_t *) sb_ctx_alloc (ctx, sizeof (uint32_t) * USAGE_MAX_EVENTS);
@@ -358,11 +404,12 @@ usage_store_done (sb_ctx_t *ctx, const PGresult *result, usage_outcome_t *outcom
         }
     }
     if (!PQgetisnull (result, 0, 2))
-        outcome->over = sb_ctx_strndup (ctx, PQgetvalue (result, 0, 2),
-                                        (size_t) PQgetlength (result, 0, 2));
+        outcome->over = s_over_of (ctx, PQgetvalue (result, 0, 2), org);
     outcome->counted = sb_ctx_alloc (ctx, sizeof (*outcome->counted) * (size_t) rows);
     for (int r = 0; r < rows; r++)
-        if (!PQgetisnull (result, r, 3)) {
+        if (!PQgetisnull (result, r, 3) && (!org || streq (PQgetvalue (result, r, 3), org))) {
+            if (org)
+                outcome->accepted += strtoll (PQgetvalue (result, r, 6), NULL, 10);
             usage_cache_forget (PQgetvalue (result, r, 3), PQgetvalue (result, r, 4),
                                 PQgetvalue (result, r, 5));
             outcome->counted [outcome->counted_count].org
@@ -381,10 +428,10 @@ usage_store (sb_ctx_t *ctx, usage_batch_t *batch, bool whole, usage_outcome_t *o
         return 0;
     sb_db_stmt_t stmt = { NULL };
     usage_store_stmt (ctx, batch, whole, &stmt);
-    PGresult *result = sb_db_exec (sb_ctx_db (ctx), stmt.sql, stmt.nparams, stmt.params);
+    PGresult *result = sb_db_exec_stmt (sb_ctx_db (ctx), &stmt);
     if (!result)
         return -1;
-    usage_store_done (ctx, result, outcome);
+    usage_store_done (ctx, result, NULL, outcome);
     PQclear (result);
     return 0;
 }
@@ -682,15 +729,55 @@ usage_ingest_query (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
     return 0;
 }
 
+//  One statement for the requests of a group's round (sb_merge_fn): their
+//  arrays of events and of limits joined, the flags and the cap as they
+//  are (the same for all). Each event's organization is its request's own
+//  (usage_org, never the body's: the arrays' first column), and each
+//  request of a round is of another organization, so the statement keeps
+//  every row under its request's organization, and "whole" refuses one
+//  request's events, no other's. Each finish takes its organization's
+//  part of the answer (usage_store_done). The arrays are binary
+//  (sb_db_array_join).
+int
+usage_ingest_merge (sb_ctx_t *ctx, const sb_db_stmt_t *stmts, size_t count,
+                    sb_db_stmt_t *merged)
+{
+    static const int joined [] = { 0, 1, 2, 3, 4, 5, 6, 7, S_COLUMNS + 2, S_COLUMNS + 3,
+                                   S_COLUMNS + 4 };
+    *merged = stmts [0];
+    merged->org = NULL;
+    int nparams = stmts [0].nparams;
+    int *lengths = (int *) sb_ctx_alloc (ctx, sizeof (int) * (size_t) nparams);
+    memcpy (lengths, stmts [0].lengths, sizeof (int) * (size_t) nparams);
+    merged->lengths = lengths;
+    const char **arrays = (const char **) sb_ctx_alloc (ctx, sizeof (char *) * count);
+    int *sizes = (int *) sb_ctx_alloc (ctx, sizeof (int) * count);
+    for (size_t j = 0; j < sizeof (joined) / sizeof (joined [0]); j++) {
+        int p = joined [j];
+        size_t size = 20;
+        for (size_t i = 0; i < count; i++) {
+            arrays [i] = stmts [i].params [p];
+            sizes [i] = stmts [i].lengths [p];
+            size += (size_t) sizes [i];
+        }
+        char *array = (char *) sb_ctx_alloc (ctx, size);
+        lengths [p] = (int) sb_db_array_join (arrays, sizes, count, array);
+        merged->params [p] = array;
+    }
+    return 0;
+}
+
 int
 usage_ingest_finish (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                      sb_reply_t *reply)
 {
     if (!result)
         return usage_reply_db_error (ctx, reply);
+    sb_fields_t fields = { 0 };
+    const char *org = usage_org (ctx, args, &fields);
     usage_outcome_t outcome;
-    usage_store_done (ctx, result, &outcome);
-    if (outcome.refused_count)
+    usage_store_done (ctx, result, org, &outcome);
+    if (outcome.over)
         return usage_reply_overflow (reply, "these events (none was stored)",
                                      outcome.over ? outcome.over : "of this organization");
     msgpack_packer *pk = sb_reply_body (reply, 202);

@@ -60,7 +60,7 @@ s_selftest (bool verbose)
 static const sb_op_t s_ops [] = {
     { .name = "usage.record", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_record },
     { .name = "usage.ingest", .role = SB_ROLE_USER, .flags = SB_OP_TX | SB_OP_GROUP,
-      .query = usage_ingest_query, .finish = usage_ingest_finish },
+      .query = usage_ingest_query, .finish = usage_ingest_finish, .merge = usage_ingest_merge },
     { .name = "usage.verify", .role = SB_ROLE_SERVICE, .flags = SB_OP_TX, .handler = usage_verify },
     { .name = "usage.check", .role = SB_ROLE_SERVICE, .handler = usage_check },
     { .name = "usage.summary", .role = SB_ROLE_USER, .flags = SB_OP_TX, .handler = usage_summary },

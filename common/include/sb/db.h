@@ -109,13 +109,20 @@ void sb_db_read (sb_db_t *self, const char *org);
 void sb_db_read_end (sb_db_t *self);
 
 //  One statement of a batch: org (NULL: none) is set for row-level
-//  security in the statement's own implicit transaction.
+//  security in the statement's own implicit transaction. all_orgs (org
+//  then ignored): the statement sees every organization
+//  (switchboard.all_orgs on), and only it: the setting is undone right
+//  after it, in the same round trip. lengths and formats (NULL: all text)
+//  as for PQexecParams: format 1 for a binary parameter (sb_db_array_t).
 #define SB_DB_PARAMS_MAX 16
 typedef struct {
     const char *org;
     const char *sql;
     int nparams;
     const char *params [SB_DB_PARAMS_MAX];
+    bool all_orgs;
+    const int *lengths;
+    const int *formats;
 } sb_db_stmt_t;
 
 //  Runs count independent statements in one round trip, in one implicit
@@ -137,6 +144,59 @@ int sb_db_exec_many (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count, PGr
 //  committed. Not inside a transaction.
 int sb_db_exec_group (sb_db_t *self, const sb_db_stmt_t *stmts, size_t count,
                       PGresult **results);
+
+//  Runs stmt (its sql and parameters, text or binary) as sb_db_exec runs a
+//  statement; its org and all_orgs are not applied (the caller's
+//  transaction or reading decides).
+PGresult *sb_db_exec_stmt (sb_db_t *self, const sb_db_stmt_t *stmt);
+
+//  A one-dimensional array parameter in PostgreSQL's binary format, for a
+//  statement's parameter of format 1 (sb_db_stmt_t.formats): the server
+//  reads it without parsing array text and its elements' text (the
+//  elements' own binary forms: uuid 16 bytes, int8 big-endian, timestamptz
+//  microseconds since 2000-01-01, jsonb a version byte 1 and the JSON
+//  text, text its bytes). The element type given to init must be the one
+//  the statement casts the parameter to ($1::uuid[]: SB_DB_OID_UUID), or
+//  the server refuses it ("wrong element type"). Owns its buffer (release).
+#define SB_DB_OID_BOOL 16
+#define SB_DB_OID_INT8 20
+#define SB_DB_OID_INT4 23
+#define SB_DB_OID_TEXT 25
+#define SB_DB_OID_TIMESTAMPTZ 1184
+#define SB_DB_OID_UUID 2950
+#define SB_DB_OID_JSONB 3802
+typedef struct {
+    char *data;                     //  head (written by finish) and elements
+    size_t size, capacity;
+    uint32_t type;                  //  the elements' type OID
+    uint32_t count;
+    bool nulls;
+} sb_db_array_t;
+
+void sb_db_array_init (sb_db_array_t *self, uint32_t type);
+void sb_db_array_release (sb_db_array_t *self);
+//  Appends an element of size bytes (NULL: an SQL NULL).
+void sb_db_array_add (sb_db_array_t *self, const void *bytes, size_t size);
+//  The same from a value: text (NUL-terminated; NULL is NULL), an int8, a
+//  UUID's text (NULL is NULL; -1 and nothing added when it is not a UUID),
+//  a timestamptz from microseconds since the Unix epoch, JSON text for a
+//  jsonb (NULL is NULL).
+void sb_db_array_add_text (sb_db_array_t *self, const char *text);
+void sb_db_array_add_int8 (sb_db_array_t *self, int64_t value);
+int sb_db_array_add_uuid (sb_db_array_t *self, const char *text);
+void sb_db_array_add_timestamptz (sb_db_array_t *self, int64_t usec);
+void sb_db_array_add_jsonb (sb_db_array_t *self, const char *json);
+//  The parameter's bytes (borrowed from self, until the next add or the
+//  release) and their count in *length. More elements may follow; finish
+//  again then.
+const char *sb_db_array_finish (sb_db_array_t *self, int *length);
+
+//  Writes into out the concatenation of count finished arrays of one
+//  element type (arrays [i] of lengths [i] bytes), as one array; out needs
+//  the sum of the lengths plus 20 bytes. Returns the bytes written.
+size_t sb_db_array_join (const char *const *arrays, const int *lengths, size_t count, char *out);
+
+void sb_db_test (bool verbose);
 
 //  The underlying connection, for the rare caller that needs libpq itself
 //  (COPY, pipelining). Borrowed; may change after a reconnect.

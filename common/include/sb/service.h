@@ -76,6 +76,23 @@ typedef int (sb_query_fn) (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
 typedef int (sb_finish_fn) (sb_ctx_t *ctx, const msgpack_object *args, PGresult *result,
                             sb_reply_t *reply);
 
+//  A change with SB_OP_GROUP may also merge: the statements its query
+//  half wrote for the requests of one round of a group (one request per
+//  organization, at least two, all of this op) become one statement, so
+//  that PostgreSQL parses, plans and starts one statement for all of them.
+//  merge fills merged from stmts (memory from ctx, the first request's)
+//  and returns 0, or -1 to decline (the round then runs as a group). The
+//  merged statement runs alone in its transaction with every organization
+//  visible (sb_db_stmt_t.all_orgs): the op keeps isolation itself, by
+//  writing each request's rows under that request's organization (its
+//  stmt->org) only. Each request's finish then reads the one merged result
+//  (borrowed, shared) and tells its own part by its organization. When
+//  the merged statement fails (not the connection), the round runs again
+//  as a group of the requests' own statements, and then each alone: one
+//  request's failure never fails another's.
+typedef int (sb_merge_fn) (sb_ctx_t *ctx, const sb_db_stmt_t *stmts, size_t count,
+                           sb_db_stmt_t *merged);
+
 //  One operation of a service's table, written with designated
 //  initializers (the table ends with { .name = NULL }):
 //
@@ -94,6 +111,7 @@ typedef struct {
     unsigned flags;                 //  SB_OP_*
     sb_query_fn *query;
     sb_finish_fn *finish;
+    sb_merge_fn *merge;             //  NULL: a group round is one statement per request
 } sb_op_t;
 
 //  One outbox of a service, declared once in the service's table of
