@@ -1,0 +1,253 @@
+-- tenant-svc migration 0014: the orders' rollup (issue 16).
+--
+-- The overview counts an organization's orders over its range (optionally
+-- one business's): per status, and revenue per currency from the orders
+-- not cancelled. No per-day output and no time zone: so the rollup is per
+-- organization, UTC day (of created_at), business, status and currency —
+-- the number of orders and the sum of their total_cents. The overview
+-- (tenant_analytics.c, order_sets) reads these rows for the whole UTC days
+-- of its range plus the order deltas not folded yet there, and raw orders
+-- for the partial days at the two edges (a range of orders_recent, at
+-- most two partial days: together a day's worth for the default requests,
+-- whose from and to share a time of day).
+--
+-- The write side is the calls' (0012's header): an append-only log,
+-- analytics_order_deltas, one row per order changed (+1 inserted, −1
+-- deleted, −1 old and +1 new updated: the raw facts business, created_at,
+-- status, currency, total_cents), appended by statement triggers on
+-- orders in the writer's transaction whatever the path (the API's insert,
+-- its status transitions, the legacy import, org.purge, a business's
+-- cascade, SQL by hand). An update appends only what changed in those
+-- facts: the ON DELETE SET NULL of call_id (a call deleted) appends
+-- nothing. No unique index, no row updated: concurrent orders of one
+-- business never wait on each other.
+--
+-- The folder (tenant_analytics.c) folds them with the calls' deltas, in
+-- the same transaction and under the same lock (analytics_fold_key ()):
+-- analytics_order_fold takes up to a batch of deltas (DELETE … RETURNING),
+-- groups them per key, upserts, deletes rows left at zero. Invariant, true
+-- in every snapshot:
+--     analytics_order_days + analytics_order_deltas (aggregated per key)
+--       = the orders aggregated per key.
+-- (1) A delta and its order's write commit together; a fold deletes
+-- deltas and adds them to rows atomically. (2) No zone: a UTC day is a
+-- function of created_at alone, so nothing else ever moves a row (unlike
+-- the calls' zones of 0012). (3) A business deleted takes its rows and its
+-- pending deltas with it (analytics_order_business_deleted, after the
+-- cascade's −1 deltas), under the fold lock: a fold commits before, or
+-- starts after and finds none; org.purge deletes orders, calls, then the
+-- businesses, so it needs none of these tables in its list.
+-- analytics.verify compares rows + pending deltas with the orders;
+-- repair rebuilds (analytics_order_rebuild: orders − pending deltas in one
+-- snapshot, the fold lock held from before it).
+--
+-- cents is numeric: a sum of bigints, exact whatever the volume (a fold
+-- that overflowed a bigint would fail, and fail again, for ever).
+
+CREATE TABLE analytics_order_days (
+    organization_id uuid NOT NULL,
+    day             date NOT NULL,
+    business_id     uuid NOT NULL,
+    status          text NOT NULL,
+    currency        text NOT NULL,
+    orders          bigint NOT NULL,
+    cents           numeric NOT NULL,
+    PRIMARY KEY (organization_id, day, business_id, status, currency)
+);
+-- No foreign key to businesses (0012's reason: a KEY SHARE lock on the
+-- business row per row folded). For a business deleted:
+CREATE INDEX analytics_order_days_business ON analytics_order_days (organization_id, business_id);
+
+-- The changes of orders not folded yet: sign +1 or −1 times one order.
+-- One index, for the overview's read of an organization's range.
+CREATE TABLE analytics_order_deltas (
+    organization_id uuid NOT NULL,
+    business_id     uuid NOT NULL,
+    created_at      timestamptz NOT NULL,
+    status          text NOT NULL,
+    currency        text NOT NULL,
+    total_cents     bigint NOT NULL,
+    sign            smallint NOT NULL
+);
+CREATE INDEX analytics_order_deltas_range ON analytics_order_deltas (organization_id, created_at);
+ALTER TABLE analytics_order_deltas SET (autovacuum_vacuum_scale_factor = 0,
+                                        autovacuum_vacuum_threshold = 10000,
+                                        autovacuum_vacuum_insert_threshold = 10000);
+
+ALTER TABLE analytics_order_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_days FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_order_days
+    USING (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+           OR current_setting ('switchboard.all_orgs', true) = 'on')
+    WITH CHECK (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+                OR current_setting ('switchboard.all_orgs', true) = 'on');
+ALTER TABLE analytics_order_deltas ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_deltas FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON analytics_order_deltas
+    USING (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+           OR current_setting ('switchboard.all_orgs', true) = 'on')
+    WITH CHECK (organization_id = NULLIF (current_setting ('switchboard.org', true), '')::uuid
+                OR current_setting ('switchboard.all_orgs', true) = 'on');
+
+-- The orders (source 'order', +1 each) and the pending deltas (source
+-- 'delta', signed) aggregated per rollup key: one definition for the
+-- backfill, the rebuild (orders − deltas) and analytics.verify (orders
+-- against rows + deltas). The fold makes the same aggregation.
+CREATE VIEW analytics_order_days_by_source WITH (security_invoker = true) AS
+    SELECT organization_id, day, business_id, status, currency, source,
+           sum (n)::bigint AS orders, sum (n * total_cents)::numeric AS cents
+      FROM (SELECT organization_id, (created_at AT TIME ZONE 'UTC')::date AS day, business_id,
+                   status, currency, total_cents, 1 AS n, 'order' AS source FROM orders
+            UNION ALL
+            SELECT organization_id, (created_at AT TIME ZONE 'UTC')::date, business_id,
+                   status, currency, total_cents, sign::integer, 'delta'
+              FROM analytics_order_deltas) o
+     GROUP BY 1, 2, 3, 4, 5, 6;
+
+-- The writers' side: one delta per order changed, nothing else. An update
+-- appends the difference of the two multisets of facts (old EXCEPT ALL
+-- new as −1, new EXCEPT ALL old as +1): exact whatever the update, and
+-- nothing for a row whose facts did not change — the ON DELETE SET NULL of
+-- call_id when a call is deleted, a change of items or updated_at alone.
+-- (An UPDATE trigger with transition tables cannot have a column list.)
+CREATE FUNCTION analytics_orders_changed () RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO analytics_order_deltas
+            SELECT organization_id, business_id, created_at, status, currency, total_cents, 1
+              FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO analytics_order_deltas
+            SELECT organization_id, business_id, created_at, status, currency, total_cents, -1
+              FROM old_rows;
+    ELSE
+        INSERT INTO analytics_order_deltas
+            SELECT *, -1 FROM (
+                SELECT organization_id, business_id, created_at, status, currency, total_cents
+                  FROM old_rows
+                EXCEPT ALL
+                SELECT organization_id, business_id, created_at, status, currency, total_cents
+                  FROM new_rows) o
+            UNION ALL
+            SELECT *, 1 FROM (
+                SELECT organization_id, business_id, created_at, status, currency, total_cents
+                  FROM new_rows
+                EXCEPT ALL
+                SELECT organization_id, business_id, created_at, status, currency, total_cents
+                  FROM old_rows) n;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER analytics_orders_inserted AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_orders_changed ();
+CREATE TRIGGER analytics_orders_deleted AFTER DELETE ON orders
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_orders_changed ();
+CREATE TRIGGER analytics_orders_updated AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_orders_changed ();
+
+-- Up to batch deltas (any, in physical order) deleted and returned; a
+-- function for its ROWS estimate (0012's analytics_fold_take says why).
+CREATE FUNCTION analytics_order_fold_take (batch integer) RETURNS SETOF analytics_order_deltas
+    VOLATILE ROWS 20000 LANGUAGE sql SET search_path FROM CURRENT AS $$
+    DELETE FROM analytics_order_deltas
+     WHERE ctid = ANY (ARRAY (SELECT ctid FROM analytics_order_deltas LIMIT batch))
+    RETURNING *
+$$;
+
+-- One fold of orders: up to batch deltas deleted and added to their rows,
+-- rows left at zero deleted. Returns the number of deltas folded, or −1
+-- when another fold (or a rebuild) holds the lock (re-entrant: the
+-- folder calls it in the transaction of the calls' fold, which holds it
+-- already). The caller sees every organization (switchboard.all_orgs).
+CREATE FUNCTION analytics_order_fold (batch integer) RETURNS integer
+    LANGUAGE plpgsql SET search_path FROM CURRENT SET work_mem = '64MB' AS $$
+DECLARE
+    folded integer;
+    zeros analytics_order_days[];
+BEGIN
+    IF NOT pg_try_advisory_xact_lock (analytics_fold_key ()) THEN
+        RETURN -1;
+    END IF;
+    WITH d AS MATERIALIZED (SELECT * FROM analytics_order_fold_take (batch)),
+         up AS (INSERT INTO analytics_order_days AS a (organization_id, day, business_id, status,
+                                                       currency, orders, cents)
+                SELECT organization_id, (created_at AT TIME ZONE 'UTC')::date, business_id, status,
+                       currency, sum (sign), sum (sign * total_cents)
+                  FROM d GROUP BY 1, 2, 3, 4, 5
+                ON CONFLICT (organization_id, day, business_id, status, currency) DO UPDATE
+                   SET orders = a.orders + EXCLUDED.orders, cents = a.cents + EXCLUDED.cents
+                RETURNING a.*)
+    SELECT (SELECT count (*) FROM d),
+           (SELECT array_agg (up::analytics_order_days) FROM up WHERE orders = 0 AND cents = 0)
+      INTO folded, zeros;
+    IF zeros IS NOT NULL THEN
+        DELETE FROM analytics_order_days a USING unnest (zeros) z
+         WHERE (a.organization_id, a.day, a.business_id, a.status, a.currency)
+             = (z.organization_id, z.day, z.business_id, z.status, z.currency)
+           AND a.orders = 0 AND a.cents = 0;
+    END IF;
+    RETURN folded;
+END
+$$;
+
+-- The rows of an organization (or of one business) again: the orders
+-- minus the deltas not folded yet, in one snapshot, the fold lock held
+-- (taken before that snapshot, kept to the commit). Returns the number of
+-- rows written.
+CREATE FUNCTION analytics_order_rebuild (org uuid, business uuid) RETURNS bigint
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    written bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock (analytics_fold_key ());
+    DELETE FROM analytics_order_days
+     WHERE organization_id = org AND (business IS NULL OR business_id = business);
+    WITH ins AS (
+        INSERT INTO analytics_order_days
+        SELECT organization_id, day, business_id, status, currency,
+               sum (CASE source WHEN 'order' THEN orders ELSE -orders END),
+               sum (CASE source WHEN 'order' THEN cents ELSE -cents END)
+          FROM analytics_order_days_by_source
+         WHERE organization_id = org AND (business IS NULL OR business_id = business)
+         GROUP BY 1, 2, 3, 4, 5
+        HAVING sum (CASE source WHEN 'order' THEN orders ELSE -orders END) <> 0
+            OR sum (CASE source WHEN 'order' THEN cents ELSE -cents END) <> 0
+        RETURNING 1)
+    SELECT count (*) INTO written FROM ins;
+    RETURN written;
+END
+$$;
+
+-- A business deleted: its rows and its pending deltas go (its orders' −1
+-- came first: the cascade's trigger, RI_…, fires before this one), under
+-- the fold lock so that no fold holds them meanwhile.
+CREATE FUNCTION analytics_order_business_deleted () RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock (analytics_fold_key ());
+    DELETE FROM analytics_order_deltas
+     WHERE organization_id = OLD.organization_id AND business_id = OLD.id;
+    DELETE FROM analytics_order_days
+     WHERE organization_id = OLD.organization_id AND business_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER analytics_order_business_deleted AFTER DELETE ON businesses
+    FOR EACH ROW EXECUTE FUNCTION analytics_order_business_deleted ();
+
+-- The backfill, as the tables' owner with the policies not forced on it
+-- for this transaction only.
+ALTER TABLE orders NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_days NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_deltas NO FORCE ROW LEVEL SECURITY;
+INSERT INTO analytics_order_days
+    SELECT organization_id, day, business_id, status, currency, orders, cents
+      FROM analytics_order_days_by_source WHERE source = 'order';
+ALTER TABLE orders FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_days FORCE ROW LEVEL SECURITY;
+ALTER TABLE analytics_order_deltas FORCE ROW LEVEL SECURITY;
