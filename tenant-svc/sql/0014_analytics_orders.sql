@@ -33,10 +33,11 @@
 -- deltas and adds them to rows atomically. (2) No zone: a UTC day is a
 -- function of created_at alone, so nothing else ever moves a row (unlike
 -- the calls' zones of 0012). (3) A business deleted takes its rows and its
--- pending deltas with it (analytics_order_business_deleted, after the
--- cascade's −1 deltas), under the fold lock: a fold commits before, or
--- starts after and finds none; org.purge deletes orders, calls, then the
--- businesses, so it needs none of these tables in its list.
+-- pending deltas with it (analytics_order_business_deleted; the
+-- cascade's delete of its orders appends none), under the fold lock: a
+-- fold commits before, or starts after and finds none; org.purge deletes
+-- orders, calls, then the businesses, so it needs none of these tables
+-- in its list.
 -- analytics.verify compares rows + pending deltas with the orders;
 -- repair rebuilds (analytics_order_rebuild: orders − pending deltas in one
 -- snapshot, the fold lock held from before it).
@@ -118,9 +119,13 @@ BEGIN
             SELECT organization_id, business_id, created_at, status, currency, total_cents, 1
               FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
+        -- Not for the orders of a business deleted (the cascade): its
+        -- deltas and rows go with it (analytics_order_business_deleted).
         INSERT INTO analytics_order_deltas
             SELECT organization_id, business_id, created_at, status, currency, total_cents, -1
-              FROM old_rows;
+              FROM old_rows o
+             WHERE EXISTS (SELECT FROM businesses b
+                            WHERE b.organization_id = o.organization_id AND b.id = o.business_id);
     ELSE
         INSERT INTO analytics_order_deltas
             SELECT *, -1 FROM (
@@ -222,9 +227,13 @@ BEGIN
 END
 $$;
 
--- A business deleted: its rows and its pending deltas go (its orders' −1
--- came first: the cascade's trigger, RI_…, fires before this one), under
--- the fold lock so that no fold holds them meanwhile.
+-- A business deleted: its rows and its pending deltas go, under the fold
+-- lock so that no fold holds them meanwhile. The cascade's delete of its
+-- orders appends no delta (analytics_orders_changed looks for the
+-- business): the orders' statement trigger of a cascade fires after the
+-- businesses' row triggers (the referential action's own AFTER triggers
+-- are queued behind them), so −1 deltas it appended would come after this
+-- deletion and outlive the business.
 CREATE FUNCTION analytics_order_business_deleted () RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
