@@ -292,6 +292,21 @@ for size in $SCALE_SIZES; do
     started=$SECONDS
     grow "$prev" "$size" > "$OUT/grow-$size.log" 2>&1 || t_bail "cannot grow to $size: $(tail -n 5 "$OUT/grow-$size.log")"
     load_s=$((SECONDS - started))
+    # The rollups' folder (tenant-svc) moves the load's deltas into the
+    # rollups: measured once it has, as a live system is measured (at most
+    # 5 s behind). The delta tables the build has: the calls', the orders'.
+    started=$SECONDS
+    pending_sql=$(suite_psql -c "SELECT string_agg ('(SELECT count (*) FROM ' || t || ')', ' + ')
+                                   FROM unnest (ARRAY ['tenant.analytics_deltas',
+                                                       'tenant.analytics_order_deltas']) t
+                                  WHERE to_regclass (t) IS NOT NULL")
+    left=0
+    while [[ -n $pending_sql ]] && (( SECONDS - started < 3600 )); do
+        left=$(suite_psql -c "SELECT $pending_sql")
+        [[ $left == 0 ]] && break
+        sleep 1
+    done
+    bench_log "size $size: the folder took $((SECONDS - started)) s after the load (${left:-?} deltas left)"
     started=$SECONDS
     suite_psql -c "VACUUM ANALYZE tenant.calls, tenant.orders, usage.events, usage.counters" \
         || t_bail "VACUUM ANALYZE failed"
