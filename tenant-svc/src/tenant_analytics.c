@@ -48,11 +48,14 @@
     the folder is in 0012's header), so rows are never in a zone that is
     no longer theirs.
 
-    Orders are read from the table (orders_recent, then the heap), not
-    rolled up: orders are taken on calls, so a year of them is a
-    fraction of the calls, and a status change would move a count between
-    two rollup rows on every orders.update; their figures stay the raw
-    aggregation of before.
+    Orders are rolled up too (migration 0013), per organization, UTC day,
+    business, status and currency — orders and cents — with the calls'
+    write side: an append-only delta log (analytics_order_deltas, by
+    statement triggers on orders) folded by the same folder, in the same
+    transaction. They are counted over the range only (no day, no zone),
+    so order_sets reads the whole UTC days of [from, to) from
+    analytics_order_days plus the pending order deltas there, and raw
+    orders for the two partial UTC days at the edges (orders_recent).
 
     An explicit timezone must be a name PostgreSQL lists in
     pg_timezone_names (tenant_timezone_known).
@@ -77,6 +80,53 @@
     "   (SELECT timezone FROM businesses WHERE organization_id = $1"                       \
     "     ORDER BY created_at, id LIMIT 1)"                                                \
     " FROM r"
+
+//  The orders (migration 0013), a part of S_OVERVIEW_SQL: obounds are the
+//  whole UTC days of the range, [lo_day, hi_day) — lo the first UTC
+//  midnight at or after from, hi the UTC midnight that begins to's day;
+//  with no whole day lo = hi = to. order_parts: per status and currency,
+//  the orders and cents of the rollup rows of those days, of the pending
+//  order deltas in [lo, hi) (with their sign) and of the raw orders in
+//  [from, lo) and [hi, to); order_sets sums them as the raw aggregation
+//  did (g = 3 the total, 1 per status, 2 per currency; kept and cents
+//  from the orders not cancelled).
+#define S_ORDER_SETS_SQL                                                                    \
+    " obounds AS ("                                                                         \
+    "  SELECT CASE WHEN lo_day < hi_day THEN lo_day::timestamp AT TIME ZONE 'UTC'"          \
+    "           ELSE $3::timestamptz END AS lo,"                                            \
+    "    CASE WHEN lo_day < hi_day THEN hi_day::timestamp AT TIME ZONE 'UTC'"               \
+    "      ELSE $3::timestamptz END AS hi, lo_day, hi_day"                                  \
+    "  FROM (SELECT CASE WHEN (f::timestamp AT TIME ZONE 'UTC') = $2::timestamptz"          \
+    "                 THEN f ELSE f + 1 END AS lo_day,"                                     \
+    "          ($3::timestamptz AT TIME ZONE 'UTC')::date AS hi_day"                        \
+    "        FROM (SELECT ($2::timestamptz AT TIME ZONE 'UTC')::date AS f) f) d),"          \
+    " order_parts AS ("                                                                     \
+    "  SELECT status, currency, count (*) AS n, sum (total_cents) AS cents FROM orders"     \
+    "  WHERE organization_id = $1 AND created_at >= $2::timestamptz"                        \
+    "    AND created_at < (SELECT lo FROM obounds)"                                         \
+    "    AND ($4::uuid IS NULL OR business_id = $4::uuid) GROUP BY status, currency"        \
+    "  UNION ALL"                                                                           \
+    "  SELECT status, currency, count (*), sum (total_cents) FROM orders"                   \
+    "  WHERE organization_id = $1 AND created_at >= (SELECT hi FROM obounds)"               \
+    "    AND created_at < $3::timestamptz"                                                  \
+    "    AND ($4::uuid IS NULL OR business_id = $4::uuid) GROUP BY status, currency"        \
+    "  UNION ALL"                                                                           \
+    "  SELECT status, currency, sum (sign), sum (sign * total_cents)"                       \
+    "  FROM analytics_order_deltas"                                                         \
+    "  WHERE organization_id = $1 AND created_at >= (SELECT lo FROM obounds)"               \
+    "    AND created_at < (SELECT hi FROM obounds)"                                         \
+    "    AND ($4::uuid IS NULL OR business_id = $4::uuid) GROUP BY status, currency"        \
+    "  UNION ALL"                                                                           \
+    "  SELECT status, currency, sum (orders), sum (cents) FROM analytics_order_days"        \
+    "  WHERE organization_id = $1 AND day >= (SELECT lo_day FROM obounds)"                  \
+    "    AND day < (SELECT hi_day FROM obounds)"                                            \
+    "    AND ($4::uuid IS NULL OR business_id = $4::uuid) GROUP BY status, currency),"      \
+    " order_sets AS ("                                                                      \
+    "  SELECT GROUPING (status, currency) AS g, status, currency,"                          \
+    "    coalesce (sum (n), 0)::bigint AS orders,"                                          \
+    "    coalesce (sum (n) FILTER (WHERE status <> 'cancelled'), 0)::bigint AS kept,"       \
+    "    coalesce (sum (cents) FILTER (WHERE status <> 'cancelled'), 0) AS cents"           \
+    "  FROM order_parts GROUP BY GROUPING SETS ((), (status), (currency))),"
 
 //  The calls. The whole local days of the range, [lo_day, hi_day) — from
 //  lo, the first local midnight at or after from, to hi, the local
@@ -184,14 +234,7 @@
     "   SELECT 5, NULL, (h.i - 1)::int, NULL, h.n, NULL, NULL"                              \
     "   FROM rolled_hours r, unnest (r.n) WITH ORDINALITY h (n, i) WHERE h.n > 0) u"        \
     "  GROUP BY g, day, hour, status),"                                                     \
-    " order_sets AS ("                                                                   \
-    "  SELECT GROUPING (status, currency) AS g, status, currency, count (*) AS orders,"     \
-    "    count (*) FILTER (WHERE status <> 'cancelled') AS kept,"                           \
-    "    coalesce (sum (total_cents) FILTER (WHERE status <> 'cancelled'), 0) AS cents"     \
-    "  FROM orders WHERE organization_id = $1"                                              \
-    "    AND created_at >= $2::timestamptz AND created_at < $3::timestamptz"                \
-    "    AND ($4::uuid IS NULL OR business_id = $4::uuid)"                                  \
-    "  GROUP BY GROUPING SETS ((), (status), (currency))),"                                 \
+    S_ORDER_SETS_SQL                                                                        \
     " totals AS ("                                                                          \
     "  SELECT coalesce (sum (c.calls), 0)::bigint AS calls,"                                \
     "    coalesce (sum (c.minutes), 0)::bigint AS minutes,"                                 \
@@ -366,6 +409,43 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     "    AS examples,"                                                                      \
     "  (SELECT n FROM x) AS repaired"
 
+//  The orders' part (migration 0013), the column "orders" of the answer:
+//  the same comparison — the view analytics_order_days_by_source, source
+//  'order' expected, the rows plus source 'delta' actual — and with repair
+//  the businesses with a difference rebuilt (analytics_order_rebuild).
+//  Joined to S_VERIFY_SQL in one statement, so one snapshot.
+#define S_VERIFY_ORDERS_SQL                                                                 \
+    "WITH s AS (SELECT * FROM analytics_order_days_by_source"                               \
+    "           WHERE organization_id = $1::uuid),"                                         \
+    " e AS (SELECT * FROM s WHERE source = 'order'),"                                       \
+    " p AS (SELECT * FROM s WHERE source = 'delta'),"                                       \
+    " r AS (SELECT * FROM analytics_order_days WHERE organization_id = $1::uuid),"          \
+    " a AS (SELECT * FROM (SELECT organization_id, day, business_id, status, currency,"     \
+    "         coalesce (r.orders, 0) + coalesce (p.orders, 0) AS orders,"                   \
+    "         coalesce (r.cents, 0) + coalesce (p.cents, 0) AS cents"                       \
+    "       FROM r FULL JOIN p USING (organization_id, day, business_id, status, currency)" \
+    "       ) n WHERE (orders, cents) <> (0, 0)),"                                          \
+    " d AS (SELECT organization_id, day::text AS day, business_id, status, currency,"       \
+    "         CASE WHEN e.orders IS NULL THEN NULL"                                         \
+    "           ELSE json_build_object ('orders', e.orders, 'cents', e.cents) END"          \
+    "           AS expected,"                                                               \
+    "         CASE WHEN a.orders IS NULL THEN NULL"                                         \
+    "           ELSE json_build_object ('orders', a.orders, 'cents', a.cents) END"          \
+    "           AS actual"                                                                  \
+    "       FROM e FULL JOIN a USING (organization_id, day, business_id, status, currency)" \
+    "       WHERE (e.orders, e.cents) IS DISTINCT FROM (a.orders, a.cents)),"               \
+    " x AS (SELECT sum (analytics_order_rebuild (organization_id, business_id))::bigint"    \
+    "         AS n"                                                                         \
+    "       FROM (SELECT DISTINCT organization_id, business_id FROM d) b WHERE $2::boolean)" \
+    " SELECT json_build_object ('mismatches', (SELECT count (*) FROM d),"                   \
+    "   'rows', (SELECT count (*) FROM r),"                                                 \
+    "   'pending', (SELECT count (*) FROM analytics_order_deltas"                           \
+    "     WHERE organization_id = $1::uuid),"                                               \
+    "   'orders', (SELECT count (*) FROM orders WHERE organization_id = $1::uuid),"         \
+    "   'examples', (SELECT coalesce (json_agg (x), '[]') FROM (SELECT * FROM d"            \
+    "     ORDER BY organization_id, day, business_id, status, currency LIMIT 10) x),"       \
+    "   'repaired', (SELECT n FROM x)) AS orders"
+
 int
 tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
 {
@@ -379,7 +459,9 @@ tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
     if (sb_db_set_org (sb_ctx_db (ctx), org))
         return -1;
     const char *params [] = { org, repair ? "true" : "false" };
-    return sb_db_pack_query_row (sb_ctx_db (ctx), sb_reply_body (reply, 200), S_VERIFY_SQL,
+    return sb_db_pack_query_row (sb_ctx_db (ctx), sb_reply_body (reply, 200),
+                                 "SELECT v.*, o.orders FROM (" S_VERIFY_SQL ") v, ("
+                                 S_VERIFY_ORDERS_SQL ") o",
                                  2, params);
 }
 
@@ -392,7 +474,9 @@ tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *
 //  across the workers: the others' try-lock fails and they sleep. A fold
 //  that fails (the database) is rolled back, its deltas stay, and the relay
 //  backs off and tries again; the overview counts the deltas meanwhile, so
-//  it stays exact, only slower as they pile up.
+//  it stays exact, only slower as they pile up. The orders' deltas go in
+//  the same transaction, after the calls' (analytics_order_fold, migration
+//  0013, up to S_FOLD_BATCH too): a batch full of either folds again.
 //
 //  Why 5 s and not 1: a fold costs per key it touches more than per delta,
 //  and live deltas share their keys (today, a business, a status): the
@@ -429,11 +513,23 @@ s_fold_step (sb_db_t *db, sb_client_t *client, void *arg)
     }
     int folded = atoi (PQgetvalue (result, 0, 0));
     PQclear (result);
+    //  The orders' deltas (migration 0013), in the same transaction under
+    //  the lock the calls' fold took (skipped when it did not get it).
+    int orders_folded = 0;
+    if (folded >= 0) {
+        result = sb_db_exec (db, "SELECT analytics_order_fold ($1::int)", 1, params);
+        if (!result) {
+            sb_db_rollback (db);
+            return -1;
+        }
+        orders_folded = atoi (PQgetvalue (result, 0, 0));
+        PQclear (result);
+    }
     if (sb_db_commit (db)) {
         sb_db_rollback (db);
         return -1;
     }
-    return folded == S_FOLD_BATCH ? 1 : 0;
+    return folded == S_FOLD_BATCH || orders_folded == S_FOLD_BATCH ? 1 : 0;
 }
 
 int

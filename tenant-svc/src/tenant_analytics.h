@@ -20,7 +20,10 @@ int tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_rep
 //  {organization_id, day, business_id, status, expected, actual}), pending
 //  (deltas not folded yet, counted with the rows)}; with
 //  repair true, the differing organizations' rows are rebuilt in the same
-//  transaction and {repaired} says how many rows were rewritten.
+//  transaction and {repaired} says how many rows were rewritten. And
+//  orders {mismatches, rows, orders, pending, examples ({organization_id,
+//  day, business_id, status, currency, expected, actual}), repaired}: the
+//  same for the orders' rollup (analytics_order_days, migration 0013).
 int tenant_analytics_verify (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 
 //  The folder (a thread with its own connection): moves analytics_deltas
