@@ -56,7 +56,8 @@
 -- after the rebuild's snapshot are of calls it did not see: folded later,
 -- in the new zones. A business deleted takes its rows and its pending
 -- deltas with it, under the fold lock: a fold commits before, or starts
--- after and finds neither its deltas nor its zone.
+-- after and finds neither its deltas nor its zone (the −1 deltas its
+-- cascade appends after that are dropped by the next fold: no zone).
 -- Ordering of zone changes among themselves: an exclusive advisory lock
 -- per organization (analytics_lock_key) taken by the business trigger
 -- only — never by calls. analytics.verify compares rows + pending deltas
@@ -493,9 +494,12 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock (analytics_lock_key (org));
     IF TG_OP = 'DELETE' THEN
-        -- Its deltas go too (its calls' −1 came first: the cascade's
-        -- trigger fires before this one), the fold lock held so that no
-        -- fold holds them meanwhile: org.purge leaves no row behind.
+        -- Its deltas go too, the fold lock held so that no fold holds
+        -- them meanwhile. The −1 deltas of its calls deleted by the
+        -- cascade are appended AFTER this trigger (PostgreSQL 15 fires
+        -- the cascade's statement triggers later, as round 7 found): the
+        -- next fold takes them and drops them, a business with no zone,
+        -- and the overview never reads a deleted business's deltas.
         PERFORM pg_advisory_xact_lock (analytics_fold_key ());
         DELETE FROM analytics_deltas WHERE organization_id = org AND business_id = OLD.id;
         DELETE FROM analytics_days WHERE organization_id = org AND business_id = OLD.id;
