@@ -82,6 +82,14 @@ outbox_empty () {
     [[ $(suite_psql -c "SELECT count(*) FROM tenant.usage_outbox WHERE delivered_at IS NULL") == 0 ]]
 }
 poll_until 30 outbox_empty || t_bail "the calls' usage did not reach usage-svc"
+# The analytics rollups move on their own: tenant-svc's folder takes the
+# delta logs into the rollup rows within seconds. The counts below are
+# taken once it has, so that "unchanged" means what the deletions did.
+folded () {
+    [[ $(suite_psql -c "SELECT (SELECT count(*) FROM tenant.analytics_deltas)
+                             + (SELECT count(*) FROM tenant.analytics_order_deltas)") == 0 ]]
+}
+poll_until 30 folded || t_bail "the analytics folder did not take the calls' and orders' deltas"
 
 t_like "A has rows in tenant and usage" "$(counts "$A_OID")" 'tenant.calls 2'
 t_like "... its usage events too" "$(counts "$A_OID")" 'usage.events [1-9]'
