@@ -12,7 +12,13 @@
     that stores events, migration 0008) for the whole UTC hours of the
     range, and from the raw events for the partial hours at its edges
     (from and to not on the hour): the cost grows with the range's hours
-    and the edges' events, not with the organization's events. Raw events
+    and the edges' events, not with the organization's events. The edges
+    are read through the BRIN index on occurred_at alone, the organization
+    filtered after (a subquery with OFFSET 0): the statement is prepared,
+    and its generic plan, not knowing how many events the organization
+    has, otherwise ANDed the BRIN with the key's index over the
+    organization — 130 ms at a million events (make bench-scale) for two
+    partial hours that the BRIN alone reads in about 1 ms. Raw events
     older than the retention (SWITCHBOARD_USAGE_RETENTION_DAYS) are gone:
     a partial hour at an edge older than that counts nothing, whole hours
     always count (their sums are kept).
@@ -157,10 +163,11 @@ usage_series (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply)
         "     AND h.hour < $7::timestamptz AT TIME ZONE 'UTC'"
         "  UNION ALL"
         "  SELECT date_trunc ($5::text, e.occurred_at AT TIME ZONE 'UTC'), e.quantity"
-        "    FROM events AS e"
+        "    FROM (SELECT organization_id, metric, occurred_at, quantity FROM events"
+        "           WHERE (occurred_at >= $3::timestamptz AND occurred_at < $8::timestamptz)"
+        "              OR (occurred_at >= $9::timestamptz AND occurred_at < $4::timestamptz)"
+        "          OFFSET 0) AS e"
         "   WHERE e.organization_id = $1::uuid AND e.metric = $2::text"
-        "     AND ((e.occurred_at >= $3::timestamptz AND e.occurred_at < $8::timestamptz)"
-        "          OR (e.occurred_at >= $9::timestamptz AND e.occurred_at < $4::timestamptz))"
         "), e AS ("
         "  SELECT t, sum (value) AS value FROM parts GROUP BY 1"
         ")"
