@@ -236,11 +236,15 @@ stripe_config '{"delay_ms": 500}' >/dev/null
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
     ( http_as "$B_AT" POST /v1/billing/checkout "$(checkout_body starter)"
-      printf '%s %s\n' "$HTTP_STATUS" "$(json_get "$HTTP_BODY" .session_id)" >"$SUITE_TMP/par.$i" ) &
+      printf '%s %s\n' "$HTTP_STATUS" "$(json_get "$HTTP_BODY" .session_id)" >"$SUITE_TMP/par.$i"
+      [ "$HTTP_STATUS" = 200 ] || printf '%s\n' "$HTTP_BODY" >"$SUITE_TMP/par-body.$i" ) &
     pids+=($!)
 done
 wait "${pids[@]}"
 stripe_config '{"delay_ms": 0}' >/dev/null
+for f in "$SUITE_TMP"/par-body.*; do
+    [ -e "$f" ] && t_diag "  a checkout's answer: $(cat "$f")"
+done
 t_is "8 concurrent checkouts: all 200" "$(cat "$SUITE_TMP"/par.* | cut -d' ' -f1 | sort | uniq -c | tr -s ' ')" " 8 200"
 t_is "  8 sessions" "$(cat "$SUITE_TMP"/par.* | cut -d' ' -f2 | grep -c '^cs_test_')" 8
 snap

@@ -306,6 +306,21 @@ s_request_finish (s_broker_t *self, s_request_t *request, zframe_t **reply_p, in
     free (request);
 }
 
+//  The worker was just heard: it is presumed alive for liveness intervals
+//  from now, and while it holds requests (a busy worker cannot heartbeat)
+//  until the latest of their deadlines plus one interval. Recomputed from
+//  scratch on every message: a heartbeat that crossed a request on its way,
+//  or the reply to one of several held, must not cut short the time given
+//  to what the worker is still busy with.
+static void
+s_worker_alive (s_broker_t *self, s_worker_t *worker)
+{
+    worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+    for (int i = 0; i < worker->credit; i++)
+        if (worker->held [i] && worker->expiry < worker->held [i]->deadline + self->heartbeat_ms)
+            worker->expiry = worker->held [i]->deadline + self->heartbeat_ms;
+}
+
 static void
 s_worker_delete (s_broker_t *self, s_worker_t *worker, bool disconnect)
 {
@@ -569,7 +584,7 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant
     zframe_destroy (&command);
 
     if (worker)
-        worker->expiry = sb_mono_ms () + (int64_t) self->heartbeat_ms * self->liveness;
+        s_worker_alive (self, worker);
 
     if (cmd == SB_MDPW_READY [0]) {
         zframe_t *name = zmsg_pop (msg);
@@ -670,6 +685,7 @@ s_handle_worker (s_broker_t *self, zframe_t *sender, zmsg_t *msg, const sb_grant
         zframe_destroy (&body);
         if (worker->inflight-- == worker->credit)
             worker->waiting_handle = zlistx_add_end (worker->service->waiting, worker);
+        s_worker_alive (self, worker);      //  the answered request no longer counts
         s_dispatch (self, worker->service);
     }
     else
@@ -1260,6 +1276,82 @@ s_test_reply_status (const sb_job_t *job)
     return status;
 }
 
+//  Two jobs for service, submitted in order, and their tickets as its
+//  worker receives them; false when either did not come.
+static bool
+s_test_two (sb_broker_t *broker, zsock_t *worker, const char *service, sb_job_t *a,
+            s_test_mark_t *a_mark, int a_deadline_ms, sb_job_t *b, s_test_mark_t *b_mark,
+            int b_deadline_ms, byte first [9], byte second [9])
+{
+    s_test_job (a, a_mark, service, a_deadline_ms);
+    s_test_job (b, b_mark, service, b_deadline_ms);
+    sb_broker_submit (broker, a);
+    sb_broker_submit (broker, b);
+    return s_test_worker_request (worker, first) && s_test_worker_request (worker, second);
+}
+
+//  A raw worker of service taking two requests at once, registered.
+static zsock_t *
+s_test_worker_ready (sb_broker_t *broker, const char *endpoint, const char *service)
+{
+    zsock_t *worker = zsock_new_dealer (endpoint);
+    zmsg_t *ready = zmsg_new ();
+    zmsg_addmem (ready, "", 0);
+    zmsg_addstr (ready, SB_MDPW);
+    zmsg_addstr (ready, SB_MDPW_READY);
+    zmsg_addstr (ready, service);
+    zmsg_addstr (ready, "2");
+    zmsg_send (&ready, worker);
+    for (int i = 0; i < 200 && sb_broker_worker_count (broker, service) == 0; i++)
+        zclock_sleep (10);
+    SB_CHECK (sb_broker_worker_count (broker, service) == 1);
+    return worker;
+}
+
+//  A worker busy past liveness intervals is kept while its requests' deadlines
+//  run: not even its heartbeat, sent as a request was on its way to it, nor
+//  its answer to one of two requests it holds, shortens that (each ended
+//  in 503 "went away" once: the broker judged the silent worker by the
+//  last message alone).
+static void
+s_test_busy (sb_broker_t *broker, const char *endpoint)
+{
+    zsock_t *worker = s_test_worker_ready (broker, endpoint, "stripe");
+
+    sb_job_t crossed, quick, slow;
+    s_test_mark_t crossed_mark = { 0 }, quick_mark = { 0 }, slow_mark = { 0 };
+    //  The heartbeat that crosses the request: sent after it was dispatched.
+    s_test_job (&crossed, &crossed_mark, "stripe", 4000);
+    sb_broker_submit (broker, &crossed);
+    byte ticket [9];
+    SB_CHECK (s_test_worker_request (worker, ticket));
+    zmsg_t *heartbeat = zmsg_new ();
+    zmsg_addmem (heartbeat, "", 0);
+    zmsg_addstr (heartbeat, SB_MDPW);
+    zmsg_addstr (heartbeat, SB_MDPW_HEARTBEAT);
+    zmsg_send (&heartbeat, worker);
+    zclock_sleep (1500);            //  twice the 750 ms of liveness, silent
+    SB_CHECK (!atomic_load (&crossed_mark.done));
+    s_test_worker_reply (worker, ticket, 200);
+    SB_CHECK (s_test_wait (&crossed_mark) && s_test_reply_status (&crossed) == 200);
+    zframe_destroy (&crossed.reply);
+
+    //  Two held; the first answered at once, the second after a silence.
+    byte first [9], second [9];
+    SB_CHECK (s_test_two (broker, worker, "stripe", &quick, &quick_mark, 4000, &slow, &slow_mark, 4000,
+                          first, second));
+    s_test_worker_reply (worker, first, 201);
+    SB_CHECK (s_test_wait (&quick_mark) && s_test_reply_status (&quick) == 201);
+    zclock_sleep (1500);
+    SB_CHECK (!atomic_load (&slow_mark.done));
+    s_test_worker_reply (worker, second, 202);
+    SB_CHECK (s_test_wait (&slow_mark) && s_test_reply_status (&slow) == 202);
+    zframe_destroy (&quick.reply);
+    zframe_destroy (&slow.reply);
+    SB_CHECK (sb_broker_worker_count (broker, "stripe") == 1);
+    zsock_destroy (&worker);
+}
+
 //  In-process jobs: a reply after the deadline (504) is dropped and never
 //  reaches the job that is pending beside it; a hosted loop's jobs are
 //  taken in on the broker's thread and answered there, at once for a
@@ -1267,27 +1359,13 @@ s_test_reply_status (const sb_job_t *job)
 static void
 s_test_jobs (sb_broker_t *broker, const char *endpoint)
 {
-    zsock_t *worker = zsock_new_dealer (endpoint);
-    zmsg_t *ready = zmsg_new ();
-    zmsg_addmem (ready, "", 0);
-    zmsg_addstr (ready, SB_MDPW);
-    zmsg_addstr (ready, SB_MDPW_READY);
-    zmsg_addstr (ready, "orders");
-    zmsg_addstr (ready, "2");
-    zmsg_send (&ready, worker);
-    for (int i = 0; i < 200 && sb_broker_worker_count (broker, "orders") == 0; i++)
-        zclock_sleep (10);
-    SB_CHECK (sb_broker_worker_count (broker, "orders") == 1);
+    zsock_t *worker = s_test_worker_ready (broker, endpoint, "orders");
 
     sb_job_t late, other;
     s_test_mark_t late_mark = { 0 }, other_mark = { 0 };
-    s_test_job (&late, &late_mark, "orders", 100);
-    s_test_job (&other, &other_mark, "orders", 5000);
-    sb_broker_submit (broker, &late);
-    sb_broker_submit (broker, &other);
     byte first [9], second [9];
-    SB_CHECK (s_test_worker_request (worker, first));
-    SB_CHECK (s_test_worker_request (worker, second));
+    SB_CHECK (s_test_two (broker, worker, "orders", &late, &late_mark, 100, &other, &other_mark, 5000,
+                          first, second));
     SB_CHECK (s_test_wait (&late_mark) && late.status == 504 && !late.reply);
     //  The late reply (first, 201), then the other's own (second, 202).
     s_test_worker_reply (worker, first, 201);
@@ -1386,5 +1464,6 @@ sb_broker_test (bool verbose)
     zsock_destroy (&worker);
     zsock_destroy (&client);
     s_test_jobs (broker, endpoint);
+    s_test_busy (broker, endpoint);
     sb_broker_destroy (&broker);
 }
