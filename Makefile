@@ -7,7 +7,7 @@
 #   make bench        benchmark (release build; see bench/bench.sh)
 #   make help         list every target
 #
-# Modes: MODE=debug (default) or MODE=release; SANITIZE=address,undefined adds
+# Modes: MODE=debug (default), MODE=release or MODE=fuzz (clang, libFuzzer); SANITIZE=address,undefined adds
 # the sanitizers. Objects go to build/<mode>[-san]/, binaries to .../bin/.
 
 MODE     ?= debug
@@ -27,6 +27,13 @@ LDFLAGS  := -pthread
 
 ifeq ($(MODE),release)
 CFLAGS   += -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -DNDEBUG
+else ifeq ($(MODE),fuzz)
+# The libFuzzer build (tests/fuzz): clang, every object instrumented for
+# coverage, ASan and UBSan; the harnesses add libFuzzer's main at link.
+CC       := clang
+CFLAGS   += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
 else
 CFLAGS   += -O0
 endif
@@ -59,6 +66,7 @@ BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench $(BIN)/switchboardctl
 
 .PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare bench-curve bench-scale docs \
+        fuzz fuzz-smoke fuzzers \
         docs-missing docs-screenshot dashboard-screenshots lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
@@ -77,6 +85,8 @@ help:
 	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
 	@echo "make dashboard-screenshots  docs/img/dashboard-*.png: Home and Businesses, desktop and phone"
+	@echo "make fuzz         libFuzzer harnesses (tests/fuzz), each FUZZ_SECONDS (600), FUZZ_JOBS at once, F=NAME for one"
+	@echo "make fuzz-smoke   each harness over its committed corpus and a few seconds (part of make test)"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
 
@@ -167,6 +177,32 @@ $(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(SERVICES_OBJ) $(LIBGW) $(LI
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# ---- fuzzing (tests/fuzz) ---------------------------------------------------
+# One harness per tests/fuzz/NAME.c, linked like sb-selftest (every
+# service's objects), built only in MODE=fuzz: $(BUILD)/bin/fuzz-NAME.
+# `make fuzz` runs each for FUZZ_SECONDS over a working copy of its corpus;
+# `make fuzz-smoke` (part of `make test`) runs each over its committed
+# corpus and regressions, then a few seconds more (tests/fuzz/run.sh).
+FUZZ_SRC      := $(wildcard tests/fuzz/*.c)
+FUZZERS       := $(FUZZ_SRC:tests/fuzz/%.c=$(BIN)/fuzz-%)
+FUZZ_SECONDS  ?= 600
+FUZZ_JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
+
+$(BIN)/fuzz-%: $(BUILD)/tests/fuzz/%.o $(SERVICES_OBJ) $(LIBGW) $(LIBSB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzzers: check-pkgs $(FUZZERS)
+
+fuzz:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=fuzz fuzzers
+	@tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_JOBS) $(if $(F),$(F))
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory MODE=fuzz fuzzers
+	@tests/fuzz/run.sh smoke $(or $(FUZZ_SMOKE_SECONDS),3) $(FUZZ_JOBS) $(if $(F),$(F))
+
 # ---- /docs: the API reference and the guides ------------------------------
 # `make docs`: npm ci (package-lock.json: Redoc, marked), then
 # tools/docs-build.mjs writes $(DOCS_DIR): Redoc's standalone bundle, the
@@ -220,6 +256,7 @@ test:
 	@$(MAKE) --no-print-directory MODE=release all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
 	@$(MAKE) --no-print-directory lint-openapi
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined unit integration
 
 # The OpenAPI document linted with Redocly's recommended rules (package.json

@@ -41,6 +41,9 @@ test_pkgs=(perl python3 python3-jwt python3-cryptography procps iproute2 psmisc 
 # The API reference: responses checked against it (tests/lib/openapi_check.py),
 # the document linted (npm ci, then @redocly/cli).
 test_pkgs+=(python3-jsonschema)
+# The libFuzzer harnesses (tests/fuzz, make fuzz-smoke and make fuzz): clang
+# with its fuzzer and sanitizer runtimes.
+test_pkgs+=(clang libclang-rt-14-dev)
 # ---- issue 15, deployment artifacts (tests/t7001-t7003) ----
 # systemd: systemd-analyze verify/security on deploy/systemd (t7001; the
 # package is there on most hosts, not always in a container). docker-compose

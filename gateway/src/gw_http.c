@@ -1333,7 +1333,7 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     }
 }
 
-static void
+static void __attribute__ ((format (printf, 2, 0)))
 s_mhd_log (void *cls, const char *format, va_list args)
 {
     (void) cls;

@@ -297,10 +297,10 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     const char *from = sb_arg_timestamp (ctx, args, "from", false, NULL, &fields);
     const char *to = sb_arg_timestamp (ctx, args, "to", false, NULL, &fields);
     const char *business = sb_arg_uuid (ctx, args, "business_id", false, &fields);
-    const char *timezone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
-    if (timezone) {
+    const char *zone = sb_arg_string (ctx, args, "timezone", false, 1, 64, &fields);
+    if (zone) {
         bool known;
-        if (tenant_timezone_known (sb_ctx_db (ctx), timezone, &known))
+        if (tenant_timezone_known (sb_ctx_db (ctx), zone, &known))
             return -1;
         if (!known)
             sb_fields_add (&fields, "timezone", "must be an IANA time zone name");
@@ -333,9 +333,9 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     bool ordered = PQgetvalue (result, 0, 2) [0] == 't';
     bool within = PQgetvalue (result, 0, 3) [0] == 't';
     bool business_found = !PQgetisnull (result, 0, 4);
-    if (!timezone) {
+    if (!zone) {
         int column = business ? 4 : 5;
-        timezone = PQgetisnull (result, 0, column)
+        zone = PQgetisnull (result, 0, column)
                        ? "UTC"
                        : sb_ctx_strndup (ctx, PQgetvalue (result, 0, column),
                                          (size_t) PQgetlength (result, 0, column));
@@ -351,7 +351,7 @@ tenant_analytics_overview (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t
     if (business && !business_found)
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
 
-    const char *params [] = { org, from_ts, to_ts, business, timezone };
+    const char *params [] = { org, from_ts, to_ts, business, zone };
     result = sb_db_exec (sb_ctx_db (ctx), S_OVERVIEW_SQL, 5, params);
     if (!result)
         return -1;

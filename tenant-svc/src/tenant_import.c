@@ -1220,7 +1220,7 @@ s_business (s_import_t *self, const PGresult *rows, int row)
 {
     const char *legacy_id = PQgetvalue (rows, row, 0);
     const char *name = s_value (rows, row, 1), *phone = s_value (rows, row, 2);
-    const char *timezone = s_value (rows, row, 3), *greeting = s_value (rows, row, 4);
+    const char *zone = s_value (rows, row, 3), *greeting = s_value (rows, row, 4);
     const char *hours_text = s_value (rows, row, 5), *created = s_value (rows, row, 6);
     s_notes_t rejects = { .len = 0 }, warnings = { .len = 0 };
     char q [8 + S_QUOTE_CHARS * 4];
@@ -1236,18 +1236,18 @@ s_business (s_import_t *self, const PGresult *rows, int row)
         s_note (&rejects, "name is longer than 200 characters");
 
     bool zone_known = false;
-    if (s_blank (timezone))
+    if (s_blank (zone))
         s_note (&rejects, "timezone is missing");
     else {
-        if (tenant_timezone_known (self->db, timezone, &zone_known))
+        if (tenant_timezone_known (self->db, zone, &zone_known))
             return -1;
         if (!zone_known)
             s_note (&rejects, "timezone %s is not a time zone name PostgreSQL knows",
-                    S_QUOTED (timezone));
+                    S_QUOTED (zone));
     }
     char e164 [17];
     const char *why = "";
-    s_phone_result_t phoned = s_phone (phone, zone_known && s_zone_nanp (timezone), e164, &why);
+    s_phone_result_t phoned = s_phone (phone, zone_known && s_zone_nanp (zone), e164, &why);
     if (phoned == S_PHONE_MISSING)
         s_note (&rejects, "phone number is missing");
     else
@@ -1277,7 +1277,7 @@ s_business (s_import_t *self, const PGresult *rows, int row)
     if (!rejects.len) {
         char id [37];
         sb_uuid_v4 (id);
-        const char *params [] = { self->org, id, name, e164, timezone, greeting,
+        const char *params [] = { self->org, id, name, e164, zone, greeting,
                                   hours.size ? hours.data : NULL, created, legacy_id,
                                   self->run_id };
         rc = s_insert (self,

@@ -38,7 +38,8 @@ const char *sb_log_org (void);
 
 void sb_log (sb_log_level_t level, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
-void sb_logv (sb_log_level_t level, const char *format, va_list args);
+void sb_logv (sb_log_level_t level, const char *format, va_list args)
+    __attribute__ ((format (printf, 2, 0)));
 
 #define sb_debug(...) sb_log (SB_LOG_DEBUG, __VA_ARGS__)
 #define sb_info(...)  sb_log (SB_LOG_INFO, __VA_ARGS__)
