@@ -66,7 +66,7 @@ BINARIES   := $(BIN)/gateway $(SERVICES:%=$(BIN)/%-svc) $(BIN)/sb-call $(BIN)/sb
               $(BIN)/sb-mail $(BIN)/sb-selftest $(BIN)/sb-usage-bench $(BIN)/switchboardctl
 
 .PHONY: all deps run test unit integration clean help check-pkgs bench bench-compare bench-curve bench-scale docs \
-        fuzz fuzz-smoke fuzzers \
+        fuzz fuzz-smoke fuzzers soak \
         docs-missing docs-screenshot dashboard-screenshots lint-openapi
 all: check-pkgs $(BINARIES) $(if $(NPM),docs,docs-missing)
 
@@ -85,6 +85,7 @@ help:
 	@echo "make docs         npm ci, then /docs's files: Redoc, the guides ($(BUILD)/share/docs)"
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
 	@echo "make dashboard-screenshots  docs/img/dashboard-*.png: Home and Businesses, desktop and phone"
+	@echo "make soak         SOAK_MINUTES (60) of mixed load with faults injected, then reconciled (bench/soak.sh)"
 	@echo "make fuzz         libFuzzer harnesses (tests/fuzz), each FUZZ_SECONDS (600), FUZZ_JOBS at once, F=NAME for one"
 	@echo "make fuzz-smoke   each harness over its committed corpus and a few seconds (part of make test)"
 	@echo "make clean        remove build/"
@@ -312,6 +313,13 @@ bench-scale:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=release all
 	@SB_BIN=$(abspath build/release/bin) bench/scale.sh
+
+# `make soak`: the suite for SOAK_MINUTES (60) under a mixed load with
+# faults injected, then the reconciliation (bench/soak.sh says what).
+soak:
+	@deploy/local/deps.sh test
+	@$(MAKE) --no-print-directory MODE=release all
+	@SB_BIN=$(abspath build/release/bin) bench/soak.sh
 
 bench-compare:
 	@test -f $(SHARED_BENCH)/bench.sh || { echo "make bench-compare: no $(SHARED_BENCH)/bench.sh, the peers' yardstick;" \

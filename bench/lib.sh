@@ -22,6 +22,8 @@
 #                   ${TMPDIR:-/tmp}/sb-bench-suites)
 #   BENCH_PG_CONF   postgresql.conf lines for the benchmark's cluster
 #                   (default: the peers' cluster of ../shared/bench/bench.sh)
+#   BENCH_BEFORE_START  a function run after suite_init, before PostgreSQL
+#                   and the processes start (bench/soak.sh starts its fakes)
 #   SWITCHBOARD_*   passed on to the gateway and workers (for instance
 #                   SWITCHBOARD_HTTP_THREADS), except the ports, addresses,
 #                   directories and database URLs, which the suite picks
@@ -110,6 +112,9 @@ bench_suite_up () {
             *) export "$v=${keep[$v]}" ;;
         esac
     done
+    # A caller's own set-up between suite_init and the first process (the
+    # soak starts its fakes there, so the services read their addresses).
+    if [[ -n ${BENCH_BEFORE_START:-} ]]; then "$BENCH_BEFORE_START" || t_bail "$BENCH_BEFORE_START failed"; fi
     bench_log "PostgreSQL (durable commits) in $SUITE_TMP/pg on port $SB_PG_PORT"
     suite_pg_start || t_bail "cannot start PostgreSQL"
     suite_start_gateway 1 || t_bail "cannot start the gateway"
@@ -201,8 +206,8 @@ bench_env_info () {
     fi
     echo "- commit $commit$dirty, binaries ${SB_BIN#"$BENCH_ROOT"/}"
     echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, kernel $(uname -r); load average before the start ${_BENCH_LOADAVG:-?} (anything else running skews the figures)"
-    echo "- load: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), ${THREADS:-2} threads, ${CONNECTIONS:-64} connections, ${WARMUP:-3} s warm-up then ${DURATION:-10} s measured, on the same CPUs as the server and the database"
-    echo "- Switchboard: gateway-1 (HTTP threads ${SWITCHBOARD_HTTP_THREADS:-0 = half the cores, at least 2}), workers $BENCH_WORKERS; plan catalogue bench/plans-bench.json"
+    echo "- load: ${BENCH_LOAD_DESC:-$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), ${THREADS:-2} threads, ${CONNECTIONS:-64} connections, ${WARMUP:-3} s warm-up then ${DURATION:-10} s measured}, on the same CPUs as the server and the database"
+    echo "- Switchboard: gateway-1 (HTTP threads ${SWITCHBOARD_HTTP_THREADS:-0 = half the cores, at least 2}), workers $BENCH_WORKERS; plan catalogue ${BENCH_CATALOGUE_DESC:-${SWITCHBOARD_PLANS_FILE#"$BENCH_ROOT"/}}"
     echo "- $("${SB_PG_BINDIR:-/usr/lib/postgresql/15/bin}/postgres" --version 2>/dev/null | sed 's/ (.*//'): $(suite_psql -c "
         SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY ord)
           FROM unnest('{fsync,synchronous_commit,full_page_writes,shared_buffers,max_connections,

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""bench/soak/report.py OUT — the soak's report (Markdown on stdout) from
+OUT/result.json (load.py reconcile), OUT/faults.jsonl, OUT/memory.tsv and
+OUT/env.md.
+
+Memory: memory.tsv has one RSS sample of every process a minute (minute,
+process, pid, rss_kib). A process is one (name, pid): a worker killed and
+started again is a new process. For each process that lived at least ten
+minutes, its growth is measured from the fifth minute of its life to its
+last sample (the first minutes fill caches and pools); the growth allowed is
+10 %. Shorter lives are listed without a verdict.
+"""
+import json
+import os
+import sys
+
+GROWTH_LIMIT = 10.0
+
+
+def main():
+    out = sys.argv[1]
+    r = json.load(open(os.path.join(out, "result.json")))
+    faults = [json.loads(x) for x in open(os.path.join(out, "faults.jsonl")) if x.strip()]
+    series = {}
+    with open(os.path.join(out, "memory.tsv")) as f:
+        next(f)
+        for line in f:
+            m, name, pid, rss = line.split("\t")
+            series.setdefault((name, pid), []).append((int(m), int(rss)))
+    env = open(os.path.join(out, "env.md")).read() if os.path.exists(
+        os.path.join(out, "env.md")) else ""
+
+    p = print
+    p("# make soak: %s" % os.path.basename(out))
+    p()
+    p("Verdict: **%s**." % ("clean: 0 lost, 0 duplicated, no broken contract" if r["ok"]
+                            else "FAILED (see below)"))
+    p()
+    p("## Requests by outcome (every attempt, as the client saw it)")
+    p()
+    p("| outcome | requests |")
+    p("| --- | ---: |")
+    for k, v in r["outcomes"].items():
+        p("| %s | %d |" % (k, v))
+    p("| total | %d |" % r["requests"])
+    p("| answered after the route's deadline + 1 s | %d |" % r["late"])
+    p()
+    if r["other_examples"]:
+        p("Other answers (first five): `%s`" % json.dumps(r["other_examples"]))
+        p()
+    lat = r["latency_ms"]
+    p("## Latency of 2xx answers (ms)")
+    p()
+    p("| phase | answers | p50 | p99 |")
+    p("| --- | ---: | ---: | ---: |")
+    p("| calm | %d | %s | %s |" % (lat["calm"]["n"], lat["calm"]["p50"], lat["calm"]["p99"]))
+    p("| during a fault (+10 s) | %d | %s | %s |" % (lat["faults"]["n"], lat["faults"]["p50"],
+                                                    lat["faults"]["p99"]))
+    p()
+    p("## Faults injected")
+    p()
+    kinds = {}
+    for f in faults:
+        kinds.setdefault(f["kind"], []).append(f)
+    p("| fault | times | targets |")
+    p("| --- | ---: | --- |")
+    for k, fs in sorted(kinds.items()):
+        p("| %s | %d | %s |" % (k, len(fs), ", ".join(sorted(set(f["target"] for f in fs)))))
+    p()
+    c = r["checks"]
+    p("## Acknowledged writes")
+    p()
+    p("| what | acknowledged | lost | duplicated |")
+    p("| --- | ---: | ---: | ---: |")
+    for k in ("calls", "orders", "usage_events"):
+        p("| %s | %d | %d | %d |" % (k.replace("_", " "), c[k]["acknowledged"], c[k]["lost_count"],
+                                     c[k]["duplicated_count"]))
+    p("| webhook deliveries (acknowledged calls and orders) | %d | %d undelivered | |"
+      % (c["webhooks"]["expected"], c["webhooks"]["undelivered"]))
+    p("| subscription states (newest Stripe event acknowledged) | %d | %d wrong | |"
+      % (c["subscriptions"]["checked"], c["subscriptions"]["wrong"]))
+    p()
+    p("Lost: **%d**. Duplicated: **%d**. Another organization's row in a list: **%d**. "
+      "Counters against their recomputation (usage.verify, analytics.verify): **%s**."
+      % (r["lost"], r["duplicated"], r["isolation_breaches"],
+         "equal" if r["verify_ok"] else "DIFFERENT"))
+    p()
+    p("## Memory (RSS, MiB)")
+    p()
+    p("| process | pid | minutes | at its 5th minute | last | growth |")
+    p("| --- | --- | ---: | ---: | ---: | ---: |")
+    worst = 0.0
+    for (name, pid), s in sorted(series.items()):
+        first_m = s[0][0]
+        life = s[-1][0] - first_m
+        base = next((rss for m, rss in s if m >= first_m + 5), None)
+        if life >= 10 and base:
+            g = (s[-1][1] - base) * 100.0 / base
+            worst = max(worst, g)
+            verdict = "%+.1f %%%s" % (g, "" if g <= GROWTH_LIMIT else " **over 10 %**")
+        else:
+            verdict = "(lived %d min)" % life
+        p("| %s | %s | %d | %s | %.1f | %s |" % (name, pid, life,
+                                               "%.1f" % (base / 1024.0) if base else "-",
+                                               s[-1][1] / 1024.0, verdict))
+    p()
+    p("Largest growth after the fifth minute: %.1f %% (limit %.0f %%)." % (worst, GROWTH_LIMIT))
+    p()
+    if env:
+        p("## Machine and settings")
+        p()
+        p(env.strip())
+
+
+if __name__ == "__main__":
+    main()
