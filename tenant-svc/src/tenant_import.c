@@ -678,6 +678,9 @@ s_items_json (const json_t *root, s_item_t *items, size_t *count, char *why, siz
             sb_why (why, why_size, "item %zu is not an object", i + 1);
             return false;
         }
+        //  One quantity and one price: a second spelling is refused even
+        //  when the first held a negative number (then -1 meant "given")
+        bool quantity_given = false, price_given = false;
         const char *key;
         json_t *value;
         json_object_foreach ((json_t *) item, key, value) {
@@ -690,18 +693,22 @@ s_items_json (const json_t *root, s_item_t *items, size_t *count, char *why, siz
                 continue;
             }
             if (streq (key, "qty") || streq (key, "quantity")) {
-                ok = out->quantity < 0 && json_is_integer (value);
+                ok = !quantity_given && json_is_integer (value);
                 if (ok)
                     out->quantity = json_integer_value (value);
+                quantity_given = true;
             }
             else
-            if (streq (key, "price") || streq (key, "unit_price"))
-                ok = out->cents < 0 && s_cents_of_json (value, &out->cents);
+            if (streq (key, "price") || streq (key, "unit_price")) {
+                ok = !price_given && s_cents_of_json (value, &out->cents);
+                price_given = true;
+            }
             else
             if (streq (key, "unit_price_cents")) {
-                ok = out->cents < 0 && json_is_integer (value);
+                ok = !price_given && json_is_integer (value);
                 if (ok)
                     out->cents = json_integer_value (value);
+                price_given = true;
             }
             if (!ok) {
                 char q [8 + S_QUOTE_CHARS * 4];
@@ -2023,6 +2030,12 @@ tenant_import_test (bool verbose)
     SB_CHECK (s_items_is ("[{\"name\": \"\", \"qty\": 1, \"price\": 1}]", NULL, 0));
     SB_CHECK (s_items_is ("[{\"name\": \"Pizza\", \"qty\": 1, \"price\": -1}]", NULL, 0));
     SB_CHECK (s_items_is ("[{\"name\": \"Pizza\",", NULL, 0));
+    //  Two quantities or two prices, the first one negative: refused, not
+    //  taken from the second (found by tests/fuzz/import_normalize.c)
+    SB_CHECK (s_items_is ("[{\"name\": \"Soda\", \"qty\": -5, \"quantity\": 1, \"price\": 2}]",
+                          NULL, 0));
+    SB_CHECK (s_items_is ("[{\"name\": \"Soda\", \"qty\": 1, \"unit_price_cents\": -1,"
+                          " \"price\": 2.5}]", NULL, 0));
 
     SB_CHECK (streq (s_spelling ("MISSED", s_call_statuses), "missed"));
     SB_CHECK (streq (s_spelling (" Completed ", s_call_statuses), "completed"));

@@ -27,7 +27,8 @@
       items   the JSON written is a list of 1 to 100 objects of exactly
               name (1-200 code points, no control character), quantity
               (1-10000) and unit_price_cents (0-100000000); the sum is
-              Σ quantity × unit_price_cents; fed back as legacy JSON, the
+              Σ quantity × unit_price_cents; an item of legacy JSON gave
+              one quantity and one price; fed back as legacy JSON, the
               output normalizes to itself with the same sum (idempotent).
       status  a call's or order's status maps to one of the API's values,
               only from a spelling listed in the header (ignoring case and
@@ -265,6 +266,16 @@ s_items (const char *text)
     }
     if (total != sum)
         s_fail ("items: the sum is not the items' sum", text);
+    //  From legacy JSON: each item gave one quantity and one price.
+    json_t *legacy = sb_json_parse (text, strlen (text), reason, sizeof (reason));
+    json_array_foreach (legacy, i, item) {
+        int quantities = !!json_object_get (item, "qty") + !!json_object_get (item, "quantity");
+        int prices = !!json_object_get (item, "price") + !!json_object_get (item, "unit_price")
+                     + !!json_object_get (item, "unit_price_cents");
+        if (quantities != 1 || prices != 1)
+            s_fail ("items: an item with two quantities or two prices", text);
+    }
+    json_decref (legacy);
     //  Idempotent: the output is legacy JSON too.
     char *first = sb_strndup (out.data, out.size);
     msgpack_sbuffer again;
