@@ -271,8 +271,9 @@ sb_plans_load (const char *path, char *why, size_t why_size)
 {
     if (!path)
         return sb_plans_parse (_binary_deploy_plans_json_start,
-                        (size_t) (_binary_deploy_plans_json_end - _binary_deploy_plans_json_start),
-                        "the shipped plans", why, why_size);
+                               (size_t) (_binary_deploy_plans_json_end
+                                         - _binary_deploy_plans_json_start),
+                               "the shipped plans", why, why_size);
     FILE *file = fopen (path, "rb");
     if (!file) {
         sb_why (why, why_size, "%s: cannot be read: %s", path, strerror (errno));

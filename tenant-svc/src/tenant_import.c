@@ -367,8 +367,8 @@ s_nanp_digits (const char *ten)
 
 //  Normalizes a phone number to E.164 into out. nanp: the number belongs
 //  to a business in a North American time zone, so 10 digits may take +1.
-//  Returns TENANT_PHONE_OK, TENANT_PHONE_MISSING (NULL or blank), or TENANT_PHONE_BAD with
-//  *why set to a static phrase.
+//  Returns TENANT_PHONE_OK, TENANT_PHONE_MISSING (NULL or blank), or
+//  TENANT_PHONE_BAD with *why set to a static phrase.
 tenant_phone_result_t
 tenant_import_phone (const char *raw, bool nanp, char out [17], const char **why)
 {
