@@ -208,8 +208,8 @@ s_plan (json_t *entry, sb_plan_t *plan, const char *where, char *why, size_t why
     return s_overage (entry, plan, where, why, why_size);
 }
 
-static sb_plans_t *
-s_parse (const char *text, size_t len, const char *source, char *why, size_t why_size)
+sb_plans_t *
+sb_plans_parse (const char *text, size_t len, const char *source, char *why, size_t why_size)
 {
     char reason [256];
     json_t *root = sb_json_parse (text, len, reason, sizeof (reason));
@@ -270,9 +270,10 @@ sb_plans_t *
 sb_plans_load (const char *path, char *why, size_t why_size)
 {
     if (!path)
-        return s_parse (_binary_deploy_plans_json_start,
-                        (size_t) (_binary_deploy_plans_json_end - _binary_deploy_plans_json_start),
-                        "the shipped plans", why, why_size);
+        return sb_plans_parse (_binary_deploy_plans_json_start,
+                               (size_t) (_binary_deploy_plans_json_end
+                                         - _binary_deploy_plans_json_start),
+                               "the shipped plans", why, why_size);
     FILE *file = fopen (path, "rb");
     if (!file) {
         sb_why (why, why_size, "%s: cannot be read: %s", path, strerror (errno));
@@ -293,7 +294,7 @@ sb_plans_load (const char *path, char *why, size_t why_size)
     if (failed)
         sb_why (why, why_size, "%s: cannot be read whole (at most 1 MiB)", path);
     else
-        self = s_parse (text ? text : "", len, path, why, why_size);
+        self = sb_plans_parse (text ? text : "", len, path, why, why_size);
     free (text);
     return self;
 }
@@ -404,7 +405,7 @@ sb_plans_test (bool verbose)
         { NULL, NULL }
     };
     for (size_t i = 0; bad [i].text; i++) {
-        plans = s_parse (bad [i].text, strlen (bad [i].text), "test", why, sizeof (why));
+        plans = sb_plans_parse (bad [i].text, strlen (bad [i].text), "test", why, sizeof (why));
         SB_CHECK (plans == NULL && strstr (why, bad [i].field));
         if (verbose)
             printf ("  %s\n", why);

@@ -25,6 +25,15 @@ extern const size_t tenant_migration_count;
 //  True for an E.164 number: '+', a non-zero digit, then 6 to 14 digits.
 bool tenant_e164 (const char *s);
 
+//  Checks a business's opening hours (tenant_businesses.c; API.md): an
+//  object of at most 7 keys mon..sun, each a list of at most 4
+//  {"open":"HH:MM","close":"HH:MM"}, open != close, a close before its
+//  open ending the next day, no two intervals sharing a minute of the
+//  week (Sunday's spill-over meets Monday). Returns 0, or -1 with a field
+//  error "hours" added to fields. Pure: for tests/fuzz/opening_hours.c.
+int tenant_hours_check (const msgpack_object *hours, sb_fields_t *fields);
+void tenant_hours_test (bool verbose);
+
 //  Pagination. A list reads limit (1–100, default 20) and cursor; the
 //  cursor is opaque to clients: base64url of "<timestamp>|<uuid>" of the
 //  last row of the previous page (keyset pagination, stable under inserts).
@@ -144,6 +153,27 @@ int tenant_org_counts (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *re
 //  ---- commands (tenant_import.c) -------------------------------------------
 
 int tenant_import_command (int argc, char **argv, const sb_config_t *config);
+
+//  The import's pure normalizers (rules in tenant_import.c's header), here
+//  for tests/fuzz/import_normalize.c. A phone number → E.164 in out
+//  (nanp: the business is in a US or Canadian time zone, so 10 digits may
+//  take +1); TENANT_PHONE_BAD sets *why to a static phrase.
+typedef enum { TENANT_PHONE_OK, TENANT_PHONE_MISSING, TENANT_PHONE_BAD } tenant_phone_result_t;
+tenant_phone_result_t tenant_import_phone (const char *raw, bool nanp, char out [17],
+                                           const char **why);
+//  Decimal dollars ("12.50") → cents; false for signs, exponents, a
+//  fraction of a cent, more than 13 integer digits.
+bool tenant_import_cents (const char *text, int64_t *cents);
+//  Legacy opening hours (JSON text of day specs → "HH:MM-HH:MM, …") →
+//  the API's hours JSON appended to out; false when not understood.
+bool tenant_import_hours (const char *text, msgpack_sbuffer *out);
+//  Legacy order items (a JSON array or "2x Pizza @ 12.50; …") → the API's
+//  items JSON appended to out and their sum in cents; false with why.
+bool tenant_import_items (const char *text, msgpack_sbuffer *out, int64_t *sum, char *why,
+                          size_t why_size);
+//  A legacy call's or order's status → the API's (a static string), or NULL.
+const char *tenant_import_call_status (const char *raw);
+const char *tenant_import_order_status (const char *raw);
 
 void tenant_common_test (bool verbose);
 void tenant_import_test (bool verbose);

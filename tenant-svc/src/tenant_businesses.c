@@ -59,20 +59,22 @@ s_interval_name (const s_interval_t *self, char *text, size_t size)
               self->open % 60, self->close / 60, self->close % 60);
 }
 
-//  Checks opening hours; returns their JSON text (arena) or NULL with a
-//  field error. An interval whose close is earlier than its open ends the
-//  next day ("18:00"-"02:00"; "00:00" closes at midnight); open == close
-//  is refused, and so are two intervals that share a minute, a day's
-//  spill-over into the next day included (Sunday's into Monday's).
-static const char *
-s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
+//  Checks opening hours (tenant.h). An interval whose close is earlier
+//  than its open ends the next day ("18:00"-"02:00"; "00:00" closes at
+//  midnight); open == close is refused, and so are two intervals that
+//  share a minute, a day's spill-over into the next day included
+//  (Sunday's into Monday's). A day named twice (possible in msgpack from
+//  the bus, not in JSON) is refused.
+int
+tenant_hours_check (const msgpack_object *hours, sb_fields_t *fields)
 {
     if (hours->type != MSGPACK_OBJECT_MAP || hours->via.map.size > 7) {
         sb_fields_add (fields, "hours", "must be an object with keys mon..sun");
-        return NULL;
+        return -1;
     }
     s_interval_t all [7 * 4];
     size_t count = 0;
+    unsigned named = 0;             //  the days seen, a bit each
     for (uint32_t i = 0; i < hours->via.map.size; i++) {
         const msgpack_object *key = &hours->via.map.ptr [i].key;
         const msgpack_object *intervals = &hours->via.map.ptr [i].val;
@@ -82,11 +84,18 @@ s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
                 day = d;
         if (day < 0) {
             sb_fields_add (fields, "hours", "has a key that is not a day (mon..sun)");
-            return NULL;
+            return -1;
         }
+        //  JSON refuses a repeated key before this; msgpack does not, and
+        //  the stored JSON would keep one of the two lists
+        if (named & (1u << day)) {
+            sb_fields_add (fields, "hours", "names %s twice", s_days [day]);
+            return -1;
+        }
+        named |= 1u << day;
         if (intervals->type != MSGPACK_OBJECT_ARRAY || intervals->via.array.size > 4) {
             sb_fields_add (fields, "hours", "must give each day a list of at most 4 intervals");
-            return NULL;
+            return -1;
         }
         for (uint32_t k = 0; k < intervals->via.array.size; k++) {
             const msgpack_object *interval = &intervals->via.array.ptr [k];
@@ -97,7 +106,7 @@ s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
                 sb_fields_add (fields, "hours",
                                "intervals must be {\"open\":\"HH:MM\",\"close\":\"HH:MM\"}, "
                                "open and close different");
-                return NULL;
+                return -1;
             }
             //  At most 7 keys of at most 4 intervals: count stays in all.
             s_interval_t *it = &all [count++];
@@ -113,11 +122,21 @@ s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
                     sb_fields_add (fields, "hours", "%s overlaps %s%s", one, other,
                                    all [j].close < all [j].open || it->close < it->open
                                        ? " (a close before its open ends the next day)" : "");
-                    return NULL;
+                    return -1;
                 }
             }
         }
     }
+    return 0;
+}
+
+//  Checks opening hours; returns their JSON text (arena) or NULL with a
+//  field error.
+static const char *
+s_hours (sb_ctx_t *ctx, const msgpack_object *hours, sb_fields_t *fields)
+{
+    if (tenant_hours_check (hours, fields))
+        return NULL;
     msgpack_sbuffer json;
     msgpack_sbuffer_init (&json);
     sb_json_write (&json, hours);
@@ -271,4 +290,59 @@ tenant_businesses_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t 
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such business");
     msgpack_pack_nil (sb_reply_body (reply, 204));
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest of the opening-hours rules (tests/fuzz/opening_hours.c fuzzes
+//  them against its own reading of API.md)
+
+//  The verdict on hours given as JSON text, or as msgpack bytes when json
+//  is NULL.
+static int
+s_hours_verdict (const char *json, const char *raw, size_t raw_size)
+{
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    if (json) {
+        char why [160];
+        json_t *value = sb_json_parse (json, strlen (json), why, sizeof (why));
+        assert (value);
+        sb_json_pack_into (&packed, value);
+        json_decref (value);
+    }
+    else
+        msgpack_sbuffer_write (&packed, raw, raw_size);
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    size_t offset = 0;
+    int rc = -2;
+    if (msgpack_unpack_next (&u, packed.data, packed.size, &offset) == MSGPACK_UNPACK_SUCCESS) {
+        sb_fields_t fields = { 0 };
+        rc = tenant_hours_check (&u.data, &fields);
+    }
+    msgpack_unpacked_destroy (&u);
+    msgpack_sbuffer_destroy (&packed);
+    return rc;
+}
+
+void
+tenant_hours_test (bool verbose)
+{
+    (void) verbose;
+    SB_CHECK (s_hours_verdict ("{\"mon\": [{\"open\": \"09:00\", \"close\": \"17:00\"}],"
+                               " \"fri\": [{\"open\": \"18:00\", \"close\": \"02:00\"}]}", NULL, 0)
+              == 0);
+    SB_CHECK (s_hours_verdict ("{\"sun\": [{\"open\": \"22:00\", \"close\": \"01:00\"}],"
+                               " \"mon\": [{\"open\": \"01:00\", \"close\": \"08:00\"}]}", NULL, 0)
+              == 0);
+    SB_CHECK (s_hours_verdict ("{\"sun\": [{\"open\": \"22:00\", \"close\": \"01:00\"}],"
+                               " \"mon\": [{\"open\": \"00:59\", \"close\": \"08:00\"}]}", NULL, 0)
+              == -1);
+    SB_CHECK (s_hours_verdict ("{\"tue\": [{\"open\": \"09:00\", \"close\": \"09:00\"}]}", NULL, 0)
+              == -1);
+    //  {"mon": [09:00-10:00], "mon": [11:00-12:00]}: a day named twice
+    //  (tests/fuzz/regressions/opening_hours/msgpack-duplicate-day)
+    static const char twice [] = "\x82\xa3mon\x91\x82\xa4open\xa5" "09:00\xa5" "close\xa5" "10:00"
+                                 "\xa3mon\x91\x82\xa4open\xa5" "11:00\xa5" "close\xa5" "12:00";
+    SB_CHECK (s_hours_verdict (NULL, twice, sizeof (twice) - 1) == -1);
 }

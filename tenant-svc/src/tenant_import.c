@@ -42,7 +42,8 @@
     greeting as is (at most 2000 characters); opening_hours: a JSON object
     whose keys are days ("mon"), day ranges ("mon-fri", also wrapping:
     "fri-mon") or "daily", and whose values are "HH:MM-HH:MM" intervals
-    (open before close, at most 4, comma-separated) or "closed", becomes
+    (open before close, at most 4, comma-separated, none overlapping
+    another) or "closed", becomes
     {"mon": [{"open": "11:00", "close": "22:00"}], ...} with the days it
     names; anything else ("Mon-Fri 8-5": which 5?) leaves hours empty with
     a warning. created_at kept, updated_at = created_at.
@@ -291,6 +292,21 @@ static const char *const s_order_statuses [][2] = {
 };
 
 
+//  A call's legacy status → the API's, or NULL (see the file header).
+const char *
+tenant_import_call_status (const char *raw)
+{
+    return s_spelling (raw, s_call_statuses);
+}
+
+//  An order's legacy status → the API's, or NULL.
+const char *
+tenant_import_order_status (const char *raw)
+{
+    return s_spelling (raw, s_order_statuses);
+}
+
+
 //  --------------------------------------------------------------------------
 //  Time zones. A name ending in '/' is a prefix. Not every zone of the two
 //  countries: one missing only means that a business there must have its
@@ -338,9 +354,8 @@ s_zone_nanp (const char *zone)
 
 
 //  --------------------------------------------------------------------------
-//  Normalizers (pure; tenant_import_test checks them)
-
-typedef enum { S_PHONE_OK, S_PHONE_MISSING, S_PHONE_BAD } s_phone_result_t;
+//  Normalizers (pure; declared in tenant.h for tests/fuzz/import_normalize.c,
+//  tenant_import_test checks them)
 
 //  10 digits of a North American number: area code and exchange start
 //  with 2-9.
@@ -352,13 +367,13 @@ s_nanp_digits (const char *ten)
 
 //  Normalizes a phone number to E.164 into out. nanp: the number belongs
 //  to a business in a North American time zone, so 10 digits may take +1.
-//  Returns S_PHONE_OK, S_PHONE_MISSING (NULL or blank), or S_PHONE_BAD with
-//  *why set to a static phrase.
-static s_phone_result_t
-s_phone (const char *raw, bool nanp, char out [17], const char **why)
+//  Returns TENANT_PHONE_OK, TENANT_PHONE_MISSING (NULL or blank), or
+//  TENANT_PHONE_BAD with *why set to a static phrase.
+tenant_phone_result_t
+tenant_import_phone (const char *raw, bool nanp, char out [17], const char **why)
 {
     if (s_blank (raw))
-        return S_PHONE_MISSING;
+        return TENANT_PHONE_MISSING;
     char digits [16];
     size_t n = 0;
     bool plus = false;
@@ -371,11 +386,11 @@ s_phone (const char *raw, bool nanp, char out [17], const char **why)
         }
         if (!isdigit ((unsigned char) *c)) {
             *why = "is not a phone number";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
         if (n == 15) {
             *why = "has too many digits";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
         digits [n++] = *c;
     }
@@ -383,38 +398,38 @@ s_phone (const char *raw, bool nanp, char out [17], const char **why)
     if (plus) {
         if (n > 0 && digits [0] == '1' && (n != 11 || !s_nanp_digits (digits + 1))) {
             *why = "is not a valid North American number";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
         snprintf (out, 17, "+%s", digits);
         if (!tenant_e164 (out)) {
             *why = "is not a valid international number";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
-        return S_PHONE_OK;
+        return TENANT_PHONE_OK;
     }
     if (n == 10 || (n == 11 && digits [0] == '1')) {
         const char *ten = digits + n - 10;
         if (!nanp) {
             *why = "has no country code (+1 is only assumed for a business in a US or Canadian "
                    "time zone)";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
         if (!s_nanp_digits (ten)) {
             *why = "is not a valid North American number";
-            return S_PHONE_BAD;
+            return TENANT_PHONE_BAD;
         }
         snprintf (out, 17, "+1%s", ten);
-        return S_PHONE_OK;
+        return TENANT_PHONE_OK;
     }
     *why = n < 10 ? "has no country or area code" : "has no country code";
-    return S_PHONE_BAD;
+    return TENANT_PHONE_BAD;
 }
 
 //  An amount of money as decimal text ("12.50", "70.0", "3") → cents.
 //  False for anything else: signs, exponents, a fraction of a cent, more
 //  than 10^13 units.
-static bool
-s_cents (const char *text, int64_t *cents)
+bool
+tenant_import_cents (const char *text, int64_t *cents)
 {
     const char *p = text;
     int64_t units = 0, fraction = 0;
@@ -537,7 +552,8 @@ typedef struct {
 } s_interval_t;
 
 //  "11:00-14:00, 17:00-22:00" or "closed" → at most 4 intervals, each
-//  opening before it closes. False for anything else.
+//  opening before it closes, no two sharing a minute. False for anything
+//  else.
 static bool
 s_intervals (const char *text, s_interval_t *list, int *count)
 {
@@ -556,6 +572,11 @@ s_intervals (const char *text, s_interval_t *list, int *count)
         int close = s_clock (dash + 1, len - (size_t) (dash - p) - 1);
         if (open < 0 || close < 0 || open >= close)
             return false;
+        //  Two that share a minute would be refused by the API
+        //  (tenant_hours_check): "09:00-12:00, 11:00-14:00" is no rule
+        for (int i = 0; i < *count; i++)
+            if (open < list [i].close && list [i].open < close)
+                return false;
         list [*count].open = open;
         list [*count].close = close;
         (*count)++;
@@ -579,8 +600,8 @@ s_write_json (msgpack_sbuffer *out, json_t *value)
 
 //  Legacy opening hours (see the file header) → the API's JSON, written
 //  into out. False when the text is in no form this understands.
-static bool
-s_hours (const char *text, msgpack_sbuffer *out)
+bool
+tenant_import_hours (const char *text, msgpack_sbuffer *out)
 {
     char why [128];
     json_t *root = sb_json_parse (text, strlen (text), why, sizeof why);
@@ -657,6 +678,9 @@ s_items_json (const json_t *root, s_item_t *items, size_t *count, char *why, siz
             sb_why (why, why_size, "item %zu is not an object", i + 1);
             return false;
         }
+        //  One quantity and one price: a second spelling is refused even
+        //  when the first held a negative number (then -1 meant "given")
+        bool quantity_given = false, price_given = false;
         const char *key;
         json_t *value;
         json_object_foreach ((json_t *) item, key, value) {
@@ -669,18 +693,22 @@ s_items_json (const json_t *root, s_item_t *items, size_t *count, char *why, siz
                 continue;
             }
             if (streq (key, "qty") || streq (key, "quantity")) {
-                ok = out->quantity < 0 && json_is_integer (value);
+                ok = !quantity_given && json_is_integer (value);
                 if (ok)
                     out->quantity = json_integer_value (value);
+                quantity_given = true;
             }
             else
-            if (streq (key, "price") || streq (key, "unit_price"))
-                ok = out->cents < 0 && s_cents_of_json (value, &out->cents);
+            if (streq (key, "price") || streq (key, "unit_price")) {
+                ok = !price_given && s_cents_of_json (value, &out->cents);
+                price_given = true;
+            }
             else
             if (streq (key, "unit_price_cents")) {
-                ok = out->cents < 0 && json_is_integer (value);
+                ok = !price_given && json_is_integer (value);
                 if (ok)
                     out->cents = json_integer_value (value);
+                price_given = true;
             }
             if (!ok) {
                 char q [8 + S_QUOTE_CHARS * 4];
@@ -733,7 +761,7 @@ s_items_text (char *copy, s_item_t *items, size_t *count, char *why, size_t why_
                 price++;
             while (price_end > price && isspace ((unsigned char) price_end [-1]))
                 *--price_end = 0;
-            if (!s_cents (price, &item->cents) || item->cents > S_MAX_PRICE) {
+            if (!tenant_import_cents (price, &item->cents) || item->cents > S_MAX_PRICE) {
                 char q [8 + S_QUOTE_CHARS * 4];
                 sb_why (why, why_size, "item %zu has price %s, not an amount in whole cents", n,
                         s_quote (price, q, sizeof q));
@@ -758,8 +786,9 @@ s_items_text (char *copy, s_item_t *items, size_t *count, char *why, size_t why_
 
 //  Legacy items (see the file header) → the API's JSON, written into out,
 //  and their sum in cents. False with the reason in why.
-static bool
-s_items (const char *text, msgpack_sbuffer *out, int64_t *sum, char *why, size_t why_size)
+bool
+tenant_import_items (const char *text, msgpack_sbuffer *out, int64_t *sum, char *why,
+                     size_t why_size)
 {
     s_item_t items [S_MAX_ITEMS];
     size_t count = 0;
@@ -1247,11 +1276,12 @@ s_business (s_import_t *self, const PGresult *rows, int row)
     }
     char e164 [17];
     const char *why = "";
-    s_phone_result_t phoned = s_phone (phone, zone_known && s_zone_nanp (zone), e164, &why);
-    if (phoned == S_PHONE_MISSING)
+    tenant_phone_result_t phoned
+        = tenant_import_phone (phone, zone_known && s_zone_nanp (zone), e164, &why);
+    if (phoned == TENANT_PHONE_MISSING)
         s_note (&rejects, "phone number is missing");
     else
-    if (phoned == S_PHONE_BAD)
+    if (phoned == TENANT_PHONE_BAD)
         s_note (&rejects, "phone number %s %s", S_QUOTED (phone), why);
     if (greeting) {
         chars = s_chars (greeting, true);
@@ -1264,7 +1294,7 @@ s_business (s_import_t *self, const PGresult *rows, int row)
     msgpack_sbuffer hours;
     msgpack_sbuffer_init (&hours);
     if (!s_blank (hours_text)) {
-        if (s_hours (hours_text, &hours))
+        if (tenant_import_hours (hours_text, &hours))
             msgpack_sbuffer_write (&hours, "", 1);
         else
             s_note (&warnings, "opening hours %s are in no form the import understands; "
@@ -1316,11 +1346,12 @@ s_call (s_import_t *self, const PGresult *rows, int row)
     if (caller && s_lower_trim (caller, word, sizeof word) && streq (word, "anonymous"))
         strcpy (e164, "anonymous");
     else {
-        s_phone_result_t phoned = s_phone (caller, business && business->nanp, e164, &why);
-        if (phoned == S_PHONE_MISSING)
+        tenant_phone_result_t phoned
+            = tenant_import_phone (caller, business && business->nanp, e164, &why);
+        if (phoned == TENANT_PHONE_MISSING)
             s_note (&rejects, "caller number is missing");
         else
-        if (phoned == S_PHONE_BAD)
+        if (phoned == TENANT_PHONE_BAD)
             s_note (&rejects, "caller number %s %s", S_QUOTED (caller), why);
     }
     if (!started)
@@ -1335,7 +1366,7 @@ s_call (s_import_t *self, const PGresult *rows, int row)
     else
     if (*end || seconds < 0 || seconds > 86400)
         s_note (&rejects, "duration %s is not 0-86400 seconds", duration);
-    const char *status = s_spelling (status_text, s_call_statuses);
+    const char *status = tenant_import_call_status (status_text);
     if (s_blank (status_text))
         s_note (&rejects, "status is missing");
     else
@@ -1401,8 +1432,9 @@ s_order (s_import_t *self, const PGresult *rows, int row)
         s_note (&rejects, "customer name is longer than 200 characters");
     char e164 [17];
     const char *why = "";
-    s_phone_result_t phoned = s_phone (phone, business && business->nanp, e164, &why);
-    if (phoned == S_PHONE_BAD)
+    tenant_phone_result_t phoned
+        = tenant_import_phone (phone, business && business->nanp, e164, &why);
+    if (phoned == TENANT_PHONE_BAD)
         s_note (&warnings, "customer phone %s %s; left empty", S_QUOTED (phone), why);
 
     msgpack_sbuffer items;
@@ -1413,7 +1445,7 @@ s_order (s_import_t *self, const PGresult *rows, int row)
         s_note (&rejects, "items are missing");
     else {
         char items_why [400];
-        items_ok = s_items (items_text, &items, &sum, items_why, sizeof items_why);
+        items_ok = tenant_import_items (items_text, &items, &sum, items_why, sizeof items_why);
         if (items_ok)
             msgpack_sbuffer_write (&items, "", 1);
         else
@@ -1422,14 +1454,14 @@ s_order (s_import_t *self, const PGresult *rows, int row)
     if (!total_text)
         s_note (&rejects, "total is missing");
     else
-    if (!s_cents (total_text, &total))
+    if (!tenant_import_cents (total_text, &total))
         s_note (&rejects, "total %s is not an amount in whole cents", S_QUOTED (total_text));
     else
     if (items_ok && total != sum)
         s_note (&rejects, "total %lld.%02lld disagrees with the items, which add up to %lld.%02lld",
                 (long long) (total / 100), (long long) (total % 100), (long long) (sum / 100),
                 (long long) (sum % 100));
-    const char *status = s_spelling (status_text, s_order_statuses);
+    const char *status = tenant_import_order_status (status_text);
     if (s_blank (status_text))
         s_note (&rejects, "status is missing");
     else
@@ -1459,7 +1491,7 @@ s_order (s_import_t *self, const PGresult *rows, int row)
         sb_uuid_v4 (id);
         snprintf (cents, sizeof cents, "%lld", (long long) total);
         const char *params [] = { self->org, id, business->id, call, customer,
-                                  phoned == S_PHONE_OK ? e164 : NULL, items.data, cents,
+                                  phoned == TENANT_PHONE_OK ? e164 : NULL, items.data, cents,
                                   business->currency, status, created, legacy_id, self->run_id };
         rc = s_insert (self,
                        "WITH o AS (INSERT INTO orders (organization_id, id, business_id, call_id,"
@@ -1846,10 +1878,10 @@ s_phone_is (const char *raw, bool nanp, const char *expected)
 {
     char out [17];
     const char *why = NULL;
-    s_phone_result_t result = s_phone (raw, nanp, out, &why);
+    tenant_phone_result_t result = tenant_import_phone (raw, nanp, out, &why);
     if (!expected)
-        return result == S_PHONE_BAD && why;
-    return result == S_PHONE_OK && streq (out, expected);
+        return result == TENANT_PHONE_BAD && why;
+    return result == TENANT_PHONE_OK && streq (out, expected);
 }
 
 static bool
@@ -1857,7 +1889,7 @@ s_hours_is (const char *text, const char *expected)
 {
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    bool ok = s_hours (text, &out);
+    bool ok = tenant_import_hours (text, &out);
     msgpack_sbuffer_write (&out, "", 1);
     bool same = expected ? ok && streq (out.data, expected) : !ok;
     msgpack_sbuffer_destroy (&out);
@@ -1871,7 +1903,7 @@ s_items_is (const char *text, const char *expected, int64_t expected_sum)
     msgpack_sbuffer_init (&out);
     int64_t sum = -1;
     char why [256] = "";
-    bool ok = s_items (text, &out, &sum, why, sizeof why);
+    bool ok = tenant_import_items (text, &out, &sum, why, sizeof why);
     msgpack_sbuffer_write (&out, "", 1);
     bool same = expected ? ok && streq (out.data, expected) && sum == expected_sum
                          : !ok && *why;
@@ -1904,22 +1936,22 @@ tenant_import_test (bool verbose)
     SB_CHECK (s_phone_is ("+1234567890123456", true, NULL));
     char out [17];
     const char *why = NULL;
-    SB_CHECK (s_phone (NULL, true, out, &why) == S_PHONE_MISSING);
-    SB_CHECK (s_phone ("  ", true, out, &why) == S_PHONE_MISSING);
+    SB_CHECK (tenant_import_phone (NULL, true, out, &why) == TENANT_PHONE_MISSING);
+    SB_CHECK (tenant_import_phone ("  ", true, out, &why) == TENANT_PHONE_MISSING);
 
     int64_t cents = 0;
-    SB_CHECK (s_cents ("67.35", &cents) && cents == 6735);
-    SB_CHECK (s_cents ("70.0", &cents) && cents == 7000);
-    SB_CHECK (s_cents ("12", &cents) && cents == 1200);
-    SB_CHECK (s_cents ("1.500", &cents) && cents == 150);
-    SB_CHECK (s_cents ("0.05", &cents) && cents == 5);
-    SB_CHECK (!s_cents ("1.505", &cents));
-    SB_CHECK (!s_cents ("-3.00", &cents));
-    SB_CHECK (!s_cents ("1e3", &cents));
-    SB_CHECK (!s_cents ("12.", &cents));
-    SB_CHECK (!s_cents (".5", &cents));
-    SB_CHECK (!s_cents ("", &cents));
-    SB_CHECK (!s_cents ("12345678901234", &cents));
+    SB_CHECK (tenant_import_cents ("67.35", &cents) && cents == 6735);
+    SB_CHECK (tenant_import_cents ("70.0", &cents) && cents == 7000);
+    SB_CHECK (tenant_import_cents ("12", &cents) && cents == 1200);
+    SB_CHECK (tenant_import_cents ("1.500", &cents) && cents == 150);
+    SB_CHECK (tenant_import_cents ("0.05", &cents) && cents == 5);
+    SB_CHECK (!tenant_import_cents ("1.505", &cents));
+    SB_CHECK (!tenant_import_cents ("-3.00", &cents));
+    SB_CHECK (!tenant_import_cents ("1e3", &cents));
+    SB_CHECK (!tenant_import_cents ("12.", &cents));
+    SB_CHECK (!tenant_import_cents (".5", &cents));
+    SB_CHECK (!tenant_import_cents ("", &cents));
+    SB_CHECK (!tenant_import_cents ("12345678901234", &cents));
 
     SB_CHECK (s_hours_is ("{\"mon-fri\": \"11:00-22:00\", \"sat-sun\": \"12:00-23:00\"}",
                           "{\"mon\":[{\"open\":\"11:00\",\"close\":\"22:00\"}],"
@@ -1961,6 +1993,13 @@ tenant_import_test (bool verbose)
     SB_CHECK (s_hours_is ("{\"mon\": \"09:00-24:00\"}", NULL));
     SB_CHECK (s_hours_is ("{}", NULL));
     SB_CHECK (s_hours_is ("[]", NULL));
+    //  Overlapping intervals, which the API refuses (found by
+    //  tests/fuzz/import_normalize.c); touching ones are two intervals
+    SB_CHECK (s_hours_is ("{\"mon\": \"09:00-12:00, 11:00-14:00\"}", NULL));
+    SB_CHECK (s_hours_is ("{\"mon\": \"11:00-14:00, 09:00-20:00\"}", NULL));
+    SB_CHECK (s_hours_is ("{\"mon\": \"09:00-12:00, 12:00-14:00\"}",
+                          "{\"mon\":[{\"open\":\"09:00\",\"close\":\"12:00\"},"
+                          "{\"open\":\"12:00\",\"close\":\"14:00\"}]}"));
 
     SB_CHECK (s_items_is ("[{\"name\": \"Margherita\", \"qty\": 3, \"price\": 12.99}, "
                           "{\"name\": \"Salmon nigiri\", \"qty\": 3, \"price\": 6.5}]",
@@ -1991,6 +2030,12 @@ tenant_import_test (bool verbose)
     SB_CHECK (s_items_is ("[{\"name\": \"\", \"qty\": 1, \"price\": 1}]", NULL, 0));
     SB_CHECK (s_items_is ("[{\"name\": \"Pizza\", \"qty\": 1, \"price\": -1}]", NULL, 0));
     SB_CHECK (s_items_is ("[{\"name\": \"Pizza\",", NULL, 0));
+    //  Two quantities or two prices, the first one negative: refused, not
+    //  taken from the second (found by tests/fuzz/import_normalize.c)
+    SB_CHECK (s_items_is ("[{\"name\": \"Soda\", \"qty\": -5, \"quantity\": 1, \"price\": 2}]",
+                          NULL, 0));
+    SB_CHECK (s_items_is ("[{\"name\": \"Soda\", \"qty\": 1, \"unit_price_cents\": -1,"
+                          " \"price\": 2.5}]", NULL, 0));
 
     SB_CHECK (streq (s_spelling ("MISSED", s_call_statuses), "missed"));
     SB_CHECK (streq (s_spelling (" Completed ", s_call_statuses), "completed"));

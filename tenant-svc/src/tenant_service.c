@@ -33,6 +33,7 @@ s_selftest (bool verbose)
 {
     tenant_common_test (verbose);
     tenant_import_test (verbose);
+    tenant_hours_test (verbose);
     tenant_webhooks_sign_test (verbose);
     tenant_ssrf_test (verbose);
     tenant_twilio_test (verbose);

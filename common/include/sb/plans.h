@@ -57,6 +57,12 @@ typedef struct _sb_plans_t sb_plans_t;
 sb_plans_t *sb_plans_load (const char *path, char *why, size_t why_size);
 void sb_plans_destroy (sb_plans_t **self_p);
 
+//  Parses and validates a catalogue from len bytes of JSON text (what
+//  sb_plans_load does with a file's content); source names it in why.
+//  Pure: tests/fuzz/plans.c feeds it directly.
+sb_plans_t *sb_plans_parse (const char *text, size_t len, const char *source, char *why,
+                            size_t why_size);
+
 //  The shipped catalogue's JSON text (not NUL-terminated) and its length.
 const char *sb_plans_default_text (size_t *len);
 
