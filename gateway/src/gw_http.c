@@ -559,18 +559,28 @@ typedef struct {
     bool bad;
 } s_query_t;
 
+bool
+gw_http_arg_set (json_t *args, const char *name, const char *value)
+{
+    json_t *string = json_string (value ? value : "");
+    if (!string || !*name) {
+        json_decref (string);
+        return false;
+    }
+    //  json_object_set_new refuses a name that is not valid UTF-8 (and
+    //  drops the value): that is a bad parameter, not one to forget.
+    return json_object_set_new (args, name, string) == 0;
+}
+
 static enum MHD_Result
 s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void) kind;
     s_query_t *query = (s_query_t *) cls;
-    json_t *string = json_string (value ? value : "");
-    if (!string || !*key) {
+    if (!gw_http_arg_set (query->args, key, value)) {
         query->bad = true;
-        json_decref (string);
         return MHD_NO;
     }
-    json_object_set_new (query->args, key, string);
     return MHD_YES;
 }
 
@@ -792,6 +802,27 @@ s_prestep_done (gw_conn_t *conn)
     return s_authenticate (conn);
 }
 
+static int s_depth (json_t *value, int depth);
+
+json_t *
+gw_http_body_args (const char *body, size_t size, char *why, size_t why_size)
+{
+    json_t *args = size ? sb_json_parse (body, size, why, why_size) : json_object ();
+    if (!args)
+        return NULL;
+    if (!json_is_object (args)) {
+        json_decref (args);
+        snprintf (why, why_size, "%s", "the request body must be a JSON object");
+        return NULL;
+    }
+    if (s_depth (args, 0) > GW_MAX_DEPTH) {
+        json_decref (args);
+        snprintf (why, why_size, "%s", "the request body nests deeper than 16 levels");
+        return NULL;
+    }
+    return args;
+}
+
 //  How deep a JSON value nests (a scalar is 0). The envelope adds levels of
 //  its own and the bus refuses frames nested deeper than SB_MPK_MAX_DEPTH,
 //  so bodies are held to a depth no real request needs.
@@ -830,11 +861,16 @@ s_depth (json_t *value, int depth)
 static bool
 s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
 {
-    const char *key = streq (conn->method, "POST")
-                    ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
-                                                   "Idempotency-Key")
-                    : NULL;
-    if (!key)
+    return gw_http_idempotency_key (
+        conn->method, MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                   "Idempotency-Key"),
+        idem);
+}
+
+bool
+gw_http_idempotency_key (const char *method, const char *key, char idem [SB_IDEM_MAX + 1])
+{
+    if (!key || !streq (method, "POST"))
         return true;
     size_t len = strlen (key);
     if (len == 0 || len > SB_IDEM_MAX)
@@ -929,37 +965,17 @@ s_forward (gw_conn_t *conn)
     if (route->flags & GW_ROUTE_RAW)
         return s_forward_raw (conn, &head);
     char why [256];
-    json_t *args;
-    if (conn->body_size) {
-        args = sb_json_parse (conn->body, conn->body_size, why, sizeof (why));
-        if (!args)
-            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST, why, NULL, NULL);
-        if (!json_is_object (args)) {
-            json_decref (args);
-            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
-                                    "the request body must be a JSON object", NULL, NULL);
-        }
-    }
-    else
-        args = json_object ();
-    if (s_depth (args, 0) > GW_MAX_DEPTH) {
-        json_decref (args);
-        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
-                                "the request body nests deeper than 16 levels", NULL, NULL);
-    }
+    json_t *args = gw_http_body_args (conn->body, conn->body_size, why, sizeof (why));
+    if (!args)
+        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST, why, NULL, NULL);
 
     //  Query parameters, then path parameters: what the URL says wins over
     //  the body.
     s_query_t query = { args, false };
     MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_collect_query, &query);
-    for (size_t i = 0; i < conn->match.param_count; i++) {
-        json_t *value = json_string (conn->match.params [i].value);
-        if (!value) {
+    for (size_t i = 0; i < conn->match.param_count && !query.bad; i++)
+        if (!gw_http_arg_set (args, conn->match.params [i].name, conn->match.params [i].value))
             query.bad = true;
-            break;
-        }
-        json_object_set_new (args, conn->match.params [i].name, value);
-    }
     if (query.bad) {
         json_decref (args);
         return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
