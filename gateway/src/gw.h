@@ -271,6 +271,13 @@ bool gw_http_operator_or_open (gw_conn_t *conn);
 json_t *gw_http_body_args (const char *body, size_t size, char *why, size_t why_size);
 bool gw_http_arg_set (json_t *args, const char *name, const char *value);
 bool gw_http_idempotency_key (const char *method, const char *key, char idem [SB_IDEM_MAX + 1]);
+//  A raw route's arguments, appended to out: {raw: body (size bytes) as
+//  bin, signature: the route's signature header's value or nil, path,
+//  query: [[name, value], ...] from query (count name/value pairs, a NULL
+//  value packs ""), then each of match's params by its name}.
+void gw_http_raw_args (msgpack_sbuffer *out, const gw_match_t *match, const char *body, size_t size,
+                       const char *signature, const char *path, const char *const *query,
+                       size_t count);
 
 //  Starts the HTTP server. Returns NULL when the port cannot be bound.
 gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);

@@ -882,14 +882,12 @@ gw_http_idempotency_key (const char *method, const char *key, char idem [SB_IDEM
     return true;
 }
 
-//  A raw route's request: {raw, signature}, no JSON parsing (see the
-//  header above).
-//  A raw route's query as [[name, value], ...]: counted, then packed (a
-//  name without a value packs "").
+//  A raw route's request: {raw, signature, path, query, params}, no JSON
+//  parsing (see the header above). The query's pairs are gathered first
+//  (counted, then collected) so that gw_http_raw_args packs them.
 typedef struct {
-    msgpack_packer *pk;
+    const char **pairs;
     size_t count;
-    void *unused;
 } s_raw_query_t;
 
 static enum MHD_Result
@@ -901,14 +899,43 @@ s_count_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *
 }
 
 static enum MHD_Result
-s_pack_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+s_gather_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void) kind;
-    msgpack_packer *pk = ((s_raw_query_t *) cls)->pk;
-    msgpack_pack_array (pk, 2);
-    sb_mpk_pack_str (pk, key);
-    sb_mpk_pack_str (pk, value ? value : "");
+    s_raw_query_t *query = (s_raw_query_t *) cls;
+    query->pairs [2 * query->count] = key;
+    query->pairs [2 * query->count + 1] = value;
+    query->count++;
     return MHD_YES;
+}
+
+void
+gw_http_raw_args (msgpack_sbuffer *out, const gw_match_t *match, const char *body, size_t size,
+                  const char *signature, const char *path, const char *const *query,
+                  size_t count)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4 + (uint32_t) match->param_count);
+    sb_mpk_pack_str (&pk, "raw");
+    msgpack_pack_bin (&pk, size);
+    msgpack_pack_bin_body (&pk, body ? body : "", size);
+    sb_mpk_pack_str (&pk, "signature");
+    if (signature)
+        sb_mpk_pack_str (&pk, signature);
+    else
+        msgpack_pack_nil (&pk);
+    sb_mpk_pack_str (&pk, "path");
+    sb_mpk_pack_str (&pk, path);
+    sb_mpk_pack_str (&pk, "query");
+    msgpack_pack_array (&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        msgpack_pack_array (&pk, 2);
+        sb_mpk_pack_str (&pk, query [2 * i]);
+        sb_mpk_pack_str (&pk, query [2 * i + 1] ? query [2 * i + 1] : "");
+    }
+    for (size_t i = 0; i < match->param_count; i++)
+        sb_mpk_pack_kv_str (&pk, match->params [i].name, match->params [i].value);
 }
 
 static enum MHD_Result
@@ -919,28 +946,16 @@ s_forward_raw (gw_conn_t *conn, sb_envelope_head_t *head)
                             ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
                                                            route->signature)
                             : NULL;
+    s_raw_query_t query = { NULL, 0 };
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_count_query, &query);
+    query.pairs = (const char **) sb_calloc (2 * query.count + 1, sizeof (char *));
+    query.count = 0;
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_gather_query, &query);
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4 + (uint32_t) conn->match.param_count);
-    sb_mpk_pack_str (&pk, "raw");
-    msgpack_pack_bin (&pk, conn->body_size);
-    msgpack_pack_bin_body (&pk, conn->body ? conn->body : "", conn->body_size);
-    sb_mpk_pack_str (&pk, "signature");
-    if (signature)
-        sb_mpk_pack_str (&pk, signature);
-    else
-        msgpack_pack_nil (&pk);
-    sb_mpk_pack_str (&pk, "path");
-    sb_mpk_pack_str (&pk, conn->path);
-    sb_mpk_pack_str (&pk, "query");
-    s_raw_query_t query = { &pk, 0, NULL };
-    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_count_query, &query);
-    msgpack_pack_array (&pk, (uint32_t) query.count);
-    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_pack_query, &query);
-    for (size_t i = 0; i < conn->match.param_count; i++)
-        sb_mpk_pack_kv_str (&pk, conn->match.params [i].name, conn->match.params [i].value);
+    gw_http_raw_args (&packed, &conn->match, conn->body, conn->body_size, signature, conn->path,
+                      query.pairs, query.count);
+    free (query.pairs);
     int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
     s_submit (conn, S_WAITING, route->service, route->op, head, &packed, deadline_ms);
     msgpack_sbuffer_destroy (&packed);

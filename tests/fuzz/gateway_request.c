@@ -40,10 +40,15 @@
          decoder); the arguments then hold the body's members, replaced by
          the last query parameter of each name, replaced by the path's
          parameters, and nothing else.
-      5. The envelope built from that (sb_envelope_encode_request, as
+      5. A raw route (Stripe's and Twilio's webhooks, gw_http_raw_args):
+         one map of raw (the body's bytes as bin), signature (the route's
+         signature header, first of its name, or nil), path, query (every
+         parameter as [name, value], in order) and the path's params, no
+         name twice, valid as a frame.
+      6. The envelope built from either (sb_envelope_encode_request, as
          s_submit does) decodes as a worker decodes it
-         (sb_request_decode): the same head, and arguments that, written
-         back to JSON, equal what was packed.
+         (sb_request_decode): the same head, and the same arguments
+         (written back to JSON; byte for byte for a raw route).
 
     A property that fails aborts; so do ASan and UBSan findings and leaks.
     Inputs over 64 KiB are ignored (bodies that large are refused by the
@@ -100,6 +105,8 @@ typedef struct {
     s_pair_t query [S_MAX_QUERY];
     size_t query_count;
     const char *authorization, *api_key, *idempotency, *request_id, *peer;
+    s_pair_t headers [32];          //  the first 32 fields, as sent
+    size_t header_count;
     char *xff;                      //  every X-Forwarded-For, joined by ','
     const char *body;
     size_t body_size;
@@ -182,6 +189,8 @@ s_split (const uint8_t *data, size_t size, s_request_t *req)
             char *value = colon + 1;
             while (*value == ' ' || *value == '\t')
                 value++;
+            if (req->header_count < 32)
+                req->headers [req->header_count++] = (s_pair_t) { line, value };
             if (!strcasecmp (line, "Authorization"))
                 req->authorization = value;
             else
@@ -581,8 +590,8 @@ s_check_args (const s_request_t *req, const gw_match_t *m, json_t *args)
 //  ---- 5. the envelope ---------------------------------------------------
 
 static void
-s_check_envelope (const gw_match_t *m, json_t *args, const char *idem, const char *ip,
-                  const s_request_t *req)
+s_check_envelope (const gw_match_t *m, const msgpack_sbuffer *packed, json_t *args,
+                  const char *idem, const char *ip, const s_request_t *req)
 {
     sb_envelope_head_t head = { .role = m->route->role ? m->route->role : SB_ROLE_NONE };
     snprintf (head.id, sizeof (head.id), "%s",
@@ -597,11 +606,9 @@ s_check_envelope (const gw_match_t *m, json_t *args, const char *idem, const cha
         snprintf (head.sid, sizeof (head.sid), "%s", "session-1");
     }
     head.deadline = 1798761600000LL;
-    msgpack_sbuffer packed, envelope;
-    msgpack_sbuffer_init (&packed);
+    msgpack_sbuffer envelope;
     msgpack_sbuffer_init (&envelope);
-    sb_json_pack_into (&packed, args);
-    sb_envelope_encode_request (&envelope, &head, packed.data, packed.size);
+    sb_envelope_encode_request (&envelope, &head, packed->data, packed->size);
     sb_request_t request;
     char why [256];
     if (sb_request_decode (&request, envelope.data, envelope.size, why, sizeof (why))) {
@@ -615,16 +622,114 @@ s_check_envelope (const gw_match_t *m, json_t *args, const char *idem, const cha
         || !streq (got->idem, head.idem) || got->role != head.role
         || got->deadline != head.deadline)
         s_fail ("the envelope's head changed on the way");
-    msgpack_sbuffer text;
-    msgpack_sbuffer_init (&text);
-    sb_json_write (&text, request.args);
-    json_t *back = sb_json_parse (text.data, text.size, why, sizeof (why));
-    if (!back || !json_equal (back, args))
-        s_fail ("the envelope's arguments are not what was packed");
-    json_decref (back);
-    msgpack_sbuffer_destroy (&text);
+    if (args) {
+        msgpack_sbuffer text;
+        msgpack_sbuffer_init (&text);
+        sb_json_write (&text, request.args);
+        json_t *back = sb_json_parse (text.data, text.size, why, sizeof (why));
+        if (!back || !json_equal (back, args))
+            s_fail ("the envelope's arguments are not what was packed");
+        json_decref (back);
+        msgpack_sbuffer_destroy (&text);
+    }
+    else {
+        msgpack_sbuffer again;
+        msgpack_sbuffer_init (&again);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &again, msgpack_sbuffer_write);
+        msgpack_pack_object (&pk, *request.args);
+        if (again.size != packed->size || memcmp (again.data, packed->data, again.size))
+            s_fail ("the envelope's raw arguments are not what was packed");
+        msgpack_sbuffer_destroy (&again);
+    }
     sb_request_release (&request);
     msgpack_sbuffer_destroy (&envelope);
+}
+
+//  The first header field of that name (case-insensitive), as
+//  libmicrohttpd's lookup answers; NULL when none.
+static const char *
+s_header (const s_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->header_count; i++)
+        if (!strcasecmp (req->headers [i].name, name))
+            return req->headers [i].value;
+    return NULL;
+}
+
+static bool
+s_str_is (const msgpack_object *obj, const char *text, size_t len)
+{
+    return obj && obj->type == MSGPACK_OBJECT_STR && obj->via.str.size == len
+           && memcmp (obj->via.str.ptr, text, len) == 0;
+}
+
+//  A raw route: {raw, signature, path, query, params}, byte for byte.
+static void
+s_check_raw (const s_request_t *req, const gw_match_t *m, const char *ip)
+{
+    const char *signature = m->route->signature ? s_header (req, m->route->signature) : NULL;
+    const char *pairs [2 * S_MAX_QUERY + 1];
+    for (size_t i = 0; i < req->query_count; i++) {
+        pairs [2 * i] = req->query [i].name;
+        pairs [2 * i + 1] = req->query [i].value;
+    }
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    gw_http_raw_args (&packed, m, req->body, req->body_size, signature, req->path, pairs,
+                      req->query_count);
+    char why [256];
+    if (sb_mpk_validate (packed.data, packed.size, SB_MPK_MAX_DEPTH, why, sizeof (why)))
+        s_fail ("a raw route's arguments are not a valid frame");
+    msgpack_zone zone;
+    msgpack_zone_init (&zone, 4096);
+    msgpack_object obj;
+    size_t offset = 0;
+    if (msgpack_unpack (packed.data, packed.size, &offset, &zone, &obj) != MSGPACK_UNPACK_SUCCESS
+        || offset != packed.size || obj.type != MSGPACK_OBJECT_MAP
+        || obj.via.map.size != 4 + m->param_count)
+        s_fail ("a raw route's arguments are not one map of 4 + params");
+    //  Every key once, and each value what was sent.
+    static const char *const fixed [4] = { "raw", "signature", "path", "query" };
+    for (uint32_t i = 0; i < obj.via.map.size; i++) {
+        const msgpack_object *key = &obj.via.map.ptr [i].key;
+        if (key->type != MSGPACK_OBJECT_STR)
+            s_fail ("a raw route's argument name is not a string");
+        for (uint32_t j = 0; j < i; j++) {
+            const msgpack_object *other = &obj.via.map.ptr [j].key;
+            if (s_str_is (other, key->via.str.ptr, key->via.str.size))
+                s_fail ("a raw route's arguments repeat a name");
+        }
+        if (i < 4 && !s_str_is (key, fixed [i], strlen (fixed [i])))
+            s_fail ("a raw route's arguments are not in their order");
+    }
+    const msgpack_object *raw = &obj.via.map.ptr [0].val, *sig = &obj.via.map.ptr [1].val;
+    const msgpack_object *path = &obj.via.map.ptr [2].val, *query = &obj.via.map.ptr [3].val;
+    if (raw->type != MSGPACK_OBJECT_BIN || raw->via.bin.size != req->body_size
+        || (req->body_size && memcmp (raw->via.bin.ptr, req->body, req->body_size)))
+        s_fail ("raw is not the body's bytes");
+    if (signature ? !s_str_is (sig, signature, strlen (signature)) : sig->type != MSGPACK_OBJECT_NIL)
+        s_fail ("signature is not the header's");
+    if (!s_str_is (path, req->path, strlen (req->path)))
+        s_fail ("path is not the path");
+    if (query->type != MSGPACK_OBJECT_ARRAY || query->via.array.size != req->query_count)
+        s_fail ("query is not one pair per parameter");
+    for (size_t i = 0; i < req->query_count; i++) {
+        const msgpack_object *pair = &query->via.array.ptr [i];
+        const char *value = req->query [i].value ? req->query [i].value : "";
+        if (pair->type != MSGPACK_OBJECT_ARRAY || pair->via.array.size != 2
+            || !s_str_is (&pair->via.array.ptr [0], req->query [i].name, strlen (req->query [i].name))
+            || !s_str_is (&pair->via.array.ptr [1], value, strlen (value)))
+            s_fail ("a query pair is not the parameter, in order");
+    }
+    for (size_t i = 0; i < m->param_count; i++) {
+        const msgpack_object_kv *pair = &obj.via.map.ptr [4 + i];
+        if (!s_str_is (&pair->key, m->params [i].name, strlen (m->params [i].name))
+            || !s_str_is (&pair->val, m->params [i].value, strlen (m->params [i].value)))
+            s_fail ("a path parameter is not the path's");
+    }
+    msgpack_zone_destroy (&zone);
+    s_check_envelope (m, &packed, NULL, "", ip, req);
     msgpack_sbuffer_destroy (&packed);
 }
 
@@ -681,7 +786,11 @@ s_check_service (const s_request_t *req, const gw_match_t *m, const char *ip)
         }
     }
     s_check_args (req, m, args);
-    s_check_envelope (m, args, idem, ip, req);
+    msgpack_sbuffer packed;
+    msgpack_sbuffer_init (&packed);
+    sb_json_pack_into (&packed, args);
+    s_check_envelope (m, &packed, args, idem, ip, req);
+    msgpack_sbuffer_destroy (&packed);
     json_decref (args);
 }
 
@@ -699,8 +808,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_check_credential (&req);
         char ip [GW_ADDR_TEXT];
         s_check_client (&req, ip);
-        if (m.status == 0 && m.route->service && !(m.route->flags & GW_ROUTE_RAW)
-            && req.body_size <= gw_route_max_body (m.route))
+        bool forwarded = m.status == 0 && m.route->service
+                         && req.body_size <= gw_route_max_body (m.route);
+        if (forwarded && (m.route->flags & GW_ROUTE_RAW))
+            s_check_raw (&req, &m, ip);
+        else
+        if (forwarded)
             s_check_service (&req, &m, ip);
     }
     free (req.xff);
