@@ -407,8 +407,10 @@ s_check_credential (const s_request_t *req)
 static bool
 s_entry_spells (const char *start, size_t len, const gw_addr_t *addr)
 {
-    while (len && (*start == ' ' || *start == '\t'))
-        start++, len--;
+    while (len && (*start == ' ' || *start == '\t')) {
+        start++;
+        len--;
+    }
     while (len && (start [len - 1] == ' ' || start [len - 1] == '\t'))
         len--;
     char text [128];
