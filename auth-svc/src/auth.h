@@ -167,6 +167,27 @@ int auth_invitations_revoke_by (sb_ctx_t *ctx, const char *org, const char *user
 
 //  ---- API keys (auth_apikeys.c) --------------------------------------------
 
+//  A key's text: sbk_<8 lowercase hex>_<43 base64url>: "sbk_" and the hex
+//  of 4 random bytes are its public prefix, the rest is 32 random bytes,
+//  the secret, in canonical unpadded base64url.
+#define AUTH_APIKEY_ID_BYTES      4
+#define AUTH_APIKEY_SECRET_BYTES  32
+#define AUTH_APIKEY_PREFIX_LEN    12        //  "sbk_" and 8 hex digits
+#define AUTH_APIKEY_SECRET_LEN    43
+#define AUTH_APIKEY_LEN           (AUTH_APIKEY_PREFIX_LEN + 1 + AUTH_APIKEY_SECRET_LEN)
+
+//  Writes the key of those parts (AUTH_APIKEY_LEN characters and a NUL).
+void auth_apikey_compose (const unsigned char id [AUTH_APIKEY_ID_BYTES],
+                          const unsigned char secret [AUTH_APIKEY_SECRET_BYTES],
+                          char key [AUTH_APIKEY_LEN + 1]);
+//  True when key (untrusted, may be NULL) has exactly that form; then
+//  fills prefix (the first 12 characters) and secret (the 32 bytes) where
+//  not NULL. Anything else, a non-canonical spelling of a secret included,
+//  is not a key.
+bool auth_apikey_parse (const char *key, char prefix [AUTH_APIKEY_PREFIX_LEN + 1],
+                        unsigned char secret [AUTH_APIKEY_SECRET_BYTES]);
+void auth_apikeys_test (bool verbose);
+
 int auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_list (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);
 int auth_apikeys_delete (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply);

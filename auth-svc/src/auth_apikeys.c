@@ -1,6 +1,8 @@
 /*  auth_apikeys.c — API keys.
 
-    A key reads `sbk_<8 characters>_<43 characters>`: the first part is its
+    A key reads `sbk_<8 lowercase hex>_<43 base64url characters>` (32
+    random bytes; auth_apikey_compose and auth_apikey_parse are the one
+    place that spells it): the first part is its
     public prefix (unique, shown in lists, used to find the key), the whole
     key's SHA-256 is what is stored; the key itself is shown once, at
     creation. Resolving a key (for the gateway, role service) finds it by
@@ -16,7 +18,61 @@
 */
 #include "auth.h"
 
-#define S_KEY_PREFIX_LEN 12         //  "sbk_" and 8 characters
+//  ---------------------------------------------------------------------
+//  The key's text: composed here, parsed here, nowhere else.
+
+static const char s_hex [] = "0123456789abcdef";
+
+void
+auth_apikey_compose (const unsigned char id [AUTH_APIKEY_ID_BYTES],
+                     const unsigned char secret [AUTH_APIKEY_SECRET_BYTES],
+                     char key [AUTH_APIKEY_LEN + 1])
+{
+    memcpy (key, "sbk_", 4);
+    for (size_t i = 0; i < AUTH_APIKEY_ID_BYTES; i++) {
+        key [4 + 2 * i] = s_hex [id [i] >> 4];
+        key [5 + 2 * i] = s_hex [id [i] & 15];
+    }
+    key [AUTH_APIKEY_PREFIX_LEN] = '_';
+    sodium_bin2base64 (key + AUTH_APIKEY_PREFIX_LEN + 1, AUTH_APIKEY_SECRET_LEN + 1, secret,
+                       AUTH_APIKEY_SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+bool
+auth_apikey_parse (const char *key, char prefix [AUTH_APIKEY_PREFIX_LEN + 1],
+                   unsigned char secret [AUTH_APIKEY_SECRET_BYTES])
+{
+    if (!key || strnlen (key, AUTH_APIKEY_LEN + 1) != AUTH_APIKEY_LEN
+        || memcmp (key, "sbk_", 4) != 0 || key [AUTH_APIKEY_PREFIX_LEN] != '_')
+        return false;
+    for (size_t i = 4; i < AUTH_APIKEY_PREFIX_LEN; i++)
+        if (!strchr (s_hex, key [i]))
+            return false;
+    //  Canonical base64url of exactly 32 bytes: one spelling per secret.
+    //  The alphabet is checked here: libsodium 1.0.18's decoder takes any
+    //  byte from 0x80 up as '_' (found by tests/fuzz/apikey.c).
+    for (size_t i = AUTH_APIKEY_PREFIX_LEN + 1; i < AUTH_APIKEY_LEN; i++) {
+        char c = key [i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '-' || c == '_'))
+            return false;
+    }
+    unsigned char bytes [AUTH_APIKEY_SECRET_BYTES];
+    size_t size = 0;
+    if (sodium_base642bin (bytes, sizeof (bytes), key + AUTH_APIKEY_PREFIX_LEN + 1,
+                           AUTH_APIKEY_SECRET_LEN, NULL, &size, NULL,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0
+        || size != sizeof (bytes))
+        return false;
+    if (prefix) {
+        memcpy (prefix, key, AUTH_APIKEY_PREFIX_LEN);
+        prefix [AUTH_APIKEY_PREFIX_LEN] = 0;
+    }
+    if (secret)
+        memcpy (secret, bytes, sizeof (bytes));
+    sodium_memzero (bytes, sizeof (bytes));
+    return true;
+}
 
 static void
 s_publish_revoked (sb_ctx_t *ctx, const char *id, const char *org)
@@ -84,14 +140,15 @@ auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
     if (fields.count)
         return sb_reply_fields (reply, &fields);
 
-    char id [37], prefix [S_KEY_PREFIX_LEN + 1];
+    char id [37], prefix [AUTH_APIKEY_PREFIX_LEN + 1], key [AUTH_APIKEY_LEN + 1];
     sb_uuid_v4 (id);
-    char random [9];
-    sb_random_hex (random, 4);
-    snprintf (prefix, sizeof (prefix), "sbk_%s", random);
-    char stem [S_KEY_PREFIX_LEN + 2];
-    snprintf (stem, sizeof (stem), "%s_", prefix);
-    char *key = auth_token_new (ctx, stem);
+    unsigned char public_id [AUTH_APIKEY_ID_BYTES], secret [AUTH_APIKEY_SECRET_BYTES];
+    randombytes_buf (public_id, sizeof (public_id));
+    randombytes_buf (secret, sizeof (secret));
+    auth_apikey_compose (public_id, secret, key);
+    sodium_memzero (secret, sizeof (secret));
+    memcpy (prefix, key, AUTH_APIKEY_PREFIX_LEN);
+    prefix [AUTH_APIKEY_PREFIX_LEN] = 0;
     const char *params [] = { head->org, id, name, prefix, auth_token_hash (ctx, key),
                               role ? role : "user", *head->sub ? head->sub : NULL, expires_at,
                               *head->key ? head->key : NULL };
@@ -118,6 +175,7 @@ auth_apikeys_create (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *repl
             sb_mpk_pack_str (pk, PQgetvalue (result, 0, c));
     }
     sb_mpk_pack_kv_str (pk, "key", key);
+    sodium_memzero (key, sizeof (key));
     PQclear (result);
     return 0;
 }
@@ -164,10 +222,10 @@ auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
 {
     sb_fields_t fields = { 0 };
     const char *key = sb_arg_string (ctx, args, "key", true, 1, 128, &fields);
-    if (!key || strlen (key) <= S_KEY_PREFIX_LEN + 1 || strncmp (key, "sbk_", 4) != 0
-        || key [S_KEY_PREFIX_LEN] != '_')
+    char prefix_text [AUTH_APIKEY_PREFIX_LEN + 1];
+    if (!auth_apikey_parse (key, prefix_text, NULL))
         return sb_reply_error (reply, 404, SB_E_NOT_FOUND, "no such API key");
-    char *prefix = sb_ctx_strndup (ctx, key, S_KEY_PREFIX_LEN);
+    const char *prefix = prefix_text;
     PGresult *result = sb_db_exec (
         sb_ctx_db (ctx),
         "SELECT k.id, k.organization_id AS org, k.role, o.subdomain, "
@@ -176,15 +234,16 @@ auth_apikeys_resolve (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *rep
         "FROM api_keys k JOIN organizations o ON o.id = k.organization_id "
         "WHERE k.prefix = $1 AND k.revoked_at IS NULL "
         "AND (k.expires_at IS NULL OR k.expires_at > now ())",
-        1, (const char *const *) &prefix);
+        1, &prefix);
     if (!result)
         return -1;
     //  The stored hash comes back as bytea text: compare it, in constant
     //  time, with the hash of what was presented.
+    //  (The length first: a shorter value must not be read past its end.)
     bool valid = PQntuples (result) == 1
+                 && (size_t) PQgetlength (result, 0, 5) == 2 + 2 * crypto_hash_sha256_BYTES
                  && sodium_memcmp (PQgetvalue (result, 0, 5), auth_token_hash (ctx, key),
-                                   2 + 2 * crypto_hash_sha256_BYTES) == 0
-                 && (size_t) PQgetlength (result, 0, 5) == 2 + 2 * crypto_hash_sha256_BYTES;
+                                   2 + 2 * crypto_hash_sha256_BYTES) == 0;
     if (valid)
         sb_db_pack_row (sb_reply_body (reply, 200), result, 0);
     else
@@ -280,4 +339,52 @@ auth_apikeys_touch (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *reply
     sb_mpk_pack_kv_int (pk, "updated", atoi (PQcmdTuples (result)));
     PQclear (result);
     return 0;
+}
+
+void
+auth_apikeys_test (bool verbose)
+{
+    (void) verbose;
+    unsigned char id [AUTH_APIKEY_ID_BYTES] = { 0x01, 0xab, 0x7f, 0xff };
+    unsigned char secret [AUTH_APIKEY_SECRET_BYTES], back [AUTH_APIKEY_SECRET_BYTES];
+    for (size_t i = 0; i < sizeof (secret); i++)
+        secret [i] = (unsigned char) (i * 37 + 5);
+    char key [AUTH_APIKEY_LEN + 1], prefix [AUTH_APIKEY_PREFIX_LEN + 1];
+    auth_apikey_compose (id, secret, key);
+    SB_CHECK (strlen (key) == AUTH_APIKEY_LEN && strncmp (key, "sbk_01ab7fff_", 13) == 0);
+    SB_CHECK (auth_apikey_parse (key, prefix, back) && streq (prefix, "sbk_01ab7fff")
+              && memcmp (back, secret, sizeof (secret)) == 0);
+    SB_CHECK (auth_apikey_parse (key, NULL, NULL));
+    //  Not keys: the gateway's selftest spellings, other lengths, upper-case
+    //  hex, a secret with a character outside base64url, padding, or a
+    //  non-canonical last character (the same bytes spelt twice).
+    SB_CHECK (!auth_apikey_parse (NULL, prefix, NULL));
+    SB_CHECK (!auth_apikey_parse ("", prefix, NULL));
+    SB_CHECK (!auth_apikey_parse ("sbk_0123abcd_secret", prefix, NULL));
+    char bad [AUTH_APIKEY_LEN + 2];
+    snprintf (bad, sizeof (bad), "%s", key);
+    bad [5] = 'A';
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    snprintf (bad, sizeof (bad), "%s", key);
+    bad [20] = '+';
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    //  A byte from 0x80 up, which libsodium 1.0.18 would decode as '_'.
+    snprintf (bad, sizeof (bad), "%s", key);
+    bad [30] = (char) 0xff;
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    snprintf (bad, sizeof (bad), "%s=", key);
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    snprintf (bad, sizeof (bad), "%s", key);
+    bad [AUTH_APIKEY_LEN - 1] = 0;
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    snprintf (bad, sizeof (bad), "%s", key);
+    bad [12] = '-';
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
+    //  The last character carries 2 unused bits: only a zero pair is the key.
+    snprintf (bad, sizeof (bad), "%s", key);
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t last = (size_t) (strchr (alphabet, bad [AUTH_APIKEY_LEN - 1]) - alphabet);
+    SB_CHECK (last % 4 == 0);
+    bad [AUTH_APIKEY_LEN - 1] = alphabet [last + 1];
+    SB_CHECK (!auth_apikey_parse (bad, prefix, NULL));
 }

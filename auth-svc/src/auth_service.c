@@ -148,6 +148,7 @@ const sb_service_t auth_service = {
     .start = s_start,
     .stop = s_stop,
     .command = s_command,
+    .selftest = auth_apikeys_test,
     .commands_help = "  rotate-keys   write a new signing key (the newest signs; older keys keep\n"
                      "                verifying until their tokens have expired)\n",
     .stats_sql = s_stats_sql,

@@ -118,6 +118,11 @@ void gw_auth_destroy (gw_auth_t **self_p);
 gw_auth_result_t gw_auth_check (gw_auth_t *self, const char *authorization, const char *api_key,
                                 const char *host, sb_role_t required, gw_ident_t *ident,
                                 gw_denial_t *denial, gw_need_t *need);
+//  The credential of a request's headers (either may be NULL):
+//  Authorization's value after "Bearer " (any case) and any spaces, else
+//  X-API-Key's; NULL when there is none, when Authorization has another
+//  scheme, or when the value is empty. Borrowed from the arguments.
+const char *gw_auth_credential (const char *authorization, const char *api_key);
 //  Stores what a lookup answered (reply may be NULL when it failed).
 void gw_auth_apply (gw_auth_t *self, const gw_need_t *need, const sb_reply_msg_t *reply);
 void gw_need_release (gw_need_t *need);
@@ -252,6 +257,27 @@ void gw_http_respond (gw_conn_t *conn, int status, const char *content_type,
 //  is configured, or it carries it. Else answers it (401, or 429 while its
 //  address is refused for failed credentials) and returns false.
 bool gw_http_operator_or_open (gw_conn_t *conn);
+
+//  What s_forward makes of a request for a service (not a raw route),
+//  without the connection, for the selftests and tests/fuzz:
+//  gw_http_body_args turns the body (size bytes; none when 0) into the
+//  arguments object: NULL, with the 400's message in why, unless it is a
+//  JSON object nesting at most GW_MAX_DEPTH levels. gw_http_arg_set then
+//  sets each query parameter, then each path parameter, as a string
+//  (value NULL: ""), replacing what was there: false when the name is
+//  empty or the name or value is not valid UTF-8 (a 400).
+//  gw_http_idempotency_key reads the Idempotency-Key header value key
+//  (NULL: none) of a request: see s_idempotency_key.
+json_t *gw_http_body_args (const char *body, size_t size, char *why, size_t why_size);
+bool gw_http_arg_set (json_t *args, const char *name, const char *value);
+bool gw_http_idempotency_key (const char *method, const char *key, char idem [SB_IDEM_MAX + 1]);
+//  A raw route's arguments, appended to out: {raw: body (size bytes) as
+//  bin, signature: the route's signature header's value or nil, path,
+//  query: [[name, value], ...] from query (count name/value pairs, a NULL
+//  value packs ""), then each of match's params by its name}.
+void gw_http_raw_args (msgpack_sbuffer *out, const gw_match_t *match, const char *body, size_t size,
+                       const char *signature, const char *path, const char *const *query,
+                       size_t count);
 
 //  Starts the HTTP server. Returns NULL when the port cannot be bound.
 gw_t *gw_http_new (const sb_config_t *config, sb_broker_t *broker);

@@ -737,8 +737,8 @@ s_actor (zsock_t *pipe, void *arg)
 //  Checking a request
 
 //  The credential of a request: Authorization: Bearer <x>, else X-API-Key.
-static const char *
-s_credential (const char *authorization, const char *api_key)
+const char *
+gw_auth_credential (const char *authorization, const char *api_key)
 {
     if (authorization) {
         if (strncasecmp (authorization, "Bearer ", 7) != 0)
@@ -950,7 +950,7 @@ gw_auth_check (gw_auth_t *self, const char *authorization, const char *api_key, 
                sb_role_t required, gw_ident_t *ident, gw_denial_t *denial, gw_need_t *need)
 {
     memset (ident, 0, sizeof (*ident));
-    const char *credential = s_credential (authorization, api_key);
+    const char *credential = gw_auth_credential (authorization, api_key);
     if (!credential) {
         s_deny (denial, 401, SB_E_UNAUTHENTICATED, "this request needs a Bearer token or API key");
         return GW_AUTH_DENIED;

@@ -559,18 +559,28 @@ typedef struct {
     bool bad;
 } s_query_t;
 
+bool
+gw_http_arg_set (json_t *args, const char *name, const char *value)
+{
+    json_t *string = json_string (value ? value : "");
+    if (!string || !*name) {
+        json_decref (string);
+        return false;
+    }
+    //  json_object_set_new refuses a name that is not valid UTF-8 (and
+    //  drops the value): that is a bad parameter, not one to forget.
+    return json_object_set_new (args, name, string) == 0;
+}
+
 static enum MHD_Result
 s_collect_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void) kind;
     s_query_t *query = (s_query_t *) cls;
-    json_t *string = json_string (value ? value : "");
-    if (!string || !*key) {
+    if (!gw_http_arg_set (query->args, key, value)) {
         query->bad = true;
-        json_decref (string);
         return MHD_NO;
     }
-    json_object_set_new (query->args, key, string);
     return MHD_YES;
 }
 
@@ -792,6 +802,27 @@ s_prestep_done (gw_conn_t *conn)
     return s_authenticate (conn);
 }
 
+static int s_depth (json_t *value, int depth);
+
+json_t *
+gw_http_body_args (const char *body, size_t size, char *why, size_t why_size)
+{
+    json_t *args = size ? sb_json_parse (body, size, why, why_size) : json_object ();
+    if (!args)
+        return NULL;
+    if (!json_is_object (args)) {
+        json_decref (args);
+        snprintf (why, why_size, "%s", "the request body must be a JSON object");
+        return NULL;
+    }
+    if (s_depth (args, 0) > GW_MAX_DEPTH) {
+        json_decref (args);
+        snprintf (why, why_size, "%s", "the request body nests deeper than 16 levels");
+        return NULL;
+    }
+    return args;
+}
+
 //  How deep a JSON value nests (a scalar is 0). The envelope adds levels of
 //  its own and the bus refuses frames nested deeper than SB_MPK_MAX_DEPTH,
 //  so bodies are held to a depth no real request needs.
@@ -830,11 +861,16 @@ s_depth (json_t *value, int depth)
 static bool
 s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
 {
-    const char *key = streq (conn->method, "POST")
-                    ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
-                                                   "Idempotency-Key")
-                    : NULL;
-    if (!key)
+    return gw_http_idempotency_key (
+        conn->method, MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
+                                                   "Idempotency-Key"),
+        idem);
+}
+
+bool
+gw_http_idempotency_key (const char *method, const char *key, char idem [SB_IDEM_MAX + 1])
+{
+    if (!key || !streq (method, "POST"))
         return true;
     size_t len = strlen (key);
     if (len == 0 || len > SB_IDEM_MAX)
@@ -846,14 +882,12 @@ s_idempotency_key (gw_conn_t *conn, char idem [SB_IDEM_MAX + 1])
     return true;
 }
 
-//  A raw route's request: {raw, signature}, no JSON parsing (see the
-//  header above).
-//  A raw route's query as [[name, value], ...]: counted, then packed (a
-//  name without a value packs "").
+//  A raw route's request: {raw, signature, path, query, params}, no JSON
+//  parsing (see the header above). The query's pairs are gathered first
+//  (counted, then collected) so that gw_http_raw_args packs them.
 typedef struct {
-    msgpack_packer *pk;
+    const char **pairs;
     size_t count;
-    void *unused;
 } s_raw_query_t;
 
 static enum MHD_Result
@@ -865,14 +899,43 @@ s_count_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *
 }
 
 static enum MHD_Result
-s_pack_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+s_gather_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void) kind;
-    msgpack_packer *pk = ((s_raw_query_t *) cls)->pk;
-    msgpack_pack_array (pk, 2);
-    sb_mpk_pack_str (pk, key);
-    sb_mpk_pack_str (pk, value ? value : "");
+    s_raw_query_t *query = (s_raw_query_t *) cls;
+    query->pairs [2 * query->count] = key;
+    query->pairs [2 * query->count + 1] = value;
+    query->count++;
     return MHD_YES;
+}
+
+void
+gw_http_raw_args (msgpack_sbuffer *out, const gw_match_t *match, const char *body, size_t size,
+                  const char *signature, const char *path, const char *const *query,
+                  size_t count)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4 + (uint32_t) match->param_count);
+    sb_mpk_pack_str (&pk, "raw");
+    msgpack_pack_bin (&pk, size);
+    msgpack_pack_bin_body (&pk, body ? body : "", size);
+    sb_mpk_pack_str (&pk, "signature");
+    if (signature)
+        sb_mpk_pack_str (&pk, signature);
+    else
+        msgpack_pack_nil (&pk);
+    sb_mpk_pack_str (&pk, "path");
+    sb_mpk_pack_str (&pk, path);
+    sb_mpk_pack_str (&pk, "query");
+    msgpack_pack_array (&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        msgpack_pack_array (&pk, 2);
+        sb_mpk_pack_str (&pk, query [2 * i]);
+        sb_mpk_pack_str (&pk, query [2 * i + 1] ? query [2 * i + 1] : "");
+    }
+    for (size_t i = 0; i < match->param_count; i++)
+        sb_mpk_pack_kv_str (&pk, match->params [i].name, match->params [i].value);
 }
 
 static enum MHD_Result
@@ -883,28 +946,16 @@ s_forward_raw (gw_conn_t *conn, sb_envelope_head_t *head)
                             ? MHD_lookup_connection_value (conn->connection, MHD_HEADER_KIND,
                                                            route->signature)
                             : NULL;
+    s_raw_query_t query = { NULL, 0 };
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_count_query, &query);
+    query.pairs = (const char **) sb_calloc (2 * query.count + 1, sizeof (char *));
+    query.count = 0;
+    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_gather_query, &query);
     msgpack_sbuffer packed;
     msgpack_sbuffer_init (&packed);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &packed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4 + (uint32_t) conn->match.param_count);
-    sb_mpk_pack_str (&pk, "raw");
-    msgpack_pack_bin (&pk, conn->body_size);
-    msgpack_pack_bin_body (&pk, conn->body ? conn->body : "", conn->body_size);
-    sb_mpk_pack_str (&pk, "signature");
-    if (signature)
-        sb_mpk_pack_str (&pk, signature);
-    else
-        msgpack_pack_nil (&pk);
-    sb_mpk_pack_str (&pk, "path");
-    sb_mpk_pack_str (&pk, conn->path);
-    sb_mpk_pack_str (&pk, "query");
-    s_raw_query_t query = { &pk, 0, NULL };
-    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_count_query, &query);
-    msgpack_pack_array (&pk, (uint32_t) query.count);
-    MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_pack_query, &query);
-    for (size_t i = 0; i < conn->match.param_count; i++)
-        sb_mpk_pack_kv_str (&pk, conn->match.params [i].name, conn->match.params [i].value);
+    gw_http_raw_args (&packed, &conn->match, conn->body, conn->body_size, signature, conn->path,
+                      query.pairs, query.count);
+    free (query.pairs);
     int deadline_ms = route->deadline_ms ? route->deadline_ms : conn->gw->default_deadline_ms;
     s_submit (conn, S_WAITING, route->service, route->op, head, &packed, deadline_ms);
     msgpack_sbuffer_destroy (&packed);
@@ -929,37 +980,17 @@ s_forward (gw_conn_t *conn)
     if (route->flags & GW_ROUTE_RAW)
         return s_forward_raw (conn, &head);
     char why [256];
-    json_t *args;
-    if (conn->body_size) {
-        args = sb_json_parse (conn->body, conn->body_size, why, sizeof (why));
-        if (!args)
-            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST, why, NULL, NULL);
-        if (!json_is_object (args)) {
-            json_decref (args);
-            return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
-                                    "the request body must be a JSON object", NULL, NULL);
-        }
-    }
-    else
-        args = json_object ();
-    if (s_depth (args, 0) > GW_MAX_DEPTH) {
-        json_decref (args);
-        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,
-                                "the request body nests deeper than 16 levels", NULL, NULL);
-    }
+    json_t *args = gw_http_body_args (conn->body, conn->body_size, why, sizeof (why));
+    if (!args)
+        return s_respond_error (conn, 400, SB_E_INVALID_REQUEST, why, NULL, NULL);
 
     //  Query parameters, then path parameters: what the URL says wins over
     //  the body.
     s_query_t query = { args, false };
     MHD_get_connection_values (conn->connection, MHD_GET_ARGUMENT_KIND, s_collect_query, &query);
-    for (size_t i = 0; i < conn->match.param_count; i++) {
-        json_t *value = json_string (conn->match.params [i].value);
-        if (!value) {
+    for (size_t i = 0; i < conn->match.param_count && !query.bad; i++)
+        if (!gw_http_arg_set (args, conn->match.params [i].name, conn->match.params [i].value))
             query.bad = true;
-            break;
-        }
-        json_object_set_new (args, conn->match.params [i].name, value);
-    }
     if (query.bad) {
         json_decref (args);
         return s_respond_error (conn, 400, SB_E_INVALID_REQUEST,

@@ -405,4 +405,32 @@ gw_routes_test (bool verbose)
     SB_CHECK (m.status == 0 && m.route && m.route->role == SB_ROLE_USER);
     gw_routes_match ("PUT", "/v1/organization", &m);
     SB_CHECK (m.status == 405 && streq (m.allow, "GET, PATCH, DELETE"));
+
+    //  What a request's arguments become (gw_http.c): the body's object,
+    //  then the query, then the path; a name that is not UTF-8 is a 400,
+    //  not a parameter quietly dropped.
+    char why [256];
+    json_t *args = gw_http_body_args ("{\"a\":1,\"id\":2}", 14, why, sizeof (why));
+    SB_CHECK (args && gw_http_arg_set (args, "b", NULL) && gw_http_arg_set (args, "id", "x")
+              && json_object_size (args) == 3
+              && streq (json_string_value (json_object_get (args, "id")), "x")
+              && streq (json_string_value (json_object_get (args, "b")), ""));
+    SB_CHECK (!gw_http_arg_set (args, "\xff", "v") && !gw_http_arg_set (args, "c", "\xc3")
+              && !gw_http_arg_set (args, "", "v") && json_object_size (args) == 3);
+    json_decref (args);
+    SB_CHECK (!gw_http_body_args ("[1]", 3, why, sizeof (why)));
+    SB_CHECK ((args = gw_http_body_args (NULL, 0, why, sizeof (why))) && json_object_size (args) == 0);
+    json_decref (args);
+    char deep [256] = "";
+    for (int i = 0; i < 17; i++)
+        strcat (deep, "{\"a\":");
+    strcat (deep, "1");
+    for (int i = 0; i < 17; i++)
+        strcat (deep, "}");
+    SB_CHECK (!gw_http_body_args (deep, strlen (deep), why, sizeof (why)) && strstr (why, "16"));
+    char idem [SB_IDEM_MAX + 1] = "";
+    SB_CHECK (gw_http_idempotency_key ("POST", "k-1", idem) && streq (idem, "k-1"));
+    SB_CHECK (!gw_http_idempotency_key ("POST", "", idem) && !gw_http_idempotency_key ("POST", "a\tb", idem));
+    idem [0] = 0;
+    SB_CHECK (gw_http_idempotency_key ("GET", "k-2", idem) && !*idem);
 }
