@@ -307,6 +307,17 @@ tenant_ssrf_test (bool verbose)
     SB_CHECK (streq (target.resolve, ""));
     SB_CHECK (tenant_ssrf_check ("http://127.0.0.1:9/hook", true, &target, why, sizeof (why)) == 0);
     SB_CHECK (streq (target.resolve, "127.0.0.1:9:127.0.0.1"));
+    //  IP literals alone, no resolver: a name is refused, any spelling of
+    //  an address judged as the address.
+    SB_CHECK (tenant_ssrf_check_literal ("https://hooks.example.com/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://0x7f.1/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://[3fff::1]/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://134744072/", false, &target, why,
+                                         sizeof (why)) == 0);
+    SB_CHECK (streq (target.resolve, "8.8.8.8:443:8.8.8.8"));
     if (verbose)
         printf ("OK\n");
 }

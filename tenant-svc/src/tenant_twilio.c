@@ -726,10 +726,10 @@ s_test_signature (void)
     //  What must not verify: another token, URL, value; a missing, cut or
     //  padded header.
     SB_CHECK (!tenant_twilio_verify ("12346", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com/myapp.php?foo=1&bar=3", params, 5,
-                         "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2", params, 5,
-                         "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com/myapp.php?foo=1&bar=3",
+                                     params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2",
+                                     params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
     SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, NULL));
     SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, ""));
     SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8"));
@@ -784,7 +784,8 @@ s_test_form (void)
     SB_CHECK (streq (more [4].name, "Flag") && streq (more [4].value, ""));
     SB_CHECK (streq (s_param (more, 5, "Caller"), "a b") && !s_param (more, 5, "caller"));
     //  Empty pieces are skipped; an empty body is no parameter.
-    SB_CHECK (tenant_twilio_form_parse ("&&a=1&", 6, buf, params, 4) == 1 && streq (params [0].value, "1"));
+    SB_CHECK (tenant_twilio_form_parse ("&&a=1&", 6, buf, params, 4) == 1
+              && streq (params [0].value, "1"));
     SB_CHECK (tenant_twilio_form_parse ("", 0, buf, params, 4) == 0);
     //  Malformed: cut or non-hex escapes, a NUL, an empty name.
     const char *bad [] = { "a=%", "a=%4", "a=%G0", "a=%0g", "%zz=1", "a=%00", "=1", "a=1&=2",
@@ -794,10 +795,12 @@ s_test_form (void)
     //  A raw NUL byte in the body, and bytes that are not text, stay bytes
     //  (the signature covers them) but a NUL is refused.
     SB_CHECK (tenant_twilio_form_parse ("a=1\0b", 5, buf, params, 4) == -1);
-    SB_CHECK (tenant_twilio_form_parse ("a=\xff\xfe", 4, buf, params, 4) == 1 && params [0].value_len == 2);
+    SB_CHECK (tenant_twilio_form_parse ("a=\xff\xfe", 4, buf, params, 4) == 1
+              && params [0].value_len == 2);
     //  An escape cut by the end of the body, not of the string.
     SB_CHECK (tenant_twilio_form_parse ("a=%41", 4, buf, params, 4) == -1);
-    SB_CHECK (tenant_twilio_form_parse ("a=%41", 5, buf, params, 4) == 1 && streq (params [0].value, "A"));
+    SB_CHECK (tenant_twilio_form_parse ("a=%41", 5, buf, params, 4) == 1
+              && streq (params [0].value, "A"));
 
     //  The RFC 2822 timestamp, the digits.
     SB_CHECK (s_rfc2822 ("Thu, 03 Dec 2026 10:00:00 +0000") == INT64_C (1796292000) * 1000000);
