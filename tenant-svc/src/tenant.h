@@ -227,6 +227,34 @@ typedef struct {
 #define TENANT_TWILIO_SIG_MAX 32
 int tenant_twilio_sign (const char *token, const char *url, tenant_form_param_t *params,
                         size_t count, char *out);
+
+//  The pure parts of a callback, public for the selftest and the fuzz
+//  harness (tests/fuzz/twilio.c); the callback calls them in this order.
+//
+//  Parses an application/x-www-form-urlencoded body (len bytes, any bytes)
+//  into params (at most max), names and values decoded ('+' a space, %XX a
+//  byte) into buf, which holds at least len + 2 * max bytes; each decoded
+//  name and value is NUL-terminated there and params point into buf.
+//  Empty pieces between '&' are skipped; a piece without '=' is a name
+//  with an empty value. Returns the count, or -1 for a body refused whole:
+//  more than max parameters, a '%' not followed by two hex digits, a NUL
+//  (raw or decoded), an empty name. Bytes that are not UTF-8 are kept.
+#define TENANT_TWILIO_PARAMS_MAX 64
+long tenant_twilio_form_parse (const char *body, size_t len, char *buf,
+                               tenant_form_param_t *params, size_t max);
+//  Writes into out (size bytes) the URL Twilio called: base (trailing '/'
+//  removed) + path, then, when pairs > 0, '?' and the pairs of query
+//  (names and values as the gateway decoded them: query [2 i], query [2 i
+//  + 1]) percent-encoded (RFC 3986 unreserved kept, %XX upper-case),
+//  joined by '&'. Returns false when it does not fit.
+bool tenant_twilio_url_build (const char *base, const char *path, const char *const *query,
+                              size_t pairs, char *out, size_t size);
+//  True when header (NUL-terminated, may be NULL) is the signature of
+//  (url, params) under token, or of url with its default port's other
+//  spelling (":443"/":80" added after the host or removed); both computed
+//  and compared in constant time. Sorts params.
+bool tenant_twilio_verify (const char *token, const char *url, tenant_form_param_t *params,
+                           size_t count, const char *header);
 void tenant_twilio_test (bool verbose);
 
 #endif

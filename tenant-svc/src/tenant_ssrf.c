@@ -9,7 +9,9 @@
     (CGNAT 100.64/10), link-local (169.254/16, the cloud metadata address
     included), "this network" 0/8, multicast, reserved, broadcast or a
     documentation/benchmark range; for IPv6 not ::1, ::, fc00::/7,
-    fe80::/10, fec0::/10, ff00::/8, 2001:db8::/32, and the IPv4 forms
+    fe80::/10, fec0::/10, ff00::/8, the documentation and benchmarking
+    ranges 2001:db8::/32, 3fff::/20 and 2001:2::/48, Teredo 2001::/32
+    (an IPv4 client behind a relay), and the IPv4 forms
     carried inside IPv6 (v4-mapped ::ffff:0:0/96, v4-compatible ::/96,
     NAT64 64:ff9b::/96, 6to4 2002::/16) are judged as their IPv4 address.
 
@@ -90,6 +92,13 @@ s_v6_public (const uint8_t *a)
         return false;
     if (a [0] == 0x20 && a [1] == 0x01 && a [2] == 0x0D && a [3] == 0xB8)
         return false;                           //  2001:db8::/32 documentation
+    if (a [0] == 0x3F && a [1] == 0xFF && (a [2] & 0xF0) == 0)
+        return false;                           //  3fff::/20 documentation (RFC 9637)
+    if (a [0] == 0x20 && a [1] == 0x01 && a [2] == 0 && a [3] == 0x02 && a [4] == 0
+        && a [5] == 0)
+        return false;                           //  2001:2::/48 benchmarking
+    if (a [0] == 0x20 && a [1] == 0x01 && a [2] == 0 && a [3] == 0)
+        return false;                           //  2001::/32 Teredo: an IPv4 behind a relay
     if ((a [0] & 0xE0) != 0x20)                 //  outside 2000::/3 global unicast
         return false;
     return true;
@@ -112,10 +121,15 @@ s_refuse (char *why, size_t why_size, const char *text)
     return 1;
 }
 
-//  The checks of url that need no name resolution; with resolve, also the
-//  addresses of its host (and *target).
+//  How far s_check goes: the URL's form only; the form and every address
+//  its host resolves to; the same with IP literals alone (a name is not
+//  looked up: refused as not resolving).
+typedef enum { S_FORM, S_RESOLVE, S_LITERAL } s_mode_t;
+
+//  The checks of url that need no name resolution; with S_RESOLVE or
+//  S_LITERAL, also the addresses of its host (and *target).
 static int
-s_check (const char *url, bool allow_private, bool resolve, tenant_ssrf_target_t *target,
+s_check (const char *url, bool allow_private, s_mode_t mode, tenant_ssrf_target_t *target,
          char *why, size_t why_size)
 {
     CURLU *parsed = curl_url ();
@@ -135,7 +149,7 @@ s_check (const char *url, bool allow_private, bool resolve, tenant_ssrf_target_t
         s_refuse (why, why_size, "must not carry a user name or password");
         goto done;
     }
-    if (!resolve) {
+    if (mode == S_FORM) {
         rc = 0;
         goto done;
     }
@@ -151,7 +165,8 @@ s_check (const char *url, bool allow_private, bool resolve, tenant_ssrf_target_t
         snprintf (name, sizeof (name), "%.*s", (int) length - 2, host + 1);
     else
         snprintf (name, sizeof (name), "%s", host);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = mode == S_LITERAL ? AI_NUMERICHOST : 0 };
     struct addrinfo *found = NULL;
     if (getaddrinfo (name, NULL, &hints, &found) != 0 || !found) {
         s_refuse (why, why_size, "has a host name that does not resolve");
@@ -204,13 +219,20 @@ int
 tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t *target,
                    char *why, size_t why_size)
 {
-    return s_check (url, allow_private, true, target, why, why_size);
+    return s_check (url, allow_private, S_RESOLVE, target, why, why_size);
 }
 
 int
 tenant_ssrf_check_url (const char *url, bool allow_private, char *why, size_t why_size)
 {
-    return s_check (url, allow_private, false, NULL, why, why_size);
+    return s_check (url, allow_private, S_FORM, NULL, why, why_size);
+}
+
+int
+tenant_ssrf_check_literal (const char *url, bool allow_private, tenant_ssrf_target_t *target,
+                           char *why, size_t why_size)
+{
+    return s_check (url, allow_private, S_LITERAL, target, why, why_size);
 }
 
 //  Judges an address given as text.
@@ -238,7 +260,8 @@ tenant_ssrf_test (bool verbose)
         "255.255.255.255", "240.0.0.1", "192.0.2.10", "198.18.0.1", "203.0.113.9",
         "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "ff02::1",
         "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::127.0.0.1",
-        "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1", NULL
+        "64:ff9b::a00:1", "2002:a00:1::1", "2001:db8::1", "3fff::1", "3fff:fff::1",
+        "2001:2::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", NULL
     };
     for (int i = 0; refused [i]; i++) {
         bool ok = !s_public (refused [i]);
@@ -249,7 +272,7 @@ tenant_ssrf_test (bool verbose)
     static const char *const allowed [] = {
         "8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1",
         "169.253.255.255", "11.0.0.1", "2606:4700:4700::1111", "::ffff:8.8.8.8",
-        "2002:808:808::1", NULL
+        "2002:808:808::1", "3fff:1000::1", "2001:3::1", "2001:2:1::1", NULL
     };
     for (int i = 0; allowed [i]; i++) {
         bool ok = s_public (allowed [i]);
@@ -284,6 +307,17 @@ tenant_ssrf_test (bool verbose)
     SB_CHECK (streq (target.resolve, ""));
     SB_CHECK (tenant_ssrf_check ("http://127.0.0.1:9/hook", true, &target, why, sizeof (why)) == 0);
     SB_CHECK (streq (target.resolve, "127.0.0.1:9:127.0.0.1"));
+    //  IP literals alone, no resolver: a name is refused, any spelling of
+    //  an address judged as the address.
+    SB_CHECK (tenant_ssrf_check_literal ("https://hooks.example.com/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://0x7f.1/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://[3fff::1]/", false, &target, why,
+                                         sizeof (why)) == 1);
+    SB_CHECK (tenant_ssrf_check_literal ("https://134744072/", false, &target, why,
+                                         sizeof (why)) == 0);
+    SB_CHECK (streq (target.resolve, "8.8.8.8:443:8.8.8.8"));
     if (verbose)
         printf ("OK\n");
 }

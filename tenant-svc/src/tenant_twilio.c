@@ -53,7 +53,7 @@
 #include <sodium.h>
 #include <time.h>
 
-#define S_PARAMS_MAX 64
+#define S_PARAMS_MAX TENANT_TWILIO_PARAMS_MAX
 #define S_CALLBACK_PATH "/v1/integrations/twilio/callback/"
 #define S_URL_MAX 2048
 
@@ -99,11 +99,10 @@ s_decode (const char *s, size_t len, char *out)
     return (long) n;
 }
 
-//  Parses body (len bytes) into params (at most max), decoded into buf,
-//  which holds at least len + 2 * max bytes. Returns the count, or -1 when
-//  the body is not a well-formed form (see the header).
-static long
-s_form_parse (const char *body, size_t len, char *buf, tenant_form_param_t *params, size_t max)
+//  The form parser (contract in tenant.h; the rules in this file's header).
+long
+tenant_twilio_form_parse (const char *body, size_t len, char *buf, tenant_form_param_t *params,
+                          size_t max)
 {
     size_t count = 0;
     const char *p = body, *end = body + len;
@@ -220,10 +219,11 @@ s_url_other_port (const char *url, char *out, size_t size)
 }
 
 //  True when header is the signature of (url, params) under token, or of
-//  url's other port spelling. Every candidate is computed and compared.
-static bool
-s_verify (const char *token, const char *url, tenant_form_param_t *params, size_t count,
-          const char *header)
+//  url's other port spelling (contract in tenant.h). Every candidate is
+//  computed and compared.
+bool
+tenant_twilio_verify (const char *token, const char *url, tenant_form_param_t *params,
+                      size_t count, const char *header)
 {
     if (!header)
         return false;
@@ -263,12 +263,10 @@ s_url_encode (char *out, size_t size, size_t *at, const char *s)
     return true;
 }
 
-//  The URL Twilio called: base (no trailing '/') + path, then '?' and the
-//  query's pairs (names and values, decoded by the gateway) re-encoded,
-//  joined by '&'. Returns false when it does not fit or is not made right.
-static bool
-s_url_build (const char *base, const char *path, const char *const *query, size_t pairs,
-             char *out, size_t size)
+//  The URL Twilio called (contract in tenant.h).
+bool
+tenant_twilio_url_build (const char *base, const char *path, const char *const *query,
+                         size_t pairs, char *out, size_t size)
 {
     size_t base_len = strlen (base);
     while (base_len && base [base_len - 1] == '/')
@@ -624,7 +622,7 @@ tenant_twilio_callback (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *r
     }
     char *buf = sb_ctx_alloc (ctx, len + 2 * S_PARAMS_MAX + 1);
     tenant_form_param_t params [S_PARAMS_MAX];
-    long count = s_form_parse (body, len, buf, params, S_PARAMS_MAX);
+    long count = tenant_twilio_form_parse (body, len, buf, params, S_PARAMS_MAX);
     const char *path = s_str_arg (ctx, args, "path");
     const msgpack_object *query = sb_mpk_get (args, "query");
     size_t pairs = query && query->type == MSGPACK_OBJECT_ARRAY ? query->via.array.size : 0;
@@ -651,10 +649,10 @@ tenant_twilio_callback (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *r
     if (count < 0)
         why = "the body is not a well-formed form";
     else
-    if (!path || !query_ok || !s_url_build (base, path, pair, pairs, url, sizeof (url)))
+    if (!path || !query_ok || !tenant_twilio_url_build (base, path, pair, pairs, url, sizeof (url)))
         why = "the URL cannot be rebuilt";
     else
-    if (!s_verify (auth, url, params, (size_t) count, header))
+    if (!tenant_twilio_verify (auth, url, params, (size_t) count, header))
         why = "the signature does not match";
     sodium_memzero (auth, strlen (auth));
     free (auth);
@@ -721,24 +719,24 @@ s_test_signature (void)
     SB_CHECK (tenant_twilio_sign ("12345", url_443, params, 5, sig) == 0);
     SB_CHECK (streq (sig, "kvajT1Ptam85bY51eRf/AJRuM3w="));
     //  Either spelling of the port validates against either URL.
-    SB_CHECK (s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (s_verify ("12345", url, params, 5, "kvajT1Ptam85bY51eRf/AJRuM3w="));
-    SB_CHECK (s_verify ("12345", url_443, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (s_verify ("12345", url_443, params, 5, "kvajT1Ptam85bY51eRf/AJRuM3w="));
+    SB_CHECK (tenant_twilio_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (tenant_twilio_verify ("12345", url, params, 5, "kvajT1Ptam85bY51eRf/AJRuM3w="));
+    SB_CHECK (tenant_twilio_verify ("12345", url_443, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (tenant_twilio_verify ("12345", url_443, params, 5, "kvajT1Ptam85bY51eRf/AJRuM3w="));
     //  What must not verify: another token, URL, value; a missing, cut or
     //  padded header.
-    SB_CHECK (!s_verify ("12346", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (!s_verify ("12345", "https://mycompany.com/myapp.php?foo=1&bar=3", params, 5,
-                         "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (!s_verify ("12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2", params, 5,
-                         "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
-    SB_CHECK (!s_verify ("12345", url, params, 5, NULL));
-    SB_CHECK (!s_verify ("12345", url, params, 5, ""));
-    SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8"));
-    SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8=="));
+    SB_CHECK (!tenant_twilio_verify ("12346", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com/myapp.php?foo=1&bar=3",
+                                     params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2",
+                                     params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, NULL));
+    SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, ""));
+    SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8"));
+    SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8=="));
     //  (Sorted by now: the first is CallSid.)
     params [0].value = "CA1234567890ABCDF";
-    SB_CHECK (!s_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+    SB_CHECK (!tenant_twilio_verify ("12345", url, params, 5, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
 
     //  The port's other spelling.
     char other [128];
@@ -757,15 +755,15 @@ s_test_signature (void)
     //  The URL rebuilt: base without its trailing '/', the query re-encoded.
     char url_out [256];
     const char *query [] = { "foo", "1", "bar", "2" };
-    SB_CHECK (s_url_build ("https://mycompany.com/", "/myapp.php", query, 2, url_out,
+    SB_CHECK (tenant_twilio_url_build ("https://mycompany.com/", "/myapp.php", query, 2, url_out,
                            sizeof (url_out))
               && streq (url_out, url));
     const char *odd [] = { "a b", "x&y=z/é" };
-    SB_CHECK (s_url_build ("http://h", "/p", odd, 1, url_out, sizeof (url_out))
+    SB_CHECK (tenant_twilio_url_build ("http://h", "/p", odd, 1, url_out, sizeof (url_out))
               && streq (url_out, "http://h/p?a%20b=x%26y%3Dz%2F%C3%A9"));
-    SB_CHECK (s_url_build ("http://h", "/p", NULL, 0, url_out, sizeof (url_out))
+    SB_CHECK (tenant_twilio_url_build ("http://h", "/p", NULL, 0, url_out, sizeof (url_out))
               && streq (url_out, "http://h/p"));
-    SB_CHECK (!s_url_build ("http://h", "/p", query, 2, url_out, 12));
+    SB_CHECK (!tenant_twilio_url_build ("http://h", "/p", query, 2, url_out, 12));
 }
 
 static void
@@ -775,9 +773,9 @@ s_test_form (void)
     char buf [256];
     const char *good = "CallSid=CA1&From=%2B14155550123&Caller=a+b&Empty=&Flag";
     //  Four at most: the fifth refuses the whole body.
-    SB_CHECK (s_form_parse (good, strlen (good), buf, params, 4) == -1);
+    SB_CHECK (tenant_twilio_form_parse (good, strlen (good), buf, params, 4) == -1);
     tenant_form_param_t more [8];
-    long n = s_form_parse (good, strlen (good), buf, more, 8);
+    long n = tenant_twilio_form_parse (good, strlen (good), buf, more, 8);
     SB_CHECK (n == 5);
     SB_CHECK (streq (more [0].name, "CallSid") && streq (more [0].value, "CA1"));
     SB_CHECK (streq (more [1].value, "+14155550123") && more [1].value_len == 12);
@@ -786,20 +784,23 @@ s_test_form (void)
     SB_CHECK (streq (more [4].name, "Flag") && streq (more [4].value, ""));
     SB_CHECK (streq (s_param (more, 5, "Caller"), "a b") && !s_param (more, 5, "caller"));
     //  Empty pieces are skipped; an empty body is no parameter.
-    SB_CHECK (s_form_parse ("&&a=1&", 6, buf, params, 4) == 1 && streq (params [0].value, "1"));
-    SB_CHECK (s_form_parse ("", 0, buf, params, 4) == 0);
+    SB_CHECK (tenant_twilio_form_parse ("&&a=1&", 6, buf, params, 4) == 1
+              && streq (params [0].value, "1"));
+    SB_CHECK (tenant_twilio_form_parse ("", 0, buf, params, 4) == 0);
     //  Malformed: cut or non-hex escapes, a NUL, an empty name.
     const char *bad [] = { "a=%", "a=%4", "a=%G0", "a=%0g", "%zz=1", "a=%00", "=1", "a=1&=2",
                            "a%=1", NULL };
     for (size_t i = 0; bad [i]; i++)
-        SB_CHECK (s_form_parse (bad [i], strlen (bad [i]), buf, params, 4) == -1);
+        SB_CHECK (tenant_twilio_form_parse (bad [i], strlen (bad [i]), buf, params, 4) == -1);
     //  A raw NUL byte in the body, and bytes that are not text, stay bytes
     //  (the signature covers them) but a NUL is refused.
-    SB_CHECK (s_form_parse ("a=1\0b", 5, buf, params, 4) == -1);
-    SB_CHECK (s_form_parse ("a=\xff\xfe", 4, buf, params, 4) == 1 && params [0].value_len == 2);
+    SB_CHECK (tenant_twilio_form_parse ("a=1\0b", 5, buf, params, 4) == -1);
+    SB_CHECK (tenant_twilio_form_parse ("a=\xff\xfe", 4, buf, params, 4) == 1
+              && params [0].value_len == 2);
     //  An escape cut by the end of the body, not of the string.
-    SB_CHECK (s_form_parse ("a=%41", 4, buf, params, 4) == -1);
-    SB_CHECK (s_form_parse ("a=%41", 5, buf, params, 4) == 1 && streq (params [0].value, "A"));
+    SB_CHECK (tenant_twilio_form_parse ("a=%41", 4, buf, params, 4) == -1);
+    SB_CHECK (tenant_twilio_form_parse ("a=%41", 5, buf, params, 4) == 1
+              && streq (params [0].value, "A"));
 
     //  The RFC 2822 timestamp, the digits.
     SB_CHECK (s_rfc2822 ("Thu, 03 Dec 2026 10:00:00 +0000") == INT64_C (1796292000) * 1000000);

@@ -74,8 +74,9 @@ void tenant_webhooks_sign_test (bool verbose);
 
 //  True when the address may be connected to: a public unicast address
 //  (not loopback, private, link-local, CGNAT, 0/8, multicast, reserved or
-//  documentation ranges, nor IPv6 ::1, fc00::/7, fe80::/10, nor their
-//  IPv4-mapped, -compatible, NAT64 or 6to4 forms).
+//  documentation ranges, nor IPv6 ::1, fc00::/7, fe80::/10, documentation,
+//  benchmarking or Teredo, nor the IPv4-mapped, -compatible, NAT64 or 6to4
+//  forms of a refused IPv4).
 bool tenant_ssrf_address_public (const struct sockaddr *address);
 
 //  What a checked URL connects to: curl's CURLOPT_RESOLVE entry
@@ -95,6 +96,12 @@ int tenant_ssrf_check (const char *url, bool allow_private, tenant_ssrf_target_t
 //  block on a resolver: its addresses are judged as curl opens the socket,
 //  tenant_ssrf_address_public). 0, or 1 with why.
 int tenant_ssrf_check_url (const char *url, bool allow_private, char *why, size_t why_size);
+//  tenant_ssrf_check without the resolver: a host that is an IP literal
+//  (any spelling the system resolver reads as one) is judged exactly as
+//  tenant_ssrf_check judges it, a name is refused as not resolving. Never
+//  touches DNS or the network: the fuzz harness's entry (tests/fuzz/webhook_url.c).
+int tenant_ssrf_check_literal (const char *url, bool allow_private, tenant_ssrf_target_t *target,
+                               char *why, size_t why_size);
 
 void tenant_ssrf_test (bool verbose);
 
