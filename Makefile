@@ -86,7 +86,7 @@ help:
 	@echo "make docs-screenshot  docs/img/docs.png: /docs in headless Chromium"
 	@echo "make dashboard-screenshots  docs/img/dashboard-*.png: Home and Businesses, desktop and phone"
 	@echo "make soak         SOAK_MINUTES (60) of mixed load with faults injected, then reconciled (bench/soak.sh)"
-	@echo "make fuzz         libFuzzer harnesses (tests/fuzz), each FUZZ_SECONDS (600), FUZZ_JOBS at once, F=NAME for one"
+	@echo "make fuzz         libFuzzer harnesses (tests/fuzz), each FUZZ_SECONDS (600) or FUZZ_RUNS, FUZZ_JOBS at once, F=NAME[,NAME]"
 	@echo "make fuzz-smoke   each harness over its committed corpus and a few seconds (part of make test)"
 	@echo "make clean        remove build/"
 	@echo "variables: MODE=debug|release SANITIZE=address,undefined T=tNNNN (one test)"
@@ -181,13 +181,15 @@ $(BIN)/sb-selftest: $(BUILD)/tests/unit/selftest.o $(SERVICES_OBJ) $(LIBGW) $(LI
 # ---- fuzzing (tests/fuzz) ---------------------------------------------------
 # One harness per tests/fuzz/NAME.c, linked like sb-selftest (every
 # service's objects), built only in MODE=fuzz: $(BUILD)/bin/fuzz-NAME.
-# `make fuzz` runs each for FUZZ_SECONDS over a working copy of its corpus;
+# `make fuzz` runs each for FUZZ_SECONDS (or FUZZ_RUNS executions, when
+# set and reached first) over a working copy of its corpus;
 # `make fuzz-smoke` (part of `make test`) runs each over its committed
 # corpus and regressions, then a few seconds more (tests/fuzz/run.sh).
 FUZZ_SRC      := $(wildcard tests/fuzz/*.c)
 FUZZERS       := $(FUZZ_SRC:tests/fuzz/%.c=$(BIN)/fuzz-%)
 FUZZ_SECONDS  ?= 600
 FUZZ_JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_RUNS     ?= 0
 
 $(BIN)/fuzz-%: $(BUILD)/tests/fuzz/%.o $(SERVICES_OBJ) $(LIBGW) $(LIBSB)
 	@mkdir -p $(dir $@)
@@ -198,7 +200,7 @@ fuzzers: check-pkgs $(FUZZERS)
 fuzz:
 	@deploy/local/deps.sh test
 	@$(MAKE) --no-print-directory MODE=fuzz fuzzers
-	@tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_JOBS) $(if $(F),$(F))
+	@FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_JOBS) $(if $(F),$(F))
 
 fuzz-smoke:
 	@$(MAKE) --no-print-directory MODE=fuzz fuzzers

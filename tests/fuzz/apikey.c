@@ -29,6 +29,8 @@
 #include "sb/sb.h"
 #include "../../auth-svc/src/auth.h"
 
+#include "fuzz.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,18 +43,6 @@ s_fail (const char *what, size_t size)
 {
     fprintf (stderr, "apikey harness: %s (input of %zu bytes)\n", what, size);
     abort ();
-}
-
-static const char s_alphabet [] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int
-s_b64_index (char c)
-{
-    for (int i = 0; i < 64; i++)
-        if (s_alphabet [i] == c)
-            return i;
-    return -1;
 }
 
 //  The harness's reading of the form: true when key is one, with its
@@ -70,20 +60,7 @@ s_oracle (const char *key, unsigned char id [4], unsigned char secret [32])
         id [i / 2] = (unsigned char) (i % 2 ? (id [i / 2] << 4 | v) : v);
     }
     //  43 characters carry 258 bits: 32 bytes and 2 bits that must be 0.
-    unsigned bits = 0, acc = 0;
-    size_t n = 0;
-    for (int i = 0; i < 43; i++) {
-        int v = s_b64_index (key [13 + i]);
-        if (v < 0)
-            return false;
-        acc = (acc << 6 | (unsigned) v) & 0xffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            secret [n++] = (unsigned char) (acc >> bits);
-        }
-    }
-    return n == 32 && bits == 2 && (acc & 3) == 0;
+    return fuzz_b64url_decode (key + 13, 43, secret, 32) == 32;
 }
 
 //  The harness's spelling of the parts.
@@ -97,18 +74,7 @@ s_spell (const unsigned char id [4], const unsigned char secret [32], char out [
         out [5 + 2 * i] = hex [id [i] & 15];
     }
     out [12] = '_';
-    size_t n = 13;
-    unsigned acc = 0, bits = 0;
-    for (int i = 0; i < 32; i++) {
-        acc = (acc << 8 | secret [i]) & 0xffff;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out [n++] = s_alphabet [acc >> bits & 63];
-        }
-    }
-    out [n++] = s_alphabet [acc << (6 - bits) & 63];
-    out [n] = 0;
+    fuzz_b64url_encode (secret, 32, out + 13);
 }
 
 //  Parses key and holds the result to the oracle's; true when accepted.

@@ -51,6 +51,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
+#include "fuzz.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,66 +82,6 @@ s_fail (const char *what, size_t size)
     abort ();
 }
 
-//  ---- base64url, the harness's own ------------------------------------
-
-static const char s_alphabet [] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-//  Encodes size bytes into out (room for 4 * size / 3 + 4); returns its length.
-static size_t
-s_b64 (const unsigned char *data, size_t size, char *out)
-{
-    size_t n = 0, i = 0;
-    for (; i + 3 <= size; i += 3) {
-        unsigned v = (unsigned) data [i] << 16 | (unsigned) data [i + 1] << 8 | data [i + 2];
-        out [n++] = s_alphabet [v >> 18 & 63];
-        out [n++] = s_alphabet [v >> 12 & 63];
-        out [n++] = s_alphabet [v >> 6 & 63];
-        out [n++] = s_alphabet [v & 63];
-    }
-    if (size - i == 1) {
-        unsigned v = (unsigned) data [i] << 16;
-        out [n++] = s_alphabet [v >> 18 & 63];
-        out [n++] = s_alphabet [v >> 12 & 63];
-    }
-    else
-    if (size - i == 2) {
-        unsigned v = (unsigned) data [i] << 16 | (unsigned) data [i + 1] << 8;
-        out [n++] = s_alphabet [v >> 18 & 63];
-        out [n++] = s_alphabet [v >> 12 & 63];
-        out [n++] = s_alphabet [v >> 6 & 63];
-    }
-    out [n] = 0;
-    return n;
-}
-
-//  Decodes len characters; -1 unless canonical base64url without padding.
-static long
-s_unb64 (const char *in, size_t len, unsigned char *out, size_t max)
-{
-    if (len % 4 == 1)
-        return -1;
-    unsigned acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *at = in [i] ? strchr (s_alphabet, in [i]) : NULL;
-        if (!at)
-            return -1;
-        acc = (acc << 6 | (unsigned) (at - s_alphabet)) & 0xffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n == max)
-                return -1;
-            out [n++] = (unsigned char) (acc >> bits);
-        }
-    }
-    if (acc & ((1u << bits) - 1))
-        return -1;                      //  unused bits must be zero
-    return (long) n;
-}
-
 //  ---- our own ES256 signer -------------------------------------------
 
 //  Returns "b64(header).b64(payload).b64(sig)" (malloc'd), signed with
@@ -148,9 +90,9 @@ static char *
 s_sign (const char *header, size_t hlen, const char *payload, size_t plen)
 {
     char *token = (char *) malloc ((hlen + plen) / 3 * 4 + 16 + 90);
-    size_t len = s_b64 ((const unsigned char *) header, hlen, token);
+    size_t len = fuzz_b64url_encode ((const unsigned char *) header, hlen, token);
     token [len++] = '.';
-    len += s_b64 ((const unsigned char *) payload, plen, token + len);
+    len += fuzz_b64url_encode ((const unsigned char *) payload, plen, token + len);
     unsigned char der [128], raw [64];
     size_t der_len = sizeof (der);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
@@ -165,7 +107,7 @@ s_sign (const char *header, size_t hlen, const char *payload, size_t plen)
     ECDSA_SIG_free (sig);
     EVP_MD_CTX_free (ctx);
     token [len++] = '.';
-    s_b64 (raw, sizeof (raw), token + len);
+    fuzz_b64url_encode (raw, sizeof (raw), token + len);
     return token;
 }
 
@@ -281,10 +223,10 @@ s_check_accepted (const char *token, const sb_jwt_claims_t *claims, size_t size)
     if (!dot2 || strchr (dot2 + 1, '.'))
         s_fail ("a token accepted without three segments", size);
     unsigned char text [SB_JWT_MAX_TOKEN];
-    long hlen = s_unb64 (token, (size_t) (dot1 - token), text, sizeof (text));
+    long hlen = fuzz_b64url_decode (token, (size_t) (dot1 - token), text, sizeof (text));
     if (hlen < 0 || !s_header_ok (text, (size_t) hlen))
         s_fail ("a token accepted whose header is not ours", size);
-    long plen = s_unb64 (dot1 + 1, (size_t) (dot2 - dot1 - 1), text, sizeof (text));
+    long plen = fuzz_b64url_decode (dot1 + 1, (size_t) (dot2 - dot1 - 1), text, sizeof (text));
     sb_jwt_claims_t mine;
     if (plen < 0 || !s_claims_ok (text, (size_t) plen, &mine))
         s_fail ("a token accepted whose claims break the rules", size);
@@ -448,7 +390,7 @@ s_mode_swap (const uint8_t *data, size_t size)
     #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     snprintf (header, sizeof (header), headers [data [1] % count], s_kid);
     #pragma GCC diagnostic pop
-    size_t n = s_b64 ((const unsigned char *) header, strlen (header), token);
+    size_t n = fuzz_b64url_encode ((const unsigned char *) header, strlen (header), token);
     token [n++] = '.';
     memcpy (token + n, payload, plen);
     n += plen;
@@ -466,7 +408,7 @@ s_mode_swap (const uint8_t *data, size_t size)
             crypto_auth_hmacsha256_update (&st, (const unsigned char *) token, n);
             crypto_auth_hmacsha256_final (&st, mac);
             token [n++] = '.';
-            s_b64 (mac, 32, token + n);
+            fuzz_b64url_encode (mac, 32, token + n);
             break;
         }
         case 2:                         //  the minted token's real signature
@@ -476,7 +418,7 @@ s_mode_swap (const uint8_t *data, size_t size)
             size_t k = size - 2 < 64 ? size - 2 : 64;
             memcpy (mac, data + 2, k);
             token [n++] = '.';
-            s_b64 (mac, k, token + n);
+            fuzz_b64url_encode (mac, k, token + n);
         }
     }
     sb_jwt_claims_t claims;
@@ -492,7 +434,7 @@ s_mode_header (const uint8_t *data, size_t size)
     const char *minted = s_minted [0];
     const char *payload = strchr (minted, '.') + 1;
     unsigned char text [SB_JWT_MAX_TOKEN];
-    long plen = s_unb64 (payload, s_signed_len (minted) - (size_t) (payload - minted), text,
+    long plen = fuzz_b64url_decode (payload, s_signed_len (minted) - (size_t) (payload - minted), text,
                          sizeof (text));
     char *token = s_sign ((const char *) data, size, (const char *) text, (size_t) plen);
     sb_jwt_claims_t claims;

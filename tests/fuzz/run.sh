@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh MODE SECONDS JOBS [NAME] — run the libFuzzer harnesses
-# of build/fuzz/bin (make MODE=fuzz fuzzers builds them).
+# tests/fuzz/run.sh MODE SECONDS JOBS [NAME[,NAME...]] — run the libFuzzer
+# harnesses of build/fuzz/bin (make MODE=fuzz fuzzers builds them), all of
+# them or those named.
 #
 #   smoke  what `make test` runs: each harness first over every committed
 #          input (tests/fuzz/corpus/NAME and tests/fuzz/regressions/NAME,
@@ -8,7 +9,8 @@
 #          SECONDS from that corpus, new inputs kept in a scratch folder so
 #          the committed corpus never changes. Any crash, leak, sanitizer
 #          report or failed property fails the run.
-#   long   `make fuzz`: each harness for SECONDS, JOBS harnesses at a time,
+#   long   `make fuzz`: each harness for SECONDS (or until FUZZ_RUNS
+#          executions when that is set and comes first), JOBS at a time,
 #          from a working corpus build/fuzz/corpus/NAME (seeded from the
 #          committed one, kept between runs so coverage accumulates). Prints
 #          and writes tests/fuzz/results/latest.md: executions, executions
@@ -30,10 +32,12 @@ work=$root/build/fuzz
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+runs=${FUZZ_RUNS:-0}
+[[ $runs =~ ^[0-9]+$ ]] || { echo "run.sh: FUZZ_RUNS must be a number" >&2; exit 2; }
 names=()
 for f in "$here"/*.c; do
     n=$(basename "$f" .c)
-    [[ -z $only || $n == "$only" ]] && names+=("$n")
+    [[ -z $only || ,$only, == *,$n,* ]] && names+=("$n")
 done
 [[ ${#names[@]} -gt 0 ]] || { echo "run.sh: no harness${only:+ named $only}" >&2; exit 2; }
 
@@ -62,7 +66,8 @@ run_one () {
         mkdir -p "$corpus"
         cp -n "$seeds"/* "$corpus"/ 2>/dev/null
         [[ -d $regress ]] && cp -n "$regress"/* "$corpus"/ 2>/dev/null
-        "$exe" "${common[@]}" -max_total_time="$seconds" "$corpus" >>"$log" 2>&1
+        "$exe" "${common[@]}" -max_total_time="$seconds" ${runs:+$( ((runs)) && echo -runs="$runs")} \
+               "$corpus" >>"$log" 2>&1
     fi
 }
 
@@ -93,7 +98,6 @@ table=$(printf '| harness | executions | exec/s | coverage (edges) | corpus | pe
 table+=$'\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
 for n in "${names[@]}"; do
     r=$(cat "$work/logs/$n.rc" 2>/dev/null || echo 1)
-    crashes=$(find "$work/artifacts/$n" -type f -newer "$work/logs/$n.log" 2>/dev/null | wc -l)
     crashes=$(ls "$work/artifacts/$n" 2>/dev/null | wc -l)
     IFS=$'\t' read -r execs rate cov corp rss < <(stats "$work/logs/$n.log")
     verdict=$([[ $r == 0 ]] && echo ok || echo FAILED)
@@ -110,13 +114,13 @@ done
 if [[ $mode == long ]]; then
     mkdir -p "$here/results"
     {
-        echo "# make fuzz FUZZ_SECONDS=$seconds FUZZ_JOBS=$jobs"
+        echo "# make fuzz FUZZ_SECONDS=$seconds FUZZ_JOBS=$jobs${only:+ F=$only}$( ((runs)) && echo " FUZZ_RUNS=$runs")"
         echo
         echo "Started $started on $(nproc) cores, commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?');" \
              "clang $(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -1), ASan + UBSan, leaks detected."
         echo
         echo "$table"
-    } >"$here/results/latest${only:+-$only}.md"
-    echo "written: tests/fuzz/results/latest${only:+-$only}.md"
+    } >"$here/results/latest${only:+-${only//,/-}}.md"
+    echo "written: tests/fuzz/results/latest${only:+-${only//,/-}}.md"
 fi
 exit $status
