@@ -159,7 +159,8 @@ s_op_ok (const char *s)
     return true;
 }
 
-//  org, sub, key, sid, ip (max 64) and idem (max 255): no control character.
+//  org, sub, key, sid, ip (max 64) and idem (max 255): printable ASCII,
+//  space included (envelope.h).
 static bool
 s_field_ok (const char *s, size_t max)
 {
@@ -167,7 +168,7 @@ s_field_ok (const char *s, size_t max)
     if (n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char) s [i] < 0x20 || s [i] == 0x7f)
+        if ((unsigned char) s [i] < 0x20 || (unsigned char) s [i] > 0x7e)
             return false;
     return true;
 }

@@ -46,7 +46,9 @@ typedef enum {
 const char *sb_role_name (sb_role_t role);
 int sb_role_parse (const char *name, sb_role_t *role);
 
-//  The head of a request: everything but the arguments. Empty strings mean nil.
+//  The head of a request: everything but the arguments. Empty strings mean
+//  nil. The decoder takes org, sub, key, sid, ip and idem only as printable
+//  ASCII (space included): they reach log lines and SQL settings.
 typedef struct {
     char id [SB_ID_MAX + 1];
     char op [SB_OP_MAX + 1];
