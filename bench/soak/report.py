@@ -106,6 +106,35 @@ def main():
     p()
     p("Largest growth after the fifth minute: %.1f %% (limit %.0f %%)." % (worst, GROWTH_LIMIT))
     p()
+    # Over time: every process's RSS every ten minutes of the run (the
+    # sample of that minute, or the nearest after it within the process's
+    # life), by name: a name's successive processes share its row.
+    last = max((m for s in series.values() for m, _ in s), default=0)
+    marks = list(range(0, last + 1, 10)) + ([last] if last % 10 else [])
+    p("RSS over time (MiB; a dash: no process of that name then; ¹ a new process since the "
+      "column before):")
+    p()
+    p("| process | " + " | ".join("min %d" % m for m in marks) + " |")
+    p("| --- |" + " ---: |" * len(marks))
+    names = sorted(set(name for name, _ in series))
+    for name in names:
+        cells, prev_pid = [], None
+        for m in marks:
+            best = None
+            for (n, pid), s in series.items():
+                if n != name:
+                    continue
+                for mm, rss in s:
+                    if mm >= m and mm < m + 10 and (best is None or mm < best[0]):
+                        best = (mm, rss, pid)
+            if best is None:
+                cells.append("-")
+            else:
+                mark = "¹" if prev_pid is not None and best[2] != prev_pid else ""
+                prev_pid = best[2]
+                cells.append("%.1f%s" % (best[1] / 1024.0, mark))
+        p("| %s | %s |" % (name, " | ".join(cells)))
+    p()
     if env:
         p("## Machine and settings")
         p()
