@@ -199,11 +199,11 @@ fuzzers: check-pkgs $(FUZZERS)
 
 fuzz:
 	@deploy/local/deps.sh test
-	@$(MAKE) --no-print-directory MODE=fuzz fuzzers
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) MODE=fuzz fuzzers
 	@FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_JOBS) $(if $(F),$(F))
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory MODE=fuzz fuzzers
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) MODE=fuzz fuzzers
 	@tests/fuzz/run.sh smoke $(or $(FUZZ_SMOKE_SECONDS),3) $(FUZZ_JOBS) $(if $(F),$(F))
 
 # ---- /docs: the API reference and the guides ------------------------------
