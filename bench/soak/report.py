@@ -6,9 +6,10 @@ OUT/env.md.
 Memory: memory.tsv has one RSS sample of every process a minute (minute,
 process, pid, rss_kib). A process is one (name, pid): a worker killed and
 started again is a new process. For each process that lived at least ten
-minutes, its growth is measured from the fifth minute of its life to its
-last sample (the first minutes fill caches and pools); the growth allowed is
-10 %. Shorter lives are listed without a verdict.
+minutes, its growth is that of its floor: the lowest of its last five
+samples against the lowest of minutes 5 to 9 of its life (the first minutes
+fill caches and pools; a single sample can catch a password hash's 19 MiB);
+the growth allowed is 10 %. Shorter lives are listed without a verdict.
 """
 import json
 import os
@@ -87,15 +88,20 @@ def main():
     p()
     p("## Memory (RSS, MiB)")
     p()
-    p("| process | pid | minutes | at its 5th minute | last | growth |")
+    p("| process | pid | minutes | floor, minutes 5-9 | last | growth of the floor |")
     p("| --- | --- | ---: | ---: | ---: | ---: |")
     worst = 0.0
     for (name, pid), s in sorted(series.items()):
         first_m = s[0][0]
         life = s[-1][0] - first_m
-        base = next((rss for m, rss in s if m >= first_m + 5), None)
+        # Floors, not single samples: a sample taken while auth-svc hashes a
+        # password holds argon2id's 19 MiB for that moment (seen: one of
+        # 36.9 MiB among 17s); growth is the lowest of the last five
+        # samples against the lowest of minutes 5 to 9.
+        early = [rss for m, rss in s if first_m + 5 <= m < first_m + 10]
+        base = min(early) if early else None
         if life >= 10 and base:
-            g = (s[-1][1] - base) * 100.0 / base
+            g = (min(rss for _, rss in s[-5:]) - base) * 100.0 / base
             worst = max(worst, g)
             verdict = "%+.1f %%%s" % (g, "" if g <= GROWTH_LIMIT else " **over 10 %**")
         else:
