@@ -62,8 +62,10 @@ sb_jwt_keys_t *sb_jwt_keys_load_dir (const char *dir, int keep_seconds, char *wh
                                      size_t why_size);
 
 //  Reloads a set made by sb_jwt_keys_load_dir when its directory changed
-//  since the last load (a stat per call, cheap enough per request) or when
-//  an older key's verification window has closed. auth-svc calls it before
+//  since the last load (a stat per call, cheap enough per request), when
+//  the last load saw a directory changed under two seconds before (its
+//  mtime's granularity cannot tell a second change in the same tick), or
+//  when an older key's verification window has closed. auth-svc calls it before
 //  each signature, so that every process moves to a rotated key within one
 //  request (a process that never refreshes keeps signing with a key the
 //  others retire). Returns 0 (nothing to do or reloaded), or -1 keeping the
