@@ -191,6 +191,9 @@ FUZZ_SECONDS  ?= 600
 FUZZ_JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_RUNS     ?= 0
 
+# Kept: a harness's object is otherwise an intermediate make deletes.
+.SECONDARY: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%.o)
+
 $(BIN)/fuzz-%: $(BUILD)/tests/fuzz/%.o $(SERVICES_OBJ) $(LIBGW) $(LIBSB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)

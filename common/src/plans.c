@@ -69,7 +69,15 @@ s_string (json_t *object, const char *key, char *out, size_t size, bool optional
                 size - 1);
         return -1;
     }
-    snprintf (out, size, "%s", json_string_value (value));
+    //  Names reach the dashboard, Stripe's products and log lines: no
+    //  control character (the JSON reader already refuses a NUL).
+    const char *text = json_string_value (value);
+    for (size_t i = 0; i < json_string_length (value); i++)
+        if ((unsigned char) text [i] < 0x20 || text [i] == 0x7f) {
+            sb_why (why, why_size, "%s.%s: no control characters", where, key);
+            return -1;
+        }
+    snprintf (out, size, "%s", text);
     return 0;
 }
 
@@ -174,8 +182,10 @@ s_plan (json_t *entry, sb_plan_t *plan, const char *where, char *why, size_t why
         return -1;
     }
     json_t *price = json_object_get (entry, "price_cents");
-    if (!json_is_integer (price) || json_integer_value (price) < 0) {
-        sb_why (why, why_size, "%s.price_cents: must be a non-negative integer", where);
+    if (!json_is_integer (price) || json_integer_value (price) < 0
+        || json_integer_value (price) > SB_PLAN_PRICE_MAX) {
+        sb_why (why, why_size, "%s.price_cents: must be an integer from 0 to %d", where,
+                SB_PLAN_PRICE_MAX);
         return -1;
     }
     plan->price_cents = json_integer_value (price);
@@ -384,6 +394,15 @@ sb_plans_test (bool verbose)
           "\"api_requests_per_minute\":1},\"features\":[\"teleport\"]}]}", "plans[0].features[0]" },
         { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":-5,\"currency\":\"USD\","
           "\"interval\":\"month\",\"limits\":{},\"features\":[]}]}", "plans[0].price_cents" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":100000000,"
+          "\"currency\":\"USD\",\"interval\":\"month\",\"limits\":{},\"features\":[]}]}",
+          "plans[0].price_cents: must be an integer from 0 to 99999999" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\\nree\",\"price_cents\":0,"
+          "\"currency\":\"USD\",\"interval\":\"month\",\"limits\":{},\"features\":[]}]}",
+          "plans[0].name: no control characters" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\\u007fx\",\"price_cents\":0,"
+          "\"currency\":\"USD\",\"interval\":\"month\",\"limits\":{},\"features\":[]}]}",
+          "plans[0].name: no control characters" },
         { "{\"plans\":[{\"id\":\"free\"", "line 1" },
         { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
           "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"

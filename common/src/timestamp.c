@@ -99,8 +99,8 @@ sb_timestamp_parse (const char *s, int64_t *usec)
             fraction *= 10;
         p += 1 + digits;
     }
-    //  PostgreSQL takes second 60 (as the next minute's 0) only without a
-    //  fraction; so does this, and the arithmetic below rolls it over.
+    //  PostgreSQL takes second 60 (as the next minute's 0) only with no
+    //  fraction above zero (60 and 60.000, not 60.5); so does this, and the arithmetic below rolls it over.
     if (second == 60 && !fraction_zero)
         return -1;
     int offset = 0;                 //  seconds east of UTC

@@ -10,8 +10,9 @@
          the catalogue satisfies plans.h's and API.md's invariants, checked
          here on the loaded structures: 1 to SB_PLANS_MAX plans, ids of
          [a-z0-9_] unique and found by sb_plans_get, a "free" plan, names
-         non-empty, currency three capital letters, interval month or year,
-         price_cents ≥ 0, every limit ≥ -1, only known feature bits, a
+         non-empty, every string free of control characters, currency
+         three capital letters, interval month or year, price_cents from 0
+         to SB_PLAN_PRICE_MAX, every limit ≥ -1, only known feature bits, a
          referral credit ≥ 0, and overage only on a paid plan with a finite
          monthly calls quota, 1 to 1000000 cents a call and a meter name of
          [A-Za-z0-9_.-].
@@ -83,6 +84,15 @@ s_check (const sb_plans_t *plans, const char *text, size_t len, size_t size)
         if (!*p->name || strlen (p->currency) != 3 || !s_only (p->currency, S_UPPER)
             || (strcmp (p->interval, "month") && strcmp (p->interval, "year")))
             s_fail ("a plan's name, currency or interval breaks the rules", size);
+        const char *strings [] = { p->id, p->name, p->currency, p->interval,
+                                   p->stripe_price_id, p->overage_calls.stripe_price_id,
+                                   p->overage_calls.meter_event_name };
+        for (size_t k = 0; k < sizeof (strings) / sizeof (strings [0]); k++)
+            for (const char *c = strings [k]; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                    s_fail ("a control character in a plan's string", size);
+        if (p->price_cents > SB_PLAN_PRICE_MAX)
+            s_fail ("a price above Stripe's largest unit amount", size);
         if (p->price_cents < 0 || p->calls_per_month < -1 || p->businesses < -1
             || p->seats < -1 || p->api_requests_per_minute < -1)
             s_fail ("a negative price or a limit below -1", size);

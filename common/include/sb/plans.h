@@ -5,7 +5,8 @@
     shipped default (deploy/plans.json, compiled into every binary) when
     the variable is unset. Loading validates every field and names the
     first bad one; a catalogue without a `free` plan is refused. A limit of
-    -1 means unlimited.
+    -1 means unlimited. Strings hold no control character; a price is at
+    most SB_PLAN_PRICE_MAX, the largest unit amount Stripe takes.
 
     A paid plan may bill use beyond its monthly calls instead of refusing
     it: "overage": {"calls": {"unit_amount_cents", "stripe_price_id",
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #define SB_PLANS_MAX 16
+#define SB_PLAN_PRICE_MAX 99999999  //  cents: Stripe's largest unit_amount (8 digits)
 
 #define SB_FEATURE_ANALYTICS        (1u << 0)
 #define SB_FEATURE_WEBHOOKS         (1u << 1)

@@ -20,8 +20,8 @@
 //  Parses an RFC 3339 date-time, YYYY-MM-DD(T|t)HH:MM:SS[.fraction](Z|z|±HH:MM),
 //  into microseconds since the Unix epoch (usec may be NULL). Ranges: a real
 //  Gregorian date (leap years included), hour 0–23, minute 0–59, second
-//  0–59, or 60 with no fraction, which PostgreSQL reads as the next minute
-//  and so does this; 1 to 9 fraction digits, truncated to microseconds; an
+//  0–59, or 60 with no fraction or an all-zero one (60.000), which
+//  PostgreSQL reads as the next minute and so does this; 1 to 9 fraction digits, truncated to microseconds; an
 //  offset up to ±15:59 (PostgreSQL's bound; -00:00 is UTC). The instant must
 //  lie from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, so that its
 //  normalized form keeps a four-digit year. Returns 0, or -1 when s (which
