@@ -255,6 +255,23 @@ bool tenant_twilio_url_build (const char *base, const char *path, const char *co
 //  and compared in constant time. Sorts params.
 bool tenant_twilio_verify (const char *token, const char *url, tenant_form_param_t *params,
                            size_t count, const char *header);
+//  What a verified callback says, read by these rules: CallSid (1 to 64
+//  bytes) and CallStatus (1 to 32) printable ASCII without spaces, both
+//  required, else -1 (not a call status callback); From and To the same
+//  up to 64, NULL when absent or not so; SequenceNumber NULL unless 1 to
+//  18 digits; CallDuration 0 to 86400 seconds, else 0; ended_us the
+//  Timestamp, RFC 2822 as Twilio writes it ("Thu, 03 Dec 2026 10:00:00
+//  +0000": two-digit day, four-digit year, seconds, a numeric zone, the
+//  day name the date's), else now_us, and never after now_us. The first
+//  parameter of a name counts. Strings point into params. Returns 0 or -1.
+typedef struct {
+    const char *sid, *status, *from, *to, *sequence;
+    int64_t duration;               //  seconds
+    int64_t ended_us;               //  since the epoch
+    bool terminal;                  //  completed, busy, no-answer, failed or canceled
+} tenant_twilio_event_t;
+int tenant_twilio_event_read (const tenant_form_param_t *params, size_t count, int64_t now_us,
+                              tenant_twilio_event_t *event);
 void tenant_twilio_test (bool verbose);
 
 #endif

@@ -29,6 +29,12 @@
     refused whole (the callback then answers 403: Twilio sends no such
     body).
 
+    What a verified callback says is read by tenant_twilio_event_read
+    (tenant.h has its rules), pure like the parser and the signature, so
+    that the fuzz harness judges it too: CallSid and CallStatus required,
+    the other fields kept only when well formed, the Timestamp in Twilio's
+    exact RFC 2822 spelling or else the time of arrival.
+
     What a verified callback does, one at a time per CallSid (a
     transaction-scoped advisory lock on the organization and the CallSid,
     so that retries and races see each other): a non-terminal status is
@@ -51,7 +57,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
-#include <time.h>
 
 #define S_PARAMS_MAX TENANT_TWILIO_PARAMS_MAX
 #define S_CALLBACK_PATH "/v1/integrations/twilio/callback/"
@@ -438,42 +443,90 @@ s_digits (const char *value)
     return n;
 }
 
-//  Twilio's Timestamp (RFC 2822: "Thu, 03 Dec 2026 10:00:00 +0000") in
-//  microseconds since the epoch, or -1.
-static int64_t
-s_rfc2822 (const char *value)
+//  n decimal digits at v, or -1.
+static int
+s_fixed_digits (const char *v, int n)
 {
-    if (!value)
-        return -1;
-    struct tm tm = { 0 };
-    const char *end = strptime (value, "%a, %d %b %Y %H:%M:%S %z", &tm);
-    if (!end || *end)
-        return -1;
-    long offset = tm.tm_gmtoff;
-    time_t t = timegm (&tm);
-    if (t == (time_t) -1)
-        return -1;
-    return ((int64_t) t - offset) * 1000000;
+    int value = 0;
+    for (int i = 0; i < n; i++) {
+        if (v [i] < '0' || v [i] > '9')
+            return -1;
+        value = value * 10 + (v [i] - '0');
+    }
+    return value;
 }
 
-//  The event's row: its values (NULL where absent), what came of it.
+//  Twilio's Timestamp in microseconds since the epoch, or -1: RFC 2822 as
+//  Twilio writes it, "Thu, 03 Dec 2026 10:00:00 +0000" and nothing looser
+//  (strptime took "Thursday", a one-digit day, spaces anywhere).
+static int64_t
+s_rfc2822 (const char *v)
+{
+    static const char week [] = "ThuFriSatSunMonTueWed";       //  1970-01-01 was a Thursday
+    static const char months [] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if (!v || strlen (v) != 31 || memcmp (v + 3, ", ", 2) || v [7] != ' ' || v [11] != ' '
+        || v [16] != ' ' || v [19] != ':' || v [22] != ':' || v [25] != ' '
+        || (v [26] != '+' && v [26] != '-'))
+        return -1;
+    int day = s_fixed_digits (v + 5, 2), year = s_fixed_digits (v + 12, 4);
+    int hour = s_fixed_digits (v + 17, 2), minute = s_fixed_digits (v + 20, 2);
+    int second = s_fixed_digits (v + 23, 2);
+    int zone_hours = s_fixed_digits (v + 27, 2), zone_minutes = s_fixed_digits (v + 29, 2);
+    int month = 0;
+    for (int m = 0; m < 12 && !month; m++)
+        if (memcmp (v + 8, months + 3 * m, 3) == 0)
+            month = m + 1;
+    if (!month || year < 1970 || day < 1 || day > sb_timestamp_month_days (year, month)
+        || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59
+        || zone_hours < 0 || zone_hours > 23 || zone_minutes < 0 || zone_minutes > 59)
+        return -1;
+    int64_t days = sb_timestamp_days_from_civil (year, month, day);
+    if (memcmp (v, week + 3 * (days % 7), 3))
+        return -1;
+    int64_t offset = (v [26] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
+    return (days * 86400 + hour * 3600 + minute * 60 + second - offset) * 1000000;
+}
+
+int
+tenant_twilio_event_read (const tenant_form_param_t *params, size_t count, int64_t now_us,
+                          tenant_twilio_event_t *event)
+{
+    *event = (tenant_twilio_event_t) {
+        .sid = s_token_like (s_param (params, count, "CallSid"), 64),
+        .status = s_token_like (s_param (params, count, "CallStatus"), 32),
+        .from = s_token_like (s_param (params, count, "From"), 64),
+        .to = s_token_like (s_param (params, count, "To"), 64),
+    };
+    if (!event->sid || !event->status)
+        return -1;
+    const char *sequence = s_param (params, count, "SequenceNumber");
+    event->sequence = s_digits (sequence) >= 0 ? sequence : NULL;
+    int64_t duration = s_digits (s_param (params, count, "CallDuration"));
+    event->duration = duration >= 0 && duration <= 86400 ? duration : 0;
+    int64_t ended = s_rfc2822 (s_param (params, count, "Timestamp"));
+    event->ended_us = ended < 0 || ended > now_us ? now_us : ended;
+    event->terminal = s_terminal (event->status);
+    return 0;
+}
+
+//  The event's row: what the callback said, and what came of it.
 typedef struct {
-    const char *sid, *status, *from, *to, *sequence;
+    tenant_twilio_event_t said;
     const char *outcome, *call_id;
 } s_event_t;
 
 //  Handles a verified event of org; fills event->outcome and ->call_id.
 //  Returns 0, 1 when reply was answered (503: the plan cannot be read), -1.
 static int
-s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_form_param_t *params,
-               size_t count, sb_reply_t *reply)
+s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, sb_reply_t *reply)
 {
     sb_db_t *db = sb_ctx_db (ctx);
-    const char *lock [] = { org, event->sid };
+    const tenant_twilio_event_t *said = &event->said;
+    const char *lock [] = { org, said->sid };
     if (sb_db_run (db, "SELECT pg_advisory_xact_lock (hashtext ('twilio:' || $1),"
                        " hashtext ($2))", 2, lock))
         return -1;
-    const char *find [] = { org, event->sid };
+    const char *find [] = { org, said->sid };
     PGresult *found = sb_db_exec (db, "SELECT id FROM calls WHERE organization_id = $1"
                                       " AND source = 'twilio' AND external_id = $2", 2, find);
     if (!found)
@@ -482,7 +535,7 @@ s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_fo
         event->call_id = sb_ctx_strndup (ctx, PQgetvalue (found, 0, 0),
                                          (size_t) PQgetlength (found, 0, 0));
     PQclear (found);
-    if (!s_terminal (event->status)) {
+    if (!said->terminal) {
         event->outcome = "ignored";
         return 0;
     }
@@ -491,8 +544,8 @@ s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_fo
         return 0;
     }
     PGresult *business = NULL;
-    if (event->to) {
-        const char *match [] = { org, event->to };
+    if (said->to) {
+        const char *match [] = { org, said->to };
         business = sb_db_exec (db, "SELECT id FROM businesses WHERE organization_id = $1"
                                    " AND phone_number = $2 ORDER BY created_at, id LIMIT 1",
                                2, match);
@@ -507,27 +560,22 @@ s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_fo
     tenant_call_t call = {
         .business = sb_ctx_strndup (ctx, PQgetvalue (business, 0, 0),
                                     (size_t) PQgetlength (business, 0, 0)),
-        .status = streq (event->status, "completed") ? "completed" : "missed",
-        .caller = event->from && tenant_e164 (event->from) ? event->from : "anonymous",
+        .status = streq (said->status, "completed") ? "completed" : "missed",
+        .caller = said->from && tenant_e164 (said->from) ? said->from : "anonymous",
         .source = "twilio",
-        .external_id = event->sid,
+        .external_id = said->sid,
+        .duration = said->duration,
     };
     PQclear (business);
-    int64_t duration = s_digits (s_param (params, count, "CallDuration"));
-    call.duration = duration >= 0 && duration <= 86400 ? duration : 0;
-    int64_t now = sb_now_ms () * 1000;
-    int64_t at = s_rfc2822 (s_param (params, count, "Timestamp"));
-    if (at < 0 || at > now)
-        at = now;
     char *started = sb_ctx_alloc (ctx, SB_TIMESTAMP_SIZE);
-    sb_timestamp_format (at - call.duration * 1000000, started);
+    sb_timestamp_format (said->ended_us - said->duration * 1000000, started);
     call.started = started;
     PGresult *result;
     int stored = tenant_calls_store (ctx, org, &call, true, reply, &result);
     if (stored == 1 || stored < 0)
         return stored;
     if (stored == 2) {
-        sb_info ("tenant: twilio call %s refused: the calls quota is reached", event->sid);
+        sb_info ("tenant: twilio call %s refused: the calls quota is reached", said->sid);
         event->outcome = "refused";
         //  The admins are told once a month (tenant_notices.c).
         char key [40], month [8];
@@ -541,7 +589,7 @@ s_event_apply (sb_ctx_t *ctx, const char *org, s_event_t *event, const tenant_fo
                   "\r\n"
                   "The Billing page shows the plans with more calls. Every callback Twilio\r\n"
                   "sent is listed with its outcome at GET /v1/integrations/twilio/events.\r\n",
-                  event->to, event->sid);
+                  said->to, said->sid);
         if (tenant_notice_queue (sb_ctx_db (ctx), org, key,
                                  "Switchboard: calls from Twilio are not being recorded", text))
             return -1;
@@ -660,26 +708,20 @@ tenant_twilio_callback (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *r
         return s_refuse (ctx, reply, why);
 
     //  Signed by Twilio: now for this organization alone.
-    s_event_t event = {
-        .sid = s_token_like (s_param (params, (size_t) count, "CallSid"), 64),
-        .status = s_token_like (s_param (params, (size_t) count, "CallStatus"), 32),
-        .from = s_token_like (s_param (params, (size_t) count, "From"), 64),
-        .to = s_token_like (s_param (params, (size_t) count, "To"), 64),
-    };
-    if (!event.sid || !event.status)
+    s_event_t event = { 0 };
+    if (tenant_twilio_event_read (params, (size_t) count, sb_now_ms () * 1000, &event.said))
         return sb_reply_error (reply, 400, SB_E_INVALID_REQUEST,
                                "not a call status callback: CallSid and CallStatus are required");
-    const char *sequence = s_param (params, (size_t) count, "SequenceNumber");
-    event.sequence = s_digits (sequence) >= 0 ? sequence : NULL;
     if (sb_db_set_org (db, org))
         return -1;
-    int rc = s_event_apply (ctx, org, &event, params, (size_t) count, reply);
+    int rc = s_event_apply (ctx, org, &event, reply);
     if (rc)
         return rc < 0 ? -1 : 0;
     char id [37];
     sb_uuid_v4 (id);
-    const char *row [] = { org, id, event.sid, event.status, event.from, event.to,
-                           event.sequence, event.outcome, event.call_id };
+    const tenant_twilio_event_t *said = &event.said;
+    const char *row [] = { org, id, said->sid, said->status, said->from, said->to,
+                           said->sequence, event.outcome, event.call_id };
     if (sb_db_run (db, "INSERT INTO twilio_events (organization_id, id, call_sid, call_status,"
                        " from_number, to_number, sequence_number, outcome, call_id)"
                        " VALUES ($1, $2, $3, $4, $5, $6, $7::bigint, $8, $9)", 9, row)
@@ -688,7 +730,7 @@ tenant_twilio_callback (sb_ctx_t *ctx, const msgpack_object *args, sb_reply_t *r
         || sb_db_run (db, "DELETE FROM twilio_events WHERE organization_id = $1"
                           " AND received_at < now () - interval '30 days'", 1, &org))
         return -1;
-    sb_info ("tenant: twilio %s %s: %s", event.sid, event.status, event.outcome);
+    sb_info ("tenant: twilio %s %s: %s", said->sid, said->status, event.outcome);
     msgpack_packer *pk = sb_reply_body (reply, 200);
     msgpack_pack_map (pk, 2);
     sb_mpk_pack_str (pk, "received");
@@ -808,9 +850,55 @@ s_test_form (void)
     SB_CHECK (s_rfc2822 ("2026-12-03T10:00:00Z") == -1);
     SB_CHECK (s_rfc2822 ("Thu, 03 Dec 2026 10:00:00 +0000 junk") == -1);
     SB_CHECK (s_rfc2822 (NULL) == -1);
+    SB_CHECK (s_rfc2822 ("Sun, 29 Feb 2032 23:59:59 -0230") == INT64_C (1961720999) * 1000000);
+    const char *loose [] = {
+        "Thursday, 03 Dec 2026 10:00:00 +0000", "Thu,  3 Dec 2026 10:00:00 +0000",
+        "Thu, 3 Dec 2026 10:00:00 +0000", "Fri, 03 Dec 2026 10:00:00 +0000",    //  a Thursday
+        "Thu, 03 dec 2026 10:00:00 +0000", "Thu, 03 Dec 2026 10:00 +0000",
+        "Thu, 03 Dec 2026 10:00:00 GMT", "Thu, 03 Dec 2026 24:00:00 +0000",
+        "Thu, 03 Dec 2026 10:00:60 +0000", "Thu, 03 Dec 2026 10:00:00 +2400",
+        "Thu, 03 Dec 2026 10:00:00 +0060", "Mon, 30 Feb 2026 10:00:00 +0000",
+        "Wed, 01 Jan 1969 10:00:00 +0000", "Thu, 03 Dec 2026 10:00:00 +000", NULL
+    };
+    for (size_t i = 0; loose [i]; i++)
+        SB_CHECK (s_rfc2822 (loose [i]) == -1);
     SB_CHECK (s_digits ("0") == 0 && s_digits ("86400") == 86400);
     SB_CHECK (s_digits ("-1") == -1 && s_digits ("") == -1 && s_digits ("1e3") == -1);
     SB_CHECK (s_digits ("1234567890123456789") == -1);
+}
+
+//  What a verified callback says: the strings it keeps, the fallbacks.
+static void
+s_test_event (void)
+{
+    char buf [1024];
+    tenant_form_param_t params [16];
+    tenant_twilio_event_t said;
+    int64_t now = INT64_C (1796292600) * 1000000;          //  10:10 on that Thursday
+    const char *form = "CallSid=CA42&CallStatus=completed&From=%2B14155550100&To=%2B14155550123"
+                       "&SequenceNumber=3&CallDuration=125"
+                       "&Timestamp=Thu%2C+03+Dec+2026+10%3A00%3A00+%2B0000";
+    long n = tenant_twilio_form_parse (form, strlen (form), buf, params, 16);
+    SB_CHECK (n == 7 && tenant_twilio_event_read (params, (size_t) n, now, &said) == 0);
+    SB_CHECK (streq (said.sid, "CA42") && streq (said.status, "completed") && said.terminal);
+    SB_CHECK (streq (said.from, "+14155550100") && streq (said.to, "+14155550123"));
+    SB_CHECK (streq (said.sequence, "3") && said.duration == 125);
+    SB_CHECK (said.ended_us == INT64_C (1796292000) * 1000000);
+    //  A Timestamp in the future, a duration past a day, a sequence that is
+    //  not digits, a From with a space: the fallbacks.
+    form = "CallSid=CA42&CallStatus=ringing&From=a+b&SequenceNumber=x&CallDuration=86401"
+           "&Timestamp=Thu%2C+03+Dec+2026+10%3A20%3A00+%2B0000";
+    n = tenant_twilio_form_parse (form, strlen (form), buf, params, 16);
+    SB_CHECK (n == 6 && tenant_twilio_event_read (params, (size_t) n, now, &said) == 0);
+    SB_CHECK (!said.terminal && !said.from && !said.to && !said.sequence);
+    SB_CHECK (said.duration == 0 && said.ended_us == now);
+    //  CallSid and CallStatus are required, printable and short.
+    const char *bad [] = { "CallStatus=completed", "CallSid=CA1", "CallSid=&CallStatus=busy",
+                           "CallSid=C+A&CallStatus=busy", "CallSid=CA1&CallStatus=%01", NULL };
+    for (size_t i = 0; bad [i]; i++) {
+        n = tenant_twilio_form_parse (bad [i], strlen (bad [i]), buf, params, 16);
+        SB_CHECK (n >= 0 && tenant_twilio_event_read (params, (size_t) n, now, &said) == -1);
+    }
 }
 
 void
@@ -819,4 +907,5 @@ tenant_twilio_test (bool verbose)
     (void) verbose;
     s_test_signature ();
     s_test_form ();
+    s_test_event ();
 }

@@ -7,11 +7,19 @@
     fuzz_b64url_encode spells bytes, fuzz_b64url_decode reads only the
     canonical spelling (the alphabet, no padding, a length that is not 1
     modulo 4, the unused bits of the last character zero).
+
+    The Gregorian calendar, likewise written here for the harnesses that
+    judge a date reader (timestamp, twilio): fuzz_leap, fuzz_month_days,
+    fuzz_days (days from 1970-01-01, counted as whole years then months),
+    and fuzz_weekday by Zeller's congruence, which counts nothing from
+    1970, so that it checks the reader's day name by another road.
 */
 #ifndef SB_FUZZ_H_INCLUDED
 #define SB_FUZZ_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char fuzz_b64url_alphabet [] =
@@ -64,6 +72,49 @@ fuzz_b64url_decode (const char *in, size_t len, unsigned char *out, size_t max)
     if (acc & ((1u << bits) - 1))
         return -1;                      //  unused bits must be zero
     return (long) n;
+}
+
+//  ---- the calendar ---------------------------------------------------------
+
+static inline bool
+fuzz_leap (int64_t y)
+{
+    if (y % 400 == 0)
+        return true;
+    if (y % 100 == 0)
+        return false;
+    return y % 4 == 0;
+}
+
+//  Days in month m (1 to 12) of year y.
+static inline int
+fuzz_month_days (int64_t y, int m)
+{
+    static const int days [12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return days [m - 1] + (m == 2 && fuzz_leap (y));
+}
+
+//  Days from 1970-01-01 to y-m-d (y ≥ 1).
+static inline int64_t
+fuzz_days (int64_t y, int m, int d)
+{
+    static const int before [12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
+    int64_t p = y - 1;
+    int64_t from_year_1 = 365 * p + p / 4 - p / 100 + p / 400;     //  to y-01-01
+    from_year_1 += before [m - 1] + (m > 2 && fuzz_leap (y)) + d - 1;
+    return from_year_1 - 719162;                                    //  1970-01-01
+}
+
+//  The day of the week of y-m-d (y ≥ 1), 0 Saturday to 6 Friday.
+static inline int
+fuzz_weekday (int64_t y, int m, int d)
+{
+    if (m < 3) {
+        m += 12;
+        y--;
+    }
+    int64_t k = y % 100, j = y / 100;
+    return (int) ((d + 13 * (m + 1) / 5 + k + k / 4 + j / 4 + 5 * j) % 7);
 }
 
 #endif

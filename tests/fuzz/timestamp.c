@@ -24,6 +24,7 @@
     saved); so do ASan and UBSan findings.
 */
 #include "sb/timestamp.h"
+#include "fuzz.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,27 +44,6 @@ s_fail (const char *what, const char *text)
 //  0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in microseconds.
 #define S_MIN (INT64_C (-62135596800) * 1000000)
 #define S_MAX (INT64_C (253402300800) * 1000000 - 1)
-
-static bool
-s_leap (int64_t y)
-{
-    if (y % 400 == 0)
-        return true;
-    if (y % 100 == 0)
-        return false;
-    return y % 4 == 0;
-}
-
-//  Days from 1970-01-01 to y-m-d, counted as whole years then months.
-static int64_t
-s_days (int64_t y, int m, int d)
-{
-    static const int before [12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
-    int64_t p = y - 1;
-    int64_t from_year_1 = 365 * p + p / 4 - p / 100 + p / 400;     //  to y-01-01
-    from_year_1 += before [m - 1] + (m > 2 && s_leap (y)) + d - 1;
-    return from_year_1 - 719162;                                    //  1970-01-01
-}
 
 static bool
 s_num (const char *s, int width, int *out)
@@ -93,9 +73,8 @@ s_oracle (const char *s, int64_t *usec)
     if ((s [10] != 'T' && s [10] != 't') || !s_num (s + 11, 2, &h) || s [13] != ':'
         || !s_num (s + 14, 2, &mi) || s [16] != ':' || !s_num (s + 17, 2, &se))
         return false;
-    static const int month_days [12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    if (y < 1 || mo < 1 || mo > 12 || d < 1
-        || d > month_days [mo - 1] + (mo == 2 && s_leap (y)) || h > 23 || mi > 59 || se > 60)
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > fuzz_month_days (y, mo) || h > 23 || mi > 59
+        || se > 60)
         return false;
     size_t i = 19;
     int64_t micros = 0;
@@ -124,7 +103,7 @@ s_oracle (const char *s, int64_t *usec)
             return false;
         offset = (s [i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
     }
-    int64_t seconds = s_days (y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
+    int64_t seconds = fuzz_days (y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
     *usec = seconds * 1000000 + micros;
     return *usec >= S_MIN && *usec <= S_MAX;
 }

@@ -39,9 +39,20 @@
          name, a value, the URL or the token flipped, one character of
          the header changed, the header cut or lengthened; and the input's
          own text as a header is refused unless it is the signature.
-      6. Nothing crashes, reads out of bounds or leaks.
+      6. What the form says (tenant_twilio_event_read, which the callback
+         runs once the signature holds) equals the harness's reading of
+         tenant.h's rules, on every form that parses: the first CallSid,
+         CallStatus, From and To kept only when printable ASCII without
+         spaces and short enough (the same pointers), SequenceNumber only
+         when 1 to 18 digits, CallDuration 0 to 86400 else 0, terminal
+         for the five final statuses, and the Timestamp read by the
+         harness's own RFC 2822 reader (fields split at single spaces, the
+         day name by Zeller's congruence; fuzz.h), else or when later than
+         now, now. Refused exactly when CallSid or CallStatus is missing.
+      7. Nothing crashes, reads out of bounds or leaks.
 */
 #include "../../tenant-svc/src/tenant.h"
+#include "fuzz.h"
 
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -256,6 +267,138 @@ s_verify (const char *token, const char *url, tenant_form_param_t *params, size_
     return tenant_twilio_verify (token, url, copy, count, header);
 }
 
+//  ---- the oracle's reading of an event -----------------------------------------
+
+#define S_NOW (INT64_C (1796292600) * 1000000)       //  Thu, 03 Dec 2026 10:10:00 +0000
+
+static const tenant_form_param_t *
+s_first (const tenant_form_param_t *params, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (params [i].name_len == strlen (name) && !memcmp (params [i].name, name,
+                                                             params [i].name_len))
+            return &params [i];
+    return NULL;
+}
+
+//  The value when 1 to max bytes, each from '!' to '~'; else NULL.
+static const char *
+s_printable (const tenant_form_param_t *p, size_t max)
+{
+    if (!p || p->value_len < 1 || p->value_len > max)
+        return NULL;
+    for (size_t i = 0; i < p->value_len; i++)
+        if ((uint8_t) p->value [i] <= ' ' || (uint8_t) p->value [i] >= 0x7f)
+            return NULL;
+    return p->value;
+}
+
+//  1 to 18 decimal digits, else -1.
+static int64_t
+s_number (const tenant_form_param_t *p)
+{
+    if (!p || p->value_len < 1 || p->value_len > 18)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i < p->value_len; i++) {
+        if (!memchr ("0123456789", p->value [i], 10))
+            return -1;
+        n = 10 * n + (p->value [i] - '0');
+    }
+    return n;
+}
+
+//  Exactly n digits at s (n ≤ 4), else -1.
+static int
+s_digits_at (const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s [i] < '0' || s [i] > '9')
+            return -1;
+        v = 10 * v + (s [i] - '0');
+    }
+    return v;
+}
+
+//  "Www, DD Mon YYYY HH:MM:SS ±hhmm" in microseconds, else -1: six fields
+//  split at single spaces, each of its exact shape and range.
+static int64_t
+s_when (const tenant_form_param_t *p)
+{
+    static const char *names [7] = { "Sat,", "Sun,", "Mon,", "Tue,", "Wed,", "Thu,", "Fri," };
+    static const char *months [12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    if (!p || p->value_len > 40)
+        return -1;
+    char text [41], *field [7];
+    memcpy (text, p->value, p->value_len);
+    text [p->value_len] = 0;
+    size_t fields = 0;
+    for (char *at = text; fields < 7; ) {
+        field [fields++] = at;
+        char *space = strchr (at, ' ');
+        if (!space)
+            break;
+        *space = 0;
+        at = space + 1;
+    }
+    static const size_t widths [6] = { 4, 2, 3, 4, 8, 5 };
+    if (fields != 6)
+        return -1;
+    for (size_t i = 0; i < 6; i++)
+        if (strlen (field [i]) != widths [i])
+            return -1;
+    int month = 0;
+    for (int m = 0; m < 12; m++)
+        if (!strcmp (field [2], months [m]))
+            month = m + 1;
+    int day = s_digits_at (field [1], 2), year = s_digits_at (field [3], 4);
+    const char *t = field [4], *z = field [5];
+    int h = s_digits_at (t, 2), mi = s_digits_at (t + 3, 2), se = s_digits_at (t + 6, 2);
+    int zh = s_digits_at (z + 1, 2), zm = s_digits_at (z + 3, 2);
+    if (!month || day < 1 || year < 1970 || day > fuzz_month_days (year, month)
+        || t [2] != ':' || t [5] != ':' || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0
+        || se > 59 || (z [0] != '+' && z [0] != '-') || zh < 0 || zh > 23 || zm < 0 || zm > 59
+        || strcmp (field [0], names [fuzz_weekday (year, month, day)]))
+        return -1;
+    int64_t local = fuzz_days (year, month, day) * 86400 + h * 3600 + mi * 60 + se;
+    return (local - (z [0] == '-' ? -1 : 1) * (zh * 3600 + zm * 60)) * 1000000;
+}
+
+static void
+s_check_event (const tenant_form_param_t *params, size_t count, size_t total)
+{
+    tenant_twilio_event_t said;
+    int rc = tenant_twilio_event_read (params, count, S_NOW, &said);
+    const char *sid = s_printable (s_first (params, count, "CallSid"), 64);
+    const char *status = s_printable (s_first (params, count, "CallStatus"), 32);
+    if ((rc == 0) != (sid && status))
+        s_fail (rc ? "an event with CallSid and CallStatus refused"
+                   : "an event without CallSid or CallStatus read", total);
+    if (rc)
+        return;
+    if (said.sid != sid || said.status != status
+        || said.from != s_printable (s_first (params, count, "From"), 64)
+        || said.to != s_printable (s_first (params, count, "To"), 64))
+        s_fail ("the event's CallSid, CallStatus, From or To differs from the rules", total);
+    const tenant_form_param_t *sequence = s_first (params, count, "SequenceNumber");
+    if (said.sequence != (s_number (sequence) >= 0 ? sequence->value : NULL))
+        s_fail ("the event's SequenceNumber differs from the rules", total);
+    int64_t duration = s_number (s_first (params, count, "CallDuration"));
+    if (said.duration != (duration >= 0 && duration <= 86400 ? duration : 0))
+        s_fail ("the event's duration differs from the rules", total);
+    static const char *final [] = { "completed", "busy", "no-answer", "failed", "canceled" };
+    bool terminal = false;
+    for (size_t i = 0; i < 5; i++)
+        terminal |= !strcmp (status, final [i]);
+    if (said.terminal != terminal)
+        s_fail ("the event's terminal flag differs from its status", total);
+    int64_t when = s_when (s_first (params, count, "Timestamp"));
+    if (said.ended_us != (when < 0 || when > S_NOW ? S_NOW : when))
+        s_fail ("the event's time differs from the harness's RFC 2822 reading", total);
+}
+
 //  Takes bytes up to the next '\n' (or the end) from *data, as a C string
 //  cut at its first NUL (malloc'd).
 static char *
@@ -308,6 +451,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     if (expected_count > 0)
         s_params_free (expected, (size_t) expected_count);
+    if (count >= 0)
+        s_check_event (params, (size_t) count, total);
 
     //  2. Round trip through the harness's own writer.
     if (count >= 0) {
