@@ -142,6 +142,36 @@ sb_timestamp_format (int64_t usec, char out [SB_TIMESTAMP_SIZE])
               (int) (rest % 1000000));
 }
 
+int
+sb_timestamp_parse_rfc2822 (const char *s, int64_t *usec)
+{
+    static const char week [] = "ThuFriSatSunMonTueWed";       //  1970-01-01 was a Thursday
+    static const char months [] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    //  "Thu, 03 Dec 2026 10:00:00 +0000": 31 bytes, every field in place.
+    if (!s || strlen (s) != 31 || memcmp (s + 3, ", ", 2) || s [7] != ' ' || s [11] != ' '
+        || s [16] != ' ' || s [19] != ':' || s [22] != ':' || s [25] != ' '
+        || (s [26] != '+' && s [26] != '-'))
+        return -1;
+    int day = s_digits (s + 5, 2), year = s_digits (s + 12, 4);
+    int hour = s_digits (s + 17, 2), minute = s_digits (s + 20, 2), second = s_digits (s + 23, 2);
+    int zone_hours = s_digits (s + 27, 2), zone_minutes = s_digits (s + 29, 2);
+    int month = 0;
+    for (int m = 0; m < 12 && !month; m++)
+        if (memcmp (s + 8, months + 3 * m, 3) == 0)
+            month = m + 1;
+    if (!month || year < 1970 || day < 1 || day > sb_timestamp_month_days (year, month)
+        || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59
+        || zone_hours < 0 || zone_hours > 23 || zone_minutes < 0 || zone_minutes > 59)
+        return -1;
+    int64_t days = sb_timestamp_days_from_civil (year, month, day);
+    if (memcmp (s, week + 3 * (days % 7), 3))
+        return -1;
+    int64_t offset = (s [26] == '-' ? -1 : 1) * (zone_hours * 3600 + zone_minutes * 60);
+    if (usec)
+        *usec = (days * 86400 + hour * 3600 + minute * 60 + second - offset) * 1000000;
+    return 0;
+}
+
 //  ---------------------------------------------------------------------------
 //  Self test. The oracles are independent of the code above: a table of
 //  instants computed with GNU date(1), and glibc's timegm/gmtime_r for
@@ -334,4 +364,27 @@ sb_timestamp_test (bool verbose)
                    && day <= sb_timestamp_month_days (year, month);
     }
     SB_CHECK (calendar);
+
+    //  RFC 2822 as Twilio writes it, and nothing looser (instants from
+    //  date -u -d).
+    int64_t at = 0;
+    SB_CHECK (sb_timestamp_parse_rfc2822 ("Thu, 03 Dec 2026 10:00:00 +0000", &at) == 0
+              && at == INT64_C (1796292000) * 1000000);
+    SB_CHECK (sb_timestamp_parse_rfc2822 ("Thu, 03 Dec 2026 11:00:00 +0100", &at) == 0
+              && at == INT64_C (1796292000) * 1000000);
+    SB_CHECK (sb_timestamp_parse_rfc2822 ("Sun, 29 Feb 2032 23:59:59 -0230", &at) == 0
+              && at == INT64_C (1961720999) * 1000000);
+    const char *loose [] = {
+        "Thursday, 03 Dec 2026 10:00:00 +0000", "Thu,  3 Dec 2026 10:00:00 +0000",
+        "Thu, 3 Dec 2026 10:00:00 +0000", "Fri, 03 Dec 2026 10:00:00 +0000",    //  a Thursday
+        "Thu, 03 dec 2026 10:00:00 +0000", "Thu, 03 Dec 2026 10:00 +0000",
+        "Thu, 03 Dec 2026 10:00:00 GMT", "Thu, 03 Dec 2026 24:00:00 +0000",
+        "Thu, 03 Dec 2026 10:00:60 +0000", "Thu, 03 Dec 2026 10:00:00 +2400",
+        "Thu, 03 Dec 2026 10:00:00 +0060", "Mon, 30 Feb 2026 10:00:00 +0000",
+        "Wed, 01 Jan 1969 10:00:00 +0000", "Thu, 03 Dec 2026 10:00:00 +000",
+        "2026-12-03T10:00:00Z", "Thu, 03 Dec 2026 10:00:00 +0000 junk", NULL
+    };
+    for (size_t i = 0; loose [i]; i++)
+        SB_CHECK (sb_timestamp_parse_rfc2822 (loose [i], &at) == -1);
+    SB_CHECK (sb_timestamp_parse_rfc2822 (NULL, NULL) == -1);
 }

@@ -28,6 +28,13 @@
 //  may be NULL) is anything else; *usec is then untouched.
 int sb_timestamp_parse (const char *s, int64_t *usec);
 
+//  Parses an RFC 2822 date-time exactly as Twilio writes its Timestamp,
+//  "Thu, 03 Dec 2026 10:00:00 +0000" (day name, two-digit day, month name,
+//  four-digit year from 1970, seconds 0–59, a numeric zone up to ±23:59)
+//  and nothing looser: the day name must be the date's. Returns 0 with
+//  *usec (may be NULL), or -1 leaving it untouched.
+int sb_timestamp_parse_rfc2822 (const char *s, int64_t *usec);
+
 //  Writes usec (microseconds since the Unix epoch, within the range above)
 //  as "YYYY-MM-DDTHH:MM:SS.ffffffZ" into out.
 void sb_timestamp_format (int64_t usec, char out [SB_TIMESTAMP_SIZE]);
