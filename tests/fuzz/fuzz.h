@@ -9,7 +9,8 @@
     modulo 4, the unused bits of the last character zero).
 
     The Gregorian calendar, likewise written here for the harnesses that
-    judge a date reader (timestamp, twilio): fuzz_leap, fuzz_month_days,
+    judge a date reader (timestamp, twilio): fuzz_digits (a fixed-width
+    field), fuzz_leap, fuzz_month_days,
     fuzz_days (days from 1970-01-01, counted as whole years then months),
     and fuzz_weekday by Zeller's congruence, which counts nothing from
     1970, so that it checks the reader's day name by another road.
@@ -75,6 +76,20 @@ fuzz_b64url_decode (const char *in, size_t len, unsigned char *out, size_t max)
 }
 
 //  ---- the calendar ---------------------------------------------------------
+
+//  Exactly width decimal digits at s into *out; false when one is not.
+static inline bool
+fuzz_digits (const char *s, int width, int *out)
+{
+    int n = 0;
+    for (int i = 0; i < width; i++) {
+        if (s [i] < '0' || s [i] > '9')
+            return false;
+        n = n * 10 + s [i] - '0';
+    }
+    *out = n;
+    return true;
+}
 
 static inline bool
 fuzz_leap (int64_t y)

@@ -45,19 +45,6 @@ s_fail (const char *what, const char *text)
 #define S_MIN (INT64_C (-62135596800) * 1000000)
 #define S_MAX (INT64_C (253402300800) * 1000000 - 1)
 
-static bool
-s_num (const char *s, int width, int *out)
-{
-    int n = 0;
-    for (int i = 0; i < width; i++) {
-        if (s [i] < '0' || s [i] > '9')
-            return false;
-        n = n * 10 + s [i] - '0';
-    }
-    *out = n;
-    return true;
-}
-
 //  The contract of sb_timestamp_parse, read again. True with *usec when s
 //  must be accepted.
 static bool
@@ -66,12 +53,12 @@ s_oracle (const char *s, int64_t *usec)
     size_t n = strlen (s);
     int y, mo, d, h, mi, se;
     //  date-fullyear "-" date-month "-" date-mday
-    if (n < 20 || !s_num (s, 4, &y) || s [4] != '-' || !s_num (s + 5, 2, &mo) || s [7] != '-'
-        || !s_num (s + 8, 2, &d))
+    if (n < 20 || !fuzz_digits (s, 4, &y) || s [4] != '-' || !fuzz_digits (s + 5, 2, &mo) || s [7] != '-'
+        || !fuzz_digits (s + 8, 2, &d))
         return false;
     //  "T" / "t", partial-time
-    if ((s [10] != 'T' && s [10] != 't') || !s_num (s + 11, 2, &h) || s [13] != ':'
-        || !s_num (s + 14, 2, &mi) || s [16] != ':' || !s_num (s + 17, 2, &se))
+    if ((s [10] != 'T' && s [10] != 't') || !fuzz_digits (s + 11, 2, &h) || s [13] != ':'
+        || !fuzz_digits (s + 14, 2, &mi) || s [16] != ':' || !fuzz_digits (s + 17, 2, &se))
         return false;
     if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > fuzz_month_days (y, mo) || h > 23 || mi > 59
         || se > 60)
@@ -98,8 +85,8 @@ s_oracle (const char *s, int64_t *usec)
         offset = 0;
     else {
         int oh, om;
-        if ((s [i] != '+' && s [i] != '-') || i + 6 != n || !s_num (s + i + 1, 2, &oh)
-            || s [i + 3] != ':' || !s_num (s + i + 4, 2, &om) || oh > 15 || om > 59)
+        if ((s [i] != '+' && s [i] != '-') || i + 6 != n || !fuzz_digits (s + i + 1, 2, &oh)
+            || s [i + 3] != ':' || !fuzz_digits (s + i + 4, 2, &om) || oh > 15 || om > 59)
             return false;
         offset = (s [i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
     }

@@ -308,19 +308,6 @@ s_number (const tenant_form_param_t *p)
     return n;
 }
 
-//  Exactly n digits at s (n ≤ 4), else -1.
-static int
-s_digits_at (const char *s, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s [i] < '0' || s [i] > '9')
-            return -1;
-        v = 10 * v + (s [i] - '0');
-    }
-    return v;
-}
-
 //  "Www, DD Mon YYYY HH:MM:SS ±hhmm" in microseconds, else -1: six fields
 //  split at single spaces, each of its exact shape and range.
 static int64_t
@@ -353,13 +340,15 @@ s_when (const tenant_form_param_t *p)
     for (int m = 0; m < 12; m++)
         if (!strcmp (field [2], months [m]))
             month = m + 1;
-    int day = s_digits_at (field [1], 2), year = s_digits_at (field [3], 4);
     const char *t = field [4], *z = field [5];
-    int h = s_digits_at (t, 2), mi = s_digits_at (t + 3, 2), se = s_digits_at (t + 6, 2);
-    int zh = s_digits_at (z + 1, 2), zm = s_digits_at (z + 3, 2);
+    int day, year, h, mi, se, zh, zm;
+    if (!fuzz_digits (field [1], 2, &day) || !fuzz_digits (field [3], 4, &year)
+        || !fuzz_digits (t, 2, &h) || !fuzz_digits (t + 3, 2, &mi) || !fuzz_digits (t + 6, 2, &se)
+        || !fuzz_digits (z + 1, 2, &zh) || !fuzz_digits (z + 3, 2, &zm))
+        return -1;
     if (!month || day < 1 || year < 1970 || day > fuzz_month_days (year, month)
-        || t [2] != ':' || t [5] != ':' || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0
-        || se > 59 || (z [0] != '+' && z [0] != '-') || zh < 0 || zh > 23 || zm < 0 || zm > 59
+        || t [2] != ':' || t [5] != ':' || h > 23 || mi > 59 || se > 59
+        || (z [0] != '+' && z [0] != '-') || zh > 23 || zm > 59
         || strcmp (field [0], names [fuzz_weekday (year, month, day)]))
         return -1;
     int64_t local = fuzz_days (year, month, day) * 86400 + h * 3600 + mi * 60 + se;
