@@ -29,7 +29,16 @@
          "<host>:<port>:<address>" with the harness's address (an IPv6
          literal needs no pinning: empty).
       4. With allow_private, an accepted URL is http or https.
-      5. Nothing crashes, reads out of bounds or leaks.
+      5. The address rule itself (tenant_ssrf_address_public, which also
+         judges every address a host name resolves to), over raw bytes:
+         the input's first 16 bytes after the flags (zeros past its end)
+         as an IPv6 address and their first 4 as an IPv4 one. Public
+         exactly when the harness's policy says so: IPv4 outside every
+         blocked range; IPv6 never in ::/96 (v4-compatible, deprecated),
+         as its IPv4 in ::ffff:0:0/96 and 64:ff9b::/96, else only inside
+         2000::/3 (global unicast) and outside every blocked range (6to4
+         judged by its IPv4). This direction too: nothing public refused.
+      6. Nothing crashes, reads out of bounds or leaks.
 */
 #include "../../tenant-svc/src/tenant_webhooks.h"
 
@@ -80,7 +89,7 @@ static const struct { const char *text; int at; } s_v6_embed_text [] = {
     { NULL, 0 }
 };
 
-static s_cidr_t s_v4 [32], s_v6 [32], s_embed [8];
+static s_cidr_t s_v4 [32], s_v6 [32], s_embed [8], s_global, s_compatible, s_mapped, s_nat64;
 static int s_embed_at [8];
 
 static void
@@ -107,6 +116,10 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
         s_cidr (s_v6_embed_text [i].text, AF_INET6, &s_embed [i]);
         s_embed_at [i] = s_v6_embed_text [i].at;
     }
+    s_cidr ("2000::/3", AF_INET6, &s_global);
+    s_cidr ("::/96", AF_INET6, &s_compatible);
+    s_cidr ("::ffff:0:0/96", AF_INET6, &s_mapped);
+    s_cidr ("64:ff9b::/96", AF_INET6, &s_nat64);
     return 0;
 }
 
@@ -140,6 +153,35 @@ s_blocked_v6 (const uint8_t *a)
         if (s_in (a, &s_embed [i]) && s_blocked_v4 (a + s_embed_at [i]))
             return true;
     return false;
+}
+
+//  The whole policy for an IPv6 address (property 5).
+static bool
+s_public_v6 (const uint8_t *a)
+{
+    if (s_in (a, &s_compatible))
+        return false;
+    if (s_in (a, &s_mapped) || s_in (a, &s_nat64))
+        return !s_blocked_v4 (a + 12);
+    return s_in (a, &s_global) && !s_blocked_v6 (a);
+}
+
+static void
+s_judge_address (const uint8_t *data, size_t size)
+{
+    uint8_t raw [16] = { 0 };
+    memcpy (raw, data, size < 16 ? size : 16);
+    char text [INET6_ADDRSTRLEN];
+    struct sockaddr_in v4 = { .sin_family = AF_INET };
+    memcpy (&v4.sin_addr, raw, 4);
+    if (tenant_ssrf_address_public ((const struct sockaddr *) &v4) != !s_blocked_v4 (raw))
+        s_fail ("the IPv4 address rule differs from the harness's ranges",
+                inet_ntop (AF_INET, raw, text, sizeof (text)));
+    struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+    memcpy (&v6.sin6_addr, raw, 16);
+    if (tenant_ssrf_address_public ((const struct sockaddr *) &v6) != s_public_v6 (raw))
+        s_fail ("the IPv6 address rule differs from the harness's policy",
+                inet_ntop (AF_INET6, raw, text, sizeof (text)));
 }
 
 //  ---- the harness's reading of an IPv4 literal -----------------------------------
@@ -255,6 +297,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (size < 1 || size > S_URL_MAX)
         return 0;
     bool allow_private = data [0] & 1;
+    s_judge_address (data + 1, size - 1);
     char *url = (char *) malloc (size);
     memcpy (url, data + 1, size - 1);
     url [size - 1] = 0;
