@@ -262,8 +262,10 @@ bool tenant_twilio_verify (const char *token, const char *url, tenant_form_param
 //  18 digits; CallDuration 0 to 86400 seconds, else 0; ended_us the
 //  Timestamp, RFC 2822 as Twilio writes it ("Thu, 03 Dec 2026 10:00:00
 //  +0000": two-digit day, four-digit year, seconds, a numeric zone, the
-//  day name the date's), else now_us, and never after now_us. The first
-//  parameter of a name counts. Strings point into params. Returns 0 or -1.
+//  day name the date's), else now_us, and never after now_us. Of a name
+//  given twice the first in params counts (the callback passes them as
+//  tenant_twilio_verify left them, sorted: the least value; Twilio sends
+//  each once). Strings point into params. Returns 0 or -1.
 typedef struct {
     const char *sid, *status, *from, *to, *sequence;
     int64_t duration;               //  seconds
