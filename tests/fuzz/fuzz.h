@@ -8,6 +8,9 @@
     canonical spelling (the alphabet, no padding, a length that is not 1
     modulo 4, the unused bits of the last character zero).
 
+    fuzz_line takes an input's next line, for the harnesses whose input
+    is fields one a line (stripe_signature, twilio).
+
     The Gregorian calendar, likewise written here for the harnesses that
     judge a date reader (timestamp, twilio): fuzz_digits (a fixed-width
     field), fuzz_leap, fuzz_month_days,
@@ -73,6 +76,22 @@ fuzz_b64url_decode (const char *in, size_t len, unsigned char *out, size_t max)
     if (acc & ((1u << bits) - 1))
         return -1;                      //  unused bits must be zero
     return (long) n;
+}
+
+//  ---- the input's lines ------------------------------------------------------
+
+//  Takes the bytes up to the next '\n' (or the end) from *data, moving
+//  *data and *size past them and the '\n'; *line is where they start.
+//  Returns how many they are.
+static inline size_t
+fuzz_line (const uint8_t **data, size_t *size, const uint8_t **line)
+{
+    *line = *data;
+    const uint8_t *nl = (const uint8_t *) memchr (*data, '\n', *size);
+    size_t n = nl ? (size_t) (nl - *data) : *size;
+    *data += nl ? n + 1 : n;
+    *size -= nl ? n + 1 : n;
+    return n;
 }
 
 //  ---- the calendar ---------------------------------------------------------

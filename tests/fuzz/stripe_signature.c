@@ -36,6 +36,8 @@
 */
 #include "../../billing-svc/src/billing_stripe.h"
 
+#include "fuzz.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdbool.h>
@@ -186,18 +188,6 @@ s_check (const char *header, const uint8_t *payload, size_t len, const char *con
     return expected;
 }
 
-//  Takes bytes up to the next '\n' (or the end) from *data; returns its length.
-static size_t
-s_line (const uint8_t **data, size_t *size, const uint8_t **line)
-{
-    *line = *data;
-    const uint8_t *nl = (const uint8_t *) memchr (*data, '\n', *size);
-    size_t n = nl ? (size_t) (nl - *data) : *size;
-    *data += nl ? n + 1 : n;
-    *size -= nl ? n + 1 : n;
-    return n;
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -209,14 +199,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     data += 3, size -= 3;
 
     const uint8_t *line;
-    size_t n = s_line (&data, &size, &line);
+    size_t n = fuzz_line (&data, &size, &line);
     char secret [S_SECRET_MAX + 1];
     n = strnlen ((const char *) line, n < S_SECRET_MAX ? n : S_SECRET_MAX);
     memcpy (secret, line, n);
     secret [n] = 0;
 
     const uint8_t *tmpl;
-    size_t tmpl_len = s_line (&data, &size, &tmpl);
+    size_t tmpl_len = fuzz_line (&data, &size, &tmpl);
     if (tmpl_len > 2 * BILLING_SIGNATURE_HEADER_MAX)
         return 0;
     const uint8_t *payload = data;

@@ -388,18 +388,16 @@ s_check_event (const tenant_form_param_t *params, size_t count, size_t total)
         s_fail ("the event's time differs from the harness's RFC 2822 reading", total);
 }
 
-//  Takes bytes up to the next '\n' (or the end) from *data, as a C string
-//  cut at its first NUL (malloc'd).
+//  The input's next line (fuzz_line) as a C string cut at its first NUL
+//  (malloc'd).
 static char *
 s_line (const uint8_t **data, size_t *size)
 {
-    const uint8_t *nl = (const uint8_t *) memchr (*data, '\n', *size);
-    size_t n = nl ? (size_t) (nl - *data) : *size;
+    const uint8_t *text;
+    size_t n = fuzz_line (data, size, &text);
     char *line = (char *) malloc (n + 1);
-    memcpy (line, *data, n);
+    memcpy (line, text, n);
     line [n] = 0;
-    *data += nl ? n + 1 : n;
-    *size -= nl ? n + 1 : n;
     return line;
 }
 
