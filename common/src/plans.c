@@ -3,9 +3,9 @@
     The shipped default (deploy/plans.json) is linked into every binary as
     data (ld -r -b binary), so a binary needs no file beside it; an operator
     points SWITCHBOARD_PLANS_FILE at a catalogue of their own. Validation is
-    strict and names the first bad field ("plans[2].limits.seats: must be an
-    integer, -1 for unlimited"): a service must not start on a catalogue it
-    would misread.
+    strict and names the first bad field ("plans[2].limits.seats: must be
+    an integer from 0 to 1000000000000, or -1 for unlimited"): a service
+    must not start on a catalogue it would misread.
 */
 #include "sb/sb.h"
 #include "sb/plans.h"
@@ -86,8 +86,11 @@ s_limit (json_t *limits, const char *key, int64_t *out, const char *where, char 
          size_t why_size)
 {
     json_t *value = json_object_get (limits, key);
-    if (!json_is_integer (value) || json_integer_value (value) < -1) {
-        sb_why (why, why_size, "%s.limits.%s: must be an integer, -1 for unlimited", where, key);
+    if (!json_is_integer (value) || json_integer_value (value) < -1
+        || json_integer_value (value) > SB_PLAN_LIMIT_MAX) {
+        sb_why (why, why_size,
+                "%s.limits.%s: must be an integer from 0 to %lld, or -1 for unlimited", where,
+                key, (long long) SB_PLAN_LIMIT_MAX);
         return -1;
     }
     *out = json_integer_value (value);
@@ -391,6 +394,14 @@ sb_plans_test (bool verbose)
           "\"api_requests_per_minute\":1},\"features\":[]}]}", "plans[0].limits.seats" },
         { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
           "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"
+          "\"api_requests_per_minute\":1000000000001},\"features\":[]}]}",
+          "plans[0].limits.api_requests_per_minute: must be an integer from 0 to 1000000000000" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
+          "\"interval\":\"month\",\"limits\":{\"calls_per_month\":9223372036854775807,"
+          "\"businesses\":1,\"seats\":1,\"api_requests_per_minute\":1},\"features\":[]}]}",
+          "plans[0].limits.calls_per_month" },
+        { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,\"currency\":\"USD\","
+          "\"interval\":\"month\",\"limits\":{\"calls_per_month\":1,\"businesses\":1,\"seats\":1,"
           "\"api_requests_per_minute\":1},\"features\":[\"teleport\"]}]}", "plans[0].features[0]" },
         { "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":-5,\"currency\":\"USD\","
           "\"interval\":\"month\",\"limits\":{},\"features\":[]}]}", "plans[0].price_cents" },
@@ -430,6 +441,15 @@ sb_plans_test (bool verbose)
             printf ("  %s\n", why);
         sb_plans_destroy (&plans);
     }
+    //  The largest limit is taken as written.
+    const char *largest = "{\"plans\":[{\"id\":\"free\",\"name\":\"F\",\"price_cents\":0,"
+                          "\"currency\":\"USD\",\"interval\":\"month\",\"limits\":"
+                          "{\"calls_per_month\":1000000000000,\"businesses\":1,\"seats\":1,"
+                          "\"api_requests_per_minute\":1},\"features\":[]}]}";
+    plans = sb_plans_parse (largest, strlen (largest), "test", why, sizeof (why));
+    SB_CHECK (plans && sb_plans_get (plans, "free")->calls_per_month == SB_PLAN_LIMIT_MAX);
+    sb_plans_destroy (&plans);
+
     plans = sb_plans_load ("/nonexistent/plans.json", why, sizeof (why));
     SB_CHECK (plans == NULL && strstr (why, "/nonexistent/plans.json"));
 }

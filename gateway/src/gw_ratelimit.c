@@ -40,6 +40,11 @@
     enforce 1/N of every limit (rounded up): no coordination between
     gateways, exact when the balancer spreads an organization evenly.
 
+    A limit comes from the bus (an entitlement), so it is not trusted to
+    be small: one above the catalogue's largest (SB_PLAN_LIMIT_MAX, 10^12
+    a minute, unlimited in practice) is enforced as that largest, which
+    keeps the window's arithmetic (a count times 60,000 ms) inside int64.
+
     Each admitted authenticated request is also counted for usage: per
     organization and unix second. An actor sends, every second, the
     seconds that have ended to usage-svc in one usage.record call (metric
@@ -56,6 +61,7 @@
 */
 #include "gw.h"
 #include "sb/lru.h"
+#include "sb/plans.h"
 #include <pthread.h>
 #include <unistd.h>
 
@@ -705,13 +711,16 @@ s_actor (zsock_t *pipe, void *arg)
 //  ---------------------------------------------------------------------
 //  Public
 
-//  A limit divided among share gateways, rounded up; -1 stays unlimited.
+//  A limit divided among share gateways, rounded up; -1 stays unlimited,
+//  and one past SB_PLAN_LIMIT_MAX is that (see the header).
 static int64_t
 s_share (int64_t limit, int share)
 {
+    if (limit > SB_PLAN_LIMIT_MAX)
+        limit = SB_PLAN_LIMIT_MAX;
     if (limit <= 0 || share <= 1)
         return limit;
-    return (limit + share - 1) / share;
+    return limit / share + (limit % share != 0);
 }
 
 static int64_t
@@ -959,6 +968,17 @@ gw_ratelimit_test (bool verbose)
     //  Sharing among gateways.
     SB_CHECK (s_share (60, 1) == 60 && s_share (60, 4) == 15 && s_share (20, 3) == 7);
     SB_CHECK (s_share (-1, 4) == -1 && s_share (1, 4) == 1);
+    //  A limit from the bus past the catalogue's largest: no overflow
+    //  (UBSan), enforced as the largest; the window's wait for it too.
+    SB_CHECK (s_share (INT64_MAX, 3) == SB_PLAN_LIMIT_MAX / 3 + 1
+              && s_share (INT64_MAX, 1) == SB_PLAN_LIMIT_MAX
+              && s_share (SB_PLAN_LIMIT_MAX + 1, 2) == SB_PLAN_LIMIT_MAX / 2);
+    {
+        s_window_t full = { .start = 1000, .cur = SB_PLAN_LIMIT_MAX, .last = 1000,
+                            .prev = SB_PLAN_LIMIT_MAX, .prev_last = 900 };
+        int64_t wait = s_window_wait (&full, s_share (INT64_MAX, 1), 1000);
+        SB_CHECK (wait > 0 && wait <= S_WINDOW_MS);
+    }
 
     //  The whole object with its clocks injected, no actor.
     int64_t limit = 60;

@@ -12,10 +12,10 @@
          [a-z0-9_] unique and found by sb_plans_get, a "free" plan, names
          non-empty, every string free of control characters, currency
          three capital letters, interval month or year, price_cents from 0
-         to SB_PLAN_PRICE_MAX, every limit ≥ -1, only known feature bits, a
-         referral credit ≥ 0, and overage only on a paid plan with a finite
-         monthly calls quota, 1 to 1000000 cents a call and a meter name of
-         [A-Za-z0-9_.-].
+         to SB_PLAN_PRICE_MAX, every limit from -1 to SB_PLAN_LIMIT_MAX,
+         only known feature bits, a referral credit ≥ 0, and overage only
+         on a paid plan with a finite monthly calls quota, 1 to 1000000
+         cents a call and a meter name of [A-Za-z0-9_.-].
       2. The loaded values are the text's: each plan's id, price, limits
          and the number of plans, read here with jansson from the text.
       3. A refusal names a reason; nothing leaks either way (LeakSanitizer).
@@ -93,9 +93,13 @@ s_check (const sb_plans_t *plans, const char *text, size_t len, size_t size)
                     s_fail ("a control character in a plan's string", size);
         if (p->price_cents > SB_PLAN_PRICE_MAX)
             s_fail ("a price above Stripe's largest unit amount", size);
-        if (p->price_cents < 0 || p->calls_per_month < -1 || p->businesses < -1
-            || p->seats < -1 || p->api_requests_per_minute < -1)
-            s_fail ("a negative price or a limit below -1", size);
+        if (p->price_cents < 0)
+            s_fail ("a negative price", size);
+        const int64_t limits [] = { p->calls_per_month, p->businesses, p->seats,
+                                    p->api_requests_per_minute };
+        for (size_t k = 0; k < sizeof (limits) / sizeof (limits [0]); k++)
+            if (limits [k] < -1 || limits [k] > SB_PLAN_LIMIT_MAX)
+                s_fail ("a limit below -1 or above SB_PLAN_LIMIT_MAX", size);
         if (p->features & ~known)
             s_fail ("an unknown feature bit", size);
         if (p->overage_calls.enabled

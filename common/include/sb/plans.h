@@ -4,9 +4,12 @@
     SWITCHBOARD_PLANS_FILE, in the shape of API.md ("Billing"), or the
     shipped default (deploy/plans.json, compiled into every binary) when
     the variable is unset. Loading validates every field and names the
-    first bad one; a catalogue without a `free` plan is refused. A limit of
-    -1 means unlimited. Strings hold no control character; a price is at
-    most SB_PLAN_PRICE_MAX, the largest unit amount Stripe takes.
+    first bad one; a catalogue without a `free` plan is refused. A limit is
+    0 to SB_PLAN_LIMIT_MAX, or -1 for unlimited: a larger number is a typo
+    for -1 or a digit too many, and arithmetic with limits (the gateway's
+    window, quotas plus the spending cap's calls) stays far from int64's
+    end. Strings hold no control character; a price is at most
+    SB_PLAN_PRICE_MAX, the largest unit amount Stripe takes.
 
     A paid plan may bill use beyond its monthly calls instead of refusing
     it: "overage": {"calls": {"unit_amount_cents", "stripe_price_id",
@@ -25,6 +28,7 @@
 
 #define SB_PLANS_MAX 16
 #define SB_PLAN_PRICE_MAX 99999999  //  cents: Stripe's largest unit_amount (8 digits)
+#define SB_PLAN_LIMIT_MAX 1000000000000LL   //  10^12; -1 is unlimited
 
 #define SB_FEATURE_ANALYTICS        (1u << 0)
 #define SB_FEATURE_WEBHOOKS         (1u << 1)
